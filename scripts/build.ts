@@ -1,0 +1,23 @@
+/**
+ * `npm run build`: compiles st2bot into one executable, dist/st2bot, with the login page and
+ * everything else it needs embedded, so it runs from an empty directory without node_modules.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const root = join(import.meta.dir, "..");
+mkdirSync(join(root, "dist"), { recursive: true });
+const outfile = join(root, "dist", "st2bot");
+const result = await Bun.build({
+  entrypoints: [join(root, "src", "main.ts")],
+  compile: { outfile },
+  minify: true,
+  sourcemap: "linked",
+  // Optional native speedups of ws that Bun does not need.
+  external: ["bufferutil", "utf-8-validate"],
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+console.log(`built ${outfile}`);

@@ -1,0 +1,98 @@
+/**
+ * Who StackStorm sees for a chat user. Standalone: always the bot. Client-side: the user's
+ * own token or API key, linked once through the login page; a user without one is told how
+ * to start a session. Passwords are exchanged for a token and then forgotten.
+ */
+import type { Config } from "../config/schema.ts";
+import type { St2Client } from "../st2/client.ts";
+import { providerFor, type Credential } from "../st2/credentials.ts";
+import { St2ApiError } from "../st2/http.ts";
+import { logger } from "../lib/log.ts";
+import type { SecretStore } from "./secrets.ts";
+import type { Sessions } from "./sessions.ts";
+
+const log = logger("auth");
+
+/** What the login page posts: the shared word plus one kind of StackStorm credential. */
+export type LoginRequest =
+  | { shared_word: string; kind: "password"; username: string; password: string }
+  | { shared_word: string; kind: "token"; token: string }
+  | { shared_word: string; kind: "apikey"; apikey: string };
+
+export type LoginResult =
+  | { ok: true; st2User?: string }
+  | { ok: false; status: 400 | 401 | 404 | 502; error: string };
+
+/** Said for unknown, expired and consumed sessions alike. */
+export const INVALID_SESSION = "This login link is not valid: it may have expired or been used already. Ask the bot for a new one with st2session_start.";
+const REJECTED = "StackStorm did not accept those credentials.";
+
+export type UserClient = { ok: true; client: St2Client } | { ok: false; reason: "no-session" };
+
+export class Identities {
+  constructor(
+    private readonly config: Config,
+    private readonly bot: St2Client,
+    readonly store: SecretStore,
+    readonly sessions: Sessions,
+  ) {}
+
+  get clientside(): boolean {
+    return Boolean(this.config.stackstorm.rbac_auth.clientside);
+  }
+
+  /** The client acting for `chatUser`: the bot's under standalone auth. */
+  async clientFor(chatUser: string): Promise<UserClient> {
+    if (!this.clientside) return { ok: true, client: this.bot };
+    const credential = await this.store.get(chatUser);
+    if (!credential) return { ok: false, reason: "no-session" };
+    return { ok: true, client: this.bot.withCredential(providerFor(credential, "log in again with st2session_start")) };
+  }
+
+  /** Forgets a user's stored credential (their token expired, or they ended the session). */
+  async forget(chatUser: string): Promise<boolean> {
+    this.sessions.end(chatUser);
+    return this.store.delete(chatUser);
+  }
+
+  /** Validates the login against StackStorm and stores only the resulting token or key. */
+  async login(sessionId: string, req: LoginRequest): Promise<LoginResult> {
+    const redeemed = await this.sessions.redeem(sessionId, req.shared_word);
+    if (!redeemed.ok) {
+      return redeemed.reason === "invalid"
+        ? { ok: false, status: 404, error: INVALID_SESSION }
+        : { ok: false, status: 401, error: "The shared word is not the one given to the bot." };
+    }
+    let credential: Credential;
+    let st2User: string | undefined;
+    try {
+      const checked = await this.check(req);
+      if (!checked) return { ok: false, status: 401, error: REJECTED };
+      ({ credential, st2User } = checked);
+    } catch (err) {
+      const status = err instanceof St2ApiError ? err.status : 0;
+      if (status === 401 || status === 400) return { ok: false, status: 401, error: REJECTED };
+      log.warn("login: StackStorm could not be asked", { status });
+      return { ok: false, status: 502, error: "StackStorm could not be reached to check those credentials; please try again." };
+    }
+    await this.store.put(redeemed.chatUser, credential);
+    redeemed.finish();
+    log.info("a chat user linked their StackStorm identity", { chatUser: redeemed.chatUser, st2User, kind: req.kind });
+    return { ok: true, st2User };
+  }
+
+  private async check(req: LoginRequest): Promise<{ credential: Credential; st2User?: string } | undefined> {
+    switch (req.kind) {
+      case "password": {
+        const t = await this.bot.createToken(req.username, req.password, this.config.stackstorm.user_token_ttl);
+        return { credential: { kind: "token", token: t.token, expiry: new Date(t.expiry) }, st2User: t.user };
+      }
+      case "token":
+        return (await this.bot.validateToken(req.token)) ? { credential: { kind: "token", token: req.token } } : undefined;
+      case "apikey": {
+        const probe = await this.bot.probeApiKey(req.apikey);
+        return probe.valid ? { credential: { kind: "apikey", apikey: req.apikey }, st2User: probe.user.username as string | undefined } : undefined;
+      }
+    }
+  }
+}

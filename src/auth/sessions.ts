@@ -1,0 +1,111 @@
+/**
+ * Client-side login sessions. `!st2session_start <shared word>` creates one with a random id
+ * (a v4 UUID: 122 random bits) that is the only key to the login URL. Only the id's SHA-256
+ * and the shared word's password hash (Bun.password, argon2id) are stored. A session expires
+ * after session_ttl and is consumed by its first successful login; expired, consumed and
+ * unknown ids are indistinguishable to the caller.
+ */
+import type { Database } from "../store/db.ts";
+
+export interface SessionInfo {
+  chatUser: string;
+  createdAt: number;
+  expiresAt: number;
+  /** The first characters of the id's hash: enough to cancel it, useless for logging in. */
+  ref: string;
+}
+
+export type Redeem =
+  | { ok: true; chatUser: string; finish(): void }
+  | { ok: false; reason: "invalid" | "wrong-word" };
+
+const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export class Sessions {
+  constructor(
+    private readonly db: Database,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Creates a session for `chatUser` (replacing any open one) and returns its secret id. */
+  async start(chatUser: string, sharedWord: string): Promise<string> {
+    const id = crypto.randomUUID();
+    const hash = await Bun.password.hash(sharedWord);
+    const now = this.now();
+    this.db.transaction(() => {
+      this.db.query("DELETE FROM sessions WHERE chat_user = ? AND consumed = 0").run(chatUser);
+      this.db.query("INSERT INTO sessions (id_hash, chat_user, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+        .run(sha256(id), chatUser, hash, now, now + this.ttlMs);
+    })();
+    return id;
+  }
+
+  /** Whether `id` names an open session (for the page to say so before the form is filled). */
+  isOpen(id: string): boolean {
+    return this.row(id) !== undefined;
+  }
+
+  /**
+   * Checks the id and the shared word. On success the caller validates the StackStorm
+   * credentials and then calls `finish()`, which consumes the session.
+   */
+  async redeem(id: string, sharedWord: string): Promise<Redeem> {
+    const row = this.row(id);
+    // Hash something anyway so an unknown id costs as long as a known one.
+    const ok = await Bun.password.verify(sharedWord, row?.secret_hash ?? dummyHash()).catch(() => false);
+    if (!row) return { ok: false, reason: "invalid" };
+    if (!ok) return { ok: false, reason: "wrong-word" };
+    return {
+      ok: true,
+      chatUser: row.chat_user,
+      finish: () => void this.db.query("UPDATE sessions SET consumed = 1 WHERE id_hash = ?").run(row.id_hash),
+    };
+  }
+
+  /** Burns a session (too many failed attempts). */
+  burn(id: string): void {
+    if (UUID.test(id)) this.db.query("UPDATE sessions SET consumed = 1 WHERE id_hash = ?").run(sha256(id));
+  }
+
+  list(): SessionInfo[] {
+    this.prune();
+    const rows = this.db.query("SELECT id_hash, chat_user, created_at, expires_at FROM sessions WHERE consumed = 0 ORDER BY created_at").all() as Row[];
+    return rows.map((r) => ({ chatUser: r.chat_user, createdAt: r.created_at, expiresAt: r.expires_at, ref: r.id_hash.slice(0, 8) }));
+  }
+
+  /** Cancels open sessions by chat user or by `ref`; returns how many. */
+  cancel(userOrRef: string): number {
+    return this.db.query("UPDATE sessions SET consumed = 1 WHERE consumed = 0 AND (chat_user = ? OR substr(id_hash, 1, 8) = ?)").run(userOrRef, userOrRef).changes;
+  }
+
+  /** Ends every session of a chat user. */
+  end(chatUser: string): number {
+    return this.db.query("DELETE FROM sessions WHERE chat_user = ?").run(chatUser).changes;
+  }
+
+  private row(id: string): Row | undefined {
+    if (!UUID.test(id)) return undefined;
+    const row = this.db.query("SELECT * FROM sessions WHERE id_hash = ?").get(sha256(id)) as Row | null;
+    if (!row || row.consumed || row.expires_at <= this.now()) return undefined;
+    return row;
+  }
+
+  private prune(): void {
+    this.db.query("DELETE FROM sessions WHERE expires_at <= ? OR consumed = 1").run(this.now() - 86_400_000);
+  }
+}
+
+interface Row {
+  id_hash: string;
+  chat_user: string;
+  secret_hash: string;
+  created_at: number;
+  expires_at: number;
+  consumed: number;
+}
+
+let dummy: string | undefined;
+/** Made on first use, not at import: hashing costs tens of milliseconds of start-up. */
+const dummyHash = () => (dummy ??= Bun.password.hashSync("st2bot-no-such-session"));

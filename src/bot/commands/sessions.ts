@@ -1,0 +1,84 @@
+/**
+ * Client-side login from chat: `st2session_start <shared word>` (direct message only) hands out
+ * a one-time login URL; `st2session_end` forgets your credentials; admins list and cancel.
+ */
+import type { Config } from "../../config/schema.ts";
+import type { Message } from "../../chat/types.ts";
+import type { Identities } from "../../auth/identity.ts";
+import { CommandError } from "../../lib/errors.ts";
+import type { Command } from "../types.ts";
+
+/** The key a chat user's StackStorm credential is stored under: unique across backends. */
+export const chatUserKey = (backend: string, msg: Message) => `${backend}:${msg.from.id}`;
+
+export function loginHint(config: Config): string {
+  const p = `${config.bot.prefix}${config.stackstorm.plugin_prefix || "st2"}`;
+  return `send me \`${p}session_start <shared word>\` in a direct message and follow the link`;
+}
+
+export function sessionCommands(config: Config, identities: Identities): Command[] {
+  const pp = config.stackstorm.plugin_prefix || "st2";
+  const base = config.stackstorm.rbac_auth.clientside?.url.replace(/\/*$/, "/");
+  const requireClientside = () => {
+    if (!base) throw new CommandError("Client-side login is not enabled here: every command runs with the bot's StackStorm credentials.");
+  };
+  return [
+    {
+      plugin: "St2",
+      name: `${pp}session_start`,
+      usage: `${pp}session_start <shared word>`,
+      help: "Link your own StackStorm identity: replies with a one-time login link (direct message only)",
+      run: async (ctx) => {
+        requireClientside();
+        if (!ctx.msg.direct) {
+          throw new CommandError(`For your safety ${pp}session_start only works in a direct message to me: the shared word and the login link must not be seen by others.`);
+        }
+        const word = ctx.command?.args ?? "";
+        if (!word) throw new CommandError(`Usage: ${config.bot.prefix}${pp}session_start <shared word> — pick a word you will type again on the login page.`);
+        const id = await identities.sessions.start(chatUserKey(ctx.backend.name, ctx.msg), word);
+        const minutes = Math.round(config.stackstorm.session_ttl / 60);
+        await ctx.reply(`Open ${base}login/${id} within ${minutes} minutes and log in to StackStorm there. The link works once.`);
+      },
+    },
+    {
+      plugin: "St2",
+      name: `${pp}session_end`,
+      help: "Forget your StackStorm credentials and end your login session",
+      run: async (ctx) => {
+        requireClientside();
+        const had = await identities.forget(chatUserKey(ctx.backend.name, ctx.msg));
+        await ctx.reply(had ? "Your StackStorm session has ended and your stored credentials were deleted." : "You had no StackStorm session; nothing was stored for you.");
+      },
+    },
+    {
+      plugin: "St2",
+      name: `${pp}session_list`,
+      adminOnly: true,
+      help: "List open login sessions and users with stored StackStorm credentials (admins)",
+      run: async (ctx) => {
+        requireClientside();
+        const open = identities.sessions.list().map((s) => `  ${s.chatUser} (id ${s.ref}, expires ${new Date(s.expiresAt).toISOString()})`);
+        const linked = identities.store.users().map((u) => `  ${u}`);
+        await ctx.reply(
+          `Open login sessions: ${open.length ? "\n" + open.join("\n") : "none"}\nUsers with stored credentials: ${linked.length ? "\n" + linked.join("\n") : "none"}`,
+        );
+      },
+    },
+    {
+      plugin: "St2",
+      name: `${pp}session_cancel`,
+      adminOnly: true,
+      usage: `${pp}session_cancel <user or id>`,
+      help: "Cancel a user's login session and delete their stored credentials (admins)",
+      run: async (ctx) => {
+        requireClientside();
+        const who = ctx.command?.args ?? "";
+        if (!who) throw new CommandError(`Usage: ${config.bot.prefix}${pp}session_cancel <user or id>`);
+        const user = who.includes(":") ? who : `${ctx.backend.name}:${who.replace(/^@/, "")}`;
+        const cancelled = identities.sessions.cancel(who) + identities.sessions.cancel(user);
+        const deleted = await identities.store.delete(user);
+        await ctx.reply(cancelled || deleted ? `Cancelled ${cancelled} session(s)${deleted ? ` and deleted the stored credentials of ${user}` : ""}.` : `No session or stored credentials found for "${who}".`);
+      },
+    },
+  ];
+}

@@ -1,0 +1,253 @@
+/**
+ * The StackStorm commands: `!st2 <command>` runs an action alias, `!st2help` lists them.
+ * Matching is local (the alias cache); execution goes through POST /aliasexecution as the
+ * caller's StackStorm identity.
+ */
+import type { Config } from "../../config/schema.ts";
+import type { AliasIndex, Match } from "../../st2/aliases/index.ts";
+import type { ActionAlias } from "../../st2/aliases/types.ts";
+import type { St2Client } from "../../st2/client.ts";
+import { CommandError } from "../../lib/errors.ts";
+import type { Command, Context } from "../types.ts";
+
+export interface St2CommandDeps {
+  config: Config;
+  /** The current alias index (enabled aliases) and the disabled ones, for a clear error. */
+  aliases(): { index: AliasIndex; disabled: AliasIndex; loaded: boolean };
+  /**
+   * The StackStorm client acting for this chat user (`personal` under client-side auth);
+   * throws CommandError when they must log in first.
+   */
+  clientFor(ctx: Context): Promise<{ client: St2Client; personal: boolean }>;
+  /** Called when StackStorm refused a user's own credential: forget it, return what to tell them. */
+  expired(ctx: Context): Promise<string>;
+  /** ACL check for one alias; replies with the denial itself and returns false when refused. */
+  authorizeAlias(ctx: Context, ref: string): Promise<boolean>;
+  /** Whether the help list shows this alias to this user (hide_restricted_commands). */
+  aliasVisible(ctx: Context, ref: string, display: string): boolean;
+}
+
+const DEFAULT_ACK = "I'll take it from here! Your execution ID for reference is {id}";
+
+/** `st2` (or the plugin prefix): match the text against the aliases and run it. */
+export function st2RunCommand(deps: St2CommandDeps): Command {
+  const prefix = deps.config.stackstorm.plugin_prefix;
+  return {
+    plugin: "St2",
+    name: prefix || "st2",
+    help: "Run a StackStorm action alias",
+    usage: `${prefix ? prefix + " " : ""}<command>`,
+    run: async (ctx) => {
+      const text = ctx.command?.args ?? "";
+      if (!text) throw new CommandError(`Tell me what to run, e.g. ${deps.config.bot.prefix}${prefix ? prefix + " " : ""}<command>. ${helpHint(deps.config)}`);
+      await runAlias(ctx, text, deps);
+    },
+  };
+}
+
+function helpHint(config: Config): string {
+  return `Type ${config.bot.prefix}${config.stackstorm.plugin_prefix || "st2"}help to see what is available.`;
+}
+
+function typedForm(config: Config, display: string): string {
+  const prefix = config.stackstorm.plugin_prefix;
+  return `${config.bot.prefix}${prefix ? prefix + " " : ""}${display}`;
+}
+
+async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promise<void> {
+  const { index, disabled, loaded } = deps.aliases();
+  if (!loaded) throw new CommandError("I could not load the action aliases from StackStorm yet; I will keep trying. Please try again in a moment.");
+  const outcome = index.match(text);
+  switch (outcome.kind) {
+    case "none": {
+      const off = disabled.match(text);
+      if (off.kind === "match") throw new CommandError(`The action alias "${off.match.alias.ref}" is disabled in StackStorm.`);
+      const close = outcome.suggestions.map((s) => `  ${typedForm(deps.config, s)}`).join("\n");
+      throw new CommandError(
+        `Command "${text}" not found.${close ? `\nDid you mean:\n${close}` : ""}\n${helpHint(deps.config)}`,
+      );
+    }
+    case "ambiguous": {
+      const list = outcome.candidates.map((c) => `  ${typedForm(deps.config, c.display)}  (${c.alias.ref})`).join("\n");
+      throw new CommandError(`"${text}" matches more than one command; please be more specific:\n${list}`);
+    }
+    case "match": {
+      if (!(await deps.authorizeAlias(ctx, outcome.match.alias.ref))) return;
+      const as = await deps.clientFor(ctx);
+      await execute(ctx, as, deps, outcome.match.alias, outcome.match.representation, text);
+      return;
+    }
+    case "multiple": {
+      if (!(await deps.authorizeAlias(ctx, outcome.alias.ref))) return;
+      const as = await deps.clientFor(ctx);
+      for (const hit of outcome.hits) await execute(ctx, as, deps, outcome.alias, outcome.representation, hit.command);
+      return;
+    }
+  }
+}
+
+type As = { client: St2Client; personal: boolean };
+
+async function execute(ctx: Context, as: As, deps: St2CommandDeps, alias: ActionAlias, format: string, command: string): Promise<void> {
+  const { msg, backend } = ctx;
+  const source_context: Record<string, unknown> = { backend: backend.name, user_id: msg.from.id, user: msg.from.st2User };
+  if (msg.room) {
+    source_context.room = msg.room.id;
+    source_context.room_name = msg.room.name;
+  }
+  if (msg.thread) source_context.thread = msg.thread;
+  const result = await callStackStorm(ctx, as, deps, () =>
+    as.client.executeAlias({
+      name: alias.name,
+      format,
+      command,
+      user: msg.from.st2User,
+      source_channel: backend.sourceChannel(msg),
+      source_context,
+      notification_route: deps.config.stackstorm.route_key,
+    }),
+  );
+  const ack = alias.ack ?? {};
+  if (ack.enabled === false) return;
+  const id = result.execution.id;
+  let text = result.message || DEFAULT_ACK.replace("{id}", id);
+  const url = result.execution.web_url ?? webUrl(deps.config, id);
+  if (ack.append_url !== false && url) text += ` (details available at ${url})`;
+  await ctx.reply(text, result.extra ?? undefined);
+}
+
+function webUrl(config: Config, id: string): string | undefined {
+  const base = config.stackstorm.webui_url;
+  return base ? `${base.replace(/\/+$/, "")}/#/history/${id}/general` : undefined;
+}
+
+/** Turns StackStorm failures into plain language, keeping StackStorm's own faultstring. */
+export async function callStackStorm<T>(ctx: Context, as: As, deps: Pick<St2CommandDeps, "expired">, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof CommandError) throw err;
+    const status = (err as { status?: number }).status;
+    const fault = (err as { faultstring?: string }).faultstring;
+    if (status === 401 && as.personal) throw new CommandError(await deps.expired(ctx));
+    if (status === 0 || status === undefined) {
+      throw new CommandError("StackStorm is unreachable right now; I will keep trying to reconnect. Please try again shortly.");
+    }
+    const why = fault ? `: ${fault}` : "";
+    if (status === 401) throw new CommandError(`StackStorm did not accept my credentials${why}. An administrator needs to check st2bot's StackStorm credentials.`);
+    if (status === 403) throw new CommandError(`StackStorm refused: you are not allowed to do that${why}`);
+    if (status === 404) throw new CommandError(`StackStorm could not find that${why}`);
+    if (status >= 500) throw new CommandError(`StackStorm failed to run that (error ${status})${why}`);
+    throw new CommandError(`StackStorm rejected the command${why}`);
+  }
+}
+
+interface HelpArgs {
+  pack?: string;
+  filter?: string;
+  limit: number;
+  offset: number;
+}
+
+/** Parses `--pack P --filter F --limit N --offset N` (a bare word is a filter). */
+export function parseHelpArgs(args: string): HelpArgs {
+  const out: HelpArgs = { limit: 50, offset: 0 };
+  const words = args.match(/"[^"]*"|'[^']*'|\S+/g) ?? [];
+  const unquote = (s: string | undefined) => s?.replace(/^(["'])(.*)\1$/, "$2");
+  const loose: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const [flag, inline] = w.startsWith("--") ? w.split("=", 2) : [undefined, undefined];
+    const value = () => unquote(inline ?? words[++i]);
+    if (flag === "--pack") out.pack = value();
+    else if (flag === "--filter") out.filter = value();
+    else if (flag === "--limit") out.limit = wholeNumber(value(), "--limit", 1);
+    else if (flag === "--offset") out.offset = wholeNumber(value(), "--offset", 0);
+    else if (flag) throw new CommandError(`Unknown option ${flag}. Use --pack, --filter, --limit or --offset.`);
+    else loose.push(unquote(w)!);
+  }
+  if (loose.length && !out.filter) out.filter = loose.join(" ");
+  return out;
+}
+
+function wholeNumber(value: string | undefined, flag: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new CommandError(`${flag} takes a whole number${min ? " from 1" : ""}.`);
+  return n;
+}
+
+/** `st2help`: the aliases this user may run, grouped by pack, paged to the message size. */
+export function st2HelpCommand(deps: St2CommandDeps): Command {
+  const name = `${deps.config.stackstorm.plugin_prefix || "st2"}help`;
+  return {
+    plugin: "St2",
+    name,
+    help: "List the StackStorm commands you can run",
+    usage: `${name} [--pack P] [--filter F] [--limit N] [--offset N]`,
+    run: async (ctx) => {
+      const args = parseHelpArgs(ctx.command?.args ?? "");
+      const { index, loaded } = deps.aliases();
+      if (!loaded) throw new CommandError("I could not load the action aliases from StackStorm yet; please try again in a moment.");
+      const all = index.help({ pack: args.pack, filter: args.filter }).helpstrings;
+      const visible = all.filter((h) => {
+        const ref = findRef(index, h.pack, h.display);
+        return !ref || deps.aliasVisible(ctx, ref, h.display);
+      });
+      await ctx.reply(renderHelp(deps.config, visible, args, ctx.backend.maxMessageLength, name));
+    },
+  };
+}
+
+function findRef(index: AliasIndex, pack: string, display: string): string | undefined {
+  for (const a of index.aliases) {
+    if (a.pack !== pack) continue;
+    for (const f of a.formats) {
+      const d = typeof f === "string" ? f : f.display ?? f.representation?.[0];
+      if (d === display || (typeof f !== "string" && f.representation?.includes(display))) return a.ref;
+    }
+  }
+  return undefined;
+}
+
+/** Renders one page of help; pages end early rather than exceed the backend's message size. */
+export function renderHelp(
+  config: Config,
+  entries: { pack: string; display: string; description: string }[],
+  args: HelpArgs,
+  maxLength: number,
+  commandName: string,
+): string {
+  if (entries.length === 0) {
+    const what = [args.pack && `pack "${args.pack}"`, args.filter && `filter "${args.filter}"`].filter(Boolean).join(" and ");
+    return what ? `No StackStorm commands found for ${what}.` : "No StackStorm commands are available to you.";
+  }
+  if (args.offset >= entries.length) return `There are only ${entries.length} commands; try ${config.bot.prefix}${commandName} without --offset.`;
+  const page = entries.slice(args.offset, args.offset + args.limit);
+  const budget = maxLength - 200;
+  const lines: string[] = [];
+  let shown = 0;
+  let size = 0;
+  let pack: string | undefined;
+  for (const h of page) {
+    const block: string[] = [];
+    if (h.pack !== pack) block.push(`${h.pack}:`);
+    block.push(`  ${typedForm(config, h.display)}${h.description ? ` - ${h.description}` : ""}`);
+    const add = block.join("\n").length + 1;
+    if (shown > 0 && size + add > budget) break;
+    lines.push(...block);
+    pack = h.pack;
+    size += add;
+    shown++;
+  }
+  const first = args.offset + 1;
+  const last = args.offset + shown;
+  const header = `StackStorm commands ${first}-${last} of ${entries.length}:`;
+  const rest = entries.length - last;
+  const more = [args.pack && `--pack ${args.pack}`, args.filter && `--filter "${args.filter}"`, args.limit !== 50 && `--limit ${args.limit}`]
+    .filter(Boolean)
+    .join(" ");
+  const footer = rest > 0 ? `\n${rest} more: ${config.bot.prefix}${commandName}${more ? " " + more : ""} --offset ${last}` : "";
+  return `${header}\n${lines.join("\n")}${footer}`;
+}
+
+export type { Match };

@@ -1,0 +1,107 @@
+/**
+ * The ACL step of the command pipeline (Errbot's `acls` command filter): builds an
+ * `AclRequest` from the context, replies with Errbot's denial message (or stays silent under
+ * `hide_restricted_access`) and only calls `next()` when the command may run.
+ *
+ * Commands that run action aliases (the st2 command) are checked twice at most: here, and —
+ * when an `alias:` key could still decide — again by `authorizeAlias` once the alias is
+ * matched. The st2 command must call `authorizeAlias` before executing anything.
+ */
+import type { AclRule } from "../../config/schema.ts";
+import { logger } from "../../lib/log.ts";
+import { type AclRequest, checkAccess, findRule, visibleTo } from "../acl.ts";
+import type { Command, Context, Middleware } from "../types.ts";
+
+const log = logger("bot.acl");
+
+/** The context as the router leaves it: the resolved command next to the parsed one. */
+export type AclContext = Context & { commandDef?: Command };
+
+export interface AclOptions {
+  /** `[access_controls]`, in file order. */
+  rules: Record<string, AclRule>;
+  /** The rule every matched rule is laid over (Errbot's ACCESS_CONTROLS_DEFAULT). */
+  defaults?: AclRule;
+  /** `bot.admins`: globs on the sender's ACL attribute. */
+  admins: readonly string[];
+  /** Deny silently instead of replying (Errbot's HIDE_RESTRICTED_ACCESS). */
+  hideRestrictedAccess?: boolean;
+  /** Which commands run action aliases; their check may wait for `authorizeAlias`. */
+  runsAliases?: (cmd: Command) => boolean;
+}
+
+export interface Acl {
+  middleware: Middleware;
+  /**
+   * The final check for an alias-running command once the alias is matched (`aliasRef`
+   * undefined when nothing matched). Replies with the denial unless hidden; true when allowed.
+   * Throws when the context carries no resolved command (a router bug).
+   */
+  authorizeAlias(ctx: Context, aliasRef: string | undefined): Promise<boolean>;
+  /** Whether `cmd` should be listed to the sender (`hide_restricted_commands`). */
+  mayList(ctx: Context, cmd: Command): boolean;
+  /** Whether an alias should be listed to the sender; `typed` is its display text with the prefix command (`st2 apu status <role>`). */
+  mayListAlias(ctx: Context, cmd: Command, aliasRef: string, typed: string): boolean;
+}
+
+/** Builds the ACL step and its helpers from config pieces. */
+export function createAcl(opts: AclOptions): Acl {
+  const defaults = opts.defaults ?? {};
+  const runsAliases = opts.runsAliases ?? (() => false);
+
+  const deny = async (ctx: Context, req: AclRequest, message: string): Promise<false> => {
+    log.info("command refused", { user: req.senderAcl, command: `${req.plugin}:${req.command}`, alias: req.aliasRef, reason: message });
+    if (!opts.hideRestrictedAccess) await ctx.reply(message);
+    return false;
+  };
+
+  const decide = async (ctx: Context, req: AclRequest): Promise<boolean> => {
+    const verdict = checkAccess(req, opts.rules, defaults, opts.admins);
+    return verdict.allowed ? true : deny(ctx, req, verdict.message);
+  };
+
+  const middleware: Middleware = async (ctx, next) => {
+    const cmd = (ctx as AclContext).commandDef;
+    // No resolved command means an unknown one: the router's fallback answers it, not the ACL.
+    if (!cmd || !ctx.command) return next();
+    const req = buildRequest(ctx, cmd);
+    if (runsAliases(cmd) && findRule(req, opts.rules, true).kind === "needs-alias") return next();
+    if (await decide(ctx, req)) await next();
+  };
+
+  return {
+    middleware,
+    async authorizeAlias(ctx, aliasRef) {
+      const cmd = (ctx as AclContext).commandDef;
+      // Only reachable through a router bug; refusing (the router's generic error) is the safe side.
+      if (!cmd || !ctx.command) throw new Error("authorizeAlias called without a resolved command on the context");
+      return decide(ctx, { ...buildRequest(ctx, cmd), aliasRef });
+    },
+    mayList(ctx, cmd) {
+      const req = buildRequest(ctx, cmd, cmd.name);
+      // An alias-running command stays listed while some alias rule might still allow it.
+      if (runsAliases(cmd) && findRule(req, opts.rules, true).kind === "needs-alias") return true;
+      return visibleTo(req, opts.rules, defaults, opts.admins);
+    },
+    mayListAlias(ctx, cmd, aliasRef, typed) {
+      return visibleTo({ ...buildRequest(ctx, cmd, typed), aliasRef }, opts.rules, defaults, opts.admins);
+    },
+  };
+}
+
+/** The request for `cmd` as sent in `ctx`; `typed` overrides the text (help listings). */
+export function buildRequest(ctx: Context, cmd: Command, typed?: string): AclRequest {
+  const { msg } = ctx;
+  return {
+    plugin: cmd.plugin,
+    command: cmd.name,
+    typed: typed ?? ctx.command?.typed ?? cmd.name,
+    args: ctx.command?.args ?? "",
+    senderAcl: msg.from.aclId,
+    roomAcl: msg.room?.name,
+    roomId: msg.room?.id,
+    direct: msg.direct,
+    isAdmin: ctx.isAdmin,
+    adminOnly: cmd.adminOnly === true,
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * The shapes every command and middleware in src/bot shares: one context per incoming message
+ * (grammY/Hono style), so command code never imports a backend.
+ */
+import type { ChatBackend, Message, Outgoing, Target } from "../chat/types.ts";
+
+/** A parsed command line: `!st2help --pack core` → name `st2help`, args `--pack core`. */
+export interface ParsedCommand {
+  /** The command's registered name, lower-case (`st2`, `st2help`, `whoami`). */
+  name: string;
+  /** Everything after the name, trimmed. */
+  args: string;
+  /** The text as typed after the bot prefix (`st2 deploy web`), used for text-keyed ACL rules. */
+  typed: string;
+}
+
+export interface Context {
+  readonly msg: Message;
+  readonly backend: ChatBackend;
+  /** Set by the router once the command is recognised. */
+  command?: ParsedCommand;
+  /** The command definition the router dispatched to (its plugin and admin flag, for the ACL). */
+  commandDef?: Command;
+  /** Whether the sender matches the configured admins. */
+  readonly isAdmin: boolean;
+  /** Replies in the same room and thread as the message (or in the DM). */
+  reply(text: string, extra?: Record<string, unknown>): Promise<void>;
+  /** Sends somewhere else, e.g. a direct message to the sender. */
+  send(target: Target, msg: Outgoing): Promise<void>;
+}
+
+export type Next = () => Promise<void>;
+export type Middleware = (ctx: Context, next: Next) => Promise<void>;
+
+/** A command the router can dispatch to. */
+export interface Command {
+  /** Errbot's plugin name, used in ACL keys `Plugin:command` (`St2`, `Help`, `Utils`). */
+  plugin: string;
+  /** Lower-case command name as typed after the prefix. */
+  name: string;
+  /** One line for `!help`. */
+  help: string;
+  /** Usage shown in help, e.g. `st2help [--pack P] [--filter F]`. */
+  usage?: string;
+  adminOnly?: boolean;
+  /** Left out of `!help`. */
+  hidden?: boolean;
+  run(ctx: Context): Promise<void>;
+}

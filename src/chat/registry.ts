@@ -1,0 +1,22 @@
+/**
+ * The chat backends st2bot can run, by the name used in `[bot] backend`. Adding a backend is
+ * one file in src/chat plus one line here. Each is loaded on demand, so a Slack deployment
+ * never loads the XMPP library and start-up stays fast.
+ */
+import type { Config } from "../config/schema.ts";
+import type { ChatBackend } from "./types.ts";
+
+type Factory = (config: Config) => ChatBackend | Promise<ChatBackend>;
+
+export const BACKENDS: Record<string, () => Promise<Factory>> = {
+  text: async () => (await import("./text.ts")).createTextBackend,
+  slack: async () => (await import("./slack.ts")).createSlackBackend,
+  mattermost: async () => (await import("./mattermost.ts")).createMattermostBackend,
+  xmpp: async () => (await import("./xmpp.ts")).createXmppBackend,
+};
+
+export async function createBackend(config: Config): Promise<ChatBackend> {
+  const load = BACKENDS[config.bot.backend];
+  if (!load) throw new Error(`unknown chat backend "${config.bot.backend}"; choose one of ${Object.keys(BACKENDS).join(", ")}`);
+  return (await load())(config);
+}

@@ -1,0 +1,138 @@
+/**
+ * The terminal backend: each stdin line is a message, each bot message a stdout line that shows
+ * where it went (`[#ops] ...`, `[direct @alice] ...`). Works interactively and piped.
+ * `/as @bob`, `/in #ops` and `/dm` switch the sender and the place.
+ */
+import type { Config } from "../config/schema.ts";
+import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "./types.ts";
+
+export interface TextIO {
+  /** Lines typed by the person; ends when input closes. */
+  lines: AsyncIterable<string>;
+  write(text: string): void;
+  interactive: boolean;
+}
+
+/** Splits a byte stream into lines, decoding UTF-8 whatever the locale. */
+export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncIterable<string> {
+  const decoder = new TextDecoder("utf-8");
+  let buffer = "";
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      yield buffer.slice(0, nl).replace(/\r$/, "");
+      buffer = buffer.slice(nl + 1);
+    }
+  }
+  buffer += decoder.decode();
+  if (buffer) yield buffer;
+}
+
+export function stdio(): TextIO {
+  return {
+    lines: readLines(Bun.stdin.stream()),
+    write: (text) => process.stdout.write(text),
+    interactive: Boolean(process.stdin.isTTY),
+  };
+}
+
+const bare = (name: string) => name.replace(/^[@#]/, "");
+
+export class TextBackend implements ChatBackend {
+  readonly name = "text";
+  readonly maxMessageLength = 8000;
+  private user: string;
+  private room: string | undefined;
+  private state: BackendStatus = { state: "disconnected", since: Date.now() };
+  private reading?: Promise<void>;
+  /** Resolves when input has ended and every message read was handled. */
+  readonly ended: Promise<void>;
+  private markEnded!: () => void;
+
+  constructor(
+    config: Config,
+    private readonly io: TextIO = stdio(),
+  ) {
+    this.user = bare(config.text.user);
+    this.room = config.text.room ? bare(config.text.room) : undefined;
+    this.ended = new Promise((resolve) => (this.markEnded = resolve));
+  }
+
+  async start(onMessage: MessageHandler): Promise<void> {
+    this.state = { state: "connected", since: Date.now() };
+    this.reading = this.readLoop(onMessage);
+  }
+
+  private async readLoop(onMessage: MessageHandler): Promise<void> {
+    this.prompt();
+    for await (const line of this.io.lines) {
+      if (this.state.state === "stopped") break;
+      const text = line.trim();
+      if (text && !this.control(text)) await onMessage(this.message(text));
+      this.prompt();
+    }
+    this.markEnded();
+  }
+
+  /** Handles `/as`, `/in` and `/dm`; returns false for ordinary text. */
+  private control(text: string): boolean {
+    const [cmd, arg] = text.split(/\s+/, 2);
+    if (cmd === "/as" && arg) this.user = bare(arg);
+    else if (cmd === "/in" && arg) this.room = bare(arg);
+    else if (cmd === "/dm") this.room = undefined;
+    else return false;
+    if (this.io.interactive) this.io.write(`(you are @${this.user} ${this.room ? `in #${this.room}` : "in a direct message"})\n`);
+    return true;
+  }
+
+  private message(text: string): Message {
+    const nick = this.user;
+    return {
+      text,
+      from: { id: nick, nick, aclId: `@${nick}`, st2User: nick },
+      room: this.room ? { id: this.room, name: `#${this.room}` } : undefined,
+      direct: !this.room,
+    };
+  }
+
+  private prompt(): void {
+    if (this.io.interactive) this.io.write(`@${this.user}${this.room ? ` #${this.room}` : ""}> `);
+  }
+
+  async stop(): Promise<void> {
+    this.state = { state: "stopped", since: Date.now() };
+  }
+
+  status(): BackendStatus {
+    return this.state;
+  }
+
+  botNames(): string[] {
+    return ["st2bot", "@st2bot"];
+  }
+
+  async send(target: Target, msg: Outgoing): Promise<void> {
+    const where = target.kind === "room" ? `[#${target.id}${target.thread ? ` thread ${target.thread}` : ""}]` : `[direct @${target.id}]`;
+    const lines = msg.text.split("\n").map((line) => `${where} ${line}`.trimEnd());
+    this.io.write((this.io.interactive ? "\n" : "") + lines.join("\n") + "\n");
+    if (this.io.interactive) this.prompt();
+  }
+
+  async resolve(kind: "user" | "channel", value: string): Promise<Target> {
+    const name = bare(value.trim());
+    return kind === "user" ? { kind: "user", id: name } : { kind: "room", id: name };
+  }
+
+  replyTarget(msg: Message): Target {
+    return msg.room ? { kind: "room", id: msg.room.id, thread: msg.thread } : { kind: "user", id: msg.from.id };
+  }
+
+  sourceChannel(msg: Message): string {
+    return msg.room ? msg.room.name : `@${msg.from.nick}`;
+  }
+}
+
+export function createTextBackend(config: Config, io?: TextIO): TextBackend {
+  return new TextBackend(config, io);
+}

@@ -1,0 +1,36 @@
+/** `st2bot run`: start st2bot and keep it running until a signal (or, piped text, until input ends). */
+import type { Config } from "../config/schema.ts";
+import { startApp, type App, type AppOptions } from "../app.ts";
+import { TextBackend } from "../chat/text.ts";
+import { logger } from "../lib/log.ts";
+
+const log = logger("cli");
+
+export async function runUntilStopped(config: Config, opts: Omit<AppOptions, "config"> = {}, settled?: (app: App) => boolean): Promise<number> {
+  const app = await startApp({ config, ...opts });
+  const stopped = new Promise<string>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
+  const inputDone = app.backend instanceof TextBackend ? app.backend.ended.then(() => lingerUntilQuiet(app, settled)).then(() => "end of input") : new Promise<string>(() => {});
+  const why = await Promise.race([stopped, inputDone]);
+  log.info(`stopping (${why})`);
+  await app.stop();
+  return 0;
+}
+
+/**
+ * Piped input has ended: results may still be on their way from StackStorm. Wait until the
+ * outbox is empty and `settled` (e.g. every execution announced) holds, or a quiet spell passes.
+ */
+async function lingerUntilQuiet(app: App, settled?: (app: App) => boolean): Promise<void> {
+  const quietMs = Number(process.env.ST2BOT_LINGER_MS ?? 3000);
+  const deadline = Date.now() + Math.max(quietMs * 10, 30_000);
+  let quietSince = Date.now();
+  while (Date.now() < deadline) {
+    await Bun.sleep(50);
+    const busy = app.outbox.stats().pending > 0 || (settled ? !settled(app) : false);
+    if (busy) quietSince = Date.now();
+    else if (settled || Date.now() - quietSince >= quietMs) return;
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * TOML + environment → one validated Config. Every failure is a ConfigError that names the
+ * file, the line and the key path, so st2bot never starts half-configured.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import * as v from "valibot";
+import { parse as parseToml, TomlError } from "smol-toml";
+import { ConfigError } from "../lib/errors.ts";
+import { type Config, ConfigSchema } from "./schema.ts";
+
+/** hubot-stackstorm's environment variables and the key each one overrides. */
+export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ["ST2_API_URL", ["stackstorm", "api_url"]],
+  ["ST2_AUTH_URL", ["stackstorm", "auth_url"]],
+  ["ST2_STREAM_URL", ["stackstorm", "stream_url"]],
+  ["ST2_API_KEY", ["stackstorm", "api_auth", "apikey"]],
+  ["ST2_AUTH_TOKEN", ["stackstorm", "api_auth", "token"]],
+  ["ST2_AUTH_USERNAME", ["stackstorm", "api_auth", "user", "name"]],
+  ["ST2_AUTH_PASSWORD", ["stackstorm", "api_auth", "user", "password"]],
+  ["ST2_ROUTE", ["stackstorm", "route_key"]],
+];
+
+type Table = Record<string, unknown>;
+
+/** Loads and validates a config file (or only defaults + environment when `file` is undefined). */
+export function loadConfig(file: string | undefined, env: Record<string, string | undefined> = process.env): Config {
+  const text = file === undefined ? "" : readConfigText(file);
+  return parseConfig(text, file ?? "<defaults>", env);
+}
+
+function readConfigText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`${file}: cannot read the config file (${code ?? String(err)})`);
+  }
+}
+
+/** Parses config text; `name` is used in messages and to resolve relative `*_file` paths. */
+export function parseConfig(text: string, name: string, env: Record<string, string | undefined> = {}): Config {
+  let raw: Table;
+  try {
+    raw = parseToml(text) as Table;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const reason = err.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
+      throw new ConfigError(`${name}:${err.line}:${err.column}: invalid TOML: ${reason}`);
+    }
+    throw new ConfigError(`${name}: invalid TOML: ${String(err)}`);
+  }
+  applyEnv(raw, env);
+  const lines = keyLines(text);
+  const result = v.safeParse(ConfigSchema, raw);
+  if (!result.success) throw new ConfigError(describeIssues(result.issues, name, lines));
+  const config = result.output;
+  checkConsistency(config, name, lines);
+  resolveFileSecrets(config as unknown as Table, name, file_dir(name), lines, []);
+  return config;
+}
+
+const file_dir = (name: string) => (name.startsWith("<") ? process.cwd() : dirname(resolve(name)));
+
+function applyEnv(raw: Table, env: Record<string, string | undefined>): void {
+  for (const [variable, path] of ENV_OVERRIDES) {
+    const value = env[variable];
+    if (value === undefined || value === "") continue;
+    let node = raw;
+    for (const key of path.slice(0, -1)) {
+      if (typeof node[key] !== "object" || node[key] === null) node[key] = {};
+      node = node[key] as Table;
+    }
+    node[path[path.length - 1]!] = value;
+  }
+}
+
+/** Maps dotted key paths to the line they are defined on, for error messages. */
+export function keyLines(text: string): Map<string, number> {
+  const map = new Map<string, number>();
+  let table: string[] = [];
+  const splitKey = (s: string) =>
+    [...s.matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_-]+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
+  text.split(/\r?\n/).forEach((line, i) => {
+    const header = /^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/.exec(line);
+    if (header) {
+      table = splitKey(header[1]!);
+      map.set(table.join("."), i + 1);
+      return;
+    }
+    const kv = /^\s*((?:"(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_.\s-])+?)\s*=/.exec(line);
+    if (kv) map.set([...table, ...splitKey(kv[1]!)].join("."), i + 1);
+  });
+  return map;
+}
+
+function lineOf(lines: Map<string, number>, path: string): number | undefined {
+  for (let p = path; p; p = p.includes(".") ? p.slice(0, p.lastIndexOf(".")) : "") {
+    const n = lines.get(p);
+    if (n !== undefined) return n;
+  }
+  return undefined;
+}
+
+function where(name: string, lines: Map<string, number>, path: string): string {
+  const line = lineOf(lines, path);
+  return line === undefined ? name : `${name}:${line}`;
+}
+
+function describeIssues(issues: v.BaseIssue<unknown>[], name: string, lines: Map<string, number>): string {
+  const out = issues.slice(0, 10).map((issue) => {
+    const path = issue.path?.map((p) => String(p.key)).join(".") ?? "";
+    if (issue.kind === "schema" && issue.type === "strict_object" && issue.expected === "never") {
+      const parentPath = path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : "";
+      const key = path.slice(parentPath ? parentPath.length + 1 : 0);
+      const hint = suggest(key, knownKeys(parentPath));
+      return `${where(name, lines, path)}: unknown key "${path}"${hint ? ` (did you mean "${hint}"?)` : ""}`;
+    }
+    return `${where(name, lines, path)}: ${path || "(top level)"}: ${issue.message}`;
+  });
+  return out.join("\n");
+}
+
+/** The keys the schema allows under a dotted path, for "did you mean" hints. */
+function knownKeys(path: string): string[] {
+  let schema: unknown = ConfigSchema;
+  for (const key of path ? path.split(".") : []) {
+    schema = unwrap(schema);
+    const entries = (schema as { entries?: Record<string, unknown> }).entries;
+    const rec = (schema as { type?: string; value?: unknown });
+    if (entries && key in entries) schema = entries[key];
+    else if (rec.type === "record") schema = rec.value;
+    else return [];
+  }
+  const entries = (unwrap(schema) as { entries?: Record<string, unknown> }).entries;
+  return entries ? Object.keys(entries) : [];
+}
+
+function unwrap(schema: unknown): unknown {
+  let s = schema as { type?: string; wrapped?: unknown };
+  while (s && (s.type === "optional" || s.type === "nullable") && s.wrapped) s = s.wrapped as typeof s;
+  return s;
+}
+
+/** The closest known key within a small edit distance. */
+export function suggest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestScore = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestScore) {
+      best = c;
+      bestScore = d;
+    }
+  }
+  return best;
+}
+
+export function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+function checkConsistency(config: Config, name: string, lines: Map<string, number>): void {
+  const rbac = config.stackstorm.rbac_auth;
+  if (rbac.standalone && rbac.clientside) {
+    throw new ConfigError(
+      `${where(name, lines, "stackstorm.rbac_auth.clientside")}: stackstorm.rbac_auth: choose one of "standalone" and "clientside", not both`,
+    );
+  }
+  const user = config.stackstorm.api_auth.user;
+  if (user && !user.name) {
+    throw new ConfigError(`${where(name, lines, "stackstorm.api_auth.user")}: stackstorm.api_auth.user.name is required with a password`);
+  }
+  const web = config.web;
+  if (Boolean(web.tls_cert) !== Boolean(web.tls_key)) {
+    throw new ConfigError(`${where(name, lines, "web")}: web.tls_cert and web.tls_key go together`);
+  }
+}
+
+/** Fills `x` from `x_file` wherever only the file is given; the file's trailing newline is dropped. */
+function resolveFileSecrets(node: Table, name: string, dir: string, lines: Map<string, number>, path: string[]): void {
+  for (const [key, value] of Object.entries(node)) {
+    if (value && typeof value === "object" && !Array.isArray(value) && path[0] !== "access_controls") {
+      resolveFileSecrets(value as Table, name, dir, lines, [...path, key]);
+    }
+    if (!key.endsWith("_file") || typeof value !== "string" || ["key_file"].includes(key)) continue;
+    const target = key.slice(0, -"_file".length);
+    const keyPath = [...path, key].join(".");
+    if (node[target] !== undefined) {
+      throw new ConfigError(`${where(name, lines, keyPath)}: give either ${[...path, target].join(".")} or ${keyPath}, not both`);
+    }
+    try {
+      node[target] = readFileSync(resolve(dir, value), "utf8").replace(/\r?\n$/, "");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new ConfigError(`${where(name, lines, keyPath)}: ${keyPath}: cannot read "${value}" (${code})`);
+    }
+  }
+}
+
+/** The credential st2bot itself uses, in the precedence both existing bridges use. */
+export type BotCredential =
+  | { kind: "apikey"; apikey: string }
+  | { kind: "token"; token: string }
+  | { kind: "password"; username: string; password: string }
+  | { kind: "none" };
+
+export function botCredential(config: Config): BotCredential {
+  const auth = config.stackstorm.api_auth;
+  if (auth.apikey) return { kind: "apikey", apikey: auth.apikey };
+  if (auth.token) return { kind: "token", token: auth.token };
+  if (auth.user?.name && auth.user.password) return { kind: "password", username: auth.user.name, password: auth.user.password };
+  return { kind: "none" };
+}

@@ -1,0 +1,170 @@
+/**
+ * The shape of st2bot.toml. Every StackStorm key keeps err-stackstorm's name, meaning and
+ * default; the schemas double as the TypeScript types the rest of st2bot imports.
+ */
+import * as v from "valibot";
+
+const port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
+const positiveSeconds = v.pipe(v.number(), v.minValue(1));
+const url = v.pipe(v.string(), v.url("must be a URL such as https://st2.example.com/api/v1"));
+const globs = v.union([v.string(), v.array(v.string())]);
+
+/** One ACL rule, Errbot's ACCESS_CONTROLS semantics. */
+export const AclRuleSchema = v.strictObject({
+  allowusers: v.optional(globs),
+  denyusers: v.optional(globs),
+  allowrooms: v.optional(globs),
+  denyrooms: v.optional(globs),
+  allowprivate: v.optional(v.boolean()),
+  allowmuc: v.optional(v.boolean()),
+  allowargs: v.optional(globs),
+  denyargs: v.optional(globs),
+});
+export type AclRule = v.InferOutput<typeof AclRuleSchema>;
+
+const UserAuthSchema = v.strictObject({
+  name: v.optional(v.string()),
+  password: v.optional(v.string()),
+  password_file: v.optional(v.string()),
+});
+
+const ApiAuthSchema = v.strictObject({
+  user: v.optional(UserAuthSchema),
+  token: v.optional(v.string()),
+  token_file: v.optional(v.string()),
+  apikey: v.optional(v.string()),
+  apikey_file: v.optional(v.string()),
+});
+
+const RbacAuthSchema = v.strictObject({
+  standalone: v.optional(v.strictObject({})),
+  clientside: v.optional(v.strictObject({ url: url })),
+});
+
+export const StackStormSchema = v.strictObject({
+  api_url: v.optional(url, "https://localhost/api/v1"),
+  auth_url: v.optional(url, "https://localhost/auth/v1"),
+  stream_url: v.optional(url, "https://localhost/stream/v1"),
+  /** The web UI root used in `details available at` links when StackStorm sends none. */
+  webui_url: v.optional(url),
+  verify_cert: v.optional(v.boolean(), true),
+  ca_cert: v.optional(v.string()),
+  client_cert: v.optional(v.string()),
+  client_key: v.optional(v.string()),
+  secrets_store: v.optional(v.picklist(["encrypted", "cleartext"]), "encrypted"),
+  api_auth: v.optional(ApiAuthSchema, {}),
+  rbac_auth: v.optional(RbacAuthSchema, { standalone: {} }),
+  timer_update: v.optional(positiveSeconds, 900),
+  plugin_prefix: v.optional(v.string(), "st2"),
+  route_key: v.optional(v.pipe(v.string(), v.nonEmpty()), "errbot"),
+  session_ttl: v.optional(positiveSeconds, 3600),
+  user_token_ttl: v.optional(positiveSeconds, 86400),
+});
+
+export const BotSchema = v.strictObject({
+  /** Errbot's BOT_PREFIX. */
+  prefix: v.optional(v.string(), "!"),
+  /** The name people address the bot by (`@st2bot deploy ...`). */
+  name: v.optional(v.string(), "st2bot"),
+  backend: v.optional(v.string(), "text"),
+  /** Errbot's BOT_ADMINS: globs on the sender's ACL attribute. */
+  admins: v.optional(v.array(v.string()), []),
+  hide_restricted_access: v.optional(v.boolean(), false),
+  hide_restricted_commands: v.optional(v.boolean(), false),
+  /** Where the SQLite database (outbox, sessions, secrets) lives. */
+  data_dir: v.optional(v.string(), "./st2bot-data"),
+  log_level: v.optional(v.picklist(["debug", "info", "warn", "error"]), "info"),
+});
+
+export const WebSchema = v.strictObject({
+  enabled: v.optional(v.boolean(), true),
+  host: v.optional(v.string(), "127.0.0.1"),
+  port: v.optional(port, 8888),
+  tls_cert: v.optional(v.string()),
+  tls_key: v.optional(v.string()),
+  /** When set, clients must present a certificate signed by this CA. */
+  tls_client_ca: v.optional(v.string()),
+});
+
+export const WebhookSchema = v.strictObject({
+  /** Bearer token accepted in `Authorization: Bearer <token>`. */
+  token: v.optional(v.string()),
+  token_file: v.optional(v.string()),
+  /** Shared secret for `X-St2bot-Signature: sha256=<hex hmac of "<timestamp>.<body>">`. */
+  hmac_secret: v.optional(v.string()),
+  hmac_secret_file: v.optional(v.string()),
+  max_skew_seconds: v.optional(positiveSeconds, 300),
+  max_body_bytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(64)), 65536),
+});
+
+export const SecretsSchema = v.strictObject({
+  /** Environment variable holding the base64 AES-256 key. */
+  key_env: v.optional(v.string(), "ST2BOT_SECRETS_KEY"),
+  /** File holding the key (must not be readable by group or others). */
+  key_file: v.optional(v.string()),
+});
+
+export const OutboxSchema = v.strictObject({
+  /** A message still failing after this long is kept as dead (visible, re-playable). */
+  dead_after_seconds: v.optional(positiveSeconds, 3600),
+  max_retry_delay_seconds: v.optional(positiveSeconds, 60),
+});
+
+export const SlackSchema = v.strictObject({
+  bot_token: v.optional(v.string()),
+  bot_token_file: v.optional(v.string()),
+  app_token: v.optional(v.string()),
+  app_token_file: v.optional(v.string()),
+  /** Web API root; only changed for tests. */
+  api_url: v.optional(url, "https://slack.com/api/"),
+});
+
+export const MattermostSchema = v.strictObject({
+  url: v.optional(url),
+  token: v.optional(v.string()),
+  token_file: v.optional(v.string()),
+  login: v.optional(v.string()),
+  password: v.optional(v.string()),
+  password_file: v.optional(v.string()),
+  team: v.optional(v.string()),
+});
+
+export const XmppRoomSchema = v.strictObject({
+  jid: v.string(),
+  password: v.optional(v.string()),
+  nick: v.optional(v.string()),
+});
+
+export const XmppSchema = v.strictObject({
+  service: v.optional(v.string()),
+  domain: v.optional(v.string()),
+  jid: v.optional(v.string()),
+  password: v.optional(v.string()),
+  password_file: v.optional(v.string()),
+  resource: v.optional(v.string(), "st2bot"),
+  rooms: v.optional(v.array(XmppRoomSchema), []),
+});
+
+export const TextSchema = v.strictObject({
+  user: v.optional(v.string(), "alice"),
+  room: v.optional(v.string()),
+});
+
+export const ConfigSchema = v.strictObject({
+  bot: v.optional(BotSchema, {}),
+  stackstorm: v.optional(StackStormSchema, {}),
+  web: v.optional(WebSchema, {}),
+  webhook: v.optional(WebhookSchema, {}),
+  secrets: v.optional(SecretsSchema, {}),
+  outbox: v.optional(OutboxSchema, {}),
+  access_controls: v.optional(v.record(v.string(), AclRuleSchema), {}),
+  /** Errbot's ACCESS_CONTROLS_DEFAULT: laid under whichever [access_controls] rule matches. */
+  access_controls_default: v.optional(AclRuleSchema, {}),
+  slack: v.optional(SlackSchema, {}),
+  mattermost: v.optional(MattermostSchema, {}),
+  xmpp: v.optional(XmppSchema, {}),
+  text: v.optional(TextSchema, {}),
+});
+
+export type Config = v.InferOutput<typeof ConfigSchema>;
+export type StackStormConfig = Config["stackstorm"];

@@ -1,0 +1,139 @@
+/**
+ * The announcement: what StackStorm's `chatops.post_message` publishes on the stream
+ * (`st2.announcement__<route>`, data `{"payload": {...}}`) and what err-stackstorm's webhook
+ * accepts (`channel`, `message`, `user`, `whisper`, `extra`). Both enter the outbox as one
+ * `Announcement`, validated here with valibot.
+ */
+import * as v from "valibot";
+
+/** An object with string keys; `null` is read as absent (StackStorm sends `null` for unset fields). */
+const looseObject = v.nullish(v.record(v.string(), v.unknown()));
+const looseString = v.nullish(v.string());
+
+/**
+ * The announcement fields. Unknown keys are ignored (StackStorm and older clients add their own);
+ * `null` is accepted for every optional field and read as absent.
+ */
+export const AnnouncementSchema = v.object({
+  message: v.string(),
+  channel: looseString,
+  user: looseString,
+  whisper: v.nullish(v.boolean()),
+  context: looseObject,
+  extra: looseObject,
+});
+
+export interface Announcement {
+  message: string;
+  channel?: string;
+  user?: string;
+  whisper?: boolean;
+  /** StackStorm's notify `source_context`, echoed back: where a thread id travels. */
+  context?: Record<string, unknown>;
+  /** Adapter-specific rich formatting (`extra.slack`, `extra.mattermost`, `extra.color`). */
+  extra?: Record<string, unknown>;
+}
+
+export type ParseResult = { ok: true; value: Announcement } | { ok: false; error: string };
+
+const typeNames: Record<string, string> = {
+  string: "a string",
+  boolean: "a boolean",
+  record: "an object",
+};
+
+/** One plain sentence naming the first bad field, e.g. `"whisper" must be a boolean`. */
+function describe(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
+  const issue = issues[0];
+  const key = issue.path?.[0]?.key;
+  if (key === undefined) return "the announcement must be a JSON object";
+  const field = `"${String(key)}"`;
+  if ((issue.path?.length ?? 0) > 1) return `${field} must be an object with string keys`;
+  if (issue.input === undefined) return `${field} is required`;
+  const expected = typeNames[issue.type] ?? issue.expected ?? issue.type;
+  return `${field} must be ${expected}`;
+}
+
+/**
+ * Validates an announcement body (webhook body or stream `payload`). The message must not be
+ * blank: chat services reject empty messages, so it is refused here where the sender still
+ * hears about it.
+ */
+export function parseAnnouncement(data: unknown): ParseResult {
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    return { ok: false, error: "the announcement must be a JSON object" };
+  }
+  const result = v.safeParse(AnnouncementSchema, data);
+  if (!result.success) return { ok: false, error: describe(result.issues) };
+  const raw = result.output;
+  if (raw.message.trim() === "") return { ok: false, error: `"message" must not be empty` };
+  const value: Announcement = { message: raw.message };
+  if (raw.channel) value.channel = raw.channel;
+  if (raw.user) value.user = raw.user;
+  if (raw.whisper) value.whisper = true;
+  if (raw.context) value.context = raw.context;
+  if (raw.extra) value.extra = raw.extra;
+  return { ok: true, value };
+}
+
+/**
+ * Reads the data of an `st2.announcement__*` stream event, `{"payload": {...}}`, as parsed JSON
+ * or as the raw event text. Never throws: a bad event yields `{ok: false, error}` for the log.
+ */
+export function parseStreamAnnouncement(data: unknown): ParseResult {
+  let event = data;
+  if (typeof event === "string") {
+    try {
+      event = JSON.parse(event);
+    } catch {
+      return { ok: false, error: "the announcement event is not valid JSON" };
+    }
+  }
+  if (typeof event !== "object" || event === null || Array.isArray(event)) {
+    return { ok: false, error: "the announcement event must be a JSON object" };
+  }
+  const payload = (event as { payload?: unknown }).payload;
+  if (payload === undefined || payload === null) return { ok: false, error: `"payload" is required` };
+  const parsed = parseAnnouncement(payload);
+  return parsed.ok ? parsed : { ok: false, error: `payload: ${parsed.error}` };
+}
+
+/** Where an announcement goes: `kind` says how to resolve `value` on the chat service. */
+export interface AnnouncementTarget {
+  kind: "user" | "channel";
+  value: string;
+}
+
+/**
+ * The delivery rule both existing bridges follow: `whisper` with a `user` → that user directly;
+ * otherwise the `channel`; otherwise the `user`. Neither → undefined (the announcement is invalid).
+ */
+export function targetOf(a: Announcement): AnnouncementTarget | undefined {
+  if (a.whisper && a.user) return { kind: "user", value: a.user };
+  if (a.channel) return { kind: "channel", value: a.channel };
+  if (a.user) return { kind: "user", value: a.user };
+  return undefined;
+}
+
+/** The outbox's ordering key for a target, e.g. `user:alice`, `channel:#ops`. */
+export function targetKey(t: AnnouncementTarget): string {
+  return `${t.kind}:${t.value}`;
+}
+
+const asThreadId = (value: unknown): string | undefined =>
+  typeof value === "string" && value !== "" ? value : typeof value === "number" ? String(value) : undefined;
+
+/**
+ * The thread a room message belongs in, from what the bot put in `source_context` when the
+ * command ran: `context.thread` or `context.thread_ts`; with `extra.slack.thread_response`
+ * (hubot-stackstorm's switch) the original message's `context.ts` starts the thread.
+ */
+export function threadOf(a: Announcement): string | undefined {
+  const ctx = a.context;
+  if (!ctx) return undefined;
+  const direct = asThreadId(ctx.thread) ?? asThreadId(ctx.thread_ts);
+  if (direct) return direct;
+  const slack = a.extra?.slack;
+  const threadResponse = typeof slack === "object" && slack !== null && (slack as Record<string, unknown>).thread_response;
+  return threadResponse ? asThreadId(ctx.ts) ?? asThreadId(ctx.message_ts) : undefined;
+}

@@ -1,0 +1,103 @@
+/**
+ * The request bodies StackStorm validates before any controller runs (its OpenAPI schema, then
+ * the API model's own schema with `additionalProperties: false`), with jsonschema's messages:
+ * `'name' is a required property`, `5 is not of type 'string'`,
+ * `Additional properties are not allowed ('x' was unexpected)`.
+ */
+import { Fault, isObject } from "./http.ts";
+import { pyRepr } from "./python.ts";
+
+type JsonType = "string" | "object" | "integer" | "null";
+
+interface BodySchema {
+  /** Property → accepted types and whether it is required, in the schema's order. */
+  properties: [name: string, types: JsonType[], required: boolean][];
+  /** When true, keys not listed are refused. */
+  closed: boolean;
+  minimum?: Record<string, number>;
+}
+
+const str = (name: string, required = false): [string, JsonType[], boolean] => [name, ["string"], required];
+
+/** `AliasExecutionAPI`: the body of `POST /aliasexecution`. */
+export const ALIAS_EXECUTION: BodySchema = {
+  properties: [
+    str("name", true),
+    str("format", true),
+    str("command", true),
+    str("user"),
+    str("source_channel", true),
+    ["source_context", ["object"], false],
+    str("notification_channel"),
+    str("notification_route"),
+  ],
+  closed: true,
+};
+
+/** `AliasMatchAndExecuteInputAPI` (the OpenAPI definition also requires `user`). */
+export const MATCH_AND_EXECUTE: BodySchema = {
+  properties: [str("command", true), str("source_channel", true), str("user", true), str("notification_channel"), str("notification_route")],
+  closed: true,
+};
+
+/** `ActionAliasMatchAPI`. */
+export const ALIAS_MATCH: BodySchema = { properties: [str("command", true)], closed: true };
+
+/** `TokenRequest`: optional `ttl`, an integer of at least 1. */
+export const TOKEN_REQUEST: BodySchema = { properties: [["ttl", ["integer", "null"], false]], closed: false, minimum: { ttl: 1 } };
+
+/** `TokenValidationRequest`. */
+export const TOKEN_VALIDATION: BodySchema = { properties: [["token", ["string", "null"], false]], closed: false };
+
+/** `InquiryResponseResult`. */
+export const INQUIRY_RESPONSE: BodySchema = { properties: [str("id", true), ["response", ["object"], true]], closed: false };
+
+/** Checks `body` against `schema`; throws StackStorm's 400 on the first violation. */
+export function checkBody(body: unknown, schema: BodySchema): Record<string, unknown> {
+  const error = bodyError(body, schema);
+  if (error) throw new Fault(400, error);
+  return body as Record<string, unknown>;
+}
+
+export function bodyError(body: unknown, schema: BodySchema): string | undefined {
+  if (!isObject(body)) return `${pyRepr(body)} is not of type 'object'`;
+  for (const [name, types, required] of schema.properties) {
+    if (!(name in body)) {
+      if (required) return `'${name}' is a required property`;
+      continue;
+    }
+    const value = body[name];
+    if (!types.some((t) => hasType(value, t))) return `${pyRepr(value)} is not of type ${types.map((t) => `'${t}'`).join(", ")}`;
+    const min = schema.minimum?.[name];
+    if (min !== undefined && typeof value === "number" && value < min) return `${value} is less than the minimum of ${min}`;
+  }
+  if (schema.closed) {
+    const known = new Set(schema.properties.map(([n]) => n));
+    const extra = Object.keys(body).filter((k) => !known.has(k));
+    if (extra.length === 1) return `Additional properties are not allowed ('${extra[0]}' was unexpected)`;
+    if (extra.length > 1) return `Additional properties are not allowed (${extra.map((k) => `'${k}'`).join(", ")} were unexpected)`;
+  }
+  return undefined;
+}
+
+/** JSON Schema's type test (draft 4: integers are numbers without a fraction). */
+export function hasType(value: unknown, type: string): boolean {
+  switch (type) {
+    case "string":
+      return typeof value === "string";
+    case "integer":
+      return typeof value === "number" && Number.isInteger(value);
+    case "number":
+      return typeof value === "number";
+    case "boolean":
+      return typeof value === "boolean";
+    case "null":
+      return value === null;
+    case "array":
+      return Array.isArray(value);
+    case "object":
+      return isObject(value);
+    default:
+      return true;
+  }
+}

@@ -1,0 +1,60 @@
+/** Small HTTP helpers shared by the emulator's routes. */
+
+/** A StackStorm error answer: `{"faultstring": ...}` with a status. Thrown by routes. */
+export class Fault extends Error {
+  constructor(
+    readonly status: number,
+    readonly faultstring: string,
+  ) {
+    super(faultstring);
+  }
+}
+
+/** webob's text for a 404 with no detail, which is what StackStorm sends for unknown paths. */
+export const NOT_FOUND = "The resource could not be found.";
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+export function faultResponse(fault: Fault): Response {
+  return json(fault.status, { faultstring: fault.faultstring });
+}
+
+/** A Mongo-style ObjectId: 24 hex characters, time first, as StackStorm's ids look. */
+export function objectId(): string {
+  const time = Math.floor(Date.now() / 1000).toString(16).padStart(8, "0");
+  const rand = crypto.getRandomValues(new Uint8Array(8));
+  return time + Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** StackStorm's timestamp form: ISO-8601 with microseconds and `Z`. */
+export function isoMicro(date: Date): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+/** Parses a JSON body; StackStorm treats an empty body as `{}`. */
+export async function readBody(req: Request): Promise<{ body: unknown; error?: string }> {
+  const text = await req.text();
+  if (!text.trim()) return { body: {} };
+  try {
+    return { body: JSON.parse(text) };
+  } catch (err) {
+    return { body: text, error: `Failed to parse request body: ${(err as Error).message}` };
+  }
+}
+
+/** Reads an integer query parameter the way StackStorm's router does (400 when not an integer). */
+export function intParam(query: Record<string, string>, name: string, fallback: number): number {
+  const raw = query[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^-?[0-9]+$/.test(raw)) throw new Fault(400, `Parameter "${name}" is not of type integer`);
+  return Number(raw);
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,66 @@
+/**
+ * Structured logging to stderr. Secrets never reach the log: values of keys that look secret
+ * are masked, and every string registered with `registerSecret` is masked wherever it appears.
+ */
+export type Level = "debug" | "info" | "warn" | "error";
+const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const secretKey = /pass(word)?|secret|token|api[-_]?key|authorization|cookie|credential/i;
+const secrets = new Set<string>();
+
+let threshold: Level = (process.env.ST2BOT_LOG_LEVEL as Level | undefined) ?? "info";
+let sink: (line: string) => void = (line) => process.stderr.write(line + "\n");
+
+export function setLogLevel(level: Level): void {
+  threshold = level;
+}
+
+/** Redirects log lines (tests capture them to assert that nothing secret leaks). */
+export function setLogSink(fn: (line: string) => void): void {
+  sink = fn;
+}
+
+/** Any value registered here is replaced by `***` in every later log line. */
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 4) secrets.add(value);
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const s of secrets) if (out.includes(s)) out = out.split(s).join("***");
+  return out;
+}
+
+function scrub(value: unknown, depth = 0): unknown {
+  if (depth > 4) return "…";
+  if (value instanceof Error) return redact(value.message);
+  if (typeof value === "string") return redact(value);
+  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = secretKey.test(k) ? "***" : scrub(v, depth + 1);
+    return out;
+  }
+  return value;
+}
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** A logger whose lines carry `component`, e.g. `logger("st2.stream")`. */
+export function logger(component: string): Logger {
+  const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
+    if (order[level] < order[threshold]) return;
+    const extra = fields ? " " + JSON.stringify(scrub(fields)) : "";
+    sink(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${component}: ${redact(msg)}${extra}`);
+  };
+  return {
+    debug: (m, f) => write("debug", m, f),
+    info: (m, f) => write("info", m, f),
+    warn: (m, f) => write("warn", m, f),
+    error: (m, f) => write("error", m, f),
+  };
+}

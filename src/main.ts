@@ -1,0 +1,119 @@
+#!/usr/bin/env bun
+/**
+ * The st2bot command line: run, demo, doctor, alias, rule, init, secrets, version.
+ * Each subcommand is a small function; the heavy modules load only when their command runs,
+ * so `st2bot --version` and `st2bot alias ...` start instantly.
+ */
+import { existsSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { ConfigError, St2botError } from "./lib/errors.ts";
+import { VERSION } from "./version.ts";
+
+const HELP = `st2bot ${VERSION} — StackStorm ChatOps in one executable
+
+Usage:
+  st2bot demo                      a StackStorm emulator + the terminal chat: try it in seconds
+  st2bot run [-c st2bot.toml]      run the bot (default config: ./st2bot.toml if present)
+  st2bot doctor [-c st2bot.toml]   check the configuration, StackStorm, credentials and rules
+  st2bot init [st2bot.toml]        write a commented configuration template
+  st2bot rule [-c st2bot.toml]     print the StackStorm notify rule for this bot's route
+  st2bot alias parse --format F --command C
+  st2bot alias match --aliases PATH... [--strict] -- COMMAND
+                                   test alias formats offline, no StackStorm needed
+  st2bot secrets rotate-key [-c st2bot.toml]
+                                   re-encrypt stored user credentials with a new key
+  st2bot version | --version
+  st2bot help | --help
+
+In chat: !st2help lists commands, !st2 <command> runs one, !help lists everything.
+`;
+
+type Io = { stdout: (s: string) => void; stderr: (s: string) => void };
+const io: Io = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
+
+function configPath(values: { config?: string }): string | undefined {
+  if (values.config) return values.config;
+  return existsSync("st2bot.toml") ? "st2bot.toml" : undefined;
+}
+
+async function loadConfigFrom(argv: string[]) {
+  const { values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c" } }, allowPositionals: false });
+  const { loadConfig } = await import("./config/load.ts");
+  return loadConfig(configPath(values));
+}
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  async run(argv) {
+    const config = await loadConfigFrom(argv);
+    const { runUntilStopped } = await import("./cli/run.ts");
+    return runUntilStopped(config);
+  },
+  async demo(argv) {
+    const { runDemo } = await import("./cli/demo.ts");
+    return runDemo(argv);
+  },
+  async doctor(argv) {
+    const config = await loadConfigFrom(argv);
+    const { runDoctor } = await import("./cli/doctor.ts");
+    return runDoctor(config, io);
+  },
+  async init(argv) {
+    const file = argv[0] ?? "st2bot.toml";
+    if (existsSync(file)) {
+      io.stderr(`st2bot init: ${file} already exists; not overwriting it\n`);
+      return 1;
+    }
+    const { CONFIG_TEMPLATE } = await import("./config/template.ts");
+    writeFileSync(file, CONFIG_TEMPLATE, { mode: 0o600 });
+    io.stdout(`wrote ${file}: edit [stackstorm] and your chat backend, then run: st2bot doctor -c ${file}\n`);
+    return 0;
+  },
+  async rule(argv) {
+    const config = await loadConfigFrom(argv);
+    const { notifyRule } = await import("./cli/rule.ts");
+    io.stdout(notifyRule(config.stackstorm.route_key));
+    return 0;
+  },
+  async alias(argv) {
+    const { aliasCli } = await import("./st2/aliases/cli.ts");
+    return aliasCli(argv, io);
+  },
+  async secrets(argv) {
+    if (argv[0] !== "rotate-key") {
+      io.stderr("usage: st2bot secrets rotate-key [-c st2bot.toml]\n");
+      return 2;
+    }
+    const config = await loadConfigFrom(argv.slice(1));
+    const { rotateKeyCli } = await import("./cli/secrets.ts");
+    return rotateKeyCli(config, io);
+  },
+  async version() {
+    io.stdout(`st2bot ${VERSION}\n`);
+    return 0;
+  },
+  async help() {
+    io.stdout(HELP);
+    return 0;
+  },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [first = "help", ...rest] = argv;
+  const name = first === "--version" || first === "-v" ? "version" : first === "--help" || first === "-h" ? "help" : first;
+  const command = commands[name];
+  if (!command) {
+    io.stderr(`st2bot: unknown command "${first}"\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (err) {
+    if (err instanceof ConfigError) io.stderr(`st2bot: configuration error:\n${err.message}\n`);
+    else if (err instanceof St2botError) io.stderr(`st2bot: ${err.userMessage}\n`);
+    else if (err instanceof TypeError && /parseArgs|option/i.test(err.message)) io.stderr(`st2bot ${name}: ${err.message}\n`);
+    else io.stderr(`st2bot: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));

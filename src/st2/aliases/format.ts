@@ -1,0 +1,1176 @@
+/**
+ * StackStorm's action-alias format parser (st2common `ActionAliasFormatParser`), reproduced
+ * for local matching.
+ *
+ * StackStorm turns a format such as `run {{cmd}} on {{hosts}}` into a *Python* regular
+ * expression with a handful of `re.sub` calls, then matches the command against it. The
+ * literal text of a format is never escaped, so real formats are full Python regexes
+ * (alternation, optional groups, `(?P<name>...)`). To give the same verdict as the server,
+ * this module parses Python `re` syntax itself (mirroring CPython 3.11's `re._parser`,
+ * including its errors), answers the structural questions StackStorm asks of the parse tree
+ * (`search_regex_tokens`), and emits an equivalent JavaScript RegExp (`u` flag) with
+ * Python's meaning of `\s`, `\w`, `\d`, `\b`, `$`, `.` and group names made explicit.
+ * StackStorm's own helper regexes (the trailing `key=value` pairs, `{{ name = default }}`)
+ * go through the same translator so every step keeps Python semantics.
+ */
+
+// ---------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------
+
+/** StackStorm's `ParseException`: the command does not fit the format. */
+export class AliasParseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The command does not match: `Command "<c>" doesn't match format string "<f>"`. */
+export class ParseMismatchError extends AliasParseError {
+  constructor(
+    readonly command: string,
+    readonly format: string,
+  ) {
+    super(`Command "${command}" doesn't match format string "${format}"`);
+  }
+}
+
+/** The format is non-empty but the command supplied nothing and no default applies. */
+export class NoValueError extends AliasParseError {
+  constructor() {
+    super("No value supplied and no default value found.");
+  }
+}
+
+/**
+ * The format cannot be used: Python's `re` rejects the pattern StackStorm builds from it (so
+ * StackStorm itself fails on it), or it uses a Python feature JavaScript cannot reproduce.
+ */
+export class FormatError extends Error {
+  constructor(
+    readonly format: string,
+    readonly reason: string,
+    /** The Python regex StackStorm derives from the format, when it got that far. */
+    readonly pattern?: string,
+  ) {
+    super(`Invalid alias format "${format}": ${reason}`);
+    this.name = new.target.name;
+  }
+}
+
+/** A Python `re.error` (message as CPython words it, with the position). */
+export class PyRegexError extends Error {
+  constructor(
+    readonly msg: string,
+    readonly pos: number,
+  ) {
+    super(`${msg} at position ${pos}`);
+    this.name = new.target.name;
+  }
+}
+
+/** Valid Python, but not something the local matcher can reproduce in JavaScript. */
+export class UnsupportedRegexError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Python regex syntax tree
+// ---------------------------------------------------------------------------------------
+
+/** The inline flags that change how a Python pattern reads. */
+export interface PyFlags {
+  i: boolean;
+  m: boolean;
+  s: boolean;
+  x: boolean;
+  a: boolean;
+}
+type FlagName = keyof PyFlags;
+
+type Category = "d" | "D" | "w" | "W" | "s" | "S";
+type SetItem = { k: "cp"; cp: number } | { k: "range"; lo: number; hi: number } | { k: "cat"; cat: Category };
+type AtKind = "bol" | "bos" | "eol" | "eos" | "b" | "B";
+
+export type PyNode =
+  | { t: "lit"; cp: number }
+  | { t: "any" }
+  | { t: "set"; neg: boolean; items: SetItem[] }
+  | { t: "at"; at: AtKind }
+  | { t: "group"; index: number | null; on: Partial<PyFlags>; off: Partial<PyFlags>; body: PySeq }
+  | { t: "alt"; branches: PySeq[] }
+  | { t: "repeat"; min: number; max: number; lazy: boolean; body: PyNode }
+  | { t: "look"; behind: boolean; neg: boolean; body: PySeq }
+  | { t: "ref"; index: number };
+export type PySeq = PyNode[];
+
+/** [min, max] width of a sub-pattern, as `SubPattern.getwidth()` computes it. */
+type Width = [number, number];
+
+const MAXREPEAT = 4294967295; // CPython's sre MAXREPEAT (2**32 - 1)
+const SPECIAL_CHARS = new Set(".\\[{()*+?^$|");
+const REPEAT_CHARS = new Set("*+?{");
+const VERBOSE_WS = new Set(" \t\n\r\v\f");
+const DIGITS = new Set("0123456789");
+const OCTDIGITS = new Set("01234567");
+const HEXDIGITS = new Set("0123456789abcdefABCDEF");
+const ASCII_LETTER = /^[A-Za-z]$/;
+const ESCAPES: Record<string, number> = { "\\a": 7, "\\b": 8, "\\f": 12, "\\n": 10, "\\r": 13, "\\t": 9, "\\v": 11, "\\\\": 92 };
+const CATEGORY_ESCAPES: Record<string, Category> = { "\\d": "d", "\\D": "D", "\\s": "s", "\\S": "S", "\\w": "w", "\\W": "W" };
+const AT_ESCAPES: Record<string, AtKind> = { "\\A": "bos", "\\b": "b", "\\B": "B", "\\Z": "eos" };
+const FLAG_CHARS = new Set("iLmsxatu");
+/** Python's `str.isidentifier()`, which group names must satisfy. */
+const PY_IDENTIFIER = /^[\p{XID_Start}_]\p{XID_Continue}*$/u;
+
+/** `re._parser.Tokenizer`: one token is a code point, or a backslash and the next one. */
+class Source {
+  private readonly chars: string[];
+  private index = 0;
+  private nextLen = 0;
+  next: string | null = null;
+
+  constructor(pattern: string) {
+    this.chars = Array.from(pattern);
+    this.advance();
+  }
+
+  private advance(): void {
+    const c = this.chars[this.index];
+    if (c === undefined) {
+      this.next = null;
+      this.nextLen = 0;
+      return;
+    }
+    if (c === "\\") {
+      const d = this.chars[this.index + 1];
+      if (d === undefined) throw new PyRegexError("bad escape (end of pattern)", this.chars.length - 1);
+      this.next = c + d;
+      this.nextLen = 2;
+      this.index += 2;
+    } else {
+      this.next = c;
+      this.nextLen = 1;
+      this.index += 1;
+    }
+  }
+
+  match(token: string): boolean {
+    if (this.next !== token) return false;
+    this.advance();
+    return true;
+  }
+
+  get(): string | null {
+    const token = this.next;
+    this.advance();
+    return token;
+  }
+
+  getwhile(n: number, charset: Set<string>): string {
+    let result = "";
+    for (let k = 0; k < n && this.next !== null && charset.has(this.next); k++) result += this.get();
+    return result;
+  }
+
+  getuntil(terminator: string, name: string): string {
+    let result = "";
+    for (;;) {
+      const c = this.get();
+      if (c === null) {
+        if (!result) throw this.error(`missing ${name}`);
+        throw this.error(`missing ${terminator}, unterminated name`, Array.from(result).length);
+      }
+      if (c === terminator) {
+        if (!result) throw this.error(`missing ${name}`, 1);
+        return result;
+      }
+      result += c;
+    }
+  }
+
+  tell(): number {
+    return this.index - this.nextLen;
+  }
+
+  seek(index: number): void {
+    this.index = index;
+    this.advance();
+  }
+
+  error(msg: string, offset = 0): PyRegexError {
+    return new PyRegexError(msg, this.tell() - offset);
+  }
+}
+
+/** Python's `repr()` of a short string, for error messages worded like CPython's. */
+function pyRepr(s: string): string {
+  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+  const body = s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\t/g, "\\t").replace(/\r/g, "\\r");
+  return quote + (quote === "'" ? body.replace(/'/g, "\\'") : body) + quote;
+}
+
+/** `re._parser.State`: group numbering, names and widths. */
+class ParseState {
+  flags: PyFlags;
+  /** Index 0 is the whole match; `undefined` marks a group still open. */
+  readonly groupWidths: (Width | undefined)[] = [undefined];
+  readonly groupNames = new Map<string, number>();
+  lookbehindGroups: number | null = null;
+
+  constructor(flags: PyFlags) {
+    this.flags = flags;
+  }
+
+  get groups(): number {
+    return this.groupWidths.length;
+  }
+
+  opengroup(name: string | null, src: Source): number {
+    const gid = this.groups;
+    this.groupWidths.push(undefined);
+    if (name !== null) {
+      const previous = this.groupNames.get(name);
+      if (previous !== undefined) {
+        throw src.error(`redefinition of group name ${pyRepr(name)} as group ${gid}; was group ${previous}`, Array.from(name).length + 1);
+      }
+      this.groupNames.set(name, gid);
+    }
+    return gid;
+  }
+
+  checkgroup(gid: number): boolean {
+    return gid < this.groups && this.groupWidths[gid] !== undefined;
+  }
+
+  checklookbehindgroup(gid: number, src: Source): void {
+    if (this.lookbehindGroups === null) return;
+    if (!this.checkgroup(gid)) throw src.error("cannot refer to an open group");
+    if (gid >= this.lookbehindGroups) throw src.error("cannot refer to group defined in the same lookbehind subpattern");
+  }
+}
+
+/** `SubPattern.getwidth()`. */
+function widthOf(seq: PySeq, state: ParseState): Width {
+  let lo = 0;
+  let hi = 0;
+  for (const n of seq) {
+    const [i, j] = nodeWidth(n, state);
+    lo += i;
+    hi += j;
+  }
+  return [lo, hi];
+}
+
+function nodeWidth(n: PyNode, state: ParseState): Width {
+  switch (n.t) {
+    case "lit":
+    case "any":
+    case "set":
+      return [1, 1];
+    case "at":
+    case "look":
+      return [0, 0];
+    case "group":
+      return widthOf(n.body, state);
+    case "alt": {
+      let lo = Infinity;
+      let hi = 0;
+      for (const b of n.branches) {
+        const [l, h] = widthOf(b, state);
+        lo = Math.min(lo, l);
+        hi = Math.max(hi, h);
+      }
+      return [lo, hi];
+    }
+    case "repeat": {
+      const [i, j] = nodeWidth(n.body, state);
+      const hi = n.max === Infinity ? (j ? Infinity : 0) : j * n.max;
+      return [i * n.min, hi];
+    }
+    case "ref":
+      return state.groupWidths[n.index] ?? [0, 0];
+  }
+}
+
+/** A recursive-descent parser with the structure, and the errors, of CPython's `re._parser`. */
+class PyParser {
+  private readonly src: Source;
+  readonly state: ParseState;
+
+  constructor(pattern: string, flags: PyFlags) {
+    this.src = new Source(pattern);
+    this.state = new ParseState(flags);
+  }
+
+  parse(): PySeq {
+    const seq = this.parseSub(this.state.flags.x, 0);
+    if (this.src.next !== null) throw this.src.error("unbalanced parenthesis");
+    return seq;
+  }
+
+  /** `_parse_sub`: an alternation `a|b|c`. */
+  private parseSub(verbose: boolean, nested: number): PySeq {
+    const items: PySeq[] = [];
+    for (;;) {
+      items.push(this.parseSeq(verbose, nested + 1, nested === 0 && items.length === 0));
+      if (!this.src.match("|")) break;
+      if (nested === 0) verbose = this.state.flags.x;
+    }
+    if (items.length === 1) return items[0] ?? [];
+    return [{ t: "alt", branches: items }];
+  }
+
+  /** `_parse`: a sequence up to `|`, `)` or the end. */
+  private parseSeq(verbose: boolean, nested: number, first: boolean): PySeq {
+    const seq: PySeq = [];
+    const src = this.src;
+    for (;;) {
+      const token = src.next;
+      if (token === null || token === "|" || token === ")") break;
+      src.get();
+      if (verbose) {
+        if (VERBOSE_WS.has(token)) continue;
+        if (token === "#") {
+          for (let c = src.get(); c !== null && c !== "\n"; c = src.get());
+          continue;
+        }
+      }
+      if (token.startsWith("\\")) seq.push(this.escape(token));
+      else if (!SPECIAL_CHARS.has(token)) seq.push({ t: "lit", cp: token.codePointAt(0) ?? 0 });
+      else if (token === "[") seq.push(this.parseSet());
+      else if (REPEAT_CHARS.has(token)) this.parseRepeat(token, seq);
+      else if (token === ".") seq.push({ t: "any" });
+      else if (token === "(") {
+        const flagsOnly = this.parseGroup(seq, verbose, nested, first);
+        if (flagsOnly) verbose = this.state.flags.x;
+      } else if (token === "^") seq.push({ t: "at", at: "bol" });
+      else if (token === "$") seq.push({ t: "at", at: "eol" });
+    }
+    return seq;
+  }
+
+  /** A quantifier: applies to the last item of `seq`, or is a literal `{`. */
+  private parseRepeat(token: string, seq: PySeq): void {
+    const src = this.src;
+    const here = src.tell();
+    let min = 0;
+    let max = Infinity;
+    if (token === "?") max = 1;
+    else if (token === "+") min = 1;
+    else if (token === "{") {
+      if (src.next === "}") {
+        seq.push({ t: "lit", cp: 0x7b });
+        return;
+      }
+      let lo = "";
+      let hi = "";
+      while (src.next !== null && DIGITS.has(src.next)) lo += src.get();
+      if (src.match(",")) {
+        while (src.next !== null && DIGITS.has(src.next)) hi += src.get();
+      } else hi = lo;
+      if (!src.match("}")) {
+        seq.push({ t: "lit", cp: 0x7b });
+        src.seek(here);
+        return;
+      }
+      if (lo) {
+        min = Number(lo);
+        if (min >= MAXREPEAT) throw new PyRegexError("the repetition number is too large", here);
+      }
+      if (hi) {
+        max = Number(hi);
+        if (max >= MAXREPEAT) throw new PyRegexError("the repetition number is too large", here);
+        if (max < min) throw src.error("min repeat greater than max repeat", src.tell() - here);
+      }
+    }
+    const item = seq[seq.length - 1];
+    if (item === undefined || item.t === "at") throw src.error("nothing to repeat", src.tell() - here + 1);
+    if (item.t === "repeat") throw src.error("multiple repeat", src.tell() - here + 1);
+    let lazy = false;
+    if (src.match("?")) lazy = true;
+    else if (src.next === "+") {
+      throw new UnsupportedRegexError("possessive quantifiers (*+, ++, ?+) exist only from Python 3.11 (older Pythons reject them as 'multiple repeat')");
+    }
+    seq[seq.length - 1] = { t: "repeat", min, max, lazy, body: item };
+  }
+
+  /** `(` … `)`: groups, lookarounds, comments, inline flags. Returns true for global flags. */
+  private parseGroup(seq: PySeq, verbose: boolean, nested: number, first: boolean): boolean {
+    const src = this.src;
+    const start = src.tell() - 1;
+    let capture = true;
+    let name: string | null = null;
+    let on: Partial<PyFlags> = {};
+    let off: Partial<PyFlags> = {};
+    if (src.match("?")) {
+      const char = src.get();
+      if (char === null) throw src.error("unexpected end of pattern");
+      if (char === "P") {
+        if (src.match("<")) {
+          name = src.getuntil(">", "group name");
+          this.checkGroupName(name);
+        } else if (src.match("=")) {
+          this.parseNamedRef(seq);
+          return false;
+        } else {
+          const c = src.get();
+          if (c === null) throw src.error("unexpected end of pattern");
+          throw src.error(`unknown extension ?P${c}`, c.length + 2);
+        }
+      } else if (char === ":") {
+        capture = false;
+      } else if (char === "#") {
+        for (;;) {
+          if (src.next === null) throw src.error("missing ), unterminated comment", src.tell() - start);
+          if (src.get() === ")") return false;
+        }
+      } else if (char === "=" || char === "!" || char === "<") {
+        this.parseLook(seq, char, verbose, nested, start);
+        return false;
+      } else if (char === "(") {
+        throw new UnsupportedRegexError("conditional groups (?(id)yes|no) have no JavaScript equivalent");
+      } else if (char === ">") {
+        throw new UnsupportedRegexError("atomic groups (?>...) exist only from Python 3.11 (older Pythons reject them)");
+      } else if (FLAG_CHARS.has(char) || char === "-") {
+        const flags = this.parseFlags(char);
+        if (flags === null) {
+          if (!first || seq.length > 0) throw src.error("global flags not at the start of the expression", src.tell() - start);
+          return true;
+        }
+        [on, off] = flags;
+        capture = false;
+      } else {
+        throw src.error(`unknown extension ?${char}`, char.length + 1);
+      }
+    }
+    const index = capture ? this.openGroup(name) : null;
+    const subVerbose = (verbose || on.x === true) && off.x !== true;
+    const body = this.parseSub(subVerbose, nested + 1);
+    if (!src.match(")")) throw src.error("missing ), unterminated subpattern", src.tell() - start);
+    if (index !== null) this.state.groupWidths[index] = widthOf(body, this.state);
+    seq.push({ t: "group", index, on, off, body });
+    return false;
+  }
+
+  private openGroup(name: string | null): number {
+    return this.state.opengroup(name, this.src);
+  }
+
+  private checkGroupName(name: string): void {
+    if (!PY_IDENTIFIER.test(name)) throw this.src.error(`bad character in group name ${pyRepr(name)}`, Array.from(name).length + 1);
+  }
+
+  /** `(?P=name)`. */
+  private parseNamedRef(seq: PySeq): void {
+    const src = this.src;
+    const name = src.getuntil(")", "group name");
+    this.checkGroupName(name);
+    const gid = this.state.groupNames.get(name);
+    if (gid === undefined) throw src.error(`unknown group name ${pyRepr(name)}`, Array.from(name).length + 1);
+    if (!this.state.checkgroup(gid)) throw src.error("cannot refer to an open group", Array.from(name).length + 1);
+    this.state.checklookbehindgroup(gid, src);
+    seq.push({ t: "ref", index: gid });
+  }
+
+  /** `(?=…)`, `(?!…)`, `(?<=…)`, `(?<!…)`; look-behinds must be fixed-width in Python. */
+  private parseLook(seq: PySeq, char: string, verbose: boolean, nested: number, start: number): void {
+    const src = this.src;
+    let kind = char;
+    let behind = false;
+    let outerLookbehind: number | null = null;
+    if (char === "<") {
+      const c = src.get();
+      if (c === null) throw src.error("unexpected end of pattern");
+      if (c !== "=" && c !== "!") throw src.error(`unknown extension ?<${c}`, c.length + 2);
+      kind = c;
+      behind = true;
+      outerLookbehind = this.state.lookbehindGroups;
+      if (outerLookbehind === null) this.state.lookbehindGroups = this.state.groups;
+    }
+    const body = this.parseSub(verbose, nested + 1);
+    if (behind && outerLookbehind === null) this.state.lookbehindGroups = null;
+    if (!src.match(")")) throw src.error("missing ), unterminated subpattern", src.tell() - start);
+    if (behind) {
+      const [lo, hi] = widthOf(body, this.state);
+      // CPython's compiler refuses variable-width look-behinds; JavaScript would accept them.
+      if (lo !== hi) throw new PyRegexError("look-behind requires fixed-width pattern", start);
+    }
+    seq.push({ t: "look", behind, neg: kind === "!", body });
+  }
+
+  /** `_parse_flags`: `(?imsx)` (global, returns null) or `(?i-m:` (scoped). */
+  private parseFlags(first: string): [Partial<PyFlags>, Partial<PyFlags>] | null {
+    const src = this.src;
+    const on: Partial<PyFlags> = {};
+    const off: Partial<PyFlags> = {};
+    let char: string | null = first;
+    let typeFlag: string | null = null;
+    if (char !== "-") {
+      for (;;) {
+        if (char === "L") throw src.error("bad inline flags: cannot use 'L' flag with a str pattern");
+        if (char === "t") throw new UnsupportedRegexError("the TEMPLATE flag (?t) is not supported");
+        if (char === "a" || char === "u") {
+          if (typeFlag !== null && typeFlag !== char) throw src.error("bad inline flags: flags 'a', 'u' and 'L' are incompatible");
+          typeFlag = char;
+        }
+        setFlag(on, char);
+        char = src.get();
+        if (char === null) throw src.error("missing -, : or )");
+        if (char === ")" || char === "-" || char === ":") break;
+        if (!FLAG_CHARS.has(char)) throw src.error(/\p{L}/u.test(char) ? "unknown flag" : "missing -, : or )", char.length);
+      }
+    }
+    if (char === ")") {
+      this.applyGlobalFlags(on, typeFlag);
+      return null;
+    }
+    if (char === "-") {
+      char = src.get();
+      if (char === null) throw src.error("missing flag");
+      if (!FLAG_CHARS.has(char)) throw src.error(/\p{L}/u.test(char) ? "unknown flag" : "missing flag", char.length);
+      for (;;) {
+        if (char === "a" || char === "u" || char === "L") throw src.error("bad inline flags: cannot turn off flags 'a', 'u' and 'L'");
+        if (char === "t") throw new UnsupportedRegexError("the TEMPLATE flag (?t) is not supported");
+        setFlag(off, char);
+        char = src.get();
+        if (char === null) throw src.error("missing :");
+        if (char === ":") break;
+        if (!FLAG_CHARS.has(char)) throw src.error(/\p{L}/u.test(char) ? "unknown flag" : "missing :", char.length);
+      }
+    }
+    for (const k of Object.keys(on) as FlagName[]) {
+      if (off[k]) throw src.error("bad inline flags: flag turned on and off", 1);
+    }
+    return [on, off];
+  }
+
+  private applyGlobalFlags(on: Partial<PyFlags>, typeFlag: string | null): void {
+    const flags = this.state.flags;
+    if (typeFlag === "u" && flags.a) throw new PyRegexError("ASCII and UNICODE flags are incompatible", 0);
+    this.state.flags = { ...flags, ...on };
+  }
+
+  /** `_escape`: an escape outside a character class. */
+  private escape(token: string): PyNode {
+    const src = this.src;
+    const cat = CATEGORY_ESCAPES[token];
+    if (cat) return { t: "set", neg: false, items: [{ k: "cat", cat }] };
+    const at = AT_ESCAPES[token];
+    if (at) return { t: "at", at };
+    const code = ESCAPES[token];
+    if (code !== undefined) return { t: "lit", cp: code };
+    const c = token.slice(1);
+    const numeric = this.numericEscape(token, c, false);
+    if (numeric) return numeric;
+    if (c === "0") {
+      const digits = "0" + src.getwhile(2, OCTDIGITS);
+      return { t: "lit", cp: parseInt(digits, 8) };
+    }
+    if (DIGITS.has(c)) return this.groupRefOrOctal(token);
+    if (ASCII_LETTER.test(c)) throw src.error(`bad escape ${token}`, token.length);
+    return { t: "lit", cp: c.codePointAt(0) ?? 0 };
+  }
+
+  /** `\1`…`\99` are group references unless three octal digits make an octal escape. */
+  private groupRefOrOctal(token: string): PyNode {
+    const src = this.src;
+    let escape = token;
+    if (src.next !== null && DIGITS.has(src.next)) {
+      escape += src.get();
+      const d1 = escape[1] ?? "";
+      const d2 = escape[2] ?? "";
+      if (OCTDIGITS.has(d1) && OCTDIGITS.has(d2) && src.next !== null && OCTDIGITS.has(src.next)) {
+        escape += src.get();
+        const value = parseInt(escape.slice(1), 8);
+        if (value > 0o377) throw src.error(`octal escape value ${escape} outside of range 0-0o377`, escape.length);
+        return { t: "lit", cp: value };
+      }
+    }
+    const group = Number(escape.slice(1));
+    if (group < this.state.groups) {
+      if (!this.state.checkgroup(group)) throw src.error("cannot refer to an open group", escape.length);
+      this.state.checklookbehindgroup(group, src);
+      return { t: "ref", index: group };
+    }
+    throw src.error(`invalid group reference ${group}`, escape.length - 1);
+  }
+
+  /** `\xhh`, `\uhhhh`, `\Uhhhhhhhh`, `\N{…}`: shared by both escape contexts. */
+  private numericEscape(token: string, c: string, inClass: boolean): PyNode | null {
+    const src = this.src;
+    const sized: Record<string, number> = { x: 2, u: 4, U: 8 };
+    const size = sized[c];
+    if (size !== undefined) {
+      const digits = src.getwhile(size, HEXDIGITS);
+      const escape = token + digits;
+      if (digits.length !== size) throw src.error(`incomplete escape ${escape}`, escape.length);
+      const cp = parseInt(digits, 16);
+      if (cp > 0x10ffff) throw src.error(`bad escape ${escape}`, escape.length);
+      return { t: "lit", cp };
+    }
+    if (c === "N") {
+      throw new UnsupportedRegexError(`named Unicode escapes (\\N{...})${inClass ? " in a character class" : ""} are not supported`);
+    }
+    return null;
+  }
+
+  /** `[…]`: a character class, with Python's rules (`]` first is literal, no nesting). */
+  private parseSet(): PyNode {
+    const src = this.src;
+    const here = src.tell() - 1;
+    const items: SetItem[] = [];
+    const negate = src.match("^");
+    for (;;) {
+      const token = src.get();
+      if (token === null) throw src.error("unterminated character set", src.tell() - here);
+      if (token === "]" && items.length > 0) break;
+      const code1 = token.startsWith("\\") ? this.classEscape(token) : ({ k: "cp", cp: token.codePointAt(0) ?? 0 } as SetItem);
+      if (!src.match("-")) {
+        items.push(code1);
+        continue;
+      }
+      const that = src.get();
+      if (that === null) throw src.error("unterminated character set", src.tell() - here);
+      if (that === "]") {
+        items.push(code1, { k: "cp", cp: 0x2d });
+        break;
+      }
+      const code2 = that.startsWith("\\") ? this.classEscape(that) : ({ k: "cp", cp: that.codePointAt(0) ?? 0 } as SetItem);
+      if (code1.k !== "cp" || code2.k !== "cp" || code2.cp < code1.cp) {
+        throw src.error(`bad character range ${token}-${that}`, token.length + 1 + that.length);
+      }
+      items.push({ k: "range", lo: code1.cp, hi: code2.cp });
+    }
+    return { t: "set", neg: negate, items };
+  }
+
+  /** `_class_escape`: inside a class `\b` is a backspace and anchors are errors. */
+  private classEscape(token: string): SetItem {
+    const src = this.src;
+    const code = ESCAPES[token];
+    if (code !== undefined) return { k: "cp", cp: code };
+    const cat = CATEGORY_ESCAPES[token];
+    if (cat) return { k: "cat", cat };
+    const c = token.slice(1);
+    const numeric = this.numericEscape(token, c, true);
+    if (numeric?.t === "lit") return { k: "cp", cp: numeric.cp };
+    if (OCTDIGITS.has(c)) {
+      const escape = token + src.getwhile(2, OCTDIGITS);
+      const value = parseInt(escape.slice(1), 8);
+      if (value > 0o377) throw src.error(`octal escape value ${escape} outside of range 0-0o377`, escape.length);
+      return { k: "cp", cp: value };
+    }
+    if (DIGITS.has(c) || ASCII_LETTER.test(c)) throw src.error(`bad escape ${token}`, token.length);
+    return { k: "cp", cp: c.codePointAt(0) ?? 0 };
+  }
+}
+
+function setFlag(target: Partial<PyFlags>, char: string): void {
+  if (char === "i" || char === "m" || char === "s" || char === "x" || char === "a") target[char] = true;
+  // "u" is the default for str patterns: nothing to record.
+}
+
+const NO_FLAGS: PyFlags = { i: false, m: false, s: false, x: false, a: false };
+
+export interface PyParsed {
+  ast: PySeq;
+  /** Global flags: the base flags plus inline `(?…)` flags at the start. */
+  flags: PyFlags;
+  /** Python group number → name, for named groups. */
+  names: Map<number, string>;
+  groupCount: number;
+}
+
+/** Parses a Python pattern (`re.compile(pattern, flags)`); throws PyRegexError like CPython. */
+export function parsePython(pattern: string, base: Partial<PyFlags> = {}): PyParsed {
+  const parser = new PyParser(pattern, { ...NO_FLAGS, ...base });
+  const ast = parser.parse();
+  const names = new Map<number, string>();
+  for (const [name, gid] of parser.state.groupNames) names.set(gid, name);
+  return { ast, flags: parser.state.flags, names, groupCount: parser.state.groups - 1 };
+}
+
+/**
+ * `search_regex_tokens`: StackStorm looks for anchors only at the top level, inside groups,
+ * and in the *second* alternative of an alternation (it reads `branches[1]`), never inside
+ * repeats or lookarounds. Reproduced as is, since it decides whether `^\s*` / `\s*$` is added.
+ */
+export function hasAnchor(seq: PySeq, kinds: ReadonlySet<AtKind>): boolean {
+  for (const n of seq) {
+    if (n.t === "group" && hasAnchor(n.body, kinds)) return true;
+    if (n.t === "alt") {
+      const second = n.branches[1];
+      if (second && hasAnchor(second, kinds)) return true;
+    }
+    if (n.t === "at" && kinds.has(n.at)) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------
+// JavaScript emission
+// ---------------------------------------------------------------------------------------
+
+/** Python's `\s` (str.isspace) differs from JavaScript's: +\x1c-\x1f, \x85; −\ufeff. */
+const PY_SPACE_MEMBERS = "\\t-\\r\\u{1c}-\\u{20}\\u{85}\\u{a0}\\u{1680}\\u{2000}-\\u{200a}\\u{2028}\\u{2029}\\u{202f}\\u{205f}\\u{3000}";
+const PY_SPACE_CPS = [0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000];
+for (let c = 0x2000; c <= 0x200a; c++) PY_SPACE_CPS.push(c);
+/** Python whitespace as a set of characters (all in the BMP), for fast scanning. */
+export const PY_SPACE = new Set(PY_SPACE_CPS.map((c) => String.fromCharCode(c)));
+
+function categoryMembers(cat: "d" | "w" | "s", ascii: boolean): string {
+  if (cat === "d") return ascii ? "0-9" : "\\p{Nd}";
+  if (cat === "w") return ascii ? "A-Za-z0-9_" : "\\p{L}\\p{N}_";
+  return ascii ? "\\t-\\r " : PY_SPACE_MEMBERS;
+}
+
+const SAFE_LITERAL = /^[A-Za-z0-9_ !"#%&',\-:;<=>@`~]$/;
+const SAFE_CLASS = /^[A-Za-z0-9_ ]$/;
+
+function literalOut(cp: number): string {
+  const ch = String.fromCodePoint(cp);
+  if (SAFE_LITERAL.test(ch)) return ch;
+  if ("^$\\.*+?()[]{}|/".includes(ch)) return "\\" + ch;
+  return `\\u{${cp.toString(16)}}`;
+}
+
+function classCharOut(cp: number): string {
+  const ch = String.fromCodePoint(cp);
+  return SAFE_CLASS.test(ch) ? ch : `\\u{${cp.toString(16)}}`;
+}
+
+/** Turns the Python tree into JavaScript source for a `u`-flag RegExp. */
+class Emitter {
+  constructor(private readonly names: Map<number, string>) {}
+
+  /** A sequence; a lone alternation is left bare (the caller's parentheses hold it). */
+  seq(nodes: PySeq, f: PyFlags): string {
+    const only = nodes[0];
+    if (nodes.length === 1 && only?.t === "alt") return only.branches.map((b) => this.seq(b, f)).join("|");
+    let out = "";
+    for (const n of nodes) out += this.node(n, f);
+    return out;
+  }
+
+  node(n: PyNode, f: PyFlags): string {
+    switch (n.t) {
+      case "lit":
+        return literalOut(n.cp);
+      case "any":
+        return f.s ? "[^]" : "[^\\n]";
+      case "set":
+        return this.set(n.neg, n.items, f);
+      case "at":
+        return this.at(n.at, f);
+      case "group":
+        return this.group(n, f);
+      case "alt":
+        return `(?:${n.branches.map((b) => this.seq(b, f)).join("|")})`;
+      case "repeat":
+        return this.repeat(n, f);
+      case "look":
+        return `(?${n.behind ? "<" : ""}${n.neg ? "!" : "="}${this.seq(n.body, f)})`;
+      case "ref":
+        return `\\k<${jsGroupName(n.index)}>`;
+    }
+  }
+
+  private group(n: Extract<PyNode, { t: "group" }>, f: PyFlags): string {
+    const inner: PyFlags = { ...f, ...trueKeys(n.on), ...falseKeys(n.off) };
+    const body = this.seq(n.body, inner);
+    if (n.index !== null) return `(?<${jsGroupName(n.index)}>${body})`;
+    if (inner.i !== f.i) return `(?${inner.i ? "i" : "-i"}:${body})`;
+    return `(?:${body})`;
+  }
+
+  private repeat(n: Extract<PyNode, { t: "repeat" }>, f: PyFlags): string {
+    let atom = this.node(n.body, f);
+    // JavaScript (u flag) refuses a quantifier directly on a lookaround; Python allows it.
+    if (n.body.t === "look") atom = `(?:${atom})`;
+    let q: string;
+    if (n.min === 0 && n.max === Infinity) q = "*";
+    else if (n.min === 1 && n.max === Infinity) q = "+";
+    else if (n.min === 0 && n.max === 1) q = "?";
+    else if (n.min === n.max) q = `{${n.min}}`;
+    else if (n.max === Infinity) q = `{${n.min},}`;
+    else q = `{${n.min},${n.max}}`;
+    return atom + q + (n.lazy ? "?" : "");
+  }
+
+  private at(kind: AtKind, f: PyFlags): string {
+    const word = f.a ? "[A-Za-z0-9_]" : "[\\p{L}\\p{N}_]";
+    switch (kind) {
+      case "bol":
+        return f.m ? "(?<![^\\n])" : "^";
+      case "bos":
+        return "^";
+      case "eol":
+        // Python's `$` also matches before a newline that ends the string.
+        return f.m ? "(?![^\\n])" : "(?=\\n?$)";
+      case "eos":
+        return "$";
+      case "b":
+        return `(?:(?<=${word})(?!${word})|(?<!${word})(?=${word}))`;
+      case "B":
+        return `(?:(?<=${word})(?=${word})|(?<!${word})(?!${word}))`;
+    }
+  }
+
+  /**
+   * A class. Complemented categories (`\S`, `\W`, `\D`) cannot sit inside a `u`-mode
+   * class, so `[\Sx]` becomes `(?:[x]|[^\s])` and `[^\Sx]` becomes `(?![x])[\s]`.
+   */
+  private set(neg: boolean, items: SetItem[], f: PyFlags): string {
+    let pos = "";
+    const complemented: string[] = [];
+    for (const item of items) {
+      if (item.k === "cp") pos += classCharOut(item.cp);
+      else if (item.k === "range") pos += `${classCharOut(item.lo)}-${classCharOut(item.hi)}`;
+      else if (item.cat === "d" || item.cat === "w" || item.cat === "s") pos += categoryMembers(item.cat, f.a);
+      else complemented.push(categoryMembers(item.cat.toLowerCase() as "d" | "w" | "s", f.a));
+    }
+    if (complemented.length === 0) return `[${neg ? "^" : ""}${pos}]`;
+    if (!neg) {
+      const parts = complemented.map((c) => `[^${c}]`);
+      if (pos) parts.unshift(`[${pos}]`);
+      return parts.length === 1 ? (parts[0] ?? "") : `(?:${parts.join("|")})`;
+    }
+    // Not in pos and not in any complement = not in pos and in every category.
+    const last = complemented[complemented.length - 1] ?? "";
+    const ahead = complemented.slice(0, -1).map((c) => `(?=[${c}])`).join("");
+    return `(?:${pos ? `(?![${pos}])` : ""}${ahead}[${last}])`;
+  }
+}
+
+function trueKeys(p: Partial<PyFlags>): Partial<PyFlags> {
+  const out: Partial<PyFlags> = {};
+  for (const k of Object.keys(p) as FlagName[]) if (p[k]) out[k] = true;
+  return out;
+}
+
+function falseKeys(p: Partial<PyFlags>): Partial<PyFlags> {
+  const out: Partial<PyFlags> = {};
+  for (const k of Object.keys(p) as FlagName[]) if (p[k]) out[k] = false;
+  return out;
+}
+
+/** Every Python group becomes a JavaScript named group `g<n>`: names stay valid and unique. */
+function jsGroupName(index: number): string {
+  return `g${index}`;
+}
+
+/** A Python pattern compiled to a JavaScript RegExp with the same meaning. */
+export interface PyRegExp {
+  readonly pattern: string;
+  readonly parsed: PyParsed;
+  readonly regex: RegExp;
+  /** `m.groups` key for a Python group number. */
+  group(m: RegExpExecArray, index: number): string | undefined;
+}
+
+/**
+ * `re.compile(pattern, flags)` for JavaScript. `extraFlags` adds `g`/`y` for iteration.
+ * Throws PyRegexError (Python rejects it) or UnsupportedRegexError.
+ */
+export function compilePython(pattern: string, base: Partial<PyFlags> = {}, extraFlags = ""): PyRegExp {
+  const parsed = parsePython(pattern, base);
+  const source = new Emitter(parsed.names).seq(parsed.ast, parsed.flags);
+  let regex: RegExp;
+  try {
+    regex = new RegExp(source, `u${parsed.flags.i ? "i" : ""}${extraFlags}`);
+  } catch (err) {
+    throw new UnsupportedRegexError(`JavaScript cannot compile the translated pattern (${(err as Error).message})`);
+  }
+  return { pattern, parsed, regex, group: (m, index) => m.groups?.[jsGroupName(index)] };
+}
+
+// ---------------------------------------------------------------------------------------
+// StackStorm's format transformation
+// ---------------------------------------------------------------------------------------
+
+// StackStorm's snippets, byte for byte (st2common/models/utils/action_alias_utils.py).
+const KEY = String.raw`\s*(\S+?)\s*`;
+const VALUE = String.raw`""|\'\'|"(.+?)"|\'(.+?)\'|({.+?})|(\S+)`;
+const EXT_VALUE = String.raw`""|\'\'|"(.+?)"|\'(.+?)\'|({.+?})|(.+?)`;
+const PAIRS = String.raw`(?:^|\s+)${KEY}=(${VALUE})`;
+const ENDING = String.raw`.*?((${PAIRS}\s*)*)$`;
+const DEFAULT = String.raw`\s*=\s*(?:${EXT_VALUE})\s*`;
+const OPTIONAL = `{{${KEY}${DEFAULT}}}`;
+const REQUIRED = `{{${KEY}}}`;
+
+/** `param_match` after re.sub's template expansion of `\1` (spacing) and `\2` (name). */
+function paramMatch(spacing: string, name: string): string {
+  return String.raw`${spacing}["\']?(?P<${name}>(?:(?<=\').+?(?=\')|(?<=").+?(?=")|{.+?}|.+?))["\']?`;
+}
+
+interface Snippets {
+  ending: PyRegExp;
+  pairs: PyRegExp;
+  optionalFind: PyRegExp;
+  optionalSub: PyRegExp;
+  requiredSub: PyRegExp;
+}
+
+let snippets: Snippets | undefined;
+
+/** StackStorm's helper regexes, translated once (they are valid by construction). */
+function getSnippets(): Snippets {
+  snippets ??= {
+    ending: compilePython(ENDING, { s: true }, "y"),
+    pairs: compilePython(PAIRS, { s: true }, "g"),
+    optionalFind: compilePython(OPTIONAL, { s: true }, "g"),
+    // The two re.sub calls pass no flags: `.` stops at newlines there.
+    optionalSub: compilePython(String.raw`(\s*)` + OPTIONAL, {}, "g"),
+    requiredSub: compilePython(String.raw`(\s*)` + REQUIRED, {}, "g"),
+  };
+  return snippets;
+}
+
+/** `"".join(groups[from..to])` with unmatched groups as "" (what findall gives). */
+function joinGroups(re: PyRegExp, m: RegExpExecArray, from: number, to: number): string {
+  let out = "";
+  for (let g = from; g <= to; g++) out += re.group(m, g) ?? "";
+  return out;
+}
+
+/** A command after StackStorm's first step: trailing `key=value` pairs cut off. */
+export interface PreparedCommand {
+  readonly command: string;
+  /** `" " + command-without-pairs + " "`: what the format regex runs against. */
+  readonly stream: string;
+  /** The extra parameters, in order (later keys override). */
+  readonly pairs: ReadonlyArray<readonly [string, string]>;
+  /** The trailing text the pairs were cut from ("" when none). */
+  readonly pairsText: string;
+  /** Whether `stream.strip()` is empty (Python whitespace). */
+  readonly blank: boolean;
+}
+
+/** `match_kv_pairs_at_end`, done once per command: it does not depend on the format. */
+export function prepareCommand(command: string): PreparedCommand {
+  let stream = command;
+  let pairsText = "";
+  const pairs: [string, string][] = [];
+  // Every pair needs an "=": without one the ending group is always empty.
+  if (command.includes("=")) {
+    const s = getSnippets();
+    s.ending.regex.lastIndex = 0;
+    const ending = s.ending.regex.exec(command);
+    pairsText = (ending && s.ending.group(ending, 1)) || "";
+    if (pairsText) {
+      s.pairs.regex.lastIndex = 0;
+      for (let m = s.pairs.regex.exec(pairsText); m; m = s.pairs.regex.exec(pairsText)) {
+        pairs.push([s.pairs.group(m, 1) ?? "", joinGroups(s.pairs, m, 3, 6)]);
+      }
+      // Python's str.replace: every occurrence goes, not only the trailing one.
+      stream = command.split(pairsText).join("");
+    }
+  }
+  return { command, stream: ` ${stream} `, pairs, pairsText, blank: isBlank(stream) };
+}
+
+function isBlank(s: string): boolean {
+  for (const ch of s) if (!PY_SPACE.has(ch)) return false;
+  return true;
+}
+
+/** One regex hit of a format on a command. */
+export interface FormatHit {
+  /** The parameters, as StackStorm returns them (null values of unmatched groups dropped). */
+  readonly params: Record<string, string>;
+  /** Characters captured from the command by the format's parameters (not defaults). */
+  readonly captured: number;
+  /** The text the regex matched (trimmed). */
+  readonly text: string;
+}
+
+const BEGIN_ANCHORS: ReadonlySet<AtKind> = new Set(["bol", "bos"]);
+const END_ANCHORS: ReadonlySet<AtKind> = new Set(["eol", "eos"]);
+
+/**
+ * A format compiled once: the Python regex StackStorm builds (`pattern`), its JavaScript
+ * translation, the defaults of `{{ name = default }}` parameters. Reusable for any command.
+ */
+export class CompiledFormat {
+  /** The Python regex StackStorm builds from the format (what it passes to re.compile). */
+  readonly pattern: string;
+  readonly regex: PyRegExp;
+  /** Parameter (named group) names in Python group order. */
+  readonly params: readonly string[];
+  /** `{{ name = default }}` parameters, in format order. */
+  readonly defaults: ReadonlyArray<readonly [string, string]>;
+  private readonly named: ReadonlyArray<readonly [number, string]>;
+  private iterRegex: RegExp | undefined;
+
+  constructor(readonly format: string) {
+    const s = getSnippets();
+    this.defaults = findDefaults(format, s);
+    const reg = substituteParams(format, s);
+    let pattern = reg;
+    try {
+      const ast = parsePython(reg, { s: true }).ast;
+      if (!hasAnchor(ast, BEGIN_ANCHORS)) pattern = String.raw`^\s*` + pattern;
+      if (!hasAnchor(ast, END_ANCHORS)) pattern = pattern + String.raw`\s*$`;
+      this.pattern = pattern;
+      this.regex = compilePython(pattern, { s: true });
+    } catch (err) {
+      throw toFormatError(format, err, pattern);
+    }
+    this.named = [...this.regex.parsed.names].sort((a, b) => a[0] - b[0]);
+    this.params = this.named.map(([, name]) => name);
+    const missing = this.defaults.find(([key]) => !this.params.includes(key));
+    if (missing) {
+      // The default was found but not substituted (a newline inside {{ }}): StackStorm's
+      // `result[name]` then raises KeyError on every match.
+      throw new FormatError(format, `parameter ${pyRepr(missing[0])} has a default but is not turned into a group (StackStorm fails with KeyError)`, pattern);
+    }
+  }
+
+  /** Like `get_extracted_param_value`: the parameters, or throws ParseMismatchError/NoValueError. */
+  parse(command: string): Record<string, string> {
+    const prepared = prepareCommand(command);
+    const m = this.regex.regex.exec(prepared.stream);
+    if (!m) throw new ParseMismatchError(command, this.format);
+    const hit = this.evaluate(m, prepared);
+    if (!hit) throw new NoValueError();
+    return hit.params;
+  }
+
+  /** Like `get_multiple_extracted_param_value`: one parameter set per regex hit (finditer). */
+  parseMultiple(command: string): Record<string, string>[] {
+    const prepared = prepareCommand(command);
+    const hits: Record<string, string>[] = [];
+    for (const m of this.iterate(prepared)) {
+      const hit = this.evaluate(m, prepared);
+      if (!hit) throw new NoValueError();
+      hits.push(hit.params);
+    }
+    return hits;
+  }
+
+  /** The fast path for matching: null when StackStorm would raise ParseException. */
+  run(prepared: PreparedCommand): FormatHit | null {
+    const m = this.regex.regex.exec(prepared.stream);
+    return m ? this.evaluate(m, prepared) : null;
+  }
+
+  /** Every hit (finditer); stops at a hit StackStorm would reject, as its loop would raise. */
+  runAll(prepared: PreparedCommand): FormatHit[] | null {
+    const hits: FormatHit[] = [];
+    for (const m of this.iterate(prepared)) {
+      const hit = this.evaluate(m, prepared);
+      if (!hit) return null;
+      hits.push(hit);
+    }
+    return hits;
+  }
+
+  private *iterate(prepared: PreparedCommand): Generator<RegExpExecArray> {
+    this.iterRegex ??= new RegExp(this.regex.regex.source, this.regex.regex.flags + "g");
+    const re = this.iterRegex;
+    re.lastIndex = 0;
+    for (let m = re.exec(prepared.stream); m; m = re.exec(prepared.stream)) {
+      // After an empty match, step one code point on (the `u` flag does the stepping).
+      if (m[0] === "") re.lastIndex = advanceIndex(prepared.stream, re.lastIndex);
+      yield m;
+    }
+  }
+
+  /** `match_params_in_stream`: groups, then defaults, then the trailing pairs. */
+  private evaluate(m: RegExpExecArray, prepared: PreparedCommand): FormatHit | null {
+    const result = new Map<string, string | null>();
+    let captured = 0;
+    for (const [index, name] of this.named) {
+      const value = this.regex.group(m, index);
+      result.set(name, value ?? null);
+      if (value) captured += value.length;
+    }
+    // Python's `matched or default`: an empty capture also takes the default.
+    for (const [key, fallback] of this.defaults) result.set(key, result.get(key) || fallback);
+    for (const [key, value] of prepared.pairs) result.set(key, value);
+    if (this.format && prepared.blank && !anyTruthy(result)) return null;
+    const params: [string, string][] = [];
+    for (const [key, value] of result) if (value !== null) params.push([key, value]);
+    return { params: Object.fromEntries(params), captured, text: m[0].trim() };
+  }
+}
+
+function advanceIndex(s: string, index: number): number {
+  const cp = s.codePointAt(index);
+  return index + (cp !== undefined && cp > 0xffff ? 2 : 1);
+}
+
+function anyTruthy(values: Map<string, string | null>): boolean {
+  for (const v of values.values()) if (v) return true;
+  return false;
+}
+
+/** `re.findall(optional, format, DOTALL)` → [name, default]. */
+function findDefaults(format: string, s: Snippets): [string, string][] {
+  const out: [string, string][] = [];
+  const re = s.optionalFind.regex;
+  re.lastIndex = 0;
+  for (let m = re.exec(format); m; m = re.exec(format)) {
+    out.push([s.optionalFind.group(m, 1) ?? "", joinGroups(s.optionalFind, m, 2, 5)]);
+  }
+  return out;
+}
+
+/** The two `re.sub` calls that turn `{{ … }}` into named groups. */
+function substituteParams(format: string, s: Snippets): string {
+  const optional = format.replace(s.optionalSub.regex, (...args: unknown[]) => {
+    const groups = args[args.length - 1] as Record<string, string | undefined>;
+    return `(?:${paramMatch(groups["g1"] ?? "", groups["g2"] ?? "")})?`;
+  });
+  return optional.replace(s.requiredSub.regex, (...args: unknown[]) => {
+    const groups = args[args.length - 1] as Record<string, string | undefined>;
+    return paramMatch(groups["g1"] ?? "", groups["g2"] ?? "");
+  });
+}
+
+function toFormatError(format: string, err: unknown, pattern: string): FormatError {
+  if (err instanceof PyRegexError) return new FormatError(format, `Python's re rejects the pattern StackStorm builds: ${err.message}`, pattern);
+  if (err instanceof UnsupportedRegexError) return new FormatError(format, `not supported by the local matcher: ${err.message}`, pattern);
+  return new FormatError(format, String(err), pattern);
+}
+
+// ---------------------------------------------------------------------------------------
+// Public helpers
+// ---------------------------------------------------------------------------------------
+
+const cache = new Map<string, CompiledFormat | FormatError>();
+const CACHE_LIMIT = 20000;
+
+/** Compiles a format once (cached); throws FormatError when it cannot be used. */
+export function compileFormat(format: string): CompiledFormat {
+  let entry = cache.get(format);
+  if (entry === undefined) {
+    try {
+      entry = new CompiledFormat(format);
+    } catch (err) {
+      if (!(err instanceof FormatError)) throw err;
+      entry = err;
+    }
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(format, entry);
+  }
+  if (entry instanceof FormatError) throw entry;
+  return entry;
+}
+
+/**
+ * `ActionAliasFormatParser(format, command).get_extracted_param_value()`.
+ * Throws ParseMismatchError / NoValueError (StackStorm's ParseException) or FormatError.
+ */
+export function parseFormat(format: string, command: string): Record<string, string> {
+  return compileFormat(format).parse(command);
+}
+
+/** `get_multiple_extracted_param_value()`: one parameter set per hit (match_multiple). */
+export function parseMultiple(format: string, command: string): Record<string, string>[] {
+  return compileFormat(format).parseMultiple(command);
+}

@@ -1,0 +1,125 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { botCredential, loadConfig, parseConfig } from "../../src/config/load.ts";
+import { CONFIG_TEMPLATE } from "../../src/config/template.ts";
+import { ConfigError } from "../../src/lib/errors.ts";
+
+const errorOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error("expected a ConfigError");
+};
+
+describe("config defaults", () => {
+  test("an empty file gives err-stackstorm's defaults", () => {
+    const c = parseConfig("", "st2bot.toml");
+    expect(c.stackstorm.api_url).toBe("https://localhost/api/v1");
+    expect(c.stackstorm.auth_url).toBe("https://localhost/auth/v1");
+    expect(c.stackstorm.stream_url).toBe("https://localhost/stream/v1");
+    expect(c.stackstorm.route_key).toBe("errbot");
+    expect(c.stackstorm.plugin_prefix).toBe("st2");
+    expect(c.stackstorm.timer_update).toBe(900);
+    expect(c.stackstorm.session_ttl).toBe(3600);
+    expect(c.stackstorm.user_token_ttl).toBe(86400);
+    expect(c.stackstorm.verify_cert).toBe(true);
+    expect(c.stackstorm.secrets_store).toBe("encrypted");
+    expect(c.bot.prefix).toBe("!");
+    expect(c.web.host).toBe("127.0.0.1");
+    expect(botCredential(c)).toEqual({ kind: "none" });
+  });
+
+  test("the init template parses and equals the defaults", () => {
+    const fromTemplate = parseConfig(CONFIG_TEMPLATE, "template.toml");
+    const defaults = parseConfig("", "empty.toml");
+    expect(fromTemplate.stackstorm).toEqual(defaults.stackstorm);
+    expect(fromTemplate.bot).toEqual(defaults.bot);
+  });
+});
+
+describe("bad config names the file, line and key", () => {
+  test("TOML syntax error: file:line:column", () => {
+    expect(errorOf(() => parseConfig("[bot]\nprefix = \"!\"\nname = \n", "bad.toml"))).toMatch(/^bad\.toml:3:\d+: invalid TOML/);
+  });
+
+  test("unknown key with a suggestion", () => {
+    const msg = errorOf(() => parseConfig("[stackstorm]\napi_url = \"https://st2/api/v1\"\nroute_kye = \"x\"\n", "st2bot.toml"));
+    expect(msg).toBe('st2bot.toml:3: unknown key "stackstorm.route_kye" (did you mean "route_key"?)');
+  });
+
+  test("unknown table", () => {
+    expect(errorOf(() => parseConfig("[stakstorm]\napi_url = \"x\"\n", "c.toml"))).toBe('c.toml:1: unknown key "stakstorm" (did you mean "stackstorm"?)');
+  });
+
+  test("wrong type names the key path and line", () => {
+    expect(errorOf(() => parseConfig("\n[stackstorm]\ntimer_update = \"soon\"\n", "c.toml"))).toMatch(/^c\.toml:3: stackstorm\.timer_update: .*number/);
+  });
+
+  test("bad URL", () => {
+    expect(errorOf(() => parseConfig("[stackstorm]\napi_url = \"not a url\"\n", "c.toml"))).toMatch(/^c\.toml:2: stackstorm\.api_url: must be a URL/);
+  });
+
+  test("ACL keys with spaces and unknown rule fields", () => {
+    const msg = errorOf(() => parseConfig('[access_controls."st2 apu status*"]\nallowrooms = ["#c"]\nallowuser = ["@a"]\n', "c.toml"));
+    expect(msg).toBe('c.toml:3: unknown key "access_controls.st2 apu status*.allowuser" (did you mean "allowusers"?)');
+  });
+
+  test("both rbac modes at once is an error", () => {
+    const text = "[stackstorm.rbac_auth.standalone]\n[stackstorm.rbac_auth.clientside]\nurl = \"https://bot.example.com/\"\n";
+    expect(errorOf(() => parseConfig(text, "c.toml"))).toMatch(/choose one of "standalone" and "clientside"/);
+  });
+
+  test("a missing file is a clear error", () => {
+    expect(errorOf(() => loadConfig("/nonexistent/st2bot.toml"))).toMatch(/\/nonexistent\/st2bot\.toml: cannot read the config file \(ENOENT\)/);
+  });
+});
+
+describe("credentials", () => {
+  test("precedence: API key, then token, then user/password", () => {
+    const base = '[stackstorm.api_auth.user]\nname = "bot"\npassword = "pw"\n';
+    expect(botCredential(parseConfig(base, "c"))).toEqual({ kind: "password", username: "bot", password: "pw" });
+    expect(botCredential(parseConfig(`[stackstorm.api_auth]\ntoken = "t0k"\n${base}`, "c"))).toEqual({ kind: "token", token: "t0k" });
+    expect(botCredential(parseConfig(`[stackstorm.api_auth]\ntoken = "t0k"\napikey = "k3y"\n${base}`, "c"))).toEqual({ kind: "apikey", apikey: "k3y" });
+  });
+
+  test("hubot-stackstorm's environment variables override the file", () => {
+    const c = parseConfig('[stackstorm]\napi_url = "https://file/api/v1"\nroute_key = "file"\n', "c", {
+      ST2_API_URL: "https://env/api/v1",
+      ST2_AUTH_URL: "https://env/auth/v1",
+      ST2_STREAM_URL: "https://env/stream/v1",
+      ST2_API_KEY: "envkey",
+      ST2_ROUTE: "hubot",
+      ST2_AUTH_USERNAME: "u",
+      ST2_AUTH_PASSWORD: "p",
+      ST2_AUTH_TOKEN: "tok",
+    });
+    expect(c.stackstorm.api_url).toBe("https://env/api/v1");
+    expect(c.stackstorm.auth_url).toBe("https://env/auth/v1");
+    expect(c.stackstorm.stream_url).toBe("https://env/stream/v1");
+    expect(c.stackstorm.route_key).toBe("hubot");
+    expect(c.stackstorm.api_auth.user).toEqual({ name: "u", password: "p" });
+    expect(botCredential(c)).toEqual({ kind: "apikey", apikey: "envkey" });
+  });
+
+  test("secrets from files, relative to the config file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "st2bot-cfg-"));
+    writeFileSync(join(dir, "pw"), "s3cret\n");
+    writeFileSync(join(dir, "st2bot.toml"), '[stackstorm.api_auth.user]\nname = "bot"\npassword_file = "pw"\n');
+    const c = loadConfig(join(dir, "st2bot.toml"), {});
+    expect(c.stackstorm.api_auth.user?.password).toBe("s3cret");
+  });
+
+  test("an unreadable secret file names the key and the line", () => {
+    const msg = errorOf(() => parseConfig('[webhook]\n\ntoken_file = "/nonexistent/token"\n', "/tmp/c.toml", {}));
+    expect(msg).toBe('/tmp/c.toml:3: webhook.token_file: cannot read "/nonexistent/token" (ENOENT)');
+  });
+
+  test("giving a secret and its file is an error", () => {
+    expect(errorOf(() => parseConfig('[webhook]\ntoken = "a"\ntoken_file = "b"\n', "c.toml", {}))).toMatch(/give either webhook\.token or webhook\.token_file/);
+  });
+});

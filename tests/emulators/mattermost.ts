@@ -1,0 +1,480 @@
+/**
+ * A Mattermost server on the wire, for tests: the REST v4 endpoints and the WebSocket that
+ * `@mattermost/client` (Client4 + WebSocketClient) talks to, answering in Mattermost's own
+ * shapes (JSON with `Content-Type: application/json`, error bodies `{id, message,
+ * status_code}`, a plain-text 429 with the rate-limit headers, `posted` events whose `post` and
+ * `mentions` are JSON strings). Loopback only; every connection is a fresh WebSocket session
+ * (hello seq 0), as after a server restart.
+ */
+import type { Server, ServerWebSocket } from "bun";
+
+export interface UserFixture {
+  username: string;
+  id?: string;
+  password?: string;
+  /** A personal access token that authenticates as this user. */
+  token?: string;
+  first_name?: string;
+  last_name?: string;
+  email?: string;
+  is_bot?: boolean;
+}
+
+export interface ChannelFixture {
+  name: string;
+  id?: string;
+  display_name?: string;
+  type?: "O" | "P";
+  /** Usernames of the members. */
+  members: string[];
+}
+
+export interface MattermostEmulatorOptions {
+  team?: { name: string; display_name?: string; id?: string };
+  users: UserFixture[];
+  channels: ChannelFixture[];
+  /** What `/config/client` reports as MaxPostSize (runes); 16383 as on servers since 5.0. */
+  maxPostSize?: number;
+}
+
+export interface EmuUser {
+  id: string;
+  username: string;
+  first_name: string;
+  last_name: string;
+  email: string;
+  is_bot: boolean;
+  password?: string;
+  token?: string;
+}
+
+export interface EmuChannel {
+  id: string;
+  name: string;
+  display_name: string;
+  type: "O" | "P" | "D" | "G";
+  team_id: string;
+  members: Set<string>;
+}
+
+export interface EmuPost {
+  id: string;
+  create_at: number;
+  update_at: number;
+  edit_at: number;
+  delete_at: number;
+  is_pinned: boolean;
+  user_id: string;
+  channel_id: string;
+  root_id: string;
+  original_id: string;
+  message: string;
+  type: string;
+  props: Record<string, unknown>;
+  hashtags: string;
+  pending_post_id: string;
+  reply_count: number;
+  metadata: Record<string, unknown>;
+}
+
+interface SocketData {
+  userId?: string;
+  seq: number;
+  connectionId: string;
+}
+
+const ID_ALPHABET = "ybndrfg8ejkmcpqxot1uwisza345h769";
+
+/** A 26-character id in Mattermost's own alphabet (base32 of 16 random bytes). */
+export function newId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(26));
+  return Array.from(bytes, (b) => ID_ALPHABET[b % 32]).join("");
+}
+
+const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", "X-Version-Id": "10.5.0.10.5.0.emulator.false", ...headers } });
+
+const appError = (status: number, id: string, message: string) =>
+  json({ id, message, detailed_error: "", request_id: newId(), status_code: status }, status);
+
+const notFound = () => appError(404, "api.context.404.app_error", "Sorry, we could not find the page.");
+const forbidden = () => appError(403, "api.context.permissions.app_error", "You do not have the appropriate permissions.");
+
+export class MattermostEmulator {
+  readonly team: { id: string; name: string; display_name: string };
+  readonly users = new Map<string, EmuUser>();
+  readonly channels = new Map<string, EmuChannel>();
+  readonly posts = new Map<string, EmuPost>();
+  /** Posts created through the REST API (the bot's), in order. */
+  readonly received: EmuPost[] = [];
+  /** Every REST request, `METHOD /path`, for asserting what the client asked. */
+  readonly requests: string[] = [];
+  private readonly sessions = new Map<string, string>();
+  private readonly sockets = new Set<ServerWebSocket<SocketData>>();
+  private readonly maxPostSize: number;
+  private pending429: { retryAfterSec: number }[] = [];
+  private delayMs = 0;
+  private server!: Server<SocketData>;
+
+  constructor(opts: MattermostEmulatorOptions) {
+    this.team = { id: opts.team?.id ?? newId(), name: opts.team?.name ?? "st2", display_name: opts.team?.display_name ?? "StackStorm" };
+    this.maxPostSize = opts.maxPostSize ?? 16383;
+    for (const u of opts.users) this.addUser(u);
+    for (const c of opts.channels) {
+      const members = new Set(c.members.map((name) => this.user(name).id));
+      const id = c.id ?? newId();
+      this.channels.set(id, { id, name: c.name, display_name: c.display_name ?? c.name, type: c.type ?? "O", team_id: this.team.id, members });
+    }
+  }
+
+  /** Starts listening on 127.0.0.1 at a free port. */
+  start(): this {
+    this.server = Bun.serve<SocketData>({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req, server) => this.handle(req, server),
+      websocket: {
+        open: (ws) => {
+          this.sockets.add(ws);
+          if (ws.data.userId) this.hello(ws);
+        },
+        message: (ws, raw) => this.onSocketMessage(ws, String(raw)),
+        close: (ws) => {
+          this.sockets.delete(ws);
+        },
+      },
+    });
+    return this;
+  }
+
+  /** The server root, as configured in `mattermost.url`. */
+  get url(): string {
+    return `http://127.0.0.1:${this.server.port}`;
+  }
+
+  addUser(u: UserFixture): EmuUser {
+    const user: EmuUser = {
+      id: u.id ?? newId(),
+      username: u.username,
+      first_name: u.first_name ?? "",
+      last_name: u.last_name ?? "",
+      email: u.email ?? `${u.username}@example.com`,
+      is_bot: u.is_bot ?? false,
+      password: u.password,
+      token: u.token,
+    };
+    this.users.set(user.id, user);
+    return user;
+  }
+
+  /** A user by username or id; throws when unknown (a test mistake). */
+  user(nameOrId: string): EmuUser {
+    const name = nameOrId.replace(/^@/, "");
+    const found = this.users.get(name) ?? [...this.users.values()].find((u) => u.username === name);
+    if (!found) throw new Error(`emulator: no user ${nameOrId}`);
+    return found;
+  }
+
+  /** A channel by `~name`, name or id; `@user` with `from` gives their direct channel. */
+  channel(ref: string, from?: string): EmuChannel {
+    if (ref.startsWith("@")) {
+      if (!from) throw new Error("emulator: a direct channel needs the sender");
+      return this.directChannel(this.user(from).id, this.user(ref).id);
+    }
+    const name = ref.replace(/^~/, "");
+    const found = this.channels.get(name) ?? [...this.channels.values()].find((c) => c.name === name && c.type !== "D");
+    if (!found) throw new Error(`emulator: no channel ${ref}`);
+    return found;
+  }
+
+  /** The direct channel between two users, created on first use as Mattermost does. */
+  directChannel(a: string, b: string): EmuChannel {
+    const name = [a, b].sort().join("__");
+    const existing = [...this.channels.values()].find((c) => c.type === "D" && c.name === name);
+    if (existing) return existing;
+    const channel: EmuChannel = { id: newId(), name, display_name: "", type: "D", team_id: "", members: new Set([a, b]) };
+    this.channels.set(channel.id, channel);
+    return channel;
+  }
+
+  /** How a test names where a post went: `~channel` for rooms, `@other` for a direct channel. */
+  describeChannel(channelId: string, viewer: string): string {
+    const c = this.channels.get(channelId);
+    if (!c) return `?${channelId}`;
+    if (c.type !== "D") return `~${c.name}`;
+    const me = this.user(viewer).id;
+    const other = [...c.members].find((id) => id !== me) ?? me;
+    return `@${this.users.get(other)!.username}`;
+  }
+
+  /**
+   * A person posts: the post is stored and a `posted` event goes to every connected member of
+   * the channel, with channel_type, channel_name, sender_name and mentions as Mattermost sends.
+   */
+  postAsUser(p: { user: string; channel: string; message: string; root_id?: string; type?: string }): EmuPost {
+    const sender = this.user(p.user);
+    const channel = this.channel(p.channel, p.user);
+    const post = this.storePost({ user_id: sender.id, channel_id: channel.id, message: p.message, root_id: p.root_id ?? "", props: {}, type: p.type ?? "" });
+    this.broadcastPosted(post, channel, sender);
+    return post;
+  }
+
+  /** The next `n` post creations answer 429 with Retry-After / X-Ratelimit-Reset `retryAfterSec`. */
+  inject429(n: number, retryAfterSec = 1): void {
+    for (let i = 0; i < n; i++) this.pending429.push({ retryAfterSec });
+  }
+
+  /** Every REST answer is delayed by `ms` from now on (0 to stop). */
+  slow(ms: number): void {
+    this.delayMs = ms;
+  }
+
+  /** Login sessions expire (personal access tokens stay valid), as after a session timeout. */
+  expireSessions(): void {
+    this.sessions.clear();
+  }
+
+  /** Closes every WebSocket abruptly (no close frame), as a network drop or server crash would. */
+  dropSockets(): void {
+    for (const ws of this.sockets) ws.terminate();
+    this.sockets.clear();
+  }
+
+  /** How many authenticated WebSocket sessions are open. */
+  get connectedSockets(): number {
+    return [...this.sockets].filter((s) => s.data.userId).length;
+  }
+
+  async stop(): Promise<void> {
+    this.dropSockets();
+    await this.server.stop(true);
+  }
+
+  // ---- REST ----
+
+  private async handle(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
+    const url = new URL(req.url);
+    const path = url.pathname.replace(/\/+$/, "");
+    if (path === "/api/v4/websocket") return this.upgrade(req, server);
+    this.requests.push(`${req.method} ${path}`);
+    if (this.delayMs > 0) await Bun.sleep(this.delayMs);
+    if (req.method === "POST" && path === "/api/v4/users/login") return this.login(req);
+    const userId = this.authenticate(req);
+    if (!userId) return appError(401, "api.context.session_expired.app_error", "Invalid or expired session, please login again.");
+    return this.route(req, path, userId);
+  }
+
+  private async route(req: Request, path: string, me: string): Promise<Response> {
+    const parts = path.split("/").slice(3); // after /api/v4
+    const [a, b, c, d, e] = parts;
+    const get = req.method === "GET";
+    if (get && a === "users" && b === "me" && c === "teams" && !d) return json([this.team]);
+    if (get && a === "users" && b === "username" && c && !d) return this.sendUser([...this.users.values()].find((u) => u.username === c));
+    if (get && a === "users" && b && !c) return this.sendUser(this.users.get(b === "me" ? me : b));
+    if (get && a === "teams" && b === "name" && c && !d) {
+      return c === this.team.name ? json(this.team) : appError(404, "app.team.get_by_name.missing.app_error", "Unable to find the existing team.");
+    }
+    if (get && a === "teams" && b && c === "channels" && d === "name" && e) return this.channelByName(b, decodeURIComponent(e), me);
+    if (get && a === "channels" && b && !c) return this.sendChannel(this.channels.get(b), me);
+    if (req.method === "POST" && a === "channels" && b === "direct" && !c) return this.createDirect(req, me);
+    if (req.method === "POST" && a === "posts" && !b) return this.createPost(req, me);
+    if (get && a === "config" && b === "client") return json({ Version: "10.5.0", MaxPostSize: String(this.maxPostSize), SiteName: "Mattermost" });
+    return notFound();
+  }
+
+  private async login(req: Request): Promise<Response> {
+    const body = (await req.json().catch(() => ({}))) as { login_id?: string; password?: string };
+    const user = [...this.users.values()].find((u) => u.username === body.login_id || u.email === body.login_id);
+    if (!user || !user.password || user.password !== body.password) {
+      return appError(401, "api.user.login.invalid_credentials_email_username", "Enter a valid email or username and/or password.");
+    }
+    const token = newId();
+    this.sessions.set(token, user.id);
+    return json(publicUser(user), 200, { Token: token });
+  }
+
+  /** Bearer token (header), `Token` scheme, or the MMAUTHTOKEN cookie, as the server accepts. */
+  private authenticate(req: Request): string | undefined {
+    const header = req.headers.get("authorization") ?? "";
+    const cookie = /(?:^|;\s*)MMAUTHTOKEN=([^;]+)/.exec(req.headers.get("cookie") ?? "")?.[1];
+    const token = /^(?:Bearer|Token)\s+(\S+)$/i.exec(header)?.[1] ?? cookie;
+    return token ? this.userForToken(token) : undefined;
+  }
+
+  private userForToken(token: string): string | undefined {
+    return this.sessions.get(token) ?? [...this.users.values()].find((u) => u.token === token)?.id;
+  }
+
+  private sendUser(user: EmuUser | undefined): Response {
+    return user ? json(publicUser(user)) : appError(404, "app.user.missing_account.const", "Unable to find the user.");
+  }
+
+  private channelByName(teamId: string, name: string, me: string): Response {
+    if (teamId !== this.team.id) return appError(404, "app.team.get.find.app_error", "Unable to find the existing team.");
+    return this.sendChannel([...this.channels.values()].find((c) => c.name === name && c.team_id === teamId), me);
+  }
+
+  private sendChannel(channel: EmuChannel | undefined, me: string): Response {
+    if (!channel) return appError(404, "app.channel.get.existing.app_error", "Unable to find the existing channel.");
+    if (channel.type !== "O" && !channel.members.has(me)) return forbidden();
+    return json(publicChannel(channel));
+  }
+
+  private async createDirect(req: Request, me: string): Promise<Response> {
+    const body = (await req.json().catch(() => null)) as unknown;
+    const ids = Array.isArray(body) && body.every((x) => typeof x === "string") ? (body as string[]) : [];
+    if (ids.length !== 2) {
+      return appError(400, "api.context.invalid_body_param.app_error", "Invalid or missing user_ids in request body.");
+    }
+    if (!ids.includes(me)) return forbidden();
+    if (!ids.every((id) => this.users.has(id))) return appError(400, "api.channel.create_direct_channel.invalid_user.app_error", "Invalid user ID for direct channel creation.");
+    return json(publicChannel(this.directChannel(ids[0]!, ids[1]!)), 201);
+  }
+
+  private async createPost(req: Request, me: string): Promise<Response> {
+    const limited = this.pending429.shift();
+    if (limited) {
+      const s = String(limited.retryAfterSec);
+      return new Response("limit exceeded\n", {
+        status: 429,
+        headers: { "Content-Type": "text/plain; charset=utf-8", "X-Ratelimit-Limit": "10", "X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": s, "Retry-After": s },
+      });
+    }
+    const body = (await req.json().catch(() => null)) as Partial<EmuPost> | null;
+    if (!body || typeof body.channel_id !== "string" || typeof (body.message ?? "") !== "string") {
+      return appError(400, "api.context.invalid_body_param.app_error", "Invalid or missing post in request body.");
+    }
+    const channel = this.channels.get(body.channel_id);
+    if (!channel || !channel.members.has(me)) return forbidden();
+    const message = body.message ?? "";
+    if ([...message].length > this.maxPostSize) {
+      return appError(400, "model.post.is_valid.message_length.app_error", "Message property is longer than the maximum permitted length.");
+    }
+    const props = body.props ?? {};
+    if (typeof props !== "object" || Array.isArray(props) || !validAttachments(props.attachments)) {
+      return appError(400, "model.post.is_valid.props.app_error", "Invalid props.");
+    }
+    if (!message && !props.attachments) return appError(400, "api.post.create_post.message.app_error", "Message is empty.");
+    const rootId = body.root_id ?? "";
+    const root = rootId ? this.posts.get(rootId) : undefined;
+    if (rootId && (!root || root.channel_id !== channel.id || root.root_id !== "")) {
+      return appError(400, "api.post.create_post.root_id.app_error", "Invalid RootId parameter.");
+    }
+    const post = this.storePost({ user_id: me, channel_id: channel.id, message, root_id: rootId, props, type: "" });
+    this.received.push(post);
+    this.broadcastPosted(post, channel, this.users.get(me)!);
+    return json(post, 201);
+  }
+
+  private storePost(p: Pick<EmuPost, "user_id" | "channel_id" | "message" | "root_id" | "props" | "type">): EmuPost {
+    const now = Date.now();
+    const post: EmuPost = {
+      id: newId(), create_at: now, update_at: now, edit_at: 0, delete_at: 0, is_pinned: false, original_id: "",
+      hashtags: "", pending_post_id: "", reply_count: 0, metadata: {}, ...p,
+    };
+    this.posts.set(post.id, post);
+    if (post.root_id) this.posts.get(post.root_id)!.reply_count++;
+    return post;
+  }
+
+  // ---- WebSocket ----
+
+  private upgrade(req: Request, server: Server<SocketData>): Response | undefined {
+    const header = req.headers.get("authorization") ?? "";
+    const token = /^(?:Bearer|Token)\s+(\S+)$/i.exec(header)?.[1];
+    const data: SocketData = { userId: token ? this.userForToken(token) : undefined, seq: 0, connectionId: newId() };
+    if (server.upgrade(req, { data })) return undefined;
+    return appError(400, "api.web_socket.connect.upgrade.app_error", "Failed to upgrade websocket connection.");
+  }
+
+  private onSocketMessage(ws: ServerWebSocket<SocketData>, raw: string): void {
+    let msg: { action?: string; seq?: number; data?: { token?: string } };
+    try {
+      msg = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    const reply = (body: Record<string, unknown>) => ws.send(JSON.stringify({ ...body, seq_reply: msg.seq }));
+    if (msg.action === "authentication_challenge") {
+      const userId = msg.data?.token ? this.userForToken(msg.data.token) : undefined;
+      if (!userId) {
+        reply({ status: "FAIL", error: { id: "api.web_socket_router.not_authenticated.app_error", message: "No authentication token provided.", status_code: 401 } });
+        return;
+      }
+      const first = !ws.data.userId;
+      ws.data.userId = userId;
+      reply({ status: "OK" });
+      if (first) this.hello(ws);
+      return;
+    }
+    if (!ws.data.userId) {
+      reply({ status: "FAIL", error: { id: "api.web_socket_router.not_authenticated.app_error", message: "No authentication token provided.", status_code: 401 } });
+      return;
+    }
+    if (msg.action === "ping") reply({ status: "OK", data: { text: "pong", version: "10.5.0", server_time: Date.now(), node_id: "" } });
+    else reply({ status: "OK" });
+  }
+
+  private hello(ws: ServerWebSocket<SocketData>): void {
+    this.emit(ws, "hello", { connection_id: ws.data.connectionId, server_version: "10.5.0.10.5.0.emulator.false", server_hostname: "emulator" }, { user_id: ws.data.userId });
+  }
+
+  private emit(ws: ServerWebSocket<SocketData>, event: string, data: Record<string, unknown>, broadcast: Record<string, unknown> = {}): void {
+    const seq = ws.data.seq++;
+    const full = { omit_users: null, user_id: "", channel_id: "", team_id: "", connection_id: "", omit_connection_id: "", ...broadcast };
+    ws.send(JSON.stringify({ event, data, broadcast: full, seq }));
+  }
+
+  private broadcastPosted(post: EmuPost, channel: EmuChannel, sender: EmuUser): void {
+    const data: Record<string, unknown> = {
+      channel_display_name: channel.type === "D" ? `@${sender.username}` : channel.display_name,
+      channel_name: channel.name,
+      channel_type: channel.type,
+      post: JSON.stringify(post),
+      sender_name: `@${sender.username}`,
+      set_online: true,
+      team_id: channel.team_id,
+    };
+    const mentions = this.mentions(post, channel, sender);
+    if (mentions.length > 0) data.mentions = JSON.stringify(mentions);
+    for (const ws of this.sockets) {
+      if (ws.data.userId && channel.members.has(ws.data.userId)) this.emit(ws, "posted", data, { channel_id: channel.id });
+    }
+  }
+
+  /** Members named `@username` in the text; in a direct channel the other member always is. */
+  private mentions(post: EmuPost, channel: EmuChannel, sender: EmuUser): string[] {
+    const ids = new Set<string>();
+    for (const m of post.message.matchAll(/@([a-z0-9._-]+)/gi)) {
+      const user = [...this.users.values()].find((u) => u.username === m[1]!.toLowerCase().replace(/[._-]+$/, ""));
+      if (user && user.id !== sender.id && channel.members.has(user.id)) ids.add(user.id);
+    }
+    if (channel.type === "D") for (const id of channel.members) if (id !== sender.id) ids.add(id);
+    return [...ids];
+  }
+}
+
+function validAttachments(value: unknown): boolean {
+  return value === undefined || (Array.isArray(value) && value.every((a) => typeof a === "object" && a !== null && !Array.isArray(a)));
+}
+
+function publicUser(u: EmuUser) {
+  return {
+    id: u.id, create_at: 0, update_at: 0, delete_at: 0, username: u.username, auth_data: "", auth_service: "",
+    email: u.email, nickname: "", first_name: u.first_name, last_name: u.last_name, position: "", roles: "system_user",
+    locale: "en", is_bot: u.is_bot, timezone: { automaticTimezone: "", manualTimezone: "", useAutomaticTimezone: "true" },
+  };
+}
+
+function publicChannel(c: EmuChannel) {
+  return {
+    id: c.id, create_at: 0, update_at: 0, delete_at: 0, team_id: c.team_id, type: c.type, display_name: c.display_name,
+    name: c.name, header: "", purpose: "", last_post_at: 0, total_msg_count: 0, extra_update_at: 0, creator_id: "",
+    group_constrained: null, shared: false,
+  };
+}
+
+/** Builds and starts an emulator. */
+export function startMattermostEmulator(opts: MattermostEmulatorOptions): MattermostEmulator {
+  return new MattermostEmulator(opts).start();
+}

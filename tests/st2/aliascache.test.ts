@@ -1,0 +1,174 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { AliasCache } from "../../src/st2/aliascache.ts";
+import { AliasIndex } from "../../src/st2/aliases/index.ts";
+import type { ActionAlias } from "../../src/st2/aliases/types.ts";
+import { St2ApiError } from "../../src/st2/http.ts";
+import { captureLogs, waitFor } from "./helpers.ts";
+
+const alias = (n: number, extra: Record<string, unknown> = {}): ActionAlias =>
+  ({
+    id: `id${n}`,
+    ref: `demo.alias_${n}`,
+    uid: `action:demo:alias_${n}`,
+    name: `alias_${n}`,
+    pack: "demo",
+    description: `alias ${n}`,
+    enabled: true,
+    action_ref: "core.local",
+    formats: [`run ${n}`],
+    ...extra,
+  }) as unknown as ActionAlias;
+
+const names = (list: readonly ActionAlias[]) => list.map((a) => (a as { name: string }).name);
+
+let logs = captureLogs();
+afterEach(() => {
+  logs.restore();
+  logs = captureLogs();
+});
+
+/** A cache whose loads the test controls, counting index builds. */
+function controlled(initial: ActionAlias[] = [alias(1), alias(2)]) {
+  let answer: ActionAlias[] | Error = initial;
+  let loads = 0;
+  let gate: Promise<void> | undefined;
+  const built: ActionAlias[][] = [];
+  const cache = new AliasCache({
+    load: async () => {
+      loads++;
+      if (gate) await gate;
+      if (answer instanceof Error) throw answer;
+      return answer;
+    },
+    build: (aliases) => {
+      built.push(aliases);
+      return new AliasIndex(aliases);
+    },
+  });
+  return {
+    cache,
+    built,
+    loads: () => loads,
+    answer: (a: ActionAlias[] | Error) => {
+      answer = a;
+    },
+    hold: () => {
+      let release!: () => void;
+      gate = new Promise((r) => (release = r));
+      return () => {
+        gate = undefined;
+        release();
+      };
+    },
+  };
+}
+
+describe("AliasCache", () => {
+  test("starts empty and not loaded; refresh loads the set and builds the index", async () => {
+    const c = controlled();
+    expect(c.cache.loaded).toBe(false);
+    expect(c.cache.aliases).toEqual([]);
+    expect(await c.cache.refresh()).toBe(true);
+    expect(names(c.cache.aliases)).toEqual(["alias_1", "alias_2"]);
+    expect(c.cache.index).toBeInstanceOf(AliasIndex);
+    expect(c.built.at(-1)).toBe(c.cache.aliases as ActionAlias[]);
+    expect(c.cache.loadedAt).toBeInstanceOf(Date);
+    expect(c.cache.lastError).toBeUndefined();
+  });
+
+  test("a failed refresh keeps the last good set and says why", async () => {
+    const c = controlled();
+    await c.cache.refresh();
+    const loadedAt = c.cache.loadedAt;
+    const index = c.cache.index;
+    c.answer(new St2ApiError(0, "StackStorm unreachable at st2:443 (ECONNREFUSED)", "GET", "/api/v1/actionalias"));
+    expect(await c.cache.refresh()).toBe(false);
+    expect(names(c.cache.aliases)).toEqual(["alias_1", "alias_2"]);
+    expect(c.cache.index).toBe(index);
+    expect(c.cache.loadedAt).toBe(loadedAt);
+    expect(c.cache.lastError).toContain("StackStorm unreachable");
+    expect(logs.text()).toContain("could not load the action aliases");
+    expect(logs.text()).toContain("keeping the 2 aliases");
+
+    c.answer([alias(3)]);
+    expect(await c.cache.refresh()).toBe(true);
+    expect(names(c.cache.aliases)).toEqual(["alias_3"]);
+    expect(c.cache.lastError).toBeUndefined();
+  });
+
+  test("a failure before any load leaves it unloaded, never throws", async () => {
+    const c = controlled();
+    c.answer(new Error("boom"));
+    expect(await c.cache.refresh()).toBe(false);
+    expect(c.cache.loaded).toBe(false);
+    expect(logs.text()).toContain("no aliases loaded yet");
+  });
+
+  test("concurrent refreshes share one load", async () => {
+    const c = controlled();
+    const release = c.hold();
+    const all = Promise.all([c.cache.refresh(), c.cache.refresh(), c.cache.refresh()]);
+    release();
+    expect(await all).toEqual([true, true, true]);
+    expect(c.loads()).toBe(1);
+    await c.cache.refresh();
+    expect(c.loads()).toBe(2);
+  });
+
+  test("create, update and delete events change the set and the index at once", async () => {
+    const c = controlled();
+    await c.cache.refresh();
+    const before = c.built.length;
+
+    expect(c.cache.applyEvent("st2.actionalias__create", alias(3))).toBe(true);
+    expect(names(c.cache.aliases)).toEqual(["alias_1", "alias_2", "alias_3"]);
+
+    expect(c.cache.applyEvent("st2.actionalias__update", alias(1, { enabled: false, description: "changed" }))).toBe(true);
+    expect((c.cache.aliases[0] as unknown as { description: string }).description).toBe("changed");
+    expect(c.cache.aliases).toHaveLength(3);
+
+    expect(c.cache.applyEvent("st2.actionalias__delete", alias(2))).toBe(true);
+    expect(names(c.cache.aliases)).toEqual(["alias_1", "alias_3"]);
+    expect(c.built.length).toBe(before + 3);
+    expect(c.built.at(-1)).toEqual([...c.cache.aliases]);
+  });
+
+  test("an update that renames an alias replaces it by id", async () => {
+    const c = controlled();
+    await c.cache.refresh();
+    c.cache.applyEvent("st2.actionalias__update", alias(1, { name: "renamed", ref: "demo.renamed" }));
+    expect(names(c.cache.aliases)).toEqual(["renamed", "alias_2"]);
+  });
+
+  test("other events and malformed aliases are ignored", async () => {
+    const c = controlled();
+    await c.cache.refresh();
+    expect(c.cache.applyEvent("st2.announcement__errbot", { payload: {} })).toBe(false);
+    expect(c.cache.applyEvent("st2.actionalias__create", { nonsense: true })).toBe(false);
+    expect(c.cache.applyEvent("st2.actionalias__create", null)).toBe(false);
+    expect(names(c.cache.aliases)).toEqual(["alias_1", "alias_2"]);
+    expect(logs.text()).toContain("ignored st2.actionalias__create: the alias in it is malformed");
+  });
+
+  test("an event that arrives during a refresh survives the refresh's older answer", async () => {
+    const c = controlled();
+    await c.cache.refresh();
+    const release = c.hold();
+    const pending = c.cache.refresh();
+    c.cache.applyEvent("st2.actionalias__create", alias(9));
+    c.cache.applyEvent("st2.actionalias__delete", alias(1));
+    release();
+    await pending;
+    expect(names(c.cache.aliases)).toEqual(["alias_2", "alias_9"]);
+  });
+
+  test("startTimer refreshes periodically until stop()", async () => {
+    const c = controlled();
+    c.cache.startTimer(20);
+    await waitFor(() => c.loads() >= 3, 2000, "three timed refreshes");
+    c.cache.stop();
+    const n = c.loads();
+    await Bun.sleep(80);
+    expect(c.loads()).toBe(n);
+  });
+});

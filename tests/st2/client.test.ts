@@ -1,0 +1,289 @@
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { parseConfig } from "../../src/config/load.ts";
+import { ConfigError } from "../../src/lib/errors.ts";
+import { St2Client } from "../../src/st2/client.ts";
+import { ApiKeyProvider, PasswordProvider, TokenProvider } from "../../src/st2/credentials.ts";
+import { St2ApiError, St2Http } from "../../src/st2/http.ts";
+import { captureLogs, fakeServer, jsonResponse, type Seen } from "./helpers.ts";
+
+const PASSWORD = "client-test-Passw0rd";
+const API_KEY = "client-test-apikey-0001";
+
+/**
+ * A small StackStorm: tokens for bot/PASSWORD, one valid API key, a revocable set of valid
+ * tokens, 250 aliases served with StackStorm's 100-per-page cap, and error routes.
+ */
+function miniSt2() {
+  const valid = new Set<string>([API_KEY]);
+  let issued = 0;
+  const aliases = Array.from({ length: 250 }, (_, i) => ({
+    id: `id${i}`,
+    name: `alias_${i}`,
+    pack: "demo",
+    ref: `demo.alias_${i}`,
+    action_ref: "core.local",
+    formats: [`run ${i}`],
+    enabled: true,
+  }));
+  const authed = (s: Seen) => valid.has(s.headers.get("X-Auth-Token") ?? "") || valid.has(s.headers.get("St2-Api-Key") ?? "");
+  const fake = fakeServer((req, s) => {
+    if (s.path === "/auth/v1/tokens" && s.method === "POST") {
+      if (s.headers.get("Authorization") !== `Basic ${btoa(`bot:${PASSWORD}`)}`) return jsonResponse(401, { faultstring: "Invalid or missing credentials" });
+      const token = `minist2-token-${++issued}-xxxx`;
+      valid.add(token);
+      const ttl = (s.body as { ttl?: number } | undefined)?.ttl ?? 86400;
+      return jsonResponse(201, { user: "bot", token, expiry: new Date(Date.now() + ttl * 1000).toISOString(), id: "t", metadata: {} });
+    }
+    if (!authed(s)) return jsonResponse(401, { faultstring: "Unauthorized - Invalid or missing credentials" });
+    const route = `${s.method} ${s.path}`;
+    switch (route) {
+      case "GET /api/v1/actionalias": {
+        const limit = Math.min(Number(s.query.get("limit") ?? 100), 100);
+        const offset = Number(s.query.get("offset") ?? 0);
+        return jsonResponse(200, aliases.slice(offset, offset + limit), { "X-Total-Count": String(aliases.length), "X-Limit": String(limit) });
+      }
+      case "GET /api/v1/user":
+        return jsonResponse(200, { username: "bot", authentication: { method: "api-key" } });
+      case "POST /api/v1/aliasexecution":
+        return jsonResponse(201, {
+          execution: { id: "exec1", status: "requested", web_url: "https://st2/#/history/exec1/general" },
+          actionalias: { name: "alias_1", ack: { append_url: false } },
+          message: "ack!",
+        });
+      case "POST /api/v1/aliasexecution/match_and_execute":
+        return jsonResponse(201, { results: [{ execution: { id: "e1" } }, { execution: { id: "e2" } }] });
+      case "GET /api/v1/actionalias/help":
+        return jsonResponse(200, { available: 7, helpstrings: [{ pack: "demo", display: "run 1", description: "d" }] });
+      case "POST /auth/v1/tokens/validate":
+        return jsonResponse(200, { valid: valid.has((s.body as { token: string }).token) });
+      case "GET /api/v1/inquiries":
+        return jsonResponse(200, [{ id: "inq1", route: "errbot", ttl: 1440, users: [], roles: [], schema: { type: "object" } }]);
+      case "PUT /api/v1/inquiries/inq1":
+        return jsonResponse(200, s.body);
+      case "GET /api/v1/executions/exec1":
+        return jsonResponse(200, { id: "exec1", status: "succeeded", action: { ref: "core.local" }, result: { stdout: "hi" } });
+      case "GET /api/v1/executions/shape":
+        return jsonResponse(200, { status: "succeeded" });
+    }
+    const code = /^\/api\/v1\/executions\/fail(\d+)$/.exec(s.path);
+    if (code) return jsonResponse(Number(code[1]), { faultstring: `StackStorm says ${code[1]}` });
+    return jsonResponse(404, { faultstring: "The resource could not be found." });
+  });
+  return { ...fake, valid, aliases, issued: () => issued };
+}
+
+const st2 = miniSt2();
+afterAll(() => st2.stop());
+let logs = captureLogs();
+afterEach(() => {
+  logs.restore();
+  logs = captureLogs();
+  st2.seen.length = 0;
+});
+
+const http = new St2Http({ timeoutMs: 5_000 });
+const clientWith = (provider: ConstructorParameters<typeof St2Client>[0]["provider"]) => new St2Client({ http, urls: st2.urls, provider });
+const configFor = (auth: string) =>
+  parseConfig(
+    `[stackstorm]\napi_url = "${st2.urls.api}"\nauth_url = "${st2.urls.auth}"\nstream_url = "${st2.urls.stream}"\nuser_token_ttl = 600\n${auth}`,
+    "test.toml",
+  );
+
+describe("St2Client", () => {
+  test("listAliases pages through all 250 aliases in 3 requests of 100", async () => {
+    const client = clientWith(new ApiKeyProvider(API_KEY));
+    const all = await client.listAliases();
+    expect(all.map((a) => a.name)).toEqual(st2.aliases.map((a) => a.name));
+    const pages = st2.seen.filter((s) => s.path === "/api/v1/actionalias");
+    expect(pages.map((p) => [p.query.get("limit"), p.query.get("offset")])).toEqual([
+      ["100", "0"],
+      ["100", "100"],
+      ["100", "200"],
+    ]);
+  });
+
+  test("executeAlias sends exactly the allowed keys and nothing undefined", async () => {
+    const client = clientWith(new ApiKeyProvider(API_KEY));
+    const res = await client.executeAlias({
+      name: "alias_1",
+      format: "run {{n}}",
+      command: "run 1",
+      source_channel: "#ops",
+      user: "alice",
+      source_context: { thread: "t1" },
+      notification_route: "errbot",
+      notification_channel: undefined,
+      ...({ bogus: "dropped" } as object),
+    });
+    expect(res.execution.id).toBe("exec1");
+    expect(res.message).toBe("ack!");
+    expect(res.actionalias?.ack?.append_url).toBe(false);
+    expect(st2.seen.at(-1)!.body).toEqual({
+      name: "alias_1",
+      format: "run {{n}}",
+      command: "run 1",
+      source_channel: "#ops",
+      user: "alice",
+      source_context: { thread: "t1" },
+      notification_route: "errbot",
+    });
+  });
+
+  test("the other calls reach the right endpoints and parse their answers", async () => {
+    const client = clientWith(new ApiKeyProvider(API_KEY));
+    expect((await client.matchAndExecute({ command: "run 1", source_channel: "#ops", user: "alice" })).results.map((r) => r.execution.id)).toEqual(["e1", "e2"]);
+    const help = await client.aliasHelp({ pack: "demo", filter: "run", limit: 10, offset: 0 });
+    expect(help.available).toBe(7);
+    expect(st2.seen.at(-1)!.query.toString()).toBe("pack=demo&filter=run&limit=10&offset=0");
+    expect((await client.getExecution("exec1")).status).toBe("succeeded");
+    expect((await client.listInquiries()).map((i) => i.id)).toEqual(["inq1"]);
+    expect(await client.respondInquiry("inq1", { approved: true })).toEqual({ id: "inq1", response: { approved: true } });
+    expect(st2.seen.at(-1)!.body).toEqual({ id: "inq1", response: { approved: true } });
+    expect(await client.validateToken("minist2-token-unknown")).toBe(false);
+  });
+
+  test("an answer of the wrong shape is an St2ApiError naming the field", async () => {
+    const err = await clientWith(new ApiKeyProvider(API_KEY)).getExecution("shape").catch((e) => e);
+    expect(err).toBeInstanceOf(St2ApiError);
+    expect(err.faultstring).toContain("unexpected answer from StackStorm at id");
+  });
+
+  for (const status of [400, 403, 404, 500]) {
+    test(`a ${status} fails with StackStorm's faultstring and without retrying`, async () => {
+      const err = await clientWith(new ApiKeyProvider(API_KEY)).getExecution(`fail${status}`).catch((e) => e);
+      expect(err).toBeInstanceOf(St2ApiError);
+      expect(err.status).toBe(status);
+      expect(err.faultstring).toBe(`StackStorm says ${status}`);
+      expect(err.message).toBe(`GET /api/v1/executions/fail${status} failed: ${status} StackStorm says ${status}`);
+      expect(st2.seen.filter((s) => s.path === `/api/v1/executions/fail${status}`).length).toBe(1);
+    });
+  }
+
+  test("probeApiKey tells a valid key from a refused one", async () => {
+    const client = clientWith(new TokenProvider("unused-token-0000"));
+    expect(await client.probeApiKey(API_KEY)).toEqual({ valid: true, user: { username: "bot", authentication: { method: "api-key" } } });
+    expect(await client.probeApiKey("wrong-key-000000")).toEqual({ valid: false, reason: "Unauthorized - Invalid or missing credentials" });
+  });
+
+  test("an unreachable StackStorm is status 0 and does not mark the credential failing", async () => {
+    const client = new St2Client({ http, urls: { api: "http://127.0.0.1:9/api/v1", auth: "x", stream: "x" }, provider: new ApiKeyProvider(API_KEY) });
+    const err = await client.listAliases().catch((e) => e);
+    expect(err.status).toBe(0);
+    expect(err.faultstring).toContain("StackStorm unreachable at 127.0.0.1:9");
+    expect(client.health().state).toBe("unknown");
+  });
+});
+
+describe("credentials through the client", () => {
+  test("fromConfig uses user/password: one token with user_token_ttl, reused", async () => {
+    const client = St2Client.fromConfig(configFor(`[stackstorm.api_auth.user]\nname = "bot"\npassword = "${PASSWORD}"`));
+    await client.getExecution("exec1");
+    await client.getExecution("exec1");
+    const tokenCalls = st2.seen.filter((s) => s.path === "/auth/v1/tokens");
+    expect(tokenCalls.length).toBe(1);
+    expect(tokenCalls[0]!.body).toEqual({ ttl: 600 });
+    expect(client.health().state).toBe("ok");
+    expect(client.health().credential).toBe("user bot");
+  });
+
+  test("fromConfig prefers the API key", async () => {
+    const client = St2Client.fromConfig(configFor(`[stackstorm.api_auth]\napikey = "${API_KEY}"\n[stackstorm.api_auth.user]\nname = "bot"\npassword = "${PASSWORD}"`));
+    await client.getExecution("exec1");
+    expect(st2.seen.at(-1)!.headers.get("St2-Api-Key")).toBe(API_KEY);
+    expect(st2.seen.some((s) => s.path === "/auth/v1/tokens")).toBe(false);
+  });
+
+  test("fromConfig without any credential fails with a ConfigError when used", async () => {
+    const err = await St2Client.fromConfig(configFor("")).listAliases().catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+  });
+
+  test("a revoked token is renewed on 401 and the call retried once", async () => {
+    const client = St2Client.fromConfig(configFor(`[stackstorm.api_auth.user]\nname = "bot"\npassword = "${PASSWORD}"`));
+    await client.getExecution("exec1");
+    const before = st2.issued();
+    for (const t of [...st2.valid]) if (t.startsWith("minist2-token")) st2.valid.delete(t);
+    expect((await client.getExecution("exec1")).id).toBe("exec1");
+    expect(st2.issued()).toBe(before + 1);
+    const calls = st2.seen.filter((s) => s.path === "/api/v1/executions/exec1");
+    expect(calls.length).toBe(3);
+    expect(calls[2]!.headers.get("X-Auth-Token")).toBe(`minist2-token-${before + 1}-xxxx`);
+  });
+
+  test("when the renewed token is refused too, the call fails with StackStorm's faultstring after one retry", async () => {
+    const http2 = new St2Http({
+      fetch: async (url, init) => {
+        const res = await fetch(url, init);
+        // Every API call is refused, even with a brand-new token.
+        return String(url).includes("/api/v1/") ? jsonResponse(401, { faultstring: "Unauthorized - Token has expired." }) : res;
+      },
+    });
+    let issued = 0;
+    const provider = new PasswordProvider({
+      username: "bot",
+      password: PASSWORD,
+      ttlSeconds: 600,
+      issue: async () => ({ token: `renewed-token-${++issued}-yyyy`, expiry: new Date(Date.now() + 600_000) }),
+    });
+    const client = new St2Client({ http: http2, urls: st2.urls, provider });
+    const err = await client.getExecution("exec1").catch((e) => e);
+    expect(err).toBeInstanceOf(St2ApiError);
+    expect(err.status).toBe(401);
+    expect(err.faultstring).toBe("Unauthorized - Token has expired.");
+    expect(issued).toBe(2);
+    expect(client.health()).toMatchObject({ state: "failing", reason: "Unauthorized - Token has expired." });
+  });
+
+  test("a wrong password fails with the auth faultstring and marks the credential failing", async () => {
+    const client = St2Client.fromConfig(configFor(`[stackstorm.api_auth.user]\nname = "bot"\npassword = "not-the-password"`));
+    const err = await client.listAliases().catch((e) => e);
+    expect(err.status).toBe(401);
+    expect(err.faultstring).toBe("Invalid or missing credentials");
+    expect(client.health().state).toBe("failing");
+    expect(logs.text()).not.toContain("not-the-password");
+  });
+
+  test("a static token refused with 401: clear error, unhealthy, st2bot keeps going, and recovery is noticed", async () => {
+    const token = "static-bot-token-0042";
+    st2.valid.add(token);
+    const client = clientWith(new TokenProvider(token));
+    await client.getExecution("exec1");
+    expect(client.health().state).toBe("ok");
+
+    st2.valid.delete(token);
+    const err = await client.getExecution("exec1").catch((e) => e);
+    expect(err.status).toBe(401);
+    expect(err.faultstring).toBe("Unauthorized - Invalid or missing credentials");
+    expect(st2.seen.filter((s) => s.path === "/api/v1/executions/exec1").length).toBe(2);
+    const health = client.health();
+    expect(health.state).toBe("failing");
+    expect(health.reason).toBe("Unauthorized - Invalid or missing credentials");
+    expect(health.credential).toBe("token …0042");
+    expect(logs.text()).toContain("st2bot cannot renew a token");
+    expect(logs.text()).toContain("StackStorm stopped accepting the token …0042");
+
+    // The periodic re-check notices when the token works again.
+    const stop = client.startHealthCheck(30);
+    await Bun.sleep(100);
+    expect(client.health().state).toBe("failing");
+    st2.valid.add(token);
+    const until = Date.now() + 3000;
+    while (client.health().state !== "ok" && Date.now() < until) await Bun.sleep(10);
+    stop();
+    expect(client.health().state).toBe("ok");
+    expect(logs.text()).toContain("StackStorm accepts the token …0042 again");
+    expect(logs.text()).not.toContain(token);
+    expect(err.message).not.toContain(token);
+  });
+
+  test("withCredential acts as another identity without touching the bot's health", async () => {
+    const bot = clientWith(new ApiKeyProvider(API_KEY));
+    await bot.getExecution("exec1");
+    const user = bot.withCredential(new TokenProvider("user-token-refused-01"));
+    expect(user.http).toBe(bot.http);
+    expect((await user.getExecution("exec1").catch((e) => e)).status).toBe(401);
+    expect(st2.seen.at(-1)!.headers.get("X-Auth-Token")).toBe("user-token-refused-01");
+    expect(user.health().state).toBe("failing");
+    expect(bot.health().state).toBe("ok");
+  });
+});

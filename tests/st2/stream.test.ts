@@ -1,0 +1,299 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { Backoff } from "../../src/lib/backoff.ts";
+import { ApiKeyProvider, PasswordProvider, TokenProvider, type CredentialProvider } from "../../src/st2/credentials.ts";
+import { St2Http } from "../../src/st2/http.ts";
+import { St2Stream, parseEvent, streamEvents, type St2Event, type StreamState } from "../../src/st2/stream.ts";
+import { captureLogs, jsonResponse, waitFor } from "./helpers.ts";
+
+const enc = new TextEncoder();
+
+/** One open SSE connection of the fake: the test writes to it and can cut it. */
+interface Conn {
+  headers: Headers;
+  query: URLSearchParams;
+  at: number;
+  send(text: string): void;
+  close(): void;
+}
+
+/** A fake stream endpoint; `gate` may refuse a connection (e.g. 401 for a stale token). */
+function sseServer(gate: (req: Request) => Response | undefined = () => undefined, greet = true) {
+  const conns: Conn[] = [];
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    idleTimeout: 0,
+    fetch(req) {
+      const refused = gate(req);
+      if (refused) return refused;
+      let ctl!: ReadableStreamDefaultController<Uint8Array>;
+      let open = true;
+      const body = new ReadableStream<Uint8Array>({
+        start: (c) => {
+          ctl = c;
+        },
+        cancel: () => {
+          open = false;
+        },
+      });
+      const url = new URL(req.url);
+      conns.push({
+        headers: req.headers,
+        query: url.searchParams,
+        at: Date.now(),
+        send: (text) => open && ctl.enqueue(enc.encode(text)),
+        close: () => {
+          if (open) ctl.close();
+          open = false;
+        },
+      });
+      if (greet) queueMicrotask(() => open && ctl.enqueue(enc.encode("\n")));
+      return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+    },
+  });
+  return { conns, stream: `http://127.0.0.1:${server.port}/stream/v1`, stop: () => server.stop(true) };
+}
+
+const announcement = (message: string) =>
+  `event: st2.announcement__errbot\ndata: ${JSON.stringify({ payload: { message, channel: "#ops", user: "alice" } })}\n\n`;
+
+const cleanups: Array<() => unknown> = [];
+let logs = captureLogs();
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+  logs.restore();
+  logs = captureLogs();
+});
+
+function startStream(stream: string, provider: CredentialProvider, extra: Partial<ConstructorParameters<typeof St2Stream>[0]> = {}) {
+  const events: St2Event[] = [];
+  const states: Array<[StreamState, string | undefined]> = [];
+  let connects = 0;
+  const s = new St2Stream({
+    client: { http: new St2Http({ timeoutMs: 2_000 }), provider, urls: { stream } },
+    routeKey: "errbot",
+    onEvent: (e) => {
+      events.push(e);
+    },
+    onConnect: () => {
+      connects++;
+    },
+    onState: (state, detail) => states.push([state, detail]),
+    backoff: new Backoff({ initialMs: 40, maxMs: 200, random: () => 1 }),
+    healthyAfterMs: 60_000,
+    ...extra,
+  });
+  cleanups.push(() => s.stop());
+  s.start();
+  return { s, events, states, connects: () => connects, delays: () => states.filter(([st]) => st === "reconnecting").map(([, d]) => Number(/in (\d+) ms/.exec(d!)![1])) };
+}
+
+describe("St2Stream", () => {
+  test("asks for the announcement route, alias changes and extra events, with the credential header", async () => {
+    const fake = sseServer();
+    cleanups.push(fake.stop);
+    const { s } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0001"), { extraEvents: ["st2.execution__create"] });
+    await waitFor(() => fake.conns[0], 3000, "a connection");
+    expect(fake.conns[0]!.query.get("events")!.split(",")).toEqual([
+      "st2.announcement__errbot",
+      "st2.actionalias__create",
+      "st2.actionalias__update",
+      "st2.actionalias__delete",
+      "st2.execution__create",
+    ]);
+    expect(fake.conns[0]!.headers.get("St2-Api-Key")).toBe("stream-api-key-0001");
+    expect(fake.conns[0]!.headers.get("Accept")).toBe("text/event-stream");
+    await waitFor(() => s.state() === "open", 3000, "open");
+  });
+
+  test("delivers events in order, parsed, and a failing handler does not stop the stream", async () => {
+    const fake = sseServer();
+    cleanups.push(fake.stop);
+    const seen: string[] = [];
+    const { s } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0002"), {
+      onEvent: async (e) => {
+        const msg = ((e.data as { payload: { message: string } }).payload).message;
+        seen.push(msg);
+        if (msg === "one") throw new Error("handler blew up");
+        await Bun.sleep(5);
+      },
+    });
+    const conn = await waitFor(() => fake.conns[0], 3000, "a connection");
+    conn.send(announcement("one") + announcement("two"));
+    conn.send(`event: st2.actionalias__create\ndata: {"name":"x","pack":"p"}\n\n`);
+    conn.send(announcement("three"));
+    await waitFor(() => seen.length === 3, 3000, "three announcements");
+    expect(seen).toEqual(["one", "two", "three"]);
+    expect(logs.text()).toContain("handler blew up");
+    expect(s.state()).toBe("open");
+  });
+
+  test("a malformed event is logged, truncated, and skipped", async () => {
+    const fake = sseServer();
+    cleanups.push(fake.stop);
+    const { events } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0003"));
+    const conn = await waitFor(() => fake.conns[0], 3000, "a connection");
+    conn.send(`event: st2.announcement__errbot\ndata: not json ${"x".repeat(500)}\n\n`);
+    conn.send(`event: st2.announcement__errbot\ndata: {"message":"no payload"}\n\n`);
+    conn.send(`event: st2.actionalias__update\ndata: [1,2]\n\n`);
+    conn.send(announcement("good"));
+    await waitFor(() => events.length === 1, 3000, "the good event");
+    expect(events[0]!.name).toBe("st2.announcement__errbot");
+    const warnings = logs.lines.filter((l) => l.includes("skipped a malformed stream event"));
+    expect(warnings.length).toBe(3);
+    expect(warnings[0]).toContain("its data is not JSON");
+    expect(warnings[0]!.length).toBeLessThan(500);
+    expect(warnings[1]).toContain("no payload object");
+  });
+
+  test("heartbeats keep an otherwise quiet connection alive", async () => {
+    const fake = sseServer();
+    cleanups.push(fake.stop);
+    const { connects } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0004"), { idleTimeoutMs: 250 });
+    const conn = await waitFor(() => fake.conns[0], 3000, "a connection");
+    for (let i = 0; i < 8; i++) {
+      await Bun.sleep(100);
+      conn.send("\n");
+    }
+    expect(fake.conns.length).toBe(1);
+    expect(connects()).toBe(1);
+  });
+
+  test("silence longer than idleTimeoutMs counts as a dead connection: reconnect and re-sync", async () => {
+    // The fake greets with StackStorm's newline, then never sends a heartbeat.
+    const fake = sseServer();
+    cleanups.push(fake.stop);
+    const { connects, states } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0005"), { idleTimeoutMs: 150 });
+    await waitFor(() => fake.conns.length >= 2, 3000, "a second connection");
+    await waitFor(() => connects() >= 2, 3000, "onConnect again");
+    expect(states.find(([st]) => st === "reconnecting")![1]).toContain("no data from StackStorm");
+  });
+
+  test("a server that never answers the stream request is given up on after idleTimeoutMs", async () => {
+    const fake = sseServer(undefined, false);
+    cleanups.push(fake.stop);
+    const { states, connects } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0010"), { idleTimeoutMs: 150 });
+    await waitFor(() => fake.conns.length >= 2, 3000, "a second attempt");
+    expect(connects()).toBe(0);
+    expect(states.find(([st]) => st === "reconnecting")![1]).toContain("did not answer within");
+  });
+
+  test("reconnects after a drop with growing backoff, and onConnect fires after every reconnection", async () => {
+    const fake = sseServer();
+    cleanups.push(fake.stop);
+    const { delays, connects, events } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0006"));
+    for (let i = 0; i < 4; i++) {
+      const conn = await waitFor(() => fake.conns[i], 3000, `connection ${i}`);
+      await waitFor(() => connects() === i + 1, 3000, `onConnect ${i}`);
+      conn.close();
+    }
+    const conn = await waitFor(() => fake.conns[4], 3000, "connection 4");
+    conn.send(announcement("after the drops"));
+    await waitFor(() => events.length === 1, 3000, "an event after reconnecting");
+    // Backoff(initial 40, ×1.75, cap 200, jitter pinned to the top).
+    expect(delays()).toEqual([40, 70, 123, 200]);
+    expect(connects()).toBe(5);
+  });
+
+  test("a connection that stays up resets the backoff", async () => {
+    const fake = sseServer();
+    cleanups.push(fake.stop);
+    const { delays } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0007"), { healthyAfterMs: 100 });
+    (await waitFor(() => fake.conns[0], 3000, "connection 0")).close();
+    const second = await waitFor(() => fake.conns[1], 3000, "connection 1");
+    await Bun.sleep(250);
+    second.close();
+    await waitFor(() => fake.conns[2], 3000, "connection 2");
+    expect(delays()).toEqual([40, 40]);
+  });
+
+  test("a 401 re-authenticates at once and reconnects without waiting", async () => {
+    let valid = "";
+    const fake = sseServer((req) =>
+      req.headers.get("X-Auth-Token") === valid ? undefined : jsonResponse(401, { faultstring: "Unauthorized - Token has expired." }),
+    );
+    cleanups.push(fake.stop);
+    let issued = 0;
+    const provider = new PasswordProvider({
+      username: "bot",
+      password: "stream-password-1",
+      ttlSeconds: 3600,
+      issue: async () => {
+        issued++;
+        valid = `stream-token-${issued}-padding`;
+        return { token: valid, expiry: new Date(Date.now() + 3_600_000) };
+      },
+    });
+    const { connects, delays } = startStream(fake.stream, provider);
+    await waitFor(() => connects() === 1, 3000, "first connection");
+    // StackStorm forgets the token; the current connection drops.
+    valid = "nobody";
+    fake.conns[0]!.close();
+    await waitFor(() => connects() === 2, 3000, "connection with a renewed token");
+    expect(issued).toBe(2);
+    expect(fake.conns[1]!.headers.get("X-Auth-Token")).toBe("stream-token-2-padding");
+    // The drop itself backs off; the 401 that followed reconnects at once.
+    expect(delays()).toEqual([40, 0]);
+    expect(logs.text()).toContain("Unauthorized - Token has expired.");
+    expect(logs.text()).not.toContain("stream-token-2-padding");
+  });
+
+  test("a static token refused with 401 keeps retrying with backoff and says it must be replaced", async () => {
+    const fake = sseServer(() => jsonResponse(401, { faultstring: "Unauthorized - Invalid token" }));
+    cleanups.push(fake.stop);
+    const token = "static-stream-token-0001";
+    const { delays, s } = startStream(fake.stream, new TokenProvider(token));
+    await waitFor(() => delays().length >= 3, 3000, "three retries");
+    expect(delays().slice(0, 3)).toEqual([40, 70, 123]);
+    expect(s.state()).not.toBe("open");
+    expect(logs.text()).toContain("cannot renew a token");
+    expect(logs.text()).not.toContain(token);
+  });
+
+  test("an unreachable StackStorm is retried until it comes back", async () => {
+    const fake = sseServer();
+    const port = new URL(fake.stream).port;
+    fake.stop();
+    const { delays, connects } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0008"));
+    await waitFor(() => delays().length >= 2, 3000, "two retries");
+    const back = Bun.serve({
+      port: Number(port),
+      hostname: "127.0.0.1",
+      idleTimeout: 0,
+      fetch: () => new Response(new ReadableStream({ start: (c) => c.enqueue(enc.encode("\n")) }), { headers: { "Content-Type": "text/event-stream" } }),
+    });
+    cleanups.push(() => back.stop(true));
+    await waitFor(() => connects() === 1, 3000, "connection once StackStorm is back");
+    expect(logs.text()).toContain("StackStorm unreachable at");
+  });
+
+  test("stop() closes the connection and leaves nothing scheduled", async () => {
+    const fake = sseServer();
+    cleanups.push(fake.stop);
+    const { s, states } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0009"));
+    await waitFor(() => s.state() === "open", 3000, "open");
+    fake.conns[0]!.close();
+    await waitFor(() => s.state() === "reconnecting", 3000, "reconnecting");
+    await s.stop();
+    expect(s.state()).toBe("stopped");
+    await Bun.sleep(150);
+    expect(fake.conns.length).toBe(1);
+    expect(states.at(-1)![0]).toBe("stopped");
+  });
+});
+
+describe("parseEvent", () => {
+  test("needs a name and a JSON object; announcements need a payload", () => {
+    expect(parseEvent({ event: "st2.announcement__x", data: '{"payload":{"message":"m"}}', id: undefined })).toEqual({
+      name: "st2.announcement__x",
+      data: { payload: { message: "m" } },
+    });
+    expect(parseEvent({ event: undefined, data: "{}", id: undefined })).toBeUndefined();
+    expect(parseEvent({ event: "st2.announcement__x", data: '{"payload":"text"}', id: undefined })).toBeUndefined();
+    expect(parseEvent({ event: "st2.execution__update", data: "null", id: undefined })).toBeUndefined();
+  });
+
+  test("streamEvents never repeats a name", () => {
+    expect(streamEvents("chatops", ["st2.actionalias__create"])).toHaveLength(4);
+  });
+});
