@@ -41,6 +41,12 @@ export interface Prosody {
   /** Stops prosody only; `start()` brings it back (for tests that look at the "down" state). */
   halt(): Promise<void>;
   start(): Promise<void>;
+  /**
+   * SIGSTOP / SIGCONT: the server hangs with its sockets open, like a host that vanished without
+   * closing TCP connections. Only a client's own keepalive can notice.
+   */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
   /** Stops prosody and removes its directory. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -100,6 +106,8 @@ export async function startProsody(opts: ProsodyOptions): Promise<Prosody> {
       },
       halt: () => server.halt(),
       start: () => server.start(),
+      freeze: () => server.signal("SIGSTOP"),
+      thaw: () => server.signal("SIGCONT"),
       stop: async () => {
         await server.halt();
         await rm(dir, { recursive: true, force: true });
@@ -138,14 +146,19 @@ class ProsodyProcess {
     }
   }
 
-  /** SIGTERM to prosody itself (runuser in between may not forward it), then to what we spawned. */
+  /**
+   * SIGTERM to prosody itself (from its pidfile); runuser then exits with it. Signalling runuser
+   * too would let it exit first and leave prosody to be reaped by init.
+   */
   async halt(): Promise<void> {
     const proc = this.proc;
     if (!proc) return;
     this.proc = undefined;
     const pid = await this.prosodyPid();
-    if (pid && pid !== proc.pid) signal(pid, "SIGTERM");
-    signal(proc.pid, "SIGTERM");
+    // A frozen prosody (and the runuser that stopped with it) must run to handle SIGTERM.
+    if (pid) signal(pid, "SIGCONT");
+    signal(proc.pid, "SIGCONT");
+    signal(pid ?? proc.pid, "SIGTERM");
     const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(SHUTDOWN_MS).then(() => false)]);
     if (!exited) {
       if (pid) signal(pid, "SIGKILL");
@@ -153,6 +166,14 @@ class ProsodyProcess {
       await proc.exited;
     }
     await rm(join(this.dir, "prosody.pid"), { force: true });
+  }
+
+  async signal(sig: "SIGSTOP" | "SIGCONT"): Promise<void> {
+    const pid = await this.prosodyPid();
+    if (!pid) throw new Error("prosody is not running");
+    signal(pid, sig);
+    // runuser stops itself when its child stops (job control) and stays stopped: wake it too.
+    if (sig === "SIGCONT" && this.proc) signal(this.proc.pid, "SIGCONT");
   }
 
   private async prosodyPid(): Promise<number | undefined> {

@@ -10,4 +10,4 @@ if (run("bash", [join(root, "scripts", "setup-test-deps.sh")]) !== 0) {
   process.exit(1);
 }
 const env = { ...process.env, ST2BOT_LOG_LEVEL: process.env.ST2BOT_LOG_LEVEL ?? "error" };
-process.exit(run(bun, ["test", ...process.argv.slice(2)], { env }));
+process.exit(run(bun, ["test", "--timeout", "60000", ...process.argv.slice(2)], { env }));

@@ -83,7 +83,6 @@ const PostedSchema = v.object({
   team_id: v.optional(v.string(), ""),
   post: v.string(),
   mentions: v.optional(v.string()),
-  sender_name: v.optional(v.string(), ""),
 });
 
 const PostSchema = v.object({
@@ -103,7 +102,8 @@ const ID = /^[a-z0-9]{26}$/;
 // ---- rich formatting ----
 
 type Attachment = Record<string, unknown>;
-interface PostBody {
+/** The parts of a Mattermost post st2bot fills in from an Outgoing message. */
+export interface PostBody {
   message: string;
   props?: { attachments: Attachment[] };
 }
@@ -128,11 +128,12 @@ export function formatPost(msg: Outgoing): PostBody {
   const custom = isRecord(extra.mattermost) ? extra.mattermost : undefined;
   const color = typeof extra.color === "string" && extra.color ? extra.color : failedStatus(msg.text) ? FAILURE_COLOR : undefined;
   const { pretext, body } = splitPretext(msg.text);
-  if (!custom && !color) return { message: pretext ? `${pretext}\n${body}` : body };
+  const plain = { message: pretext ? `${pretext}\n${body}` : body };
+  if (!custom && !color) return plain;
   if (custom && Array.isArray(custom.attachments)) {
     // As hubot does: the announcement brings its own attachments; only the pretext is posted.
     const attachments = custom.attachments.filter(isRecord).map((a) => (color && !a.color ? { ...a, color } : a));
-    if (attachments.length === 0) return { message: msg.text };
+    if (attachments.length === 0) return plain;
     return { message: pretext, props: { attachments } };
   }
   const attachment: Attachment = { fallback: body, text: body, ...(color ? { color } : {}), ...custom };
@@ -251,11 +252,12 @@ class MattermostBackend implements ChatBackend {
   private me?: User;
   private teamId?: string;
   private handler?: MessageHandler;
-  private queue: Promise<void> = Promise.resolve();
+  private queue: Promise<unknown> = Promise.resolve();
   private state: BackendStatus = { state: "disconnected", since: Date.now() };
   private stopped = false;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   private helloTimer?: ReturnType<typeof setTimeout>;
+  private loggingIn?: Promise<void>;
   private readonly backoff: Backoff;
   private readonly fetch: typeof fetch;
   private readonly timeoutMs: number;
@@ -345,16 +347,10 @@ class MattermostBackend implements ChatBackend {
   async resolve(kind: "user" | "channel", value: string): Promise<Target> {
     const text = value.trim();
     const occupant = /^~([^/\s]+)\/(\S+)$/.exec(text);
-    if (occupant) return kind === "user" ? this.resolveAs("user", occupant[2]!, text) : this.resolveAs("channel", occupant[1]!, text);
-    if (text.startsWith("@")) return this.resolveAs("user", text.slice(1), text);
-    if (text.startsWith("~")) return this.resolveAs("channel", text.slice(1), text);
-    if (!text) throw new SendError(`Mattermost: an empty ${kind} names nobody`, false);
-    const order: ("user" | "channel")[] = kind === "user" ? ["user", "channel"] : ["channel", "user"];
-    for (const k of order) {
-      const found = ID.test(text) ? await this.byId(k, text) : await this.byName(k, text);
-      if (found) return found;
-    }
-    throw new SendError(`Mattermost: no user or channel "${text}"`, false);
+    if (occupant) return kind === "user" ? this.resolveAs(["user"], occupant[2]!, text) : this.resolveAs(["channel"], occupant[1]!, text);
+    if (text.startsWith("@")) return this.resolveAs(["user"], text.slice(1), text);
+    if (text.startsWith("~")) return this.resolveAs(["channel"], text.slice(1), text);
+    return this.resolveAs(kind === "user" ? ["user", "channel"] : ["channel", "user"], text, text);
   }
 
   async send(target: Target, msg: Outgoing): Promise<void> {
@@ -364,7 +360,7 @@ class MattermostBackend implements ChatBackend {
     let res = await this.createPost(post);
     if (res.status === 401 && this.cfg.password) {
       // A password session expired: log in again once, then retry the same post.
-      await this.login().catch(() => undefined);
+      await this.relogin().catch(() => undefined);
       res = await this.createPost(post);
     }
     if (!res.ok) throw await postFailure(res);
@@ -386,7 +382,8 @@ class MattermostBackend implements ChatBackend {
 
   private async login(): Promise<void> {
     if (!this.cfg.login || !this.cfg.password) throw new ConfigError("mattermost: set mattermost.token, or mattermost.login with a password");
-    await this.call(() => this.client.login(this.cfg.login!, this.cfg.password!), "login").catch((e) => this.authFailure(e));
+    const { login, password } = this.cfg;
+    await withTimeout(this.client.login(login, password), this.timeoutMs, "Mattermost login").catch((e) => this.authFailure(e));
     registerSecret(this.client.getToken());
   }
 
@@ -409,12 +406,25 @@ class MattermostBackend implements ChatBackend {
     }
     // Without a configured team, a bot in exactly one team uses it; `~name` needs a team.
     const teams = v.parse(v.array(TeamSchema), await this.call(() => this.client.getMyTeams(), "teams"));
-    if (teams.length !== 1) log.warn("mattermost.team is not set and the bot is in several teams: ~channel names will not resolve");
+    if (teams.length !== 1) log.warn(`mattermost.team is not set and the bot is in ${teams.length} teams: ~channel names will not resolve`);
     return teams.length === 1 ? teams[0]!.id : undefined;
   }
 
-  private call<T>(fn: () => Promise<T>, what: string): Promise<T> {
-    return withTimeout(fn(), this.timeoutMs, `Mattermost ${what}`);
+  /** One REST call with a deadline; a password bot whose session expired logs in again once. */
+  private async call<T>(fn: () => Promise<T>, what: string): Promise<T> {
+    try {
+      return await withTimeout(fn(), this.timeoutMs, `Mattermost ${what}`);
+    } catch (err) {
+      if (statusOf(err) !== 401 || !this.cfg.password) throw err;
+      await this.relogin();
+      return withTimeout(fn(), this.timeoutMs, `Mattermost ${what}`);
+    }
+  }
+
+  /** Concurrent callers that all met an expired session share one new login. */
+  private relogin(): Promise<void> {
+    this.loggingIn ??= this.login().finally(() => (this.loggingIn = undefined));
+    return this.loggingIn;
   }
 
   // ---- the event socket ----
@@ -450,7 +460,12 @@ class MattermostBackend implements ChatBackend {
 
   private onClose(): void {
     clearTimeout(this.helloTimer);
-    if (this.stopped) return;
+    if (this.stopped) {
+      // The library arms its own (parked) retry timer right after this listener; disarm it so
+      // a stopped backend holds no timers and the process can exit.
+      setTimeout(() => this.ws?.close(), 0);
+      return;
+    }
     this.setState("disconnected", "event socket closed");
     this.scheduleReconnect();
   }
@@ -477,14 +492,9 @@ class MattermostBackend implements ChatBackend {
     }
   }
 
-  /** Before a new socket: is the session still good? A password bot logs in again when not. */
+  /** Before a new socket: is the session still good? (`call` logs a password bot in again.) */
   private async checkSession(): Promise<void> {
-    try {
-      await this.call(() => this.client.getMe(), "users/me");
-    } catch (err) {
-      if (statusOf(err) !== 401 || !this.cfg.password) throw err;
-      await this.login();
-    }
+    await this.call(() => this.client.getMe(), "users/me");
   }
 
   private onEvent(raw: unknown): void {
@@ -496,23 +506,42 @@ class MattermostBackend implements ChatBackend {
       this.backoff.reset();
       this.setState("connected", `as @${this.me?.username ?? "?"}`);
     } else if (event === "posted") {
-      // One at a time, in the order Mattermost sent them (sender lookups are async).
-      this.queue = this.queue.then(() => this.onPosted(data)).catch((err) => log.error("a posted event failed", { error: describe(err) }));
+      // Turned into messages one at a time so they reach the handler in the order Mattermost
+      // sent them (sender lookups are async); handling itself runs concurrently, so one slow
+      // command does not hold up everyone else's.
+      this.queue = this.queue
+        .then(() => this.onPosted(data))
+        .then((msg) => msg && this.dispatch(msg))
+        .catch((err) => log.error("a posted event failed", { error: describe(err) }));
     }
   }
 
-  private async onPosted(data: Record<string, unknown>): Promise<void> {
+  private dispatch(msg: Message): void {
+    const handler = this.handler;
+    if (!handler) return;
+    Promise.resolve()
+      .then(() => handler(msg))
+      .catch((err) => log.error("the message handler failed", { error: describe(err) }));
+  }
+
+  /** The message a `posted` event carries for the bot, or undefined when it is not one. */
+  private async onPosted(data: Record<string, unknown>): Promise<Message | undefined> {
     const event = v.safeParse(PostedSchema, data);
-    if (!event.success || !this.me || !this.handler) return;
+    if (!event.success || !this.me) return undefined;
     const post = v.safeParse(PostSchema, safeJson(event.output.post));
-    if (!post.success) return;
+    if (!post.success) return undefined;
     const p = post.output;
     // The bot's own posts come back as events too; system posts (joins, header changes) are not speech.
-    if (p.user_id === this.me.id || p.type !== "") return;
+    if (p.user_id === this.me.id || p.type !== "") return undefined;
     const e = event.output;
-    if (e.team_id && this.teamId && e.team_id !== this.teamId) return; // another team's channel
-    const msg = this.toMessage(p, e, await this.sender(p.user_id, e.sender_name));
-    await this.handler(msg);
+    if (e.team_id && this.teamId && e.team_id !== this.teamId) return undefined; // another team's channel
+    const sender = await this.userById(p.user_id).catch((err: unknown) => {
+      // Never guess an identity from `sender_name` (a display name, or a webhook's override):
+      // ACLs match on it, so a wrong guess could slip past a deny rule.
+      log.error("cannot read the sender's profile; message dropped", { userId: p.user_id, error: describe(err) });
+      return undefined;
+    });
+    return sender && this.toMessage(p, e, identityOf(sender));
   }
 
   private toMessage(p: v.InferOutput<typeof PostSchema>, e: v.InferOutput<typeof PostedSchema>, from: Identity): Message {
@@ -542,20 +571,17 @@ class MattermostBackend implements ChatBackend {
     return { text: message, named: new RegExp(`(^|[^\\w@])@${name}${end}`, "i").test(message) };
   }
 
-  private async sender(userId: string, senderName: string): Promise<Identity> {
-    const user = await this.userById(userId).catch(() => undefined);
-    if (user) return identityOf(user);
-    // The profile could not be read: the event's own sender name is the best we have.
-    const nick = senderName.replace(/^@/, "") || userId;
-    return { id: userId, nick, aclId: `@${nick}`, st2User: `@${nick}` };
-  }
-
   // ---- lookups ----
 
-  private async resolveAs(kind: "user" | "channel", name: string, asked: string): Promise<Target> {
-    const found = ID.test(name) ? await this.byId(kind, name) : await this.byName(kind, name);
-    if (!found) throw new SendError(`Mattermost: no ${kind} "${asked}"`, false);
-    return found;
+  /** Tries each kind by id (when the key looks like one), then each by name. */
+  private async resolveAs(kinds: ("user" | "channel")[], key: string, asked: string): Promise<Target> {
+    if (!key) throw new SendError(`Mattermost: "${asked}" names nobody`, false);
+    const attempts = [...(ID.test(key) ? kinds.map((k) => () => this.byId(k, key)) : []), ...kinds.map((k) => () => this.byName(k, key))];
+    for (const attempt of attempts) {
+      const found = await attempt();
+      if (found) return found;
+    }
+    throw new SendError(`Mattermost: no ${kinds.join(" or ")} "${asked}"`, false);
   }
 
   private async byName(kind: "user" | "channel", name: string): Promise<Target | undefined> {
@@ -588,7 +614,8 @@ class MattermostBackend implements ChatBackend {
 
   private async channelByName(name: string): Promise<Channel> {
     const teamId = this.teamId;
-    if (!teamId) throw new SendError(`Mattermost: ~${name} needs mattermost.team to be set`, false);
+    // Channel names are unique per team only; without one, a name reads as nothing here.
+    if (!teamId) throw new NotFoundError(`channel ~${name} (mattermost.team is not set)`);
     const key = `~${name.toLowerCase()}`;
     return this.channels.get(key) ?? this.cacheChannel(await this.lookup(() => this.client.getChannelByName(teamId, name.toLowerCase()), ChannelSchema, `channel ~${name}`));
   }

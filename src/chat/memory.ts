@@ -59,7 +59,7 @@ export class MemoryBackend implements ChatBackend {
   /** Delivers a message as if a person typed it; resolves when the bot has handled it. */
   async receive(msg: Partial<Message> & { text: string; user?: string; roomName?: string }): Promise<void> {
     const nick = msg.user ?? "alice";
-    const room = msg.roomName ? { id: msg.roomName, name: msg.roomName } : msg.room;
+    const room = msg.roomName ? { id: msg.roomName, name: `#${msg.roomName}` } : msg.room;
     const full: Message = {
       text: msg.text,
       from: msg.from ?? { id: nick, nick, aclId: `@${nick}`, st2User: nick },
@@ -91,9 +91,11 @@ export class MemoryBackend implements ChatBackend {
 
   async resolve(kind: "user" | "channel", value: string): Promise<Target> {
     const name = value.replace(/^[@#]/, "");
-    const known = kind === "user" ? this.opts.users : this.opts.rooms;
+    // A `channel` may name a person (`@bob`): the source_channel of a direct message.
+    const isUser = kind === "user" || value.startsWith("@");
+    const known = isUser ? this.opts.users : this.opts.rooms;
     if (known && !known.includes(name)) throw new SendError(`no ${kind} "${value}" on ${this.name}`, false);
-    return kind === "user" ? { kind: "user", id: name, name: `@${name}` } : { kind: "room", id: name, name: `#${name}` };
+    return isUser ? { kind: "user", id: name, name: `@${name}` } : { kind: "room", id: name, name: `#${name}` };
   }
 
   replyTarget(msg: Message): Target {
@@ -101,6 +103,6 @@ export class MemoryBackend implements ChatBackend {
   }
 
   sourceChannel(msg: Message): string {
-    return msg.room ? msg.room.name : msg.from.nick;
+    return msg.room ? msg.room.name : `@${msg.from.nick}`;
   }
 }

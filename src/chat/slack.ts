@@ -141,8 +141,8 @@ const PRETEXT_DELIMITER = "{~}";
 const FAILED_STATUS = /^\s*status\s*:\s*(failed|timeout|abandoned)\b/m;
 
 /**
- * Builds chat.postMessage arguments (without `channel`) for `msg` sent to `target`.
- * Exported for the benchmark and for reading; the wire tests assert what Slack receives.
+ * Builds chat.postMessage arguments (without `channel`) for `msg` sent to `target`: thread,
+ * then one of plain `text`, one styled attachment, or the pack's own attachments/blocks.
  */
 export function buildPostArgs(target: Target, msg: Outgoing, colors: { success: string; failure: string } = SLACK_COLORS): Record<string, unknown> {
   const rawSlack = msg.extra?.slack;
@@ -254,17 +254,26 @@ export function parseSlackAddress(value: string): Address | undefined {
 
 // ---- Web API errors → SendError -------------------------------------------------------------
 
+/** A failed Web API call; `slackError` is Slack's own code (`channel_not_found`, ...) when it sent one. */
+export class SlackSendError extends SendError {
+  constructor(message: string, retryable: boolean, retryAfterMs?: number, readonly slackError?: string) {
+    super(message, retryable, retryAfterMs);
+  }
+}
+
 /** Slack error codes that may succeed later unchanged; every other platform error is final. */
 const TRANSIENT = new Set(["internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited", "team_added_to_org"]);
+/** Codes meaning a token is wrong, not that a call failed. */
+const AUTH_ERRORS = new Set(["invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type"]);
 
 function toSendError(method: string, err: unknown): SendError {
   if (err instanceof SendError) return err;
   if (err instanceof WebAPIRateLimitedError) {
-    return new SendError(`Slack rate-limited ${method}; retry after ${err.retryAfter}s`, true, err.retryAfter * 1000);
+    return new SlackSendError(`Slack rate-limited ${method}; retry after ${err.retryAfter}s`, true, err.retryAfter * 1000, "ratelimited");
   }
   if (err instanceof WebAPIPlatformError) {
     const code = err.data.error;
-    return new SendError(`Slack ${method} failed: ${code}`, TRANSIENT.has(code), code === "ratelimited" ? 1000 : undefined);
+    return new SlackSendError(`Slack ${method} failed: ${code}`, TRANSIENT.has(code), code === "ratelimited" ? 1000 : undefined, code);
   }
   if (err instanceof WebAPIHTTPError) {
     return new SendError(`Slack ${method} answered HTTP ${err.statusCode}`, err.statusCode >= 500 || err.statusCode === 408);
@@ -306,6 +315,8 @@ class SlackDirectory {
   private rooms = new Map<string, SlackConversation>();
   private loadedAt = -Infinity;
   private loading?: Promise<void>;
+  /** Which conversation types the app's scopes allow listing (see `conversations`). */
+  private typeSet = 0;
 
   constructor(private readonly call: Call, private readonly ttlMs: number, private readonly missRefreshMs: number) {}
 
@@ -334,7 +345,7 @@ class SlackDirectory {
         ?? live.find((u) => u.profile.display_name?.toLowerCase() === lower)
         ?? live.find((u) => (u.profile.real_name ?? u.real_name)?.toLowerCase() === lower);
     };
-    return (await this.lookup(find)) ?? undefined;
+    return this.lookup(find);
   }
 
   async roomByName(name: string): Promise<SlackConversation | undefined> {
@@ -343,8 +354,13 @@ class SlackDirectory {
   }
 
   private async lookup<T>(find: () => T | undefined): Promise<T | undefined> {
-    const age = Date.now() - this.loadedAt;
-    if (age >= this.ttlMs) await this.reload();
+    if (Date.now() - this.loadedAt >= this.ttlMs) {
+      await this.reload().catch((err: unknown) => {
+        // An expired directory still answers while Slack refuses a reload; an empty one cannot.
+        if (this.loadedAt === -Infinity) throw err;
+        log.warn("could not reload the Slack directory; using the last one", { error: String(err) });
+      });
+    }
     const hit = find();
     if (hit !== undefined || Date.now() - this.loadedAt < this.missRefreshMs) return hit;
     await this.reload();
@@ -360,11 +376,30 @@ class SlackDirectory {
 
   private async load(): Promise<void> {
     const users = await this.pages("users.list", {}, UsersListSchema, (r) => r.members);
-    const rooms = await this.pages("conversations.list", { types: "public_channel,private_channel,mpim", exclude_archived: true }, ConversationsListSchema, (r) => r.channels);
+    const rooms = await this.conversations();
     this.users = new Map(users.map((u) => [u.id, u]));
     this.rooms = new Map(rooms.map((c) => [c.id, c]));
     this.loadedAt = Date.now();
     log.debug("directory loaded", { users: users.length, channels: rooms.length });
+  }
+
+  /**
+   * Every conversation the bot may name. Asking for a type the app has no scope for fails the
+   * whole call (`missing_scope`), so an app without groups:read / mpim:read still resolves
+   * public channels.
+   */
+  private async conversations(): Promise<SlackConversation[]> {
+    const typeSets = ["public_channel,private_channel,mpim", "public_channel,private_channel", "public_channel"];
+    for (; this.typeSet < typeSets.length; this.typeSet++) {
+      const types = typeSets[this.typeSet]!;
+      try {
+        return await this.pages("conversations.list", { types, exclude_archived: true }, ConversationsListSchema, (r) => r.channels);
+      } catch (err) {
+        if (!(err instanceof SlackSendError && err.slackError === "missing_scope") || this.typeSet === typeSets.length - 1) throw err;
+        log.warn("the Slack app may not list some conversation types; add the scope to resolve them by name", { types });
+      }
+    }
+    return [];
   }
 
   private async pages<R extends { response_metadata: { next_cursor: string } }, T>(
@@ -459,7 +494,7 @@ class SlackBackend implements ChatBackend {
         throw new ConfigError(`Slack refused the configured token (${(err as SendError).message}); check slack.bot_token and slack.app_token`);
       }
       this.setState("disconnected", (err as Error).message);
-      void this.reconnectLoop();
+      void this.reconnectLoop(err);
     }
   }
 
@@ -504,12 +539,14 @@ class SlackBackend implements ChatBackend {
     void this.reconnectLoop();
   }
 
-  private async reconnectLoop(): Promise<void> {
+  private async reconnectLoop(lastError?: unknown): Promise<void> {
     if (this.connecting) return;
     this.connecting = true;
     try {
       while (!this.stopped) {
-        const delay = this.backoff.next();
+        // A rate-limited apps.connections.open says how long to wait; never come back sooner.
+        const retryAfter = lastError instanceof SendError ? (lastError.retryAfterMs ?? 0) : 0;
+        const delay = Math.max(this.backoff.next(), retryAfter);
         log.debug("reconnecting", { inMs: delay, attempt: this.backoff.attempts });
         await sleep(delay, this.abort.signal);
         if (this.stopped) return;
@@ -517,6 +554,7 @@ class SlackBackend implements ChatBackend {
           await this.connect();
           return;
         } catch (err) {
+          lastError = err;
           this.setState("disconnected", (err as Error).message);
         }
       }
@@ -526,6 +564,8 @@ class SlackBackend implements ChatBackend {
   }
 
   private setState(state: ConnectionState, detail?: string): void {
+    // A connect attempt unwinding after stop() must not make a stopped backend look alive.
+    if (this.stopped && state !== "stopped") return;
     if (this.state.state === state && this.state.detail === detail) return;
     this.state = { state, ...(detail ? { detail } : {}), since: Date.now() };
     const fields = detail ? { detail } : undefined;
@@ -572,7 +612,7 @@ class SlackBackend implements ChatBackend {
       text,
       from: await this.identity(ev.user, roomName),
       direct,
-      mentioned: mentioned || ev.type === "app_mention",
+      mentioned,
       raw: ev,
     };
     if (roomName !== undefined) msg.room = { id: ev.channel, name: `#${roomName}` };
@@ -669,7 +709,7 @@ class SlackBackend implements ChatBackend {
     try {
       return await fetch();
     } catch (err) {
-      if (err instanceof SendError && err.message.endsWith(`: ${notFound}`)) return undefined;
+      if (err instanceof SlackSendError && err.slackError === notFound) return undefined;
       throw err;
     }
   }
@@ -680,7 +720,8 @@ class SlackBackend implements ChatBackend {
 
   private roomTarget(room: SlackConversation | undefined): Target | undefined {
     if (!room) return undefined;
-    if (room.is_im) return room.user ? { kind: "user", id: room.user } : { kind: "room", id: room.id };
+    // A DM's own id (hubot's source_channel) is posted to as is; no conversations.open needed.
+    if (room.is_im) return { kind: "room", id: room.id };
     return { kind: "room", id: room.id, ...(room.name ? { name: `#${room.name}` } : {}) };
   }
 
@@ -699,7 +740,7 @@ class SlackBackend implements ChatBackend {
 }
 
 function isAuthFailure(err: unknown): boolean {
-  return err instanceof SendError && /: (invalid_auth|not_authed|account_inactive|token_revoked|not_allowed_token_type)$/.test(err.message);
+  return err instanceof SlackSendError && err.slackError !== undefined && AUTH_ERRORS.has(err.slackError);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -121,7 +121,8 @@ export class TextBackend implements ChatBackend {
 
   async resolve(kind: "user" | "channel", value: string): Promise<Target> {
     const name = bare(value.trim());
-    return kind === "user" ? { kind: "user", id: name } : { kind: "room", id: name };
+    // A `channel` may name a person (`@alice`): the source_channel of a direct message.
+    return kind === "user" || value.trim().startsWith("@") ? { kind: "user", id: name } : { kind: "room", id: name };
   }
 
   replyTarget(msg: Message): Target {

@@ -267,6 +267,7 @@ class XmppBackend implements ChatBackend {
   /** True while one connection attempt runs; its failures are handled by whoever started it. */
   private attempting = false;
   private reconnecting = false;
+  private lastStreamError: string | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private rejoinTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -319,15 +320,24 @@ class XmppBackend implements ChatBackend {
     this.client = client;
     // Its reconnect module retries every second forever; we reconnect with the shared Backoff.
     client.reconnect.stop();
-    client.on("error", (err: unknown) => log.debug("xmpp error", { error: describeError(err) }));
+    client.on("error", (err: unknown) => {
+      // Stream errors (e.g. `conflict`: another client logged in with our resource) explain drops.
+      if (err instanceof Error && err.name === "StreamError") {
+        this.lastStreamError = describeError(err);
+        log.warn(`the XMPP server closed the stream: ${this.lastStreamError}`);
+      } else {
+        log.debug("xmpp error", { error: describeError(err) });
+      }
+    });
     client.on("stanza", (stanza: XmlElement) => this.onStanza(stanza));
     client.on("disconnect", (info?: { reason?: unknown }) => this.onDisconnect(info?.reason));
     const outcome = await this.connectOnce();
-    if (outcome === "refused") {
+    if (outcome.ok) return;
+    if (outcome.refused) {
       await this.stop();
       throw new ConfigError(`the XMPP server refused the login of ${this.account.bare}: check xmpp.jid and xmpp.password`);
     }
-    if (outcome === "failed") void this.reconnectLoop();
+    void this.reconnectLoop(outcome.reason);
   }
 
   async stop(): Promise<void> {
@@ -354,30 +364,38 @@ class XmppBackend implements ChatBackend {
     this.state = { state, detail, since: changed ? Date.now() : this.state.since };
     const line = `xmpp ${state}${detail ? `: ${detail}` : ""}`;
     if (state === "disconnected") log.warn(line);
+    else if (state === "connecting") log.debug(line);
     else log.info(line);
   }
 
   /** One attempt: TCP (+TLS), SASL, bind, initial presence, room joins. */
-  private async connectOnce(): Promise<"online" | "refused" | "failed"> {
+  private async connectOnce(): Promise<{ ok: true } | { ok: false; refused: boolean; reason: string }> {
     const client = this.client;
-    if (!client || this.stopped) return "failed";
+    if (!client || this.stopped) return { ok: false, refused: false, reason: "stopped" };
     this.attempting = true;
     this.setState("connecting", `connecting to ${this.service}`);
     try {
       const ready = this.sessionReady(client);
-      await client.connect(this.service);
-      await client.open({ domain: client.options.domain, lang: client.options.lang });
-      await ready;
+      // connect() may fail first; the failure is reported once, from there.
+      ready.catch(() => undefined);
+      const negotiate = async () => {
+        await client.connect(this.service);
+        await client.open({ domain: client.options.domain, lang: client.options.lang });
+        await ready;
+      };
+      // `ready` also carries the attempt's deadline, which bounds a TCP connect that hangs.
+      await Promise.race([ready, negotiate()]);
       await this.afterOnline(client);
       this.backoff.reset();
-      return "online";
+      return { ok: true };
     } catch (err) {
-      if (this.stopped) return "failed";
       const refused = err instanceof Error && err.name === "SASLError";
-      this.setState("disconnected", refused ? "login refused: check xmpp.jid and xmpp.password" : `cannot connect: ${describeError(err)}`);
       // Leave the socket in a clean "disconnect" state for the next attempt.
-      if (client.status !== "disconnect" && client.status !== "offline") await Promise.race([client.disconnect().catch(() => undefined), sleep(3_000)]);
-      return refused ? "refused" : "failed";
+      if (!this.stopped && client.status !== "disconnect" && client.status !== "offline") {
+        await Promise.race([client.disconnect().catch(() => undefined), sleep(3_000)]);
+      }
+      const reason = refused ? "login refused: check xmpp.jid and xmpp.password" : `cannot connect: ${this.takeStreamError() ?? describeError(err)}`;
+      return { ok: false, refused, reason };
     } finally {
       this.attempting = false;
     }
@@ -422,20 +440,28 @@ class XmppBackend implements ChatBackend {
     this.occupants.clear();
     for (const pending of this.pendingJoins.values()) pending.reject(new JoinError("disconnected"));
     if (this.stopped || this.attempting) return;
-    this.setState("disconnected", reason ? `connection lost: ${describeError(reason)}` : "connection lost");
-    void this.reconnectLoop();
+    const why = this.takeStreamError() ?? (reason ? describeError(reason) : undefined);
+    void this.reconnectLoop(why ? `connection lost: ${why}` : "connection lost");
   }
 
-  private async reconnectLoop(): Promise<void> {
+  /** The stream error that explains the latest drop, if the server sent one. */
+  private takeStreamError(): string | undefined {
+    const error = this.lastStreamError;
+    this.lastStreamError = undefined;
+    return error;
+  }
+
+  private async reconnectLoop(reason: string): Promise<void> {
     if (this.reconnecting) return;
     this.reconnecting = true;
     try {
       while (!this.stopped && this.client?.status !== "online") {
         const delay = this.backoff.next();
-        this.setState("disconnected", `${this.state.detail?.replace(/; retrying in .*$/, "") ?? "disconnected"}; retrying in ${delay} ms`);
+        this.setState("disconnected", `${reason}; retrying in ${delay} ms`);
         await sleep(delay, this.abort.signal);
         if (this.stopped) break;
-        await this.connectOnce();
+        const outcome = await this.connectOnce();
+        if (!outcome.ok) reason = outcome.reason;
       }
     } finally {
       this.reconnecting = false;
@@ -496,8 +522,9 @@ class XmppBackend implements ChatBackend {
           nick = `${nick}_`;
           continue;
         }
+        // Retries repeat the same refusal: say it once per change, not every retry.
+        if (condition !== room.lastError && condition !== "disconnected" && condition !== "stopped") log.warn(`cannot join ${room.jid}: ${condition}`);
         room.lastError = condition;
-        if (condition !== "disconnected" && condition !== "stopped") log.warn(`cannot join ${room.jid}: ${condition}`);
         return;
       }
     }
@@ -598,6 +625,8 @@ class XmppBackend implements ChatBackend {
 
   private onMessageStanza(stanza: XmlElement): void {
     const type = stanza.attrs.type ?? "normal";
+    // Headlines are notifications (pubsub, broadcasts), never someone talking to the bot.
+    if (type === "headline") return;
     if (type === "error") {
       // A bounce (offline user, unknown occupant): no send can be failed after the fact, so say it.
       log.warn(`the XMPP server bounced a message to ${stanza.attrs.from}: ${errorCondition(stanza)}`);
@@ -608,6 +637,9 @@ class XmppBackend implements ChatBackend {
     if (!body?.trim() || !from) return;
     // History replayed by a room on join, or offline messages: never run old commands again.
     if (stanza.getChild("delay", NS.delay) || stanza.getChild("x", NS.legacyDelay)) return;
+    // Room invitations carry a human-readable body but are not commands.
+    const mucUser = stanza.getChild("x", NS.mucUser);
+    if (mucUser?.getChild("invite") || mucUser?.getChild("decline") || stanza.getChild("x", "jabber:x:conference")) return;
     const message = type === "groupchat" ? this.roomMessage(from, body) : this.directMessage(from, body);
     if (!message) return;
     message.raw = stanza;
@@ -700,11 +732,13 @@ class XmppBackend implements ChatBackend {
     if (kind === "channel") {
       const room = this.findRoom(text);
       if (room) return { kind: "room", id: room.jid, name: room.jid };
+      // Not a room: err-stackstorm's source_channel of a private chat is the person's JID.
       const jid = text.includes("@") ? parseJid(text) : undefined;
-      if (!jid || this.isMucDomain(jid.domain)) throw new SendError(`"${value}" is not one of the configured XMPP rooms`, false);
+      if (!jid || (this.isMucDomain(jid.domain) && !jid.resource)) throw new SendError(`"${value}" is not one of the configured XMPP rooms`, false);
       return this.userTarget(jid, value);
     }
-    const jid = parseJid(text.includes("@") ? text : `${text.replace(/^@/, "")}@${this.domain}`);
+    const name = text.replace(/^@/, "");
+    const jid = parseJid(name.includes("@") ? name : `${name}@${this.domain}`);
     if (!jid) throw new SendError(`"${value}" is not an XMPP address`, false);
     return this.userTarget(jid, value);
   }

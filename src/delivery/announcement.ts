@@ -6,8 +6,10 @@
  */
 import * as v from "valibot";
 
-/** An object with string keys; `null` is read as absent (StackStorm sends `null` for unset fields). */
-const looseObject = v.nullish(v.record(v.string(), v.unknown()));
+/** A JSON object (not an array); `null` is read as absent (StackStorm sends `null` for unset fields). */
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+const looseObject = v.nullish(v.custom<Record<string, unknown>>(isPlainObject));
 const looseString = v.nullish(v.string());
 
 /**
@@ -39,7 +41,8 @@ export type ParseResult = { ok: true; value: Announcement } | { ok: false; error
 const typeNames: Record<string, string> = {
   string: "a string",
   boolean: "a boolean",
-  record: "an object",
+  /** The only custom schema: a JSON object (not an array) where `context`/`extra` belong. */
+  custom: "an object",
 };
 
 /** One plain sentence naming the first bad field, e.g. `"whisper" must be a boolean`. */
@@ -48,10 +51,26 @@ function describe(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): st
   const key = issue.path?.[0]?.key;
   if (key === undefined) return "the announcement must be a JSON object";
   const field = `"${String(key)}"`;
-  if ((issue.path?.length ?? 0) > 1) return `${field} must be an object with string keys`;
   if (issue.input === undefined) return `${field} is required`;
   const expected = typeNames[issue.type] ?? issue.expected ?? issue.type;
   return `${field} must be ${expected}`;
+}
+
+/** Deeper `extra`/`context` is no chat formatting anyone writes; refusing it keeps every later step safe from stack exhaustion. */
+const MAX_DEPTH = 64;
+
+/** Nesting depth of a JSON value, without recursion (the input may be hostile). */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== "object" || node === null) continue;
+    if (depth > max) max = depth;
+    if (max > MAX_DEPTH) return max;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return max;
 }
 
 /**
@@ -67,6 +86,9 @@ export function parseAnnouncement(data: unknown): ParseResult {
   if (!result.success) return { ok: false, error: describe(result.issues) };
   const raw = result.output;
   if (raw.message.trim() === "") return { ok: false, error: `"message" must not be empty` };
+  for (const key of ["context", "extra"] as const) {
+    if (raw[key] && depthOf(raw[key]) > MAX_DEPTH) return { ok: false, error: `"${key}" is nested more than ${MAX_DEPTH} levels deep` };
+  }
   const value: Announcement = { message: raw.message };
   if (raw.channel) value.channel = raw.channel;
   if (raw.user) value.user = raw.user;

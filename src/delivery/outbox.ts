@@ -45,6 +45,8 @@ export interface OutboxOptions {
   initialRetryDelayMs?: number;
   /** A send or resolve not confirmed within this is treated as a retryable failure (default 30 s). */
   sendTimeoutMs?: number;
+  /** How long `stop()` waits for sends in flight (default 2 s). */
+  stopGraceMs?: number;
   /** The whole backend's send rate; default ten times `backend.sendRate` (unlimited without one). */
   overallRate?: Rate;
   /** Jitter source for the backoff (tests pass a constant). */
@@ -109,7 +111,6 @@ interface Row {
 }
 
 const RESOLVE_CACHE_MS = 5 * 60_000;
-const STOP_GRACE_MS = 2000;
 const NO_TARGET = "none:";
 
 export class Outbox {
@@ -182,7 +183,7 @@ export class Outbox {
     if (rows.length > 0) log.info("resuming delivery of queued messages", { count: rows.length });
   }
 
-  /** Stops delivering; waits up to two seconds for sends in flight, then records what they confirmed. */
+  /** Stops delivering; waits up to `stopGraceMs` for sends in flight, then records what they confirmed. */
   async stop(): Promise<void> {
     if (!this.started || this.stopped) return;
     this.stopped = true;
@@ -193,7 +194,7 @@ export class Outbox {
       if (lane.inflight) inflight.push(lane.inflight);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)));
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.stopGraceMs ?? 2000)));
     await Promise.race([Promise.allSettled(inflight), grace]);
     clearTimeout(timer);
     this.flushDone();

@@ -17,10 +17,17 @@ export interface SplitPart {
   suffix: string;
 }
 
-const FENCE = /^ {0,3}```/;
-const CLOSE = "\n```";
+/** CommonMark: an opening backtick fence's info string has no backticks; a closing fence has none. */
+const OPEN_FENCE = /^ {0,3}(`{3,})([^`]*)$/;
+const CLOSE_FENCE = /^ {0,3}(`{3,})\s*$/;
 /** Below this limit fences are not rebalanced: the wrappers would leave no room for content. */
 const MIN_FENCED_LIMIT = 16;
+
+/** An open code block: its backtick run and info string, to close and reopen it alike. */
+interface Fence {
+  ticks: string;
+  info: string;
+}
 
 interface Line {
   start: number;
@@ -41,22 +48,39 @@ function linesOf(text: string): Line[] {
   }
 }
 
-/** The fence state after `line`: the open block's info string, or undefined when outside. */
-function fenceAfter(text: string, line: Line, open: string | undefined): string | undefined {
-  if (text.charCodeAt(line.start) !== 32 && text.charCodeAt(line.start) !== 96) return open;
-  const content = text.slice(line.start, Math.min(line.end, line.start + 3 + 256));
-  if (!FENCE.test(content)) return open;
-  if (open !== undefined) return undefined;
-  return text.slice(line.start, line.end).trim().replace(/^`+/, "").trim();
+/** The fence state after `line`: the open block, or undefined when outside one. */
+function fenceAfter(text: string, line: Line, open: Fence | undefined): Fence | undefined {
+  const c = text.charCodeAt(line.start);
+  if (c !== 32 && c !== 96) return open;
+  const content = text.slice(line.start, line.end);
+  if (open) {
+    const m = CLOSE_FENCE.exec(content);
+    return m && m[1]!.length >= open.ticks.length ? undefined : open;
+  }
+  const m = OPEN_FENCE.exec(content);
+  return m ? { ticks: m[1]!, info: m[2]!.trim() } : undefined;
 }
 
-/** An index at most `max` into `text` (from `start`) that does not cut a surrogate pair, preferring a space. */
+/** True when a part starting at `pos` would begin with what chat renders as a fence. */
+const looksLikeFence = (text: string, pos: number): boolean => /^ {0,3}```/.test(text.slice(pos, pos + 6));
+
+/** `cut` moved back one unit when it would fall between the halves of a surrogate pair. */
+function whole(text: string, cut: number): number {
+  const code = text.charCodeAt(cut - 1);
+  return code >= 0xd800 && code <= 0xdbff ? cut - 1 : cut;
+}
+
+/** An index at most `max` (≥ 2) past `start` that does not cut a surrogate pair, preferring a space. */
 function hardCut(text: string, start: number, max: number): number {
-  let cut = start + max;
+  let cut = whole(text, start + max);
   const space = text.lastIndexOf(" ", cut - 1);
   if (space >= start + Math.floor(max / 2)) cut = space + 1;
-  const code = text.charCodeAt(cut - 1);
-  if (code >= 0xd800 && code <= 0xdbff && cut - 1 > start) cut--;
+  // Never leave a fence-like run of backticks at the start of the next part.
+  while (looksLikeFence(text, cut)) {
+    const back = whole(text, cut - 1);
+    if (back <= start) break;
+    cut = back;
+  }
   return cut;
 }
 
@@ -64,7 +88,10 @@ function hardCut(text: string, start: number, max: number): number {
  * Splits `text` into parts of at most `limit` characters: at line boundaries (the newline between
  * two parts is dropped), an over-long line hard (at a space when one is in its second half,
  * never inside a surrogate pair). Fences stay balanced in every part. Whitespace-only parts are
- * dropped, so there is never an empty part; an empty or blank text yields [].
+ * dropped, so there is never an empty part; an empty or blank text yields []. A block left
+ * open at the end of the text is closed in the last part. Two pathological cases may stay
+ * unbalanced when a line must itself be cut: a line that starts with ``` but is no fence
+ * (backticks later on it), and a run of backticks about as long as a part.
  */
 export function splitMessage(text: string, limit: number): string[] {
   return splitMessageParts(text, limit).map((p) => p.text);
@@ -84,8 +111,8 @@ class Splitter {
   /** Current part: body range and the fence state at its start and at its end. */
   private start = -1;
   private end = -1;
-  private openAtStart: string | undefined;
-  private open: string | undefined;
+  private openAtStart: Fence | undefined;
+  private open: Fence | undefined;
 
   constructor(
     private readonly text: string,
@@ -100,18 +127,19 @@ class Splitter {
     return this.parts;
   }
 
-  private prefixFor(open: string | undefined): string {
+  private prefixFor(open: Fence | undefined): string {
     if (!this.fenced || open === undefined) return "";
-    const full = "```" + open + "\n";
+    const full = open.ticks + open.info + "\n";
     // A huge info string must not eat the part: reopen without it.
-    return full.length + CLOSE.length <= this.limit / 2 ? full : "```\n";
+    return full.length + open.ticks.length + 1 <= this.limit / 2 ? full : "```\n";
   }
 
-  private suffixFor(open: string | undefined): string {
-    return this.fenced && open !== undefined ? CLOSE : "";
+  private suffixFor(open: Fence | undefined): string {
+    if (!this.fenced || open === undefined) return "";
+    return open.ticks.length + 1 <= this.limit / 4 ? "\n" + open.ticks : "\n```";
   }
 
-  private size(start: number, end: number, openAtEnd: string | undefined): number {
+  private size(start: number, end: number, openAtEnd: Fence | undefined): number {
     return this.prefixFor(this.openAtStart).length + (end - start) + this.suffixFor(openAtEnd).length;
   }
 
@@ -133,7 +161,7 @@ class Splitter {
   }
 
   /** Emits hard-cut chunks of a line too long for one part; its tail stays in the current part. */
-  private splitLongLine(line: Line, after: string | undefined): void {
+  private splitLongLine(line: Line, after: Fence | undefined): void {
     let pos = line.start;
     for (;;) {
       if (this.size(pos, line.end, after) <= this.limit) {
@@ -142,7 +170,7 @@ class Splitter {
         return;
       }
       const room = this.limit - this.prefixFor(this.openAtStart).length - this.suffixFor(this.open).length;
-      const cut = hardCut(this.text, pos, Math.max(1, room));
+      const cut = hardCut(this.text, pos, Math.max(2, room));
       this.end = cut;
       this.flush();
       this.begin(cut);

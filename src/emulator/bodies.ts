@@ -7,9 +7,9 @@
 import { Fault, isObject } from "./http.ts";
 import { pyRepr } from "./python.ts";
 
-type JsonType = "string" | "object" | "integer" | "null";
+type JsonType = string;
 
-interface BodySchema {
+export interface BodySchema {
   /** Property → accepted types and whether it is required, in the schema's order. */
   properties: [name: string, types: JsonType[], required: boolean][];
   /** When true, keys not listed are refused. */
@@ -52,6 +52,21 @@ export const TOKEN_VALIDATION: BodySchema = { properties: [["token", ["string", 
 /** `InquiryResponseResult`. */
 export const INQUIRY_RESPONSE: BodySchema = { properties: [str("id", true), ["response", ["object"], true]], closed: false };
 
+/**
+ * A draft-4 (or draft-3 `required: true`) object schema, as far as this module checks:
+ * required keys, declared types, `additionalProperties: false`. Used for inquiry responses.
+ */
+export function fromJsonSchema(schema: Record<string, unknown>): BodySchema {
+  const props = isObject(schema.properties) ? schema.properties : {};
+  const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
+  const properties: BodySchema["properties"] = Object.entries(props).map(([name, prop]) => {
+    const type = isObject(prop) ? prop.type : undefined;
+    const types = type === undefined ? [] : Array.isArray(type) ? type.map(String) : [String(type)];
+    return [name, types, required.includes(name) || (isObject(prop) && prop.required === true)];
+  });
+  return { properties, closed: schema.additionalProperties === false };
+}
+
 /** Checks `body` against `schema`; throws StackStorm's 400 on the first violation. */
 export function checkBody(body: unknown, schema: BodySchema): Record<string, unknown> {
   const error = bodyError(body, schema);
@@ -67,7 +82,7 @@ export function bodyError(body: unknown, schema: BodySchema): string | undefined
       continue;
     }
     const value = body[name];
-    if (!types.some((t) => hasType(value, t))) return `${pyRepr(value)} is not of type ${types.map((t) => `'${t}'`).join(", ")}`;
+    if (types.length && !types.some((t) => hasType(value, t))) return `${pyRepr(value)} is not of type ${types.map((t) => `'${t}'`).join(", ")}`;
     const min = schema.minimum?.[name];
     if (min !== undefined && typeof value === "number" && value < min) return `${value} is less than the minimum of ${min}`;
   }

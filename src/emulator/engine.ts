@@ -4,9 +4,8 @@
  * for `/aliasexecution`, and help strings. The same engine serves st2bot, so the emulator and
  * the bot cannot disagree about what a format means.
  */
-import { AliasIndex } from "../st2/aliases/index.ts";
 import { parseFormat, parseMultiple } from "../st2/aliases/format.ts";
-import type { ActionAlias } from "../st2/aliases/types.ts";
+import { AliasIndex, type HelpQuery, type HelpResult } from "../st2/aliases/index.ts";
 import type { StoredAlias } from "./types.ts";
 
 /** StackStorm's answer to "which alias runs this command?" in strict mode. */
@@ -14,36 +13,30 @@ export type Verdict =
   | { ok: true; alias: StoredAlias; display: string; representation: string; matchMultiple: boolean }
   | { ok: false; faultstring: string };
 
-export interface HelpQuery {
-  pack?: string;
-  filter?: string;
-  limit: number;
-  offset: number;
-}
-
 export class AliasEngine {
   private readonly index: AliasIndex;
+  private readonly byRef: Map<string, StoredAlias>;
 
-  constructor(private readonly aliases: readonly StoredAlias[]) {
-    this.index = new AliasIndex(aliases as unknown as ActionAlias[]);
+  constructor(aliases: readonly StoredAlias[]) {
+    this.index = new AliasIndex(aliases);
+    this.byRef = new Map(aliases.map((a) => [a.ref, a]));
   }
 
   /** `get_matching_alias`: one hit, or the faultstring StackStorm answers with. */
   match(command: string): Verdict {
-    const result = this.index.match(command, { strict: true });
-    if (result.kind === "match" || result.kind === "multiple") {
-      const alias = this.aliases.find((a) => a.ref === result.alias.ref) ?? (result.alias as unknown as StoredAlias);
-      return {
-        ok: true,
-        alias,
-        display: result.display,
-        representation: result.representation,
-        matchMultiple: result.kind === "multiple",
-      };
+    const outcome = this.index.match(command, { strict: true });
+    switch (outcome.kind) {
+      case "match": {
+        const { alias, display, representation } = outcome.match;
+        return { ok: true, alias: this.stored(alias.ref), display, representation, matchMultiple: false };
+      }
+      case "multiple": {
+        const { alias, display, representation } = outcome;
+        return { ok: true, alias: this.stored(alias.ref), display, representation, matchMultiple: true };
+      }
+      default:
+        return { ok: false, faultstring: outcome.message };
     }
-    if (result.kind === "none") return { ok: false, faultstring: `Command '${command}' matched no patterns` };
-    const multi = "multi" in result && result.multi ? " (multi)" : "";
-    return { ok: false, faultstring: `Command '${command}' matched more than 1${multi} pattern` };
   }
 
   /**
@@ -54,8 +47,15 @@ export class AliasEngine {
     return multiple ? parseMultiple(format, command) : [parseFormat(format, command)];
   }
 
-  help(query: HelpQuery): { available: number; helpstrings: { pack: string; display: string; description: string }[] } {
+  /** `generate_helpstring_result` over the enabled aliases. */
+  help(query: HelpQuery): HelpResult {
     return this.index.help(query);
+  }
+
+  private stored(ref: string): StoredAlias {
+    const alias = this.byRef.get(ref);
+    if (!alias) throw new Error(`alias engine returned unknown alias ${ref}`);
+    return alias;
   }
 }
 
@@ -63,7 +63,9 @@ export class AliasEngine {
 export function formatStrings(alias: StoredAlias): unknown[] {
   const out: unknown[] = [];
   for (const f of alias.formats) {
-    if (typeof f === "object" && f.representation?.length) out.push(...f.representation);
+    const rep: unknown = typeof f === "object" && f !== null ? f.representation : undefined;
+    if (typeof rep === "string") out.push(rep);
+    else if (Array.isArray(rep) && rep.length) out.push(...rep);
     else out.push(f);
   }
   return out;

@@ -107,11 +107,13 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const query = Object.fromEntries(url.searchParams);
     const parsed = req.method === "GET" || req.method === "HEAD" ? { body: undefined } : await readBody(req);
     const credential = findCredential(req, query);
+    const headers: Record<string, string> = {};
+    req.headers.forEach((value, key) => (headers[key] = value));
     const record: RecordedRequest = {
       method: req.method,
       path: url.pathname,
       query,
-      headers: Object.fromEntries(req.headers),
+      headers,
       body: parsed.body,
       credential,
       at: new Date(),

@@ -9,8 +9,8 @@ import { pyStr, pyTruthy, toHumanTime } from "./python.ts";
 /** The fields of an execution the template reads (the API's execution object). */
 export interface ExecutionView {
   id: string;
-  action: { ref: string };
-  runner: { name: string };
+  action: { ref: string; [key: string]: unknown };
+  runner: { name: string; [key: string]: unknown };
   status: string;
   web_url?: string;
   elapsed_seconds?: number;
@@ -70,9 +70,9 @@ function isMapping(value: unknown): value is Record<string, unknown> {
 
 /** What an alias says about results: `{enabled?, format?, extra?}`. */
 export interface ResultSpec {
-  enabled?: boolean;
-  format?: string;
-  extra?: Record<string, unknown>;
+  enabled?: boolean | null;
+  format?: string | null;
+  extra?: Record<string, unknown> | null;
 }
 
 /**
@@ -83,11 +83,11 @@ export interface ResultSpec {
 export function resultMessage(
   execution: ExecutionView,
   alias: Record<string, unknown> | undefined,
-  spec: ResultSpec | undefined,
+  spec: ResultSpec | null | undefined,
 ): { message: string; extra?: unknown } | null {
   if (spec && spec.enabled === false) return null;
   const context = { execution, alias };
-  const message = spec?.format !== undefined ? renderTemplate(spec.format, context, false) : defaultResultMessage(execution);
-  const extra = spec?.extra !== undefined ? renderValues(spec.extra, context, false) : undefined;
+  const message = typeof spec?.format === "string" ? renderTemplate(spec.format, context, false) : defaultResultMessage(execution);
+  const extra = spec?.extra ? renderValues(spec.extra, context, false) : undefined;
   return extra === undefined ? { message } : { message, extra };
 }

@@ -3,10 +3,20 @@
  * the same order, the same status codes and faultstrings. See shared/reference/st2-contract.md.
  */
 import { authenticate, basicLogin, tokenIsValid } from "./auth.ts";
-import { ALIAS_EXECUTION, ALIAS_MATCH, INQUIRY_RESPONSE, MATCH_AND_EXECUTE, TOKEN_REQUEST, TOKEN_VALIDATION, checkBody, hasType } from "./bodies.ts";
+import {
+  ALIAS_EXECUTION,
+  ALIAS_MATCH,
+  INQUIRY_RESPONSE,
+  MATCH_AND_EXECUTE,
+  TOKEN_REQUEST,
+  TOKEN_VALIDATION,
+  bodyError,
+  checkBody,
+  fromJsonSchema,
+} from "./bodies.ts";
 import { formatStrings } from "./engine.ts";
 import type { Executions } from "./executions.ts";
-import { Fault, NOT_FOUND, intParam, isObject, isoMicro, json } from "./http.ts";
+import { Fault, NOT_FOUND, intParam, isoMicro, json } from "./http.ts";
 import { UndefinedError, renderTemplate, renderValues } from "./jinja.ts";
 import { pyRepr } from "./python.ts";
 import type { EmulatorState } from "./state.ts";
@@ -218,10 +228,11 @@ export class Routes {
     const ack = alias.ack;
     if (!ack || Object.keys(ack).length === 0) return result;
     const context = { ...result };
-    if (ack.format !== undefined) {
-      result.message = renderOr(() => renderTemplate(ack.format!, context, true), "format");
+    if (typeof ack.format === "string") {
+      const format = ack.format;
+      result.message = renderOr(() => renderTemplate(format, context, true), "format");
     }
-    if (ack.extra !== undefined) {
+    if (ack.extra) {
       result.extra = renderOr(() => renderValues(ack.extra, context, true), "extra");
     }
     return result;
@@ -264,7 +275,7 @@ export class Routes {
       throw new Fault(403, `User "${user}" does not have permission to respond to inquiry "${id}".`);
     }
     const response = body.response as Record<string, unknown>;
-    const problem = schemaProblem(ex.inquiry!.schema ?? {}, response);
+    const problem = bodyError(response, fromJsonSchema(ex.inquiry!.schema ?? {}));
     if (problem) throw new Fault(400, `Response for inquiry "${id}" did not pass schema validation. ${problem}`);
     this.executions.respond(ex, response);
     return json(200, { id, response });
@@ -352,26 +363,4 @@ function castValue(value: string, type: ParamSpec["type"]): unknown {
 function inquiryView(ex: EmulatedExecution): Record<string, unknown> {
   const { schema = {}, users = [], roles = [], route = "", ttl = 1440 } = ex.inquiry ?? {};
   return { id: ex.id, route, ttl, users, roles, schema };
-}
-
-/** A minimal draft-4 check of an inquiry response: required keys and declared types. */
-function schemaProblem(schema: Record<string, unknown>, response: Record<string, unknown>): string | undefined {
-  const props = isObject(schema.properties) ? schema.properties : {};
-  const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
-  for (const [name, prop] of Object.entries(props)) if (isObject(prop) && prop.required === true) required.add(name);
-  for (const name of required) if (!(name in response)) return `'${name}' is a required property`;
-  for (const [name, value] of Object.entries(response)) {
-    const prop = props[name];
-    if (!isObject(prop) || prop.type === undefined) continue;
-    const types = Array.isArray(prop.type) ? (prop.type as string[]) : [String(prop.type)];
-    if (!types.some((t) => hasType(value, t))) return `${pyRepr(value)} is not of type ${types.map((t) => `'${t}'`).join(", ")}`;
-    if (Array.isArray(prop.enum) && !prop.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
-      return `${pyRepr(value)} is not one of ${pyRepr(prop.enum)}`;
-    }
-  }
-  if (schema.additionalProperties === false) {
-    const extra = Object.keys(response).filter((k) => !(k in props));
-    if (extra.length) return `Additional properties are not allowed (${extra.map((k) => `'${k}'`).join(", ")} ${extra.length > 1 ? "were" : "was"} unexpected)`;
-  }
-  return undefined;
 }

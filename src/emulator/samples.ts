@@ -94,7 +94,8 @@ export const sampleAliases: AliasInput[] = [
     pack: "deploy",
     action_ref: "deploy.app",
     description: "Deploy an application (staging unless told otherwise)",
-    formats: [{ display: "deploy <app> [to <env>]", representation: ["deploy {{app}} to {{env=staging}}"] }],
+    // Literal text in a format is a regular expression: the group makes " to <env>" optional.
+    formats: [{ display: "deploy <app> [to <env>]", representation: ["deploy {{app}}(?: to {{env=staging}})?"] }],
     ack: { format: "Deploying *{{ execution.parameters.app }}* to {{ execution.parameters.env }}.", append_url: true },
   },
   {

@@ -23,6 +23,7 @@ export function storeAlias(input: AliasInput, previous?: StoredAlias): StoredAli
     uid: `action_alias:${input.pack}:${input.name}`,
     enabled: input.enabled ?? true,
     description: input.description ?? "",
+    formats: input.formats ?? [],
   };
 }
 
@@ -98,7 +99,9 @@ export class EmulatorState {
   }
 
   private sortAliases(): void {
-    this.aliasList.sort((a, b) => a.pack.localeCompare(b.pack) || a.name.localeCompare(b.name));
+    // Mongo sorts by code point, not by locale.
+    const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+    this.aliasList.sort((a, b) => cmp(a.pack, b.pack) || cmp(a.name, b.name));
     this.engineCache = undefined;
   }
 

@@ -5,20 +5,23 @@ export interface AliasInput {
   name: string;
   pack: string;
   action_ref: string;
-  formats: (string | { display?: string; representation?: string[]; match_multiple?: boolean })[];
+  formats: (string | { display?: string | null; representation?: string[]; match_multiple?: boolean | null })[];
   id?: string;
   ref?: string;
   uid?: string;
-  description?: string;
+  description?: string | null;
   enabled?: boolean;
-  ack?: { enabled?: boolean; format?: string; extra?: Record<string, unknown>; append_url?: boolean };
-  result?: { enabled?: boolean; format?: string; extra?: Record<string, unknown> };
-  extra?: Record<string, unknown>;
-  immutable_parameters?: Record<string, unknown>;
+  ack?: { enabled?: boolean | null; format?: string | null; extra?: Record<string, unknown> | null; append_url?: boolean | null } | null;
+  result?: { enabled?: boolean | null; format?: string | null; extra?: Record<string, unknown> | null } | null;
+  extra?: Record<string, unknown> | null;
+  immutable_parameters?: Record<string, unknown> | null;
   [key: string]: unknown;
 }
 
-/** An alias as the emulator stores and serves it: id, ref and uid filled in. */
+/**
+ * An alias as the emulator stores and serves it: id, ref and uid filled in. The alias
+ * engine's `ActionAlias` (src/st2/aliases/types.ts) is assignable to `AliasInput`.
+ */
 export type StoredAlias = AliasInput & { id: string; ref: string; uid: string; enabled: boolean; description: string };
 
 /** An action parameter as far as casting goes (`type` from the action's metadata). */

@@ -206,9 +206,11 @@ export class St2Client {
       const url = `${this.urls.api}/actionalias?${query({ limit: PAGE_SIZE, offset: all.length })}`;
       const res = await this.call("GET", url, v.array(ActionAliasSchema));
       all.push(...res.data);
-      const total = Number(res.headers.get("X-Total-Count"));
-      const done = res.data.length < PAGE_SIZE || (Number.isFinite(total) && total > 0 && all.length >= total);
-      if (done || res.data.length === 0) return all;
+      if (res.data.length === 0) return all;
+      // Trust the total when given (a server may cap pages below what we asked for);
+      // without it, a short page is the last one.
+      const total = Number.parseInt(res.headers.get("X-Total-Count") ?? "", 10);
+      if (Number.isFinite(total) ? all.length >= total : res.data.length < PAGE_SIZE) return all;
     }
     log.warn(`stopped paging action aliases after ${MAX_PAGES} pages`, { loaded: all.length });
     return all;

@@ -57,16 +57,20 @@ function sameSecret(a: string, b: string): boolean {
  */
 class SeenSignatures {
   private readonly seen = new Map<string, number>();
+  private adds = 0;
 
   constructor(private readonly max: number) {}
 
-  /** Records `sig` valid until `expiresAt`; false when it was already seen. */
-  add(sig: string, expiresAt: number, now: number): boolean {
+  /** True when `sig` was accepted before and is still inside its window. */
+  has(sig: string, now: number): boolean {
     const known = this.seen.get(sig);
-    if (known !== undefined && known >= now) return false;
-    if (this.seen.size >= this.max) this.prune(now);
+    return known !== undefined && known >= now;
+  }
+
+  /** Records `sig` as used until `expiresAt`. */
+  add(sig: string, expiresAt: number, now: number): void {
+    if (this.seen.size >= this.max || ++this.adds % 1024 === 0) this.prune(now);
     this.seen.set(sig, expiresAt);
-    return true;
   }
 
   private prune(now: number): void {
@@ -92,31 +96,38 @@ class Authenticator {
     return Boolean(this.config.token || this.config.hmac_secret);
   }
 
-  check(headers: Headers, body: Uint8Array): boolean {
+  /**
+   * Checks the credentials. For a signature, `commit` marks it used: call it once the message is
+   * queued (with no await in between), so a post that failed to queue can be retried as it is.
+   */
+  check(headers: Headers, body: Uint8Array): { ok: false } | { ok: true; commit: () => void } {
     const token = this.config.token;
     const auth = headers.get("authorization");
     if (token && auth) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-      if (match && sameSecret(match[1]!, token)) return true;
+      if (match && sameSecret(match[1]!, token)) return { ok: true, commit: () => {} };
     }
     return this.checkSignature(headers, body);
   }
 
-  private checkSignature(headers: Headers, body: Uint8Array): boolean {
+  private checkSignature(headers: Headers, body: Uint8Array): { ok: false } | { ok: true; commit: () => void } {
+    const no = { ok: false } as const;
     const secret = this.config.hmac_secret;
     const timestamp = headers.get("x-st2bot-timestamp");
     const signature = headers.get("x-st2bot-signature");
-    if (!secret || !timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
+    if (!secret || !timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return no;
     const match = /^sha256=([0-9a-fA-F]{64})$/.exec(signature.trim());
-    if (!match) return false;
-    const nowSeconds = this.now() / 1000;
+    if (!match) return no;
+    const now = this.now();
     const skew = this.config.max_skew_seconds;
     const ts = Number(timestamp);
-    if (Math.abs(nowSeconds - ts) > skew) return false;
+    if (Math.abs(now / 1000 - ts) > skew) return no;
     const expected = createHmac("sha256", secret).update(`${timestamp}.`).update(body).digest();
-    if (!timingSafeEqual(expected, Buffer.from(match[1]!, "hex"))) return false;
-    // Only valid signatures are remembered, so forged posts cannot flush the replay set.
-    return this.seen.add(match[1]!.toLowerCase(), (ts + skew) * 1000, this.now());
+    if (!timingSafeEqual(expected, Buffer.from(match[1]!, "hex"))) return no;
+    const key = match[1]!.toLowerCase();
+    if (this.seen.has(key, now)) return no;
+    // Only valid, accepted signatures are remembered, so forged posts cannot flush the replay set.
+    return { ok: true, commit: () => this.seen.add(key, (ts + skew) * 1000, now) };
   }
 }
 
@@ -188,11 +199,15 @@ export function webhookPlugin(opts: WebhookOptions) {
     if (declared !== null && !(Number(declared) <= max)) return tooLarge;
     const body = await readBody(request, max);
     if (!body) return tooLarge;
-    if (!auth.check(request.headers, body)) return UNAUTHORIZED;
+    const credentials = auth.check(request.headers, body);
+    if (!credentials.ok) return UNAUTHORIZED;
     if (!isJson(request.headers.get("content-type"))) {
       return reply(415, { error: "the body must be JSON (Content-Type: application/json)" });
     }
-    return accept(body, opts.outbox);
+    const answer = accept(body, opts.outbox);
+    // A signature is used up only by a post that was queued; a 400 or 503 may be fixed and retried.
+    if (answer.status === 202) credentials.commit();
+    return answer;
   };
 
   return new Elysia({ name: "st2bot.webhook" }).post(

@@ -24,7 +24,8 @@ export interface ChannelFixture {
   name: string;
   id?: string;
   display_name?: string;
-  type?: "O" | "P";
+  /** Open, private, or a group DM ("G", which belongs to no team). */
+  type?: "O" | "P" | "G";
   /** Usernames of the members. */
   members: string[];
 }
@@ -35,6 +36,8 @@ export interface MattermostEmulatorOptions {
   channels: ChannelFixture[];
   /** What `/config/client` reports as MaxPostSize (runes); 16383 as on servers since 5.0. */
   maxPostSize?: number;
+  /** Listen on this loopback port (default: a free one), e.g. to play a restarted server. */
+  port?: number;
 }
 
 export interface EmuUser {
@@ -79,6 +82,8 @@ export interface EmuPost {
 
 interface SocketData {
   userId?: string;
+  /** Accepted but never answered: a proxy or server that hangs after the upgrade. */
+  silent: boolean;
   seq: number;
   connectionId: string;
 }
@@ -112,18 +117,23 @@ export class MattermostEmulator {
   private readonly sessions = new Map<string, string>();
   private readonly sockets = new Set<ServerWebSocket<SocketData>>();
   private readonly maxPostSize: number;
+  private readonly port: number;
   private pending429: { retryAfterSec: number }[] = [];
+  private silentSockets = 0;
+  private readonly hidden = new Set<string>();
   private delayMs = 0;
   private server!: Server<SocketData>;
 
   constructor(opts: MattermostEmulatorOptions) {
     this.team = { id: opts.team?.id ?? newId(), name: opts.team?.name ?? "st2", display_name: opts.team?.display_name ?? "StackStorm" };
     this.maxPostSize = opts.maxPostSize ?? 16383;
+    this.port = opts.port ?? 0;
     for (const u of opts.users) this.addUser(u);
     for (const c of opts.channels) {
       const members = new Set(c.members.map((name) => this.user(name).id));
       const id = c.id ?? newId();
-      this.channels.set(id, { id, name: c.name, display_name: c.display_name ?? c.name, type: c.type ?? "O", team_id: this.team.id, members });
+      const type = c.type ?? "O";
+      this.channels.set(id, { id, name: c.name, display_name: c.display_name ?? c.name, type, team_id: type === "G" ? "" : this.team.id, members });
     }
   }
 
@@ -131,12 +141,12 @@ export class MattermostEmulator {
   start(): this {
     this.server = Bun.serve<SocketData>({
       hostname: "127.0.0.1",
-      port: 0,
+      port: this.port,
       fetch: (req, server) => this.handle(req, server),
       websocket: {
         open: (ws) => {
           this.sockets.add(ws);
-          if (ws.data.userId) this.hello(ws);
+          if (ws.data.userId && !ws.data.silent) this.hello(ws);
         },
         message: (ws, raw) => this.onSocketMessage(ws, String(raw)),
         close: (ws) => {
@@ -234,6 +244,16 @@ export class MattermostEmulator {
     this.sessions.clear();
   }
 
+  /** Profile lookups of this user answer 404 (a deactivated or unreadable account). */
+  hideUser(nameOrId: string): void {
+    this.hidden.add(this.user(nameOrId).id);
+  }
+
+  /** The next `n` WebSockets are upgraded but never answered (no auth reply, no hello). */
+  silenceNextSockets(n: number): void {
+    this.silentSockets = n;
+  }
+
   /** Closes every WebSocket abruptly (no close frame), as a network drop or server crash would. */
   dropSockets(): void {
     for (const ws of this.sockets) ws.terminate();
@@ -242,7 +262,7 @@ export class MattermostEmulator {
 
   /** How many authenticated WebSocket sessions are open. */
   get connectedSockets(): number {
-    return [...this.sockets].filter((s) => s.data.userId).length;
+    return [...this.sockets].filter((s) => s.data.userId && !s.data.silent).length;
   }
 
   async stop(): Promise<void> {
@@ -306,7 +326,7 @@ export class MattermostEmulator {
   }
 
   private sendUser(user: EmuUser | undefined): Response {
-    return user ? json(publicUser(user)) : appError(404, "app.user.missing_account.const", "Unable to find the user.");
+    return user && !this.hidden.has(user.id) ? json(publicUser(user)) : appError(404, "app.user.missing_account.const", "Unable to find the user.");
   }
 
   private channelByName(teamId: string, name: string, me: string): Response {
@@ -382,12 +402,15 @@ export class MattermostEmulator {
   private upgrade(req: Request, server: Server<SocketData>): Response | undefined {
     const header = req.headers.get("authorization") ?? "";
     const token = /^(?:Bearer|Token)\s+(\S+)$/i.exec(header)?.[1];
-    const data: SocketData = { userId: token ? this.userForToken(token) : undefined, seq: 0, connectionId: newId() };
+    const silent = this.silentSockets > 0;
+    if (silent) this.silentSockets--;
+    const data: SocketData = { userId: token ? this.userForToken(token) : undefined, silent, seq: 0, connectionId: newId() };
     if (server.upgrade(req, { data })) return undefined;
     return appError(400, "api.web_socket.connect.upgrade.app_error", "Failed to upgrade websocket connection.");
   }
 
   private onSocketMessage(ws: ServerWebSocket<SocketData>, raw: string): void {
+    if (ws.data.silent) return;
     let msg: { action?: string; seq?: number; data?: { token?: string } };
     try {
       msg = JSON.parse(raw);
@@ -438,7 +461,7 @@ export class MattermostEmulator {
     const mentions = this.mentions(post, channel, sender);
     if (mentions.length > 0) data.mentions = JSON.stringify(mentions);
     for (const ws of this.sockets) {
-      if (ws.data.userId && channel.members.has(ws.data.userId)) this.emit(ws, "posted", data, { channel_id: channel.id });
+      if (ws.data.userId && !ws.data.silent && channel.members.has(ws.data.userId)) this.emit(ws, "posted", data, { channel_id: channel.id });
     }
   }
 

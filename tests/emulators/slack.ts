@@ -46,6 +46,8 @@ export interface SlackEmulatorOptions {
   ackTimeoutMs?: number;
   /** Slack echoes the bot's own posts as `message` events (bot_id set); on by default. */
   echoBotMessages?: boolean;
+  /** Scopes the bot token lacks (`groups:read`, `mpim:read`, `im:read`, `users:read`). */
+  missingScopes?: string[];
 }
 
 /** What chat.postMessage accepted, as the workspace stored it. */
@@ -137,7 +139,7 @@ export class SlackEmulator {
   private readonly channels = new Map<string, SlackChannelFixture & { is_im?: boolean; user?: string }>();
   private readonly sockets = new Set<Ws>();
   private readonly tickets = new Set<string>();
-  private readonly pendingAcks = new Map<string, { sentAt: number; timer: Timer; envelope: Envelope }>();
+  private readonly pendingAcks = new Map<string, { sentAt: number; timer: Timer; envelope: Envelope; socket: number }>();
   private readonly lateAcks: string[] = [];
   private readonly undelivered: Envelope[] = [];
   private readonly rateLimits = new Map<string, { count: number; retryAfterSec: number }>();
@@ -147,6 +149,7 @@ export class SlackEmulator {
   private readonly maxPageSize: number;
   private readonly ackTimeoutMs: number;
   private readonly echoBotMessages: boolean;
+  private readonly missingScopes: Set<string>;
 
   private constructor(opts: SlackEmulatorOptions) {
     const ws = defaultWorkspace();
@@ -158,6 +161,7 @@ export class SlackEmulator {
     this.maxPageSize = opts.maxPageSize ?? 1000;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 3000;
     this.echoBotMessages = opts.echoBotMessages ?? true;
+    this.missingScopes = new Set(opts.missingScopes ?? []);
   }
 
   /** Starts the emulator on 127.0.0.1 with a free port. */
@@ -170,7 +174,7 @@ export class SlackEmulator {
       websocket: {
         open: (ws) => emu.onOpen(ws),
         message: (ws, data) => emu.onSocketMessage(ws, data),
-        close: (ws) => emu.sockets.delete(ws),
+        close: (ws) => emu.socketGone(ws),
       },
     });
     return emu;
@@ -265,13 +269,25 @@ export class SlackEmulator {
 
   /** Cuts every socket without a close frame, like a server crash or a network drop. */
   dropSockets(): void {
-    for (const ws of this.sockets) ws.terminate();
-    this.sockets.clear();
+    for (const ws of [...this.sockets]) {
+      ws.terminate();
+      this.socketGone(ws);
+    }
   }
 
   /** Open, non-draining sockets. */
   get openSockets(): number {
     return [...this.sockets].filter((ws) => !ws.data.draining).length;
+  }
+
+  /**
+   * Waits (up to `ms`) until nothing is awaiting an ack or a socket, then returns the envelope
+   * ids never acked. Use at teardown: an envelope in flight when a socket died is redelivered.
+   */
+  async settledAcks(ms = 5000): Promise<string[]> {
+    const deadline = Date.now() + ms;
+    while ((this.pendingAcks.size > 0 || this.undelivered.length > 0) && Date.now() < deadline) await Bun.sleep(20);
+    return this.missingAcks();
   }
 
   /** Envelope ids never acked (pending beyond the deadline or not yet delivered). */
@@ -366,11 +382,13 @@ export class SlackEmulator {
       return { url: `ws://127.0.0.1:${this.server.port}/link/?ticket=${ticket}&app_id=${APP_ID}` };
     },
     "users.list": (args) => {
+      this.needScope("users:read");
       const members = [...this.users.values()].map((u) => this.userJson(u));
       const { page, next } = this.page(members, args, "users");
       return { members: page, cache_ts: Math.floor(Date.now() / 1000), response_metadata: { next_cursor: next } };
     },
     "users.info": (args) => {
+      this.needScope("users:read");
       const id = optString(args, "user");
       const user = id === undefined ? undefined : this.users.get(id);
       if (!user) throw new ApiError("user_not_found");
@@ -378,6 +396,8 @@ export class SlackEmulator {
     },
     "conversations.list": (args) => {
       const types = (optString(args, "types") ?? "public_channel").split(",").map((t) => t.trim());
+      const scopeOf: Record<string, string> = { public_channel: "channels:read", private_channel: "groups:read", mpim: "mpim:read", im: "im:read" };
+      for (const t of types) this.needScope(scopeOf[t] ?? "channels:read");
       const excludeArchived = optBool(args, "exclude_archived");
       const visible = [...this.channels.values()].filter((c) => {
         if (excludeArchived && c.is_archived) return false;
@@ -408,6 +428,13 @@ export class SlackEmulator {
     },
     "chat.postMessage": (args) => this.postMessage(args),
   };
+
+  /** Slack refuses a call needing a scope the token lacks, naming what was needed. */
+  private needScope(scope: string): void {
+    if (this.missingScopes.has(scope)) {
+      throw new ApiError("missing_scope", { needed: scope, provided: "channels:read,chat:write,groups:read,im:read,mpim:read,users:read,users:read.email".split(",").filter((x) => !this.missingScopes.has(x)).join(",") });
+    }
+  }
 
   private postMessage(args: Args): Record<string, unknown> {
     const target = requireString(args, "channel", "channel_not_found");
@@ -563,6 +590,17 @@ export class SlackEmulator {
     this.acks.push(msg.envelope_id);
   }
 
+  /** A socket closed or died: what it had not acked goes out again, as Slack redelivers. */
+  private socketGone(ws: Ws): void {
+    if (!this.sockets.delete(ws)) return;
+    for (const [id, p] of this.pendingAcks) {
+      if (p.socket !== ws.data.id) continue;
+      clearTimeout(p.timer);
+      this.pendingAcks.delete(id);
+      this.deliver({ ...p.envelope, retry_attempt: p.envelope.retry_attempt + 1, retry_reason: "timeout" });
+    }
+  }
+
   private deliver(envelope: Envelope): void {
     const ws = [...this.sockets].reverse().find((s) => !s.data.draining);
     if (!ws) {
@@ -572,7 +610,7 @@ export class SlackEmulator {
     this.envelopes.push(envelope);
     ws.send(JSON.stringify(envelope));
     const timer = setTimeout(() => this.ackMissed(envelope), this.ackTimeoutMs);
-    this.pendingAcks.set(envelope.envelope_id, { sentAt: Date.now(), timer, envelope });
+    this.pendingAcks.set(envelope.envelope_id, { sentAt: Date.now(), timer, envelope, socket: ws.data.id });
   }
 
   /** No ack in time: Slack redelivers (up to 3 retries) with the reason. */

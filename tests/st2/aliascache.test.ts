@@ -1,8 +1,12 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { assertNoViolations, startTestEmulator } from "../support/emulator.ts";
 import { AliasCache } from "../../src/st2/aliascache.ts";
+import { St2Client } from "../../src/st2/client.ts";
+import { ApiKeyProvider } from "../../src/st2/credentials.ts";
+import { St2Stream } from "../../src/st2/stream.ts";
 import { AliasIndex } from "../../src/st2/aliases/index.ts";
 import type { ActionAlias } from "../../src/st2/aliases/types.ts";
-import { St2ApiError } from "../../src/st2/http.ts";
+import { St2ApiError, St2Http } from "../../src/st2/http.ts";
 import { captureLogs, waitFor } from "./helpers.ts";
 
 const alias = (n: number, extra: Record<string, unknown> = {}): ActionAlias =>
@@ -170,5 +174,55 @@ describe("AliasCache", () => {
     const n = c.loads();
     await Bun.sleep(80);
     expect(c.loads()).toBe(n);
+  });
+});
+
+describe("AliasCache with the client and the stream, against the emulator", () => {
+  test("loads every page, follows create/update/delete events, re-syncs after a reconnect, and survives StackStorm going down", async () => {
+    const emu = await startTestEmulator({
+      apiKeys: { "cache-test-apikey-0001": "chatops" },
+      admins: [],
+      aliases: Array.from({ length: 120 }, (_, i) => ({ name: `a${i}`, pack: "demo", action_ref: "core.local", formats: [`a${i}`] })),
+    });
+    const client = new St2Client({
+      http: new St2Http({ timeoutMs: 2_000 }),
+      urls: { api: emu.apiUrl, auth: emu.authUrl, stream: emu.streamUrl },
+      provider: new ApiKeyProvider("cache-test-apikey-0001"),
+    });
+    const cache = new AliasCache({ load: () => client.listAliases() });
+    const stream = new St2Stream({
+      client,
+      routeKey: "errbot",
+      onEvent: (e) => void cache.applyEvent(e.name, e.data),
+      onConnect: () => void cache.refresh(),
+      backoff: { initialMs: 20, maxMs: 50 },
+    });
+    try {
+      stream.start();
+      await waitFor(() => cache.aliases.length === 120 && emu.streamCount === 1, 3000, "the first load");
+
+      emu.addAlias({ name: "deploy", pack: "ops", action_ref: "core.local", formats: ["deploy {{app}}"] });
+      await waitFor(() => names(cache.aliases).includes("deploy"), 3000, "the created alias");
+      emu.updateAlias({ name: "deploy", pack: "ops", action_ref: "core.local", formats: ["ship {{app}}"] });
+      await waitFor(() => JSON.stringify(cache.aliases.at(-1)).includes("ship {{app}}"), 3000, "the updated alias");
+      emu.deleteAlias("ops.deploy");
+      await waitFor(() => !names(cache.aliases).includes("deploy"), 3000, "the deleted alias");
+
+      // While the stream is away, a change is missed; the reconnection's refresh brings it in.
+      const loadsBefore = emu.requests.filter((r) => r.path === "/api/v1/actionalias").length;
+      await emu.faults.down(true);
+      expect(await cache.refresh()).toBe(false);
+      expect(cache.aliases).toHaveLength(120);
+      expect(cache.lastError).toContain("StackStorm unreachable");
+      await emu.faults.down(false);
+      emu.setAliases([{ name: "only", pack: "demo", action_ref: "core.local", formats: ["only"] }]);
+      await waitFor(() => names(cache.aliases).join() === "only", 5000, "the re-sync after reconnecting");
+      expect(emu.requests.filter((r) => r.path === "/api/v1/actionalias").length).toBeGreaterThan(loadsBefore);
+      expect(cache.lastError).toBeUndefined();
+      assertNoViolations(emu);
+    } finally {
+      await stream.stop();
+      await emu.stop();
+    }
   });
 });

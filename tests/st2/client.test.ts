@@ -1,4 +1,5 @@
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
 import { St2Client } from "../../src/st2/client.ts";
@@ -16,6 +17,7 @@ const API_KEY = "client-test-apikey-0001";
 function miniSt2() {
   const valid = new Set<string>([API_KEY]);
   let issued = 0;
+  const paging = { cap: 100, sendTotal: true };
   const aliases = Array.from({ length: 250 }, (_, i) => ({
     id: `id${i}`,
     name: `alias_${i}`,
@@ -38,9 +40,10 @@ function miniSt2() {
     const route = `${s.method} ${s.path}`;
     switch (route) {
       case "GET /api/v1/actionalias": {
-        const limit = Math.min(Number(s.query.get("limit") ?? 100), 100);
+        const limit = Math.min(Number(s.query.get("limit") ?? 100), paging.cap);
         const offset = Number(s.query.get("offset") ?? 0);
-        return jsonResponse(200, aliases.slice(offset, offset + limit), { "X-Total-Count": String(aliases.length), "X-Limit": String(limit) });
+        const headers: Record<string, string> = paging.sendTotal ? { "X-Total-Count": String(aliases.length), "X-Limit": String(limit) } : {};
+        return jsonResponse(200, aliases.slice(offset, offset + limit), headers);
       }
       case "GET /api/v1/user":
         return jsonResponse(200, { username: "bot", authentication: { method: "api-key" } });
@@ -69,7 +72,7 @@ function miniSt2() {
     if (code) return jsonResponse(Number(code[1]), { faultstring: `StackStorm says ${code[1]}` });
     return jsonResponse(404, { faultstring: "The resource could not be found." });
   });
-  return { ...fake, valid, aliases, issued: () => issued };
+  return { ...fake, valid, aliases, paging, issued: () => issued };
 }
 
 const st2 = miniSt2();
@@ -100,6 +103,28 @@ describe("St2Client", () => {
       ["100", "100"],
       ["100", "200"],
     ]);
+  });
+
+  test("a server capping pages lower is still read to the end by X-Total-Count", async () => {
+    st2.paging.cap = 60;
+    try {
+      const all = await clientWith(new ApiKeyProvider(API_KEY)).listAliases();
+      expect(all).toHaveLength(250);
+      const offsets = st2.seen.filter((s) => s.path === "/api/v1/actionalias").map((p) => p.query.get("offset"));
+      expect(offsets).toEqual(["0", "60", "120", "180", "240"]);
+    } finally {
+      st2.paging.cap = 100;
+    }
+  });
+
+  test("without X-Total-Count a short page is the last", async () => {
+    st2.paging.sendTotal = false;
+    try {
+      expect(await clientWith(new ApiKeyProvider(API_KEY)).listAliases()).toHaveLength(250);
+      expect(st2.seen.filter((s) => s.path === "/api/v1/actionalias")).toHaveLength(3);
+    } finally {
+      st2.paging.sendTotal = true;
+    }
   });
 
   test("executeAlias sends exactly the allowed keys and nothing undefined", async () => {
@@ -285,5 +310,129 @@ describe("credentials through the client", () => {
     expect(st2.seen.at(-1)!.headers.get("X-Auth-Token")).toBe("user-token-refused-01");
     expect(user.health().state).toBe("failing");
     expect(bot.health().state).toBe("ok");
+  });
+});
+
+describe("against the StackStorm emulator", () => {
+  const BOT_PASSWORD = "emulated-Passw0rd";
+  const USER_KEY = "emulated-user-apikey-0001";
+  let emu: TestEmulator;
+  let denied = false;
+  beforeAll(async () => {
+    emu = await startTestEmulator({
+      users: { bot: BOT_PASSWORD },
+      apiKeys: { [USER_KEY]: "chatuser" },
+      admins: [],
+      aliases: Array.from({ length: 250 }, (_, i) => ({
+        name: `alias_${i}`,
+        pack: "demo",
+        action_ref: "core.local",
+        formats: [`run ${i} {{cmd}}`],
+      })),
+      canExecute: () => !denied,
+    });
+  });
+  afterAll(() => emu.stop());
+  // Every request st2bot made must be one StackStorm's spec accepts.
+  afterEach(() => assertNoViolations(emu));
+  const emuConfig = (auth: string) =>
+    parseConfig(`[stackstorm]\napi_url = "${emu.apiUrl}"\nauth_url = "${emu.authUrl}"\nstream_url = "${emu.streamUrl}"\nuser_token_ttl = 600\n${auth}`, "t.toml");
+  const botClient = () => St2Client.fromConfig(emuConfig(`[stackstorm.api_auth.user]\nname = "bot"\npassword = "${BOT_PASSWORD}"`));
+  const requestsTo = (path: string) => emu.requests.filter((r) => r.path === path);
+
+  test("250 aliases arrive in 3 pages for a user capped at 100", async () => {
+    const before = requestsTo("/api/v1/actionalias").length;
+    const client = St2Client.fromConfig(emuConfig(`[stackstorm.api_auth]\napikey = "${USER_KEY}"`));
+    const all = await client.listAliases();
+    expect(all).toHaveLength(250);
+    expect(new Set(all.map((a) => (a as { ref?: string }).ref)).size).toBe(250);
+    expect(requestsTo("/api/v1/actionalias").slice(before).map((r) => r.query.offset)).toEqual(["0", "100", "200"]);
+  });
+
+  test("executeAlias is accepted as sent (StackStorm refuses unknown keys) and acks", async () => {
+    const res = await botClient().executeAlias({
+      name: "alias_7",
+      format: "run 7 {{cmd}}",
+      command: "run 7 uptime",
+      source_channel: "#ops",
+      user: "alice",
+      source_context: { thread: "t-1" },
+      notification_route: "errbot",
+    });
+    expect(res.execution.id).toBeString();
+    const last = emu.requests.at(-1)!;
+    expect(last.status).toBe(201);
+    expect(Object.keys(last.body as object).sort()).toEqual(["command", "format", "name", "notification_route", "source_channel", "source_context", "user"]);
+  });
+
+  test("StackStorm's faultstrings come through for 400, 403, 404 and 500", async () => {
+    const client = botClient();
+    const bad = await client.executeAlias({ name: "alias_1", format: "nope", command: "run 1 x", source_channel: "c" }).catch((e) => e);
+    expect([bad.status, bad.faultstring]).toEqual([400, 'Format string "nope" is not available on the alias "alias_1"']);
+    const missing = await client.getExecution("000000000000000000000000").catch((e) => e);
+    expect(missing.status).toBe(404);
+    expect(missing.faultstring).toBeString();
+    denied = true;
+    const forbidden = await client.executeAlias({ name: "alias_1", format: "run 1 {{cmd}}", command: "run 1 x", source_channel: "c" }).catch((e) => e);
+    denied = false;
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.faultstring).toContain("doesn't have required permission");
+    emu.faults.failNext(1, { status: 500, faultstring: "Internal Server Error", pathPrefix: "/api/v1/executions" });
+    const broken = await client.getExecution("x").catch((e) => e);
+    expect([broken.status, broken.faultstring]).toEqual([500, "Internal Server Error"]);
+  });
+
+  test("expired tokens are renewed on 401 and the call retried once", async () => {
+    const client = botClient();
+    await client.listInquiries();
+    const issued = emu.tokens.length;
+    emu.faults.expireTokens();
+    expect(await client.listInquiries()).toEqual([]);
+    expect(emu.tokens.length).toBe(issued + 1);
+    expect(client.health().state).toBe("ok");
+  });
+
+  test("a static token refused: clear error, failing health, recovery noticed by the re-check", async () => {
+    const token = emu.createToken("bot", 3600).token;
+    const client = St2Client.fromConfig(emuConfig(`[stackstorm.api_auth]\ntoken = "${token}"`));
+    await client.listInquiries();
+    emu.faults.failNext(2, { status: 401, faultstring: "Unauthorized - Token has expired." });
+    const err = await client.listInquiries().catch((e) => e);
+    expect([err.status, err.faultstring]).toEqual([401, "Unauthorized - Token has expired."]);
+    expect(client.health()).toMatchObject({ state: "failing", reason: "Unauthorized - Token has expired." });
+    expect(logs.text()).toContain("cannot renew a token");
+    await client.recheck();
+    expect(client.health().state).toBe("failing");
+    await client.recheck();
+    expect(client.health().state).toBe("ok");
+    expect(logs.text()).not.toContain(token);
+  });
+
+  test("probeApiKey, validateToken and inquiries", async () => {
+    const client = botClient();
+    const probe = await client.probeApiKey(USER_KEY);
+    expect(probe.valid && probe.user.username).toBe("chatuser");
+    expect((await client.probeApiKey("no-such-key-000")).valid).toBe(false);
+    const t = await client.createToken("bot", BOT_PASSWORD, 60);
+    expect(await client.validateToken(t.token)).toBe(true);
+    expect(await client.validateToken("not-a-token-0000")).toBe(false);
+    const id = emu.createInquiry({ schema: { type: "object", properties: { ok: { type: "boolean", required: true } } } });
+    expect((await client.listInquiries()).map((i) => i.id)).toContain(id);
+    expect((await client.getInquiry(id)).id).toBe(id);
+    expect(await client.respondInquiry(id, { ok: true })).toEqual({ id, response: { ok: true } });
+  });
+
+  test("an emulator that is down is 'StackStorm unreachable' and up again works", async () => {
+    const client = botClient();
+    await client.listInquiries();
+    await emu.faults.down(true);
+    try {
+      const err = await client.listInquiries().catch((e) => e);
+      expect(err.status).toBe(0);
+      expect(err.faultstring).toContain(`StackStorm unreachable at 127.0.0.1:${emu.port}`);
+    } finally {
+      await emu.faults.down(false);
+    }
+    expect(await client.listInquiries()).toBeArray();
   });
 });

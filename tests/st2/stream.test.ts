@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { Backoff } from "../../src/lib/backoff.ts";
-import { ApiKeyProvider, PasswordProvider, TokenProvider, type CredentialProvider } from "../../src/st2/credentials.ts";
+import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { St2Client } from "../../src/st2/client.ts";
+import { ApiKeyProvider, MissingCredentialProvider, PasswordProvider, TokenProvider, type CredentialProvider } from "../../src/st2/credentials.ts";
 import { St2Http } from "../../src/st2/http.ts";
 import { St2Stream, parseEvent, streamEvents, type St2Event, type StreamState } from "../../src/st2/stream.ts";
 import { captureLogs, jsonResponse, waitFor } from "./helpers.ts";
@@ -149,10 +151,11 @@ describe("St2Stream", () => {
   test("heartbeats keep an otherwise quiet connection alive", async () => {
     const fake = sseServer();
     cleanups.push(fake.stop);
-    const { connects } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0004"), { idleTimeoutMs: 250 });
+    const { connects } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0004"), { idleTimeoutMs: 500 });
     const conn = await waitFor(() => fake.conns[0], 3000, "a connection");
-    for (let i = 0; i < 8; i++) {
-      await Bun.sleep(100);
+    // Beats ten times as often as the idle limit, so a busy machine cannot fake a timeout.
+    for (let i = 0; i < 16; i++) {
+      await Bun.sleep(50);
       conn.send("\n");
     }
     expect(fake.conns.length).toBe(1);
@@ -295,5 +298,107 @@ describe("parseEvent", () => {
 
   test("streamEvents never repeats a name", () => {
     expect(streamEvents("chatops", ["st2.actionalias__create"])).toHaveLength(4);
+  });
+});
+
+describe("St2Stream against the StackStorm emulator", () => {
+  const PASSWORD = "stream-emulated-Passw0rd";
+  const emulators: TestEmulator[] = [];
+  afterEach(async () => {
+    while (emulators.length) {
+      const emu = emulators.pop()!;
+      await emu.stop();
+      assertNoViolations(emu);
+    }
+  });
+  async function emulated(opts: Parameters<typeof startTestEmulator>[0] = {}) {
+    const emu = await startTestEmulator({ users: { bot: PASSWORD }, ...opts });
+    emulators.push(emu);
+    const client = new St2Client({
+      http: new St2Http({ timeoutMs: 2_000 }),
+      urls: { api: emu.apiUrl, auth: emu.authUrl, stream: emu.streamUrl },
+      provider: new MissingCredentialProvider(),
+    });
+    const provider = new PasswordProvider({
+      username: "bot",
+      password: PASSWORD,
+      ttlSeconds: 600,
+      issue: async (u, p, ttl) => {
+        const t = await client.createToken(u, p, ttl);
+        return { token: t.token, expiry: new Date(t.expiry) };
+      },
+    });
+    return { emu, provider };
+  }
+
+  test("announcements and alias changes arrive; StackStorm's heartbeats keep the connection", async () => {
+    const { emu, provider } = await emulated({ heartbeatMs: 40 });
+    const { events, connects } = startStream(emu.streamUrl, provider, { idleTimeoutMs: 500 });
+    await waitFor(() => connects() === 1 && emu.streamCount === 1, 3000, "connected");
+    emu.announce("errbot", { message: "done", channel: "#ops", user: "alice" });
+    emu.announce("hubot", { message: "not for us" });
+    emu.addAlias({ name: "deploy", pack: "ops", action_ref: "core.local", formats: ["deploy {{app}}"] });
+    await waitFor(() => events.length === 2, 3000, "two events");
+    expect(events.map((e) => e.name)).toEqual(["st2.announcement__errbot", "st2.actionalias__create"]);
+    expect((events[0]!.data as { payload: { message: string } }).payload.message).toBe("done");
+    await Bun.sleep(800);
+    expect(connects()).toBe(1);
+  });
+
+  test("dropped streams reconnect with backoff and onConnect fires each time", async () => {
+    const { emu, provider } = await emulated();
+    const { connects, delays, events } = startStream(emu.streamUrl, provider);
+    for (let i = 1; i <= 3; i++) {
+      await waitFor(() => connects() === i && emu.streamCount === 1, 3000, `connection ${i}`);
+      emu.faults.dropStreams();
+    }
+    await waitFor(() => connects() === 4 && emu.streamCount === 1, 3000, "connection 4");
+    emu.announce("errbot", { message: "still here" });
+    await waitFor(() => events.length === 1, 3000, "an event after reconnecting");
+    expect(delays()).toEqual([40, 70, 123]);
+  });
+
+  test("expired tokens: the reconnection's 401 renews the token and reconnects at once", async () => {
+    const { emu, provider } = await emulated();
+    const { connects, delays } = startStream(emu.streamUrl, provider);
+    await waitFor(() => connects() === 1, 3000, "connected");
+    emu.faults.expireTokens();
+    emu.faults.dropStreams();
+    await waitFor(() => connects() === 2, 3000, "reconnected with a new token");
+    expect(emu.tokens).toHaveLength(2);
+    expect(delays()).toEqual([40, 0]);
+    const streams = emu.requests.filter((r) => r.path === "/stream/v1/stream");
+    expect(streams.map((r) => r.status)).toEqual([200, 401, 200]);
+    expect(logs.text()).not.toContain(emu.tokens[1]!.token);
+    expect(logs.text()).not.toContain(PASSWORD);
+  });
+
+  test("garbage on the stream is skipped and later events still arrive", async () => {
+    const { emu, provider } = await emulated();
+    const { events, connects } = startStream(emu.streamUrl, provider);
+    await waitFor(() => connects() === 1 && emu.streamCount === 1, 3000, "connected");
+    emu.faults.streamGarbage("event: st2.announcement__errbot\ndata: {broken json\n\n");
+    emu.faults.streamGarbage("data: no event name\n\n");
+    emu.announce("errbot", { message: "fine" });
+    await waitFor(() => events.length === 1, 3000, "the good event");
+    expect(logs.lines.filter((l) => l.includes("skipped a malformed stream event"))).toHaveLength(2);
+    expect(connects()).toBe(1);
+  });
+
+  test("no heartbeat for idleTimeoutMs: the connection is treated as dead and replaced", async () => {
+    const { emu, provider } = await emulated({ heartbeatMs: 60_000 });
+    const { connects, states } = startStream(emu.streamUrl, provider, { idleTimeoutMs: 150 });
+    await waitFor(() => connects() >= 2, 3000, "a reconnection");
+    expect(states.find(([s]) => s === "reconnecting")![1]).toContain("no data from StackStorm for 150 ms");
+  });
+
+  test("StackStorm down and back: retried with backoff until it answers", async () => {
+    const { emu, provider } = await emulated();
+    const { connects, delays } = startStream(emu.streamUrl, provider);
+    await waitFor(() => connects() === 1, 3000, "connected");
+    await emu.faults.down(true);
+    await waitFor(() => delays().length >= 3, 3000, "retries while down");
+    await emu.faults.down(false);
+    await waitFor(() => connects() === 2, 3000, "reconnected");
   });
 });

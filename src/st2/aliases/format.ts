@@ -63,9 +63,10 @@ export class FormatError extends Error {
 export class PyRegexError extends Error {
   constructor(
     readonly msg: string,
-    readonly pos: number,
+    /** Where CPython reports it (its compiler's errors carry no position). */
+    readonly pos?: number,
   ) {
-    super(`${msg} at position ${pos}`);
+    super(pos === undefined ? msg : `${msg} at position ${pos}`);
     this.name = new.target.name;
   }
 }
@@ -497,7 +498,7 @@ class PyParser {
     if (behind) {
       const [lo, hi] = widthOf(body, this.state);
       // CPython's compiler refuses variable-width look-behinds; JavaScript would accept them.
-      if (lo !== hi) throw new PyRegexError("look-behind requires fixed-width pattern", start);
+      if (lo !== hi) throw new PyRegexError("look-behind requires fixed-width pattern");
     }
     seq.push({ t: "look", behind, neg: kind === "!", body });
   }
@@ -550,7 +551,7 @@ class PyParser {
 
   private applyGlobalFlags(on: Partial<PyFlags>, typeFlag: string | null): void {
     const flags = this.state.flags;
-    if (typeFlag === "u" && flags.a) throw new PyRegexError("ASCII and UNICODE flags are incompatible", 0);
+    if (typeFlag === "u" && flags.a) throw new PyRegexError("ASCII and UNICODE flags are incompatible");
     this.state.flags = { ...flags, ...on };
   }
 
@@ -789,6 +790,11 @@ class Emitter {
 
   private repeat(n: Extract<PyNode, { t: "repeat" }>, f: PyFlags): string {
     let atom = this.node(n.body, f);
+    if (n.min === 0 && n.max === 1 && minWidth(n.body) === 0) {
+      // JavaScript rejects an iteration that matches nothing (the group then stays unset);
+      // Python keeps it (the group is ""). An alternation has no such rule.
+      return n.lazy ? `(?:|${atom})` : `(?:${atom}|)`;
+    }
     // JavaScript (u flag) refuses a quantifier directly on a lookaround; Python allows it.
     if (n.body.t === "look") atom = `(?:${atom})`;
     let q: string;
@@ -843,6 +849,24 @@ class Emitter {
     const last = complemented[complemented.length - 1] ?? "";
     const ahead = complemented.slice(0, -1).map((c) => `(?=[${c}])`).join("");
     return `(?:${pos ? `(?![${pos}])` : ""}${ahead}[${last}])`;
+  }
+}
+
+/** The least number of characters a node can match (back-references count as 0). */
+function minWidth(n: PyNode): number {
+  switch (n.t) {
+    case "lit":
+    case "any":
+    case "set":
+      return 1;
+    case "group":
+      return n.body.reduce((sum, c) => sum + minWidth(c), 0);
+    case "alt":
+      return Math.min(...n.branches.map((b) => b.reduce((sum, c) => sum + minWidth(c), 0)));
+    case "repeat":
+      return n.min * minWidth(n.body);
+    default:
+      return 0;
   }
 }
 
@@ -1003,13 +1027,16 @@ export class CompiledFormat {
   readonly params: readonly string[];
   /** `{{ name = default }}` parameters, in format order. */
   readonly defaults: ReadonlyArray<readonly [string, string]>;
+  /** The names written as `{{ name }}` / `{{ name = default }}` in the format. */
+  readonly fields: readonly string[];
   private readonly named: ReadonlyArray<readonly [number, string]>;
   private iterRegex: RegExp | undefined;
 
   constructor(readonly format: string) {
     const s = getSnippets();
     this.defaults = findDefaults(format, s);
-    const reg = substituteParams(format, s);
+    const { reg, fields } = substituteParams(format, s);
+    this.fields = fields;
     let pattern = reg;
     try {
       const ast = parsePython(reg, { s: true }).ast;
@@ -1069,6 +1096,17 @@ export class CompiledFormat {
     return hits;
   }
 
+  /**
+   * A command this format matches, built from its regex: `{{ }}` parameters take
+   * `sample(name, i)` (default `x1`, `x2`…), optional parts appear only when they hold a
+   * parameter, alternations take their first branch. For tests, benchmarks and examples.
+   */
+  exampleCommand(sample: (name: string, index: number) => string = (_n, i) => `x${i + 1}`): string {
+    const { ast, names, flags } = this.regex.parsed;
+    const fields = new Set(this.fields);
+    return new ExampleRenderer(names, fields, flags, sample).seq(ast).trim();
+  }
+
   private *iterate(prepared: PreparedCommand): Generator<RegExpExecArray> {
     this.iterRegex ??= new RegExp(this.regex.regex.source, this.regex.regex.flags + "g");
     const re = this.iterRegex;
@@ -1099,6 +1137,71 @@ export class CompiledFormat {
   }
 }
 
+/** Renders text that a parsed pattern matches (see `CompiledFormat.exampleCommand`). */
+class ExampleRenderer {
+  private readonly texts = new Map<number, string>();
+  private count = 0;
+
+  constructor(
+    private readonly names: Map<number, string>,
+    private readonly fields: Set<string>,
+    private readonly flags: PyFlags,
+    private readonly sample: (name: string, index: number) => string,
+  ) {}
+
+  seq(nodes: PySeq): string {
+    return nodes.map((n) => this.node(n)).join("");
+  }
+
+  private node(n: PyNode): string {
+    switch (n.t) {
+      case "lit":
+        return String.fromCodePoint(n.cp);
+      case "any":
+        return "x";
+      case "set":
+        return this.setMember(n);
+      case "group":
+        return this.group(n);
+      case "alt":
+        return this.seq(n.branches[0] ?? []);
+      case "repeat": {
+        const times = n.min > 0 ? n.min : n.max > 0 && this.holdsField(n.body) ? 1 : 0;
+        return Array.from({ length: times }, () => this.node(n.body)).join("");
+      }
+      case "ref":
+        return this.texts.get(n.index) ?? "";
+      default:
+        return "";
+    }
+  }
+
+  private group(n: Extract<PyNode, { t: "group" }>): string {
+    const name = n.index === null ? undefined : this.names.get(n.index);
+    const text = name !== undefined && this.fields.has(name) ? this.sample(name, this.count++) : this.seq(n.body);
+    if (n.index !== null) this.texts.set(n.index, text);
+    return text;
+  }
+
+  private holdsField(n: PyNode): boolean {
+    if (n.t === "group") {
+      const name = n.index === null ? undefined : this.names.get(n.index);
+      return (name !== undefined && this.fields.has(name)) || n.body.some((c) => this.holdsField(c));
+    }
+    if (n.t === "alt") return n.branches.some((b) => b.some((c) => this.holdsField(c)));
+    if (n.t === "repeat") return this.holdsField(n.body);
+    return false;
+  }
+
+  private setMember(n: Extract<PyNode, { t: "set" }>): string {
+    const re = new RegExp(`^${new Emitter(this.names).node(n, this.flags)}$`, "u");
+    const first = n.items[0];
+    const preferred = !n.neg && first?.k === "cp" ? String.fromCodePoint(first.cp) : !n.neg && first?.k === "range" ? String.fromCodePoint(first.lo) : "";
+    for (const c of [preferred, "x", "a", "0", "-", "_", "Z", " "]) if (c && re.test(c)) return c;
+    return "x";
+  }
+}
+
 function advanceIndex(s: string, index: number): number {
   const cp = s.codePointAt(index);
   return index + (cp !== undefined && cp > 0xffff ? 2 : 1);
@@ -1120,16 +1223,20 @@ function findDefaults(format: string, s: Snippets): [string, string][] {
   return out;
 }
 
-/** The two `re.sub` calls that turn `{{ … }}` into named groups. */
-function substituteParams(format: string, s: Snippets): string {
+/** The two `re.sub` calls that turn `{{ … }}` into named groups; also lists the names. */
+function substituteParams(format: string, s: Snippets): { reg: string; fields: string[] } {
+  const fields: string[] = [];
   const optional = format.replace(s.optionalSub.regex, (...args: unknown[]) => {
     const groups = args[args.length - 1] as Record<string, string | undefined>;
+    fields.push(groups["g2"] ?? "");
     return `(?:${paramMatch(groups["g1"] ?? "", groups["g2"] ?? "")})?`;
   });
-  return optional.replace(s.requiredSub.regex, (...args: unknown[]) => {
+  const reg = optional.replace(s.requiredSub.regex, (...args: unknown[]) => {
     const groups = args[args.length - 1] as Record<string, string | undefined>;
+    fields.push(groups["g2"] ?? "");
     return paramMatch(groups["g1"] ?? "", groups["g2"] ?? "");
   });
+  return { reg, fields };
 }
 
 function toFormatError(format: string, err: unknown, pattern: string): FormatError {

@@ -1,0 +1,135 @@
+import { describe, expect, test } from "bun:test";
+import { MemoryBackend } from "../../src/chat/memory.ts";
+import type { Message, Outgoing, Target } from "../../src/chat/types.ts";
+import { addressedText, createRouter } from "../../src/bot/router.ts";
+import type { Command, Middleware } from "../../src/bot/types.ts";
+import { CommandError } from "../../src/lib/errors.ts";
+import { setLogSink } from "../../src/lib/log.ts";
+
+const msg = (text: string, extra: Partial<Message> = {}): Message => ({
+  text,
+  from: { id: "U1", nick: "alice", aclId: "@alice", st2User: "alice" },
+  direct: false,
+  room: { id: "C1", name: "#ops" },
+  ...extra,
+});
+
+describe("addressedText", () => {
+  const names = ["st2bot", "@st2bot"];
+  test.each([
+    ["!st2 deploy web", "st2 deploy web"],
+    ["  !st2help  ", "st2help"],
+    ["@st2bot deploy web", "deploy web"],
+    ["st2bot: deploy web", "deploy web"],
+    ["ST2BOT, deploy web", "deploy web"],
+    ["@st2bot !st2 deploy", "st2 deploy"],
+  ])("%p → %p", (text, want) => {
+    expect(addressedText(msg(text), "!", names)).toBe(want);
+  });
+
+  test("ordinary chatter is ignored", () => {
+    expect(addressedText(msg("deploy web please"), "!", names)).toBeUndefined();
+    expect(addressedText(msg("st2botany is fun"), "!", names)).toBeUndefined();
+  });
+
+  test("a mention flagged by the backend needs no prefix", () => {
+    expect(addressedText(msg("deploy web", { mentioned: true }), "!", names)).toBe("deploy web");
+  });
+});
+
+function harness(opts: { middleware?: Middleware[]; fallback?: boolean } = {}) {
+  const backend = new MemoryBackend();
+  const sent: { target: Target; out: Outgoing }[] = [];
+  const calls: string[] = [];
+  const echo: Command = { plugin: "Test", name: "echo", help: "echo", run: async (ctx) => ctx.reply(`echo: ${ctx.command!.args}`) };
+  const fail: Command = { plugin: "Test", name: "fail", help: "", run: async () => { throw new CommandError("You cannot do that."); } };
+  const crash: Command = { plugin: "Test", name: "crash", help: "", run: async () => { throw new Error("secret internals at /etc/x"); } };
+  const run: Command = { plugin: "St2", name: "st2", help: "", run: async (ctx) => { calls.push(ctx.command!.args); } };
+  const handler = createRouter(backend, {
+    prefix: "!",
+    botName: "st2bot",
+    commands: opts.fallback ? [echo, fail, crash] : [echo, fail, crash, run],
+    fallback: opts.fallback ? run : undefined,
+    middleware: opts.middleware ?? [],
+    isAdmin: () => false,
+    deliver: async (target, out) => void sent.push({ target, out }),
+    unknown: (ctx, typed) => ctx.reply(`unknown: ${typed}`),
+  });
+  return { handler, sent, calls };
+}
+
+describe("router", () => {
+  test("dispatches by name and replies in the same room and thread", async () => {
+    const h = harness();
+    await h.handler(msg("!echo hi there", { thread: "T1" }));
+    expect(h.sent).toEqual([{ target: { kind: "room", id: "C1", name: "#ops", thread: "T1" }, out: { text: "echo: hi there", extra: undefined } }]);
+  });
+
+  test("command names are case-insensitive; a DM reply goes to the user", async () => {
+    const h = harness();
+    await h.handler(msg("!ECHO x", { room: undefined, direct: true }));
+    expect(h.sent[0]!.target).toEqual({ kind: "user", id: "U1", name: "@alice" });
+  });
+
+  test("st2 gets everything after its name", async () => {
+    const h = harness();
+    await h.handler(msg("!st2 deploy web to prod"));
+    expect(h.calls).toEqual(["deploy web to prod"]);
+  });
+
+  test("an empty plugin prefix runs unclaimed text as an alias", async () => {
+    const h = harness({ fallback: true });
+    await h.handler(msg("!deploy web"));
+    await h.handler(msg("!echo still works"));
+    expect(h.calls).toEqual(["deploy web"]);
+    expect(h.sent.map((s) => s.out.text)).toEqual(["echo: still works"]);
+  });
+
+  test("unknown commands get the unknown reply", async () => {
+    const h = harness();
+    await h.handler(msg("!nope"));
+    expect(h.sent[0]!.out.text).toBe("unknown: nope");
+  });
+
+  test("a CommandError reaches the user as written", async () => {
+    const h = harness();
+    await h.handler(msg("!fail"));
+    expect(h.sent[0]!.out.text).toBe("You cannot do that.");
+  });
+
+  test("an unexpected error gets a generic reply with an id, details only in the log", async () => {
+    const lines: string[] = [];
+    setLogSink((l) => lines.push(l));
+    const h = harness();
+    await h.handler(msg("!crash"));
+    setLogSink((l) => process.stderr.write(l + "\n"));
+    const reply = h.sent[0]!.out.text;
+    expect(reply).toMatch(/^Sorry, something went wrong running that command \(error id [0-9a-f]{8}\)\.$/);
+    expect(reply).not.toContain("/etc/x");
+    const id = /error id ([0-9a-f]{8})/.exec(reply)![1]!;
+    expect(lines.some((l) => l.includes(id) && l.includes("secret internals"))).toBe(true);
+  });
+
+  test("middleware runs before the command and can stop it", async () => {
+    const seen: string[] = [];
+    const h = harness({
+      middleware: [
+        async (ctx, next) => {
+          seen.push(ctx.commandDef!.name);
+          if (ctx.command!.args !== "blocked") await next();
+        },
+      ],
+    });
+    await h.handler(msg("!echo ok"));
+    await h.handler(msg("!echo blocked"));
+    expect(seen).toEqual(["echo", "echo"]);
+    expect(h.sent.map((s) => s.out.text)).toEqual(["echo: ok"]);
+  });
+
+  test("messages not addressed to the bot are ignored", async () => {
+    const h = harness();
+    await h.handler(msg("echo hi"));
+    await h.handler(msg("!"));
+    expect(h.sent).toEqual([]);
+  });
+});

@@ -1,0 +1,85 @@
+/** st2bot survives StackStorm's failures: down at start, dropped streams, expiring tokens. */
+import { describe, expect, test } from "bun:test";
+import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
+import { assertNoViolations, startTestEmulator } from "../support/emulator.ts";
+import { API_KEY, startBot, waitFor } from "../support/bot.ts";
+
+const emulatorOpts = { aliases: sampleAliases, actions: sampleActions, apiKeys: [API_KEY], completionDelayMs: 5, users: { st2admin: "Ch@ngeMe", bot: "b0t-pass" } };
+
+describe("StackStorm failures", () => {
+  test("StackStorm down at start: st2bot starts, says so, and recovers when it comes back", async () => {
+    const emulator = await startTestEmulator(emulatorOpts);
+    await emulator.faults.down(true);
+    const h = await startBot({ useEmulator: emulator });
+    try {
+      expect(h.app.aliases.loaded).toBe(false);
+      await h.say("!st2 packs list", { room: "ops" });
+      expect((await h.next(() => true, "not loaded")).text).toStartWith("I could not load the action aliases from StackStorm yet");
+      await emulator.faults.down(false);
+      await waitFor("aliases loaded after StackStorm came back", () => h.app.aliases.loaded, 20_000);
+      await h.say("!st2 packs list", { room: "ops" });
+      await h.next((m) => m.text.startsWith("Looking up your packs"), "ack after recovery");
+      await h.next((m) => m.text.includes("completed"), "result after recovery");
+      assertNoViolations(emulator);
+    } finally {
+      await h.stop();
+      await emulator.stop();
+    }
+  }, 30_000);
+
+  test("StackStorm unreachable mid-conversation: a plain-language error", async () => {
+    const h = await startBot({ emulator: emulatorOpts });
+    try {
+      await h.emulator.faults.down(true);
+      await h.say("!st2 packs list", { room: "ops" });
+      expect((await h.next(() => true, "unreachable")).text).toStartWith("StackStorm is unreachable right now");
+      await h.emulator.faults.down(false);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test("the stream dropped: reconnects and results still arrive", async () => {
+    const h = await startBot({ emulator: emulatorOpts });
+    try {
+      await waitFor("stream open", () => h.app.streamState().state === "open");
+      h.emulator.faults.dropStreams();
+      await waitFor("stream reconnected", () => h.app.streamState().state === "open" && h.emulator.streamCount > 0, 10_000);
+      await h.say("!st2 packs list", { room: "ops" });
+      await h.next((m) => m.text.includes("completed"), "result after reconnect");
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test("token expiring mid-stream with a username/password: re-authenticates and carries on", async () => {
+    const h = await startBot({ emulator: emulatorOpts, auth: '[stackstorm.api_auth.user]\nname = "bot"\npassword = "b0t-pass"' });
+    try {
+      await waitFor("stream open", () => h.app.streamState().state === "open");
+      const tokensBefore = h.emulator.tokens.length;
+      h.emulator.faults.expireTokens();
+      h.emulator.faults.dropStreams();
+      await waitFor("new token issued", () => h.emulator.tokens.length > tokensBefore, 10_000);
+      await waitFor("stream open again", () => h.app.streamState().state === "open" && h.emulator.streamCount > 0, 10_000);
+      await h.say("!st2 packs list", { room: "ops" });
+      await h.next((m) => m.text.startsWith("Looking up your packs"), "ack with the renewed token");
+      await h.next((m) => m.text.includes("completed"), "result with the renewed token");
+      assertNoViolations(h.emulator);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test("a corrupt stream event is skipped; the next one is delivered", async () => {
+    const h = await startBot({ emulator: emulatorOpts });
+    try {
+      await waitFor("stream open", () => h.app.streamState().state === "open");
+      h.emulator.faults.streamGarbage('event: st2.announcement__errbot\ndata: {"payload": {"message": "trunc\n\n');
+      h.emulator.publish("st2.announcement__errbot", { nopayload: true });
+      h.emulator.announce("errbot", { message: "still flowing", channel: "#ops" });
+      expect((await h.next((m) => m.text === "still flowing", "good event")).target).toMatchObject({ kind: "room", id: "ops" });
+    } finally {
+      await h.stop();
+    }
+  });
+});

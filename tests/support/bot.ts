@@ -1,0 +1,107 @@
+/**
+ * Starts a whole st2bot (src/app.ts) against a StackStorm emulator, with the in-memory chat
+ * backend, for end-to-end tests: `say` a line as a chat user, then wait for what the bot sent.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startApp, type App } from "../../src/app.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { MemoryBackend, type SentMessage } from "../../src/chat/memory.ts";
+import type { EmulatorOptions } from "../../src/emulator/index.ts";
+import { startTestEmulator, type TestEmulator } from "./emulator.ts";
+
+export interface BotHarness {
+  app: App;
+  emulator: TestEmulator;
+  backend: MemoryBackend;
+  dataDir: string;
+  /** A chat user types `text` (in `room`, else a DM); resolves when the bot handled it. */
+  say(text: string, opts?: { user?: string; room?: string; thread?: string }): Promise<void>;
+  /** Waits for a sent message matching `pred` that no earlier `next` returned. */
+  next(pred: (m: SentMessage) => boolean, what?: string, ms?: number): Promise<SentMessage>;
+  restart(extraToml?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface BotOptions {
+  emulator?: EmulatorOptions;
+  /** Appended to the generated config (after `[stackstorm]` keys: start new tables). */
+  toml?: string;
+  /** Replaces the `[stackstorm.api_auth]` table. Default: an API key. */
+  auth?: string;
+  backend?: MemoryBackend;
+  /** An emulator already running (e.g. one the test stops and starts). */
+  useEmulator?: TestEmulator;
+  streamIdleTimeoutMs?: number;
+}
+
+export const API_KEY = "test-api-key-0123456789";
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+export function configFor(emulator: TestEmulator, dataDir: string, opts: BotOptions = {}, extra = "") {
+  return parseConfig(
+    `[bot]
+data_dir = ${JSON.stringify(dataDir)}
+log_level = "error"
+admins = ["@admin"]
+[web]
+enabled = false
+[stackstorm]
+api_url = "${emulator.apiUrl}"
+auth_url = "${emulator.authUrl}"
+stream_url = "${emulator.streamUrl}"
+timer_update = 60
+${opts.auth ?? `[stackstorm.api_auth]\napikey = "${API_KEY}"`}
+${opts.toml ?? ""}
+${extra}`,
+    "<test>",
+    {},
+  );
+}
+
+export async function startBot(opts: BotOptions = {}): Promise<BotHarness> {
+  const emulator = opts.useEmulator ?? (await startTestEmulator({ apiKeys: [API_KEY], completionDelayMs: 5, ...opts.emulator }));
+  const dataDir = mkdtempSync(join(tmpdir(), "st2bot-e2e-"));
+  const backend = opts.backend ?? new MemoryBackend({ name: "memory" });
+  let app = await startApp({ config: configFor(emulator, dataDir, opts), backend, streamIdleTimeoutMs: opts.streamIdleTimeoutMs });
+  const taken = new Set<number>();
+  const h: BotHarness = {
+    get app() {
+      return app;
+    },
+    emulator,
+    backend,
+    dataDir,
+    say: (text, o = {}) => backend.receive({ text, user: o.user, roomName: o.room, thread: o.thread }),
+    async next(pred, what = "a message", ms = 10_000) {
+      const found = await waitFor(what, () => {
+        const i = backend.sent.findIndex((m, idx) => !taken.has(idx) && pred(m));
+        return i >= 0 ? i : undefined;
+      }, ms).catch((err) => {
+        throw new Error(`${(err as Error).message}; sent so far:\n${backend.sent.map((m) => JSON.stringify(m.target) + " " + m.text).join("\n")}`);
+      });
+      taken.add(found);
+      return backend.sent[found]!;
+    },
+    async restart(extraToml = "") {
+      await app.stop();
+      app = await startApp({ config: configFor(emulator, dataDir, opts, extraToml), backend, streamIdleTimeoutMs: opts.streamIdleTimeoutMs });
+    },
+    async stop() {
+      await app.stop();
+      if (!opts.useEmulator) await emulator.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}

@@ -1,0 +1,246 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as v from "valibot";
+import { MemoryBackend } from "../../src/chat/memory.ts";
+import { WebhookSchema, WebSchema } from "../../src/config/schema.ts";
+import type { Announcement } from "../../src/delivery/announcement.ts";
+import { Outbox } from "../../src/delivery/outbox.ts";
+import { setLogSink } from "../../src/lib/log.ts";
+import { createServer } from "../../src/web/server.ts";
+import { webhookPlugin } from "../../src/web/webhook.ts";
+import { openDatabase } from "../../src/store/db.ts";
+
+const logLines: string[] = [];
+setLogSink((line) => logLines.push(line));
+
+const TOKEN = "s3cr3t-webhook-token";
+const SECRET = "hmac-shared-secret-value";
+const NOW = 1_750_000_000_000;
+
+/** A fake outbox that records what it was given. */
+class Recorder {
+  readonly queued: Announcement[] = [];
+  enqueue(a: Announcement): number {
+    this.queued.push(a);
+    return this.queued.length;
+  }
+}
+
+function setup(webhook: Record<string, unknown> = { token: TOKEN, hmac_secret: SECRET }, clock = () => NOW) {
+  const outbox = new Recorder();
+  const config = v.parse(WebhookSchema, webhook);
+  const server = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox, clock })] });
+  return { app: server.app, outbox };
+}
+
+const URL_ = "http://localhost/chatops/message";
+
+function post(body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = {}): Request {
+  return new Request(URL_, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+}
+
+const bearer = (body: string, headers: Record<string, string> = {}) => post(body, { authorization: `Bearer ${TOKEN}`, ...headers });
+
+function sign(body: string, timestamp = String(NOW / 1000), secret = SECRET): Record<string, string> {
+  const sig = createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
+  return { "x-st2bot-timestamp": timestamp, "x-st2bot-signature": `sha256=${sig}` };
+}
+
+async function call(app: ReturnType<typeof setup>["app"], req: Request): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const res = await app.handle(req);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
+}
+
+const good = JSON.stringify({ channel: "#ops", message: "deploy finished", user: "alice", whisper: false, extra: { color: "good" } });
+
+describe("POST /chatops/message", () => {
+  test("a bearer token queues the message and answers 202 with its id", async () => {
+    const { app, outbox } = setup();
+    const r = await call(app, bearer(good));
+    expect(r.status).toBe(202);
+    expect(r.body).toEqual({ id: 1 });
+    expect(outbox.queued).toEqual([{ channel: "#ops", message: "deploy finished", user: "alice", extra: { color: "good" } }]);
+    expect(r.headers.get("x-frame-options")).toBe("DENY");
+    expect(r.headers.get("cache-control")).toBe("no-store");
+  });
+
+  test("a valid HMAC signature is accepted once; the replay is refused", async () => {
+    const { app, outbox } = setup();
+    const headers = sign(good);
+    expect((await call(app, post(good, headers))).status).toBe(202);
+    const replay = await call(app, post(good, headers));
+    expect(replay).toMatchObject({ status: 401, body: { error: "missing or invalid credentials" } });
+    expect(outbox.queued).toHaveLength(1);
+  });
+
+  test("a signed post that could not be queued (503) can be retried as it is", async () => {
+    const config = v.parse(WebhookSchema, { hmac_secret: SECRET });
+    let broken = true;
+    const outbox = {
+      enqueue: () => {
+        if (broken) throw new Error("database is locked");
+        return 7;
+      },
+    };
+    const { app } = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox, clock: () => NOW })] });
+    const headers = sign(good);
+    expect(await call(app, post(good, headers))).toMatchObject({ status: 503, body: { error: "the message could not be queued; try again" } });
+    broken = false;
+    expect(await call(app, post(good, headers))).toMatchObject({ status: 202, body: { id: 7 } });
+    expect((await call(app, post(good, headers))).status).toBe(401);
+  });
+
+  test("wrong credentials of every kind get the same 401 and queue nothing", async () => {
+    const { app, outbox } = setup();
+    const ts = String(NOW / 1000);
+    const cases: Array<Record<string, string>> = [
+      {},
+      { authorization: "Bearer wrong-token" },
+      { authorization: `Basic ${btoa(`x:${TOKEN}`)}` },
+      { authorization: `Bearer ${TOKEN}x` },
+      sign(good, ts, "another-secret"),
+      sign(good + " ", ts),
+      { ...sign(good), "x-st2bot-signature": "sha256=zz" },
+      { "x-st2bot-timestamp": ts, "x-st2bot-signature": sign(good)["x-st2bot-signature"]!.replace("sha256=", "sha1=") },
+      sign(good, String(NOW / 1000 - 301)),
+      sign(good, String(NOW / 1000 + 301)),
+      sign(good, "not-a-number"),
+    ];
+    for (const headers of cases) {
+      const r = await call(app, post(good, headers));
+      expect(r).toMatchObject({ status: 401, body: { error: "missing or invalid credentials" } });
+    }
+    expect(outbox.queued).toHaveLength(0);
+  });
+
+  test("a timestamp inside the allowed skew is accepted", async () => {
+    const { app } = setup();
+    expect((await call(app, post(good, sign(good, String(NOW / 1000 - 299))))).status).toBe(202);
+  });
+
+  test("the signature covers the exact raw bytes", async () => {
+    const { app, outbox } = setup();
+    const spaced = `{ "channel" : "#ops",\n  "message": "caf\u00e9 ☕" }`;
+    expect((await call(app, post(spaced, sign(spaced)))).status).toBe(202);
+    expect(outbox.queued[0]!.message).toBe("café ☕");
+  });
+
+  test("400 names the bad field", async () => {
+    const { app } = setup();
+    const cases: Array<[string, string]> = [
+      [JSON.stringify({ channel: "#ops" }), `"message" is required`],
+      [JSON.stringify({ channel: "#ops", message: "x", whisper: "yes" }), `"whisper" must be a boolean`],
+      [JSON.stringify({ channel: 42, message: "x" }), `"channel" must be a string`],
+      [JSON.stringify({ channel: "#ops", message: "x", extra: [1] }), `"extra" must be an object`],
+      [JSON.stringify({ channel: "#ops", message: "   " }), `"message" must not be empty`],
+      [JSON.stringify({ message: "x" }), `"channel" or "user" is required`],
+      [JSON.stringify(["x"]), "the announcement must be a JSON object"],
+      ["{not json", "the body is not valid JSON"],
+      ["", "the body is not valid JSON"],
+    ];
+    for (const [body, error] of cases) {
+      expect(await call(app, bearer(body))).toMatchObject({ status: 400, body: { error } });
+    }
+  });
+
+  test("invalid UTF-8 is a 400", async () => {
+    const { app } = setup();
+    const r = await call(app, post(new Uint8Array([0x7b, 0xff, 0x7d]), { authorization: `Bearer ${TOKEN}` }));
+    expect(r).toMatchObject({ status: 400, body: { error: "the body is not valid UTF-8" } });
+  });
+
+  test("415 for a body that is not JSON", async () => {
+    const { app } = setup();
+    for (const type of ["text/plain", "application/x-www-form-urlencoded", "application/jsonp"]) {
+      const r = await call(app, bearer(good, { "content-type": type }));
+      expect(r).toMatchObject({ status: 415, body: { error: "the body must be JSON (Content-Type: application/json)" } });
+    }
+    expect((await call(app, bearer(good, { "content-type": "application/json; charset=utf-8" }))).status).toBe(202);
+  });
+
+  test("413 above max_body_bytes, by Content-Length and by actual size", async () => {
+    const { app, outbox } = setup({ token: TOKEN, max_body_bytes: 256 });
+    const big = JSON.stringify({ channel: "#ops", message: "x".repeat(300) });
+    const byLength = await call(app, bearer(big));
+    expect(byLength).toMatchObject({ status: 413, body: { error: "the body is larger than 256 bytes" } });
+    // A lying (absent) Content-Length: a streamed body is measured as it is read.
+    const stream = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(big));
+        c.close();
+      },
+    });
+    const streamed = new Request(URL_, { method: "POST", body: stream, headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` } });
+    expect(streamed.headers.get("content-length")).toBeNull();
+    expect(await call(app, streamed)).toMatchObject({ status: 413, body: { error: "the body is larger than 256 bytes" } });
+    expect(outbox.queued).toHaveLength(0);
+  });
+
+  test("without any credential configured the webhook is disabled, never open", async () => {
+    const { app, outbox } = setup({});
+    const r = await call(app, post(good, { authorization: "Bearer anything" }));
+    expect(r.status).toBe(503);
+    expect(r.body.error).toBe("the webhook is disabled: set webhook.token or webhook.hmac_secret in the st2bot config");
+    expect(outbox.queued).toHaveLength(0);
+  });
+
+  test("only the configured method works: HMAC-only rejects bearer", async () => {
+    const { app } = setup({ hmac_secret: SECRET });
+    expect((await call(app, bearer(good))).status).toBe(401);
+    expect((await call(app, post(good, sign(good)))).status).toBe(202);
+  });
+
+  test("secrets never reach the log", async () => {
+    const { app } = setup();
+    await call(app, bearer(good));
+    await call(app, post(good, { authorization: `Bearer ${TOKEN}-wrong` }));
+    expect(logLines.join("\n")).not.toContain(TOKEN);
+    expect(logLines.join("\n")).not.toContain(SECRET);
+  });
+});
+
+describe("webhook → outbox", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  test("a flood of 2,000 posts: all 202, all delivered, none lost", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "st2bot-webhook-"));
+    dirs.push(dir);
+    const db = openDatabase(join(dir, "st2bot.db"));
+    const backend = new MemoryBackend();
+    const outbox = new Outbox({ db, backend, deadAfterMs: 60_000, maxRetryDelayMs: 100 });
+    outbox.start();
+    const config = v.parse(WebhookSchema, { token: TOKEN, hmac_secret: SECRET });
+    const { app } = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox })] });
+    const statuses = new Map<number, number>();
+    const ids = new Set<number>();
+    for (let batch = 0; batch < 20; batch++) {
+      const results = await Promise.all(
+        Array.from({ length: 100 }, async (_, i) => {
+          const n = batch * 100 + i;
+          const body = JSON.stringify({ channel: `#room${n % 7}`, message: `flood ${n}` });
+          const headers = n % 2 ? { authorization: `Bearer ${TOKEN}` } : sign(body, String(Math.floor(Date.now() / 1000)));
+          const res = await app.handle(post(body, headers));
+          return { status: res.status, body: (await res.json()) as { id: number } };
+        }),
+      );
+      for (const r of results) {
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        ids.add(r.body.id);
+      }
+    }
+    expect([...statuses]).toEqual([[202, 2000]]);
+    expect(ids.size).toBe(2000);
+    expect(await outbox.drain(20_000)).toBe(true);
+    const texts = new Set(backend.sent.map((s) => s.text));
+    expect(texts.size).toBe(2000);
+    expect(backend.sent).toHaveLength(2000);
+    await outbox.stop();
+    db.close();
+  }, 60_000);
+});
