@@ -167,9 +167,11 @@ export async function startApp(opts: AppOptions): Promise<App> {
   }
 
   outbox.start();
-  await backend.start(handler);
+  // Aliases first, so the first chat line already finds them; a StackStorm that is down
+  // does not stop st2bot: the stream's reconnect and the timer load them later.
   const loaded = await aliases.refresh();
   if (!loaded) log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
+  await backend.start(handler);
   aliases.startTimer(config.stackstorm.timer_update * 1000);
   client.startHealthCheck(config.stackstorm.timer_update * 1000);
   st2Stream.start();

@@ -114,7 +114,9 @@ export class TextBackend implements ChatBackend {
 
   async send(target: Target, msg: Outgoing): Promise<void> {
     const where = target.kind === "room" ? `[#${target.id}${target.thread ? ` thread ${target.thread}` : ""}]` : `[direct @${target.id}]`;
-    const lines = msg.text.split("\n").map((line) => `${where} ${line}`.trimEnd());
+    // Blank lines around a message (StackStorm's result template has them) carry nothing here.
+    const body = msg.text.replace(/^(\s*\n)+|(\n\s*)+$/g, "");
+    const lines = body.split("\n").map((line) => `${where} ${line}`.trimEnd());
     this.io.write((this.io.interactive ? "\n" : "") + lines.join("\n") + "\n");
     if (this.io.interactive) this.prompt();
   }
