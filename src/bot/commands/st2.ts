@@ -7,7 +7,7 @@ import type { Config } from "../../config/schema.ts";
 import type { AliasIndex, Match } from "../../st2/aliases/index.ts";
 import type { ActionAlias } from "../../st2/aliases/types.ts";
 import type { St2Client } from "../../st2/client.ts";
-import { CommandError } from "../../lib/errors.ts";
+import { CommandError, ConfigError } from "../../lib/errors.ts";
 import type { Command, Context } from "../types.ts";
 
 export interface St2CommandDeps {
@@ -127,6 +127,7 @@ export async function callStackStorm<T>(ctx: Context, as: As, deps: Pick<St2Comm
     return await fn();
   } catch (err) {
     if (err instanceof CommandError) throw err;
+    if (err instanceof ConfigError) throw new CommandError("st2bot has no working StackStorm credential configured; an administrator needs to set one (see `st2bot doctor`).");
     const status = (err as { status?: number }).status;
     const fault = (err as { faultstring?: string }).faultstring;
     if (status === 401 && as.personal) throw new CommandError(await deps.expired(ctx));
