@@ -8,6 +8,7 @@ import type { Config } from "./config/schema.ts";
 import type { ChatBackend, Outgoing, Target } from "./chat/types.ts";
 import { createBackend } from "./chat/registry.ts";
 import { St2Client } from "./st2/client.ts";
+import type { FetchFn } from "./st2/http.ts";
 import { AliasCache } from "./st2/aliascache.ts";
 import { AliasIndex } from "./st2/aliases/index.ts";
 import { St2Stream, type StreamState } from "./st2/stream.ts";
@@ -41,6 +42,8 @@ export interface AppOptions {
   dbPath?: string;
   /** Stream idle timeout (tests shorten it). */
   streamIdleTimeoutMs?: number;
+  /** The fetch StackStorm requests go through (benchmarks time it). */
+  fetch?: FetchFn;
 }
 
 export interface App {
@@ -72,7 +75,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const startedAt = new Date();
   const backend = opts.backend ?? (await createBackend(config));
   const db = openDatabase(opts.dbPath ?? join(config.bot.data_dir, "st2bot.sqlite"));
-  const client = St2Client.fromConfig(config);
+  const client = St2Client.fromConfig(config, { fetch: opts.fetch });
   const aliases = new AliasCache({ load: () => client.listAliases() });
   const outbox = new Outbox({
     db,

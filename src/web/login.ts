@@ -13,8 +13,8 @@
  *   (StackStorm unreachable).
  *
  * Order of checks for a login: cross-site (403) → per-address limit (429) → content type (415)
- * → size (413) → JSON and fields (400) → per-link limit (429) → the shared word and StackStorm
- * (identities.login). A link whose shared word or credentials fail `failuresPerSession` times
+ * → size (413) → JSON and fields (400) → logins running at once (429) → per-link limit (429) →
+ * the shared word and StackStorm (identities.login). A link whose shared word or credentials fail `failuresPerSession` times
  * is burned. No cookies are ever set; nothing secret (ids, words, passwords, tokens) is logged.
  */
 import { Elysia } from "elysia";
@@ -39,6 +39,11 @@ export interface LoginLimits {
   windowMs: number;
   /** Failed attempts (wrong shared word or credentials) after which a link is burned (default 5). */
   failuresPerSession: number;
+  /**
+   * Logins checked at once (default 4). Each costs an argon2id verification and a StackStorm
+   * round trip; the bound keeps a flood of them from starving the rest of st2bot.
+   */
+  concurrentLogins: number;
 }
 
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
@@ -46,6 +51,7 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
   checksPerAddress: 60,
   windowMs: 5 * 60_000,
   failuresPerSession: 5,
+  concurrentLogins: 4,
 };
 
 export interface LoginPluginOptions {
@@ -235,6 +241,7 @@ export function loginPlugin(opts: LoginPluginOptions) {
   const failures = new SessionAttempts(limits.failuresPerSession, opts.config.stackstorm.session_ttl * 1000 + limits.windowMs);
   const burned = `Too many failed attempts: this login link no longer works. To get a new one, ${loginHint(opts.config)}.`;
   const addressOf = (request: Request) => clientAddress(request, opts.peerAddress?.(request));
+  let running = 0;
 
   /** Everything before the shared word is looked at: transport, limits, body. */
   const readLogin = async (request: Request, address: string): Promise<Response | LoginRequest> => {
@@ -255,14 +262,16 @@ export function loginPlugin(opts: LoginPluginOptions) {
     const address = addressOf(request);
     const login = await readLogin(request, address);
     if (login instanceof Response) return login;
+    if (running >= limits.concurrentLogins) return tooMany(5, "st2bot is busy checking other logins; please try again in a few seconds.");
     const key = sha256(id);
     const started = failures.begin(key, now());
     if (started === "burned") return tooMany(Math.ceil(limits.windowMs / 1000), burned);
     if (started === "busy") return tooMany(5, "Another login attempt on this link is still running; please try again in a moment.");
+    running++;
     const result = await identities.login(id, login).catch((err: unknown) => {
       failures.end(key, "neutral");
       throw err;
-    });
+    }).finally(() => running--);
     if (result.ok) {
       failures.end(key, "succeeded");
       const user = result.st2User ?? null;

@@ -341,6 +341,23 @@ describe("rate limits", () => {
     expect((await post(id, passwordLogin(), { "x-forwarded-for": "192.0.2.1" })).status).toBe(200);
   }, SLOW);
 
+  test("logins checked at once are bounded: past the bound, 429 without touching the link", async () => {
+    await setup({ limits: { concurrentLogins: 1 } });
+    const [a, b] = [await start(), await identities.sessions.start("memory:bob", WORD)];
+    secretsSeen.add(b);
+    const [first, second] = await Promise.all([
+      post(a, passwordLogin(), { "x-forwarded-for": "192.0.2.10" }),
+      post(b, passwordLogin({ shared_word: "wrong" }), { "x-forwarded-for": "192.0.2.11" }),
+    ]);
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(429);
+    expect(second.headers.get("retry-after")).toBe("5");
+    expect((await second.json()).error).toContain("busy");
+    // The refused attempt did not count as a failure against bob's link.
+    const bobs = await post(b, passwordLogin({ shared_word: "wrong" }), { "x-forwarded-for": "192.0.2.11" });
+    expect(bobs.status).toBe(401);
+  }, SLOW);
+
   test("per address for link checks", async () => {
     await setup({ limits: { checksPerAddress: 3 } });
     const from = { "x-forwarded-for": "203.0.113.8" };

@@ -102,7 +102,7 @@ export type PyNode =
   | { t: "any" }
   | { t: "set"; neg: boolean; items: SetItem[] }
   | { t: "at"; at: AtKind }
-  | { t: "group"; index: number | null; on: Partial<PyFlags>; off: Partial<PyFlags>; body: PySeq }
+  | { t: "group"; index: number | null; on: Partial<PyFlags>; off: Partial<PyFlags>; body: PySeq; width?: Width }
   | { t: "alt"; branches: PySeq[] }
   | { t: "repeat"; min: number; max: number; lazy: boolean; body: PyNode }
   | { t: "look"; behind: boolean; neg: boolean; body: PySeq }
@@ -129,13 +129,14 @@ const PY_IDENTIFIER = /^[\p{XID_Start}_]\p{XID_Continue}*$/u;
 
 /** `re._parser.Tokenizer`: one token is a code point, or a backslash and the next one. */
 class Source {
-  private readonly chars: string[];
+  /** The pattern, split into code points only when it holds astral characters. */
+  private readonly chars: string | string[];
   private index = 0;
   private nextLen = 0;
   next: string | null = null;
 
   constructor(pattern: string) {
-    this.chars = Array.from(pattern);
+    this.chars = /[\uD800-\uDFFF]/.test(pattern) ? Array.from(pattern) : pattern;
     this.advance();
   }
 
@@ -217,22 +218,26 @@ function pyRepr(s: string): string {
 /** `re._parser.State`: group numbering, names and widths. */
 class ParseState {
   flags: PyFlags;
-  /** Index 0 is the whole match; `undefined` marks a group still open. */
-  readonly groupWidths: (Width | undefined)[] = [undefined];
+  /** Per group number (0 is the whole match): whether the group is closed yet. */
+  readonly groupClosed: boolean[] = [false];
+  /** Closed groups' nodes, for the width of a back-reference (measured only when needed). */
+  readonly groupNodes: Extract<PyNode, { t: "group" }>[] = [];
   readonly groupNames = new Map<string, number>();
   lookbehindGroups: number | null = null;
+  /** Where the first global flags group `(?i)` started, if any. */
+  globalFlagsAt: number | null = null;
 
   constructor(flags: PyFlags) {
     this.flags = flags;
   }
 
   get groups(): number {
-    return this.groupWidths.length;
+    return this.groupClosed.length;
   }
 
   opengroup(name: string | null, src: Source): number {
     const gid = this.groups;
-    this.groupWidths.push(undefined);
+    this.groupClosed.push(false);
     if (name !== null) {
       const previous = this.groupNames.get(name);
       if (previous !== undefined) {
@@ -244,7 +249,7 @@ class ParseState {
   }
 
   checkgroup(gid: number): boolean {
-    return gid < this.groups && this.groupWidths[gid] !== undefined;
+    return gid < this.groups && this.groupClosed[gid] === true;
   }
 
   checklookbehindgroup(gid: number, src: Source): void {
@@ -276,7 +281,9 @@ function nodeWidth(n: PyNode, state: ParseState): Width {
     case "look":
       return [0, 0];
     case "group":
-      return widthOf(n.body, state);
+      // Memoised: nested groups would otherwise be measured once per enclosing group.
+      n.width ??= widthOf(n.body, state);
+      return n.width;
     case "alt": {
       let lo = Infinity;
       let hi = 0;
@@ -292,8 +299,10 @@ function nodeWidth(n: PyNode, state: ParseState): Width {
       const hi = n.max === Infinity ? (j ? Infinity : 0) : j * n.max;
       return [i * n.min, hi];
     }
-    case "ref":
-      return state.groupWidths[n.index] ?? [0, 0];
+    case "ref": {
+      const group = state.groupNodes[n.index];
+      return group ? nodeWidth(group, state) : [0, 0];
+    }
   }
 }
 
@@ -440,6 +449,7 @@ class PyParser {
         const flags = this.parseFlags(char);
         if (flags === null) {
           if (!first || seq.length > 0) throw src.error("global flags not at the start of the expression", src.tell() - start);
+          this.state.globalFlagsAt ??= start;
           return true;
         }
         [on, off] = flags;
@@ -452,8 +462,12 @@ class PyParser {
     const subVerbose = (verbose || on.x === true) && off.x !== true;
     const body = this.parseSub(subVerbose, nested + 1);
     if (!src.match(")")) throw src.error("missing ), unterminated subpattern", src.tell() - start);
-    if (index !== null) this.state.groupWidths[index] = widthOf(body, this.state);
-    seq.push({ t: "group", index, on, off, body });
+    const node: Extract<PyNode, { t: "group" }> = { t: "group", index, on, off, body };
+    if (index !== null) {
+      this.state.groupClosed[index] = true;
+      this.state.groupNodes[index] = node;
+    }
+    seq.push(node);
     return false;
   }
 
@@ -684,6 +698,8 @@ export interface PyParsed {
   /** Python group number → name, for named groups. */
   names: Map<number, string>;
   groupCount: number;
+  /** Where the first global flags group starts (null when there is none). */
+  globalFlagsAt: number | null;
 }
 
 /** Parses a Python pattern (`re.compile(pattern, flags)`); throws PyRegexError like CPython. */
@@ -692,7 +708,7 @@ export function parsePython(pattern: string, base: Partial<PyFlags> = {}): PyPar
   const ast = parser.parse();
   const names = new Map<number, string>();
   for (const [name, gid] of parser.state.groupNames) names.set(gid, name);
-  return { ast, flags: parser.state.flags, names, groupCount: parser.state.groups - 1 };
+  return { ast, flags: parser.state.flags, names, groupCount: parser.state.groups - 1, globalFlagsAt: parser.state.globalFlagsAt };
 }
 
 /**

@@ -1,0 +1,106 @@
+/**
+ * Starts a whole st2bot through `startApp` with a real chat backend chosen by `[bot] backend`
+ * (Slack, Mattermost, XMPP), against the StackStorm emulator (every request checked against
+ * StackStorm's OpenAPI spec), for the per-backend ChatOps loop tests in this folder.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startApp, type App } from "../../src/app.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
+import type { EmulatedExecution } from "../../src/emulator/index.ts";
+import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { API_KEY, waitFor } from "../support/bot.ts";
+
+export { waitFor };
+
+export interface LoopHarness {
+  app: App;
+  st2: TestEmulator;
+  dataDir: string;
+  /** Waits for the `n`-th execution (0-based) StackStorm received, i.e. POST /aliasexecution. */
+  execution(n: number, what?: string): Promise<EmulatedExecution>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `backendToml` is the backend's own table(s), e.g. `[slack]\nbot_token = "..."`. The outbox's
+ * retry cap is lowered to 2 s so a send that failed while a service was away is retried
+ * promptly once it is back (the production default is 60 s).
+ */
+export async function startLoop(backend: string, backendToml: string): Promise<LoopHarness> {
+  const st2 = await startTestEmulator({ apiKeys: [API_KEY], completionDelayMs: 5, aliases: sampleAliases, actions: sampleActions });
+  const dataDir = mkdtempSync(join(tmpdir(), `st2bot-${backend}-loop-`));
+  const config = parseConfig(
+    `[bot]
+backend = "${backend}"
+name = "st2bot"
+data_dir = ${JSON.stringify(dataDir)}
+log_level = "error"
+[web]
+enabled = false
+[outbox]
+max_retry_delay_seconds = 2
+[stackstorm]
+api_url = "${st2.apiUrl}"
+auth_url = "${st2.authUrl}"
+stream_url = "${st2.streamUrl}"
+timer_update = 60
+[stackstorm.api_auth]
+apikey = "${API_KEY}"
+${backendToml}
+`,
+    "<backend loop test>",
+    {},
+  );
+  let app: App;
+  try {
+    app = await startApp({ config });
+  } catch (err) {
+    await st2.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  await waitFor("the StackStorm stream to open", () => app.streamState().state === "open");
+  await waitFor(`the ${backend} backend to connect`, () => app.backend.status().state === "connected", 15_000);
+  return {
+    app,
+    st2,
+    dataDir,
+    execution: (n, what = `execution #${n + 1}`) => waitFor(what, () => st2.executions[n]),
+    async stop() {
+      await app.stop();
+      await st2.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Hands out items of a growing list (what a chat service received) one at a time: `next`
+ * waits for the first item matching `pred` that no earlier `next` returned, so a test can
+ * wait for "the ack" and then "the result" without matching the same message twice.
+ */
+export function taker<T>(list: () => readonly T[], show: (item: T) => string = (x) => JSON.stringify(x)) {
+  const taken = new Set<number>();
+  return {
+    async next(pred: (item: T) => boolean, what: string, ms = 10_000): Promise<T> {
+      const i = await waitFor(what, () => {
+        const found = list().findIndex((item, idx) => !taken.has(idx) && pred(item));
+        return found >= 0 ? found : undefined;
+      }, ms).catch((err: Error) => {
+        throw new Error(`${err.message}; received so far:\n${list().map(show).join("\n")}`);
+      });
+      taken.add(i);
+      return list()[i]!;
+    },
+    /** Marks everything received so far as seen. */
+    skipAll(): void {
+      list().forEach((_, i) => taken.add(i));
+    },
+  };
+}
+
+/** The default result text StackStorm's `chatops.post_result` formats for an alias without `result.format`. */
+export const completed = (ref: string) => `Action ${ref} completed.`;
