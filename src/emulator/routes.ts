@@ -45,6 +45,18 @@ interface Route {
 
 const MAX_PAGE_SIZE = 100;
 
+/** The notify rules a fresh StackStorm's chatops pack registers (routes as in the pack). */
+const CHATOPS_RULES = ["errbot", "hubot"].map((route, i) => ({
+  id: `5e00000000000000000000${String(i + 1).padStart(2, "0")}`,
+  ref: `chatops.notify-${route}`,
+  name: `notify-${route}`,
+  pack: "chatops",
+  enabled: true,
+  trigger: { type: "core.st2.generic.notifytrigger", parameters: {} },
+  criteria: { "trigger.route": { pattern: route, type: "equals" } },
+  action: { ref: "chatops.post_result", parameters: {} },
+}));
+
 export class Routes {
   private readonly table: Route[];
 
@@ -70,6 +82,7 @@ export class Routes {
       r("GET", "/api/v1/actionalias/{ref_or_id}", (c, p) => this.getAlias(p[0]!)),
       r("POST", "/api/v1/aliasexecution", (c) => this.aliasExecution(c)),
       r("POST", "/api/v1/aliasexecution/match_and_execute", (c) => this.matchAndExecute(c)),
+      r("GET", "/api/v1/rules", (c) => this.page(c, this.opts.rules ?? CHATOPS_RULES)),
       r("GET", "/api/v1/executions", (c) => this.listExecutions(c)),
       r("GET", "/api/v1/executions/{id}", (c, p) => this.getExecution(p[0]!)),
       r("GET", "/api/v1/inquiries", (c) => this.listInquiries(c)),

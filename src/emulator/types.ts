@@ -130,6 +130,8 @@ export interface EmulatorOptions {
   complete?: (execution: EmulatedExecution) => Completion;
   /** RBAC for executions: false → 403 as StackStorm's RBAC would answer. Default: all allowed. */
   canExecute?: (user: string, actionRef: string) => boolean;
+  /** What `GET /api/v1/rules` lists. Default: the chatops pack's notify rules (routes errbot and hubot). */
+  rules?: Record<string, unknown>[];
   /** Called for every request before it is handled (the tests' OpenAPI validator). */
   onRequest?: (req: RecordedRequest) => void;
   /** No log lines (the demo prints its own). Default true. */

@@ -209,10 +209,12 @@ export function clientAddress(request: Request, peer: string | undefined): strin
 // ---------------------------------------------------------------------------------------------
 // Responses
 
-/** The login routes' headers: the server's strict set plus isolation from other origins. */
+/**
+ * The login routes' headers: the server's strict set (CSP `default-src 'self'` and friends, set
+ * here too so the routes stay strict wherever they are mounted) plus isolation from other origins.
+ */
 const LOGIN_HEADERS: Record<string, string> = {
   ...SECURITY_HEADERS,
-  "content-security-policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   "cross-origin-opener-policy": "same-origin",
   "cross-origin-resource-policy": "same-origin",
   "x-robots-tag": "noindex, nofollow",

@@ -149,6 +149,8 @@ url = "http://127.0.0.1:${port}/"`,
     const match = /(http:\/\/127\.0\.0\.1:\d+\/login\/[0-9a-f-]{36})/.exec(reply.text);
     expect(match).not.toBeNull();
     loginUrl = match![1]!;
+    const check = await fetch(loginUrl.replace("/login/", "/login/session/"));
+    if (check.status !== 200) throw new Error(`GET /login/session/<id> answered ${check.status} ${await check.text()}: is loginPlugin mounted in src/app.ts?`);
   }, SLOW);
 
   test("the page logs alice in with username and password", async () => {

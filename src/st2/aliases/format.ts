@@ -908,8 +908,21 @@ export interface PyRegExp {
   readonly pattern: string;
   readonly parsed: PyParsed;
   readonly regex: RegExp;
-  /** `m.groups` key for a Python group number. */
+  /** The text of a Python group (JavaScript numbers the groups exactly as Python does). */
   group(m: RegExpExecArray, index: number): string | undefined;
+}
+
+/** JavaScript source and flags for a parsed Python pattern. */
+function emitJs(parsed: PyParsed): { source: string; flags: string } {
+  return { source: new Emitter(parsed.names).seq(parsed.ast, parsed.flags), flags: `u${parsed.flags.i ? "i" : ""}` };
+}
+
+function newRegExp(source: string, flags: string): RegExp {
+  try {
+    return new RegExp(source, flags);
+  } catch (err) {
+    throw new UnsupportedRegexError(`JavaScript cannot compile the translated pattern (${(err as Error).message})`);
+  }
 }
 
 /**
@@ -918,14 +931,9 @@ export interface PyRegExp {
  */
 export function compilePython(pattern: string, base: Partial<PyFlags> = {}, extraFlags = ""): PyRegExp {
   const parsed = parsePython(pattern, base);
-  const source = new Emitter(parsed.names).seq(parsed.ast, parsed.flags);
-  let regex: RegExp;
-  try {
-    regex = new RegExp(source, `u${parsed.flags.i ? "i" : ""}${extraFlags}`);
-  } catch (err) {
-    throw new UnsupportedRegexError(`JavaScript cannot compile the translated pattern (${(err as Error).message})`);
-  }
-  return { pattern, parsed, regex, group: (m, index) => m.groups?.[jsGroupName(index)] };
+  const { source, flags } = emitJs(parsed);
+  const regex = newRegExp(source, flags + extraFlags);
+  return { pattern, parsed, regex, group: (m, index) => m[index] };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -937,10 +945,11 @@ const KEY = String.raw`\s*(\S+?)\s*`;
 const VALUE = String.raw`""|\'\'|"(.+?)"|\'(.+?)\'|({.+?})|(\S+)`;
 const EXT_VALUE = String.raw`""|\'\'|"(.+?)"|\'(.+?)\'|({.+?})|(.+?)`;
 const PAIRS = String.raw`(?:^|\s+)${KEY}=(${VALUE})`;
-const ENDING = String.raw`.*?((${PAIRS}\s*)*)$`;
 const DEFAULT = String.raw`\s*=\s*(?:${EXT_VALUE})\s*`;
 const OPTIONAL = `{{${KEY}${DEFAULT}}}`;
 const REQUIRED = `{{${KEY}}}`;
+const BEGIN = String.raw`^\s*`;
+const END = String.raw`\s*$`;
 
 /** `param_match` after re.sub's template expansion of `\1` (spacing) and `\2` (name). */
 function paramMatch(spacing: string, name: string): string {
@@ -948,7 +957,12 @@ function paramMatch(spacing: string, name: string): string {
 }
 
 interface Snippets {
-  ending: PyRegExp;
+  /**
+   * StackStorm matches `.*?((PAIRS\s*)*)$` from the start. The lazy `.*?` makes that "the
+   * first position where `((PAIRS\s*)*)$` matches"; this is that tail, tried (sticky) only
+   * where a pair can start, which gives the same answer without the quadratic scan.
+   */
+  endingTail: PyRegExp;
   pairs: PyRegExp;
   optionalFind: PyRegExp;
   optionalSub: PyRegExp;
@@ -960,7 +974,7 @@ let snippets: Snippets | undefined;
 /** StackStorm's helper regexes, translated once (they are valid by construction). */
 function getSnippets(): Snippets {
   snippets ??= {
-    ending: compilePython(ENDING, { s: true }, "y"),
+    endingTail: compilePython(String.raw`((${PAIRS}\s*)*)$`, { s: true }, "y"),
     pairs: compilePython(PAIRS, { s: true }, "g"),
     optionalFind: compilePython(OPTIONAL, { s: true }, "g"),
     // The two re.sub calls pass no flags: `.` stops at newlines there.
@@ -971,9 +985,9 @@ function getSnippets(): Snippets {
 }
 
 /** `"".join(groups[from..to])` with unmatched groups as "" (what findall gives). */
-function joinGroups(re: PyRegExp, m: RegExpExecArray, from: number, to: number): string {
+function joinGroups(m: RegExpExecArray, from: number, to: number): string {
   let out = "";
-  for (let g = from; g <= to; g++) out += re.group(m, g) ?? "";
+  for (let g = from; g <= to; g++) out += m[g] ?? "";
   return out;
 }
 
@@ -992,29 +1006,40 @@ export interface PreparedCommand {
 
 /** `match_kv_pairs_at_end`, done once per command: it does not depend on the format. */
 export function prepareCommand(command: string): PreparedCommand {
-  let stream = command;
-  let pairsText = "";
+  const pairsText = endingPairs(command);
   const pairs: [string, string][] = [];
-  // Every pair needs an "=": without one the ending group is always empty.
-  if (command.includes("=")) {
-    const s = getSnippets();
-    s.ending.regex.lastIndex = 0;
-    const ending = s.ending.regex.exec(command);
-    pairsText = (ending && s.ending.group(ending, 1)) || "";
-    if (pairsText) {
-      s.pairs.regex.lastIndex = 0;
-      for (let m = s.pairs.regex.exec(pairsText); m; m = s.pairs.regex.exec(pairsText)) {
-        pairs.push([s.pairs.group(m, 1) ?? "", joinGroups(s.pairs, m, 3, 6)]);
-      }
-      // Python's str.replace: every occurrence goes, not only the trailing one.
-      stream = command.split(pairsText).join("");
-    }
+  let stream = command;
+  if (pairsText) {
+    const re = getSnippets().pairs.regex;
+    re.lastIndex = 0;
+    for (let m = re.exec(pairsText); m; m = re.exec(pairsText)) pairs.push([m[1] ?? "", joinGroups(m, 3, 6)]);
+    // Python's str.replace: every occurrence goes, not only the trailing one.
+    stream = command.split(pairsText).join("");
   }
   return { command, stream: ` ${stream} `, pairs, pairsText, blank: isBlank(stream) };
 }
 
+/**
+ * Group 1 of `re.match(r".*?((PAIRS\s*)*)$", command, DOTALL)`. A first pair starts with
+ * `^` (position 0) or `\s+`; a success inside a whitespace run implies one at its start, and
+ * a pair needs an "=" after its start. So only position 0 and the starts of whitespace runs
+ * before the last "=" can give a non-empty answer, tried in order as the lazy `.*?` would.
+ */
+function endingPairs(command: string): string {
+  const lastEquals = command.lastIndexOf("=");
+  if (lastEquals < 0) return "";
+  const re = getSnippets().endingTail.regex;
+  for (let p = 0; p < lastEquals; p++) {
+    if (p > 0 && !(PY_SPACE.has(command[p] ?? "") && !PY_SPACE.has(command[p - 1] ?? ""))) continue;
+    re.lastIndex = p;
+    const m = re.exec(command);
+    if (m) return m[1] ?? "";
+  }
+  return "";
+}
+
 function isBlank(s: string): boolean {
-  for (const ch of s) if (!PY_SPACE.has(ch)) return false;
+  for (let i = 0; i < s.length; i++) if (!PY_SPACE.has(s[i] ?? "")) return false;
   return true;
 }
 
@@ -1028,24 +1053,40 @@ export interface FormatHit {
   readonly text: string;
 }
 
+/** What the index needs to file a format: the words every match starts with, and more. */
+export interface IndexHints {
+  /**
+   * Leading words every match must begin with, as alternatives per position (`(show|sh)`
+   * gives two); each path is a sequence of whole words. Empty: no usable leading word.
+   */
+  readonly paths: readonly (readonly string[])[];
+  /** A substring every match contains ("" when none is known): a cheap pre-filter. */
+  readonly literal: string;
+}
+
 const BEGIN_ANCHORS: ReadonlySet<AtKind> = new Set(["bol", "bos"]);
 const END_ANCHORS: ReadonlySet<AtKind> = new Set(["eol", "eos"]);
+const SPACE_STAR: PyNode = { t: "repeat", min: 0, max: Infinity, lazy: false, body: { t: "set", neg: false, items: [{ k: "cat", cat: "s" }] } };
 
 /**
- * A format compiled once: the Python regex StackStorm builds (`pattern`), its JavaScript
- * translation, the defaults of `{{ name = default }}` parameters. Reusable for any command.
+ * A format compiled once: the Python regex StackStorm builds, its JavaScript translation
+ * (the RegExp itself is created on first use: most formats of a large set are never tried),
+ * the defaults of `{{ name = default }}` parameters. Reusable for any command.
  */
 export class CompiledFormat {
-  /** The Python regex StackStorm builds from the format (what it passes to re.compile). */
-  readonly pattern: string;
-  readonly regex: PyRegExp;
   /** Parameter (named group) names in Python group order. */
   readonly params: readonly string[];
   /** `{{ name = default }}` parameters, in format order. */
   readonly defaults: ReadonlyArray<readonly [string, string]>;
   /** The names written as `{{ name }}` / `{{ name = default }}` in the format. */
   readonly fields: readonly string[];
-  private readonly named: ReadonlyArray<readonly [number, string]>;
+  readonly hints: IndexHints;
+  /** Python group numbers of the named groups, parallel to `params`. */
+  private readonly groupIndex: readonly number[];
+  private readonly jsSource: string;
+  private readonly jsFlags: string;
+  private readonly anchored: readonly [boolean, boolean];
+  private compiled: RegExp | undefined;
   private iterRegex: RegExp | undefined;
 
   constructor(readonly format: string) {
@@ -1053,30 +1094,49 @@ export class CompiledFormat {
     this.defaults = findDefaults(format, s);
     const { reg, fields } = substituteParams(format, s);
     this.fields = fields;
-    let pattern = reg;
+    let parsed: PyParsed;
     try {
-      const ast = parsePython(reg, { s: true }).ast;
-      if (!hasAnchor(ast, BEGIN_ANCHORS)) pattern = String.raw`^\s*` + pattern;
-      if (!hasAnchor(ast, END_ANCHORS)) pattern = pattern + String.raw`\s*$`;
-      this.pattern = pattern;
-      this.regex = compilePython(pattern, { s: true });
+      const first = parsePython(reg, { s: true });
+      this.anchored = [!hasAnchor(first.ast, BEGIN_ANCHORS), !hasAnchor(first.ast, END_ANCHORS)];
+      parsed = withAnchors(reg, first, this.anchored);
+      ({ source: this.jsSource, flags: this.jsFlags } = emitJs(parsed));
     } catch (err) {
-      throw toFormatError(format, err, pattern);
+      throw toFormatError(format, err, reg);
     }
-    this.named = [...this.regex.parsed.names].sort((a, b) => a[0] - b[0]);
-    this.params = this.named.map(([, name]) => name);
+    const named = [...parsed.names].sort((a, b) => a[0] - b[0]);
+    this.groupIndex = named.map(([index]) => index);
+    this.params = named.map(([, name]) => name);
+    this.hints = indexHints(parsed);
     const missing = this.defaults.find(([key]) => !this.params.includes(key));
     if (missing) {
       // The default was found but not substituted (a newline inside {{ }}): StackStorm's
       // `result[name]` then raises KeyError on every match.
-      throw new FormatError(format, `parameter ${pyRepr(missing[0])} has a default but is not turned into a group (StackStorm fails with KeyError)`, pattern);
+      throw new FormatError(format, `parameter ${pyRepr(missing[0])} has a default but is not turned into a group (StackStorm fails with KeyError)`, this.pattern);
     }
+  }
+
+  /** The Python regex StackStorm derives from the format (what it passes to re.compile). */
+  get pattern(): string {
+    const { reg } = substituteParams(this.format, getSnippets());
+    return (this.anchored[0] ? BEGIN : "") + reg + (this.anchored[1] ? END : "");
+  }
+
+  /** The JavaScript RegExp (created on first use). Throws FormatError if JavaScript refuses it. */
+  get regex(): RegExp {
+    if (!this.compiled) {
+      try {
+        this.compiled = newRegExp(this.jsSource, this.jsFlags);
+      } catch (err) {
+        throw toFormatError(this.format, err, this.pattern);
+      }
+    }
+    return this.compiled;
   }
 
   /** Like `get_extracted_param_value`: the parameters, or throws ParseMismatchError/NoValueError. */
   parse(command: string): Record<string, string> {
     const prepared = prepareCommand(command);
-    const m = this.regex.regex.exec(prepared.stream);
+    const m = this.regex.exec(prepared.stream);
     if (!m) throw new ParseMismatchError(command, this.format);
     const hit = this.evaluate(m, prepared);
     if (!hit) throw new NoValueError();
@@ -1097,11 +1157,11 @@ export class CompiledFormat {
 
   /** The fast path for matching: null when StackStorm would raise ParseException. */
   run(prepared: PreparedCommand): FormatHit | null {
-    const m = this.regex.regex.exec(prepared.stream);
+    const m = this.regex.exec(prepared.stream);
     return m ? this.evaluate(m, prepared) : null;
   }
 
-  /** Every hit (finditer); stops at a hit StackStorm would reject, as its loop would raise. */
+  /** Every hit (finditer); null when one is a hit StackStorm would reject (its loop raises). */
   runAll(prepared: PreparedCommand): FormatHit[] | null {
     const hits: FormatHit[] = [];
     for (const m of this.iterate(prepared)) {
@@ -1118,13 +1178,13 @@ export class CompiledFormat {
    * parameter, alternations take their first branch. For tests, benchmarks and examples.
    */
   exampleCommand(sample: (name: string, index: number) => string = (_n, i) => `x${i + 1}`): string {
-    const { ast, names, flags } = this.regex.parsed;
-    const fields = new Set(this.fields);
-    return new ExampleRenderer(names, fields, flags, sample).seq(ast).trim();
+    const { reg } = substituteParams(this.format, getSnippets());
+    const parsed = withAnchors(reg, parsePython(reg, { s: true }), this.anchored);
+    return new ExampleRenderer(parsed.names, new Set(this.fields), parsed.flags, sample).seq(parsed.ast).trim();
   }
 
   private *iterate(prepared: PreparedCommand): Generator<RegExpExecArray> {
-    this.iterRegex ??= new RegExp(this.regex.regex.source, this.regex.regex.flags + "g");
+    this.iterRegex ??= new RegExp(this.regex.source, `${this.regex.flags}g`);
     const re = this.iterRegex;
     re.lastIndex = 0;
     for (let m = re.exec(prepared.stream); m; m = re.exec(prepared.stream)) {
@@ -1136,21 +1196,67 @@ export class CompiledFormat {
 
   /** `match_params_in_stream`: groups, then defaults, then the trailing pairs. */
   private evaluate(m: RegExpExecArray, prepared: PreparedCommand): FormatHit | null {
-    const result = new Map<string, string | null>();
+    // Python's result dict, as parallel arrays (a handful of keys: linear lookups are fastest).
+    const keys: string[] = this.params.slice();
+    const values: (string | null)[] = [];
     let captured = 0;
-    for (const [index, name] of this.named) {
-      const value = this.regex.group(m, index);
-      result.set(name, value ?? null);
+    for (const index of this.groupIndex) {
+      const value = m[index];
+      values.push(value ?? null);
       if (value) captured += value.length;
     }
     // Python's `matched or default`: an empty capture also takes the default.
-    for (const [key, fallback] of this.defaults) result.set(key, result.get(key) || fallback);
-    for (const [key, value] of prepared.pairs) result.set(key, value);
-    if (this.format && prepared.blank && !anyTruthy(result)) return null;
-    const params: [string, string][] = [];
-    for (const [key, value] of result) if (value !== null) params.push([key, value]);
-    return { params: Object.fromEntries(params), captured, text: m[0].trim() };
+    for (const [key, fallback] of this.defaults) {
+      const i = keys.indexOf(key);
+      values[i] = values[i] || fallback;
+    }
+    for (const [key, value] of prepared.pairs) {
+      const i = keys.indexOf(key);
+      if (i >= 0) values[i] = value;
+      else {
+        keys.push(key);
+        values.push(value);
+      }
+    }
+    if (this.format && prepared.blank && !values.some((v) => v)) return null;
+    return { params: toRecord(keys, values), captured, text: m[0].trim() };
   }
+}
+
+/** A plain object in Python's key order, without null values; "__proto__" stays a key. */
+function toRecord(keys: string[], values: (string | null)[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < keys.length; i++) {
+    const value = values[i];
+    if (value === null || value === undefined) continue;
+    const key = keys[i] ?? "";
+    if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    else out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * The parse of `^\s*` + reg + `\s*$` (whichever StackStorm adds), built from the parse of
+ * `reg` instead of parsing again. Same tree, same groups; the one error the concatenation
+ * can introduce (global flags no longer at the start) is raised as CPython would. Under a
+ * global verbose flag the suffix could fall into a trailing `#` comment: parse the text then.
+ */
+function withAnchors(reg: string, parsed: PyParsed, [begin, end]: readonly [boolean, boolean]): PyParsed {
+  if (!begin && !end) return parsed;
+  if (begin && parsed.globalFlagsAt !== null) throw new PyRegexError("global flags not at the start of the expression", BEGIN.length + parsed.globalFlagsAt);
+  if (parsed.flags.x) return parsePython((begin ? BEGIN : "") + reg + (end ? END : ""), { s: true });
+  const prefix: PyNode[] = begin ? [{ t: "at", at: "bol" }, SPACE_STAR] : [];
+  const suffix: PyNode[] = end ? [SPACE_STAR, { t: "at", at: "eol" }] : [];
+  const only = parsed.ast[0];
+  if (parsed.ast.length === 1 && only?.t === "alt") {
+    // `^\s*` + "a|b" is `(^\s*a)|(b\s*$)`: the anchors join the first and last branches.
+    const branches = only.branches.slice();
+    branches[0] = [...prefix, ...(branches[0] ?? [])];
+    branches[branches.length - 1] = [...(branches[branches.length - 1] ?? []), ...suffix];
+    return { ...parsed, ast: [{ t: "alt", branches }] };
+  }
+  return { ...parsed, ast: [...prefix, ...parsed.ast, ...suffix] };
 }
 
 /** Renders text that a parsed pattern matches (see `CompiledFormat.exampleCommand`). */
@@ -1218,47 +1324,178 @@ class ExampleRenderer {
   }
 }
 
+
 function advanceIndex(s: string, index: number): number {
   const cp = s.codePointAt(index);
   return index + (cp !== undefined && cp > 0xffff ? 2 : 1);
 }
 
-function anyTruthy(values: Map<string, string | null>): boolean {
-  for (const v of values.values()) if (v) return true;
-  return false;
-}
-
 /** `re.findall(optional, format, DOTALL)` → [name, default]. */
 function findDefaults(format: string, s: Snippets): [string, string][] {
   const out: [string, string][] = [];
+  if (!format.includes("{{")) return out;
   const re = s.optionalFind.regex;
   re.lastIndex = 0;
-  for (let m = re.exec(format); m; m = re.exec(format)) {
-    out.push([s.optionalFind.group(m, 1) ?? "", joinGroups(s.optionalFind, m, 2, 5)]);
-  }
+  for (let m = re.exec(format); m; m = re.exec(format)) out.push([m[1] ?? "", joinGroups(m, 2, 5)]);
   return out;
 }
 
 /** The two `re.sub` calls that turn `{{ … }}` into named groups; also lists the names. */
 function substituteParams(format: string, s: Snippets): { reg: string; fields: string[] } {
   const fields: string[] = [];
-  const optional = format.replace(s.optionalSub.regex, (...args: unknown[]) => {
-    const groups = args[args.length - 1] as Record<string, string | undefined>;
-    fields.push(groups["g2"] ?? "");
-    return `(?:${paramMatch(groups["g1"] ?? "", groups["g2"] ?? "")})?`;
+  if (!format.includes("{{")) return { reg: format, fields };
+  const optional = format.replace(s.optionalSub.regex, (_m: string, spacing: string | undefined, name: string | undefined) => {
+    fields.push(name ?? "");
+    return `(?:${paramMatch(spacing ?? "", name ?? "")})?`;
   });
-  const reg = optional.replace(s.requiredSub.regex, (...args: unknown[]) => {
-    const groups = args[args.length - 1] as Record<string, string | undefined>;
-    fields.push(groups["g2"] ?? "");
-    return paramMatch(groups["g1"] ?? "", groups["g2"] ?? "");
+  const reg = optional.replace(s.requiredSub.regex, (_m: string, spacing: string | undefined, name: string | undefined) => {
+    fields.push(name ?? "");
+    return paramMatch(spacing ?? "", name ?? "");
   });
   return { reg, fields };
 }
 
 function toFormatError(format: string, err: unknown, pattern: string): FormatError {
+  if (err instanceof FormatError) return err;
   if (err instanceof PyRegexError) return new FormatError(format, `Python's re rejects the pattern StackStorm builds: ${err.message}`, pattern);
   if (err instanceof UnsupportedRegexError) return new FormatError(format, `not supported by the local matcher: ${err.message}`, pattern);
   return new FormatError(format, String(err), pattern);
+}
+
+// ---------------------------------------------------------------------------------------
+// What a format requires of a command, for the index (read from the parse tree)
+// ---------------------------------------------------------------------------------------
+
+/** Leading words deeper than this are not indexed (they rarely narrow further). */
+const MAX_DEPTH = 4;
+/** Alternatives such as `(show|sh) (ip|ipv6)` multiply; past this a path stops shorter. */
+const MAX_PATHS = 32;
+
+function isSpaceCp(cp: number): boolean {
+  return cp <= 0xffff && PY_SPACE.has(String.fromCharCode(cp));
+}
+
+/** A node that only ever matches whitespace; `min` is how many characters it needs. */
+function spaceNode(n: PyNode | undefined): { min: number } | null {
+  if (!n) return null;
+  if (n.t === "lit") return isSpaceCp(n.cp) ? { min: 1 } : null;
+  if (n.t === "set") {
+    if (n.neg) return null;
+    const ok = n.items.every((i) => (i.k === "cat" ? i.cat === "s" : i.k === "cp" ? isSpaceCp(i.cp) : false));
+    return ok ? { min: 1 } : null;
+  }
+  if (n.t === "repeat") {
+    const inner = spaceNode(n.body);
+    return inner ? { min: n.min * inner.min } : null;
+  }
+  return null;
+}
+
+function isEndAnchor(n: PyNode | undefined, flags: PyFlags): boolean {
+  return n?.t === "at" && (n.at === "eos" || (n.at === "eol" && !flags.m));
+}
+
+/** The alternatives of a word slot: a run of literal characters, or a group of such runs. */
+function readSlot(seq: PySeq, i: number): { words: string[]; next: number } | null {
+  const n = seq[i];
+  if (n?.t === "lit" && !isSpaceCp(n.cp)) {
+    let word = "";
+    let j = i;
+    for (let m = seq[j]; m?.t === "lit" && !isSpaceCp(m.cp); m = seq[++j]) word += String.fromCodePoint(m.cp);
+    return { words: [word], next: j };
+  }
+  if (n?.t === "group" && !n.on.i && !n.off.i) {
+    const only = n.body[0];
+    const branches = n.body.length === 1 && only?.t === "alt" ? only.branches : [n.body];
+    const words: string[] = [];
+    for (const b of branches) {
+      let word = "";
+      for (const c of b) {
+        if (c.t !== "lit" || isSpaceCp(c.cp)) return null;
+        word += String.fromCodePoint(c.cp);
+      }
+      if (!word) return null;
+      words.push(word);
+    }
+    return { words: [...new Set(words)], next: i + 1 };
+  }
+  return null;
+}
+
+type AfterSlot = { kind: "end" } | { kind: "sep"; next: number } | { kind: "glued" };
+
+/** What follows a word: whitespace then more (a boundary), the end, or more word characters. */
+function afterSlot(seq: PySeq, i: number, flags: PyFlags): AfterSlot {
+  let boundary = false;
+  let j = i;
+  for (let s = spaceNode(seq[j]); s; s = spaceNode(seq[++j])) if (s.min > 0) boundary = true;
+  if (j >= seq.length) return boundary ? { kind: "end" } : { kind: "glued" };
+  if (isEndAnchor(seq[j], flags) && seq.slice(j).every((n) => isEndAnchor(n, flags) || spaceNode(n))) return { kind: "end" };
+  return boundary ? { kind: "sep", next: j } : { kind: "glued" };
+}
+
+/**
+ * Index hints from the final parse tree. Leading words only for a regex anchored at the
+ * start (`^\s*`, StackStorm's or the format's own) whose first items are literal words, each
+ * ending in whitespace or the end: then any match begins with exactly those words.
+ * Case-insensitive or multi-line patterns get none.
+ */
+function indexHints(parsed: PyParsed): IndexHints {
+  const { ast, flags } = parsed;
+  return { paths: leadingPaths(ast, flags), literal: flags.i ? "" : longestLiteral(ast) };
+}
+
+function leadingPaths(ast: PySeq, flags: PyFlags): string[][] {
+  const first = ast[0];
+  if (flags.i || flags.m || first?.t !== "at" || (first.at !== "bol" && first.at !== "bos")) return [];
+  let i = 1;
+  while (i < ast.length && spaceNode(ast[i])) i++;
+  const slots: string[][] = [];
+  let paths = 1;
+  while (slots.length < MAX_DEPTH) {
+    const slot = readSlot(ast, i);
+    if (!slot || paths * slot.words.length > MAX_PATHS) break;
+    const after = afterSlot(ast, slot.next, flags);
+    if (after.kind === "glued") break;
+    slots.push(slot.words);
+    paths *= slot.words.length;
+    if (after.kind === "end") break;
+    i = after.next;
+  }
+  if (slots.length === 0) return [];
+  let out: string[][] = [[]];
+  for (const words of slots) out = out.flatMap((p) => words.map((w) => [...p, w]));
+  return out;
+}
+
+/** The longest run of literal characters at the top level: every match contains it. */
+function longestLiteral(ast: PySeq): string {
+  let best = "";
+  let run = "";
+  for (const n of ast) {
+    if (n.t === "lit") {
+      run += String.fromCodePoint(n.cp);
+      continue;
+    }
+    if (run.length > best.length) best = run;
+    run = "";
+  }
+  return run.length > best.length ? run : best;
+}
+
+/** The first `max` whitespace-separated words of a stream (Python's idea of whitespace). */
+export function leadingWords(stream: string, max = MAX_DEPTH): string[] {
+  const words: string[] = [];
+  let start = -1;
+  for (let i = 0; i <= stream.length && words.length < max; i++) {
+    const ch = stream[i];
+    const space = ch === undefined || PY_SPACE.has(ch);
+    if (space && start >= 0) {
+      words.push(stream.slice(start, i));
+      start = -1;
+    } else if (!space && start < 0) start = i;
+  }
+  return words;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1266,7 +1503,7 @@ function toFormatError(format: string, err: unknown, pattern: string): FormatErr
 // ---------------------------------------------------------------------------------------
 
 const cache = new Map<string, CompiledFormat | FormatError>();
-const CACHE_LIMIT = 20000;
+const CACHE_LIMIT = 50000;
 
 /** Compiles a format once (cached); throws FormatError when it cannot be used. */
 export function compileFormat(format: string): CompiledFormat {

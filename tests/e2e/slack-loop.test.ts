@@ -1,0 +1,122 @@
+/**
+ * The ChatOps loop through the real Slack backend (`[bot] backend = "slack"`), end to end: a
+ * person types in the Slack emulator (Socket Mode events) → st2bot → POST /aliasexecution on the
+ * StackStorm emulator (spec-checked) → ack and result posted back with chat.postMessage.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { assertNoViolations } from "../support/emulator.ts";
+import { type PostedMessage, SlackEmulator } from "../emulators/slack.ts";
+import { completed, type LoopHarness, startLoop, taker } from "./backend-loop.ts";
+
+const ALICE = "U0ALICE";
+const GENERAL = "C0GENERAL";
+const OPS = "C0OPS";
+
+const postText = (p: PostedMessage) => p.text ?? String(p.attachments?.[0]?.text ?? "");
+
+describe("the ChatOps loop on Slack", () => {
+  let slack: SlackEmulator;
+  let h: LoopHarness;
+  let posts: ReturnType<typeof taker<PostedMessage>>;
+  let runs = 0;
+
+  beforeAll(async () => {
+    slack = SlackEmulator.start();
+    h = await startLoop(
+      "slack",
+      `[slack]\nbot_token = "${slack.botToken}"\napp_token = "${slack.appToken}"\napi_url = "${slack.apiUrl}"`,
+    );
+    posts = taker(() => slack.received, (p) => `${p.channel}${p.thread_ts ? `/${p.thread_ts}` : ""}: ${postText(p)}`);
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await slack?.stop();
+    if (h) assertNoViolations(h.st2);
+  });
+
+  /** Alice types `text`; resolves with the execution StackStorm received for it. */
+  const run = async (text: string, where: { channel?: string; thread_ts?: string } = {}) => {
+    slack.postUserMessage({ user: ALICE, text, ...where });
+    return h.execution(runs++, `POST /aliasexecution for "${text}"`);
+  };
+  const inConversation = (channel: string, thread?: string) => (p: PostedMessage) => p.channel === channel && p.thread_ts === thread;
+
+  test("a room command runs as err-stackstorm names the room, ack and result come back to it", async () => {
+    const exec = await run("!st2 run uptime on web1", { channel: GENERAL });
+    expect(exec.parameters).toMatchObject({ cmd: "uptime", hosts: "web1" });
+    // SlackChatV3Adapter: the room occupant is `#channel/…` → `#general`; source_channel str(SlackRoom).
+    expect(exec.apiUser).toBe("#general");
+    expect(exec.sourceChannel).toBe("<#C0GENERAL|general>");
+    expect(exec.sourceContext).toMatchObject({ backend: "slack", user_id: ALICE, room: GENERAL, room_name: "#general" });
+    const ack = await posts.next(inConversation(GENERAL), "the ack in #general");
+    expect(ack.text).toBe(`Running \`uptime\` on web1... (details available at ${h.st2.url}/#/history/${exec.id}/general)`);
+    const result = await posts.next((p) => inConversation(GENERAL)(p) && postText(p).includes("completed"), "the result in #general");
+    expect(postText(result)).toContain(completed("core.remote"));
+    expect(postText(result)).toContain(`execution: ${exec.id}`);
+  });
+
+  test("a command inside a thread is answered in that thread, ack and result", async () => {
+    const parent = slack.postUserMessage({ user: ALICE, channel: GENERAL, text: "the web tier looks slow" });
+    const exec = await run("!st2 run uptime on web2", { channel: GENERAL, thread_ts: parent.ts });
+    expect(exec.sourceContext).toMatchObject({ thread: parent.ts });
+    const ack = await posts.next(inConversation(GENERAL, parent.ts), "the ack in the thread");
+    expect(ack.text).toStartWith("Running `uptime` on web2...");
+    const result = await posts.next((p) => inConversation(GENERAL, parent.ts)(p) && postText(p).includes("completed"), "the result in the thread");
+    expect(postText(result)).toContain(`execution: ${exec.id}`);
+    // Nothing about this command leaked into the channel itself.
+    expect(slack.received.filter((p) => p.channel === GENERAL && !p.thread_ts && postText(p).includes(exec.id))).toEqual([]);
+  });
+
+  test("a direct message runs as <@U…> and is answered in the DM", async () => {
+    const exec = await run("!st2 packs list");
+    expect(exec.apiUser).toBe("<@U0ALICE>");
+    expect(exec.sourceChannel).toBe("<@U0ALICE>");
+    const dm = slack.imFor(ALICE);
+    expect((await posts.next(inConversation(dm), "the DM ack")).text).toStartWith("Looking up your packs...");
+    await posts.next((p) => inConversation(dm)(p) && postText(p).includes("completed"), "the DM result");
+  });
+
+  test("a whispered announcement reaches the person in their DM, not the room", async () => {
+    h.st2.announce("errbot", { message: "psst, only for alice", user: "<@U0ALICE>", channel: "<#C0GENERAL|general>", whisper: true });
+    const m = await posts.next((p) => postText(p) === "psst, only for alice", "the whisper");
+    expect(m.channel).toBe(slack.imFor(ALICE));
+  });
+
+  test("a result with extra arrives as an attachment coloured and with the fields from extra", async () => {
+    const exec = await run("!st2 status of nginx", { channel: OPS });
+    expect((await posts.next(inConversation(OPS), "the ack in #ops")).text).toStartWith("Checking nginx...");
+    const result = await posts.next((p) => inConversation(OPS)(p) && postText(p).startsWith("nginx is running"), "the rich result");
+    expect(exec.parameters).toMatchObject({ service: "nginx" });
+    expect(result.attachments).toHaveLength(1);
+    expect(result.attachments![0]).toMatchObject({
+      color: "#2eb886",
+      fields: [{ title: "service", value: "nginx", short: true }],
+      text: expect.stringStartingWith("nginx is running since "),
+    });
+  });
+
+  test("mentioning the bot instead of the prefix runs the command", async () => {
+    const exec = await run("<@U0BOT> run uptime on web3", { channel: GENERAL });
+    expect(exec.parameters).toMatchObject({ cmd: "uptime", hosts: "web3" });
+    await posts.next((p) => inConversation(GENERAL)(p) && p.text?.startsWith("Running `uptime` on web3...") === true, "the ack to a mention");
+    await posts.next((p) => inConversation(GENERAL)(p) && postText(p).includes(`execution: ${exec.id}`), "the result to a mention");
+    // The mention arrives twice (message + app_mention); it must run once.
+    expect(h.st2.executions.filter((e) => e.parameters.hosts === "web3")).toHaveLength(1);
+  });
+
+  test("a rate-limited chat.postMessage (429, Retry-After) delays the messages but loses none", async () => {
+    const limitedBefore = slack.calls.filter((c) => c.method === "chat.postMessage" && c.status === 429).length;
+    slack.rateLimit("chat.postMessage", 2, 1);
+    const started = Date.now();
+    const exec = await run("!st2 run uptime on web4", { channel: OPS });
+    const ack = await posts.next((p) => inConversation(OPS)(p) && postText(p).includes(exec.id) && !postText(p).includes("completed"), "the ack after the 429s");
+    // Two 429s each asked for 1 s: the outbox waited them out rather than retrying at once.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(ack.text).toStartWith("Running `uptime` on web4...");
+    await posts.next((p) => inConversation(OPS)(p) && postText(p).includes(completed("core.remote")) && postText(p).includes(exec.id), "the result after the 429s");
+    expect(slack.calls.filter((c) => c.method === "chat.postMessage" && c.status === 429).length - limitedBefore).toBe(2);
+    // Exactly one ack and one result: nothing lost, nothing doubled.
+    await Bun.sleep(300);
+    expect(slack.received.filter((p) => p.channel === OPS && postText(p).includes(exec.id))).toHaveLength(2);
+  });
+});
