@@ -138,7 +138,6 @@ export class Outbox {
     this.backend = opts.backend;
     this.now = opts.clock ?? Date.now;
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 30_000;
-    ensureSchema(this.db);
     this.sql = prepare(this.db);
     const rate = opts.overallRate ?? scaled(opts.backend.sendRate, 10);
     if (rate) this.overall = new TokenBucket(rate, this.now());
@@ -502,17 +501,6 @@ function entryOf(row: Row): Entry {
  * Columns the outbox needs beyond db.ts migration 1. Until they move into a db.ts migration
  * this adds them, guarded, so an existing database keeps working.
  */
-function ensureSchema(db: Database): void {
-  const columns = new Set((db.query("PRAGMA table_info(outbox)").all() as { name: string }[]).map((c) => c.name));
-  if (!columns.has("parts_sent")) db.exec("ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0");
-  if (!columns.has("replayed_at")) db.exec("ALTER TABLE outbox ADD COLUMN replayed_at INTEGER");
-  // Every INSERT paid for the (dead, target_key, id) index, which no query needs: pending rows
-  // are read once at start in id order. A partial index over dead rows only costs nothing on
-  // the hot path and keeps stats() and listDead() fast. This nearly doubles enqueue throughput.
-  db.exec("DROP INDEX IF EXISTS outbox_pending");
-  db.exec("CREATE INDEX IF NOT EXISTS outbox_dead ON outbox (id) WHERE dead = 1");
-}
-
 const COLUMNS = "id, target_key, payload, source, created_at, attempts, parts_sent, replayed_at, last_error";
 
 function prepare(db: Database) {

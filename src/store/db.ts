@@ -7,7 +7,8 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 
 const MIGRATIONS: string[] = [
-  // 1: the durable outbox: one row per message accepted for delivery.
+  // 1: the durable outbox: one row per message accepted for delivery. Pending rows are read
+  // once at start in id order, so only dead rows are indexed (every index costs each INSERT).
   `CREATE TABLE outbox (
      id INTEGER PRIMARY KEY AUTOINCREMENT,
      target_key TEXT NOT NULL,
@@ -17,9 +18,11 @@ const MIGRATIONS: string[] = [
      attempts INTEGER NOT NULL DEFAULT 0,
      next_attempt_at INTEGER NOT NULL DEFAULT 0,
      last_error TEXT,
-     dead INTEGER NOT NULL DEFAULT 0
+     dead INTEGER NOT NULL DEFAULT 0,
+     parts_sent INTEGER NOT NULL DEFAULT 0,
+     replayed_at INTEGER
    );
-   CREATE INDEX outbox_pending ON outbox (dead, target_key, id);`,
+   CREATE INDEX outbox_dead ON outbox (id) WHERE dead = 1;`,
   // 2: client-side login sessions and the encrypted secrets store.
   `CREATE TABLE sessions (
      id_hash TEXT PRIMARY KEY,

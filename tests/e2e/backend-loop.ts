@@ -27,10 +27,11 @@ export interface LoopHarness {
 /**
  * `backendToml` is the backend's own table(s), e.g. `[slack]\nbot_token = "..."`. The outbox's
  * retry cap is lowered to 2 s so a send that failed while a service was away is retried
- * promptly once it is back (the production default is 60 s).
+ * promptly once it is back (the production default is 60 s). `completionDelayMs` is how long an
+ * execution runs in the emulator before its result is announced.
  */
-export async function startLoop(backend: string, backendToml: string): Promise<LoopHarness> {
-  const st2 = await startTestEmulator({ apiKeys: [API_KEY], completionDelayMs: 5, aliases: sampleAliases, actions: sampleActions });
+export async function startLoop(backend: string, backendToml: string, opts: { completionDelayMs?: number } = {}): Promise<LoopHarness> {
+  const st2 = await startTestEmulator({ apiKeys: [API_KEY], completionDelayMs: opts.completionDelayMs ?? 5, aliases: sampleAliases, actions: sampleActions });
   const dataDir = mkdtempSync(join(tmpdir(), `st2bot-${backend}-loop-`));
   const config = parseConfig(
     `[bot]

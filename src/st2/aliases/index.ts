@@ -14,8 +14,8 @@
  * pick the few candidates. Representations that start with a parameter or a regex construct
  * sit in a fallback list, pre-filtered by a literal substring they require.
  */
-import { compileFormat, compilePython, FormatError, prepareCommand, PY_SPACE } from "./format.ts";
-import type { CompiledFormat, FormatHit, PreparedCommand, PyFlags, PyNode, PySeq } from "./format.ts";
+import { compileFormat, compilePython, FormatError, leadingWords, prepareCommand } from "./format.ts";
+import type { CompiledFormat, FormatHit, PreparedCommand } from "./format.ts";
 import { formatPatterns, isEnabled, normaliseFormat } from "./types.ts";
 import type { ActionAlias } from "./types.ts";
 
@@ -71,17 +71,14 @@ interface Pattern {
   compiled: CompiledFormat;
   /** A substring every match needs ("" when none is known): a cheap pre-filter. */
   literal: string;
+  /** Set when JavaScript refused the translated regex on first use: never tried again. */
+  dead?: boolean;
 }
 
 interface Hit {
   pattern: Pattern;
   hit: FormatHit;
 }
-
-/** Leading words deeper than this are not indexed (they rarely narrow further). */
-const MAX_DEPTH = 4;
-/** Alternatives such as `(show|sh) (ip|ipv4)` multiply; past this the pattern stays shallower. */
-const MAX_PATHS = 32;
 
 class TrieNode {
   readonly patterns: Pattern[] = [];
@@ -113,7 +110,7 @@ class Pool {
       this.blank.push(pattern);
       return;
     }
-    const paths = indexPaths(pattern.compiled);
+    const paths = pattern.compiled.hints.paths;
     if (paths.length === 0) {
       this.fallback.push(pattern);
       return;
@@ -126,25 +123,34 @@ class Pool {
   }
 
   /** Every hit among the candidates for this command, in StackStorm's order. */
-  run(prepared: PreparedCommand, words: string[]): Hit[] {
+  run(prepared: PreparedCommand, words: string[], problems: AliasProblem[]): Hit[] {
     const hits: Hit[] = [];
-    if (words.length === 0) tryAll(this.blank, prepared, hits);
-    tryAll(this.fallback, prepared, hits);
+    if (words.length === 0) tryAll(this.blank, prepared, hits, problems);
+    tryAll(this.fallback, prepared, hits, problems);
     let node: TrieNode | undefined = this.root;
     for (const word of words) {
       node = node.children?.get(word);
       if (!node) break;
-      tryAll(node.patterns, prepared, hits);
+      tryAll(node.patterns, prepared, hits, problems);
     }
     if (hits.length > 1) hits.sort((a, b) => a.pattern.order - b.pattern.order);
     return hits;
   }
 }
 
-function tryAll(patterns: readonly Pattern[], prepared: PreparedCommand, out: Hit[]): void {
+function tryAll(patterns: readonly Pattern[], prepared: PreparedCommand, out: Hit[], problems: AliasProblem[]): void {
   for (const pattern of patterns) {
-    if (pattern.literal && !prepared.stream.includes(pattern.literal)) continue;
-    const hit = pattern.compiled.run(prepared);
+    if (pattern.dead || (pattern.literal && !prepared.stream.includes(pattern.literal))) continue;
+    let hit: FormatHit | null;
+    try {
+      hit = pattern.compiled.run(prepared);
+    } catch (err) {
+      // The RegExp is built on first use; a refusal then is reported like any bad format.
+      if (!(err instanceof FormatError)) throw err;
+      pattern.dead = true;
+      problems.push({ ref: refOf(pattern.alias), format: pattern.representation, reason: err.reason });
+      continue;
+    }
     if (hit) out.push({ pattern, hit });
   }
 }
@@ -177,11 +183,11 @@ export class AliasIndex {
   /** Matches a command the way StackStorm's `get_matching_alias` does (see the file header). */
   match(command: string, opts: { strict?: boolean } = {}): MatchOutcome {
     const prepared = prepareCommand(command);
-    const words = leadingWords(prepared.stream, MAX_DEPTH);
+    const words = leadingWords(prepared.stream);
     const strict = opts.strict === true;
-    const normal = this.normal.run(prepared, words);
+    const normal = this.normal.run(prepared, words, this.problems);
     if (normal.length > 0) return this.decide(normal, prepared, strict, false);
-    const multi = this.multi.run(prepared, words);
+    const multi = this.multi.run(prepared, words, this.problems);
     if (multi.length > 0) return this.decide(multi, prepared, strict, true);
     return this.noMatch(command);
   }
@@ -224,7 +230,7 @@ export class AliasIndex {
       const order = nextOrder();
       try {
         const compiled = compileFormat(entry.representation);
-        patterns.push({ order, alias, ...entry, compiled, literal: requiredLiteral(compiled) });
+        patterns.push({ order, alias, ...entry, compiled, literal: compiled.hints.literal });
       } catch (err) {
         if (!(err instanceof FormatError)) throw err;
         this.problems.push({ ref: refOf(alias), format: entry.representation, reason: err.reason });
@@ -325,137 +331,6 @@ function mostSpecific(hits: Hit[]): Hit | undefined {
   return tie ? undefined : best;
 }
 
-/** The first `max` whitespace-separated words of the stream (Python's idea of whitespace). */
-function leadingWords(stream: string, max: number): string[] {
-  const words: string[] = [];
-  let start = -1;
-  for (let i = 0; i <= stream.length && words.length < max; i++) {
-    const ch = stream[i];
-    const space = ch === undefined || PY_SPACE.has(ch);
-    if (space && start >= 0) {
-      words.push(stream.slice(start, i));
-      start = -1;
-    } else if (!space && start < 0) start = i;
-  }
-  return words;
-}
-
-// ---------------------------------------------------------------------------------------
-// What a representation requires of a command (read from its parsed regex)
-// ---------------------------------------------------------------------------------------
-
-type Node = PyNode;
-
-function isSpaceCp(cp: number): boolean {
-  return cp <= 0xffff && PY_SPACE.has(String.fromCharCode(cp));
-}
-
-/** A node that only ever matches whitespace; `min` is how many characters it needs. */
-function spaceNode(n: Node | undefined): { min: number } | null {
-  if (!n) return null;
-  if (n.t === "lit") return isSpaceCp(n.cp) ? { min: 1 } : null;
-  if (n.t === "set") {
-    if (n.neg) return null;
-    const ok = n.items.every((i) => (i.k === "cat" ? i.cat === "s" : i.k === "cp" ? isSpaceCp(i.cp) : false));
-    return ok ? { min: 1 } : null;
-  }
-  if (n.t === "repeat") {
-    const inner = spaceNode(n.body);
-    return inner ? { min: n.min * inner.min } : null;
-  }
-  return null;
-}
-
-function isEndAnchor(n: Node | undefined, flags: PyFlags): boolean {
-  return n?.t === "at" && (n.at === "eos" || (n.at === "eol" && !flags.m));
-}
-
-/** The alternatives of a word slot: a run of literal characters, or a group of such runs. */
-function readSlot(seq: PySeq, i: number): { words: string[]; next: number } | null {
-  const n = seq[i];
-  if (n?.t === "lit" && !isSpaceCp(n.cp)) {
-    let word = "";
-    let j = i;
-    for (let m = seq[j]; m?.t === "lit" && !isSpaceCp(m.cp); m = seq[++j]) word += String.fromCodePoint(m.cp);
-    return { words: [word], next: j };
-  }
-  if (n?.t === "group" && !n.on.i && !n.off.i) {
-    const only = n.body[0];
-    const branches = n.body.length === 1 && only?.t === "alt" ? only.branches : [n.body];
-    const words: string[] = [];
-    for (const b of branches) {
-      if (b.length === 0 || !b.every((c) => c.t === "lit" && !isSpaceCp(c.cp))) return null;
-      words.push(b.map((c) => String.fromCodePoint((c as { cp: number }).cp)).join(""));
-    }
-    return { words: [...new Set(words)], next: i + 1 };
-  }
-  return null;
-}
-
-type AfterSlot = { kind: "end" } | { kind: "sep"; next: number } | { kind: "glued" };
-
-/** What follows a word: whitespace then more (a boundary), the end, or more word characters. */
-function afterSlot(seq: PySeq, i: number, flags: PyFlags): AfterSlot {
-  let boundary = false;
-  let j = i;
-  for (let s = spaceNode(seq[j]); s; s = spaceNode(seq[++j])) if (s.min > 0) boundary = true;
-  if (j >= seq.length) return boundary ? { kind: "end" } : { kind: "glued" };
-  if (isEndAnchor(seq[j], flags) && seq.slice(j).every((n) => isEndAnchor(n, flags) || spaceNode(n))) return { kind: "end" };
-  return boundary ? { kind: "sep", next: j } : { kind: "glued" };
-}
-
-/**
- * The leading words every match of this regex must start with, as trie paths. Only for a
- * regex anchored at the start (`^\s*`, added by StackStorm or the format's own) whose first
- * items are literal words each ending in whitespace or the end; case-insensitive or
- * multi-line patterns, and anything else, get [] (the fallback list).
- */
-function indexPaths(compiled: CompiledFormat): string[][] {
-  const { ast, flags } = compiled.regex.parsed;
-  if (flags.i || flags.m) return [];
-  const first = ast[0];
-  if (first?.t !== "at" || (first.at !== "bol" && first.at !== "bos")) return [];
-  let i = 1;
-  while (i < ast.length && spaceNode(ast[i])) i++;
-  const slots: string[][] = [];
-  let paths = 1;
-  while (slots.length < MAX_DEPTH) {
-    const slot = readSlot(ast, i);
-    if (!slot || paths * slot.words.length > MAX_PATHS) break;
-    const after = afterSlot(ast, slot.next, flags);
-    if (after.kind === "glued") break;
-    slots.push(slot.words);
-    paths *= slot.words.length;
-    if (after.kind === "end") break;
-    i = after.next;
-  }
-  return expand(slots);
-}
-
-function expand(slots: string[][]): string[][] {
-  if (slots.length === 0) return [];
-  let paths: string[][] = [[]];
-  for (const words of slots) paths = paths.flatMap((p) => words.map((w) => [...p, w]));
-  return paths;
-}
-
-/** The longest run of literal characters at the top level: every match contains it. */
-function requiredLiteral(compiled: CompiledFormat): string {
-  const { ast, flags } = compiled.regex.parsed;
-  if (flags.i) return "";
-  let best = "";
-  let run = "";
-  for (const n of ast) {
-    if (n.t === "lit") {
-      run += String.fromCodePoint(n.cp);
-      continue;
-    }
-    if (run.length > best.length) best = run;
-    run = "";
-  }
-  return run.length > best.length ? run : best;
-}
-
 // ---------------------------------------------------------------------------------------
 // Help
 // ---------------------------------------------------------------------------------------
@@ -505,7 +380,7 @@ function suggestEntry(display: string): SuggestEntry {
  * words shared anywhere, then how close the first words are (edit distance).
  */
 function suggest(command: string, entries: readonly SuggestEntry[], limit = 3): string[] {
-  const words = leadingWords(` ${prepareCommand(command).stream} `, MAX_DEPTH).map((w) => w.toLowerCase());
+  const words = leadingWords(prepareCommand(command).stream).map((w) => w.toLowerCase());
   const head = words[0];
   if (!head) return [];
   const scored: { display: string; score: number }[] = [];
