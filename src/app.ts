@@ -23,11 +23,14 @@ import { st2HelpCommand, st2RunCommand, type St2CommandDeps } from "./bot/comman
 import { isAdmin } from "./bot/acl.ts";
 import type { Command } from "./bot/types.ts";
 import { chatUserKey, loginHint, sessionCommands } from "./bot/commands/sessions.ts";
+import { inquiryCommands } from "./bot/commands/inquiries.ts";
+import { wireInquiries } from "./bot/inquiries.ts";
 import { Identities } from "./auth/identity.ts";
 import { CleartextStore, EncryptedStore, loadKey, type SecretStore } from "./auth/secrets.ts";
 import { Sessions } from "./auth/sessions.ts";
 import { CommandError } from "./lib/errors.ts";
-import { createServer, type WebServer } from "./web/server.ts";
+import { createServer, peerAddress, type WebServer } from "./web/server.ts";
+import { loginPlugin } from "./web/login.ts";
 import { webhookPlugin } from "./web/webhook.ts";
 import { logger, registerSecret, setLogLevel } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
@@ -87,12 +90,15 @@ export async function startApp(opts: AppOptions): Promise<App> {
     outbox.enqueue(targetAnnouncement(target, out), "bot");
   };
 
+  const inquiries = wireInquiries({ config, enqueue: (a) => outbox.enqueue(a, "stream"), defaultChannel: config.stackstorm.inquiry_channel });
   let stream: { state: StreamState; detail?: string } = { state: "idle" };
   const st2Stream = new St2Stream({
     client,
     routeKey: config.stackstorm.route_key,
     idleTimeoutMs: opts.streamIdleTimeoutMs,
+    extraEvents: inquiries.events,
     onEvent: (event) => {
+      if (inquiries.onEvent(event)) return;
       if (event.name.startsWith("st2.actionalias__")) {
         aliases.applyEvent(event.name, event.data);
         return;
@@ -115,7 +121,10 @@ export async function startApp(opts: AppOptions): Promise<App> {
     hideRestrictedAccess: config.bot.hide_restricted_access,
     runsAliases: (cmd: Command) => cmd.plugin === "St2" && cmd.name === runName,
   });
-  const identities = await openIdentities(config, db, client);
+  const identities = await openIdentities(config, db, client).catch((err) => {
+    db.close();
+    throw err;
+  });
   const hide = config.bot.hide_restricted_commands;
   const st2Deps: St2CommandDeps = {
     config,
@@ -133,7 +142,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     aliasVisible: (ctx, ref, display) => !hide || acl.mayListAlias(ctx, runCommand, ref, `${runName} ${display}`),
   };
   const runCommand = st2RunCommand(st2Deps);
-  const st2Commands = [runCommand, st2HelpCommand(st2Deps), ...sessionCommands(config, identities)];
+  const st2Commands = [runCommand, st2HelpCommand(st2Deps), ...inquiryCommands(st2Deps), ...sessionCommands(config, identities)];
   const builtins = builtinCommands({
     prefix: config.bot.prefix,
     commands: () => commands,
@@ -156,16 +165,24 @@ export async function startApp(opts: AppOptions): Promise<App> {
     prefix: config.bot.prefix,
     botName: config.bot.name,
     commands: config.stackstorm.plugin_prefix ? commands : commands.filter((c) => c !== runCommand),
-    fallback: config.stackstorm.plugin_prefix ? undefined : runCommand,
+    fallback: runCommand,
+    fallbackAfterPrefix: !config.stackstorm.plugin_prefix,
     middleware: [acl.middleware],
     isAdmin: (msg) => isAdmin(msg.from.aclId, config.bot.admins),
     deliver,
+    // Under the source_channel StackStorm will send the result to: one queue per place.
+    reply: async (msg, out) => {
+      outbox.enqueue({ message: out.text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined }, "bot");
+    },
     unknown: (ctx, typed) => ctx.reply(unknownCommandReply(typed, commands.map((c) => c.name), config.bot.prefix)),
   });
 
   let web: WebServer | undefined;
   if (config.web.enabled) {
-    web = createServer({ config: config.web, plugins: [webhookPlugin({ config: config.webhook, outbox })] });
+    web = createServer({
+      config: config.web,
+      plugins: [webhookPlugin({ config: config.webhook, outbox }), loginPlugin({ identities, config, peerAddress })],
+    });
     await web.listen();
   }
 

@@ -20,8 +20,9 @@ Usage:
   st2bot alias parse --format F --command C
   st2bot alias match --aliases PATH... [--strict] -- COMMAND
                                    test alias formats offline, no StackStorm needed
-  st2bot secrets rotate-key [-c st2bot.toml]
+  st2bot secrets rotate-key [-c st2bot.toml] [--new-key-file FILE]
                                    re-encrypt stored user credentials with a new key
+                                   (or the new key in $ST2BOT_SECRETS_KEY_NEW)
   st2bot version | --version
   st2bot help | --help
 
@@ -80,12 +81,14 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   },
   async secrets(argv) {
     if (argv[0] !== "rotate-key") {
-      io.stderr("usage: st2bot secrets rotate-key [-c st2bot.toml]\n");
+      io.stderr("usage: st2bot secrets rotate-key [-c st2bot.toml] [--new-key-file FILE]\n");
       return 2;
     }
-    const config = await loadConfigFrom(argv.slice(1));
+    const { values } = parseArgs({ args: argv.slice(1), options: { config: { type: "string", short: "c" }, "new-key-file": { type: "string" } } });
+    const { loadConfig } = await import("./config/load.ts");
+    const config = loadConfig(configPath(values));
     const { rotateKeyCli } = await import("./cli/secrets.ts");
-    return rotateKeyCli(config, io);
+    return rotateKeyCli(config, io, { newKeyFile: values["new-key-file"] });
   },
   async version() {
     io.stdout(`st2bot ${VERSION}\n`);

@@ -17,24 +17,39 @@ export interface RouterOptions {
   botName: string;
   commands: Command[];
   /**
-   * The command that takes any text no other command claims (`st2` with an empty
-   * plugin_prefix: `!deploy web` runs an alias).
+   * The command that takes any text no other command claims: always when the bot is addressed
+   * by name (`@st2bot deploy web`), and after the prefix too when `fallbackAfterPrefix` (an
+   * empty plugin_prefix: `!deploy web`).
    */
   fallback?: Command;
+  fallbackAfterPrefix?: boolean;
   /** Runs before every command, in order (the ACL). */
   middleware: Middleware[];
   isAdmin(msg: Message): boolean;
   /** Sends a message durably (the outbox). */
   deliver(target: Target, out: Outgoing): Promise<void>;
+  /**
+   * Answers a message durably where it was asked. Kept apart from `deliver` so replies and
+   * StackStorm's results for the same place share one ordered queue.
+   */
+  reply(msg: Message, out: Outgoing): Promise<void>;
   /** Answers a command nobody claims (`Command "x" not found. Did you mean ...`). */
   unknown(ctx: Context, typed: string): Promise<void>;
 }
 
+/** How a message reached the bot: the text after the prefix or the bot's name. */
+export interface Addressed {
+  text: string;
+  /** Addressed by name or mention rather than by the prefix. */
+  byName: boolean;
+}
+
 /** Finds the text after the prefix or the bot's name; undefined when the message is not for the bot. */
-export function addressedText(msg: Message, prefix: string, names: string[]): string | undefined {
+export function addressed(msg: Message, prefix: string, names: string[]): Addressed | undefined {
   const text = msg.text.trim();
-  if (prefix && text.startsWith(prefix)) return text.slice(prefix.length).trim();
-  if (msg.mentioned) return text;
+  const afterPrefix = (t: string) => (prefix && t.startsWith(prefix) ? t.slice(prefix.length).trim() : undefined);
+  if (afterPrefix(text) !== undefined) return { text: afterPrefix(text)!, byName: false };
+  if (msg.mentioned) return { text, byName: true };
   const lower = text.toLowerCase();
   for (const name of names) {
     const n = name.toLowerCase();
@@ -44,7 +59,7 @@ export function addressedText(msg: Message, prefix: string, names: string[]): st
       const sep = /^[:,]?\s+/.exec(rest);
       if (sep) {
         const after = rest.slice(sep[0].length).trim();
-        return prefix && after.startsWith(prefix) ? after.slice(prefix.length).trim() : after;
+        return { text: afterPrefix(after) ?? after, byName: true };
       }
     }
   }
@@ -65,11 +80,13 @@ export function createRouter(backend: ChatBackend, opts: RouterOptions): Message
   const names = [opts.botName, ...backend.botNames()];
 
   return async (msg: Message) => {
-    const typed = addressedText(msg, opts.prefix, names);
-    if (typed === undefined || typed === "") return;
+    const to = addressed(msg, opts.prefix, names);
+    if (!to || to.text === "") return;
+    const typed = to.text;
     const ctx = createContext(backend, msg, opts);
+    const fallback = opts.fallback && (to.byName || opts.fallbackAfterPrefix) ? opts.fallback : undefined;
     const found = parseCommand(typed, byName) ??
-      (opts.fallback ? { parsed: { name: opts.fallback.name, args: typed, typed }, def: opts.fallback } : undefined);
+      (fallback ? { parsed: { name: fallback.name, args: typed, typed }, def: fallback } : undefined);
     if (!found) {
       await safely(ctx, () => opts.unknown(ctx, typed));
       return;
@@ -81,12 +98,11 @@ export function createRouter(backend: ChatBackend, opts: RouterOptions): Message
 }
 
 function createContext(backend: ChatBackend, msg: Message, opts: RouterOptions): Context {
-  const replyTo = backend.replyTarget(msg);
   return {
     msg,
     backend,
     isAdmin: opts.isAdmin(msg),
-    reply: (text, extra) => opts.deliver(replyTo, { text, extra }),
+    reply: (text, extra) => opts.reply(msg, { text, extra }),
     send: (target, out) => opts.deliver(target, out),
   };
 }

@@ -57,6 +57,8 @@ export const StackStormSchema = v.strictObject({
   timer_update: v.optional(positiveSeconds, 900),
   plugin_prefix: v.optional(v.string(), "st2"),
   route_key: v.optional(v.pipe(v.string(), v.nonEmpty()), "errbot"),
+  /** Where inquiries with no chat origin are announced (a channel as StackStorm names it). */
+  inquiry_channel: v.optional(v.string()),
   session_ttl: v.optional(positiveSeconds, 3600),
   user_token_ttl: v.optional(positiveSeconds, 86400),
 });

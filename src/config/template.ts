@@ -23,6 +23,7 @@ verify_cert = true
 # client_cert = "/etc/st2bot/client.pem"     # mutual TLS towards StackStorm
 # client_key = "/etc/st2bot/client.key"
 route_key = "errbot"         # notification route: keeps existing notify_errbot rules working
+# inquiry_channel = "#ops"   # where inquiries started outside chat are announced
 plugin_prefix = "st2"        # "!st2 <command>"; "" runs aliases straight after the bot prefix
 timer_update = 900           # seconds between alias refreshes and credential re-checks
 session_ttl = 3600           # seconds a client-side login link stays valid

@@ -19,6 +19,20 @@ export function setLogSink(fn: (line: string) => void): void {
   sink = fn;
 }
 
+/**
+ * For tests: sends every line from `level` up to `sink` until the returned function restores
+ * the previous sink and level (both are process-wide, and test files share one process).
+ */
+export function captureLogs(capture: (line: string) => void, level: Level = "debug"): () => void {
+  const previous = { sink, threshold };
+  sink = capture;
+  threshold = level;
+  return () => {
+    sink = previous.sink;
+    threshold = previous.threshold;
+  };
+}
+
 /** Any value registered here is replaced by `***` in every later log line. */
 export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 4) secrets.add(value);

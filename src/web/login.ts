@@ -14,8 +14,9 @@
  *
  * Order of checks for a login: cross-site (403) → per-address limit (429) → content type (415)
  * → size (413) → JSON and fields (400) → logins running at once (429) → per-link limit (429) →
- * the shared word and StackStorm (identities.login). A link whose shared word or credentials fail `failuresPerSession` times
- * is burned. No cookies are ever set; nothing secret (ids, words, passwords, tokens) is logged.
+ * the shared word and StackStorm (identities.login). A link whose shared word or credentials
+ * fail `failuresPerSession` times is burned. No cookies are ever set; nothing secret (ids,
+ * words, passwords, tokens) is logged.
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";

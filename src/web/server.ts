@@ -89,6 +89,13 @@ export function tlsOptions(config: Config["web"]): Bun.TLSOptions | undefined {
   return tls;
 }
 
+const peers = new WeakMap<Request, string>();
+
+/** The address of the client that sent `request` over a real socket (undefined in-process). */
+export function peerAddress(request: Request): string | undefined {
+  return peers.get(request);
+}
+
 /** The server: the app plus listen/stop on Bun.serve. */
 export function createServer(opts: ServerOptions): WebServer {
   const app = createApp(opts.plugins);
@@ -102,7 +109,11 @@ export function createServer(opts: ServerOptions): WebServer {
         hostname: opts.config.host ?? "127.0.0.1",
         port: opts.config.port ?? 8888,
         tls,
-        fetch: (request) => app.handle(request),
+        fetch: (request, srv) => {
+          const ip = srv.requestIP(request)?.address;
+          if (ip) peers.set(request, ip);
+          return app.handle(request);
+        },
         error: () => new Response(JSON.stringify({ error: "internal error" }), { status: 500, headers: { ...SECURITY_HEADERS, "content-type": "application/json" } }),
       });
       const url = `${tls ? "https" : "http"}://${server.hostname}:${server.port}`;

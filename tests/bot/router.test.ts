@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import type { Message, Outgoing, Target } from "../../src/chat/types.ts";
-import { addressedText, createRouter } from "../../src/bot/router.ts";
+import { addressed, createRouter } from "../../src/bot/router.ts";
 import type { Command, Middleware } from "../../src/bot/types.ts";
 import { CommandError } from "../../src/lib/errors.ts";
-import { setLogSink } from "../../src/lib/log.ts";
+import { captureLogs } from "../../src/lib/log.ts";
 
 const msg = (text: string, extra: Partial<Message> = {}): Message => ({
   text,
@@ -14,26 +14,26 @@ const msg = (text: string, extra: Partial<Message> = {}): Message => ({
   ...extra,
 });
 
-describe("addressedText", () => {
+describe("addressed", () => {
   const names = ["st2bot", "@st2bot"];
   test.each([
-    ["!st2 deploy web", "st2 deploy web"],
-    ["  !st2help  ", "st2help"],
-    ["@st2bot deploy web", "deploy web"],
-    ["st2bot: deploy web", "deploy web"],
-    ["ST2BOT, deploy web", "deploy web"],
-    ["@st2bot !st2 deploy", "st2 deploy"],
-  ])("%p → %p", (text, want) => {
-    expect(addressedText(msg(text), "!", names)).toBe(want);
+    ["!st2 deploy web", "st2 deploy web", false],
+    ["  !st2help  ", "st2help", false],
+    ["@st2bot deploy web", "deploy web", true],
+    ["st2bot: deploy web", "deploy web", true],
+    ["ST2BOT, deploy web", "deploy web", true],
+    ["@st2bot !st2 deploy", "st2 deploy", true],
+  ])("%p → %p", (text, want, byName) => {
+    expect(addressed(msg(text), "!", names)).toEqual({ text: want, byName });
   });
 
   test("ordinary chatter is ignored", () => {
-    expect(addressedText(msg("deploy web please"), "!", names)).toBeUndefined();
-    expect(addressedText(msg("st2botany is fun"), "!", names)).toBeUndefined();
+    expect(addressed(msg("deploy web please"), "!", names)).toBeUndefined();
+    expect(addressed(msg("st2botany is fun"), "!", names)).toBeUndefined();
   });
 
   test("a mention flagged by the backend needs no prefix", () => {
-    expect(addressedText(msg("deploy web", { mentioned: true }), "!", names)).toBe("deploy web");
+    expect(addressed(msg("deploy web", { mentioned: true }), "!", names)).toEqual({ text: "deploy web", byName: true });
   });
 });
 
@@ -49,10 +49,12 @@ function harness(opts: { middleware?: Middleware[]; fallback?: boolean } = {}) {
     prefix: "!",
     botName: "st2bot",
     commands: opts.fallback ? [echo, fail, crash] : [echo, fail, crash, run],
-    fallback: opts.fallback ? run : undefined,
+    fallback: run,
+    fallbackAfterPrefix: opts.fallback,
     middleware: opts.middleware ?? [],
     isAdmin: () => false,
     deliver: async (target, out) => void sent.push({ target, out }),
+    reply: async (m, out) => void sent.push({ target: backend.replyTarget(m), out }),
     unknown: (ctx, typed) => ctx.reply(`unknown: ${typed}`),
   });
   return { handler, sent, calls };
@@ -85,6 +87,14 @@ describe("router", () => {
     expect(h.sent.map((s) => s.out.text)).toEqual(["echo: still works"]);
   });
 
+  test("addressed by name, any text that is not a bot command runs as an alias", async () => {
+    const h = harness();
+    await h.handler(msg("@st2bot deploy web"));
+    await h.handler(msg("st2bot: echo hi"));
+    expect(h.calls).toEqual(["deploy web"]);
+    expect(h.sent.map((s) => s.out.text)).toEqual(["echo: hi"]);
+  });
+
   test("unknown commands get the unknown reply", async () => {
     const h = harness();
     await h.handler(msg("!nope"));
@@ -99,10 +109,10 @@ describe("router", () => {
 
   test("an unexpected error gets a generic reply with an id, details only in the log", async () => {
     const lines: string[] = [];
-    setLogSink((l) => lines.push(l));
+    const restoreLogs = captureLogs((l) => lines.push(l));
     const h = harness();
     await h.handler(msg("!crash"));
-    setLogSink((l) => process.stderr.write(l + "\n"));
+    restoreLogs();
     const reply = h.sent[0]!.out.text;
     expect(reply).toMatch(/^Sorry, something went wrong running that command \(error id [0-9a-f]{8}\)\.$/);
     expect(reply).not.toContain("/etc/x");

@@ -8,7 +8,7 @@ import type { ChatBackend, Message } from "../../src/chat/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
-import { setLogSink } from "../../src/lib/log.ts";
+import { captureLogs } from "../../src/lib/log.ts";
 import { type EmuPost, type MattermostEmulator, startMattermostEmulator } from "../emulators/mattermost.ts";
 import { type BackendHarness, runBackendContract } from "./contract.ts";
 
@@ -559,7 +559,7 @@ describe("mattermost login, connection and status", () => {
 
   test("secrets never reach the log", async () => {
     const lines: string[] = [];
-    setLogSink((l) => void lines.push(l));
+    const restoreLogs = captureLogs((l) => void lines.push(l));
     try {
       const e = fresh();
       e.bot = backendFor(e.emu, { login: "st2bot", password: BOT_PASSWORD });
@@ -570,7 +570,7 @@ describe("mattermost login, connection and status", () => {
       const bad = backendFor(e.emu, { token: BOT_TOKEN + "-revoked" });
       await failure(bad.start(() => undefined));
     } finally {
-      setLogSink((l) => void process.stderr.write(l + "\n"));
+      restoreLogs();
     }
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.join("\n")).not.toContain(BOT_PASSWORD);

@@ -10,7 +10,7 @@ import type { ChatBackend, Message, Target } from "../../src/chat/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
-import { setLogSink } from "../../src/lib/log.ts";
+import { captureLogs } from "../../src/lib/log.ts";
 import { type PostedMessage, SlackEmulator, type SlackEmulatorOptions } from "../emulators/slack.ts";
 import { type Delivered, runBackendContract } from "./contract.ts";
 
@@ -514,7 +514,7 @@ describe("slack: lifecycle and configuration", () => {
     test(`a ${which} token Slack refuses fails start with a ConfigError, and never reaches the log`, async () => {
       const secret = `${which === "bot" ? "xoxb" : "xapp"}-wrong-${crypto.randomUUID()}`;
       const lines: string[] = [];
-      setLogSink((l) => lines.push(l));
+      const restoreLogs = captureLogs((l) => lines.push(l));
       try {
         const backend = newBackend(emu, {}, { [which]: secret });
         const err = await failure(backend.start(() => undefined));
@@ -522,7 +522,7 @@ describe("slack: lifecycle and configuration", () => {
         expect(err).toBeInstanceOf(ConfigError);
         expect(String((err as Error).message)).not.toContain(secret);
       } finally {
-        setLogSink((l) => process.stderr.write(l + "\n"));
+        restoreLogs();
       }
       expect(lines.length).toBeGreaterThan(0);
       expect(lines.join("\n")).not.toContain(secret);

@@ -11,7 +11,7 @@ import { client as sdkClient } from "@xmpp/client";
 import { ConfigSchema } from "../../src/config/schema.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
-import { setLogSink } from "../../src/lib/log.ts";
+import { captureLogs } from "../../src/lib/log.ts";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
 import {
   createXmppBackend,
@@ -30,7 +30,7 @@ import { type Delivered, runBackendContract } from "./contract.ts";
 const USERS = { bot: "botpw", bot2: "bot2pw", alice: "alicepw", bob: "bobpw" };
 const MUC = "conference.localhost";
 const logLines: string[] = [];
-setLogSink((line) => logLines.push(line));
+const restoreLogs = captureLogs((line) => logLines.push(line));
 
 let server: Prosody | undefined;
 let skipReason: string | undefined;
@@ -42,7 +42,7 @@ try {
 }
 afterAll(async () => {
   await server?.stop();
-  setLogSink((line) => process.stderr.write(line + "\n"));
+  restoreLogs();
 }, 20_000);
 
 async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 10_000): Promise<T> {

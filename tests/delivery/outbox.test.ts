@@ -6,11 +6,11 @@ import { MemoryBackend } from "../../src/chat/memory.ts";
 import type { Outgoing, Target } from "../../src/chat/types.ts";
 import { Outbox, type OutboxOptions } from "../../src/delivery/outbox.ts";
 import { SendError } from "../../src/lib/errors.ts";
-import { setLogSink } from "../../src/lib/log.ts";
+import { captureLogs } from "../../src/lib/log.ts";
 import { type Database, openDatabase } from "../../src/store/db.ts";
 
 const logLines: string[] = [];
-setLogSink((line) => logLines.push(line));
+captureLogs((line) => logLines.push(line));
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -82,7 +82,17 @@ url = "http://127.0.0.1:${port}/"`,
 
   const boot = async () => {
     backend = new MemoryBackend({ name: "memory" });
-    app = await startApp({ config: config(), backend });
+    // The port must be known before start (it is in the login URL), so another process can take
+    // it in between: then pick another one.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        app = await startApp({ config: config(), backend });
+        return;
+      } catch (err) {
+        if (attempt >= 3 || !/EADDRINUSE|in use/i.test(`${(err as { code?: string }).code} ${(err as Error).message}`)) throw err;
+        port = await freePort();
+      }
+    }
   };
   const stopApp = async () => {
     await app?.stop();

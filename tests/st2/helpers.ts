@@ -5,17 +5,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setLogSink } from "../../src/lib/log.ts";
+import { captureLogs as capture } from "../../src/lib/log.ts";
 
 /** Captures every log line until `restore()`. */
 export function captureLogs(): { lines: string[]; text: () => string; restore: () => void } {
   const lines: string[] = [];
-  setLogSink((line) => lines.push(line));
-  return {
-    lines,
-    text: () => lines.join("\n"),
-    restore: () => setLogSink((line) => process.stderr.write(line + "\n")),
-  };
+  const restore = capture((line) => lines.push(line));
+  return { lines, text: () => lines.join("\n"), restore };
 }
 
 /** Waits until `check()` is truthy, polling; fails after `ms`. */

@@ -8,13 +8,13 @@ import { MemoryBackend } from "../../src/chat/memory.ts";
 import { WebhookSchema, WebSchema } from "../../src/config/schema.ts";
 import type { Announcement } from "../../src/delivery/announcement.ts";
 import { Outbox } from "../../src/delivery/outbox.ts";
-import { setLogSink } from "../../src/lib/log.ts";
+import { captureLogs } from "../../src/lib/log.ts";
 import { createServer } from "../../src/web/server.ts";
 import { webhookPlugin } from "../../src/web/webhook.ts";
 import { openDatabase } from "../../src/store/db.ts";
 
 const logLines: string[] = [];
-setLogSink((line) => logLines.push(line));
+captureLogs((line) => logLines.push(line));
 
 const TOKEN = "s3cr3t-webhook-token";
 const SECRET = "hmac-shared-secret-value";

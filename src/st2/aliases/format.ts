@@ -95,7 +95,7 @@ type FlagName = keyof PyFlags;
 
 type Category = "d" | "D" | "w" | "W" | "s" | "S";
 type SetItem = { k: "cp"; cp: number } | { k: "range"; lo: number; hi: number } | { k: "cat"; cat: Category };
-type AtKind = "bol" | "bos" | "eol" | "eos" | "b" | "B";
+export type AtKind = "bol" | "bos" | "eol" | "eos" | "b" | "B";
 
 export type PyNode =
   | { t: "lit"; cp: number }
@@ -762,8 +762,6 @@ function classCharOut(cp: number): string {
 
 /** Turns the Python tree into JavaScript source for a `u`-flag RegExp. */
 class Emitter {
-  constructor(private readonly names: Map<number, string>) {}
-
   /** A sequence; a lone alternation is left bare (the caller's parentheses hold it). */
   seq(nodes: PySeq, f: PyFlags): string {
     const only = nodes[0];
@@ -792,14 +790,17 @@ class Emitter {
       case "look":
         return `(?${n.behind ? "<" : ""}${n.neg ? "!" : "="}${this.seq(n.body, f)})`;
       case "ref":
-        return `\\k<${jsGroupName(n.index)}>`;
+        // Wrapped so a following digit cannot extend the group number.
+        return `(?:\\${n.index})`;
     }
   }
 
   private group(n: Extract<PyNode, { t: "group" }>, f: PyFlags): string {
     const inner: PyFlags = { ...f, ...trueKeys(n.on), ...falseKeys(n.off) };
     const body = this.seq(n.body, inner);
-    if (n.index !== null) return `(?<${jsGroupName(n.index)}>${body})`;
+    // Plain numbered groups: JavaScript numbers them exactly as Python does, and named
+    // groups would cost a `groups` object on every exec.
+    if (n.index !== null) return `(${body})`;
     if (inner.i !== f.i) return `(?${inner.i ? "i" : "-i"}:${body})`;
     return `(?:${body})`;
   }
@@ -898,11 +899,6 @@ function falseKeys(p: Partial<PyFlags>): Partial<PyFlags> {
   return out;
 }
 
-/** Every Python group becomes a JavaScript named group `g<n>`: names stay valid and unique. */
-function jsGroupName(index: number): string {
-  return `g${index}`;
-}
-
 /** A Python pattern compiled to a JavaScript RegExp with the same meaning. */
 export interface PyRegExp {
   readonly pattern: string;
@@ -914,7 +910,7 @@ export interface PyRegExp {
 
 /** JavaScript source and flags for a parsed Python pattern. */
 function emitJs(parsed: PyParsed): { source: string; flags: string } {
-  return { source: new Emitter(parsed.names).seq(parsed.ast, parsed.flags), flags: `u${parsed.flags.i ? "i" : ""}` };
+  return { source: new Emitter().seq(parsed.ast, parsed.flags), flags: `u${parsed.flags.i ? "i" : ""}` };
 }
 
 function newRegExp(source: string, flags: string): RegExp {
@@ -1060,8 +1056,16 @@ export interface IndexHints {
    * gives two); each path is a sequence of whole words. Empty: no usable leading word.
    */
   readonly paths: readonly (readonly string[])[];
-  /** A substring every match contains ("" when none is known): a cheap pre-filter. */
-  readonly literal: string;
+  /**
+   * Substrings every match contains, in this order without overlap (the literal runs of the
+   * top-level sequence): a cheap pre-filter before running the regex.
+   */
+  readonly literals: readonly string[];
+  /**
+   * A whole word every match contains as a word of its own (whitespace on both sides inside
+   * a literal run), "" when none: formats with no leading word are filed under it.
+   */
+  readonly word: string;
 }
 
 const BEGIN_ANCHORS: ReadonlySet<AtKind> = new Set(["bol", "bos"]);
@@ -1083,8 +1087,7 @@ export class CompiledFormat {
   readonly hints: IndexHints;
   /** Python group numbers of the named groups, parallel to `params`. */
   private readonly groupIndex: readonly number[];
-  private readonly jsSource: string;
-  private readonly jsFlags: string;
+  /** Whether StackStorm adds `^\s*` / `\s*$`. */
   private readonly anchored: readonly [boolean, boolean];
   private compiled: RegExp | undefined;
   private iterRegex: RegExp | undefined;
@@ -1099,7 +1102,6 @@ export class CompiledFormat {
       const first = parsePython(reg, { s: true });
       this.anchored = [!hasAnchor(first.ast, BEGIN_ANCHORS), !hasAnchor(first.ast, END_ANCHORS)];
       parsed = withAnchors(reg, first, this.anchored);
-      ({ source: this.jsSource, flags: this.jsFlags } = emitJs(parsed));
     } catch (err) {
       throw toFormatError(format, err, reg);
     }
@@ -1121,11 +1123,16 @@ export class CompiledFormat {
     return (this.anchored[0] ? BEGIN : "") + reg + (this.anchored[1] ? END : "");
   }
 
-  /** The JavaScript RegExp (created on first use). Throws FormatError if JavaScript refuses it. */
+  /**
+   * The JavaScript RegExp. Built on first use, from a fresh parse: keeping trees or
+   * sources for thousands of formats that are never tried would cost far more memory.
+   * Throws FormatError if JavaScript refuses it.
+   */
   get regex(): RegExp {
     if (!this.compiled) {
       try {
-        this.compiled = newRegExp(this.jsSource, this.jsFlags);
+        const { source, flags } = emitJs(this.parseFinal());
+        this.compiled = newRegExp(source, flags);
       } catch (err) {
         throw toFormatError(this.format, err, this.pattern);
       }
@@ -1133,12 +1140,18 @@ export class CompiledFormat {
     return this.compiled;
   }
 
+  /** The parse of the final pattern (valid: the constructor parsed it already). */
+  private parseFinal(): PyParsed {
+    const { reg } = substituteParams(this.format, getSnippets());
+    return withAnchors(reg, parsePython(reg, { s: true }), this.anchored);
+  }
+
   /** Like `get_extracted_param_value`: the parameters, or throws ParseMismatchError/NoValueError. */
   parse(command: string): Record<string, string> {
     const prepared = prepareCommand(command);
     const m = this.regex.exec(prepared.stream);
     if (!m) throw new ParseMismatchError(command, this.format);
-    const hit = this.evaluate(m, prepared);
+    const hit = this.hit(m, prepared);
     if (!hit) throw new NoValueError();
     return hit.params;
   }
@@ -1148,7 +1161,7 @@ export class CompiledFormat {
     const prepared = prepareCommand(command);
     const hits: Record<string, string>[] = [];
     for (const m of this.iterate(prepared)) {
-      const hit = this.evaluate(m, prepared);
+      const hit = this.hit(m, prepared);
       if (!hit) throw new NoValueError();
       hits.push(hit.params);
     }
@@ -1158,18 +1171,30 @@ export class CompiledFormat {
   /** The fast path for matching: null when StackStorm would raise ParseException. */
   run(prepared: PreparedCommand): FormatHit | null {
     const m = this.regex.exec(prepared.stream);
-    return m ? this.evaluate(m, prepared) : null;
+    return m ? this.hit(m, prepared) : null;
   }
 
   /** Every hit (finditer); null when one is a hit StackStorm would reject (its loop raises). */
   runAll(prepared: PreparedCommand): FormatHit[] | null {
     const hits: FormatHit[] = [];
     for (const m of this.iterate(prepared)) {
-      const hit = this.evaluate(m, prepared);
+      const hit = this.hit(m, prepared);
       if (!hit) return null;
       hits.push(hit);
     }
     return hits;
+  }
+
+  /**
+   * A regex match as a hit, or null for StackStorm's "No value supplied" (possible only
+   * for a blank command). The parameters are assembled when first read: while matching,
+   * only the captured length matters.
+   */
+  private hit(m: RegExpExecArray, prepared: PreparedCommand): FormatHit | null {
+    let captured = 0;
+    for (const index of this.groupIndex) captured += m[index]?.length ?? 0;
+    if (this.format && prepared.blank && !this.values(m, prepared).values.some((v) => v)) return null;
+    return new Hit(this, m, prepared, captured);
   }
 
   /**
@@ -1178,8 +1203,7 @@ export class CompiledFormat {
    * parameter, alternations take their first branch. For tests, benchmarks and examples.
    */
   exampleCommand(sample: (name: string, index: number) => string = (_n, i) => `x${i + 1}`): string {
-    const { reg } = substituteParams(this.format, getSnippets());
-    const parsed = withAnchors(reg, parsePython(reg, { s: true }), this.anchored);
+    const parsed = this.parseFinal();
     return new ExampleRenderer(parsed.names, new Set(this.fields), parsed.flags, sample).seq(parsed.ast).trim();
   }
 
@@ -1194,17 +1218,13 @@ export class CompiledFormat {
     }
   }
 
-  /** `match_params_in_stream`: groups, then defaults, then the trailing pairs. */
-  private evaluate(m: RegExpExecArray, prepared: PreparedCommand): FormatHit | null {
-    // Python's result dict, as parallel arrays (a handful of keys: linear lookups are fastest).
+  /**
+   * `match_params_in_stream`: groups, then defaults, then the trailing pairs. Python's
+   * result dict as parallel arrays (a handful of keys: linear lookups are fastest).
+   */
+  values(m: RegExpExecArray, prepared: PreparedCommand): { keys: string[]; values: (string | null)[] } {
     const keys: string[] = this.params.slice();
-    const values: (string | null)[] = [];
-    let captured = 0;
-    for (const index of this.groupIndex) {
-      const value = m[index];
-      values.push(value ?? null);
-      if (value) captured += value.length;
-    }
+    const values: (string | null)[] = this.groupIndex.map((index) => m[index] ?? null);
     // Python's `matched or default`: an empty capture also takes the default.
     for (const [key, fallback] of this.defaults) {
       const i = keys.indexOf(key);
@@ -1218,8 +1238,31 @@ export class CompiledFormat {
         values.push(value);
       }
     }
-    if (this.format && prepared.blank && !values.some((v) => v)) return null;
-    return { params: toRecord(keys, values), captured, text: m[0].trim() };
+    return { keys, values };
+  }
+}
+
+/** A hit whose parameters are built on first read. */
+class Hit implements FormatHit {
+  private cached: Record<string, string> | undefined;
+
+  constructor(
+    private readonly format: CompiledFormat,
+    private readonly m: RegExpExecArray,
+    private readonly prepared: PreparedCommand,
+    readonly captured: number,
+  ) {}
+
+  get params(): Record<string, string> {
+    if (!this.cached) {
+      const { keys, values } = this.format.values(this.m, this.prepared);
+      this.cached = toRecord(keys, values);
+    }
+    return this.cached;
+  }
+
+  get text(): string {
+    return this.m[0].trim();
   }
 }
 
@@ -1316,7 +1359,7 @@ class ExampleRenderer {
   }
 
   private setMember(n: Extract<PyNode, { t: "set" }>): string {
-    const re = new RegExp(`^${new Emitter(this.names).node(n, this.flags)}$`, "u");
+    const re = new RegExp(`^${new Emitter().node(n, this.flags)}$`, "u");
     const first = n.items[0];
     const preferred = !n.neg && first?.k === "cp" ? String.fromCodePoint(first.cp) : !n.neg && first?.k === "range" ? String.fromCodePoint(first.lo) : "";
     for (const c of [preferred, "x", "a", "0", "-", "_", "Z", " "]) if (c && re.test(c)) return c;
@@ -1367,7 +1410,7 @@ function toFormatError(format: string, err: unknown, pattern: string): FormatErr
 // ---------------------------------------------------------------------------------------
 
 /** Leading words deeper than this are not indexed (they rarely narrow further). */
-const MAX_DEPTH = 4;
+export const MAX_INDEXED_DEPTH = 4;
 /** Alternatives such as `(show|sh) (ip|ipv6)` multiply; past this a path stops shorter. */
 const MAX_PATHS = 32;
 
@@ -1442,7 +1485,9 @@ function afterSlot(seq: PySeq, i: number, flags: PyFlags): AfterSlot {
  */
 function indexHints(parsed: PyParsed): IndexHints {
   const { ast, flags } = parsed;
-  return { paths: leadingPaths(ast, flags), literal: flags.i ? "" : longestLiteral(ast) };
+  if (flags.i) return { paths: [], literals: [], word: "" };
+  const runs = literalRuns(ast);
+  return { paths: leadingPaths(ast, flags), literals: runs, word: longestInnerWord(runs) };
 }
 
 function leadingPaths(ast: PySeq, flags: PyFlags): string[][] {
@@ -1452,7 +1497,7 @@ function leadingPaths(ast: PySeq, flags: PyFlags): string[][] {
   while (i < ast.length && spaceNode(ast[i])) i++;
   const slots: string[][] = [];
   let paths = 1;
-  while (slots.length < MAX_DEPTH) {
+  while (slots.length < MAX_INDEXED_DEPTH) {
     const slot = readSlot(ast, i);
     if (!slot || paths * slot.words.length > MAX_PATHS) break;
     const after = afterSlot(ast, slot.next, flags);
@@ -1468,30 +1513,59 @@ function leadingPaths(ast: PySeq, flags: PyFlags): string[][] {
   return out;
 }
 
-/** The longest run of literal characters at the top level: every match contains it. */
-function longestLiteral(ast: PySeq): string {
-  let best = "";
+/** The runs of literal characters at the top level: every match contains each of them. */
+function literalRuns(ast: PySeq): string[] {
+  if (ast.length === 1 && ast[0]?.t === "alt") return [];
+  const runs: string[] = [];
   let run = "";
   for (const n of ast) {
     if (n.t === "lit") {
       run += String.fromCodePoint(n.cp);
       continue;
     }
-    if (run.length > best.length) best = run;
+    if (run) runs.push(run);
     run = "";
   }
-  return run.length > best.length ? run : best;
+  if (run) runs.push(run);
+  return runs;
 }
 
-/** The first `max` whitespace-separated words of a stream (Python's idea of whitespace). */
-export function leadingWords(stream: string, max = MAX_DEPTH): string[] {
+/** The longest word enclosed by whitespace inside one literal run ("" when none). */
+function longestInnerWord(runs: string[]): string {
+  let best = "";
+  for (const run of runs) {
+    const words = splitWords(run);
+    // The first and last pieces may continue outside the run: only inner ones are whole.
+    const starts = PY_SPACE.has(run[0] ?? "") ? 0 : 1;
+    const ends = PY_SPACE.has(run[run.length - 1] ?? "") ? words.length : words.length - 1;
+    for (let i = starts; i < ends; i++) {
+      const w = words[i] ?? "";
+      if (w.length > best.length) best = w;
+    }
+  }
+  return best;
+}
+
+/** Whether `text` contains every literal, in order and without overlap. */
+export function containsInOrder(text: string, literals: readonly string[]): boolean {
+  let from = 0;
+  for (const literal of literals) {
+    const at = text.indexOf(literal, from);
+    if (at < 0) return false;
+    from = at + literal.length;
+  }
+  return true;
+}
+
+/** All whitespace-separated words (Python's whitespace). */
+export function splitWords(s: string): string[] {
   const words: string[] = [];
   let start = -1;
-  for (let i = 0; i <= stream.length && words.length < max; i++) {
-    const ch = stream[i];
+  for (let i = 0; i <= s.length; i++) {
+    const ch = s[i];
     const space = ch === undefined || PY_SPACE.has(ch);
     if (space && start >= 0) {
-      words.push(stream.slice(start, i));
+      words.push(s.slice(start, i));
       start = -1;
     } else if (!space && start < 0) start = i;
   }

@@ -11,10 +11,12 @@
  *
  * Speed: representations are filed in a trie by their leading literal words (read from the
  * parsed regex, so only words a match really requires); the command's own leading words
- * pick the few candidates. Representations that start with a parameter or a regex construct
- * sit in a fallback list, pre-filtered by a literal substring they require.
+ * pick the few candidates. A representation that starts with a parameter or a regex
+ * construct is filed under a whole word it needs elsewhere, else in a list always tried.
+ * Before any regex runs, the literal text it requires must appear in the command, in order.
+ * The verdict is the same as trying every representation (the tests check this).
  */
-import { compileFormat, compilePython, FormatError, leadingWords, prepareCommand } from "./format.ts";
+import { compileFormat, compilePython, containsInOrder, FormatError, MAX_INDEXED_DEPTH, prepareCommand, splitWords } from "./format.ts";
 import type { CompiledFormat, FormatHit, PreparedCommand } from "./format.ts";
 import { formatPatterns, isEnabled, normaliseFormat } from "./types.ts";
 import type { ActionAlias } from "./types.ts";
@@ -69,8 +71,8 @@ interface Pattern {
   representation: string;
   matchMultiple: boolean;
   compiled: CompiledFormat;
-  /** A substring every match needs ("" when none is known): a cheap pre-filter. */
-  literal: string;
+  /** Substrings every match contains, in order: a cheap pre-filter. */
+  literals: readonly string[];
   /** Set when JavaScript refused the translated regex on first use: never tried again. */
   dead?: boolean;
 }
@@ -98,21 +100,26 @@ class TrieNode {
 /** The patterns of one matching pass (StackStorm runs a normal and a match_multiple pass). */
 class Pool {
   private readonly root = new TrieNode();
-  /** Patterns with no leading word: always tried. */
+  /** Patterns with no leading word but a word they need elsewhere, by that word. */
+  private readonly byWord = new Map<string, Pattern[]>();
+  /** Patterns with neither: always tried. */
   private readonly fallback: Pattern[] = [];
   /** Display-only entries (empty representation): only a blank command can match them. */
   private readonly blank: Pattern[] = [];
-  size = 0;
 
   add(pattern: Pattern): void {
-    this.size++;
     if (pattern.representation === "") {
       this.blank.push(pattern);
       return;
     }
-    const paths = pattern.compiled.hints.paths;
+    const { paths, word } = pattern.compiled.hints;
     if (paths.length === 0) {
-      this.fallback.push(pattern);
+      if (!word) this.fallback.push(pattern);
+      else {
+        const list = this.byWord.get(word);
+        if (list) list.push(pattern);
+        else this.byWord.set(word, [pattern]);
+      }
       return;
     }
     for (const path of paths) {
@@ -122,14 +129,25 @@ class Pool {
     }
   }
 
-  /** Every hit among the candidates for this command, in StackStorm's order. */
+  /** Every hit among the candidates for this command (`words`: all of its words), in StackStorm's order. */
   run(prepared: PreparedCommand, words: string[], problems: AliasProblem[]): Hit[] {
     const hits: Hit[] = [];
     if (words.length === 0) tryAll(this.blank, prepared, hits, problems);
     tryAll(this.fallback, prepared, hits, problems);
+    if (this.byWord.size > 0) {
+      const seen: Pattern[][] = [];
+      for (const word of words) {
+        const patterns = this.byWord.get(word);
+        // A word said twice must not try its patterns twice.
+        if (patterns && !seen.includes(patterns)) {
+          seen.push(patterns);
+          tryAll(patterns, prepared, hits, problems);
+        }
+      }
+    }
     let node: TrieNode | undefined = this.root;
-    for (const word of words) {
-      node = node.children?.get(word);
+    for (let depth = 0; depth < words.length && depth < MAX_INDEXED_DEPTH; depth++) {
+      node = node.children?.get(words[depth] ?? "");
       if (!node) break;
       tryAll(node.patterns, prepared, hits, problems);
     }
@@ -140,7 +158,7 @@ class Pool {
 
 function tryAll(patterns: readonly Pattern[], prepared: PreparedCommand, out: Hit[], problems: AliasProblem[]): void {
   for (const pattern of patterns) {
-    if (pattern.dead || (pattern.literal && !prepared.stream.includes(pattern.literal))) continue;
+    if (pattern.dead || !containsInOrder(prepared.stream, pattern.literals)) continue;
     let hit: FormatHit | null;
     try {
       hit = pattern.compiled.run(prepared);
@@ -161,7 +179,7 @@ export class AliasIndex {
   readonly problems: AliasProblem[] = [];
   private readonly normal = new Pool();
   private readonly multi = new Pool();
-  private readonly displays: SuggestEntry[] = [];
+  private readonly suggester = new Suggester();
 
   constructor(aliases: readonly ActionAlias[]) {
     this.aliases = aliases.slice();
@@ -171,7 +189,7 @@ export class AliasIndex {
       const patterns = this.compileAlias(alias, () => order++);
       if (!enabled) continue;
       this.addToPools(alias, patterns);
-      for (const p of patterns) if (p.display || p.representation) this.displays.push(suggestEntry(p.display || p.representation));
+      for (const p of patterns) this.suggester.add(p.display || p.representation);
     }
   }
 
@@ -183,7 +201,7 @@ export class AliasIndex {
   /** Matches a command the way StackStorm's `get_matching_alias` does (see the file header). */
   match(command: string, opts: { strict?: boolean } = {}): MatchOutcome {
     const prepared = prepareCommand(command);
-    const words = leadingWords(prepared.stream);
+    const words = splitWords(prepared.stream);
     const strict = opts.strict === true;
     const normal = this.normal.run(prepared, words, this.problems);
     if (normal.length > 0) return this.decide(normal, prepared, strict, false);
@@ -207,8 +225,8 @@ export class AliasIndex {
     for (const alias of this.aliases) {
       if (!isEnabled(alias)) continue;
       if (query.pack && query.pack !== alias.pack) continue;
-      for (const format of alias.formats) {
-        const { display } = normaliseFormat(format);
+      for (const format of alias.formats ?? []) {
+        const display = displayOfFormat(format);
         if (!display || !accepts(display)) continue;
         if (inPage(count, limit, offset)) helpstrings.push({ pack: alias.pack, display, description: alias.description ?? "" });
         count++;
@@ -230,7 +248,7 @@ export class AliasIndex {
       const order = nextOrder();
       try {
         const compiled = compileFormat(entry.representation);
-        patterns.push({ order, alias, ...entry, compiled, literal: compiled.hints.literal });
+        patterns.push({ order, alias, ...entry, compiled, literals: compiled.hints.literals });
       } catch (err) {
         if (!(err instanceof FormatError)) throw err;
         this.problems.push({ ref: refOf(alias), format: entry.representation, reason: err.reason });
@@ -281,17 +299,26 @@ export class AliasIndex {
   }
 
   private noMatch(command: string): MatchOutcome {
-    const displays = this.displays;
+    const suggester = this.suggester;
     let cached: string[] | undefined;
-    // Suggestions cost a scan of every display: computed only if someone reads them.
+    // Suggestions cost far more than matching: computed only if someone reads them.
     return {
       kind: "none",
       message: `Command '${command}' matched no patterns`,
       get suggestions(): string[] {
-        cached ??= suggest(command, displays);
+        cached ??= suggester.suggest(command);
         return cached;
       },
     };
+  }
+}
+
+/** A format entry's display; "" for an entry that is neither string nor object. */
+function displayOfFormat(format: unknown): string {
+  try {
+    return normaliseFormat(format).display;
+  } catch {
+    return "";
   }
 }
 
@@ -359,50 +386,82 @@ function helpFilter(filter: string): (display: string) => boolean {
 // "Did you mean"
 // ---------------------------------------------------------------------------------------
 
-interface SuggestEntry {
-  display: string;
-  /** Lower-case plain words of the display (placeholders dropped). */
-  words: string[];
+/** The displays of the enabled aliases, indexed for "did you mean" (built on first use). */
+class Suggester {
+  private readonly displays: string[] = [];
+  private readonly seen = new Set<string>();
+  private index: { byFirst: Map<string, number[]>; byWord: Map<string, number[]>; words: string[][] } | undefined;
+
+  add(display: string): void {
+    if (!display || this.seen.has(display)) return;
+    this.seen.add(display);
+    this.displays.push(display);
+    this.index = undefined;
+  }
+
+  /**
+   * Up to `limit` displays closest to the command: leading words in common count most, then
+   * words shared anywhere, then how close the first words are (edit distance). Only
+   * displays sharing a word with the command, or starting with a word close to its first
+   * word, are scored.
+   */
+  suggest(command: string, limit = 3): string[] {
+    const words = splitWords(prepareCommand(command).stream)
+      .slice(0, MAX_INDEXED_DEPTH)
+      .map((w) => w.toLowerCase());
+    const head = words[0];
+    if (!head) return [];
+    const index = this.build();
+    const closeness = new Map<number, number>();
+    for (const [first, ids] of index.byFirst) {
+      const c = 1 - editDistance(head, first) / Math.max(head.length, first.length);
+      if (c >= MIN_CLOSENESS) for (const id of ids) closeness.set(id, c);
+    }
+    const candidates = new Set(closeness.keys());
+    for (const w of words) for (const id of index.byWord.get(w) ?? []) candidates.add(id);
+    const scored: { id: number; score: number }[] = [];
+    for (const id of candidates) {
+      const score = similarity(words, index.words[id] ?? [], closeness.get(id) ?? 0);
+      if (score > 0) scored.push({ id, score });
+    }
+    scored.sort((a, b) => b.score - a.score || a.id - b.id);
+    return scored.slice(0, limit).map((x) => this.displays[x.id] ?? "");
+  }
+
+  private build(): NonNullable<Suggester["index"]> {
+    if (this.index) return this.index;
+    const byFirst = new Map<string, number[]>();
+    const byWord = new Map<string, number[]>();
+    const words = this.displays.map((display, id) => {
+      const plain = display
+        .toLowerCase()
+        .split(/\s+/)
+        .filter((w) => w && !PLACEHOLDER.test(w));
+      const first = plain[0];
+      if (first) pushTo(byFirst, first, id);
+      for (const w of new Set(plain)) pushTo(byWord, w, id);
+      return plain;
+    });
+    this.index = { byFirst, byWord, words };
+    return this.index;
+  }
 }
 
 const PLACEHOLDER = /[{}<>[\]()|]/;
+/** How close (1 − edit distance / length) a first word must be to count on its own. */
+const MIN_CLOSENESS = 0.7;
 
-function suggestEntry(display: string): SuggestEntry {
-  const words = display
-    .toLowerCase()
-    .split(/\s+/)
-    .filter((w) => w && !PLACEHOLDER.test(w));
-  return { display, words };
+function pushTo(map: Map<string, number[]>, key: string, id: number): void {
+  const list = map.get(key);
+  if (list) list.push(id);
+  else map.set(key, [id]);
 }
 
-/**
- * Up to `limit` displays closest to the command: leading words in common count most, then
- * words shared anywhere, then how close the first words are (edit distance).
- */
-function suggest(command: string, entries: readonly SuggestEntry[], limit = 3): string[] {
-  const words = leadingWords(prepareCommand(command).stream).map((w) => w.toLowerCase());
-  const head = words[0];
-  if (!head) return [];
-  const scored: { display: string; score: number }[] = [];
-  const seen = new Set<string>();
-  for (const e of entries) {
-    if (seen.has(e.display)) continue;
-    seen.add(e.display);
-    const score = similarity(words, e.words);
-    if (score > 0) scored.push({ display: e.display, score });
-  }
-  scored.sort((a, b) => b.score - a.score);
-  return scored.slice(0, limit).map((s) => s.display);
-}
-
-function similarity(command: string[], display: string[]): number {
+function similarity(command: string[], display: string[], closeness: number): number {
   let lead = 0;
   while (lead < command.length && command[lead] === display[lead]) lead++;
   const shared = command.filter((w) => display.includes(w)).length;
-  const a = command[0] ?? "";
-  const b = display[0] ?? "";
-  const closeness = a && b ? 1 - editDistance(a, b) / Math.max(a.length, b.length) : 0;
-  if (lead === 0 && shared === 0 && closeness < 0.7) return 0;
+  if (lead === 0 && shared === 0 && closeness < MIN_CLOSENESS) return 0;
   return lead * 4 + shared * 2 + closeness * 3;
 }
 

@@ -228,3 +228,30 @@ describe("Python re → JavaScript translation", () => {
     expect(() => parsePython("(a)(?(1)b|c)")).toThrow(UnsupportedRegexError);
   });
 });
+
+describe("exampleCommand and index hints", () => {
+  test("an example command is built from the regex and parses back", () => {
+    const f = compileFormat("(create |spin up )?(an? )?(new )?({{instance_type=t2.medium}} )?{{ distro }} (vm|box) {{ hostname }} for {{ purpose }}( with {{ role=default }} role)?");
+    const command = f.exampleCommand((name) => name.toUpperCase());
+    expect(command).toBe("INSTANCE_TYPE DISTRO vm HOSTNAME for PURPOSE with ROLE role");
+    expect(f.parse(command)).toEqual({ instance_type: "INSTANCE_TYPE", distro: "DISTRO", hostname: "HOSTNAME", purpose: "PURPOSE", role: "ROLE" });
+    expect(compileFormat("(?:\\b|^)fixes (?P<k>[A-Z][A-Z0-9]+-[0-9]+)(?:\\b|$)").exampleCommand()).toBe("fixes AA-0");
+  });
+
+  test("leading words: literal words that end in whitespace or at the end", () => {
+    expect(compileFormat("aws ec2 start {{InstanceIds}}").hints.paths).toEqual([["aws", "ec2", "start"]]);
+    expect(compileFormat("(show|sh) ip (route|ro) on {{deviceIP}}").hints.paths).toEqual([
+      ["show", "ip", "route", "on"],
+      ["show", "ip", "ro", "on"],
+      ["sh", "ip", "route", "on"],
+      ["sh", "ip", "ro", "on"],
+    ]);
+    expect(compileFormat("duo ping").hints.paths).toEqual([["duo", "ping"]]);
+    // Glued to a parameter, quantified, or case-insensitive: not a whole word.
+    expect(compileFormat("bsd license {{address}} for {{bw}}mb").hints.paths).toEqual([["bsd", "license"]]);
+    expect(compileFormat("pings? {{host}}").hints.paths).toEqual([]);
+    expect(compileFormat("(?i)^\\s*restart {{svc}}").hints.paths).toEqual([]);
+    expect(compileFormat("{{choice}} cross the {{target}}").hints).toMatchObject({ paths: [], word: "cross" });
+    expect(compileFormat("run {{cmd}} on {{hosts}}").hints.literals).toEqual(["run ", " on "]);
+  });
+});

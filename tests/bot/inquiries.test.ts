@@ -1,0 +1,358 @@
+/**
+ * Inquiries in chat, piece by piece: the answer parser/validator, the announcement (where it goes
+ * and what it says), the wiring's once-per-inquiry rule, the list rendering, and the commands run
+ * against the StackStorm emulator as two different StackStorm users (client-side auth).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { MemoryBackend } from "../../src/chat/memory.ts";
+import type { Message } from "../../src/chat/types.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/schema.ts";
+import { inquiryCommands, inquiryRefusal, parseAnswer, renderInquiryList } from "../../src/bot/commands/inquiries.ts";
+import { announceInquiry, inquiryFields, inquiryOrigin, pendingInquiry, wireInquiries, type InquiryAnnouncement } from "../../src/bot/inquiries.ts";
+import type { Command, Context } from "../../src/bot/types.ts";
+import { St2Client } from "../../src/st2/client.ts";
+import { TokenProvider } from "../../src/st2/credentials.ts";
+import type { Inquiry } from "../../src/st2/schemas.ts";
+import { CommandError } from "../../src/lib/errors.ts";
+import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+
+const config = (extra = ""): Config => parseConfig(`[bot]\nlog_level = "error"\n${extra}`, "<test>", {});
+const ID = "5f2c0a1b2c3d4e5f60718293";
+
+const approve = {
+  type: "object",
+  properties: {
+    approved: { type: "boolean", description: "Approve the deploy?", required: true },
+  },
+  additionalProperties: false,
+};
+
+const rich = {
+  type: "object",
+  required: ["env", "count"],
+  properties: {
+    env: { type: "string", enum: ["staging", "production"], description: "Where to" },
+    count: { type: "integer", description: "How many hosts" },
+    ratio: { type: "number" },
+    reason: { type: "string", description: "Why" },
+    tags: { type: "array" },
+    either: { type: ["integer", "string"] },
+    go: { type: "boolean" },
+  },
+  additionalProperties: false,
+};
+
+describe("parseAnswer", () => {
+  const ok = (text: string, schema: Record<string, unknown>) => {
+    const r = parseAnswer(text, schema);
+    if (!r.ok) throw new Error(`expected ok, got: ${r.error}`);
+    return r.response;
+  };
+  const err = (text: string, schema: Record<string, unknown>) => {
+    const r = parseAnswer(text, schema);
+    if (r.ok) throw new Error(`expected an error, got ${JSON.stringify(r.response)}`);
+    return r.error;
+  };
+
+  test("booleans accept yes/no, true/false, y/n, on/off, 1/0 in any case", () => {
+    for (const yes of ["yes", "YES", "true", "y", "on", "1"]) expect(ok(`approved=${yes}`, approve)).toEqual({ approved: true });
+    for (const no of ["no", "False", "n", "off", "0"]) expect(ok(`approved=${no}`, approve)).toEqual({ approved: false });
+  });
+
+  test("a wrong boolean names the property and what it takes", () => {
+    expect(err("approved=maybe", approve)).toBe(`"approved" must be yes or no, not "maybe".`);
+  });
+
+  test("a schema with one property takes the bare value", () => {
+    expect(ok("yes", approve)).toEqual({ approved: true });
+    expect(ok("  no ", approve)).toEqual({ approved: false });
+    expect(err("perhaps", approve)).toBe(`"approved" must be yes or no, not "perhaps".`);
+  });
+
+  test("a misspelt property is refused by a closed schema, naming what it asks for", () => {
+    expect(err("aproved=yes", approve)).toBe(`This inquiry does not ask for "aproved"; it asks for: approved.`);
+  });
+
+  test("a JSON object is checked without casting", () => {
+    expect(ok(`{"approved": true}`, approve)).toEqual({ approved: true });
+    expect(err(`{"approved": "yes"}`, approve)).toBe(`"approved" must be yes or no, but the JSON gives "yes" (a string).`);
+    expect(err(`{"approved": true, "extra": 1}`, approve)).toBe(`This inquiry does not ask for "extra"; it asks for: approved.`);
+    expect(err(`[true]`, approve)).toBe(`"approved" must be yes or no, not "[true]".`);
+    expect(err(`{"approved": tru`, approve)).toContain("not valid JSON");
+    expect(err(`{}`, approve)).toBe(`Missing the required property "approved" (yes or no: Approve the deploy?).`);
+  });
+
+  test("values are cast per property type; quotes allow spaces; curly quotes count as quotes", () => {
+    expect(ok(`env=staging count=3 ratio=0.5 reason="looks good to me" tags=a,b go=no either=7`, rich)).toEqual({
+      env: "staging",
+      count: 3,
+      ratio: 0.5,
+      reason: "looks good to me",
+      tags: ["a", "b"],
+      go: false,
+      either: 7,
+    });
+    expect(ok(`env=production count=+2 reason='single quoted' either=abc tags=["x","y"]`, rich)).toEqual({
+      env: "production",
+      count: 2,
+      reason: "single quoted",
+      either: "abc",
+      tags: ["x", "y"],
+    });
+    expect(ok(`env=staging count=1 reason=\u201cfrom slack\u201d`, rich)).toMatchObject({ reason: "from slack" });
+    expect(ok(`env=staging count=1 reason="say \\"hi\\""`, rich)).toMatchObject({ reason: 'say "hi"' });
+  });
+
+  test("integers, numbers and enums are checked with a message naming the property", () => {
+    expect(err("env=staging count=2.5", rich)).toBe(`"count" must be a whole number, not "2.5".`);
+    expect(err("env=staging count=3 ratio=lots", rich)).toBe(`"ratio" must be a number, not "lots".`);
+    expect(err("env=prod count=3", rich)).toBe(`"env" must be one of: staging, production; "prod" is not.`);
+  });
+
+  test("required properties (draft-4 array and draft-3 flag) are listed when missing", () => {
+    expect(err("ratio=1", rich)).toBe(`Missing required properties "env" (one of: staging, production: Where to), "count" (a whole number: How many hosts).`);
+  });
+
+  test("a property given twice, unreadable text, and an empty answer are refused", () => {
+    expect(err("env=staging env=production count=1", rich)).toBe(`"env" is given twice.`);
+    expect(err("deploy it now", rich)).toContain(`I could not read "deploy it now" as an answer`);
+    expect(err("env=\"unterminated count=1", rich)).toContain("I could not read");
+    expect(err("   ", approve)).toBe("Give your answer after the inquiry id.");
+  });
+
+  test("a lone text property keeps a bare value that contains '='", () => {
+    const url = { type: "object", properties: { link: { type: "string", required: true } } };
+    expect(ok("https://example.com/?a=b", url)).toEqual({ link: "https://example.com/?a=b" });
+    expect(ok(`link="https://example.com/?a=b"`, url)).toEqual({ link: "https://example.com/?a=b" });
+  });
+
+  test("an open schema passes unknown properties through as text", () => {
+    const open = { type: "object", properties: { approved: { type: "boolean" } } };
+    expect(ok("approved=yes note=hi", open)).toEqual({ approved: true, note: "hi" });
+  });
+});
+
+describe("inquiryFields", () => {
+  test("reads types, descriptions, enums and both spellings of required", () => {
+    const fields = inquiryFields(rich);
+    expect(fields.map((f) => f.name)).toEqual(["env", "count", "ratio", "reason", "tags", "either", "go"]);
+    expect(fields[0]).toEqual({ name: "env", types: ["string"], required: true, description: "Where to", enum: ["staging", "production"] });
+    expect(inquiryFields(approve)[0]!.required).toBe(true);
+    expect(inquiryFields({ properties: { x: "nonsense" } })).toEqual([{ name: "x", types: [], required: false }]);
+    expect(inquiryFields({})).toEqual([]);
+  });
+});
+
+/** An `st2.execution__*` event for an inquiry, shaped like StackStorm's (and the emulator's). */
+function inquiryEvent(over: { id?: string; status?: string; context?: Record<string, unknown>; result?: Record<string, unknown>; name?: string } = {}) {
+  const inquiry = { schema: approve, users: ["alice"], roles: [], route: "", ttl: 1440, ...over.result };
+  return {
+    name: over.name ?? "st2.execution__update",
+    data: {
+      id: over.id ?? ID,
+      status: over.status ?? "pending",
+      action: { ref: "core.ask", runner_type: "inquirer" },
+      runner: { name: "inquirer" },
+      parameters: { schema: approve },
+      result: { ...inquiry, response: {} },
+      context: over.context ?? { user: "st2admin" },
+    },
+  };
+}
+
+/** What Orquesta puts in a `core.ask` task's context when the workflow was started from chat. */
+const orquestaContext = {
+  pack: "core",
+  user: "st2admin",
+  api_user: "alice",
+  source_channel: "#ops",
+  parent: { execution_id: "aaa", user: "st2admin", api_user: "alice", source_channel: "#ops", action: "ops.deploy", pack: "ops" },
+  orquesta: { task_name: "approve" },
+};
+
+describe("announceInquiry", () => {
+  const opts = { config: config() };
+
+  test("posts in the chat place that started the workflow: question, who may answer, command, timeout", () => {
+    const a = announceInquiry(inquiryEvent({ context: orquestaContext }), opts);
+    expect(a).toEqual({
+      channel: "#ops",
+      message: [
+        `The StackStorm workflow ops.deploy is waiting for an answer (inquiry ${ID}):`,
+        "  approved (yes or no, required): Approve the deploy?",
+        "Who may answer: user alice.",
+        "It times out 1 day after it was asked.",
+        `Answer with: !st2respond ${ID} approved=yes (or approved=no)`,
+      ].join("\n"),
+    });
+  });
+
+  test("ActionChain nesting: the outermost context's channel and thread win", () => {
+    const context = {
+      parent: { execution_id: "p1", source_channel: "#inner", parent: { source_channel: "#root", api_user: "bob", source_context: { thread: "T-9" } } },
+      chain: { name: "ask" },
+    };
+    const a = announceInquiry(inquiryEvent({ context }), opts);
+    expect(a).toMatchObject({ channel: "#root", context: { thread: "T-9" } });
+    expect(inquiryOrigin(context)).toEqual({ channel: "#root", user: "bob", thread: "T-9" });
+  });
+
+  test("only the chat user known: a direct message to them; nothing known: the default channel or nothing", () => {
+    expect(announceInquiry(inquiryEvent({ context: { api_user: "carol" } }), opts)).toMatchObject({ user: "carol", whisper: true });
+    expect(announceInquiry(inquiryEvent(), opts)).toBeUndefined();
+    expect(announceInquiry(inquiryEvent(), { ...opts, defaultChannel: "#approvals" })).toMatchObject({ channel: "#approvals" });
+  });
+
+  test("a route meant for another bridge is left alone; st2bot's own route is announced", () => {
+    const ctx = { context: orquestaContext };
+    expect(announceInquiry(inquiryEvent({ ...ctx, result: { route: "slack-devs" } }), opts)).toBeUndefined();
+    expect(announceInquiry(inquiryEvent({ ...ctx, result: { route: "errbot" } }), opts)).toBeDefined();
+  });
+
+  test("other executions, finished inquiries, other events and junk are not inquiries", () => {
+    expect(pendingInquiry(inquiryEvent({ status: "succeeded" }))).toBeUndefined();
+    expect(pendingInquiry(inquiryEvent({ name: "st2.announcement__errbot" }))).toBeUndefined();
+    const shell = inquiryEvent();
+    shell.data.runner = { name: "local-shell-cmd" };
+    shell.data.action.runner_type = "local-shell-cmd";
+    expect(pendingInquiry(shell)).toBeUndefined();
+    expect(pendingInquiry({ name: "st2.execution__create", data: "garbage" })).toBeUndefined();
+    expect(pendingInquiry({ name: "st2.execution__create", data: { id: 5 } })).toBeUndefined();
+  });
+
+  test("the command follows the bot prefix and plugin_prefix; several properties list the required ones", () => {
+    const custom = parseConfig(`[bot]\nprefix = "."\nlog_level = "error"\n[stackstorm]\nplugin_prefix = "ops"`, "<t>", {});
+    const a = announceInquiry(inquiryEvent({ context: orquestaContext, result: { schema: rich, users: [], roles: ["ops", "sre"], ttl: 90 } }), { config: custom });
+    expect(a!.message).toContain(`Answer with: .opsrespond ${ID} env=staging count=<integer>`);
+    expect(a!.message).toContain("Who may answer: roles ops, sre.");
+    expect(a!.message).toContain("It times out 1 hour 30 minutes after it was asked.");
+    expect(a!.message).toContain("\n  tags (a list)\n");
+    const anyone = announceInquiry(inquiryEvent({ context: orquestaContext, result: { users: [], ttl: 0 } }), opts);
+    expect(anyone!.message).toContain("Who may answer: anyone StackStorm allows to respond to inquiries.");
+    expect(anyone!.message).toContain("It does not time out.");
+  });
+});
+
+describe("wireInquiries", () => {
+  test("announces each inquiry once, claims execution events, passes others on", () => {
+    const sent: InquiryAnnouncement[] = [];
+    const wiring = wireInquiries({ config: config(), enqueue: (a) => sent.push(a) });
+    expect(wiring.events).toEqual(["st2.execution__create", "st2.execution__update"]);
+    // First seen without an origin (not announced), then with one (announced), then again (not repeated).
+    expect(wiring.onEvent(inquiryEvent({ name: "st2.execution__create" }))).toBe(true);
+    expect(sent).toHaveLength(0);
+    expect(wiring.onEvent(inquiryEvent({ context: orquestaContext }))).toBe(true);
+    expect(wiring.onEvent(inquiryEvent({ context: orquestaContext }))).toBe(true);
+    expect(sent).toHaveLength(1);
+    expect(wiring.onEvent({ name: "st2.announcement__errbot", data: { payload: { message: "x" } } })).toBe(false);
+    expect(wiring.onEvent({ name: "st2.execution__update", data: { id: "x", status: "succeeded", runner: { name: "python-script" } } })).toBe(true);
+    expect(sent).toHaveLength(1);
+  });
+});
+
+describe("renderInquiryList and inquiryRefusal", () => {
+  const inquiry = (id: string): Inquiry => ({ id, route: "", ttl: 60, users: [], roles: [], schema: approve });
+
+  test("an empty list says so; a long list stops before the message size and says how many more", () => {
+    expect(renderInquiryList({ config: config() }, [], 4000)).toBe("No StackStorm inquiries are waiting for an answer.");
+    const many = Array.from({ length: 30 }, (_, i) => inquiry(`${String(i).padStart(2, "0")}${"a".repeat(22)}`));
+    const text = renderInquiryList({ config: config() }, many, 1000);
+    expect(text.length).toBeLessThanOrEqual(1000);
+    expect(text).toStartWith("30 StackStorm inquiries are waiting for an answer:");
+    expect(text).toContain(`Inquiry 00${"a".repeat(22)}:`);
+    expect(text).toMatch(/…and \d+ more that did not fit in one message\.$/);
+  });
+
+  test("StackStorm's refusals in plain words, quoting its reason", () => {
+    expect(inquiryRefusal(400, `Inquiry "x" has already been responded to.`)).toStartWith("This inquiry has already been answered");
+    expect(inquiryRefusal(400, `Inquiry "x" timed out and cannot be responded to.`)).toStartWith("This inquiry timed out");
+    expect(inquiryRefusal(403, "nope", { users: ["bob"], roles: ["sre"] })).toBe(
+      "You are not allowed to answer this inquiry as your StackStorm user. Only the StackStorm user bob or members of the role sre may answer it. (StackStorm says: nope)",
+    );
+    expect(inquiryRefusal(500, "boom")).toBeUndefined();
+  });
+});
+
+describe("the commands against StackStorm, each chat user as their own StackStorm user", () => {
+  let st2: TestEmulator;
+  let commands: Command[];
+  const cfg = () => parseConfig(`[bot]\nlog_level = "error"\n[stackstorm]\napi_url = "${st2.apiUrl}"\nauth_url = "${st2.authUrl}"\nstream_url = "${st2.streamUrl}"`, "<t>", {});
+
+  beforeAll(async () => {
+    st2 = await startTestEmulator({ users: { st2admin: "Ch@ngeMe", alice: "a", bob: "b" } });
+    const config = cfg();
+    const bot = St2Client.fromConfig(config);
+    commands = inquiryCommands({
+      config,
+      // Client-side auth: the chat user's own token; "nobody" has not logged in.
+      clientFor: async (ctx) => {
+        const nick = ctx.msg.from.nick;
+        if (nick === "nobody") throw new CommandError("You have not linked your StackStorm identity yet.");
+        return { client: bot.withCredential(new TokenProvider(st2.createToken(nick).token)), personal: true };
+      },
+      expired: async () => "expired",
+    });
+  });
+  afterAll(async () => {
+    assertNoViolations(st2);
+    await st2.stop();
+  });
+
+  /** Runs `!<typed>` as `nick`; returns the reply, or the CommandError's text. */
+  async function say(nick: string, typed: string): Promise<string> {
+    const replies: string[] = [];
+    const [name = "", ...rest] = typed.split(" ");
+    const msg: Message = { text: `!${typed}`, from: { id: nick, nick, aclId: `@${nick}`, st2User: nick }, direct: true };
+    const ctx: Context = {
+      msg,
+      backend: new MemoryBackend(),
+      command: { name, args: rest.join(" ").trim(), typed },
+      isAdmin: false,
+      reply: async (text) => void replies.push(text),
+      send: async () => {},
+    };
+    try {
+      await commands.find((c) => c.name === name)!.run(ctx);
+    } catch (err) {
+      if (err instanceof CommandError) return err.userMessage;
+      throw err;
+    }
+    return replies.join("\n");
+  }
+
+  test("bob may not answer alice's inquiry; alice may, as herself; then it is no longer pending", async () => {
+    const id = st2.createInquiry({ schema: approve, users: ["alice"] });
+    expect(await say("bob", `st2respond ${id} yes`)).toBe(
+      `You are not allowed to answer this inquiry as your StackStorm user. Only the StackStorm user alice may answer it. (StackStorm says: User "bob" does not have permission to respond to inquiry "${id}".)`,
+    );
+    expect(await say("alice", `st2respond ${id.slice(0, 8)} approved=yes`)).toBe(
+      `Thanks, your answer to inquiry ${id} was accepted (approved=yes); the workflow can continue.`,
+    );
+    const put = st2.requests.filter((r) => r.method === "PUT");
+    expect(put.map((r) => r.credential?.user)).toEqual(["bob", "alice"]);
+    expect(st2.executions.find((e) => e.id === id)).toMatchObject({ status: "succeeded", inquiry: { response: { approved: true } } });
+    expect(await say("alice", "st2inquiries")).toBe("No StackStorm inquiries are waiting for an answer.");
+  });
+
+  test("a user who has not logged in is told so before anything reaches StackStorm", async () => {
+    const before = st2.requests.length;
+    expect(await say("nobody", `st2respond ${ID} yes`)).toBe("You have not linked your StackStorm identity yet.");
+    expect(st2.requests.length).toBe(before);
+  });
+
+  test("prefixes: too short, unknown, ambiguous", async () => {
+    expect(await say("alice", "st2respond 5f2c yes")).toStartWith(`"5f2c" is too short to name an inquiry: give at least 6 characters`);
+    expect(await say("alice", "st2respond ffffffff yes")).toStartWith(`No pending inquiry has an id starting with "ffffffff"`);
+    // ObjectIds made in the same second share their first 8 characters (the timestamp); a
+    // third one covers the rare case of a second ticking over between the first two.
+    let a = st2.createInquiry({ schema: approve });
+    let b = st2.createInquiry({ schema: approve });
+    if (a.slice(0, 8) !== b.slice(0, 8)) [a, b] = [b, st2.createInquiry({ schema: approve })];
+    const shared = a.slice(0, 8);
+    expect(await say("alice", `st2respond ${shared} yes`)).toBe(
+      `"${shared}" starts the ids of 2 pending inquiries (${a}, ${b}); give more of the id.`,
+    );
+    expect(await say("alice", "st2respond")).toStartWith("Tell me which inquiry and your answer");
+  });
+});
