@@ -10,10 +10,11 @@ import { compileFormat } from "../../src/st2/aliases/format.ts";
 import { AliasIndex, type MatchOutcome } from "../../src/st2/aliases/index.ts";
 import { loadAliasFiles } from "../../src/st2/aliases/load.ts";
 import { formatPatterns, type ActionAlias } from "../../src/st2/aliases/types.ts";
+import { join } from "node:path";
 
 const ALIASES = 5000;
 const COMMANDS = 10000;
-const EXCHANGE = "/work/shared/reference/st2/exchange-aliases";
+const EXCHANGE = join(import.meta.dir, "..", "..", "..", "shared", "reference", "st2", "exchange-aliases");
 
 /** A small deterministic PRNG (mulberry32) so runs are comparable. */
 function rng(seed: number): () => number {

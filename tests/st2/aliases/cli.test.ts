@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { aliasCli } from "../../../src/st2/aliases/cli.ts";
+import { REFERENCE_DIR } from "../../support/reference.ts";
 
-const FIXTURES = "/work/shared/reference/st2/aliases";
-const EXCHANGE = "/work/shared/reference/st2/exchange-aliases";
+const FIXTURES = `${REFERENCE_DIR}/st2/aliases`;
+const EXCHANGE = `${REFERENCE_DIR}/st2/exchange-aliases`;
 
 async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";

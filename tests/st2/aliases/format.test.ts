@@ -14,6 +14,7 @@ import {
   PyRegexError,
   UnsupportedRegexError,
 } from "../../../src/st2/aliases/format.ts";
+import { REFERENCE_DIR } from "../../support/reference.ts";
 
 interface Vector {
   format: string;
@@ -22,7 +23,7 @@ interface Vector {
   error?: string;
 }
 
-const VECTORS = (JSON.parse(readFileSync("/work/shared/reference/vectors/alias-parse.json", "utf8")) as { cases: Vector[] }).cases;
+const VECTORS = (JSON.parse(readFileSync(`${REFERENCE_DIR}/vectors/alias-parse.json`, "utf8")) as { cases: Vector[] }).cases;
 
 function errorOf(fn: () => unknown): unknown {
   try {

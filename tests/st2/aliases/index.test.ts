@@ -4,8 +4,9 @@ import { compileFormat, prepareCommand } from "../../../src/st2/aliases/format.t
 import { AliasIndex, type MatchOutcome } from "../../../src/st2/aliases/index.ts";
 import { loadAliasFiles } from "../../../src/st2/aliases/load.ts";
 import { ActionAliasSchema, formatPatterns, isEnabled, normaliseFormat, normaliseFormats, type ActionAlias } from "../../../src/st2/aliases/types.ts";
+import { REFERENCE_DIR } from "../../support/reference.ts";
 
-const REFERENCE = "/work/shared/reference/st2";
+const REFERENCE = `${REFERENCE_DIR}/st2`;
 
 /** Builds a validated alias the way StackStorm would return it. */
 function alias(name: string, formats: unknown[], extra: Record<string, unknown> = {}): ActionAlias {

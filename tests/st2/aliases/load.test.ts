@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAliasFiles, packFromPath } from "../../../src/st2/aliases/load.ts";
+import { REFERENCE_DIR } from "../../support/reference.ts";
 
 let root: string;
 
@@ -69,7 +70,7 @@ describe("loadAliasFiles", () => {
   });
 
   test("StackStorm's fixtures and all exchange aliases load", async () => {
-    const { aliases, errors } = await loadAliasFiles(["/work/shared/reference/st2/aliases", "/work/shared/reference/st2/exchange-aliases"]);
+    const { aliases, errors } = await loadAliasFiles([`${REFERENCE_DIR}/st2/aliases`, `${REFERENCE_DIR}/st2/exchange-aliases`]);
     expect(errors).toEqual([]);
     expect(aliases).toHaveLength(209);
     expect(aliases.every((a) => a.ref === `${a.pack}.${a.name}`)).toBe(true);
