@@ -26,6 +26,7 @@ import { loginHint } from "../bot/commands/sessions.ts";
 import { logger } from "../lib/log.ts";
 import { LOGIN_ASSETS, LOGIN_PAGE, type Asset } from "./assets.ts";
 import { SECURITY_HEADERS } from "./server.ts";
+import { decodeJson, isJson, readLimited } from "./body.ts";
 
 const log = logger("web.login");
 
@@ -101,36 +102,6 @@ export function parseLoginBody(value: unknown): { ok: true; value: LoginRequest 
   return { ok: false, error: `${field}: ${message}` };
 }
 
-/** Reads at most `max` bytes of the body; undefined when it is larger. */
-async function readLimited(request: Request, max: number): Promise<Uint8Array | undefined> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && !(Number(declared) <= max)) return undefined;
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
-}
-
-function decodeJson(body: Uint8Array): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)) };
-  } catch {
-    return { ok: false };
-  }
-}
-
-const isJson = (contentType: string | null) => contentType !== null && /^application\/json\s*(;|$)/i.test(contentType.trim());
 
 // ---------------------------------------------------------------------------------------------
 // Rate limits
@@ -256,7 +227,7 @@ export function loginPlugin(opts: LoginPluginOptions) {
     const body = await readLimited(request, MAX_LOGIN_BODY_BYTES);
     if (!body) return json(413, { error: `the body is larger than ${MAX_LOGIN_BODY_BYTES} bytes` });
     const decoded = decodeJson(body);
-    if (!decoded.ok) return json(400, { error: "the body is not valid JSON" });
+    if (!decoded.ok) return json(400, { error: decoded.error });
     const parsed = parseLoginBody(decoded.value);
     return parsed.ok ? parsed.value : json(400, { error: parsed.error });
   };

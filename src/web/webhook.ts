@@ -18,6 +18,7 @@ import type { Config } from "../config/schema.ts";
 import { type Announcement, parseAnnouncement, targetOf } from "../delivery/announcement.ts";
 import type { OutboxSource } from "../delivery/outbox.ts";
 import { logger, registerSecret } from "../lib/log.ts";
+import { decodeJson, isJson, readLimited } from "./body.ts";
 
 const log = logger("web.webhook");
 
@@ -131,43 +132,6 @@ class Authenticator {
   }
 }
 
-/** Reads at most `max` bytes of the body; undefined when it is larger. */
-async function readBody(request: Request, max: number): Promise<Uint8Array | undefined> {
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
-}
-
-const isJson = (contentType: string | null): boolean =>
-  contentType !== null && /^application\/json\s*(;|$)/i.test(contentType.trim());
-
-/** Decodes strict UTF-8 JSON; the error is safe to show. */
-function decodeJson(body: Uint8Array): { ok: true; value: unknown } | { ok: false; error: string } {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(body);
-  } catch {
-    return { ok: false, error: "the body is not valid UTF-8" };
-  }
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return { ok: false, error: "the body is not valid JSON" };
-  }
-}
-
 /** Validates the body and queues it: the answer, without I/O beyond the outbox. */
 function accept(body: Uint8Array, outbox: Enqueuer): Reply {
   const json = decodeJson(body);
@@ -195,9 +159,7 @@ export function webhookPlugin(opts: WebhookOptions) {
     if (!auth.enabled) return DISABLED;
     const max = config.max_body_bytes;
     const tooLarge = reply(413, { error: `the body is larger than ${max} bytes` });
-    const declared = request.headers.get("content-length");
-    if (declared !== null && !(Number(declared) <= max)) return tooLarge;
-    const body = await readBody(request, max);
+    const body = await readLimited(request, max);
     if (!body) return tooLarge;
     const credentials = auth.check(request.headers, body);
     if (!credentials.ok) return UNAUTHORIZED;
