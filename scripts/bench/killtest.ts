@@ -10,7 +10,7 @@
  * no bridge can keep them; "lost" counts messages st2bot had accepted (stored in its outbox).
  */
 import { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -83,16 +83,29 @@ async function until(what: string, fn: () => boolean, ms = 30_000): Promise<void
   }
 }
 
-/** Publishes `ids` in small chunks, only while a stream is connected (pausing otherwise). */
-async function publish(emulator: Emulator, ids: string[], sentAt: Map<string, number>): Promise<void> {
+/**
+ * Publishes `ids` in chunks of 50, only while a stream is connected (pausing otherwise), as
+ * fast as possible or at `perSecond`.
+ */
+async function publish(emulator: Emulator, ids: string[], sentAt: Map<string, number>, perSecond = Infinity): Promise<void> {
+  const start = performance.now();
   for (let i = 0; i < ids.length; i += 50) {
     await until("a stream connection", () => emulator.streamCount > 0);
+    const due = start + (i / perSecond) * 1000;
+    while (performance.now() < due) await Bun.sleep(1);
     for (const id of ids.slice(i, i + 50)) {
       sentAt.set(id, performance.now());
       emulator.announce("errbot", { message: id, channel: `#bench${Number(id.split("-")[1]) % 10}` });
     }
     await Bun.sleep(0);
   }
+}
+
+const STEADY_RATE = 5000;
+
+function rssOf(pid: number): string {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return (Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024).toFixed(0);
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
@@ -104,27 +117,33 @@ export async function runKillTest(count: number, log: (s: string) => void = () =
   writeFileSync(configFile, `[bot]\ndata_dir = ${JSON.stringify(dir)}\nlog_level = "error"\n[web]\nenabled = false\n[stackstorm]\napi_url = "${emulator.apiUrl}"\nauth_url = "${emulator.authUrl}"\nstream_url = "${emulator.streamUrl}"\n[stackstorm.api_auth]\napikey = "${KEY}"\n`);
   const bot = new Bot(configFile);
   try {
+    const spawned = performance.now();
     await bot.start();
     await until("st2bot connected", () => emulator.streamCount > 0);
+    const readyMs = performance.now() - spawned;
 
-    // Phase 1: throughput and latency, no faults.
+    // Phase 1: a flood for throughput, then a steady 5,000/s for latency; no faults.
     const sentAt = new Map<string, number>();
-    const phase1 = Array.from({ length: count }, (_, i) => `m1-${i}`);
+    const flood = Array.from({ length: count }, (_, i) => `m0-${i}`);
     const t0 = performance.now();
-    await publish(emulator, phase1, sentAt);
-    await until("phase 1 delivered", () => phase1.every((id) => bot.seen.has(id)), 120_000);
-    const t1 = performance.now();
+    await publish(emulator, flood, sentAt);
+    await until("the flood delivered", () => flood.every((id) => bot.seen.has(id)), 120_000);
+    const throughput = count / ((performance.now() - t0) / 1000);
+    const steady = Array.from({ length: count }, (_, i) => `m1-${i}`);
+    await publish(emulator, steady, sentAt, STEADY_RATE);
+    await until("the steady run delivered", () => steady.every((id) => bot.seen.has(id)), 120_000);
     const latencies = bot.arrivals.filter((a) => a.id.startsWith("m1-")).map((a) => a.at - sentAt.get(a.id)!);
-    const throughput = count / ((t1 - t0) / 1000);
-    log(`phase 1: ${count} announcements in ${(t1 - t0).toFixed(0)} ms: ${Math.round(throughput)}/s, emission → chat p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms`);
+    log(`phase 1: a flood of ${count}: ${Math.round(throughput)} messages/s through stream → outbox (disk) → chat; at a steady ${STEADY_RATE}/s, emission → chat p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms`);
+    log(`st2bot process: RSS ${rssOf(bot.proc.pid)} MB after both runs; ready (spawn → stream connected) in ${readyMs.toFixed(0)} ms`);
 
     // Phase 2: kill -9 once about a third has arrived, read what the outbox holds, restart.
     const phase2 = Array.from({ length: count }, (_, i) => `m2-${i}`);
     const pendingAtKill = new Set<string>();
     const deliveredBeforeKill = new Set<string>();
     const killAt = Math.floor(count / 3);
+    const deliveredBefore = bot.arrivals.length;
     const killer = (async () => {
-      await until("a third delivered", () => bot.arrivals.filter((a) => a.id.startsWith("m2-")).length >= killAt, 120_000);
+      await until("a third delivered", () => bot.arrivals.length - deliveredBefore >= killAt, 120_000);
       await bot.kill();
       for (const id of bot.seen.keys()) if (id.startsWith("m2-")) deliveredBeforeKill.add(id);
       const db = new Database(join(dir, "st2bot.sqlite"));
@@ -133,7 +152,7 @@ export async function runKillTest(count: number, log: (s: string) => void = () =
       log(`phase 2: killed st2bot (-9) after ${deliveredBeforeKill.size} delivered; ${pendingAtKill.size} accepted but not yet delivered`);
       await bot.start();
     })();
-    await Promise.all([publish(emulator, phase2, sentAt), killer]);
+    await Promise.all([publish(emulator, phase2, sentAt, STEADY_RATE), killer]);
     await until("st2bot reconnected", () => emulator.streamCount > 0, 60_000);
     // Quiet: nothing new for a while and the outbox empty.
     let last = -1;

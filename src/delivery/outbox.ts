@@ -290,7 +290,10 @@ export class Outbox {
 
   private async runLane(lane: Lane): Promise<void> {
     try {
-      while (!this.stopped && lane.queue.size > 0) {
+      for (let steps = 1; !this.stopped && lane.queue.size > 0; steps++) {
+        // A backend that confirms at once keeps this loop in microtasks; yield now and then so
+        // the stream keeps being read and confirmed rows get deleted.
+        if (steps % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         const step = this.step(lane);
         lane.inflight = step.then(() => undefined, () => undefined);
         const wait = await step;
@@ -442,6 +445,8 @@ export class Outbox {
 
   private confirmed(entry: Entry): void {
     this.done.push(entry);
+    // Bounds what a crash can send twice: at most this many confirmed rows are not yet deleted.
+    if (this.done.length >= MAX_UNFLUSHED) return this.flushDone();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flushDone());
@@ -501,6 +506,11 @@ function entryOf(row: Row): Entry {
  * Columns the outbox needs beyond db.ts migration 1. Until they move into a db.ts migration
  * this adds them, guarded, so an existing database keeps working.
  */
+/** Sends a lane makes before letting the event loop run. */
+const YIELD_EVERY = 32;
+/** Confirmed sends whose rows may wait for one batched DELETE. */
+const MAX_UNFLUSHED = 64;
+
 const COLUMNS = "id, target_key, payload, source, created_at, attempts, parts_sent, replayed_at, last_error";
 
 function prepare(db: Database) {
