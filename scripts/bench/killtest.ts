@@ -32,7 +32,9 @@ export interface KillTestResult {
 }
 
 class Bot {
-  proc!: Subprocess<"pipe", "pipe", "inherit">;
+  proc!: Subprocess<"pipe", "pipe", "pipe">;
+  /** The child's last log lines, for a failure message. */
+  stderr = "";
   readonly seen = new Map<string, number>();
   readonly arrivals: { id: string; at: number }[] = [];
   constructor(private readonly configFile: string) {}
@@ -41,10 +43,21 @@ class Bot {
     this.proc = Bun.spawn([process.execPath, join(root, "src", "main.ts"), "run", "-c", this.configFile], {
       stdin: "pipe",
       stdout: "pipe",
-      stderr: "inherit",
+      stderr: "pipe",
       env: { ...process.env, ST2BOT_LOG_LEVEL: "error" },
     });
     void this.read(this.proc.stdout);
+    void (async () => {
+      for await (const chunk of this.proc.stderr as unknown as AsyncIterable<Uint8Array>) this.stderr = (this.stderr + new TextDecoder().decode(chunk)).slice(-4000);
+    })();
+  }
+
+  /** Throws, with the child's own words, if it has exited. */
+  alive(): true {
+    if (this.proc.exitCode !== null || this.proc.signalCode) {
+      throw new Error(`st2bot exited (${this.proc.exitCode ?? this.proc.signalCode}):\n${this.stderr}`);
+    }
+    return true;
   }
 
   private async read(stream: ReadableStream<Uint8Array>): Promise<void> {
@@ -119,7 +132,7 @@ export async function runKillTest(count: number, log: (s: string) => void = () =
   try {
     const spawned = performance.now();
     await bot.start();
-    await until("st2bot connected", () => emulator.streamCount > 0);
+    await until("st2bot connected", () => bot.alive() && emulator.streamCount > 0);
     const readyMs = performance.now() - spawned;
 
     // Phase 1: a flood for throughput, then a steady 5,000/s for latency; no faults.

@@ -83,3 +83,37 @@ describe("StackStorm failures", () => {
     }
   });
 });
+
+describe("chat service failures", () => {
+  test("sends failing for a while: every result still arrives, in order per room", async () => {
+    const h = await startBot({ emulator: emulatorOpts, toml: "[outbox]\nmax_retry_delay_seconds = 1" });
+    try {
+      await waitFor("stream open", () => h.app.streamState().state === "open");
+      h.backend.failFor(1500);
+      for (let i = 0; i < 30; i++) h.emulator.announce("errbot", { message: `during outage ${i}`, channel: `#room${i % 3}` });
+      await waitFor("all delivered", () => h.backend.sent.filter((m) => m.text.startsWith("during outage")).length === 30, 20_000);
+      for (const room of ["room0", "room1", "room2"]) {
+        const order = h.backend.sent.filter((m) => m.target.id === room).map((m) => Number(m.text.split(" ").pop()));
+        expect(order).toEqual([...order].sort((a, b) => a - b));
+      }
+      expect(h.app.outbox.stats().dead).toBe(0);
+    } finally {
+      await h.stop();
+    }
+  }, 30_000);
+
+  test("a rate-limited send waits out its Retry-After; other rooms are not held up", async () => {
+    const h = await startBot({ emulator: emulatorOpts });
+    try {
+      await waitFor("stream open", () => h.app.streamState().state === "open");
+      h.backend.failNext(1, { kind: "error", retryable: true, retryAfterMs: 800 });
+      h.emulator.announce("errbot", { message: "rate limited first", channel: "#slow" });
+      h.emulator.announce("errbot", { message: "other room", channel: "#fast" });
+      const fast = await h.next((m) => m.text === "other room", "the other room");
+      const slow = await h.next((m) => m.text === "rate limited first", "the retried one");
+      expect(slow.at - fast.at).toBeGreaterThanOrEqual(500);
+    } finally {
+      await h.stop();
+    }
+  });
+});

@@ -16,8 +16,11 @@
  * Before any regex runs, the literal text it requires must appear in the command, in order.
  * The verdict is the same as trying every representation (the tests check this).
  */
-import { compileFormat, compilePython, containsInOrder, FormatError, MAX_INDEXED_DEPTH, prepareCommand, splitWords } from "./format.ts";
+import { compileFormat, FormatError, prepareCommand } from "./format.ts";
 import type { CompiledFormat, FormatHit, PreparedCommand } from "./format.ts";
+import { MAX_INDEXED_DEPTH } from "./hints.ts";
+import { compilePython } from "./pyregex/emit.ts";
+import { containsInOrder, splitWords } from "./words.ts";
 import { formatPatterns, isEnabled, normaliseFormat } from "./types.ts";
 import type { ActionAlias } from "./types.ts";
 

@@ -177,12 +177,21 @@ export interface PyRegExp {
   group(m: RegExpExecArray, index: number): string | undefined;
 }
 
+/** The emitter is stateless: one instance serves every pattern. */
+const EMITTER = new Emitter();
+
 /** JavaScript source and flags for a parsed Python pattern. */
-function emitJs(parsed: PyParsed): { source: string; flags: string } {
-  return { source: new Emitter().seq(parsed.ast, parsed.flags), flags: `u${parsed.flags.i ? "i" : ""}` };
+export function emitJs(parsed: PyParsed): { source: string; flags: string } {
+  return { source: EMITTER.seq(parsed.ast, parsed.flags), flags: `u${parsed.flags.i ? "i" : ""}` };
 }
 
-function newRegExp(source: string, flags: string): RegExp {
+/** JavaScript source for one node under the given flags (a piece of `emitJs`'s output). */
+export function emitNode(n: PyNode, flags: PyFlags): string {
+  return EMITTER.node(n, flags);
+}
+
+/** `new RegExp`, with JavaScript's refusal reported as UnsupportedRegexError. */
+export function newRegExp(source: string, flags: string): RegExp {
   try {
     return new RegExp(source, flags);
   } catch (err) {
