@@ -24,6 +24,8 @@ import { isAdmin } from "./bot/acl.ts";
 import type { Command } from "./bot/types.ts";
 import { chatUserKey, loginHint, sessionCommands } from "./bot/commands/sessions.ts";
 import { inquiryCommands } from "./bot/commands/inquiries.ts";
+import { outboxCommands } from "./bot/commands/outbox.ts";
+import { metricsPlugin } from "./web/metrics.ts";
 import { wireInquiries } from "./bot/inquiries.ts";
 import { Identities } from "./auth/identity.ts";
 import { CleartextStore, EncryptedStore, loadKey, type SecretStore } from "./auth/secrets.ts";
@@ -73,7 +75,8 @@ export function targetAnnouncement(target: Target, out: Outgoing): Announcement 
 
 export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
-  setLogLevel(config.bot.log_level);
+  // The environment wins over the file, as for every other setting.
+  setLogLevel((process.env.ST2BOT_LOG_LEVEL as typeof config.bot.log_level | undefined) ?? config.bot.log_level);
   registerConfigSecrets(config);
   const startedAt = new Date();
   const backend = opts.backend ?? (await createBackend(config));
@@ -139,10 +142,17 @@ export async function startApp(opts: AppOptions): Promise<App> {
       return `StackStorm no longer accepts your login (it expired or was revoked), so I forgot it. To log in again, ${loginHint(config)}.`;
     },
     authorizeAlias: acl.authorizeAlias,
-    aliasVisible: (ctx, ref, display) => !hide || acl.mayListAlias(ctx, runCommand, ref, `${runName} ${display}`),
+    // Beyond Errbot: !st2help always lists only the aliases the ACL lets this user run.
+    aliasVisible: (ctx, ref, display) => acl.mayListAlias(ctx, runCommand, ref, `${runName} ${display}`),
   };
   const runCommand = st2RunCommand(st2Deps);
-  const st2Commands = [runCommand, st2HelpCommand(st2Deps), ...inquiryCommands(st2Deps), ...sessionCommands(config, identities)];
+  const st2Commands = [
+    runCommand,
+    st2HelpCommand(st2Deps),
+    ...inquiryCommands(st2Deps),
+    ...sessionCommands(config, identities),
+    ...outboxCommands(config, outbox),
+  ];
   const builtins = builtinCommands({
     prefix: config.bot.prefix,
     commands: () => commands,
@@ -181,7 +191,18 @@ export async function startApp(opts: AppOptions): Promise<App> {
   if (config.web.enabled) {
     web = createServer({
       config: config.web,
-      plugins: [webhookPlugin({ config: config.webhook, outbox }), loginPlugin({ identities, config, peerAddress })],
+      plugins: [
+        webhookPlugin({ config: config.webhook, outbox }),
+        loginPlugin({ identities, config, peerAddress }),
+        metricsPlugin({
+          outbox: () => outbox.stats(),
+          aliases: () => aliases.index.size,
+          streamUp: () => stream.state === "open",
+          chatUp: () => backend.status().state === "connected",
+          st2AuthOk: () => client.health().state !== "failing",
+          startedAt: startedAt.getTime(),
+        }),
+      ],
     });
     await web.listen();
   }

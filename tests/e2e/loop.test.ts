@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { assertNoViolations } from "../support/emulator.ts";
 import { startBot, waitFor, type BotHarness } from "../support/bot.ts";
+import { MemoryBackend } from "../../src/chat/memory.ts";
 
 const inRoom = (room: string) => (m: { target: { kind: string; id: string } }) => m.target.kind === "room" && m.target.id === room;
 
@@ -141,5 +142,45 @@ describe("the ChatOps loop", () => {
     expect((await h.next(inRoom("err"), "disabled")).text).toBe('The action alias "new.fresh" is disabled in StackStorm.');
     h.emulator.deleteAlias("new.fresh");
     await waitFor("alias deleted", () => !h.app.aliases.aliases.some((a) => a.name === "fresh"));
+  });
+});
+
+describe("operations", () => {
+  test("admins see undeliverable messages and send them again; others may not", async () => {
+    const backend = new MemoryBackend({ name: "memory", rooms: ["ops"] });
+    const h = await startBot({ emulator: { aliases: sampleAliases, actions: sampleActions }, backend });
+    try {
+      await waitFor("stream open", () => h.app.streamState().state === "open");
+      h.emulator.announce("errbot", { message: "to a room that does not exist", channel: "#nowhere" });
+      await waitFor("dead", () => h.app.outbox.stats().dead === 1);
+      await h.say("!st2outbox", { room: "ops", user: "mallory" });
+      expect((await h.next(inRoom("ops"), "refusal")).text).toBe("This command requires bot-admin privileges");
+      await h.say("!st2outbox", { user: "admin" });
+      const list = await h.next((m) => m.target.kind === "user", "dead list");
+      expect(list.text).toMatch(/^Outbox: \d+ pending, 1 undeliverable/);
+      expect(list.text).toMatch(/#\d+ to channel:#nowhere .*no channel "#nowhere" on memory — "to a room that does not exist"/);
+      const id = /#(\d+) to/.exec(list.text)![1]!;
+      await h.say(`!st2replay ${id}`, { user: "admin" });
+      expect((await h.next((m) => m.target.kind === "user", "replayed")).text).toBe("Sending 1 message(s) again.");
+      await waitFor("dead again (the room still does not exist)", () => h.app.outbox.stats().dead === 1);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test("GET /metrics reports delivery, stream and chat state", async () => {
+    const h = await startBot({ emulator: { aliases: sampleAliases, actions: sampleActions }, web: true });
+    try {
+      await waitFor("stream open", () => h.app.streamState().state === "open");
+      const res = await h.app.web!.app.handle(new Request("http://localhost/metrics"));
+      const text = await res.text();
+      expect(res.status).toBe(200);
+      expect(text).toContain(`st2bot_aliases ${sampleAliases.length}`);
+      expect(text).toContain("st2bot_stream_up 1");
+      expect(text).toContain("st2bot_chat_up 1");
+      expect(text).toContain("st2bot_outbox_dead 0");
+    } finally {
+      await h.stop();
+    }
   });
 });

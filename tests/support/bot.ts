@@ -34,6 +34,8 @@ export interface BotOptions {
   /** An emulator already running (e.g. one the test stops and starts). */
   useEmulator?: TestEmulator;
   streamIdleTimeoutMs?: number;
+  /** Start the web server (webhook, login, metrics) on a free port. */
+  web?: boolean;
 }
 
 export const API_KEY = "test-api-key-0123456789";
@@ -55,7 +57,7 @@ data_dir = ${JSON.stringify(dataDir)}
 log_level = "error"
 admins = ["@admin"]
 [web]
-enabled = false
+${opts.web ? "port = 0" : "enabled = false"}
 [stackstorm]
 api_url = "${emulator.apiUrl}"
 auth_url = "${emulator.authUrl}"
