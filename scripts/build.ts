@@ -6,8 +6,11 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dir, "..");
-mkdirSync(join(root, "dist"), { recursive: true });
-const outfile = join(root, "dist", "st2bot");
+// `--outdir DIR` builds elsewhere (the tests build into a temporary directory).
+const flag = process.argv.indexOf("--outdir");
+const outDir = flag > 0 && process.argv[flag + 1] ? process.argv[flag + 1]! : join(root, "dist");
+mkdirSync(outDir, { recursive: true });
+const outfile = join(outDir, "st2bot");
 const result = await Bun.build({
   entrypoints: [join(root, "src", "main.ts")],
   compile: { outfile },
