@@ -1,38 +1,27 @@
 /**
  * The composition root: builds every part from one Config and wires the flows of DESIGN.md
- * (chat → router → ACL → st2 command → StackStorm; stream/webhook → outbox → chat).
- * `st2bot run`, `st2bot demo`, the end-to-end tests and the benchmarks all start st2bot here.
+ * (chat → bot → StackStorm; stream/webhook → outbox → chat). `st2bot run`, `st2bot demo`,
+ * the end-to-end tests and the benchmarks all start st2bot here.
  */
 import { join } from "node:path";
 import type { Config } from "./config/schema.ts";
-import type { ChatBackend, Outgoing, Target } from "./chat/types.ts";
+import type { ChatBackend } from "./chat/types.ts";
 import { createBackend } from "./chat/registry.ts";
 import { St2Client } from "./st2/client.ts";
 import type { FetchFn } from "./st2/http.ts";
 import { AliasCache } from "./st2/aliascache.ts";
-import { AliasIndex } from "./st2/aliases/index.ts";
 import { St2Stream, type StreamState } from "./st2/stream.ts";
 import { openDatabase, type Database } from "./store/db.ts";
 import { Outbox } from "./delivery/outbox.ts";
-import type { Announcement } from "./delivery/announcement.ts";
 import { parseStreamAnnouncement } from "./delivery/announcement.ts";
-import { createRouter } from "./bot/router.ts";
-import { createAcl } from "./bot/middleware/acl.ts";
-import { builtinCommands, unknownCommandReply } from "./bot/commands/builtins.ts";
-import { st2HelpCommand, st2RunCommand, type St2CommandDeps } from "./bot/commands/st2.ts";
-import { isAdmin } from "./bot/acl.ts";
-import type { Command } from "./bot/types.ts";
-import { chatUserKey, loginHint, sessionCommands } from "./bot/commands/sessions.ts";
-import { inquiryCommands } from "./bot/commands/inquiries.ts";
-import { outboxCommands } from "./bot/commands/outbox.ts";
-import { metricsPlugin } from "./web/metrics.ts";
+import { createBot } from "./bot/index.ts";
 import { wireInquiries } from "./bot/inquiries.ts";
 import { Identities } from "./auth/identity.ts";
 import { CleartextStore, EncryptedStore, loadKey, type SecretStore } from "./auth/secrets.ts";
 import { Sessions } from "./auth/sessions.ts";
-import { CommandError } from "./lib/errors.ts";
 import { createServer, peerAddress, type WebServer } from "./web/server.ts";
 import { loginPlugin } from "./web/login.ts";
+import { metricsPlugin } from "./web/metrics.ts";
 import { webhookPlugin } from "./web/webhook.ts";
 import { logger, registerSecret, setLogLevel } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
@@ -61,16 +50,7 @@ export interface App {
   web?: WebServer;
   startedAt: Date;
   streamState(): { state: StreamState; detail?: string };
-  /** Sends a message durably to a target (replies go through the outbox too). */
-  deliver(target: Target, out: Outgoing): Promise<void>;
   stop(): Promise<void>;
-}
-
-/** Turns a reply target into the announcement shape the outbox keeps. */
-export function targetAnnouncement(target: Target, out: Outgoing): Announcement {
-  return target.kind === "room"
-    ? { message: out.text, channel: target.id, extra: out.extra, context: target.thread ? { thread: target.thread } : undefined }
-    : { message: out.text, user: target.id, whisper: true, extra: out.extra };
 }
 
 export async function startApp(opts: AppOptions): Promise<App> {
@@ -89,16 +69,99 @@ export async function startApp(opts: AppOptions): Promise<App> {
     deadAfterMs: config.outbox.dead_after_seconds * 1000,
     maxRetryDelayMs: config.outbox.max_retry_delay_seconds * 1000,
   });
-  const deliver = async (target: Target, out: Outgoing) => {
-    outbox.enqueue(targetAnnouncement(target, out), "bot");
-  };
+  const identities = await openIdentities(config, db, client).catch((err) => {
+    db.close();
+    throw err;
+  });
+  const stream = connectStream(config, client, aliases, outbox, opts.streamIdleTimeoutMs);
+  const bot = createBot({
+    config,
+    backend,
+    aliases,
+    identities,
+    outbox,
+    send: (m) => void outbox.enqueue(m, "bot"),
+    status: {
+      version: VERSION,
+      startedAt: startedAt.getTime(),
+      chat: () => backend.status(),
+      st2: () => {
+        const h = client.health();
+        return { state: h.state, detail: h.reason };
+      },
+      aliases: () => aliases.index.size,
+      stream: () => stream.state,
+      outbox: () => outbox.stats(),
+    },
+  });
 
+  let web: WebServer | undefined;
+  if (config.web.enabled) {
+    web = createServer({
+      config: config.web,
+      plugins: [
+        webhookPlugin({ config: config.webhook, outbox }),
+        loginPlugin({ identities, config, peerAddress }),
+        metricsPlugin({
+          outbox: () => outbox.stats(),
+          aliases: () => aliases.index.size,
+          streamUp: () => stream.state.state === "open",
+          chatUp: () => backend.status().state === "connected",
+          st2AuthOk: () => client.health().state !== "failing",
+          startedAt: startedAt.getTime(),
+        }),
+      ],
+    });
+    await web.listen().catch((err) => {
+      db.close();
+      throw err;
+    });
+  }
+
+  outbox.start();
+  // Aliases first, so the first chat line already finds them; a StackStorm that is down
+  // does not stop st2bot: the stream's reconnect and the timer load them later.
+  const loaded = await aliases.refresh();
+  if (!loaded) log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
+  await backend.start(bot.handler);
+  aliases.startTimer(config.stackstorm.timer_update * 1000);
+  client.startHealthCheck(config.stackstorm.timer_update * 1000);
+  stream.stream.start();
+  log.info("st2bot ready", { version: VERSION, backend: backend.name, aliases: aliases.index.size, ms: Date.now() - startedAt.getTime() });
+
+  return {
+    config,
+    backend,
+    client,
+    aliases,
+    outbox,
+    db,
+    web,
+    startedAt,
+    streamState: () => stream.state,
+    stop: async () => {
+      aliases.stop();
+      client.stopHealthCheck();
+      await stream.stream.stop();
+      await backend.stop();
+      await outbox.stop();
+      await web?.stop();
+      db.close();
+    },
+  };
+}
+
+/**
+ * The StackStorm stream: announcements into the outbox (stored before anything else), alias
+ * changes into the cache, pending inquiries into chat; a re-sync of the aliases on every connect.
+ */
+function connectStream(config: Config, client: St2Client, aliases: AliasCache, outbox: Outbox, idleTimeoutMs?: number) {
   const inquiries = wireInquiries({ config, enqueue: (a) => outbox.enqueue(a, "stream"), defaultChannel: config.stackstorm.inquiry_channel });
-  let stream: { state: StreamState; detail?: string } = { state: "idle" };
-  const st2Stream = new St2Stream({
+  const link: { stream?: St2Stream; state: { state: StreamState; detail?: string } } = { state: { state: "idle" } };
+  link.stream = new St2Stream({
     client,
     routeKey: config.stackstorm.route_key,
-    idleTimeoutMs: opts.streamIdleTimeoutMs,
+    idleTimeoutMs,
     extraEvents: inquiries.events,
     onEvent: (event) => {
       if (inquiries.onEvent(event)) return;
@@ -112,133 +175,9 @@ export async function startApp(opts: AppOptions): Promise<App> {
       else outbox.enqueue(parsed.value, "stream");
     },
     onConnect: () => void aliases.refresh(),
-    onState: (state, detail) => (stream = { state, detail }),
+    onState: (s, detail) => (link.state = { state: s, detail }),
   });
-
-  const disabled = disabledIndex(aliases);
-  const runName = config.stackstorm.plugin_prefix || "st2";
-  const acl = createAcl({
-    rules: config.access_controls,
-    defaults: config.access_controls_default,
-    admins: config.bot.admins,
-    hideRestrictedAccess: config.bot.hide_restricted_access,
-    runsAliases: (cmd: Command) => cmd.plugin === "St2" && cmd.name === runName,
-  });
-  const identities = await openIdentities(config, db, client).catch((err) => {
-    db.close();
-    throw err;
-  });
-  const hide = config.bot.hide_restricted_commands;
-  const st2Deps: St2CommandDeps = {
-    config,
-    aliases: () => ({ index: aliases.index, disabled: disabled(), loaded: aliases.loaded }),
-    clientFor: async (ctx) => {
-      const found = await identities.clientFor(chatUserKey(ctx.backend.name, ctx.msg));
-      if (!found.ok) throw new CommandError(`You have not linked your StackStorm identity yet: ${loginHint(config)}.`);
-      return { client: found.client, personal: identities.clientside };
-    },
-    expired: async (ctx) => {
-      await identities.forget(chatUserKey(ctx.backend.name, ctx.msg));
-      return `StackStorm no longer accepts your login (it expired or was revoked), so I forgot it. To log in again, ${loginHint(config)}.`;
-    },
-    authorizeAlias: acl.authorizeAlias,
-    // Beyond Errbot: !st2help always lists only the aliases the ACL lets this user run.
-    aliasVisible: (ctx, ref, display) => acl.mayListAlias(ctx, runCommand, ref, `${runName} ${display}`),
-  };
-  const runCommand = st2RunCommand(st2Deps);
-  const st2Commands = [
-    runCommand,
-    st2HelpCommand(st2Deps),
-    ...inquiryCommands(st2Deps),
-    ...sessionCommands(config, identities),
-    ...outboxCommands(config, outbox),
-  ];
-  const builtins = builtinCommands({
-    prefix: config.bot.prefix,
-    commands: () => commands,
-    listFilter: hide ? acl.mayList : undefined,
-    status: {
-      version: VERSION,
-      startedAt: startedAt.getTime(),
-      chat: () => backend.status(),
-      st2: () => {
-        const h = client.health();
-        return { state: h.state, detail: h.reason };
-      },
-      aliases: () => aliases.index.size,
-      stream: () => stream,
-      outbox: () => outbox.stats(),
-    },
-  });
-  const commands: Command[] = [...st2Commands, ...builtins];
-  const handler = createRouter(backend, {
-    prefix: config.bot.prefix,
-    botName: config.bot.name,
-    commands: config.stackstorm.plugin_prefix ? commands : commands.filter((c) => c !== runCommand),
-    fallback: runCommand,
-    fallbackAfterPrefix: !config.stackstorm.plugin_prefix,
-    middleware: [acl.middleware],
-    isAdmin: (msg) => isAdmin(msg.from.aclId, config.bot.admins),
-    deliver,
-    // Under the source_channel StackStorm will send the result to: one queue per place.
-    reply: async (msg, out) => {
-      outbox.enqueue({ message: out.text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined }, "bot");
-    },
-    unknown: (ctx, typed) => ctx.reply(unknownCommandReply(typed, commands.map((c) => c.name), config.bot.prefix)),
-  });
-
-  let web: WebServer | undefined;
-  if (config.web.enabled) {
-    web = createServer({
-      config: config.web,
-      plugins: [
-        webhookPlugin({ config: config.webhook, outbox }),
-        loginPlugin({ identities, config, peerAddress }),
-        metricsPlugin({
-          outbox: () => outbox.stats(),
-          aliases: () => aliases.index.size,
-          streamUp: () => stream.state === "open",
-          chatUp: () => backend.status().state === "connected",
-          st2AuthOk: () => client.health().state !== "failing",
-          startedAt: startedAt.getTime(),
-        }),
-      ],
-    });
-    await web.listen();
-  }
-
-  outbox.start();
-  // Aliases first, so the first chat line already finds them; a StackStorm that is down
-  // does not stop st2bot: the stream's reconnect and the timer load them later.
-  const loaded = await aliases.refresh();
-  if (!loaded) log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
-  await backend.start(handler);
-  aliases.startTimer(config.stackstorm.timer_update * 1000);
-  client.startHealthCheck(config.stackstorm.timer_update * 1000);
-  st2Stream.start();
-  log.info("st2bot ready", { version: VERSION, backend: backend.name, aliases: aliases.index.size, ms: Date.now() - startedAt.getTime() });
-
-  return {
-    config,
-    backend,
-    client,
-    aliases,
-    outbox,
-    db,
-    web,
-    startedAt,
-    streamState: () => stream,
-    deliver,
-    stop: async () => {
-      aliases.stop();
-      client.stopHealthCheck();
-      await st2Stream.stop();
-      await backend.stop();
-      await outbox.stop();
-      await web?.stop();
-      db.close();
-    },
-  };
+  return link as Required<typeof link>;
 }
 
 /** The secrets store and sessions; the encrypted store needs its key only under client-side auth. */
@@ -249,19 +188,6 @@ async function openIdentities(config: Config, db: Database, client: St2Client): 
     store = await EncryptedStore.open(db, key);
   }
   return new Identities(config, client, store, new Sessions(db, config.stackstorm.session_ttl * 1000));
-}
-
-/** An index of the disabled aliases (as if enabled), rebuilt only when the set changes. */
-function disabledIndex(cache: AliasCache): () => AliasIndex {
-  let source: unknown;
-  let index = new AliasIndex([]);
-  return () => {
-    if (cache.aliases !== source) {
-      source = cache.aliases;
-      index = new AliasIndex(cache.aliases.filter((a) => a.enabled === false).map((a) => ({ ...a, enabled: true })));
-    }
-    return index;
-  };
 }
 
 function registerConfigSecrets(config: Config): void {
