@@ -17,6 +17,7 @@ import { st2HelpCommand, st2RunCommand, type St2CommandDeps } from "./commands/s
 import { chatUserKey, loginHint, sessionCommands } from "./commands/sessions.ts";
 import { inquiryCommands } from "./commands/inquiries.ts";
 import { outboxCommands, type OutboxControl } from "./commands/outbox.ts";
+import { reloadCommand } from "./commands/reload.ts";
 import type { Command } from "./types.ts";
 
 /** A message for the outbox, in the shape of StackStorm's announcements. */
@@ -82,6 +83,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     ...inquiryCommands(st2Deps),
     ...sessionCommands(config, identities),
     ...outboxCommands(config, deps.outbox),
+    reloadCommand(config, deps.aliases),
   ];
   commands.push(
     ...builtinCommands({

@@ -8,6 +8,9 @@ const log = logger("cli");
 
 export async function runUntilStopped(config: Config, opts: Omit<AppOptions, "config"> = {}, settled?: (app: App) => boolean): Promise<number> {
   const app = await startApp({ config, ...opts });
+  // hubot-stackstorm's SIGUSR2: reload the action aliases now.
+  const reload = () => void app.aliases.refresh().then((ok) => log.info(ok ? `reloaded ${app.aliases.index.size} action aliases` : "alias reload failed; keeping the last good set"));
+  process.on("SIGUSR2", reload);
   const stopped = new Promise<string>((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -15,6 +18,7 @@ export async function runUntilStopped(config: Config, opts: Omit<AppOptions, "co
   const inputDone = app.backend instanceof TextBackend ? app.backend.ended.then(() => lingerUntilQuiet(app, settled)).then(() => "end of input") : new Promise<string>(() => {});
   const why = await Promise.race([stopped, inputDone]);
   log.info(`stopping (${why})`);
+  process.off("SIGUSR2", reload);
   await app.stop();
   return 0;
 }

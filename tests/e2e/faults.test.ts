@@ -117,3 +117,21 @@ describe("chat service failures", () => {
     }
   });
 });
+
+describe("a stream dropped in the middle of a burst", () => {
+  test("everything StackStorm published before the drop and after the reconnect arrives, once", async () => {
+    const h = await startBot({ emulator: emulatorOpts });
+    try {
+      await waitFor("stream open", () => h.app.streamState().state === "open");
+      for (let i = 0; i < 150; i++) h.emulator.announce("errbot", { message: `burst ${i}`, channel: `#b${i % 5}` });
+      h.emulator.faults.dropStreams();
+      await waitFor("reconnected", () => h.app.streamState().state === "open" && h.emulator.streamCount > 0, 10_000);
+      for (let i = 150; i < 300; i++) h.emulator.announce("errbot", { message: `burst ${i}`, channel: `#b${i % 5}` });
+      await waitFor("all 300", () => new Set(h.backend.sent.filter((m) => m.text.startsWith("burst ")).map((m) => m.text)).size === 300, 15_000);
+      const texts = h.backend.sent.filter((m) => m.text.startsWith("burst ")).map((m) => m.text);
+      expect(texts.length).toBe(300);
+    } finally {
+      await h.stop();
+    }
+  });
+});

@@ -184,3 +184,22 @@ describe("operations", () => {
     }
   });
 });
+
+describe("reloading aliases on demand", () => {
+  test("an admin's !st2reload picks up aliases StackStorm changed without telling the stream", async () => {
+    const h = await startBot({ emulator: { aliases: sampleAliases, actions: sampleActions } });
+    try {
+      h.emulator.setAliases([...sampleAliases, { name: "quiet_add", pack: "late", action_ref: "core.local", formats: ["late arrival {{x}}"] }]);
+      await h.say("!st2 late arrival 1", { room: "ops" });
+      expect((await h.next(inRoom("ops"), "not yet")).text).toStartWith('Command "late arrival 1" not found.');
+      await h.say("!st2reload", { room: "ops" });
+      expect((await h.next(inRoom("ops"), "refused")).text).toBe("This command requires bot-admin privileges");
+      await h.say("!st2reload", { user: "admin" });
+      expect((await h.next((m) => m.target.kind === "user", "reloaded")).text).toBe(`Reloaded ${sampleAliases.length + 1} action aliases from StackStorm.`);
+      await h.say("!st2 late arrival 1", { room: "ops" });
+      expect(h.emulator.executions.at(-1)!.parameters).toMatchObject({ x: "1" });
+    } finally {
+      await h.stop();
+    }
+  });
+});
