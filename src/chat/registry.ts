@@ -1,6 +1,6 @@
 /**
  * The chat backends st2bot can run, by the name used in `[bot] backend`. Adding a backend is
- * one file in src/chat plus one line here. Each is loaded on demand, so a Slack deployment
+ * one file or folder in src/chat plus one line here. Each is loaded on demand, so a Slack deployment
  * never loads the XMPP library and start-up stays fast.
  */
 import type { Config } from "../config/schema.ts";
@@ -10,9 +10,9 @@ type Factory = (config: Config) => ChatBackend | Promise<ChatBackend>;
 
 export const BACKENDS: Record<string, () => Promise<Factory>> = {
   text: async () => (await import("./text.ts")).createTextBackend,
-  slack: async () => (await import("./slack.ts")).createSlackBackend,
-  mattermost: async () => (await import("./mattermost.ts")).createMattermostBackend,
-  xmpp: async () => (await import("./xmpp.ts")).createXmppBackend,
+  slack: async () => (await import("./slack/index.ts")).createSlackBackend,
+  mattermost: async () => (await import("./mattermost/index.ts")).createMattermostBackend,
+  xmpp: async () => (await import("./xmpp/index.ts")).createXmppBackend,
 };
 
 export async function createBackend(config: Config): Promise<ChatBackend> {

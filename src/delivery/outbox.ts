@@ -22,6 +22,7 @@ import { isRetryable, SendError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
 import { type Announcement, targetKey, targetOf, threadOf } from "./announcement.ts";
 import { splitMessage } from "./split.ts";
+import { withTimeout } from "../lib/timeout.ts";
 
 const log = logger("delivery.outbox");
 
@@ -392,11 +393,7 @@ export class Outbox {
   }
 
   private withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SendError(`${what} timed out after ${this.sendTimeoutMs} ms`, true)), this.sendTimeoutMs);
-    });
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+    return withTimeout(work, this.sendTimeoutMs, () => new SendError(`${what} timed out after ${this.sendTimeoutMs} ms`, true));
   }
 
   /** Classifies a failure: dead now, wait out a Retry-After, or back off; returns the wait. */

@@ -3,7 +3,9 @@
  * `@mattermost/client` (Client4 over HTTP, WebSocketClient over a real WebSocket) on loopback.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { createMattermostBackend, FAILURE_COLOR, type MattermostDeps, retryAfterMs } from "../../src/chat/mattermost.ts";
+import { retryAfterMs } from "../../src/chat/mattermost/errors.ts";
+import { FAILURE_COLOR } from "../../src/chat/mattermost/format.ts";
+import { createMattermostBackend, type MattermostDeps } from "../../src/chat/mattermost/index.ts";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { Backoff } from "../../src/lib/backoff.ts";

@@ -5,7 +5,7 @@
  * wire, threads, mentions, rate limits, acks, reconnects and status.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createSlackBackend, type SlackDeps } from "../../src/chat/slack.ts";
+import { createSlackBackend, type SlackDeps } from "../../src/chat/slack/index.ts";
 import type { ChatBackend, Message, Target } from "../../src/chat/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { Backoff } from "../../src/lib/backoff.ts";

@@ -6,24 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
-// @ts-expect-error @xmpp/client ships no type declarations; the backend's XmppClient type covers it.
-import { client as sdkClient } from "@xmpp/client";
+import { client as sdkClient, xml, type XmlElement, type XmppClient } from "@xmpp/client";
 import { ConfigSchema } from "../../src/config/schema.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
-import {
-  createXmppBackend,
-  messageColor,
-  NS,
-  parseJid,
-  stripMention,
-  toPlainText,
-  xml,
-  type XmlElement,
-  type XmppClient,
-} from "../../src/chat/xmpp.ts";
+import { createXmppBackend } from "../../src/chat/xmpp/index.ts";
+import { messageColor, toPlainText } from "../../src/chat/xmpp/format.ts";
+import { parseJid } from "../../src/chat/xmpp/jid.ts";
+import { NS } from "../../src/chat/xmpp/ns.ts";
+import { stripMention } from "../../src/chat/xmpp/stanzas.ts";
 import { type Prosody, ProsodyNotInstalledError, startProsody } from "../../scripts/prosody.ts";
 import { type Delivered, runBackendContract } from "./contract.ts";
 

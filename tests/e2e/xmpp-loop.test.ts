@@ -5,9 +5,8 @@
  * stanzas, including across a prosody restart.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-// @ts-expect-error @xmpp/client ships no type declarations; the backend's XmppClient type covers it.
-import { client as sdkClient } from "@xmpp/client";
-import { NS, xml, type XmlElement, type XmppClient } from "../../src/chat/xmpp.ts";
+import { client as sdkClient, xml, type XmlElement, type XmppClient } from "@xmpp/client";
+import { NS } from "../../src/chat/xmpp/ns.ts";
 import { type Prosody, ProsodyNotInstalledError, startProsody } from "../../scripts/prosody.ts";
 import { assertNoViolations } from "../support/emulator.ts";
 import { completed, type LoopHarness, startLoop, taker, waitFor } from "./backend-loop.ts";

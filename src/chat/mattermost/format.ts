@@ -1,0 +1,38 @@
+/**
+ * An outgoing message → a Mattermost post, following hubot-stackstorm's Mattermost adapter:
+ * `extra.mattermost` fields override one Slack-style attachment (or `extra.mattermost.attachments`
+ * replaces the list), `extra.color` colours it, and a failed execution is coloured as a failure
+ * by default. Unlike Slack, the `{~}` pretext goes into the post's message, not the attachment.
+ */
+import { type Attachment, attachmentColor, isRecord, splitPretext } from "../attachments.ts";
+import type { Outgoing } from "../types.ts";
+
+/** Attachment colour of a failed execution when the announcement names none (Mattermost's "danger"). */
+export const FAILURE_COLOR = "#D24B4E";
+
+/** The parts of a Mattermost post st2bot fills in from an Outgoing message. */
+export interface PostBody {
+  message: string;
+  props?: { attachments: Attachment[] };
+}
+
+/**
+ * Turns text + `extra` into a post: plain markdown unless the announcement asks for an
+ * attachment (`extra.mattermost`, `extra.color`) or reports a failed execution.
+ */
+export function formatPost(msg: Outgoing): PostBody {
+  const custom = isRecord(msg.extra?.mattermost) ? msg.extra.mattermost : undefined;
+  // No success colour: a plain result stays a plain post.
+  const color = attachmentColor(msg.extra, msg.text, { failure: FAILURE_COLOR });
+  const { pretext = "", body } = splitPretext(msg.text);
+  const plain = { message: pretext ? `${pretext}\n${body}` : body };
+  if (!custom && !color) return plain;
+  if (custom && Array.isArray(custom.attachments)) {
+    // As hubot does: the announcement brings its own attachments; only the pretext is posted.
+    const attachments = custom.attachments.filter(isRecord).map((a) => (color && !a.color ? { ...a, color } : a));
+    if (attachments.length === 0) return plain;
+    return { message: pretext, props: { attachments } };
+  }
+  const attachment: Attachment = { fallback: body, text: body, ...(color ? { color } : {}), ...custom };
+  return { message: pretext, props: { attachments: [attachment] } };
+}

@@ -1,0 +1,246 @@
+/**
+ * The Mattermost backend, on the official `@mattermost/client`: Client4 for REST v4 (session.ts)
+ * and its WebSocketClient for events (socket.ts). Strings follow Errbot's Mattermost backend and
+ * err-stackstorm, so existing ACLs, rules and `chatops.post_message` calls keep working: a room's
+ * `source_channel` is `~channel-name`, a direct message's is the sender, `@username`.
+ * Identities are in events.ts, addresses in address.ts, rich messages in format.ts.
+ */
+import type { Config } from "../../config/schema.ts";
+import { Backoff } from "../../lib/backoff.ts";
+import { ConfigError } from "../../lib/errors.ts";
+import { logger } from "../../lib/log.ts";
+import type { BackendStatus, ChatBackend, ConnectionState, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import { resolveMattermostAddress } from "./address.ts";
+import { MattermostDirectory } from "./directory.ts";
+import { describe } from "./errors.ts";
+import { identityOf, parsePosted, socketEvent, toMessage } from "./events.ts";
+import { formatPost } from "./format.ts";
+import { MattermostSession, type MattermostSettings } from "./session.ts";
+import { EventSocket } from "./socket.ts";
+
+const log = logger("chat.mattermost");
+
+/** Mattermost's RateLimitSettings defaults (PerSec 10, MaxBurst 100), applied per user when enabled. */
+export const MATTERMOST_SEND_RATE = { perSecond: 10, burst: 100 } as const;
+
+/** Injectables for tests; every field has a production default. */
+export interface MattermostDeps {
+  /** Reconnect policy (default: the shared Backoff defaults). */
+  backoff?: Backoff;
+  /** Used to create posts, so a 429's headers are visible (Client4 drops them). */
+  fetch?: typeof fetch;
+  /** WebSocket factory given to WebSocketClient (default: the global WebSocket). */
+  newWebSocket?: (url: string) => WebSocket;
+  /** Any single REST call (default 15 s). */
+  requestTimeoutMs?: number;
+  /** From socket open to the server's `hello` (default 15 s); a silent socket is replaced. */
+  helloTimeoutMs?: number;
+  /** WebSocketClient's liveness ping (default 30 s). */
+  pingIntervalMs?: number;
+  /** How long name and id lookups are cached (default 10 min). */
+  cacheTtlMs?: number;
+}
+
+class MattermostBackend implements ChatBackend {
+  readonly name = "mattermost";
+  readonly sendRate = MATTERMOST_SEND_RATE;
+  private readonly session: MattermostSession;
+  private readonly directory: MattermostDirectory;
+  private readonly socket: EventSocket;
+  private readonly backoff: Backoff;
+  private handler?: MessageHandler;
+  private queue: Promise<unknown> = Promise.resolve();
+  private state: BackendStatus = { state: "disconnected", since: Date.now() };
+  private stopped = false;
+  private reconnectTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(cfg: MattermostSettings, private readonly botName: string, deps: MattermostDeps) {
+    this.backoff = deps.backoff ?? new Backoff();
+    this.session = new MattermostSession(cfg, deps.fetch ?? fetch, deps.requestTimeoutMs ?? 15_000);
+    this.directory = new MattermostDirectory(this.session, deps.cacheTtlMs ?? 600_000);
+    this.socket = new EventSocket({
+      ...(deps.newWebSocket ? { newWebSocket: deps.newWebSocket } : {}),
+      pingIntervalMs: deps.pingIntervalMs ?? 30_000,
+      helloTimeoutMs: deps.helloTimeoutMs ?? 15_000,
+      onEvent: (raw) => this.onEvent(raw),
+      onDrop: () => {
+        this.setState("disconnected", "event socket closed");
+        this.scheduleReconnect();
+      },
+    });
+  }
+
+  /** The server's MaxPostSize once known, else the value every server accepts. */
+  get maxMessageLength(): number {
+    return this.session.maxPost;
+  }
+
+  // ---- lifecycle ----
+
+  async start(onMessage: MessageHandler): Promise<void> {
+    this.handler = onMessage;
+    this.stopped = false;
+    this.setState("connecting");
+    try {
+      await this.setUp();
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        this.setState("disconnected", err.message);
+        throw err;
+      }
+      // Mattermost is down or unreachable: keep trying in the background, as after a drop.
+      log.warn("cannot reach Mattermost yet; retrying", { error: describe(err) });
+      this.setState("disconnected", describe(err));
+      this.scheduleReconnect();
+      return;
+    }
+    this.openSocket();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.socket.stop();
+    this.setState("stopped");
+  }
+
+  status(): BackendStatus {
+    return this.state;
+  }
+
+  botNames(): string[] {
+    const me = this.session.me;
+    const names = me ? [me.username, `@${me.username}`] : [];
+    for (const n of [this.botName, `@${this.botName}`]) if (!names.includes(n)) names.push(n);
+    return names;
+  }
+
+  private async setUp(): Promise<void> {
+    this.directory.rememberUser(await this.session.setUp());
+  }
+
+  private openSocket(): void {
+    if (this.stopped) return;
+    const { url, token } = this.session.socketAddress();
+    this.socket.open(url, token);
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    const delay = this.backoff.next();
+    log.info("reconnecting", { inMs: delay, attempt: this.backoff.attempts });
+    this.reconnectTimer = setTimeout(() => void this.reconnect(), delay);
+  }
+
+  private async reconnect(): Promise<void> {
+    this.reconnectTimer = undefined;
+    if (this.stopped) return;
+    this.setState("connecting");
+    try {
+      if (this.session.me) await this.session.check();
+      else await this.setUp();
+      this.openSocket();
+    } catch (err) {
+      log.warn("reconnect failed", { error: describe(err) });
+      this.setState("disconnected", describe(err));
+      this.scheduleReconnect();
+    }
+  }
+
+  private setState(state: ConnectionState, detail?: string): void {
+    if (this.state.state === state && this.state.detail === detail) return;
+    this.state = { state, ...(detail ? { detail } : {}), since: Date.now() };
+    const fields = detail ? { detail } : undefined;
+    if (state === "disconnected") log.warn(state, fields);
+    else log.info(state, fields);
+  }
+
+  // ---- incoming ----
+
+  private onEvent(raw: unknown): void {
+    const frame = socketEvent(raw);
+    if (frame?.event === "hello") {
+      this.socket.greeted();
+      this.backoff.reset();
+      this.setState("connected", `as @${this.session.me?.username ?? "?"}`);
+    } else if (frame?.event === "posted") {
+      // Turned into messages one at a time so they reach the handler in the order Mattermost
+      // sent them (sender lookups are async); handling itself runs concurrently, so one slow
+      // command does not hold up everyone else's.
+      const { data } = frame;
+      this.queue = this.queue
+        .then(() => this.onPosted(data))
+        .then((msg) => msg && this.dispatch(msg))
+        .catch((err) => log.error("a posted event failed", { error: describe(err) }));
+    }
+  }
+
+  private dispatch(msg: Message): void {
+    const handler = this.handler;
+    if (!handler) return;
+    Promise.resolve()
+      .then(() => handler(msg))
+      .catch((err) => log.error("the message handler failed", { error: describe(err) }));
+  }
+
+  /** The message a `posted` event carries for the bot, or undefined when it is not one. */
+  private async onPosted(data: Record<string, unknown>): Promise<Message | undefined> {
+    const me = this.session.me;
+    const posted = me && parsePosted(data);
+    if (!me || !posted) return undefined;
+    const { post: p, event: e } = posted;
+    // The bot's own posts come back as events too; system posts (joins, header changes) are not speech.
+    if (p.user_id === me.id || p.type !== "") return undefined;
+    const teamId = this.session.teamId;
+    if (e.team_id && teamId && e.team_id !== teamId) return undefined; // another team's channel
+    const sender = await this.directory.userById(p.user_id).catch((err: unknown) => {
+      // Never guess an identity from `sender_name` (a display name, or a webhook's override):
+      // ACLs match on it, so a wrong guess could slip past a deny rule.
+      log.error("cannot read the sender's profile; message dropped", { userId: p.user_id, error: describe(err) });
+      return undefined;
+    });
+    if (!sender) return undefined;
+    if (e.channel_type === "D") this.directory.rememberDirect(sender.id, p.channel_id);
+    return toMessage(posted, identityOf(sender), me);
+  }
+
+  replyTarget(msg: Message): Target {
+    if (msg.direct || !msg.room) return { kind: "user", id: msg.from.id, name: `@${msg.from.nick}` };
+    return { kind: "room", id: msg.room.id, name: msg.room.name, ...(msg.thread ? { thread: msg.thread } : {}) };
+  }
+
+  /** err-stackstorm: `str(msg.to)` in a room (`~name`), `str(msg.frm)` in a DM (`@username`). */
+  sourceChannel(msg: Message): string {
+    if (msg.direct || !msg.room) return `@${msg.from.nick}`;
+    return msg.room.name.startsWith("~") ? msg.room.name : msg.room.id;
+  }
+
+  // ---- outgoing ----
+
+  async send(target: Target, msg: Outgoing): Promise<void> {
+    const channelId = target.kind === "room" ? target.id : await this.directory.directChannel(target.id);
+    const { message, props } = formatPost(msg);
+    const rootId = target.kind === "room" ? (target.thread ?? "") : "";
+    await this.session.post({ channel_id: channelId, message, root_id: rootId, ...(props ? { props } : {}) });
+  }
+
+  resolve(kind: "user" | "channel", value: string): Promise<Target> {
+    return resolveMattermostAddress(this.directory, kind, value);
+  }
+}
+
+/**
+ * Builds the Mattermost backend from `config.mattermost` (url; token, or login + password;
+ * team). Throws ConfigError when the url or credentials are missing; `start` throws ConfigError
+ * when Mattermost rejects the credentials or the team does not exist, and otherwise keeps
+ * reconnecting with the shared Backoff until `stop`.
+ */
+export function createMattermostBackend(config: Config, deps: MattermostDeps = {}): ChatBackend {
+  const mm = config.mattermost;
+  if (!mm.url) throw new ConfigError("mattermost.url is required (e.g. https://chat.example.com)");
+  if (!mm.token && !(mm.login && mm.password)) {
+    throw new ConfigError("mattermost: set mattermost.token (a personal access or bot token), or mattermost.login with mattermost.password");
+  }
+  return new MattermostBackend({ ...mm, url: mm.url }, config.bot.name, deps);
+}

@@ -1,0 +1,86 @@
+/**
+ * The event WebSocket, through @mattermost/client's WebSocketClient, with its own retries parked:
+ * the backend reconnects with the shared Backoff instead. A socket that opens but never says
+ * `hello` within the deadline is closed, which counts as a drop.
+ */
+import { WebSocketClient } from "@mattermost/client";
+import { logger } from "../../lib/log.ts";
+
+const log = logger("chat.mattermost");
+
+/** A day: the library's retry timer is armed this far away, so in practice never fires. */
+const PARKED_MS = 86_400_000;
+
+export interface EventSocketOptions {
+  /** WebSocket factory (default: the global WebSocket). */
+  newWebSocket?: (url: string) => WebSocket;
+  /** WebSocketClient's liveness ping. */
+  pingIntervalMs: number;
+  /** From socket open to the server's `hello`. */
+  helloTimeoutMs: number;
+  /** Every frame the server sends, unparsed. */
+  onEvent: (raw: unknown) => void;
+  /** The socket closed while not stopped. */
+  onDrop: () => void;
+}
+
+export class EventSocket {
+  private ws?: WebSocketClient;
+  private socket?: WebSocket;
+  private helloTimer?: ReturnType<typeof setTimeout>;
+  private stopped = false;
+
+  constructor(private readonly opts: EventSocketOptions) {}
+
+  /** (Re)opens the socket on `url`, authenticated by `token`, and starts the `hello` deadline. */
+  open(url: string, token: string): void {
+    this.stopped = false;
+    this.ws ??= this.newClient();
+    this.ws.close(); // clears a pending library retry: reconnects follow our Backoff, not its own
+    this.ws.initialize(url, token);
+    clearTimeout(this.helloTimer);
+    this.helloTimer = setTimeout(() => {
+      log.warn("no hello from Mattermost; reconnecting");
+      this.socket?.close();
+    }, this.opts.helloTimeoutMs);
+  }
+
+  /** The server said `hello`: the socket is live. */
+  greeted(): void {
+    clearTimeout(this.helloTimer);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.helloTimer);
+    this.ws?.close();
+    this.socket?.close();
+  }
+
+  private newClient(): WebSocketClient {
+    const make = this.opts.newWebSocket ?? ((url: string) => new WebSocket(url));
+    const ws = new WebSocketClient({
+      newWebSocketFn: (url) => (this.socket = make(url)),
+      clientPingInterval: this.opts.pingIntervalMs,
+      minWebSocketRetryTime: PARKED_MS,
+      maxWebSocketRetryTime: PARKED_MS,
+      reconnectJitterRange: 0,
+    });
+    ws.addMessageListener((event) => this.opts.onEvent(event));
+    ws.addCloseListener(() => this.onClose());
+    // A new server session restarts the event sequence; without a listener the client loops.
+    ws.addMissedMessageListener(() => log.warn("Mattermost started a new event session; posts sent while disconnected were missed"));
+    return ws;
+  }
+
+  private onClose(): void {
+    clearTimeout(this.helloTimer);
+    if (this.stopped) {
+      // The library arms its own (parked) retry timer right after this listener; disarm it so
+      // a stopped backend holds no timers and the process can exit.
+      setTimeout(() => this.ws?.close(), 0);
+      return;
+    }
+    this.opts.onDrop();
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * The Slack backend: events arrive over Socket Mode (@slack/socket-mode, app-level `xapp-`
+ * token, so no public URL is needed) and messages go out through the Web API (@slack/web-api,
+ * bot `xoxb-` token). Strings follow Errbot's slackv3 backend and err-stackstorm's
+ * SlackChatV3Adapter, so existing ACLs, rules and `chatops.post_message` calls keep working:
+ * `source_channel` is `<#C123|general>` in a room (`str(SlackRoom)`) and `<@U123>` in a DM
+ * (`str(SlackPerson)`). Identities are in events.ts, addresses in address.ts, rich messages in
+ * format.ts.
+ */
+import * as v from "valibot";
+import type { Config } from "../../config/schema.ts";
+import { Backoff } from "../../lib/backoff.ts";
+import { ConfigError } from "../../lib/errors.ts";
+import { logger, registerSecret } from "../../lib/log.ts";
+import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import { type Call, createSlackClients } from "./api.ts";
+import { resolveSlackAddress } from "./address.ts";
+import { SocketModeLink } from "./connection.ts";
+import { SlackDirectory } from "./directory.ts";
+import { isDirect, isSpeech, messageEvent, normaliseIncomingText, type SlackMessageEvent, type SlackSelf, slackIdentity, stripMention } from "./events.ts";
+import { buildPostArgs } from "./format.ts";
+
+const log = logger("chat.slack");
+
+/**
+ * Slack truncates `text` beyond 40,000 characters but asks for at most 4,000 "for best results":
+ * longer messages are collapsed behind "Show more" and attachment text is clipped sooner. Splitting
+ * at 4,000 keeps every part fully visible; the 40,000 hard limit would hide most of a long result.
+ */
+export const SLACK_MAX_MESSAGE_LENGTH = 4000;
+/** Slack's published posting limit: about one message per second per channel, short bursts allowed. */
+export const SLACK_SEND_RATE = { perSecond: 1, burst: 3 } as const;
+
+/** Injectables for tests; every field has a production default. */
+export interface SlackDeps {
+  /** Reconnect policy (default: the shared Backoff defaults). */
+  backoff?: Backoff;
+  /** Any single Web API call (default 15 s). */
+  requestTimeoutMs?: number;
+  /** From `apps.connections.open` to Slack's `hello` (default 15 s); a silent link is replaced. */
+  connectTimeoutMs?: number;
+  /** How long the user and channel directory is trusted before a full reload (default 10 min). */
+  cacheTtlMs?: number;
+  /** A name that is not in the directory reloads it, but at most this often (default 30 s). */
+  missRefreshMs?: number;
+}
+
+const AuthTestSchema = v.object({ user_id: v.string(), user: v.string(), bot_id: v.optional(v.string()) });
+const ConversationOpenSchema = v.object({ channel: v.object({ id: v.string() }) });
+const AnySchema = v.unknown();
+
+/** What Socket Mode hands the `slack_event` listener. */
+interface SocketModeEnvelope {
+  ack: () => Promise<void>;
+  type: string;
+  body: unknown;
+  envelope_id?: string;
+}
+
+class SlackBackend implements ChatBackend {
+  readonly name = "slack";
+  readonly maxMessageLength = SLACK_MAX_MESSAGE_LENGTH;
+  readonly sendRate = SLACK_SEND_RATE;
+
+  private readonly call: Call;
+  private readonly link: SocketModeLink;
+  private readonly directory: SlackDirectory;
+  private handler: MessageHandler = () => undefined;
+  private self?: SlackSelf;
+  /** user id → DM channel id, learned from incoming DMs and conversations.open. */
+  private readonly dms = new Map<string, string>();
+  /** `channel:ts` of recent messages: `message` and `app_mention` arrive for the same post. */
+  private readonly seen = new Set<string>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly config: Config, deps: SlackDeps) {
+    const { bot_token: botToken, app_token: appToken, api_url: apiUrl } = config.slack;
+    if (!botToken || !appToken) {
+      throw new ConfigError("the Slack backend needs slack.bot_token (xoxb-…) and slack.app_token (xapp-…, for Socket Mode)");
+    }
+    registerSecret(botToken);
+    registerSecret(appToken);
+    const { socket, call } = createSlackClients({ botToken, appToken, apiUrl }, deps.requestTimeoutMs ?? 15_000);
+    this.call = call;
+    this.directory = new SlackDirectory(call, deps.cacheTtlMs ?? 600_000, deps.missRefreshMs ?? 30_000);
+    this.link = new SocketModeLink(socket, {
+      backoff: deps.backoff ?? new Backoff(),
+      connectTimeoutMs: deps.connectTimeoutMs ?? 15_000,
+      beforeConnect: () => this.learnSelf(),
+    });
+    socket.on("slack_event", (e: SocketModeEnvelope) => void this.onEnvelope(e));
+  }
+
+  // ---- lifecycle ----
+
+  async start(onMessage: MessageHandler): Promise<void> {
+    this.handler = onMessage;
+    await this.link.start();
+  }
+
+  stop(): Promise<void> {
+    return this.link.stop();
+  }
+
+  status(): BackendStatus {
+    return this.link.status();
+  }
+
+  botNames(): string[] {
+    if (!this.self) return [this.config.bot.name, `@${this.config.bot.name}`];
+    return [this.self.name, `@${this.self.name}`, `<@${this.self.userId}>`];
+  }
+
+  /** Who we are, asked once (auth.test) before the first link opens. */
+  private async learnSelf(): Promise<void> {
+    if (this.self) return;
+    const me = await this.call("auth.test", {}, AuthTestSchema);
+    this.self = { userId: me.user_id, name: me.user, ...(me.bot_id ? { botId: me.bot_id } : {}) };
+    log.info("authenticated", { user: me.user, userId: me.user_id });
+  }
+
+  // ---- incoming ----
+
+  private async onEnvelope(e: SocketModeEnvelope): Promise<void> {
+    // Ack first, always: Slack redelivers anything not acked within 3 s.
+    if (e.envelope_id) await e.ack().catch((err: unknown) => log.warn("could not ack an envelope", { error: String(err) }));
+    const event = e.type === "events_api" ? messageEvent(e.body) : undefined;
+    if (!event) return;
+    // Keep arrival order while identity lookups run; the handler itself is not awaited.
+    this.queue = this.queue.then(() => this.dispatch(event)).catch((err: unknown) => {
+      log.error("could not process a Slack event", { error: String(err) });
+    });
+  }
+
+  private async dispatch(ev: SlackMessageEvent): Promise<void> {
+    const msg = await this.toMessage(ev);
+    if (!msg) return;
+    Promise.resolve()
+      .then(() => this.handler(msg))
+      .catch((err: unknown) => log.error("message handler failed", { error: String(err) }));
+  }
+
+  private async toMessage(ev: SlackMessageEvent): Promise<Message | undefined> {
+    const self = this.self;
+    if (!self || !isSpeech(ev, self) || this.alreadySeen(`${ev.channel}:${ev.ts}`)) return undefined;
+    const direct = isDirect(ev);
+    const { text, mentioned } = stripMention(normaliseIncomingText(ev.text), self);
+    const roomName = direct ? undefined : await this.roomName(ev.channel);
+    if (direct) this.dms.set(ev.user, ev.channel);
+    const user = await this.directory.user(ev.user).catch((err: unknown) => {
+      log.warn("could not look up a user", { user: ev.user, error: String(err) });
+      return undefined;
+    });
+    const msg: Message = { text, from: slackIdentity(ev.user, user, roomName), direct, mentioned, raw: ev };
+    if (roomName !== undefined) msg.room = { id: ev.channel, name: `#${roomName}` };
+    if (ev.thread_ts) msg.thread = ev.thread_ts;
+    return msg;
+  }
+
+  private alreadySeen(key: string): boolean {
+    if (this.seen.has(key)) return true;
+    this.seen.add(key);
+    if (this.seen.size > 1000) this.seen.delete(this.seen.values().next().value!);
+    return false;
+  }
+
+  private async roomName(id: string): Promise<string> {
+    const room = await this.directory.room(id).catch((err: unknown) => {
+      log.warn("could not look up a channel name", { channel: id, error: String(err) });
+      return undefined;
+    });
+    return room?.name ?? id;
+  }
+
+  replyTarget(msg: Message): Target {
+    if (msg.direct || !msg.room) return { kind: "user", id: msg.from.id, name: msg.from.nick };
+    return { kind: "room", id: msg.room.id, name: msg.room.name, ...(msg.thread ? { thread: msg.thread } : {}) };
+  }
+
+  sourceChannel(msg: Message): string {
+    if (msg.direct || !msg.room) return `<@${msg.from.id}>`;
+    return `<#${msg.room.id}|${msg.room.name.replace(/^#/, "")}>`;
+  }
+
+  // ---- outgoing ----
+
+  async send(target: Target, msg: Outgoing): Promise<void> {
+    const channel = target.kind === "room" ? target.id : await this.dmChannel(target.id);
+    await this.call("chat.postMessage", { channel, ...buildPostArgs(target, msg) }, AnySchema);
+  }
+
+  private async dmChannel(userId: string): Promise<string> {
+    const known = this.dms.get(userId);
+    if (known) return known;
+    const { channel } = await this.call("conversations.open", { users: userId }, ConversationOpenSchema);
+    this.dms.set(userId, channel.id);
+    return channel.id;
+  }
+
+  resolve(kind: "user" | "channel", value: string): Promise<Target> {
+    return resolveSlackAddress(this.directory, kind, value);
+  }
+}
+
+/**
+ * Creates the Slack backend from `config.slack` (both tokens required, ConfigError otherwise).
+ * `start` resolves once connected, or once a recoverable failure has been handed to the
+ * reconnect loop; it throws ConfigError when Slack refuses a token.
+ */
+export function createSlackBackend(config: Config, deps: SlackDeps = {}): ChatBackend {
+  return new SlackBackend(config, deps);
+}

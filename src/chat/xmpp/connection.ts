@@ -1,0 +1,255 @@
+/**
+ * The XMPP session: connect (TCP, TLS, SASL, bind), initial presence, reconnect with the shared
+ * Backoff after any drop, and XEP-0199 pings that find dead TCP connections. Its state is the
+ * backend's `status()`.
+ */
+import { client as sdkClient, xml, type XmlElement, type XmppClient } from "@xmpp/client";
+import { ConfigError } from "../../lib/errors.ts";
+import { Backoff, sleep } from "../../lib/backoff.ts";
+import { logger, registerSecret } from "../../lib/log.ts";
+import type { BackendStatus, ConnectionState } from "../types.ts";
+import { describeError, isXmppError } from "./errors.ts";
+import type { Jid } from "./jid.ts";
+import { NS } from "./ns.ts";
+
+/** The bot's account and where to reach its server. */
+export interface Account {
+  jid: Jid;
+  password: string;
+  /** A service URI, or a domain whose SRV records name the server. */
+  service: string;
+  resource: string;
+}
+
+export interface ConnectionTiming {
+  backoff?: Backoff;
+  /** How long one connection attempt (TCP, TLS, SASL, bind) may take. */
+  connectTimeoutMs?: number;
+  /** XEP-0199 pings to the server find dead TCP connections that never report a close. */
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+}
+
+export interface ConnectionEvents {
+  /** Every stanza the server sends. */
+  stanza(stanza: XmlElement): void;
+  /** The session is up and initial presence sent; the attempt succeeds once this resolves. */
+  online(): Promise<void>;
+  /** The session is gone: `disconnected` (a drop; a reconnect follows) or `stopped`. */
+  offline(reason: "disconnected" | "stopped"): void;
+}
+
+type Attempt = { ok: true } | { ok: false; refused: boolean; reason: string };
+
+const log = logger("chat.xmpp");
+
+/** Closing may hang on a dead socket: give it a few seconds, never fail. */
+const settleSoon = (closing: Promise<unknown>) => Promise.race([closing.catch(() => undefined), sleep(3_000)]);
+
+/** One XMPP account's connection; `start` once, `stop` once. */
+export class Connection {
+  private client: XmppClient | undefined;
+  private state: BackendStatus = { state: "disconnected", detail: "not started", since: Date.now() };
+  private stopped = false;
+  private readonly abort = new AbortController();
+  /** True while one connection attempt runs; its failures are handled by whoever started it. */
+  private attempting = false;
+  private reconnecting = false;
+  private lastStreamError: string | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly backoff: Backoff;
+  private readonly connectTimeoutMs: number;
+  private readonly pingIntervalMs: number;
+  private readonly pingTimeoutMs: number;
+
+  constructor(private readonly account: Account, timing: ConnectionTiming, private readonly events: ConnectionEvents) {
+    registerSecret(account.password);
+    this.backoff = timing.backoff ?? new Backoff();
+    this.connectTimeoutMs = timing.connectTimeoutMs ?? 20_000;
+    this.pingIntervalMs = timing.pingIntervalMs ?? 60_000;
+    this.pingTimeoutMs = timing.pingTimeoutMs ?? 15_000;
+  }
+
+  /**
+   * Connects and brings the session online. Rejects only when the server refuses the
+   * credentials (a ConfigError); any other failure is retried in the background with the
+   * shared backoff while `status()` says why.
+   */
+  async start(): Promise<void> {
+    const { jid, password, service, resource } = this.account;
+    const client = sdkClient({ service, domain: jid.domain, username: jid.local, password, resource });
+    this.client = client;
+    // Its reconnect module retries every second forever; we reconnect with the shared Backoff.
+    client.reconnect.stop();
+    client.on("error", (err) => {
+      // Stream errors (e.g. `conflict`: another client logged in with our resource) explain drops.
+      if (isXmppError(err, "StreamError")) {
+        this.lastStreamError = describeError(err);
+        log.warn(`the XMPP server closed the stream: ${this.lastStreamError}`);
+      } else {
+        log.debug("xmpp error", { error: describeError(err) });
+      }
+    });
+    client.on("stanza", (stanza) => this.events.stanza(stanza));
+    client.on("disconnect", (info) => this.onDisconnect(info?.reason));
+    const attempt = await this.connectOnce();
+    if (attempt.ok) return;
+    if (attempt.refused) {
+      await this.stop();
+      throw new ConfigError(`the XMPP server refused the login of ${jid.bare}: check xmpp.jid and xmpp.password`);
+    }
+    void this.reconnectLoop(attempt.reason);
+  }
+
+  /** Closes the stream (the server then tells contacts and rooms we left) and stops retrying. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    this.stopPing();
+    this.events.offline("stopped");
+    const client = this.client;
+    if (client && client.status !== "offline") await settleSoon(client.stop());
+    this.setState("stopped");
+  }
+
+  status(): BackendStatus {
+    return this.state;
+  }
+
+  /** Records and logs a state change; `since` moves only when the state itself changes. */
+  setState(state: ConnectionState, detail?: string): void {
+    if (this.state.state === state && this.state.detail === detail) return;
+    const changed = this.state.state !== state;
+    this.state = { state, detail, since: changed ? Date.now() : this.state.since };
+    const line = `xmpp ${state}${detail ? `: ${detail}` : ""}`;
+    if (state === "disconnected") log.warn(line);
+    else if (state === "connecting") log.debug(line);
+    else log.info(line);
+  }
+
+  /** True while the session is up and `stop` has not been called. */
+  isOnline(): boolean {
+    return !this.stopped && this.client?.status === "online";
+  }
+
+  /** Writes a stanza; resolves once it is on the socket. */
+  async send(stanza: XmlElement): Promise<void> {
+    if (!this.client) throw new Error("not connected");
+    await this.client.send(stanza);
+  }
+
+  /** Sends an iq and resolves with its result; rejects on an error reply or after `timeoutMs`. */
+  async request(iq: XmlElement, timeoutMs: number): Promise<XmlElement> {
+    if (!this.client) throw new Error("not connected");
+    return this.client.iqCaller.request(iq, timeoutMs);
+  }
+
+  /** One attempt: TCP (+TLS), SASL, bind, initial presence, then the `online` work. */
+  private async connectOnce(): Promise<Attempt> {
+    const client = this.client;
+    if (!client || this.stopped) return { ok: false, refused: false, reason: "stopped" };
+    this.attempting = true;
+    this.setState("connecting", `connecting to ${this.account.service}`);
+    try {
+      const ready = this.sessionReady(client);
+      // connect() may fail first; the failure is reported once, from there.
+      ready.catch(() => undefined);
+      const negotiate = async () => {
+        await client.connect(this.account.service);
+        await client.open({ domain: client.options.domain, lang: client.options.lang });
+        await ready;
+      };
+      // `ready` also carries the attempt's deadline, which bounds a TCP connect that hangs.
+      await Promise.race([ready, negotiate()]);
+      // Initial presence: without it the server routes no bare-JID messages to this resource.
+      await client.send(xml("presence"));
+      await this.events.online();
+      if (client.status !== "online") throw new Error("connection lost while joining rooms");
+      this.startPing(client);
+      this.backoff.reset();
+      return { ok: true };
+    } catch (err) {
+      const refused = isXmppError(err, "SASLError");
+      // Leave the socket in a clean "disconnect" state for the next attempt.
+      if (!this.stopped && client.status !== "disconnect" && client.status !== "offline") await settleSoon(client.disconnect());
+      const reason = refused ? "login refused: check xmpp.jid and xmpp.password" : `cannot connect: ${this.takeStreamError() ?? describeError(err)}`;
+      return { ok: false, refused, reason };
+    } finally {
+      this.attempting = false;
+    }
+  }
+
+  /** Resolves when the session is usable ("online", or resumed by XEP-0198); rejects on failure. */
+  private sessionReady(client: XmppClient): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(timer);
+        client.removeListener("online", onOnline);
+        client.removeListener("error", onError);
+        client.removeListener("disconnect", onDisconnect);
+        client.streamManagement?.removeListener("resumed", onOnline);
+      };
+      const onOnline = () => (cleanup(), resolve());
+      const onError = (err: unknown) => {
+        if (isXmppError(err, "SASLError")) cleanup(), reject(err);
+      };
+      const onDisconnect = () => (cleanup(), reject(new Error("connection closed")));
+      const timer = setTimeout(() => (cleanup(), reject(new Error(`no session after ${this.connectTimeoutMs} ms`))), this.connectTimeoutMs);
+      client.on("online", onOnline);
+      client.on("error", onError);
+      client.on("disconnect", onDisconnect);
+      client.streamManagement?.on("resumed", onOnline);
+    });
+  }
+
+  private onDisconnect(reason: unknown): void {
+    this.stopPing();
+    this.events.offline("disconnected");
+    if (this.stopped || this.attempting) return;
+    const why = this.takeStreamError() ?? (reason ? describeError(reason) : undefined);
+    void this.reconnectLoop(why ? `connection lost: ${why}` : "connection lost");
+  }
+
+  /** The stream error that explains the latest drop, if the server sent one. */
+  private takeStreamError(): string | undefined {
+    const error = this.lastStreamError;
+    this.lastStreamError = undefined;
+    return error;
+  }
+
+  private async reconnectLoop(reason: string): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      while (!this.stopped && this.client?.status !== "online") {
+        const delay = this.backoff.next();
+        this.setState("disconnected", `${reason}; retrying in ${delay} ms`);
+        await sleep(delay, this.abort.signal);
+        if (this.stopped) break;
+        const attempt = await this.connectOnce();
+        if (!attempt.ok) reason = attempt.reason;
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  private startPing(client: XmppClient): void {
+    this.stopPing();
+    this.pingTimer = setInterval(() => {
+      const ping = xml("iq", { type: "get", to: this.account.jid.domain, id: crypto.randomUUID() }, xml("ping", { xmlns: NS.ping }));
+      client.iqCaller.request(ping, this.pingTimeoutMs).catch((err: unknown) => {
+        // An error reply still proves the connection is alive; only silence means it is dead.
+        if (!isXmppError(err, "TimeoutError") || client.status !== "online") return;
+        log.warn("the XMPP server stopped answering pings; reconnecting");
+        void client.disconnect().catch(() => undefined);
+      });
+    }, this.pingIntervalMs);
+  }
+
+  private stopPing(): void {
+    clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
+  }
+}
