@@ -13,15 +13,16 @@
  * the same translator so every step keeps Python semantics.
  *
  * Memory: a large install has tens of thousands of representations, most never tried. A
- * compiled format keeps only what matching and the index need (names, defaults, hints);
- * the parse tree is dropped after the build and the RegExp is built on first use.
+ * compiled format keeps only what matching and the index need (group names, packed index
+ * hints, a few flags); common formats are read without building a parse tree at all
+ * (`template.ts`), and the RegExp is built, from a fresh parse, on first use.
  */
+import { prepareCommand, type PreparedCommand } from "./command.ts";
 import { exampleText } from "./example.ts";
-import { indexHints, type IndexHints } from "./hints.ts";
-import { compilePython, emitJs, newRegExp, type PyRegExp } from "./pyregex/emit.ts";
-import { hasAnchor, parsePython, pyRepr, PyRegexError, UnsupportedRegexError } from "./pyregex/parse.ts";
-import type { AtKind, PyNode, PyParsed } from "./pyregex/parse.ts";
-import { isBlank, PY_SPACE } from "./words.ts";
+import { indexHints, unpackHints, type IndexHints } from "./hints.ts";
+import { emitJs, newRegExp } from "./pyregex/emit.ts";
+import { pyRepr, PyRegexError, UnsupportedRegexError, type PyParsed } from "./pyregex/parse.ts";
+import { anchoredPattern, expandFormat, findDefaults, parseFinal, readRegex, type RegexFacts } from "./template.ts";
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -68,108 +69,6 @@ export class FormatError extends Error {
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// StackStorm's format transformation
-// ---------------------------------------------------------------------------------------
-
-// StackStorm's snippets, byte for byte (st2common/models/utils/action_alias_utils.py).
-const KEY = String.raw`\s*(\S+?)\s*`;
-const VALUE = String.raw`""|\'\'|"(.+?)"|\'(.+?)\'|({.+?})|(\S+)`;
-const EXT_VALUE = String.raw`""|\'\'|"(.+?)"|\'(.+?)\'|({.+?})|(.+?)`;
-const PAIRS = String.raw`(?:^|\s+)${KEY}=(${VALUE})`;
-const DEFAULT = String.raw`\s*=\s*(?:${EXT_VALUE})\s*`;
-const OPTIONAL = `{{${KEY}${DEFAULT}}}`;
-const REQUIRED = `{{${KEY}}}`;
-const BEGIN = String.raw`^\s*`;
-const END = String.raw`\s*$`;
-
-/** `param_match` after re.sub's template expansion of `\1` (spacing) and `\2` (name). */
-function paramMatch(spacing: string, name: string): string {
-  return String.raw`${spacing}["\']?(?P<${name}>(?:(?<=\').+?(?=\')|(?<=").+?(?=")|{.+?}|.+?))["\']?`;
-}
-
-interface Snippets {
-  /**
-   * StackStorm matches `.*?((PAIRS\s*)*)$` from the start. The lazy `.*?` makes that "the
-   * first position where `((PAIRS\s*)*)$` matches"; this is that tail, tried (sticky) only
-   * where a pair can start, which gives the same answer without the quadratic scan.
-   */
-  endingTail: PyRegExp;
-  pairs: PyRegExp;
-  optionalFind: PyRegExp;
-  optionalSub: PyRegExp;
-  requiredSub: PyRegExp;
-}
-
-let snippets: Snippets | undefined;
-
-/** StackStorm's helper regexes, translated once (they are valid by construction). */
-function getSnippets(): Snippets {
-  snippets ??= {
-    endingTail: compilePython(String.raw`((${PAIRS}\s*)*)$`, { s: true }, "y"),
-    pairs: compilePython(PAIRS, { s: true }, "g"),
-    optionalFind: compilePython(OPTIONAL, { s: true }, "g"),
-    // The two re.sub calls pass no flags: `.` stops at newlines there.
-    optionalSub: compilePython(String.raw`(\s*)` + OPTIONAL, {}, "g"),
-    requiredSub: compilePython(String.raw`(\s*)` + REQUIRED, {}, "g"),
-  };
-  return snippets;
-}
-
-/** `"".join(groups[from..to])` with unmatched groups as "" (what findall gives). */
-function joinGroups(m: RegExpExecArray, from: number, to: number): string {
-  let out = "";
-  for (let g = from; g <= to; g++) out += m[g] ?? "";
-  return out;
-}
-
-/** A command after StackStorm's first step: trailing `key=value` pairs cut off. */
-export interface PreparedCommand {
-  readonly command: string;
-  /** `" " + command-without-pairs + " "`: what the format regex runs against. */
-  readonly stream: string;
-  /** The extra parameters, in order (later keys override). */
-  readonly pairs: ReadonlyArray<readonly [string, string]>;
-  /** The trailing text the pairs were cut from ("" when none). */
-  readonly pairsText: string;
-  /** Whether `stream.strip()` is empty (Python whitespace). */
-  readonly blank: boolean;
-}
-
-/** `match_kv_pairs_at_end`, done once per command: it does not depend on the format. */
-export function prepareCommand(command: string): PreparedCommand {
-  const pairsText = endingPairs(command);
-  const pairs: [string, string][] = [];
-  let stream = command;
-  if (pairsText) {
-    const re = getSnippets().pairs.regex;
-    re.lastIndex = 0;
-    for (let m = re.exec(pairsText); m; m = re.exec(pairsText)) pairs.push([m[1] ?? "", joinGroups(m, 3, 6)]);
-    // Python's str.replace: every occurrence goes, not only the trailing one.
-    stream = command.split(pairsText).join("");
-  }
-  return { command, stream: ` ${stream} `, pairs, pairsText, blank: isBlank(stream) };
-}
-
-/**
- * Group 1 of `re.match(r".*?((PAIRS\s*)*)$", command, DOTALL)`. A first pair starts with
- * `^` (position 0) or `\s+`; a success inside a whitespace run implies one at its start, and
- * a pair needs an "=" after its start. So only position 0 and the starts of whitespace runs
- * before the last "=" can give a non-empty answer, tried in order as the lazy `.*?` would.
- */
-function endingPairs(command: string): string {
-  const lastEquals = command.lastIndexOf("=");
-  if (lastEquals < 0) return "";
-  const re = getSnippets().endingTail.regex;
-  for (let p = 0; p < lastEquals; p++) {
-    if (p > 0 && !(PY_SPACE.has(command[p] ?? "") && !PY_SPACE.has(command[p - 1] ?? ""))) continue;
-    re.lastIndex = p;
-    const m = re.exec(command);
-    if (m) return m[1] ?? "";
-  }
-  return "";
-}
-
 /** One regex hit of a format on a command. */
 export interface FormatHit {
   /** The parameters, as StackStorm returns them (null values of unmatched groups dropped). */
@@ -180,59 +79,95 @@ export interface FormatHit {
   readonly text: string;
 }
 
-const BEGIN_ANCHORS: ReadonlySet<AtKind> = new Set(["bol", "bos"]);
-const END_ANCHORS: ReadonlySet<AtKind> = new Set(["eol", "eos"]);
-const SPACE_STAR: PyNode = { t: "repeat", min: 0, max: Infinity, lazy: false, body: { t: "set", neg: false, items: [{ k: "cat", cat: "s" }] } };
+/** Python group names and numbers of a format's parameters; equal tables are shared. */
+interface GroupTable {
+  /** Parameter (named group) names in Python group order. */
+  readonly names: readonly string[];
+  /** Their Python group numbers, parallel to `names`. */
+  readonly groups: readonly number[];
+}
+
+const NO_DEFAULTS: readonly string[] = [];
+/** Bit set of `CompiledFormat.anchors`. */
+const BEGIN_ADDED = 1;
+const END_ADDED = 2;
 
 /**
- * A format compiled once: the Python regex StackStorm builds, its JavaScript translation
- * (the RegExp itself is created on first use: most formats of a large set are never tried),
- * the defaults of `{{ name = default }}` parameters. Reusable for any command.
+ * A format compiled once: what matching it needs and nothing more. The Python regex is
+ * re-derived from the format when asked for; the JavaScript RegExp is built on first use
+ * (most formats of a large set are never tried), from a fresh parse. Reusable for any
+ * command.
  */
 export class CompiledFormat {
-  /** Parameter (named group) names in Python group order. */
-  readonly params: readonly string[];
-  /** `{{ name = default }}` parameters, in format order. */
-  readonly defaults: ReadonlyArray<readonly [string, string]>;
-  /** The names written as `{{ name }}` / `{{ name = default }}` in the format. */
-  readonly fields: readonly string[];
-  readonly hints: IndexHints;
-  /** Python group numbers of the named groups, parallel to `params`. */
-  private readonly groupIndex: readonly number[];
-  /** Whether StackStorm adds `^\s*` / `\s*$`. */
-  private readonly anchored: readonly [boolean, boolean];
+  /** Substrings every match contains, in order (IndexHints.literals): a cheap pre-filter. */
+  readonly literals: readonly string[];
+  /** IndexHints.paths, packed (see PackedHints). */
+  private readonly paths: string;
+  private readonly table: GroupTable;
+  /**
+   * `{{ name = default }}` parameters in format order, flat: name, default, name, …
+   * Checked at build, then re-read from the format on first use: few formats are ever run.
+   */
+  private defaultList: readonly string[] | undefined;
+  /** Which of `^\s*` / `\s*$` StackStorm adds (BEGIN_ADDED | END_ADDED). */
+  private readonly anchors: number;
   private compiled: RegExp | undefined;
   private iterRegex: RegExp | undefined;
 
+  /** Throws FormatError when the format cannot be used. */
   constructor(readonly format: string) {
-    const s = getSnippets();
-    this.defaults = findDefaults(format, s);
-    const { reg, fields } = substituteParams(format, s);
-    this.fields = fields;
-    let parsed: PyParsed;
+    const defaults = findDefaults(format);
+    if (defaults.length === 0) this.defaultList = NO_DEFAULTS;
+    const { reg } = expandFormat(format);
+    let facts: RegexFacts;
     try {
-      const first = parsePython(reg, { s: true });
-      this.anchored = [!hasAnchor(first.ast, BEGIN_ANCHORS), !hasAnchor(first.ast, END_ANCHORS)];
-      parsed = withAnchors(reg, first, this.anchored);
+      facts = readRegex(reg);
     } catch (err) {
       throw toFormatError(format, err, reg);
     }
-    const named = [...parsed.names].sort((a, b) => a[0] - b[0]);
-    this.groupIndex = named.map(([index]) => index);
-    this.params = named.map(([, name]) => name);
-    this.hints = indexHints(parsed);
-    const missing = this.defaults.find(([key]) => !this.params.includes(key));
-    if (missing) {
+    this.anchors = (facts.begin ? BEGIN_ADDED : 0) | (facts.end ? END_ADDED : 0);
+    this.table = groupTable(facts.names, facts.groups);
+    ({ literals: this.literals, paths: this.paths } = indexHints(facts.top, facts.flags));
+    for (let i = 0; i < defaults.length; i += 2) {
+      const name = defaults[i] ?? "";
+      if (facts.names.includes(name)) continue;
       // The default was found but not substituted (a newline inside {{ }}): StackStorm's
       // `result[name]` then raises KeyError on every match.
-      throw new FormatError(format, `parameter ${pyRepr(missing[0])} has a default but is not turned into a group (StackStorm fails with KeyError)`, this.pattern);
+      throw new FormatError(format, `parameter ${pyRepr(name)} has a default but is not turned into a group (StackStorm fails with KeyError)`, this.pattern);
     }
+  }
+
+  /** What the index files the format under (built on each read). */
+  get hints(): IndexHints {
+    return unpackHints({ literals: this.literals, paths: this.paths });
+  }
+
+  /** Parameter (named group) names in Python group order. */
+  get params(): readonly string[] {
+    return this.table.names;
+  }
+
+  /** `{{ name = default }}` parameters, in format order. */
+  get defaults(): [string, string][] {
+    const list = this.defaultPairs();
+    const out: [string, string][] = [];
+    for (let i = 0; i < list.length; i += 2) out.push([list[i] ?? "", list[i + 1] ?? ""]);
+    return out;
+  }
+
+  private defaultPairs(): readonly string[] {
+    this.defaultList ??= findDefaults(this.format);
+    return this.defaultList;
+  }
+
+  /** The names written as `{{ name }}` / `{{ name = default }}` in the format (re-derived). */
+  get fields(): string[] {
+    return expandFormat(this.format).fields;
   }
 
   /** The Python regex StackStorm derives from the format (what it passes to re.compile). */
   get pattern(): string {
-    const { reg } = substituteParams(this.format, getSnippets());
-    return (this.anchored[0] ? BEGIN : "") + reg + (this.anchored[1] ? END : "");
+    return anchoredPattern(expandFormat(this.format).reg, (this.anchors & BEGIN_ADDED) !== 0, (this.anchors & END_ADDED) !== 0);
   }
 
   /**
@@ -252,10 +187,9 @@ export class CompiledFormat {
     return this.compiled;
   }
 
-  /** The parse of the final pattern (valid: the constructor parsed it already). */
+  /** The parse of the final pattern (valid: the constructor read it already). */
   private parseFinal(): PyParsed {
-    const { reg } = substituteParams(this.format, getSnippets());
-    return withAnchors(reg, parsePython(reg, { s: true }), this.anchored);
+    return parseFinal(expandFormat(this.format).reg, (this.anchors & BEGIN_ADDED) !== 0, (this.anchors & END_ADDED) !== 0);
   }
 
   /** Like `get_extracted_param_value`: the parameters, or throws ParseMismatchError/NoValueError. */
@@ -304,7 +238,7 @@ export class CompiledFormat {
    */
   private hit(m: RegExpExecArray, prepared: PreparedCommand): FormatHit | null {
     let captured = 0;
-    for (const index of this.groupIndex) captured += m[index]?.length ?? 0;
+    for (const index of this.table.groups) captured += m[index]?.length ?? 0;
     if (this.format && prepared.blank && !this.values(m, prepared).values.some((v) => v)) return null;
     return new Hit(this, m, prepared, captured);
   }
@@ -335,12 +269,13 @@ export class CompiledFormat {
    * result dict as parallel arrays (a handful of keys: linear lookups are fastest).
    */
   values(m: RegExpExecArray, prepared: PreparedCommand): { keys: string[]; values: (string | null)[] } {
-    const keys: string[] = this.params.slice();
-    const values: (string | null)[] = this.groupIndex.map((index) => m[index] ?? null);
+    const keys: string[] = this.table.names.slice();
+    const values: (string | null)[] = this.table.groups.map((index) => m[index] ?? null);
     // Python's `matched or default`: an empty capture also takes the default.
-    for (const [key, fallback] of this.defaults) {
-      const i = keys.indexOf(key);
-      values[i] = values[i] || fallback;
+    const defaults = this.defaultPairs();
+    for (let d = 0; d < defaults.length; d += 2) {
+      const i = keys.indexOf(defaults[d] ?? "");
+      values[i] = values[i] || (defaults[d + 1] ?? "");
     }
     for (const [key, value] of prepared.pairs) {
       const i = keys.indexOf(key);
@@ -391,58 +326,9 @@ function toRecord(keys: string[], values: (string | null)[]): Record<string, str
   return out;
 }
 
-/**
- * The parse of `^\s*` + reg + `\s*$` (whichever StackStorm adds), built from the parse of
- * `reg` instead of parsing again. Same tree, same groups; the one error the concatenation
- * can introduce (global flags no longer at the start) is raised as CPython would. Under a
- * global verbose flag the suffix could fall into a trailing `#` comment: parse the text then.
- */
-function withAnchors(reg: string, parsed: PyParsed, [begin, end]: readonly [boolean, boolean]): PyParsed {
-  if (!begin && !end) return parsed;
-  if (begin && parsed.globalFlagsAt !== null) throw new PyRegexError("global flags not at the start of the expression", BEGIN.length + parsed.globalFlagsAt);
-  if (parsed.flags.x) return parsePython((begin ? BEGIN : "") + reg + (end ? END : ""), { s: true });
-  const prefix: PyNode[] = begin ? [{ t: "at", at: "bol" }, SPACE_STAR] : [];
-  const suffix: PyNode[] = end ? [SPACE_STAR, { t: "at", at: "eol" }] : [];
-  const only = parsed.ast[0];
-  if (parsed.ast.length === 1 && only?.t === "alt") {
-    // `^\s*` + "a|b" is `(^\s*a)|(b\s*$)`: the anchors join the first and last branches.
-    const branches = only.branches.slice();
-    branches[0] = [...prefix, ...(branches[0] ?? [])];
-    branches[branches.length - 1] = [...(branches[branches.length - 1] ?? []), ...suffix];
-    return { ...parsed, ast: [{ t: "alt", branches }] };
-  }
-  return { ...parsed, ast: [...prefix, ...parsed.ast, ...suffix] };
-}
-
-
 function advanceIndex(s: string, index: number): number {
   const cp = s.codePointAt(index);
   return index + (cp !== undefined && cp > 0xffff ? 2 : 1);
-}
-
-/** `re.findall(optional, format, DOTALL)` → [name, default]. */
-function findDefaults(format: string, s: Snippets): [string, string][] {
-  const out: [string, string][] = [];
-  if (!format.includes("{{")) return out;
-  const re = s.optionalFind.regex;
-  re.lastIndex = 0;
-  for (let m = re.exec(format); m; m = re.exec(format)) out.push([m[1] ?? "", joinGroups(m, 2, 5)]);
-  return out;
-}
-
-/** The two `re.sub` calls that turn `{{ … }}` into named groups; also lists the names. */
-function substituteParams(format: string, s: Snippets): { reg: string; fields: string[] } {
-  const fields: string[] = [];
-  if (!format.includes("{{")) return { reg: format, fields };
-  const optional = format.replace(s.optionalSub.regex, (_m: string, spacing: string | undefined, name: string | undefined) => {
-    fields.push(name ?? "");
-    return `(?:${paramMatch(spacing ?? "", name ?? "")})?`;
-  });
-  const reg = optional.replace(s.requiredSub.regex, (_m: string, spacing: string | undefined, name: string | undefined) => {
-    fields.push(name ?? "");
-    return paramMatch(spacing ?? "", name ?? "");
-  });
-  return { reg, fields };
 }
 
 function toFormatError(format: string, err: unknown, pattern: string): FormatError {
@@ -458,6 +344,18 @@ function toFormatError(format: string, err: unknown, pattern: string): FormatErr
 
 const cache = new Map<string, CompiledFormat | FormatError>();
 const CACHE_LIMIT = 50000;
+/** Group tables by content: most formats of an install share a handful of them. */
+const tables = new Map<string, GroupTable>();
+
+function groupTable(names: string[], groups: number[]): GroupTable {
+  const key = `${groups.join(",")} ${names.join(" ")}`;
+  let table = tables.get(key);
+  if (!table) {
+    table = { names, groups };
+    tables.set(key, table);
+  }
+  return table;
+}
 
 /** Compiles a format once (cached); throws FormatError when it cannot be used. */
 export function compileFormat(format: string): CompiledFormat {
@@ -469,7 +367,10 @@ export function compileFormat(format: string): CompiledFormat {
       if (!(err instanceof FormatError)) throw err;
       entry = err;
     }
-    if (cache.size >= CACHE_LIMIT) cache.clear();
+    if (cache.size >= CACHE_LIMIT) {
+      cache.clear();
+      tables.clear();
+    }
     cache.set(format, entry);
   }
   if (entry instanceof FormatError) throw entry;

@@ -4,7 +4,7 @@
  * whole word it contains. Only requirements that hold for *every* match are reported, so
  * using them to skip a format never changes a verdict.
  */
-import type { PyFlags, PyNode, PyParsed, PySeq } from "./pyregex/parse.ts";
+import type { PyFlags, PyNode, PySeq } from "./pyregex/parse.ts";
 import { isSpaceCp, PY_SPACE, splitWords } from "./words.ts";
 
 /** What the index needs to file a format: the words every match starts with, and more. */
@@ -30,21 +30,38 @@ export interface IndexHints {
 export const MAX_INDEXED_DEPTH = 4;
 /** Alternatives such as `(show|sh) (ip|ipv6)` multiply; past this a path stops shorter. */
 const MAX_PATHS = 32;
-const NO_HINTS: IndexHints = { paths: [], literals: [], word: "" };
 
 /**
- * Index hints from the final parse tree. Leading words only for a regex anchored at the
- * start (`^\s*`, StackStorm's or the format's own) whose first items are literal words, each
- * ending in whitespace or the end: then any match begins with exactly those words.
- * Case-insensitive or multi-line patterns get none.
+ * Index hints as a compiled format keeps them: the literal runs, and the leading-word paths
+ * as one string (paths separated by "\n", words by " "; words never hold whitespace). Nested
+ * arrays per format cost several times more, and the index reads them only when it files
+ * the format.
  */
-export function indexHints(parsed: PyParsed): IndexHints {
-  const { ast, flags } = parsed;
+export interface PackedHints {
+  readonly literals: readonly string[];
+  readonly paths: string;
+}
+
+const NO_LITERALS: readonly string[] = [];
+const NO_HINTS: PackedHints = { literals: NO_LITERALS, paths: "" };
+
+/**
+ * Index hints from the top level of the final parse tree. Leading words only for a regex
+ * anchored at the start (`^\s*`, StackStorm's or the format's own) whose first items are
+ * literal words, each ending in whitespace or the end: then any match begins with exactly
+ * those words. Case-insensitive or multi-line patterns get none.
+ */
+export function indexHints(ast: PySeq, flags: PyFlags): PackedHints {
   if (flags.i) return NO_HINTS;
   const runs = literalRuns(ast);
   const paths = leadingPaths(ast, flags);
   if (paths.length === 0 && runs.length === 0) return NO_HINTS;
-  return { paths, literals: runs, word: longestInnerWord(runs) };
+  return { literals: runs.length > 0 ? runs : NO_LITERALS, paths: paths.map((p) => p.join(" ")).join("\n") };
+}
+
+/** The hints in full, from their packed form. */
+export function unpackHints({ literals, paths }: PackedHints): IndexHints {
+  return { paths: paths ? paths.split("\n").map((p) => p.split(" ")) : [], literals, word: longestInnerWord(literals) };
 }
 
 /**
@@ -159,7 +176,7 @@ function literalRuns(ast: PySeq): string[] {
 }
 
 /** The longest word enclosed by whitespace inside one literal run ("" when none). */
-function longestInnerWord(runs: string[]): string {
+function longestInnerWord(runs: readonly string[]): string {
   let best = "";
   for (const run of runs) {
     const words = splitWords(run);

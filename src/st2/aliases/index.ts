@@ -16,8 +16,9 @@
  * Before any regex runs, the literal text it requires must appear in the command, in order.
  * The verdict is the same as trying every representation (the tests check this).
  */
-import { compileFormat, FormatError, prepareCommand } from "./format.ts";
-import type { CompiledFormat, FormatHit, PreparedCommand } from "./format.ts";
+import { prepareCommand, type PreparedCommand } from "./command.ts";
+import { compileFormat, FormatError } from "./format.ts";
+import type { CompiledFormat, FormatHit } from "./format.ts";
 import { MAX_INDEXED_DEPTH } from "./hints.ts";
 import { compilePython } from "./pyregex/emit.ts";
 import { containsInOrder, splitWords } from "./words.ts";
@@ -66,16 +67,13 @@ export interface HelpResult {
   helpstrings: { pack: string; display: string; description: string }[];
 }
 
-/** One (alias, representation) pair StackStorm would try. */
+/** One (alias, representation) pair StackStorm would try (the representation is `compiled.format`). */
 interface Pattern {
   order: number;
   alias: ActionAlias;
   display: string;
-  representation: string;
   matchMultiple: boolean;
   compiled: CompiledFormat;
-  /** Substrings every match contains, in order: a cheap pre-filter. */
-  literals: readonly string[];
   /** Set when JavaScript refused the translated regex on first use: never tried again. */
   dead?: boolean;
 }
@@ -86,7 +84,8 @@ interface Hit {
 }
 
 class TrieNode {
-  readonly patterns: Pattern[] = [];
+  /** Patterns filed at this node (most inner nodes have none: allocated when needed). */
+  patterns: Pattern[] | undefined;
   children: Map<string, TrieNode> | undefined;
 
   child(word: string): TrieNode {
@@ -111,7 +110,7 @@ class Pool {
   private readonly blank: Pattern[] = [];
 
   add(pattern: Pattern): void {
-    if (pattern.representation === "") {
+    if (pattern.compiled.format === "") {
       this.blank.push(pattern);
       return;
     }
@@ -128,7 +127,7 @@ class Pool {
     for (const path of paths) {
       let node = this.root;
       for (const word of path) node = node.child(word);
-      node.patterns.push(pattern);
+      (node.patterns ??= []).push(pattern);
     }
   }
 
@@ -152,7 +151,7 @@ class Pool {
     for (let depth = 0; depth < words.length && depth < MAX_INDEXED_DEPTH; depth++) {
       node = node.children?.get(words[depth] ?? "");
       if (!node) break;
-      tryAll(node.patterns, prepared, hits, problems);
+      if (node.patterns) tryAll(node.patterns, prepared, hits, problems);
     }
     if (hits.length > 1) hits.sort((a, b) => a.pattern.order - b.pattern.order);
     return hits;
@@ -161,7 +160,7 @@ class Pool {
 
 function tryAll(patterns: readonly Pattern[], prepared: PreparedCommand, out: Hit[], problems: AliasProblem[]): void {
   for (const pattern of patterns) {
-    if (pattern.dead || !containsInOrder(prepared.stream, pattern.literals)) continue;
+    if (pattern.dead || !containsInOrder(prepared.stream, pattern.compiled.literals)) continue;
     let hit: FormatHit | null;
     try {
       hit = pattern.compiled.run(prepared);
@@ -169,7 +168,7 @@ function tryAll(patterns: readonly Pattern[], prepared: PreparedCommand, out: Hi
       // The RegExp is built on first use; a refusal then is reported like any bad format.
       if (!(err instanceof FormatError)) throw err;
       pattern.dead = true;
-      problems.push({ ref: refOf(pattern.alias), format: pattern.representation, reason: err.reason });
+      problems.push({ ref: refOf(pattern.alias), format: pattern.compiled.format, reason: err.reason });
       continue;
     }
     if (hit) out.push({ pattern, hit });
@@ -192,7 +191,7 @@ export class AliasIndex {
       const patterns = this.compileAlias(alias, () => order++);
       if (!enabled) continue;
       this.addToPools(alias, patterns);
-      for (const p of patterns) this.suggester.add(p.display || p.representation);
+      for (const p of patterns) this.suggester.add(displayOf(p));
     }
   }
 
@@ -251,7 +250,7 @@ export class AliasIndex {
       const order = nextOrder();
       try {
         const compiled = compileFormat(entry.representation);
-        patterns.push({ order, alias, ...entry, compiled, literals: compiled.hints.literals });
+        patterns.push({ order, alias, display: entry.display, matchMultiple: entry.matchMultiple, compiled });
       } catch (err) {
         if (!(err instanceof FormatError)) throw err;
         this.problems.push({ ref: refOf(alias), format: entry.representation, reason: err.reason });
@@ -294,10 +293,10 @@ export class AliasIndex {
     const { pattern } = chosen;
     if (pattern.matchMultiple) {
       const hits = (pattern.compiled.runAll(prepared) ?? []).map((h) => ({ command: hitCommand(h, prepared), params: h.params }));
-      return { kind: "multiple", alias: pattern.alias, representation: pattern.representation, display: displayOf(pattern), hits };
+      return { kind: "multiple", alias: pattern.alias, representation: pattern.compiled.format, display: displayOf(pattern), hits };
     }
     const match = toMatch(chosen);
-    if (among) match.chosenAmong = among.map((h) => h.pattern.representation);
+    if (among) match.chosenAmong = among.map((h) => h.pattern.compiled.format);
     return { kind: "match", match };
   }
 
@@ -330,11 +329,11 @@ function refOf(alias: ActionAlias): string {
 }
 
 function displayOf(pattern: Pattern): string {
-  return pattern.display || pattern.representation;
+  return pattern.display || pattern.compiled.format;
 }
 
 function toMatch({ pattern, hit }: Hit): Match {
-  return { alias: pattern.alias, display: displayOf(pattern), representation: pattern.representation, params: hit.params };
+  return { alias: pattern.alias, display: displayOf(pattern), representation: pattern.compiled.format, params: hit.params };
 }
 
 /** The text to send for one match_multiple hit: the trailing pairs apply to every hit. */
@@ -391,13 +390,12 @@ function helpFilter(filter: string): (display: string) => boolean {
 
 /** The displays of the enabled aliases, indexed for "did you mean" (built on first use). */
 class Suggester {
-  private readonly displays: string[] = [];
-  private readonly seen = new Set<string>();
+  /** Displays in order of first appearance (duplicates are dropped when indexing). */
+  private displays: string[] = [];
   private index: { byFirst: Map<string, number[]>; byWord: Map<string, number[]>; words: string[][] } | undefined;
 
   add(display: string): void {
-    if (!display || this.seen.has(display)) return;
-    this.seen.add(display);
+    if (!display) return;
     this.displays.push(display);
     this.index = undefined;
   }
@@ -433,6 +431,9 @@ class Suggester {
 
   private build(): NonNullable<Suggester["index"]> {
     if (this.index) return this.index;
+    // Deduplicated here rather than on add: a Set kept for the index's lifetime costs more
+    // than the repeated references.
+    this.displays = [...new Set(this.displays)];
     const byFirst = new Map<string, number[]>();
     const byWord = new Map<string, number[]>();
     const words = this.displays.map((display, id) => {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { AliasParseError, compileFormat, FormatError, NoValueError, ParseMismatchError, parseFormat, parseMultiple, prepareCommand } from "../../../src/st2/aliases/format.ts";
+import { prepareCommand } from "../../../src/st2/aliases/command.ts";
+import { AliasParseError, compileFormat, FormatError, NoValueError, ParseMismatchError, parseFormat, parseMultiple } from "../../../src/st2/aliases/format.ts";
 import { compilePython } from "../../../src/st2/aliases/pyregex/emit.ts";
 import { parsePython, PyRegexError, UnsupportedRegexError } from "../../../src/st2/aliases/pyregex/parse.ts";
 import { REFERENCE_DIR } from "../../support/reference.ts";

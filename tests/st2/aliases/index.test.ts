@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { compileFormat, prepareCommand } from "../../../src/st2/aliases/format.ts";
+import { prepareCommand } from "../../../src/st2/aliases/command.ts";
+import { compileFormat } from "../../../src/st2/aliases/format.ts";
 import { AliasIndex, type MatchOutcome } from "../../../src/st2/aliases/index.ts";
 import { loadAliasFiles } from "../../../src/st2/aliases/load.ts";
 import { ActionAliasSchema, formatPatterns, isEnabled, normaliseFormat, normaliseFormats, type ActionAlias } from "../../../src/st2/aliases/types.ts";

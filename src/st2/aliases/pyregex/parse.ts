@@ -665,21 +665,3 @@ export function parsePython(pattern: string, base: Partial<PyFlags> = {}): PyPar
   for (const [name, gid] of parser.state.groupNames) names.set(gid, name);
   return { ast, flags: parser.state.flags, names, groupCount: parser.state.groups - 1, globalFlagsAt: parser.state.globalFlagsAt };
 }
-
-/**
- * `search_regex_tokens`: StackStorm looks for anchors only at the top level, inside groups,
- * and in the *second* alternative of an alternation (it reads `branches[1]`), never inside
- * repeats or lookarounds. Reproduced as is, since it decides whether `^\s*` / `\s*$` is added.
- */
-export function hasAnchor(seq: PySeq, kinds: ReadonlySet<AtKind>): boolean {
-  for (const n of seq) {
-    if (n.t === "group" && hasAnchor(n.body, kinds)) return true;
-    if (n.t === "alt") {
-      const second = n.branches[1];
-      if (second && hasAnchor(second, kinds)) return true;
-    }
-    if (n.t === "at" && kinds.has(n.at)) return true;
-  }
-  return false;
-}
-
