@@ -9,5 +9,10 @@ if (run("bash", [join(root, "scripts", "setup-test-deps.sh")]) !== 0) {
   console.error("test: could not install the Debian packages the tests need (see above)");
   process.exit(1);
 }
+// The type checker first: strict TypeScript, no unused code.
+if (process.argv.length <= 2 && run(join(root, "node_modules", ".bin", "tsc"), ["--noEmit", "-p", "."]) !== 0) {
+  console.error("test: the type check failed (see above)");
+  process.exit(1);
+}
 const env = { ...process.env, ST2BOT_LOG_LEVEL: process.env.ST2BOT_LOG_LEVEL ?? "error" };
 process.exit(run(bun, ["test", "--timeout", "60000", ...process.argv.slice(2)], { env }));

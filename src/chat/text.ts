@@ -45,7 +45,6 @@ export class TextBackend implements ChatBackend {
   private user: string;
   private room: string | undefined;
   private state: BackendStatus = { state: "disconnected", since: Date.now() };
-  private reading?: Promise<void>;
   /** Resolves when input has ended and every message read was handled. */
   readonly ended: Promise<void>;
   private markEnded!: () => void;
@@ -61,7 +60,7 @@ export class TextBackend implements ChatBackend {
 
   async start(onMessage: MessageHandler): Promise<void> {
     this.state = { state: "connected", since: Date.now() };
-    this.reading = this.readLoop(onMessage);
+    void this.readLoop(onMessage);
   }
 
   private async readLoop(onMessage: MessageHandler): Promise<void> {

@@ -8,21 +8,12 @@ import { isoMicro, objectId } from "./http.ts";
 import { resultMessage, type ExecutionView } from "./result.ts";
 import type { EmulatorState } from "./state.ts";
 import type { StreamHub } from "./stream.ts";
-import type { ActionSpec, Completion, EmulatedExecution, InquirySpec, StoredAlias } from "./types.ts";
+import type { Completion, EmulatedExecution, InquirySpec } from "./types.ts";
 
 const log = logger("emulator");
 
 /** What creating an execution needs; mirrors the alias-execution request. */
-export interface NewExecution {
-  action: ActionSpec;
-  alias?: StoredAlias;
-  parameters: Record<string, unknown>;
-  user: string;
-  apiUser?: string;
-  sourceChannel?: string;
-  sourceContext?: unknown;
-  notifyRoute?: string;
-}
+export type NewExecution = Pick<EmulatedExecution, "action" | "alias" | "parameters" | "user" | "apiUser" | "sourceChannel" | "sourceContext" | "notifyRoute">;
 
 export class Executions {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();

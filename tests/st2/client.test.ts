@@ -28,7 +28,7 @@ function miniSt2() {
     enabled: true,
   }));
   const authed = (s: Seen) => valid.has(s.headers.get("X-Auth-Token") ?? "") || valid.has(s.headers.get("St2-Api-Key") ?? "");
-  const fake = fakeServer((req, s) => {
+  const fake = fakeServer((_req, s) => {
     if (s.path === "/auth/v1/tokens" && s.method === "POST") {
       if (s.headers.get("Authorization") !== `Basic ${btoa(`bot:${PASSWORD}`)}`) return jsonResponse(401, { faultstring: "Invalid or missing credentials" });
       const token = `minist2-token-${++issued}-xxxx`;

@@ -8,7 +8,7 @@ import { fakeServer, jsonResponse, makeCerts, type TestCerts } from "./helpers.t
 const SECRET = "header-secret-value-1234";
 
 describe("errors", () => {
-  const fake = fakeServer((req, seen) => {
+  const fake = fakeServer((_req, seen) => {
     const status = Number(seen.path.split("/").pop());
     if (seen.path.startsWith("/plain/")) return new Response("<html>bad gateway</html>", { status, statusText: "Bad Gateway" });
     if (seen.path === "/slow") return Bun.sleep(500).then(() => jsonResponse(200, {}));
