@@ -156,7 +156,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
  * changes into the cache, pending inquiries into chat; a re-sync of the aliases on every connect.
  */
 function connectStream(config: Config, client: St2Client, aliases: AliasCache, outbox: Outbox, idleTimeoutMs?: number) {
-  const inquiries = wireInquiries({ config, enqueue: (a) => outbox.enqueue(a, "stream"), defaultChannel: config.stackstorm.inquiry_channel });
+  const inquiries = wireInquiries({ config, enqueue: (a) => outbox.enqueueSoon(a, "stream"), defaultChannel: config.stackstorm.inquiry_channel });
   const link: { stream?: St2Stream; state: { state: StreamState; detail?: string } } = { state: { state: "idle" } };
   link.stream = new St2Stream({
     client,
@@ -172,7 +172,7 @@ function connectStream(config: Config, client: St2Client, aliases: AliasCache, o
       if (!event.name.startsWith("st2.announcement__")) return;
       const parsed = parseStreamAnnouncement(event.data);
       if (!parsed.ok) log.warn("skipped a malformed announcement", { event: event.name, error: parsed.error });
-      else outbox.enqueue(parsed.value, "stream");
+      else outbox.enqueueSoon(parsed.value, "stream");
     },
     onConnect: () => void aliases.refresh(),
     onState: (s, detail) => (link.state = { state: s, detail }),

@@ -299,3 +299,28 @@ describe("Outbox rate limits and threads", () => {
     expect(byText.e).toEqual({ kind: "user", id: "carol", name: "@carol" });
   });
 });
+
+describe("Outbox batching for the stream", () => {
+  test("enqueueSoon stores a turn's announcements together, before any is sent, and keeps their order", async () => {
+    const { db } = tempDb();
+    const backend = new MemoryBackend();
+    const outbox = newOutbox(backend, {}, db);
+    outbox.start();
+    for (let i = 0; i < 5; i++) outbox.enqueueSoon({ message: `soon ${i}`, channel: "#ops" }, "stream");
+    expect(rows(db)).toBe(0);
+    expect(backend.sent.length).toBe(0);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(rows(db) + backend.sent.length).toBeGreaterThanOrEqual(5);
+    expect(await outbox.drain(2000)).toBe(true);
+    expect(backend.sent.map((m) => m.text)).toEqual(["soon 0", "soon 1", "soon 2", "soon 3", "soon 4"]);
+    expect(rows(db)).toBe(0);
+  });
+
+  test("stop() stores what is still waiting for the end of the turn", async () => {
+    const { db } = tempDb();
+    const outbox = newOutbox(new MemoryBackend(), {}, db);
+    outbox.enqueueSoon({ message: "late", channel: "#ops" }, "stream");
+    await outbox.stop();
+    expect(rows(db)).toBe(1);
+  });
+});
