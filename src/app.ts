@@ -4,6 +4,7 @@
  * the end-to-end tests and the benchmarks all start st2bot here.
  */
 import { join } from "node:path";
+import * as v from "valibot";
 import type { Config } from "./config/schema.ts";
 import type { ChatBackend } from "./chat/types.ts";
 import { createBackend } from "./chat/registry.ts";
@@ -23,11 +24,13 @@ import { createServer, peerAddress, type WebServer } from "./web/server.ts";
 import { loginPlugin } from "./web/login.ts";
 import { metricsPlugin } from "./web/metrics.ts";
 import { webhookPlugin } from "./web/webhook.ts";
-import { logger, registerSecret, setLogLevel } from "./lib/log.ts";
+import { ConfigError } from "./lib/errors.ts";
+import { logger, registerSecret, setLogLevel, type Level } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 
 const log = logger("app");
 
+/** How to start st2bot: the config, plus what tests and benchmarks replace. */
 export interface AppOptions {
   config: Config;
   /** A backend built by the caller (tests, the demo's terminal); default from `[bot] backend`. */
@@ -40,6 +43,7 @@ export interface AppOptions {
   fetch?: FetchFn;
 }
 
+/** A running st2bot: its parts (for tests and the CLI) and `stop`. */
 export interface App {
   config: Config;
   backend: ChatBackend;
@@ -50,17 +54,60 @@ export interface App {
   web?: WebServer;
   startedAt: Date;
   streamState(): { state: StreamState; detail?: string };
+  /** Stops every part (each even when another fails to stop) and closes the database. */
   stop(): Promise<void>;
 }
 
+/**
+ * Builds and starts every part. A StackStorm or chat service that is down does not stop it
+ * (both are retried in the background); a configuration the services refuse does: then every
+ * part started so far is stopped again and the error (a ConfigError) is thrown.
+ */
 export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
-  // The environment wins over the file, as for every other setting.
-  setLogLevel((process.env.ST2BOT_LOG_LEVEL as typeof config.bot.log_level | undefined) ?? config.bot.log_level);
+  setLogLevel(logLevel(config));
   registerConfigSecrets(config);
   const startedAt = new Date();
   const backend = opts.backend ?? (await createBackend(config));
   const db = openDatabase(opts.dbPath ?? join(config.bot.data_dir, "st2bot.sqlite"));
+  // What stop() undoes, in reverse, filled as each part starts (so a failed start undoes only those).
+  const teardown: Array<[string, () => unknown]> = [["database", () => db.close()]];
+  const stop = async () => {
+    for (const [what, step] of teardown.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        log.warn(`could not stop the ${what} cleanly`, { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  };
+  try {
+    return await startParts(opts, { backend, db, startedAt, teardown, stop });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The environment wins over the file, as for every other setting; a typo must not silence the log. */
+function logLevel(config: Config): Level {
+  const env = process.env.ST2BOT_LOG_LEVEL;
+  if (!env) return config.bot.log_level;
+  const level = v.safeParse(v.picklist(["debug", "info", "warn", "error"]), env);
+  if (!level.success) throw new ConfigError(`ST2BOT_LOG_LEVEL: "${env}" is not a log level; use debug, info, warn or error`);
+  return level.output;
+}
+
+interface Started {
+  backend: ChatBackend;
+  db: Database;
+  startedAt: Date;
+  teardown: Array<[string, () => unknown]>;
+  stop: () => Promise<void>;
+}
+
+async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, stop }: Started): Promise<App> {
+  const { config } = opts;
   const client = St2Client.fromConfig(config, { fetch: opts.fetch });
   const aliases = new AliasCache({ load: () => client.listAliases() });
   const outbox = new Outbox({
@@ -69,10 +116,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     deadAfterMs: config.outbox.dead_after_seconds * 1000,
     maxRetryDelayMs: config.outbox.max_retry_delay_seconds * 1000,
   });
-  const identities = await openIdentities(config, db, client).catch((err) => {
-    db.close();
-    throw err;
-  });
+  const identities = await openIdentities(config, db, client);
   const stream = connectStream(config, client, aliases, outbox, opts.streamIdleTimeoutMs);
   const bot = createBot({
     config,
@@ -112,21 +156,25 @@ export async function startApp(opts: AppOptions): Promise<App> {
         }),
       ],
     });
-    await web.listen().catch((err) => {
-      db.close();
-      throw err;
-    });
+    await web.listen();
+    const server = web;
+    teardown.push(["web server", () => server.stop()]);
   }
 
   outbox.start();
+  teardown.push(["outbox", () => outbox.stop()]);
   // Aliases first, so the first chat line already finds them; a StackStorm that is down
   // does not stop st2bot: the stream's reconnect and the timer load them later.
   const loaded = await aliases.refresh();
   if (!loaded) log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
+  teardown.push(["chat backend", () => backend.stop()]);
   await backend.start(bot.handler);
   aliases.startTimer(config.stackstorm.timer_update * 1000);
+  teardown.push(["alias timer", () => aliases.stop()]);
   client.startHealthCheck(config.stackstorm.timer_update * 1000);
+  teardown.push(["StackStorm health check", () => client.stopHealthCheck()]);
   stream.stream.start();
+  teardown.push(["stream", () => stream.stream.stop()]);
   log.info("st2bot ready", { version: VERSION, backend: backend.name, aliases: aliases.index.size, ms: Date.now() - startedAt.getTime() });
 
   return {
@@ -139,15 +187,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     web,
     startedAt,
     streamState: () => stream.state,
-    stop: async () => {
-      aliases.stop();
-      client.stopHealthCheck();
-      await stream.stream.stop();
-      await backend.stop();
-      await outbox.stop();
-      await web?.stop();
-      db.close();
-    },
+    stop,
   };
 }
 

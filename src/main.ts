@@ -100,6 +100,10 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   },
 };
 
+/**
+ * Runs one subcommand and resolves with the process exit code: 0 done, 1 failed (the reason
+ * printed to stderr in plain words, never a stack trace), 2 an unknown command or bad usage.
+ */
 export async function main(argv: string[]): Promise<number> {
   const [first = "help", ...rest] = argv;
   const name = first === "--version" || first === "-v" ? "version" : first === "--help" || first === "-h" ? "help" : first;

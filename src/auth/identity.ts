@@ -19,6 +19,7 @@ export type LoginRequest =
   | { shared_word: string; kind: "token"; token: string }
   | { shared_word: string; kind: "apikey"; apikey: string };
 
+/** A login's outcome; `error` is plain language for the page and never echoes a secret. */
 export type LoginResult =
   | { ok: true; st2User?: string }
   | { ok: false; status: 400 | 401 | 404 | 502; error: string };
@@ -26,9 +27,14 @@ export type LoginResult =
 /** Said for unknown, expired and consumed sessions alike. */
 export const INVALID_SESSION = "This login link is not valid: it may have expired or been used already. Ask the bot for a new one with st2session_start.";
 const REJECTED = "StackStorm did not accept those credentials.";
+const BOT_REFUSED =
+  "st2bot cannot check tokens right now because StackStorm does not accept st2bot's own credential. " +
+  "Please try again later, or log in with a username and password or an API key.";
 
+/** The client to act with for a chat user, or why there is none (they must log in first). */
 export type UserClient = { ok: true; client: St2Client } | { ok: false; reason: "no-session" };
 
+/** Whose credential each chat user's StackStorm calls carry, and the login that links one. */
 export class Identities {
   constructor(
     private readonly config: Config,
@@ -37,6 +43,7 @@ export class Identities {
     readonly sessions: Sessions,
   ) {}
 
+  /** True under `rbac_auth.clientside`: every user acts as their own StackStorm identity. */
   get clientside(): boolean {
     return Boolean(this.config.stackstorm.rbac_auth.clientside);
   }
@@ -71,12 +78,19 @@ export class Identities {
       ({ credential, st2User } = checked);
     } catch (err) {
       const status = err instanceof St2ApiError ? err.status : 0;
+      // tokens/validate is authenticated by the bot's own credential: a 401 there is about the
+      // bot, and must neither blame the user's token nor count towards burning their link.
+      if (req.kind === "token" && status === 401) {
+        log.warn("login: a user token could not be checked because StackStorm refuses st2bot's own credential");
+        return { ok: false, status: 502, error: BOT_REFUSED };
+      }
       if (status === 401 || status === 400) return { ok: false, status: 401, error: REJECTED };
       log.warn("login: StackStorm could not be asked", { status });
       return { ok: false, status: 502, error: "StackStorm could not be reached to check those credentials; please try again." };
     }
+    // Consume the link before storing, so two logins racing on one link cannot both succeed.
+    if (!redeemed.finish()) return { ok: false, status: 404, error: INVALID_SESSION };
     await this.store.put(redeemed.chatUser, credential);
-    redeemed.finish();
     log.info("a chat user linked their StackStorm identity", { chatUser: redeemed.chatUser, st2User, kind: req.kind });
     return { ok: true, st2User };
   }

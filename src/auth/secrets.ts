@@ -9,14 +9,18 @@ import type { Database } from "../store/db.ts";
 import type { Credential } from "../st2/credentials.ts";
 import { ConfigError } from "../lib/errors.ts";
 
+/** Users' StackStorm credentials by chat user: one per user, a `put` replaces the previous. */
 export interface SecretStore {
   readonly kind: "encrypted" | "cleartext";
   get(user: string): Promise<Credential | undefined>;
   put(user: string, credential: Credential): Promise<void>;
+  /** True when the user had a credential. */
   delete(user: string): Promise<boolean>;
+  /** The chat users with a stored credential. */
   users(): string[];
 }
 
+/** `secrets_store = "cleartext"`: memory only, so every link is gone after a restart. */
 export class CleartextStore implements SecretStore {
   readonly kind = "cleartext";
   private readonly map = new Map<string, Credential>();
@@ -59,7 +63,14 @@ export async function loadKey(opts: { keyEnv: string; keyFile?: string; env?: Re
       throw new ConfigError(`secrets.key_file: cannot read ${opts.keyFile}`);
     }
     if (mode & 0o077) throw new ConfigError(`secrets.key_file: ${opts.keyFile} is readable by group or others; run chmod 600 ${opts.keyFile}`);
-    return importKey(readFileSync(opts.keyFile, "utf8"), opts.keyFile);
+    let material: string;
+    try {
+      material = readFileSync(opts.keyFile, "utf8");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+      throw new ConfigError(`secrets.key_file: cannot read ${opts.keyFile} (${code}); st2bot's user must be able to read it`);
+    }
+    return importKey(material, opts.keyFile);
   }
   throw new ConfigError(
     `the encrypted secrets store needs a key: export ${opts.keyEnv}=$(openssl rand -base64 32), or set secrets.key_file (or use secrets_store = "cleartext")`,
@@ -80,6 +91,7 @@ async function open(key: CryptoKey, nonce: Uint8Array, ciphertext: Uint8Array, a
   return dec.decode(plain);
 }
 
+/** `secrets_store = "encrypted"`: AES-256-GCM records in SQLite (see the file comment). */
 export class EncryptedStore implements SecretStore {
   readonly kind = "encrypted";
 

@@ -7,6 +7,7 @@
  */
 import type { Database } from "../store/db.ts";
 
+/** An open session as admins see it (`!st2session_list`): never its id. */
 export interface SessionInfo {
   chatUser: string;
   createdAt: number;
@@ -15,13 +16,18 @@ export interface SessionInfo {
   ref: string;
 }
 
+/**
+ * The verdict on an id and shared word. `finish()` consumes the session and returns false when
+ * a parallel login on the same link consumed it first: only the caller that gets true may link.
+ */
 export type Redeem =
-  | { ok: true; chatUser: string; finish(): void }
+  | { ok: true; chatUser: string; finish(): boolean }
   | { ok: false; reason: "invalid" | "wrong-word" };
 
 const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
+/** The login sessions table (see the file comment). */
 export class Sessions {
   constructor(
     private readonly db: Database,
@@ -49,7 +55,8 @@ export class Sessions {
 
   /**
    * Checks the id and the shared word. On success the caller validates the StackStorm
-   * credentials and then calls `finish()`, which consumes the session.
+   * credentials and then calls `finish()`, which consumes the session. Nothing is consumed
+   * here: a login that StackStorm refuses leaves the link usable.
    */
   async redeem(id: string, sharedWord: string): Promise<Redeem> {
     const row = this.row(id);
@@ -60,7 +67,7 @@ export class Sessions {
     return {
       ok: true,
       chatUser: row.chat_user,
-      finish: () => void this.db.query("UPDATE sessions SET consumed = 1 WHERE id_hash = ?").run(row.id_hash),
+      finish: () => this.db.query("UPDATE sessions SET consumed = 1 WHERE id_hash = ? AND consumed = 0").run(row.id_hash).changes > 0,
     };
   }
 
@@ -69,6 +76,7 @@ export class Sessions {
     if (UUID.test(id)) this.db.query("UPDATE sessions SET consumed = 1 WHERE id_hash = ?").run(sha256(id));
   }
 
+  /** Open sessions, oldest first (long-gone rows are pruned on the way). */
   list(): SessionInfo[] {
     this.prune();
     const rows = this.db.query("SELECT id_hash, chat_user, created_at, expires_at FROM sessions WHERE consumed = 0 ORDER BY created_at").all() as Row[];

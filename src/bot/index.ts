@@ -30,14 +30,17 @@ export interface BotMessage {
   context?: Record<string, unknown>;
 }
 
+/** Everything the bot is built from; app.ts wires the real parts, tests fakes. */
 export interface BotDeps {
   config: Config;
   backend: ChatBackend;
   aliases: AliasCache;
+  /** Whose StackStorm client a chat user gets (their own under client-side auth). */
   identities: Identities;
   outbox: OutboxControl;
-  /** Stores a message durably for delivery. */
+  /** Stores a message durably for delivery; throws when it could not be stored. */
   send(message: BotMessage): void;
+  /** Live figures for `!status`. */
   status: StatusSource;
 }
 
@@ -48,7 +51,10 @@ export function addressed(target: Target, out: Outgoing): BotMessage {
     : { message: out.text, user: target.id, whisper: true, extra: out.extra };
 }
 
-/** Builds the commands and returns the handler the chat backend feeds messages to. */
+/**
+ * Builds the commands and returns the handler the chat backend feeds messages to (see
+ * `createRouter`), with the commands for inspection. Every reply goes through `deps.send`.
+ */
 export function createBot(deps: BotDeps): { handler: MessageHandler; commands: readonly Command[] } {
   const { config, backend, identities } = deps;
   const runName = config.stackstorm.plugin_prefix || "st2";

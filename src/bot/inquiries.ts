@@ -312,7 +312,11 @@ export function wireInquiries(opts: WireInquiriesOptions): InquiryWiring {
       if (!id || announced.has(id)) return true;
       const out = announceInquiry(event, opts);
       if (!out) {
-        if (pendingInquiry(event)) log.info("a pending inquiry has no chat place to be announced in; st2inquiries lists it", { id });
+        // A later update may still name its chat place; an inquiry for another route is not ours to mention.
+        const found = pendingInquiry(event);
+        if (found && (!found.inquiry.route || found.inquiry.route === opts.config.stackstorm.route_key)) {
+          log.info("a pending inquiry has no chat place to be announced in; st2inquiries lists it", { id });
+        }
         return true;
       }
       announced.add(id);

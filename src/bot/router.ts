@@ -10,11 +10,13 @@ import type { Command, Context, Middleware, ParsedCommand } from "./types.ts";
 
 const log = logger("bot.router");
 
+/** What the router needs: the prefix and names it answers to, the commands, and where replies go. */
 export interface RouterOptions {
   /** Errbot's BOT_PREFIX, default `!`. */
   prefix: string;
   /** The bot's name, accepted as `@st2bot ...` or `st2bot: ...` in place of the prefix. */
   botName: string;
+  /** The commands by their registered names (matched case-insensitively). */
   commands: Command[];
   /**
    * The command that takes any text no other command claims: always when the bot is addressed
@@ -75,12 +77,17 @@ export function parseCommand(typed: string, commands: ReadonlyMap<string, Comman
   return def ? { parsed: { name, args: match[2]!.trim(), typed }, def } : undefined;
 }
 
+/**
+ * The handler a backend feeds messages to. Messages not addressed to the bot are ignored;
+ * everything else gets exactly one outcome: the command runs, the ACL refuses, or a reply says
+ * what went wrong. It never rejects: failures become replies (CommandError as written, anything
+ * else a generic text with an error id that is also in the log).
+ */
 export function createRouter(backend: ChatBackend, opts: RouterOptions): MessageHandler {
   const byName = new Map(opts.commands.map((c) => [c.name.toLowerCase(), c]));
-  const names = [opts.botName, ...backend.botNames()];
-
   return async (msg: Message) => {
-    const to = addressed(msg, opts.prefix, names);
+    // Asked per message: a backend learns its own name (Slack, Mattermost) only once connected.
+    const to = addressed(msg, opts.prefix, [opts.botName, ...backend.botNames()]);
     if (!to || to.text === "") return;
     const typed = to.text;
     const ctx = createContext(backend, msg, opts);
@@ -123,11 +130,14 @@ async function safely(ctx: Context, fn: () => Promise<void>): Promise<void> {
     await fn();
   } catch (err) {
     if (err instanceof CommandError) {
-      await ctx.reply(err.userMessage).catch(() => undefined);
+      await ctx.reply(err.userMessage).catch(replyFailed);
       return;
     }
     const id = crypto.randomUUID().slice(0, 8);
     log.error("command failed", { id, command: ctx.command?.name, error: err instanceof Error ? err.stack ?? err.message : String(err) });
-    await ctx.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch(() => undefined);
+    await ctx.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch(replyFailed);
   }
 }
+
+// The reply could not even be queued (the outbox's database failed): nothing left to tell the user.
+const replyFailed = (err: unknown) => log.error("could not queue a reply", { error: err instanceof Error ? err.message : String(err) });

@@ -14,8 +14,10 @@ export interface ParsedCommand {
   typed: string;
 }
 
+/** One per incoming message: what was said, by whom and where, and how to answer it. */
 export interface Context {
   readonly msg: Message;
+  /** The backend the message came in on (its name, message size, source_channel form). */
   readonly backend: ChatBackend;
   /** Set by the router once the command is recognised. */
   command?: ParsedCommand;
@@ -29,7 +31,9 @@ export interface Context {
   send(target: Target, msg: Outgoing): Promise<void>;
 }
 
+/** Runs the rest of the chain; a middleware that does not call it stops the command. */
 export type Next = () => Promise<void>;
+/** One step before a command runs (the ACL): `(ctx, next)`, as in grammY and Hono. */
 export type Middleware = (ctx: Context, next: Next) => Promise<void>;
 
 /** A command the router can dispatch to. */
@@ -42,6 +46,7 @@ export interface Command {
   help: string;
   /** Usage shown in help, e.g. `st2help [--pack P] [--filter F]`. */
   usage?: string;
+  /** Only `bot.admins` may run it, and only in a direct message unless a rule sets `allowmuc`. */
   adminOnly?: boolean;
   /** Left out of `!help`. */
   hidden?: boolean;

@@ -5,6 +5,7 @@
 import { SendError } from "../lib/errors.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "./types.ts";
 
+/** One message the bot sent, as the memory backend recorded it. */
 export interface SentMessage {
   target: Target;
   text: string;
@@ -12,6 +13,7 @@ export interface SentMessage {
   at: number;
 }
 
+/** How the memory backend presents itself; every field has a default. */
 export interface MemoryBackendOptions {
   name?: string;
   maxMessageLength?: number;
@@ -23,6 +25,7 @@ export interface MemoryBackendOptions {
 
 type FailMode = { kind: "error"; retryable: boolean; retryAfterMs?: number } | { kind: "hang" };
 
+/** The in-memory backend: `receive` plays a person typing, `sent` holds what the bot said. */
 export class MemoryBackend implements ChatBackend {
   readonly name: string;
   readonly maxMessageLength: number;

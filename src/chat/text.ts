@@ -4,8 +4,12 @@
  * `/as @bob`, `/in #ops` and `/dm` switch the sender and the place.
  */
 import type { Config } from "../config/schema.ts";
+import { logger } from "../lib/log.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "./types.ts";
 
+const log = logger("chat.text");
+
+/** Where the terminal backend reads and writes (stdin/stdout in production, arrays in tests). */
 export interface TextIO {
   /** Lines typed by the person; ends when input closes. */
   lines: AsyncIterable<string>;
@@ -29,6 +33,7 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncItera
   if (buffer) yield buffer;
 }
 
+/** The process's own terminal: stdin lines, stdout, interactive when stdin is a TTY. */
 export function stdio(): TextIO {
   return {
     lines: readLines(Bun.stdin.stream()),
@@ -39,6 +44,7 @@ export function stdio(): TextIO {
 
 const bare = (name: string) => name.replace(/^[@#]/, "");
 
+/** The terminal backend (see the module comment); `ended` tells when piped input is used up. */
 export class TextBackend implements ChatBackend {
   readonly name = "text";
   readonly maxMessageLength = 8000;
@@ -48,6 +54,8 @@ export class TextBackend implements ChatBackend {
   /** Resolves when input has ended and every message read was handled. */
   readonly ended: Promise<void>;
   private markEnded!: () => void;
+  /** Whether the prompt is the last thing written, so replies can start on a fresh line. */
+  private prompted = false;
 
   constructor(
     config: Config,
@@ -64,14 +72,29 @@ export class TextBackend implements ChatBackend {
   }
 
   private async readLoop(onMessage: MessageHandler): Promise<void> {
-    this.prompt();
-    for await (const line of this.io.lines) {
-      if (this.state.state === "stopped") break;
-      const text = line.trim();
-      if (text && !this.control(text)) await onMessage(this.message(text));
+    try {
       this.prompt();
+      for await (const line of this.io.lines) {
+        this.prompted = false;
+        if (this.state.state === "stopped") break;
+        const text = line.trim();
+        if (text && !this.control(text)) await this.handle(onMessage, this.message(text));
+        this.prompt();
+      }
+    } catch (err) {
+      log.error("cannot read the terminal input", { error: String(err) });
+    } finally {
+      this.markEnded();
     }
-    this.markEnded();
+  }
+
+  /** One failing line must not end the session (nor leave `ended` pending forever). */
+  private async handle(onMessage: MessageHandler, msg: Message): Promise<void> {
+    try {
+      await onMessage(msg);
+    } catch (err) {
+      log.error("the message handler failed", { error: String(err) });
+    }
   }
 
   /** Handles `/as`, `/in` and `/dm`; returns false for ordinary text. */
@@ -95,8 +118,11 @@ export class TextBackend implements ChatBackend {
     };
   }
 
+  /** Shows the prompt unless it is already the last thing on the screen. */
   private prompt(): void {
-    if (this.io.interactive) this.io.write(`@${this.user}${this.room ? ` #${this.room}` : ""}> `);
+    if (!this.io.interactive || this.prompted) return;
+    this.io.write(`@${this.user}${this.room ? ` #${this.room}` : ""}> `);
+    this.prompted = true;
   }
 
   async stop(): Promise<void> {
@@ -116,8 +142,10 @@ export class TextBackend implements ChatBackend {
     // Blank lines around a message (StackStorm's result template has them) carry nothing here.
     const body = msg.text.replace(/^(\s*\n)+|(\n\s*)+$/g, "");
     const lines = body.split("\n").map((line) => `${where} ${line}`.trimEnd());
-    this.io.write((this.io.interactive ? "\n" : "") + lines.join("\n") + "\n");
-    if (this.io.interactive) this.prompt();
+    // After a prompt, start on a fresh line; then show the prompt again below the message.
+    this.io.write((this.prompted ? "\n" : "") + lines.join("\n") + "\n");
+    this.prompted = false;
+    this.prompt();
   }
 
   async resolve(kind: "user" | "channel", value: string): Promise<Target> {
@@ -135,6 +163,7 @@ export class TextBackend implements ChatBackend {
   }
 }
 
+/** The registry's factory; `io` defaults to the process's terminal. */
 export function createTextBackend(config: Config, io?: TextIO): TextBackend {
   return new TextBackend(config, io);
 }

@@ -13,6 +13,7 @@ import { runUntilStopped } from "./run.ts";
 
 const DEMO_KEY = "demo-api-key-0123456789";
 
+/** Runs the demo until input ends or a signal arrives; the emulator and temp data go with it. */
 export async function runDemo(_argv: string[]): Promise<number> {
   const emulator = await startEmulator({ aliases: sampleAliases, actions: sampleActions, apiKeys: [DEMO_KEY], completionDelayMs: 300 });
   const dataDir = mkdtempSync(join(tmpdir(), "st2bot-demo-"));

@@ -3,9 +3,11 @@
  * (error) with what to do about it; the exit code is 1 when any check failed.
  */
 import { accessSync, constants, mkdirSync, statSync } from "node:fs";
+import * as v from "valibot";
 import type { Config } from "../config/schema.ts";
 import { botCredential } from "../config/load.ts";
 import { St2Client } from "../st2/client.ts";
+import { St2ApiError } from "../st2/http.ts";
 import { AliasIndex } from "../st2/aliases/index.ts";
 import { BACKENDS } from "../chat/registry.ts";
 
@@ -17,6 +19,10 @@ interface Check {
 }
 const mark: Record<Verdict, string> = { ok: "✓", warn: "!", fail: "✗" };
 
+/**
+ * Runs every check, printing each verdict to `io.stdout` as it comes, and resolves with the exit
+ * code: 1 when any check failed, else 0 (warnings do not fail). `client` is for tests.
+ */
 export async function runDoctor(config: Config, io: { stdout: (s: string) => void }, client = St2Client.fromConfig(config, { timeoutMs: 5000 })): Promise<number> {
   const checks: Check[] = [];
   const add = (c: Check) => {
@@ -45,7 +51,6 @@ function checkChat(config: Config): Check[] {
     mattermost: [
       [Boolean(config.mattermost.url), "mattermost.url"],
       [Boolean(config.mattermost.token || (config.mattermost.login && config.mattermost.password)), "mattermost.token, or mattermost.login and password"],
-      [Boolean(config.mattermost.team), "mattermost.team (to resolve ~channel names)"],
     ],
     xmpp: [
       [Boolean(config.xmpp.jid), "xmpp.jid"],
@@ -54,7 +59,12 @@ function checkChat(config: Config): Check[] {
   };
   const missing = (need[name] ?? []).filter(([ok]) => !ok).map(([, what]) => what);
   if (missing.length) return [{ verdict: "fail", what: `chat backend "${name}" is missing settings`, fix: `set ${missing.join("; ")}` }];
-  return [{ verdict: "ok", what: `chat backend "${name}" is configured` }];
+  const out: Check[] = [{ verdict: "ok", what: `chat backend "${name}" is configured` }];
+  // Not an error: a bot in exactly one team uses that one (see chat/mattermost/session.ts).
+  if (name === "mattermost" && !config.mattermost.team) {
+    out.push({ verdict: "warn", what: "mattermost.team is not set: ~channel names resolve only while the bot is in exactly one team", fix: "set mattermost.team" });
+  }
+  return out;
 }
 
 function checkLocal(config: Config): Check[] {
@@ -92,8 +102,8 @@ function checkSecretsKey(config: Config): Check {
 }
 
 function describe(err: unknown): string {
-  const e = err as { faultstring?: string; message?: string; status?: number };
-  return e.faultstring ?? e.message ?? String(err);
+  if (err instanceof St2ApiError) return err.faultstring;
+  return err instanceof Error ? err.message : String(err);
 }
 
 async function* checkStackStorm(config: Config, client: St2Client): AsyncGenerator<Check> {
@@ -108,7 +118,7 @@ async function* checkStackStorm(config: Config, client: St2Client): AsyncGenerat
     aliases = await client.listAliases();
     yield { verdict: "ok", what: `StackStorm API ${config.stackstorm.api_url} answers and accepts the credential (${aliases.length} action aliases)` };
   } catch (err) {
-    const status = (err as { status?: number }).status;
+    const status = err instanceof St2ApiError ? err.status : undefined;
     const fix = status === 0
       ? "check stackstorm.api_url, the network, and TLS settings (verify_cert, ca_cert)"
       : status === 401 ? "the credential is wrong or expired: replace it" : undefined;
@@ -133,18 +143,40 @@ async function checkStream(config: Config, client: St2Client): Promise<Check> {
   }
 }
 
+/** The parts of a StackStorm rule the notify check reads; anything else about a rule is ignored. */
+const RuleSchema = v.looseObject({
+  ref: v.optional(v.string()),
+  name: v.optional(v.string()),
+  enabled: v.optional(v.boolean()),
+  trigger: v.optional(v.looseObject({ type: v.optional(v.string()) })),
+  criteria: v.optional(v.record(v.string(), v.unknown())),
+});
+const RulesSchema = v.array(v.unknown());
+const RULES_PAGE = 100;
+
+function servesRoute(raw: unknown, route: string): v.InferOutput<typeof RuleSchema> | undefined {
+  const parsed = v.safeParse(RuleSchema, raw);
+  if (!parsed.success) return undefined;
+  const r = parsed.output;
+  const byRoute = r.criteria?.["trigger.route"];
+  const pattern = typeof byRoute === "object" && byRoute !== null ? (byRoute as { pattern?: unknown }).pattern : undefined;
+  return r.enabled !== false && r.trigger?.type === "core.st2.generic.notifytrigger" && pattern === route ? r : undefined;
+}
+
 /** Results only come back if a rule posts them for our route (chatops.post_result). */
 async function checkRule(config: Config, client: St2Client): Promise<Check> {
   const route = config.stackstorm.route_key;
   try {
-    const res = await client.http.request("GET", `${config.stackstorm.api_url.replace(/\/+$/, "")}/rules?limit=100`, { headers: await client.provider.header() });
-    const rules = Array.isArray(res.body) ? (res.body as Record<string, unknown>[]) : [];
-    const found = rules.find((r) => {
-      const criteria = (r.criteria ?? {}) as Record<string, { pattern?: unknown }>;
-      const trigger = (r.trigger ?? {}) as { type?: string };
-      return r.enabled !== false && trigger.type === "core.st2.generic.notifytrigger" && criteria["trigger.route"]?.pattern === route;
-    });
-    if (found) return { verdict: "ok", what: `rule ${String(found.ref ?? found.name)} sends results for route "${route}"` };
+    const url = `${config.stackstorm.api_url.replace(/\/+$/, "")}/rules?enabled=true&limit=${RULES_PAGE}`;
+    const res = await client.http.request("GET", url, { headers: await client.provider.header() });
+    const rules = v.parse(RulesSchema, res.body);
+    const found = rules.map((r) => servesRoute(r, route)).find((r) => r !== undefined);
+    if (found) return { verdict: "ok", what: `rule ${found.ref ?? found.name ?? "(unnamed)"} sends results for route "${route}"` };
+    // Only one page is read: among more rules than that, not finding it is not proof.
+    const total = Number(res.headers.get("x-total-count") ?? rules.length);
+    if (total > rules.length) {
+      return { verdict: "warn", what: `no rule for route "${route}" among the first ${rules.length} of ${total} enabled StackStorm rules`, fix: "check that a chatops.post_result notify rule for this route exists (`st2bot rule` prints one)" };
+    }
     return { verdict: "fail", what: `no enabled StackStorm rule sends results for route "${route}": acks will arrive but results never will`, fix: "print one with `st2bot rule` and install it in StackStorm" };
   } catch (err) {
     return { verdict: "warn", what: `could not list StackStorm rules to check route "${route}": ${describe(err)}` };

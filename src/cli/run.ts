@@ -6,19 +6,25 @@ import { logger } from "../lib/log.ts";
 
 const log = logger("cli");
 
+/**
+ * Starts st2bot and resolves with the exit code once SIGINT or SIGTERM arrives, or — for the
+ * terminal backend — once input has ended and the results still on their way were delivered
+ * (`settled`, when given, says when that is). A second signal during the shutdown kills at once.
+ */
 export async function runUntilStopped(config: Config, opts: Omit<AppOptions, "config"> = {}, settled?: (app: App) => boolean): Promise<number> {
   const app = await startApp({ config, ...opts });
   // hubot-stackstorm's SIGUSR2: reload the action aliases now.
   const reload = () => void app.aliases.refresh().then((ok) => log.info(ok ? `reloaded ${app.aliases.index.size} action aliases` : "alias reload failed; keeping the last good set"));
   process.on("SIGUSR2", reload);
-  const stopped = new Promise<string>((resolve) => {
-    process.once("SIGINT", () => resolve("SIGINT"));
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-  });
+  let signalled: (why: string) => void = () => undefined;
+  const stopped = new Promise<string>((resolve) => (signalled = resolve));
+  const onSignal = (signal: NodeJS.Signals) => signalled(signal);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   const inputDone = app.backend instanceof TextBackend ? app.backend.ended.then(() => lingerUntilQuiet(app, settled)).then(() => "end of input") : new Promise<string>(() => {});
   const why = await Promise.race([stopped, inputDone]);
   log.info(`stopping (${why})`);
-  process.off("SIGUSR2", reload);
+  for (const [signal, fn] of [["SIGUSR2", reload], ["SIGINT", onSignal], ["SIGTERM", onSignal]] as const) process.off(signal, fn);
   await app.stop();
   return 0;
 }

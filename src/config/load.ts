@@ -56,11 +56,12 @@ export function parseConfig(text: string, name: string, env: Record<string, stri
   if (!result.success) throw new ConfigError(describeIssues(result.issues, name, lines));
   const config = result.output;
   checkConsistency(config, name, lines);
-  resolveFileSecrets(config as unknown as Table, name, file_dir(name), lines, []);
+  resolveFileSecrets(config as unknown as Table, name, fileDir(name), lines, []);
   return config;
 }
 
-const file_dir = (name: string) => (name.startsWith("<") ? process.cwd() : dirname(resolve(name)));
+/** Where relative `*_file` paths are resolved: beside the config file (the working directory without one). */
+const fileDir = (name: string) => (name.startsWith("<") ? process.cwd() : dirname(resolve(name)));
 
 function applyEnv(raw: Table, env: Record<string, string | undefined>): void {
   for (const [variable, path] of ENV_OVERRIDES) {
@@ -156,6 +157,7 @@ export function suggest(word: string, candidates: string[]): string | undefined 
   return best;
 }
 
+/** Levenshtein distance (insertions, deletions, substitutions) between two strings. */
 export function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
@@ -215,6 +217,7 @@ export type BotCredential =
   | { kind: "password"; username: string; password: string }
   | { kind: "none" };
 
+/** The bot's credential from `[stackstorm.api_auth]` (after the environment was applied). */
 export function botCredential(config: Config): BotCredential {
   const auth = config.stackstorm.api_auth;
   if (auth.apikey) return { kind: "apikey", apikey: auth.apikey };

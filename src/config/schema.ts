@@ -41,6 +41,7 @@ const RbacAuthSchema = v.strictObject({
   clientside: v.optional(v.strictObject({ url: url })),
 });
 
+/** `[stackstorm]`: err-stackstorm's keys, names and defaults. */
 export const StackStormSchema = v.strictObject({
   api_url: v.optional(url, "https://localhost/api/v1"),
   auth_url: v.optional(url, "https://localhost/auth/v1"),
@@ -63,6 +64,7 @@ export const StackStormSchema = v.strictObject({
   user_token_ttl: v.optional(positiveSeconds, 86400),
 });
 
+/** `[bot]`: Errbot's core settings. */
 export const BotSchema = v.strictObject({
   /** Errbot's BOT_PREFIX. */
   prefix: v.optional(v.string(), "!"),
@@ -78,6 +80,7 @@ export const BotSchema = v.strictObject({
   log_level: v.optional(v.picklist(["debug", "info", "warn", "error"]), "info"),
 });
 
+/** `[web]`: the login page and webhook server. */
 export const WebSchema = v.strictObject({
   enabled: v.optional(v.boolean(), true),
   host: v.optional(v.string(), "127.0.0.1"),
@@ -88,6 +91,7 @@ export const WebSchema = v.strictObject({
   tls_client_ca: v.optional(v.string()),
 });
 
+/** `[webhook]`: `POST /chatops/message`; off unless `token` or `hmac_secret` is set. */
 export const WebhookSchema = v.strictObject({
   /** Bearer token accepted in `Authorization: Bearer <token>`. */
   token: v.optional(v.string()),
@@ -99,6 +103,7 @@ export const WebhookSchema = v.strictObject({
   max_body_bytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(64)), 65536),
 });
 
+/** `[secrets]`: where the encrypted store's key comes from. */
 export const SecretsSchema = v.strictObject({
   /** Environment variable holding the base64 AES-256 key. */
   key_env: v.optional(v.string(), "ST2BOT_SECRETS_KEY"),
@@ -106,12 +111,14 @@ export const SecretsSchema = v.strictObject({
   key_file: v.optional(v.string()),
 });
 
+/** `[outbox]`: retry and give-up timing of deliveries. */
 export const OutboxSchema = v.strictObject({
   /** A message still failing after this long is kept as dead (visible, re-playable). */
   dead_after_seconds: v.optional(positiveSeconds, 3600),
   max_retry_delay_seconds: v.optional(positiveSeconds, 60),
 });
 
+/** `[slack]`: Web API and Socket Mode tokens. */
 export const SlackSchema = v.strictObject({
   bot_token: v.optional(v.string()),
   bot_token_file: v.optional(v.string()),
@@ -121,6 +128,7 @@ export const SlackSchema = v.strictObject({
   api_url: v.optional(url, "https://slack.com/api/"),
 });
 
+/** `[mattermost]`: server, credentials (token, or login and password) and team. */
 export const MattermostSchema = v.strictObject({
   url: v.optional(url),
   token: v.optional(v.string()),
@@ -131,12 +139,14 @@ export const MattermostSchema = v.strictObject({
   team: v.optional(v.string()),
 });
 
+/** One MUC room to join. */
 export const XmppRoomSchema = v.strictObject({
   jid: v.string(),
   password: v.optional(v.string()),
   nick: v.optional(v.string()),
 });
 
+/** `[xmpp]`: account and rooms. */
 export const XmppSchema = v.strictObject({
   service: v.optional(v.string()),
   domain: v.optional(v.string()),
@@ -147,11 +157,13 @@ export const XmppSchema = v.strictObject({
   rooms: v.optional(v.array(XmppRoomSchema), []),
 });
 
+/** `[text]`: who you are in the terminal backend. */
 export const TextSchema = v.strictObject({
   user: v.optional(v.string(), "alice"),
   room: v.optional(v.string()),
 });
 
+/** The whole file; every table optional, unknown keys refused. */
 export const ConfigSchema = v.strictObject({
   bot: v.optional(BotSchema, {}),
   stackstorm: v.optional(StackStormSchema, {}),
@@ -168,5 +180,7 @@ export const ConfigSchema = v.strictObject({
   text: v.optional(TextSchema, {}),
 });
 
+/** The validated config, defaults filled in. */
 export type Config = v.InferOutput<typeof ConfigSchema>;
+/** The `[stackstorm]` part of `Config`. */
 export type StackStormConfig = Config["stackstorm"];

@@ -26,13 +26,16 @@ import { withTimeout } from "../lib/timeout.ts";
 
 const log = logger("delivery.outbox");
 
+/** Who handed a message over; stored with it and shown in `!st2outbox`. */
 export type OutboxSource = "stream" | "webhook" | "bot";
 
+/** A token-bucket rate: `burst` sends at once, then `perSecond` on average. */
 export interface Rate {
   perSecond: number;
   burst: number;
 }
 
+/** The outbox's database, backend and timing; the durations are milliseconds. */
 export interface OutboxOptions {
   db: Database;
   backend: ChatBackend;
@@ -52,10 +55,13 @@ export interface OutboxOptions {
   overallRate?: Rate;
   /** Jitter source for the backoff (tests pass a constant). */
   random?: () => number;
+  /** After a message's every part was confirmed (and its row deleted). */
   onDelivered?: (id: number, announcement: Announcement) => void;
+  /** When a message is kept as dead. */
   onDead?: (id: number, reason: string) => void;
 }
 
+/** Counts for `!status` and `/metrics`. */
 export interface OutboxStats {
   /** Accepted and neither confirmed nor dead. */
   pending: number;
@@ -66,6 +72,7 @@ export interface OutboxStats {
   failedAttempts: number;
 }
 
+/** A message kept as dead, as `!st2outbox` lists it (`announcement` undefined when unreadable). */
 export interface DeadMessage {
   id: number;
   targetKey: string;
@@ -99,6 +106,17 @@ interface Lane {
   inflight?: Promise<void>;
 }
 
+/** A message stored but not yet handed to delivery (see `admit`). */
+interface Stored {
+  id: number;
+  key: string;
+  payload: string;
+  acceptedAt: number;
+  announcement: Announcement;
+  /** Why it is dead at once (it names no target), or null. */
+  deadReason: string | null;
+}
+
 interface Row {
   id: number;
   target_key: string;
@@ -114,6 +132,7 @@ interface Row {
 const RESOLVE_CACHE_MS = 5 * 60_000;
 const NO_TARGET = "none:";
 
+/** The durable outbox (see the file comment for its guarantees). */
 export class Outbox {
   private readonly db: Database;
   private readonly backend: ChatBackend;
@@ -127,6 +146,7 @@ export class Outbox {
   private done: Entry[] = [];
   private flushScheduled = false;
   private batch: { a: Announcement; source: OutboxSource }[] = [];
+  private batchRetry: ReturnType<typeof setTimeout> | undefined;
   private started = false;
   private stopped = false;
   private pending = 0;
@@ -164,27 +184,54 @@ export class Outbox {
   }
 
   private flushBatch(): void {
+    if (this.batchRetry) clearTimeout(this.batchRetry);
+    this.batchRetry = undefined;
     const items = this.batch;
     this.batch = [];
-    if (items.length) this.db.transaction(() => items.forEach(({ a, source }) => this.insert(a, source)))();
+    if (items.length === 0) return;
+    let stored: Stored[];
+    try {
+      stored = this.db.transaction(() => items.map(({ a, source }) => this.store(a, source)))();
+    } catch (err) {
+      // Runs from setImmediate: a throw would crash st2bot and lose every message held here.
+      // Keep them and try again (a full disk or a locked database may well clear).
+      this.batch = items.concat(this.batch);
+      if (this.stopped) {
+        log.error("MESSAGES NOT STORED: the outbox could not write them while stopping", { count: this.batch.length, error: String(err) });
+        this.batch = [];
+        return;
+      }
+      log.error("could not store announcements in the outbox; retrying in 1 s", { count: this.batch.length, error: String(err) });
+      this.batchRetry = setTimeout(() => this.flushBatch(), 1000);
+      return;
+    }
+    // Delivery starts only after the transaction committed, so nothing is sent that a rollback undid.
+    for (const s of stored) this.admit(s);
   }
 
   private insert(a: Announcement, source: OutboxSource): number {
+    const stored = this.store(a, source);
+    this.admit(stored);
+    return stored.id;
+  }
+
+  /** The INSERT alone; an announcement without a target is stored dead at once. */
+  private store(a: Announcement, source: OutboxSource): Stored {
     const target = targetOf(a);
     const key = target ? targetKey(target) : NO_TARGET;
     const now = this.now();
     const payload = JSON.stringify(a);
-    const reason = target ? null : "the announcement names neither a channel nor a user";
-    const id = Number(this.sql.insert.run(key, payload, source, now, reason ? 1 : 0, reason).lastInsertRowid);
-    if (reason) {
-      this.reportDead(id, key, reason);
-      return id;
-    }
-    if (this.started && !this.stopped) {
-      this.pending++;
-      this.push({ id, key, payload, acceptedAt: now, attempts: 0, partsSent: 0, announcement: a });
-    }
-    return id;
+    const deadReason = target ? null : "the announcement names neither a channel nor a user";
+    const id = Number(this.sql.insert.run(key, payload, source, now, deadReason ? 1 : 0, deadReason).lastInsertRowid);
+    return { id, key, payload, acceptedAt: now, announcement: a, deadReason };
+  }
+
+  /** Hands a stored message to its target's lane (or reports it dead). */
+  private admit(s: Stored): void {
+    if (s.deadReason) return this.reportDead(s.id, s.key, s.deadReason);
+    if (!this.started || this.stopped) return;
+    this.pending++;
+    this.push({ id: s.id, key: s.key, payload: s.payload, acceptedAt: s.acceptedAt, attempts: 0, partsSent: 0, announcement: s.announcement });
   }
 
   /** Starts delivering, beginning with every pending row a previous run left (crash recovery). */
@@ -205,9 +252,11 @@ export class Outbox {
 
   /** Stops delivering; waits up to `stopGraceMs` for sends in flight, then records what they confirmed. */
   async stop(): Promise<void> {
-    this.flushBatch();
-    if (!this.started || this.stopped) return;
+    const running = this.started && !this.stopped;
+    // Stopped first, so a batch that fails to store now is reported rather than retried later.
     this.stopped = true;
+    this.flushBatch();
+    if (!running) return;
     const inflight: Promise<void>[] = [];
     for (const lane of this.lanes.values()) {
       if (lane.timer) clearTimeout(lane.timer);
@@ -221,6 +270,7 @@ export class Outbox {
     this.flushDone();
   }
 
+  /** Pending (in memory) and dead (from the database) counts, and this run's totals. */
   stats(): OutboxStats {
     const dead = (this.sql.countDead.get() as { n: number }).n;
     return { pending: this.pending, dead, delivered: this.delivered, failedAttempts: this.failedAttempts };
@@ -320,26 +370,29 @@ export class Outbox {
         lane.inflight = step.then(() => undefined, () => undefined);
         const wait = await step;
         lane.inflight = undefined;
-        if (wait > 0) {
-          lane.timer = setTimeout(() => {
-            lane.timer = undefined;
-            this.kick(lane);
-          }, wait);
-          return;
-        }
+        if (wait > 0) return this.runLater(lane, wait);
       }
       this.forgetIdle(lane);
     } catch (err) {
       // A bug or a database error: log it and try again later rather than stall the target.
       log.error("delivery lane failed", { target: lane.key, error: String(err) });
-      lane.timer = setTimeout(() => {
-        lane.timer = undefined;
-        this.kick(lane);
-      }, 1000);
+      this.runLater(lane, 1000);
     } finally {
       lane.inflight = undefined;
       lane.running = false;
     }
+  }
+
+  /**
+   * Runs the lane again after `ms`. Not once stopped: a send that was in flight during `stop()`
+   * ends later, and its retry timer would otherwise keep the process alive for up to a minute.
+   */
+  private runLater(lane: Lane, ms: number): void {
+    if (this.stopped) return;
+    lane.timer = setTimeout(() => {
+      lane.timer = undefined;
+      this.kick(lane);
+    }, ms);
   }
 
   /** Drops an idle lane once its rate bucket refilled, so many one-off targets do not pile up. */
@@ -520,10 +573,6 @@ function entryOf(row: Row): Entry {
   };
 }
 
-/**
- * Columns the outbox needs beyond db.ts migration 1. Until they move into a db.ts migration
- * this adds them, guarded, so an existing database keeps working.
- */
 /** Sends a lane makes before letting the event loop run. */
 const YIELD_EVERY = 32;
 /** Confirmed sends whose rows may wait for one batched DELETE. */

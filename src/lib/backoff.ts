@@ -3,13 +3,17 @@
  * exponential growth by `factor`, capped at `maxMs`, with full jitter in [delay/2, delay].
  */
 export interface BackoffOptions {
+  /** The first delay (default 500 ms). */
   initialMs?: number;
+  /** The cap (default 30 s). */
   maxMs?: number;
+  /** Growth per attempt (default 1.75, Errbot's). */
   factor?: number;
   /** Injected for deterministic tests. */
   random?: () => number;
 }
 
+/** The delays of one retry sequence; `reset()` after a success starts the sequence over. */
 export class Backoff {
   private attempt = 0;
   private readonly initialMs: number;
@@ -36,17 +40,27 @@ export class Backoff {
     this.attempt = 0;
   }
 
+  /** Delays handed out since the last reset. */
   get attempts(): number {
     return this.attempt;
   }
 }
 
+/**
+ * Resolves after `ms`, or at once when `signal` aborts (never rejects). The abort listener is
+ * removed when the time is up, so a long-lived signal shared by many sleeps (a reconnect
+ * loop's) does not collect one listener per sleep.
+ */
 export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
+    const onAbort = () => {
       clearTimeout(timer);
       resolve();
-    }, { once: true });
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });

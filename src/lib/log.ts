@@ -7,11 +7,15 @@ const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 
 const secretKey = /pass(word)?|secret|token|api[-_]?key|authorization|cookie|credential/i;
 const secrets = new Set<string>();
 
-let threshold: Level = (process.env.ST2BOT_LOG_LEVEL as Level | undefined) ?? "info";
+/** A level name, or undefined for anything else (an unknown name must not switch filtering off). */
+const levelOf = (name: string | undefined): Level | undefined => (name !== undefined && Object.hasOwn(order, name) ? (name as Level) : undefined);
+
+let threshold: Level = levelOf(process.env.ST2BOT_LOG_LEVEL) ?? "info";
 let sink: (line: string) => void = (line) => process.stderr.write(line + "\n");
 
+/** Lines below `level` are dropped from now on (process-wide). */
 export function setLogLevel(level: Level): void {
-  threshold = level;
+  threshold = levelOf(level) ?? "info";
 }
 
 /** Redirects log lines (tests capture them to assert that nothing secret leaks). */
@@ -38,6 +42,7 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 4) secrets.add(value);
 }
 
+/** `text` with every registered secret replaced by `***`. */
 export function redact(text: string): string {
   let out = text;
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join("***");
@@ -57,6 +62,7 @@ function scrub(value: unknown, depth = 0): unknown {
   return value;
 }
 
+/** Writes one line per call; `fields` are appended as JSON with secret-looking keys masked. */
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;

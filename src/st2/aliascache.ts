@@ -10,6 +10,7 @@ import { ActionAliasSchema, type ActionAlias } from "./aliases/types.ts";
 
 const log = logger("st2.aliascache");
 
+/** Where the aliases come from and how they are indexed. */
 export interface AliasCacheOptions {
   /** Loads every alias (normally `client.listAliases()`). */
   load: () => Promise<ActionAlias[]>;
@@ -21,6 +22,7 @@ type Change = { kind: "upsert"; alias: ActionAlias } | { kind: "delete"; key: st
 
 const EVENT_PREFIX = "st2.actionalias__";
 
+/** The current alias set and its index (see the file comment for how it stays current). */
 export class AliasCache {
   private current: ActionAlias[] = [];
   private built: AliasIndex;
@@ -72,6 +74,7 @@ export class AliasCache {
     this.timer.unref?.();
   }
 
+  /** Stops the refresh timer; a load in flight still completes. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
@@ -134,10 +137,9 @@ function keyOf(alias: ActionAlias): string {
   return `ref:${String(a.pack)}.${String(a.name)}`;
 }
 
+/** Whether `a` is the alias `key` names: by id, or by ref when the event carried no id. */
 function sameAlias(a: ActionAlias, key: string): boolean {
-  const x = a as { id?: unknown; ref?: unknown; pack?: unknown; name?: unknown };
-  const ref = typeof x.ref === "string" && x.ref ? x.ref : `${String(x.pack)}.${String(x.name)}`;
-  return keyOf(a) === key || `ref:${ref}` === key;
+  return keyOf(a) === key || `ref:${describe(a)}` === key;
 }
 
 function applyChange(list: ActionAlias[], change: Change): ActionAlias[] {
@@ -150,6 +152,7 @@ function applyChange(list: ActionAlias[], change: Change): ActionAlias[] {
   return next;
 }
 
+/** The alias's ref, or `pack.name` when it has none. */
 function describe(alias: ActionAlias): string {
   const a = alias as { ref?: unknown; pack?: unknown; name?: unknown };
   return typeof a.ref === "string" && a.ref ? a.ref : `${String(a.pack)}.${String(a.name)}`;

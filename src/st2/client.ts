@@ -73,6 +73,7 @@ export interface MatchAndExecuteRequest {
   notification_route?: string;
 }
 
+/** The paging and filters of `GET /actionalias/help`, passed through as query parameters. */
 export interface AliasHelpQuery {
   pack?: string;
   /** A case-insensitive regular expression on `display`: escape user text before passing it. */
@@ -84,6 +85,7 @@ export interface AliasHelpQuery {
 /** The answer of `probeApiKey`. */
 export type ProbeResult = { valid: true; user: UserInfo } | { valid: false; reason: string };
 
+/** What a client is made of; `fromConfig` builds the bot's from `[stackstorm]`. */
 export interface St2ClientOptions {
   http: St2Http;
   urls: St2Urls;
@@ -116,6 +118,7 @@ const MATCH_KEYS = [
   "notification_route",
 ] as const satisfies ReadonlyArray<keyof MatchAndExecuteRequest>;
 
+/** Typed StackStorm calls as one identity (see the file comment for the 401 and health rules). */
 export class St2Client {
   readonly http: St2Http;
   readonly urls: St2Urls;
@@ -237,6 +240,7 @@ export class St2Client {
 
   // ---- executions and inquiries ------------------------------------------------------------
 
+  /** `GET /executions/{id}`: one execution, its result included. */
   async getExecution(id: string): Promise<Execution> {
     return (await this.call("GET", `${this.urls.api}/executions/${encodeURIComponent(id)}`, ExecutionSchema)).data;
   }
@@ -247,6 +251,7 @@ export class St2Client {
     return (await this.call("GET", url, v.array(InquirySchema))).data;
   }
 
+  /** `GET /inquiries/{id}`: one pending inquiry and its response schema; 404 once answered. */
   async getInquiry(id: string): Promise<Inquiry> {
     return (await this.call("GET", `${this.urls.api}/inquiries/${encodeURIComponent(id)}`, InquirySchema)).data;
   }
@@ -276,6 +281,7 @@ export class St2Client {
     return () => this.stopHealthCheck();
   }
 
+  /** Stops the re-check timer; safe to call when none runs. */
   stopHealthCheck(): void {
     if (this.healthTimer) clearInterval(this.healthTimer);
     this.healthTimer = undefined;

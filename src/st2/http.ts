@@ -5,8 +5,11 @@
  * but never a credential.
  */
 import { readFileSync } from "node:fs";
+import * as v from "valibot";
 import { ConfigError, St2botError } from "../lib/errors.ts";
+import { redact } from "../lib/log.ts";
 import type { StackStormConfig } from "../config/schema.ts";
+import { ErrorSchema } from "./schemas.ts";
 
 /** Bun's fetch, narrowed to what st2bot passes; injectable for tests. */
 export type FetchFn = (input: string | URL, init?: BunFetchRequestInit) => Promise<Response>;
@@ -14,19 +17,26 @@ export type FetchFn = (input: string | URL, init?: BunFetchRequestInit) => Promi
 /**
  * A StackStorm call that failed. `status` is the HTTP status, or 0 when StackStorm could not be
  * reached at all (refused, DNS, TLS, timeout). `faultstring` is StackStorm's own explanation
- * (safe to show to users); `path` carries no query string, so no credential can ride along.
+ * with every registered secret masked (safe to show to users); `path` carries no query string,
+ * so no credential can ride along.
  */
 export class St2ApiError extends St2botError {
+  readonly faultstring: string;
+
   constructor(
     readonly status: number,
-    readonly faultstring: string,
+    faultstring: string,
     readonly method: string,
     readonly path: string,
   ) {
-    super("st2api", `${method} ${path} failed: ${status === 0 ? "" : `${status} `}${faultstring}`, faultstring);
+    // Shown in chat as it is, so any known secret StackStorm might echo back is masked here.
+    const safe = redact(faultstring);
+    super("st2api", `${method} ${path} failed: ${status === 0 ? "" : `${status} `}${safe}`, safe);
+    this.faultstring = safe;
   }
 }
 
+/** How StackStorm is reached: TLS, time bound and (for tests) the fetch. */
 export interface St2HttpOptions {
   /** false accepts any server certificate, for StackStorm requests only. */
   verifyCert?: boolean;
@@ -47,16 +57,19 @@ export interface St2Response {
   body: unknown;
 }
 
+/** One request's extras; `timeoutMs` overrides the client's bound for this request only. */
 export interface RequestOptions {
   headers?: Record<string, string>;
   /** Sent as JSON. */
   json?: unknown;
+  /** Cancels the request; the error then says "cancelled" rather than "unreachable". */
   signal?: AbortSignal;
   timeoutMs?: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** The HTTP client every StackStorm request goes through (see the file comment). */
 export class St2Http {
   private readonly fetchFn: FetchFn;
   private readonly tls: BunFetchRequestInitTLS | undefined;
@@ -113,7 +126,7 @@ export class St2Http {
       try {
         text = await res.text();
       } catch (err) {
-        throw unreachable(method, url, err, timedOut(), timeoutMs);
+        throw unreachable(method, url, err, timedOut(), timeoutMs, opts.signal?.aborted);
       }
       if (!res.ok) throw new St2ApiError(res.status, faultOf(text, res), method, pathOf(url));
       return { status: res.status, headers: res.headers, body: parseBody(text, method, url, res.status) };
@@ -207,11 +220,11 @@ function unreachable(
   return new St2ApiError(0, `StackStorm unreachable at ${host} (${why})${hint}`, method, pathOf(url));
 }
 
-/** StackStorm's `{"faultstring": ...}`, else the status text. */
-function faultOf(text: string, res: Response): string {
+/** The explanation in an error answer's body: StackStorm's `{"faultstring": ...}`, else the status text. */
+export function faultOf(text: string, res: Pick<Response, "status" | "statusText">): string {
   try {
-    const body = JSON.parse(text) as { faultstring?: unknown };
-    if (body && typeof body.faultstring === "string" && body.faultstring) return body.faultstring;
+    const body = v.safeParse(ErrorSchema, JSON.parse(text));
+    if (body.success && body.output.faultstring) return body.output.faultstring;
   } catch {
     // Not JSON (a proxy's HTML page, say): fall back to the status line.
   }

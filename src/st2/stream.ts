@@ -12,7 +12,7 @@
 import { createEventSource, type EventSourceClient, type EventSourceMessage, type FetchLikeResponse } from "eventsource-client";
 import { Backoff, type BackoffOptions } from "../lib/backoff.ts";
 import { logger, redact } from "../lib/log.ts";
-import { duration, St2ApiError } from "./http.ts";
+import { duration, faultOf, pathOf, St2ApiError } from "./http.ts";
 import type { St2Client } from "./client.ts";
 
 const log = logger("st2.stream");
@@ -23,11 +23,13 @@ export interface St2Event {
   data: unknown;
 }
 
+/** Where the connection is; `reconnecting` carries the reason and the delay as its detail. */
 export type StreamState = "idle" | "connecting" | "open" | "reconnecting" | "stopped";
 
 /** What the stream needs of a client: the stream root, the HTTP layer and the credential. */
 export type StreamSource = Pick<St2Client, "http" | "provider"> & { urls: Pick<St2Client["urls"], "stream"> };
 
+/** What a stream listens to and whom it tells. */
 export interface St2StreamOptions {
   /** Supplies the stream URL root, TLS options and the credential (normally the bot's St2Client). */
   client: StreamSource;
@@ -39,7 +41,9 @@ export interface St2StreamOptions {
   onEvent: (event: St2Event) => void | Promise<void>;
   /** After every successful (re)connection. */
   onConnect?: () => void | Promise<void>;
+  /** Every state change (for `!status` and the metrics); a throw is logged. */
   onState?: (state: StreamState, detail?: string) => void;
+  /** Delays after a failure; default 0.5 s growing to 30 s. */
   backoff?: Backoff | BackoffOptions;
   /** No byte for this long means the connection is dead. Default 60 s (heartbeat is 25 s). */
   idleTimeoutMs?: number;
@@ -62,6 +66,7 @@ export function streamEvents(routeKey: string, extra: string[] = []): string[] {
 
 const MAX_LOGGED_DATA = 200;
 
+/** One stream connection kept alive until `stop()` (see the file comment for the policy). */
 export class St2Stream {
   private current: StreamState = "idle";
   private es: EventSourceClient | undefined;
@@ -101,6 +106,7 @@ export class St2Stream {
     await this.chain;
   }
 
+  /** The current connection state. */
   state(): StreamState {
     return this.current;
   }
@@ -156,14 +162,8 @@ export class St2Stream {
   }
 
   private async refused(res: Response, url: string): Promise<St2ApiError> {
-    let fault = res.statusText || `HTTP ${res.status}`;
-    try {
-      const body = (await res.json()) as { faultstring?: unknown };
-      if (typeof body?.faultstring === "string") fault = body.faultstring;
-    } catch {
-      // Not StackStorm's JSON error: the status text says enough.
-    }
-    return new St2ApiError(res.status, fault, "GET", new URL(url).pathname);
+    const text = await res.text().catch(() => "");
+    return new St2ApiError(res.status, faultOf(text, res), "GET", pathOf(url));
   }
 
   private connected(attempt: number): void {
@@ -207,7 +207,11 @@ export class St2Stream {
     let delay: number;
     if (failure instanceof St2ApiError && failure.status === 401) {
       this.unauthorizedInARow++;
-      const renewed = await this.opts.client.provider.onUnauthorized(this.lastHeader);
+      // A provider that throws instead of answering false must not end the reconnect loop.
+      const renewed = await this.opts.client.provider.onUnauthorized(this.lastHeader).catch((err: unknown) => {
+        log.error(`could not renew the StackStorm credential for the stream: ${err instanceof Error ? err.message : String(err)}`);
+        return false;
+      });
       // Reconnect at once after a renewal, but not again if the fresh credential failed too.
       delay = renewed && this.unauthorizedInARow === 1 ? 0 : this.backoff.next();
     } else {

@@ -10,7 +10,7 @@
  *   token?, apikey?}` → 200 `{ok: true, user, message}` or `{error}` with 400 (names the field),
  *   401 (wrong shared word or credentials StackStorm refused), 403 (cross-site), 404 (invalid
  *   link), 413 (body over 8 KB), 415 (not JSON), 429 (rate limited, with Retry-After) or 502
- *   (StackStorm unreachable).
+ *   (StackStorm unreachable, or refusing st2bot's own credential needed to check a token).
  *
  * Order of checks for a login: cross-site (403) → per-address limit (429) → content type (415)
  * → size (413) → JSON and fields (400) → logins running at once (429) → per-link limit (429) →
@@ -33,6 +33,7 @@ const log = logger("web.login");
 /** Largest accepted login body. */
 export const MAX_LOGIN_BODY_BYTES = 8192;
 
+/** The abuse bounds of the login API (defaults in DEFAULT_LOGIN_LIMITS). */
 export interface LoginLimits {
   /** Login attempts per client address in `windowMs` (default 10 per 5 minutes). */
   attemptsPerAddress: number;
@@ -48,6 +49,7 @@ export interface LoginLimits {
   concurrentLogins: number;
 }
 
+/** The limits used where `LoginPluginOptions.limits` leaves one out. */
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
   attemptsPerAddress: 10,
   checksPerAddress: 60,
@@ -56,6 +58,7 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
   concurrentLogins: 4,
 };
 
+/** What the login routes need: the identities (sessions, StackStorm check, store) and the config. */
 export interface LoginPluginOptions {
   identities: Identities;
   config: Config;

@@ -21,12 +21,14 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "referrer-policy": "no-referrer",
 };
 
+/** The `[web]` settings and the route groups to serve. */
 export interface ServerOptions {
   config: Config["web"];
   /** Route groups (webhook, login, metrics) mounted in order. */
   plugins?: Elysia<any, any, any, any, any, any, any>[];
 }
 
+/** The app and its socket: `listen()` once, `stop()` to close. */
 export interface WebServer {
   /** The Elysia app, for in-process tests: `app.handle(new Request(...))`. */
   readonly app: Elysia<any, any, any, any, any, any, any>;

@@ -27,6 +27,7 @@ export interface Enqueuer {
   enqueue(a: Announcement, source: OutboxSource): number;
 }
 
+/** The `[webhook]` settings and the outbox the messages go to. */
 export interface WebhookOptions {
   config: Config["webhook"];
   outbox: Enqueuer;

@@ -78,6 +78,15 @@ describe("redeem", () => {
     expect(await sessions.redeem(id, "word")).toEqual({ ok: false, reason: "invalid" });
   }, SLOW);
 
+  test("two logins racing on one link: only the first finish() consumes it", async () => {
+    const id = await sessions.start("memory:alice", "word");
+    const [a, b] = await Promise.all([sessions.redeem(id, "word"), sessions.redeem(id, "word")]);
+    if (!a.ok || !b.ok) throw new Error("expected both to redeem before either finished");
+    expect(a.finish()).toBe(true);
+    expect(b.finish()).toBe(false);
+    expect(sessions.isOpen(id)).toBe(false);
+  }, SLOW);
+
   test("expires after the ttl", async () => {
     const id = await sessions.start("memory:alice", "word");
     now += TTL - 1;

@@ -6,8 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import type { Message } from "../../src/chat/types.ts";
 import { type AclRequest, type AclRule, DENIED, checkAccess, findRule, glob, isAdmin, visibleTo } from "../../src/bot/acl.ts";
-import { type AclContext, type AclOptions, createAcl } from "../../src/bot/middleware/acl.ts";
-import type { Command } from "../../src/bot/types.ts";
+import { type AclOptions, createAcl } from "../../src/bot/middleware/acl.ts";
+import type { Command, Context } from "../../src/bot/types.ts";
 
 const OK = "allowed";
 type Case = {
@@ -247,7 +247,7 @@ const adminCommand: Command = { plugin: "Dummy", name: "admin_command", help: "a
 function fakeContext(cmd: Command | undefined, typed: string, msg: Partial<Message> = {}) {
   const replies: string[] = [];
   const [name = "", ...rest] = typed.split(" ");
-  const ctx: AclContext = {
+  const ctx: Context = {
     msg: { text: `!${typed}`, from: { id: "U1", nick: "alice", aclId: "@alice", st2User: "alice" }, direct: true, ...msg },
     backend: new MemoryBackend(),
     command: { name, args: rest.join(" "), typed },
@@ -259,7 +259,7 @@ function fakeContext(cmd: Command | undefined, typed: string, msg: Partial<Messa
   return { ctx, replies };
 }
 
-async function pass(acl: ReturnType<typeof createAcl>, ctx: AclContext): Promise<boolean> {
+async function pass(acl: ReturnType<typeof createAcl>, ctx: Context): Promise<boolean> {
   let called = false;
   await acl.middleware(ctx, async () => void (called = true));
   return called;

@@ -37,8 +37,16 @@ describe("addressed", () => {
   });
 });
 
+/** A backend that, like Slack and Mattermost, learns the bot's account name only once connected. */
+class RenamedBackend extends MemoryBackend {
+  names = ["st2bot", "@st2bot"];
+  override botNames(): string[] {
+    return this.names;
+  }
+}
+
 function harness(opts: { middleware?: Middleware[]; fallback?: boolean } = {}) {
-  const backend = new MemoryBackend();
+  const backend = new RenamedBackend();
   const sent: { target: Target; out: Outgoing }[] = [];
   const calls: string[] = [];
   const echo: Command = { plugin: "Test", name: "echo", help: "echo", run: async (ctx) => ctx.reply(`echo: ${ctx.command!.args}`) };
@@ -57,7 +65,7 @@ function harness(opts: { middleware?: Middleware[]; fallback?: boolean } = {}) {
     reply: async (m, out) => void sent.push({ target: backend.replyTarget(m), out }),
     unknown: (ctx, typed) => ctx.reply(`unknown: ${typed}`),
   });
-  return { handler, sent, calls };
+  return { handler, sent, calls, backend };
 }
 
 describe("router", () => {
@@ -71,6 +79,13 @@ describe("router", () => {
     const h = harness();
     await h.handler(msg("!ECHO x", { room: undefined, direct: true }));
     expect(h.sent[0]!.target).toEqual({ kind: "user", id: "U1", name: "@alice" });
+  });
+
+  test("answers to the name the backend learns after the router was built", async () => {
+    const h = harness();
+    h.backend.names = ["opsbot", "@opsbot"];
+    await h.handler(msg("opsbot: echo hi"));
+    expect(h.sent.map((m) => m.out.text)).toEqual(["echo: hi"]);
   });
 
   test("st2 gets everything after its name", async () => {

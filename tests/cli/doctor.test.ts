@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { runDoctor } from "../../src/cli/doctor.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
-import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 
 let emulator: TestEmulator;
 let dir: string;
@@ -38,6 +38,23 @@ test("a healthy setup passes, and a broken alias format is reported with its ref
   expect(out).toContain('✓ rule chatops.notify-errbot sends results for route "errbot"');
   expect(out).toMatch(/! alias bad\.broken: format "oops \(unclosed \{\{x\}\}" cannot be used: /);
   expect(out).not.toContain("doctor-key-123456");
+  expect(code).toBe(0);
+  assertNoViolations(emulator);
+});
+
+test("mattermost without a team is a warning, not a failure: a bot in one team uses it", async () => {
+  let out = "";
+  const cfg = parseConfig(
+    `[bot]\nbackend = "mattermost"\ndata_dir = "${dir}"\n[stackstorm]\napi_url = "${emulator.apiUrl}"\nauth_url = "${emulator.authUrl}"\n` +
+      `stream_url = "${emulator.streamUrl}"\n[stackstorm.api_auth]\napikey = "doctor-key-123456"\n[webhook]\ntoken = "hook-token-1234"\n` +
+      `[mattermost]\nurl = "http://127.0.0.1:1"\ntoken = "mm-token-123456"\n`,
+    "st2bot.toml",
+    {},
+  );
+  const code = await runDoctor(cfg, { stdout: (s) => void (out += s) });
+  expect(out).toContain('✓ chat backend "mattermost" is configured');
+  expect(out).toContain("! mattermost.team is not set");
+  expect(out).not.toContain("mm-token-123456");
   expect(code).toBe(0);
 });
 

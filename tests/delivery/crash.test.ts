@@ -25,6 +25,9 @@ async function runAndKill(path: string, count: number, killAfterAccepted: number
   let buffer = "";
   const deadline = setTimeout(() => child.kill(9), 20_000);
   const reader = child.stdout.getReader();
+  // Read to the end even after the kill: "S" lines the child wrote just before dying are still
+  // in the pipe, and a send they report may already have had its row deleted.
+  let killAt = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -33,12 +36,13 @@ async function runAndKill(path: string, count: number, killAfterAccepted: number
     buffer = lines.pop()!;
     for (const line of lines) {
       const [kind, seq, id] = line.split(" ");
-      if (kind === "A") accepted.set(Number(seq), Number(id));
+      // What was accepted after the kill was decided is not part of the promise being checked.
+      if (kind === "A" && !killAt) accepted.set(Number(seq), Number(id));
       if (kind === "S") sent.push(Number(seq));
     }
-    if (accepted.size >= killAfterAccepted) {
+    if (!killAt && accepted.size >= killAfterAccepted) {
+      killAt = Date.now();
       child.kill(9);
-      break;
     }
   }
   clearTimeout(deadline);

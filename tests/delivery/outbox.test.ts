@@ -316,6 +316,23 @@ describe("Outbox batching for the stream", () => {
     expect(rows(db)).toBe(0);
   });
 
+  test("a batch the database refuses is kept and stored on a retry, not lost and no crash", async () => {
+    const { db } = tempDb();
+    const backend = new MemoryBackend();
+    const outbox = newOutbox(backend, {}, db);
+    outbox.start();
+    db.exec("CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    outbox.enqueueSoon({ message: "kept", channel: "#ops" }, "stream");
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(rows(db)).toBe(0);
+    expect(backend.sent.length).toBe(0);
+    expect(logLines.some((l) => l.includes("could not store announcements") && l.includes("disk full"))).toBe(true);
+    db.exec("DROP TRIGGER refuse");
+    await Bun.sleep(1200);
+    expect(await outbox.drain(2000)).toBe(true);
+    expect(backend.sent.map((m) => m.text)).toEqual(["kept"]);
+  });
+
   test("stop() stores what is still waiting for the end of the turn", async () => {
     const { db } = tempDb();
     const outbox = newOutbox(new MemoryBackend(), {}, db);

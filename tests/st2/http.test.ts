@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigError, isRetryable } from "../../src/lib/errors.ts";
+import { registerSecret } from "../../src/lib/log.ts";
 import { St2ApiError, St2Http } from "../../src/st2/http.ts";
 import { fakeServer, jsonResponse, makeCerts, type TestCerts } from "./helpers.ts";
 
 const SECRET = "header-secret-value-1234";
+const ECHOED = "echoed-token-value-5678";
 
 describe("errors", () => {
   const fake = fakeServer((_req, seen) => {
@@ -13,6 +15,7 @@ describe("errors", () => {
     if (seen.path.startsWith("/plain/")) return new Response("<html>bad gateway</html>", { status, statusText: "Bad Gateway" });
     if (seen.path === "/slow") return Bun.sleep(500).then(() => jsonResponse(200, {}));
     if (seen.path === "/ok") return jsonResponse(200, { hello: "world" });
+    if (seen.path === "/echo") return jsonResponse(401, { faultstring: `Unauthorized - Token "${ECHOED}" not found` });
     return jsonResponse(status, { faultstring: `fault ${status}` });
   });
   afterAll(() => fake.stop());
@@ -32,6 +35,15 @@ describe("errors", () => {
       expect(isRetryable(err)).toBe(status >= 500);
     });
   }
+
+  test("a secret StackStorm echoes in its faultstring is masked before the error can reach chat", async () => {
+    registerSecret(ECHOED);
+    const err = await http.request("GET", `${fake.base}/echo`, { headers: { "X-Auth-Token": ECHOED } }).catch((e) => e);
+    expect(err.status).toBe(401);
+    expect(err.userMessage).toBe('Unauthorized - Token "***" not found');
+    expect(err.faultstring).not.toContain(ECHOED);
+    expect(err.message).not.toContain(ECHOED);
+  });
 
   test("a body without faultstring falls back to the status text", async () => {
     const err = await http.request("POST", `${fake.base}/plain/502`, { json: { a: 1 } }).catch((e) => e);

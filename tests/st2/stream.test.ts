@@ -253,6 +253,25 @@ describe("St2Stream", () => {
     expect(logs.text()).not.toContain(token);
   });
 
+  test("a provider whose renewal throws on a 401 does not end the reconnect loop", async () => {
+    let refuse = true;
+    const fake = sseServer(() => (refuse ? jsonResponse(401, { faultstring: "Unauthorized - Invalid token" }) : undefined));
+    cleanups.push(fake.stop);
+    const throwing: CredentialProvider = {
+      renewable: true,
+      header: async () => ({ "X-Auth-Token": "throwing-provider-token-01" }),
+      onUnauthorized: async () => {
+        throw new Error("the identity service is down");
+      },
+      describe: () => "test provider",
+    };
+    const { delays, connects } = startStream(fake.stream, throwing);
+    await waitFor(() => delays().length >= 2, 3000, "two retries");
+    refuse = false;
+    await waitFor(() => connects() === 1, 3000, "connected once StackStorm accepts the token");
+    expect(logs.text()).toContain("the identity service is down");
+  });
+
   test("an unreachable StackStorm is retried until it comes back", async () => {
     const fake = sseServer();
     const port = new URL(fake.stream).port;

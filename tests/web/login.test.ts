@@ -13,6 +13,7 @@ import { Sessions } from "../../src/auth/sessions.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { St2Client } from "../../src/st2/client.ts";
+import { ApiKeyProvider } from "../../src/st2/credentials.ts";
 import { openDatabase, type Database } from "../../src/store/db.ts";
 import { loginPlugin, type LoginLimits } from "../../src/web/login.ts";
 import { createServer, type WebServer } from "../../src/web/server.ts";
@@ -192,6 +193,21 @@ describe("POST /login/authenticate/<id>", () => {
     expect((await res.json()).ok).toBe(true);
     expect(emulator.requests.some((r) => r.path === "/auth/v1/tokens/validate" && r.status === 200)).toBe(true);
     expect(await identities.store.get(CHAT_USER)).toEqual({ kind: "token", token: token.token });
+  }, SLOW);
+
+  test("user token while StackStorm refuses the bot's own key: 502 that says so, and the link is not burned", async () => {
+    const token = emulator.createToken("alice");
+    secretsSeen.add(token.token);
+    // tokens/validate is authenticated by the bot: with its key refused, the user's token cannot be checked.
+    const refusedBot = St2Client.fromConfig(config).withCredential(new ApiKeyProvider("revoked-bot-key-0123456789abcdef"));
+    identities = new Identities(config, refusedBot, identities.store, identities.sessions);
+    server = createServer({ config: config.web, plugins: [loginPlugin({ identities, config, limits: { failuresPerSession: 1 } })] });
+    const id = await start();
+    const res = await post(id, { shared_word: WORD, kind: "token", token: token.token });
+    expect(res.status).toBe(502);
+    expect((await res.json()).error).toContain("does not accept st2bot's own credential");
+    expect(identities.sessions.isOpen(id)).toBe(true);
+    expect(await identities.store.get(CHAT_USER)).toBeUndefined();
   }, SLOW);
 
   test("API key: 200 as the key's owner; the key is stored", async () => {

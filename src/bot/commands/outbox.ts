@@ -4,6 +4,7 @@
  */
 import type { Config } from "../../config/schema.ts";
 import { CommandError } from "../../lib/errors.ts";
+import { redact } from "../../lib/log.ts";
 import type { Command } from "../types.ts";
 
 /** What the commands need of the outbox (kept to an interface: bot/ does not import delivery/). */
@@ -18,6 +19,10 @@ const preview = (text: string | undefined) => {
   return line.length > 60 ? `${line.slice(0, 57)}...` : line;
 };
 
+/**
+ * `<pp>outbox` (the dead messages, with the send error of each, redacted since it goes to chat)
+ * and `<pp>replay <id|all>`; both admin-only.
+ */
 export function outboxCommands(config: Config, outbox: OutboxControl): Command[] {
   const pp = config.stackstorm.plugin_prefix || "st2";
   return [
@@ -31,7 +36,7 @@ export function outboxCommands(config: Config, outbox: OutboxControl): Command[]
         const dead = outbox.listDead(20);
         const head = `Outbox: ${s.pending} pending, ${s.dead} undeliverable, ${s.delivered} delivered since start, ${s.failedAttempts} failed attempts.`;
         if (dead.length === 0) return ctx.reply(head);
-        const lines = dead.map((d) => `  #${d.id} to ${d.targetKey} (${new Date(d.createdAt).toISOString()}, ${d.attempts} attempts): ${d.lastError ?? "unknown error"} — "${preview(d.announcement?.message)}"`);
+        const lines = dead.map((d) => `  #${d.id} to ${d.targetKey} (${new Date(d.createdAt).toISOString()}, ${d.attempts} attempts): ${d.lastError ? redact(d.lastError) : "unknown error"} — "${preview(d.announcement?.message)}"`);
         await ctx.reply(`${head}\n${lines.join("\n")}${s.dead > dead.length ? `\n  ... and ${s.dead - dead.length} more` : ""}\nSend again with ${config.bot.prefix}${pp}replay <id> or ${config.bot.prefix}${pp}replay all`);
       },
     },

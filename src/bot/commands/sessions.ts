@@ -11,11 +11,16 @@ import type { Command } from "../types.ts";
 /** The key a chat user's StackStorm credential is stored under: unique across backends. */
 export const chatUserKey = (backend: string, msg: Message) => `${backend}:${msg.from.id}`;
 
+/** How to log in, in words, for the messages that tell a user they must link their identity first. */
 export function loginHint(config: Config): string {
   const p = `${config.bot.prefix}${config.stackstorm.plugin_prefix || "st2"}`;
   return `send me \`${p}session_start <shared word>\` in a direct message and follow the link`;
 }
 
+/**
+ * `<pp>session_start`, `<pp>session_end` and, for admins, `<pp>session_list` and
+ * `<pp>session_cancel`. Each refuses with a plain message unless client-side login is enabled.
+ */
 export function sessionCommands(config: Config, identities: Identities): Command[] {
   const pp = config.stackstorm.plugin_prefix || "st2";
   const base = config.stackstorm.rbac_auth.clientside?.url.replace(/\/*$/, "/");

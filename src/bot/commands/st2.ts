@@ -4,9 +4,10 @@
  * caller's StackStorm identity.
  */
 import type { Config } from "../../config/schema.ts";
-import type { AliasIndex, Match } from "../../st2/aliases/index.ts";
+import type { AliasIndex } from "../../st2/aliases/index.ts";
 import type { ActionAlias } from "../../st2/aliases/types.ts";
 import type { St2Client } from "../../st2/client.ts";
+import { St2ApiError } from "../../st2/http.ts";
 import { CommandError, ConfigError } from "../../lib/errors.ts";
 import type { Command, Context } from "../types.ts";
 
@@ -121,17 +122,20 @@ function webUrl(config: Config, id: string): string | undefined {
   return base ? `${base.replace(/\/+$/, "")}/#/history/${id}/general` : undefined;
 }
 
-/** Turns StackStorm failures into plain language, keeping StackStorm's own faultstring. */
+/**
+ * Turns StackStorm failures into plain language, keeping StackStorm's own faultstring. Anything
+ * that is not a StackStorm answer (a bug, a database error) is rethrown untouched, so the router
+ * logs it with an error id instead of blaming StackStorm.
+ */
 export async function callStackStorm<T>(ctx: Context, as: As, deps: Pick<St2CommandDeps, "expired">, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof CommandError) throw err;
     if (err instanceof ConfigError) throw new CommandError("st2bot has no working StackStorm credential configured; an administrator needs to set one (see `st2bot doctor`).");
-    const status = (err as { status?: number }).status;
-    const fault = (err as { faultstring?: string }).faultstring;
+    if (!(err instanceof St2ApiError)) throw err;
+    const { status, faultstring: fault } = err;
     if (status === 401 && as.personal) throw new CommandError(await deps.expired(ctx));
-    if (status === 0 || status === undefined) {
+    if (status === 0) {
       throw new CommandError("StackStorm is unreachable right now; I will keep trying to reconnect. Please try again shortly.");
     }
     const why = fault ? `: ${fault}` : "";
@@ -250,5 +254,3 @@ export function renderHelp(
   const footer = rest > 0 ? `\n${rest} more: ${config.bot.prefix}${commandName}${more ? " " + more : ""} --offset ${last}` : "";
   return `${header}\n${lines.join("\n")}${footer}`;
 }
-
-export type { Match };

@@ -14,9 +14,6 @@ import type { Command, Context, Middleware } from "../types.ts";
 
 const log = logger("bot.acl");
 
-/** The context as the router leaves it: the resolved command next to the parsed one. */
-export type AclContext = Context & { commandDef?: Command };
-
 export interface AclOptions {
   /** `[access_controls]`, in file order. */
   rules: Record<string, AclRule>;
@@ -61,7 +58,7 @@ export function createAcl(opts: AclOptions): Acl {
   };
 
   const middleware: Middleware = async (ctx, next) => {
-    const cmd = (ctx as AclContext).commandDef;
+    const cmd = ctx.commandDef;
     // No resolved command means an unknown one: the router's fallback answers it, not the ACL.
     if (!cmd || !ctx.command) return next();
     const req = buildRequest(ctx, cmd);
@@ -72,7 +69,7 @@ export function createAcl(opts: AclOptions): Acl {
   return {
     middleware,
     async authorizeAlias(ctx, aliasRef) {
-      const cmd = (ctx as AclContext).commandDef;
+      const cmd = ctx.commandDef;
       // Only reachable through a router bug; refusing (the router's generic error) is the safe side.
       if (!cmd || !ctx.command) throw new Error("authorizeAlias called without a resolved command on the context");
       return decide(ctx, { ...buildRequest(ctx, cmd), aliasRef });

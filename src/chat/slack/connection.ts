@@ -13,6 +13,7 @@ import { withTimeout } from "../../lib/timeout.ts";
 
 const log = logger("chat.slack");
 
+/** How the link reconnects and what runs before each attempt. */
 export interface LinkOptions {
   backoff: Backoff;
   /** From `apps.connections.open` to Slack's `hello`; a silent link is replaced. */
@@ -21,6 +22,7 @@ export interface LinkOptions {
   beforeConnect: () => Promise<void>;
 }
 
+/** One Socket Mode client's connection: `start`, then exactly one reconnect loop until `stop`. */
 export class SocketModeLink {
   private state: BackendStatus = { state: "disconnected", detail: "not started", since: Date.now() };
   private stopped = false;
@@ -71,7 +73,11 @@ export class SocketModeLink {
       await timed(this.socket.disconnect(), 3000).catch(() => undefined);
       throw toSendError("apps.connections.open", err);
     }
-    if (this.stopped) return;
+    if (this.stopped) {
+      // stop() ran while this link was opening: its disconnect came too early to close it.
+      await timed(this.socket.disconnect(), 3000).catch(() => undefined);
+      return;
+    }
     this.opts.backoff.reset();
     this.setState("connected");
   }
