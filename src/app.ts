@@ -161,13 +161,15 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     teardown.push(["web server", () => server.stop()]);
   }
 
+  // Registered before the outbox so that stop() ends the outbox first: sends in flight then
+  // finish against a chat backend that is still connected.
+  teardown.push(["chat backend", () => backend.stop()]);
   outbox.start();
   teardown.push(["outbox", () => outbox.stop()]);
   // Aliases first, so the first chat line already finds them; a StackStorm that is down
   // does not stop st2bot: the stream's reconnect and the timer load them later.
   const loaded = await aliases.refresh();
   if (!loaded) log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
-  teardown.push(["chat backend", () => backend.stop()]);
   await backend.start(bot.handler);
   aliases.startTimer(config.stackstorm.timer_update * 1000);
   teardown.push(["alias timer", () => aliases.stop()]);
