@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { client as sdkClient, xml, type XmlElement, type XmppClient } from "@xmpp/client";
+import { xml, type XmlElement } from "@xmpp/client";
 import { ConfigSchema } from "../../src/config/schema.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
@@ -19,6 +19,7 @@ import { NS } from "../../src/chat/xmpp/ns.ts";
 import { stripMention } from "../../src/chat/xmpp/stanzas.ts";
 import { type Prosody, ProsodyNotInstalledError, startProsody } from "../../scripts/prosody.ts";
 import { type Delivered, runBackendContract } from "./contract.ts";
+import { XmppPerson } from "../support/xmpp-person.ts";
 
 const USERS = { bot: "botpw", bot2: "bot2pw", alice: "alicepw", bob: "bobpw" };
 const MUC = "conference.localhost";
@@ -69,119 +70,20 @@ function xmppConfig(account: string, rooms: Array<{ jid: string; password?: stri
   });
 }
 
-interface RoomOptions {
-  password?: string;
-  /** Configuration to apply when the join creates the room. */
-  create?: { password?: string; whois?: "anyone" | "moderators"; persistent?: boolean };
-  /** Ask for no history (the default is the room's). */
-  noHistory?: boolean;
-}
+/** A person's chat client logged in as `username` on the test server. */
+const connect = (username: keyof typeof USERS, resource?: string) =>
+  XmppPerson.connect({ service: server!.service, username, password: USERS[username], resource });
 
-/** A person's chat client: receives everything, rejoins its rooms after reconnecting. */
-class Person {
-  readonly received: XmlElement[] = [];
-  readonly presences: XmlElement[] = [];
-  private readonly rooms = new Map<string, { nick: string; opts: RoomOptions }>();
-  private readonly joined = new Set<string>();
-
-  private constructor(readonly client: XmppClient, readonly jid: string) {
-    client.on("error", () => undefined);
-    client.on("stanza", (s: XmlElement) => {
-      if (s.is("message")) this.received.push(s);
-      if (s.is("presence")) this.presences.push(s);
-    });
-    client.on("disconnect", () => this.joined.clear());
-    // After @xmpp/client's own reconnect: presence again and back into the rooms.
-    client.on("online", () => {
-      if (this.rooms.size === 0) return;
-      void client.send(xml("presence")).then(() => Promise.all([...this.rooms].map(([room, r]) => this.join(room, r.nick, r.opts).catch(() => undefined))));
-    });
-  }
-
-  static async connect(username: keyof typeof USERS, resource = "harness"): Promise<Person> {
-    const client = sdkClient({ service: server!.service, domain: "localhost", username, password: USERS[username], resource }) as XmppClient;
-    const person = new Person(client, `${username}@localhost/${resource}`);
-    await (client as unknown as { start(): Promise<void> }).start();
-    await client.send(xml("presence"));
-    return person;
-  }
-
-  /** Joins (creating and configuring the room when it does not exist yet). */
-  async joinRoom(room: string, nick: string, opts: RoomOptions = {}): Promise<void> {
-    await this.join(room, nick, opts);
-    this.rooms.set(room, { nick, opts });
-  }
-
-  private async join(room: string, nick: string, opts: RoomOptions): Promise<void> {
-    const start = this.presences.length;
-    const x = xml("x", { xmlns: NS.muc }, opts.noHistory && xml("history", { maxstanzas: "0" }), opts.password !== undefined && xml("password", null, opts.password));
-    await this.client.send(xml("presence", { to: `${room}/${nick}` }, x));
-    const answer = await waitFor(`join ${room}`, () =>
-      this.presences.slice(start).find((p) => p.attrs.from?.startsWith(`${room}/`) || p.attrs.from === room ? p.attrs.type === "error" || statusCodes(p).has("110") : false),
-    );
-    if (answer.attrs.type === "error") throw new Error(errorName(answer));
-    if (statusCodes(answer).has("201")) await this.configure(room, opts.create ?? {});
-    this.joined.add(room);
-  }
-
-  private async configure(room: string, c: NonNullable<RoomOptions["create"]>): Promise<void> {
-    const field = (name: string, value: string) => xml("field", { var: name }, xml("value", null, value));
-    const form = xml(
-      "x",
-      { xmlns: NS.dataForms, type: "submit" },
-      field("FORM_TYPE", "http://jabber.org/protocol/muc#roomconfig"),
-      c.persistent !== undefined && field("muc#roomconfig_persistentroom", c.persistent ? "1" : "0"),
-      c.whois !== undefined && field("muc#roomconfig_whois", c.whois),
-      c.password !== undefined && field("muc#roomconfig_passwordprotectedroom", "1"),
-      c.password !== undefined && field("muc#roomconfig_roomsecret", c.password),
-    );
-    await this.client.iqCaller.request(xml("iq", { type: "set", to: room }, xml("query", { xmlns: NS.mucOwner }, form)));
-  }
-
-  private ready(room?: string): void {
-    if (this.client.status !== "online" || (room && !this.joined.has(room))) throw new Error(`${this.jid} is not ready to talk${room ? ` in ${room}` : ""}`);
-  }
-
-  async say(room: string, text: string): Promise<void> {
-    this.ready(room);
-    await this.client.send(xml("message", { to: room, type: "groupchat" }, xml("body", null, text)));
-  }
-
-  async dm(to: string, text: string, ...extra: XmlElement[]): Promise<void> {
-    this.ready();
-    await this.client.send(xml("message", { to, type: "chat" }, xml("body", null, text), ...extra));
-  }
-
-  /** Messages that came from `botJid` directly or from one of `roomNicks` (`room/nick`). */
-  fromBot(botBare: string, roomNicks: string[]): Delivered[] {
-    return this.received
-      .filter((m) => m.attrs.type !== "error" && m.getChildText("body") !== null && !m.getChild("delay", NS.delay))
-      .filter((m) => m.attrs.from?.split("/")[0] === botBare || roomNicks.includes(m.attrs.from ?? ""))
-      .map((m) => ({
-        to: m.attrs.type === "groupchat" ? m.attrs.from!.split("/")[0]! : m.attrs.to!.split("/")[0]!,
-        text: m.getChildText("body") ?? "",
-        rich: m.getChild("html", NS.xhtmlIm),
-      }));
-  }
-
-  /** The next message whose body contains `text`. */
-  message(text: string): Promise<XmlElement> {
-    return waitFor(`"${text}" at ${this.jid}`, () => this.received.find((m) => m.getChildText("body")?.includes(text)));
-  }
-
-  async close(): Promise<void> {
-    (this.client as unknown as { reconnect: { stop(): void } }).reconnect.stop();
-    await Promise.race([this.client.stop().catch(() => undefined), Bun.sleep(3_000)]);
-  }
-}
-
-function statusCodes(p: XmlElement): Set<string | undefined> {
-  return new Set((p.getChild("x", NS.mucUser)?.getChildren("status") ?? []).map((s) => s.attrs.code));
-}
-
-function errorName(stanza: XmlElement): string {
-  const error = stanza.getChild("error");
-  return error?.children.find((c): c is XmlElement => typeof c !== "string" && c.name !== "text")?.name ?? "error";
+/** Messages `person` got from `botBare` directly or from one of `roomNicks` (`room/nick`), live ones only. */
+function fromBot(person: XmppPerson, botBare: string, roomNicks: string[]): Delivered[] {
+  return person.received
+    .filter((m) => m.attrs.type !== "error" && m.getChildText("body") !== null && !m.getChild("delay", NS.delay))
+    .filter((m) => m.attrs.from?.split("/")[0] === botBare || roomNicks.includes(m.attrs.from ?? ""))
+    .map((m) => ({
+      to: m.attrs.type === "groupchat" ? m.attrs.from!.split("/")[0]! : m.attrs.to!.split("/")[0]!,
+      text: m.getChildText("body") ?? "",
+      rich: m.getChild("html", NS.xhtmlIm),
+    }));
 }
 
 if (skipReason) {
@@ -193,13 +95,13 @@ if (skipReason) {
 } else {
   const OPS = `ops@${MUC}`;
   runBackendContract("xmpp", async () => {
-    const alice = await Person.connect("alice");
+    const alice = await connect("alice");
     await alice.joinRoom(OPS, "alice", { password: "s3cret", create: { password: "s3cret", whois: "anyone", persistent: true } });
     const backend = createXmppBackend(xmppConfig("bot", [{ jid: OPS, password: "s3cret" }]), fast());
     return {
       backend,
       userSays: (text, where) => (where.room ? alice.say(where.room, text) : alice.dm("bot@localhost", text)),
-      delivered: () => alice.fromBot("bot@localhost", [`${OPS}/st2bot`]),
+      delivered: () => fromBot(alice, "bot@localhost", [`${OPS}/st2bot`]),
       room: { st2Name: OPS, deliveredTo: OPS },
       // err-stackstorm sends str(msg.frm): the full JID in a direct chat.
       user: { st2Name: "alice@localhost/harness", deliveredTo: "alice@localhost" },
@@ -214,15 +116,15 @@ if (skipReason) {
     const LOCKED = `locked@${MUC}`; // the bot has the wrong password
     const FRESH = `fresh@${MUC}`; // does not exist until the bot creates it
     const BOT_IN = (room: string) => `${room}/st2bot`;
-    let alice: Person;
-    let bob: Person;
+    let alice: XmppPerson;
+    let bob: XmppPerson;
     let bot: ChatBackend;
     const inbox: Message[] = [];
     const received = (text: string) => waitFor(`bot receives "${text}"`, () => inbox.find((m) => m.text.includes(text)));
 
     beforeAll(async () => {
-      alice = await Person.connect("alice", "desk");
-      bob = await Person.connect("bob");
+      alice = await connect("alice", "desk");
+      bob = await connect("bob");
       await alice.joinRoom(WAR, "alice", { password: "w4r", create: { password: "w4r", whois: "anyone", persistent: true } });
       await alice.joinRoom(DEV, "alice", { create: { persistent: true } });
       await alice.joinRoom(LOCKED, "alice", { password: "right", create: { password: "right", persistent: true } });

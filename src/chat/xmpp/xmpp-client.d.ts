@@ -46,6 +46,8 @@ declare module "@xmpp/client" {
     options: { domain?: string; lang?: string };
     on<E extends keyof XmppClientEvents>(event: E, listener: XmppClientEvents[E]): void;
     removeListener<E extends keyof XmppClientEvents>(event: E, listener: XmppClientEvents[E]): void;
+    /** Connects, authenticates and binds (resolves once `online`); reconnects on its own after. */
+    start(): Promise<void>;
     connect(service: string): Promise<void>;
     open(opts: { domain?: string; lang?: string }): Promise<unknown>;
     send(element: XmlElement): Promise<void>;
