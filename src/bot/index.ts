@@ -18,17 +18,8 @@ import { chatUserKey, loginHint, sessionCommands } from "./commands/sessions.ts"
 import { inquiryCommands } from "./commands/inquiries.ts";
 import { outboxCommands, type OutboxControl } from "./commands/outbox.ts";
 import { reloadCommand } from "./commands/reload.ts";
-import type { Command } from "./types.ts";
+import type { BotMessage, Command } from "./types.ts";
 
-/** A message for the outbox, in the shape of StackStorm's announcements. */
-export interface BotMessage {
-  message: string;
-  channel?: string;
-  user?: string;
-  whisper?: boolean;
-  extra?: Record<string, unknown>;
-  context?: Record<string, unknown>;
-}
 
 /** Everything the bot is built from; app.ts wires the real parts, tests fakes. */
 export interface BotDeps {

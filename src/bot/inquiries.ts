@@ -10,6 +10,7 @@ import type { Config } from "../config/schema.ts";
 import { logger } from "../lib/log.ts";
 import { InquirySchema, type Inquiry } from "../st2/schemas.ts";
 import type { St2Event } from "../st2/stream.ts";
+import type { BotMessage } from "./types.ts";
 
 const log = logger("bot.inquiries");
 
@@ -158,16 +159,10 @@ export function describeInquiry(inquiry: Inquiry): string[] {
 // ---- the announcement ------------------------------------------------------------------------
 
 /**
- * Where and what to post: the shape of the outbox's announcement (`channel` resolved by the
- * backend like a result's `source_channel`; `user` for a direct message; `context.thread`).
+ * Where and what to post (`channel` resolved by the backend like a result's `source_channel`;
+ * `user` for a direct message; `context.thread`).
  */
-export interface InquiryAnnouncement {
-  message: string;
-  channel?: string;
-  user?: string;
-  whisper?: boolean;
-  context?: Record<string, unknown>;
-}
+export type InquiryAnnouncement = BotMessage;
 
 /** How the announcement is addressed and worded. */
 export interface AnnounceOptions {

@@ -52,3 +52,16 @@ export interface Command {
   hidden?: boolean;
   run(ctx: Context): Promise<void>;
 }
+
+/**
+ * A message for the outbox, in the shape of StackStorm's announcements (bot/ does not import
+ * delivery/, which owns the schema).
+ */
+export interface BotMessage {
+  message: string;
+  channel?: string;
+  user?: string;
+  whisper?: boolean;
+  extra?: Record<string, unknown>;
+  context?: Record<string, unknown>;
+}
