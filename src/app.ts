@@ -17,6 +17,7 @@ import { Outbox } from "./delivery/outbox.ts";
 import { parseStreamAnnouncement } from "./delivery/announcement.ts";
 import { createBot } from "./bot/index.ts";
 import { wireInquiries } from "./bot/inquiries.ts";
+import { TwoFactor } from "./bot/twofactor.ts";
 import { Identities } from "./auth/identity.ts";
 import { CleartextStore, EncryptedStore, loadKey, type SecretStore } from "./auth/secrets.ts";
 import { Sessions } from "./auth/sessions.ts";
@@ -117,13 +118,16 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     maxRetryDelayMs: config.outbox.max_retry_delay_seconds * 1000,
   });
   const identities = await openIdentities(config, db, client);
-  const stream = connectStream(config, client, aliases, outbox, opts.streamIdleTimeoutMs);
+  const twofactor = TwoFactor.fromConfig(config);
+  teardown.push(["two-factor expiry timer", () => twofactor.stop()]);
+  const stream = connectStream(config, client, aliases, outbox, twofactor, opts.streamIdleTimeoutMs);
   const bot = createBot({
     config,
     backend,
     aliases,
     identities,
     outbox,
+    twofactor,
     send: (m) => void outbox.enqueue(m, "bot"),
     status: {
       version: VERSION,
@@ -195,18 +199,19 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
 
 /**
  * The StackStorm stream: announcements into the outbox (stored before anything else), alias
- * changes into the cache, pending inquiries into chat; a re-sync of the aliases on every connect.
+ * changes into the cache, pending inquiries into chat, two-factor confirmations to the held
+ * alias executions; a re-sync of the aliases on every connect.
  */
-function connectStream(config: Config, client: St2Client, aliases: AliasCache, outbox: Outbox, idleTimeoutMs?: number) {
+function connectStream(config: Config, client: St2Client, aliases: AliasCache, outbox: Outbox, twofactor: TwoFactor, idleTimeoutMs?: number) {
   const inquiries = wireInquiries({ config, enqueue: (a) => outbox.enqueueSoon(a, "stream"), defaultChannel: config.stackstorm.inquiry_channel });
   const link: { stream?: St2Stream; state: { state: StreamState; detail?: string } } = { state: { state: "idle" } };
   link.stream = new St2Stream({
     client,
     routeKey: config.stackstorm.route_key,
     idleTimeoutMs,
-    extraEvents: inquiries.events,
+    extraEvents: [...inquiries.events, ...twofactor.events],
     onEvent: (event) => {
-      if (inquiries.onEvent(event)) return;
+      if (inquiries.onEvent(event) || twofactor.onEvent(event)) return;
       if (event.name.startsWith("st2.actionalias__")) {
         aliases.applyEvent(event.name, event.data);
         return;

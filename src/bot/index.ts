@@ -19,6 +19,7 @@ import { inquiryCommands } from "./commands/inquiries.ts";
 import { outboxCommands, type OutboxControl } from "./commands/outbox.ts";
 import { reloadCommand } from "./commands/reload.ts";
 import type { BotMessage, Command } from "./types.ts";
+import type { TwoFactor } from "./twofactor.ts";
 
 
 /** Everything the bot is built from; app.ts wires the real parts, tests fakes. */
@@ -33,6 +34,8 @@ export interface BotDeps {
   send(message: BotMessage): void;
   /** Live figures for `!status`. */
   status: StatusSource;
+  /** Held two-factor confirmations (fed by the stream); needed for `stackstorm.twofactor_action`. */
+  twofactor?: TwoFactor;
 }
 
 /** Turns a target into the announcement shape the outbox keeps. */
@@ -72,6 +75,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     authorizeAlias: acl.authorizeAlias,
     // Beyond Errbot: !st2help always lists only the aliases the ACL lets this user run.
     aliasVisible: (ctx, ref, display) => acl.mayListAlias(ctx, runCommand, ref, `${runName} ${display}`),
+    twofactor: deps.twofactor,
   };
   const runCommand = st2RunCommand(st2Deps);
   const commands: Command[] = [

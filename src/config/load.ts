@@ -19,6 +19,7 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[]]> 
   ["ST2_AUTH_USERNAME", ["stackstorm", "api_auth", "user", "name"]],
   ["ST2_AUTH_PASSWORD", ["stackstorm", "api_auth", "user", "password"]],
   ["ST2_ROUTE", ["stackstorm", "route_key"]],
+  ["HUBOT_2FA", ["stackstorm", "twofactor_action"]],
 ];
 
 type Table = Record<string, unknown>;
@@ -182,6 +183,11 @@ function checkConsistency(config: Config, name: string, lines: Map<string, numbe
   const user = config.stackstorm.api_auth.user;
   if (user && !user.name) {
     throw new ConfigError(`${where(name, lines, "stackstorm.api_auth.user")}: stackstorm.api_auth.user.name is required with a password`);
+  }
+  if (config.stackstorm.twofactor_action && config.stackstorm.route_key === "2fa") {
+    throw new ConfigError(
+      `${where(name, lines, "stackstorm.route_key")}: stackstorm.route_key "2fa" is the route two-factor confirmations arrive on; choose another route_key`,
+    );
   }
   const web = config.web;
   if (Boolean(web.tls_cert) !== Boolean(web.tls_key)) {

@@ -60,6 +60,12 @@ export const StackStormSchema = v.strictObject({
   route_key: v.optional(v.pipe(v.string(), v.nonEmpty()), "errbot"),
   /** Where inquiries with no chat origin are announced (a channel as StackStorm names it). */
   inquiry_channel: v.optional(v.string()),
+  /**
+   * hubot-stackstorm's HUBOT_2FA: the action (`pack.name`) that asks a user to confirm, e.g. a
+   * Duo push. When set, aliases with `extra.security.twofactor` run only once StackStorm
+   * announces the confirmation on `st2.announcement__2fa`.
+   */
+  twofactor_action: v.optional(v.pipe(v.string(), v.regex(/^[^.\s]+\.[^\s]+$/, "must be an action ref such as duo.auth_push"))),
   session_ttl: v.optional(positiveSeconds, 3600),
   user_token_ttl: v.optional(positiveSeconds, 86400),
 });

@@ -1,7 +1,8 @@
 /** The commented st2bot.toml that `st2bot init` writes. A test parses it, so it stays valid. */
 export const CONFIG_TEMPLATE = `# st2bot configuration. Every key is optional; the values shown are the defaults.
 # hubot-stackstorm's environment variables override this file: ST2_API_URL, ST2_AUTH_URL,
-# ST2_STREAM_URL, ST2_API_KEY, ST2_AUTH_TOKEN, ST2_AUTH_USERNAME, ST2_AUTH_PASSWORD, ST2_ROUTE.
+# ST2_STREAM_URL, ST2_API_KEY, ST2_AUTH_TOKEN, ST2_AUTH_USERNAME, ST2_AUTH_PASSWORD, ST2_ROUTE,
+# HUBOT_2FA.
 
 [bot]
 prefix = "!"                 # Errbot's BOT_PREFIX: "!st2 <command>", "!st2help"
@@ -24,6 +25,7 @@ verify_cert = true
 # client_key = "/etc/st2bot/client.key"
 route_key = "errbot"         # notification route: keeps existing notify_errbot rules working
 # inquiry_channel = "#ops"   # where inquiries started outside chat are announced
+# twofactor_action = "duo.auth_push"  # aliases with extra.security.twofactor wait for this action's confirmation
 plugin_prefix = "st2"        # "!st2 <command>"; "" runs aliases straight after the bot prefix
 timer_update = 900           # seconds between alias refreshes and credential re-checks
 session_ttl = 3600           # seconds a client-side login link stays valid

@@ -34,6 +34,40 @@ export const ALIAS_EXECUTION: BodySchema = {
   closed: true,
 };
 
+/**
+ * `LiveActionCreateAPI`: the body of `POST /executions` (a LiveAction plus `user`). Parameter
+ * names are checked apart, by `parameterNameError`.
+ */
+export const EXECUTION_REQUEST: BodySchema = {
+  properties: [
+    str("id"),
+    str("status"),
+    str("start_timestamp"),
+    str("end_timestamp"),
+    str("action", true),
+    ["parameters", ["object"], false],
+    ["result", ["array", "boolean", "integer", "number", "object", "string"], false],
+    ["context", ["object"], false],
+    ["callback", ["object"], false],
+    ["runner_info", ["object"], false],
+    ["notify", ["object"], false],
+    ["delay", ["integer"], false],
+    ["user", ["string", "null"], false],
+  ],
+  closed: true,
+};
+
+/**
+ * The `parameters` of a LiveAction allow only `^\w+$` names (Python's `\w`, so Unicode letters
+ * too), via `patternProperties` with `additionalProperties: false`; jsonschema's message names
+ * the offenders and the regex.
+ */
+export function parameterNameError(parameters: Record<string, unknown>): string | undefined {
+  const bad = Object.keys(parameters).filter((k) => !/^[\p{L}\p{N}_]+$/u.test(k)).sort();
+  if (bad.length === 0) return undefined;
+  return `${bad.map(pyRepr).join(", ")} ${bad.length === 1 ? "does" : "do"} not match any of the regexes: '^\\\\w+$'`;
+}
+
 /** `AliasMatchAndExecuteInputAPI` (the OpenAPI definition also requires `user`). */
 export const MATCH_AND_EXECUTE: BodySchema = {
   properties: [str("command", true), str("source_channel", true), str("user", true), str("notification_channel"), str("notification_route")],

@@ -6,6 +6,7 @@ import { authenticate, basicLogin, tokenIsValid } from "./auth.ts";
 import {
   ALIAS_EXECUTION,
   ALIAS_MATCH,
+  EXECUTION_REQUEST,
   INQUIRY_RESPONSE,
   MATCH_AND_EXECUTE,
   TOKEN_REQUEST,
@@ -13,6 +14,7 @@ import {
   bodyError,
   checkBody,
   fromJsonSchema,
+  parameterNameError,
 } from "./bodies.ts";
 import { formatStrings } from "./engine.ts";
 import type { Executions } from "./executions.ts";
@@ -84,6 +86,7 @@ export class Routes {
       r("POST", "/api/v1/aliasexecution/match_and_execute", (c) => this.matchAndExecute(c)),
       r("GET", "/api/v1/rules", (c) => this.page(c, this.opts.rules ?? CHATOPS_RULES)),
       r("GET", "/api/v1/executions", (c) => this.listExecutions(c)),
+      r("POST", "/api/v1/executions", (c) => this.createExecution(c)),
       r("GET", "/api/v1/executions/{id}", (_, p) => this.getExecution(p[0]!)),
       r("GET", "/api/v1/inquiries", (c) => this.listInquiries(c)),
       r("GET", "/api/v1/inquiries/{id}", (_, p) => this.getInquiry(p[0]!)),
@@ -214,10 +217,7 @@ export class Routes {
       Object.assign(params, renderValues(immutable, { user: cred.user }, false));
     }
     const action = this.state.action(alias.action_ref);
-    if (this.opts.canExecute && !this.opts.canExecute(cred.user!, action.ref)) {
-      const [pack, ...rest] = action.ref.split(".");
-      throw new Fault(403, `User "${cred.user}" doesn't have required permission "action_execute" on resource "action:${pack}:${rest.join(".")}"`);
-    }
+    this.checkExecute(cred, action.ref);
     const casted = paramSets.map((p) => castParams(p, action.parameters ?? {}));
     const notifyRoute = (body.notification_route as string) || (body.notification_channel as string) || undefined;
     return casted.map((parameters) => {
@@ -252,6 +252,33 @@ export class Routes {
   }
 
   // ---- executions ----
+
+  /** RBAC's `action_execute` on the action, as `assert_user_has_resource_db_permission` answers. */
+  private checkExecute(cred: CredentialUse, ref: string): void {
+    if (!this.opts.canExecute || this.opts.canExecute(cred.user!, ref)) return;
+    const [pack, ...rest] = ref.split(".");
+    throw new Fault(403, `User "${cred.user}" doesn't have required permission "action_execute" on resource "action:${pack}:${rest.join(".")}"`);
+  }
+
+  /**
+   * `ActionExecutionsController.post` (`_handle_schedule_execution`): body schema, then the
+   * action must exist (400), RBAC (403), and only admins may run as another `user` (403).
+   */
+  private createExecution(call: Call): Response {
+    const body = checkBody(call.body, EXECUTION_REQUEST);
+    const parameters = (body.parameters ?? {}) as Record<string, unknown>;
+    const badName = parameterNameError(parameters);
+    if (badName) throw new Fault(400, badName);
+    const cred = call.credential!;
+    const ref = body.action as string;
+    const action = this.state.registeredAction(ref);
+    if (!action) throw new Fault(400, `Action "${ref}" cannot be found.`);
+    this.checkExecute(cred, ref);
+    const user = (body.user as string | null | undefined) || cred.user!;
+    if (user !== cred.user && !this.state.isAdmin(cred)) throw new Fault(403, '"user" attribute can only be provided by admins');
+    const ex = this.executions.create({ action, parameters: { ...parameters }, user });
+    return json(201, this.executions.view(ex));
+  }
 
   private listExecutions(call: Call): Response {
     const newestFirst = [...this.state.executions].reverse().map((e) => this.executions.view(e));

@@ -153,6 +153,15 @@ export class EmulatorState {
     return this.actions.get(ref) ?? { ref, runner: "python-script" };
   }
 
+  /**
+   * An action StackStorm has registered, for `POST /executions`: one of `opts.actions`, or one an
+   * alias points at (the demo's aliases name actions it does not describe). Undefined otherwise.
+   */
+  registeredAction(ref: string): ActionSpec | undefined {
+    if (this.actions.has(ref)) return this.actions.get(ref);
+    return this.aliasList.some((a) => a.action_ref === ref) ? this.action(ref) : undefined;
+  }
+
   execution(id: string): EmulatedExecution | undefined {
     return this.executions.find((e) => e.id === id);
   }

@@ -73,6 +73,16 @@ export interface MatchAndExecuteRequest {
   notification_route?: string;
 }
 
+/**
+ * The body of `POST /api/v1/executions` as st2bot sends it: an action ref and its parameters.
+ * StackStorm's `LiveActionCreateAPI` refuses keys it does not know, and parameter names must be
+ * word characters (`^\w+$`).
+ */
+export interface ExecutionRequest {
+  action: string;
+  parameters?: Record<string, unknown>;
+}
+
 /** The paging and filters of `GET /actionalias/help`, passed through as query parameters. */
 export interface AliasHelpQuery {
   pack?: string;
@@ -117,6 +127,8 @@ const MATCH_KEYS = [
   "notification_channel",
   "notification_route",
 ] as const satisfies ReadonlyArray<keyof MatchAndExecuteRequest>;
+
+const EXECUTION_CREATE_KEYS = ["action", "parameters"] as const satisfies ReadonlyArray<keyof ExecutionRequest>;
 
 /** Typed StackStorm calls as one identity (see the file comment for the 401 and health rules). */
 export class St2Client {
@@ -239,6 +251,16 @@ export class St2Client {
   }
 
   // ---- executions and inquiries ------------------------------------------------------------
+
+  /**
+   * `POST /executions`: runs `action` with `parameters` as this client's identity; 201 → the new
+   * execution. StackStorm answers 400 for an unknown action or parameters its schema refuses,
+   * 403 when RBAC forbids `action_execute`.
+   */
+  async createExecution(req: ExecutionRequest): Promise<Execution> {
+    const body = pick(req, EXECUTION_CREATE_KEYS);
+    return (await this.call("POST", `${this.urls.api}/executions`, ExecutionSchema, body)).data;
+  }
 
   /** `GET /executions/{id}`: one execution, its result included. */
   async getExecution(id: string): Promise<Execution> {

@@ -83,6 +83,28 @@ const API_MODEL_SCHEMAS: Record<string, Schema> = {
     properties: { command: str(), user: str(), source_channel: str(), notification_channel: str(), notification_route: str() },
     additionalProperties: false,
   },
+  // LiveAction + user (the spec's allOf); StackStorm's LiveActionAPI model refuses other keys.
+  ExecutionRequest: {
+    type: "object",
+    required: ["action"],
+    properties: {
+      id: str(),
+      status: str(),
+      start_timestamp: str(),
+      end_timestamp: str(),
+      action: str(),
+      action_is_workflow: { type: "boolean" },
+      parameters: { type: "object" },
+      result: { type: "object" },
+      user: str(),
+      context: { type: "object" },
+      callback: { type: "object" },
+      runner_info: { type: "object" },
+      notify: { type: "object" },
+      delay: { type: "integer" },
+    },
+    additionalProperties: false,
+  },
   ActionAliasMatchRequest: {
     type: "object",
     required: ["command"],

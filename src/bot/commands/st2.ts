@@ -10,6 +10,7 @@ import type { St2Client } from "../../st2/client.ts";
 import { St2ApiError } from "../../st2/http.ts";
 import { CommandError, ConfigError } from "../../lib/errors.ts";
 import type { Command, Context } from "../types.ts";
+import { needsTwoFactor, TWOFACTOR_MESSAGE, type TwoFactor } from "../twofactor.ts";
 
 export interface St2CommandDeps {
   config: Config;
@@ -26,6 +27,8 @@ export interface St2CommandDeps {
   authorizeAlias(ctx: Context, ref: string): Promise<boolean>;
   /** Whether the help list shows this alias to this user (hide_restricted_commands). */
   aliasVisible(ctx: Context, ref: string, display: string): boolean;
+  /** Held two-factor confirmations; without it `extra.security.twofactor` is ignored. */
+  twofactor?: TwoFactor;
 }
 
 const DEFAULT_ACK = "I'll take it from here! Your execution ID for reference is {id}";
@@ -73,21 +76,53 @@ async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promi
       throw new CommandError(`"${text}" matches more than one command; please be more specific:\n${list}`);
     }
     case "match": {
-      if (!(await deps.authorizeAlias(ctx, outcome.match.alias.ref))) return;
-      const as = await deps.clientFor(ctx);
-      await execute(ctx, as, deps, outcome.match.alias, outcome.match.representation, text);
+      const { alias, representation } = outcome.match;
+      if (!(await deps.authorizeAlias(ctx, alias.ref))) return;
+      await runOrConfirm(ctx, deps, alias, (as) => execute(ctx, as, deps, alias, representation, text));
       return;
     }
     case "multiple": {
-      if (!(await deps.authorizeAlias(ctx, outcome.alias.ref))) return;
-      const as = await deps.clientFor(ctx);
-      for (const hit of outcome.hits) await execute(ctx, as, deps, outcome.alias, outcome.representation, hit.command);
+      const { alias, representation, hits } = outcome;
+      if (!(await deps.authorizeAlias(ctx, alias.ref))) return;
+      await runOrConfirm(ctx, deps, alias, async (as) => {
+        for (const hit of hits) await execute(ctx, as, deps, alias, representation, hit.command);
+      });
       return;
     }
   }
 }
 
 type As = { client: St2Client; personal: boolean };
+
+/**
+ * Runs the alias now, or, for an alias that needs two-factor confirmation, starts the 2FA action
+ * (as the caller, with hubot's parameters `uuid`, `user`, `channel`, `hint`) and holds the run
+ * until the confirmation arrives. The held run asks for the caller's client again, so a login
+ * ended in the meantime is honoured.
+ */
+async function runOrConfirm(ctx: Context, deps: St2CommandDeps, alias: ActionAlias, run: (as: As) => Promise<void>): Promise<void> {
+  const as = await deps.clientFor(ctx);
+  const action = deps.config.stackstorm.twofactor_action;
+  if (!deps.twofactor || !action || !needsTwoFactor(deps.config, alias)) return run(as);
+  const { msg, backend } = ctx;
+  const twofactor = deps.twofactor;
+  // Held before the 2FA action starts, so even an instant confirmation finds it.
+  const uuid = twofactor.hold({
+    alias: alias.ref,
+    user: msg.from.st2User,
+    run: async () => run(await deps.clientFor(ctx)),
+    reply: (text) => ctx.reply(text),
+  });
+  const parameters: Record<string, unknown> = { uuid, user: msg.from.st2User, channel: backend.sourceChannel(msg) };
+  if (alias.description) parameters.hint = alias.description;
+  try {
+    await callStackStorm(ctx, as, deps, () => as.client.createExecution({ action, parameters }));
+  } catch (err) {
+    twofactor.release(uuid);
+    throw err;
+  }
+  await ctx.reply(TWOFACTOR_MESSAGE);
+}
 
 async function execute(ctx: Context, as: As, deps: St2CommandDeps, alias: ActionAlias, format: string, command: string): Promise<void> {
   const { msg, backend } = ctx;

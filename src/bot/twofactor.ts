@@ -1,0 +1,201 @@
+/**
+ * hubot-stackstorm's two-factor confirmation (HUBOT_2FA). An alias marked
+ * `extra.security.twofactor` is not run at once: st2bot starts the configured 2FA action (a Duo
+ * push, say) with a fresh uuid and holds the alias execution here under that uuid. When the
+ * 2FA action succeeds it announces `{uuid}` on the `2fa` route, and the held execution runs.
+ *
+ * Beyond hubot: a uuid nobody holds (unknown, already used, or expired) is logged and ignored
+ * instead of crashing the bot, and held executions expire after a bounded time, telling the
+ * person who asked.
+ */
+import * as v from "valibot";
+import type { Config } from "../config/schema.ts";
+import { CommandError } from "../lib/errors.ts";
+import { logger } from "../lib/log.ts";
+import type { St2Event } from "../st2/stream.ts";
+
+const log = logger("bot.twofactor");
+
+/** The stream event a confirmed 2FA action announces (`chatops.post_message` on route `2fa`). */
+export const TWOFACTOR_EVENT = "st2.announcement__2fa";
+/** What the asker is told while the confirmation is pending (hubot's words). */
+export const TWOFACTOR_MESSAGE = "This action requires two-factor auth! Waiting for your confirmation.";
+/** How long a confirmation may take before the held execution is dropped. */
+export const DEFAULT_TTL_MS = 10 * 60_000;
+
+/**
+ * Whether running `alias` must wait for a confirmation: a 2FA action is configured and the alias
+ * sets `extra.security.twofactor`. hubot counts any defined value, even `false`; here `false`
+ * and `null` mean off, since an alias author writing `twofactor: false` means exactly that.
+ */
+export function needsTwoFactor(config: Config, alias: { extra?: Record<string, unknown> | null }): boolean {
+  if (!config.stackstorm.twofactor_action) return false;
+  const security = alias.extra?.security;
+  if (typeof security !== "object" || security === null) return false;
+  const flag = (security as Record<string, unknown>).twofactor;
+  return flag !== undefined && flag !== null && flag !== false;
+}
+
+/** One held alias execution: what to run once confirmed, and how to tell the asker otherwise. */
+export interface PendingConfirmation {
+  /** For the log: the alias ref and the chat user who asked. */
+  alias: string;
+  user: string;
+  /** Runs the held alias execution exactly as the normal path would (source_context, ack). */
+  run(): Promise<void>;
+  /** Tells the asker (where they asked) something about their request. */
+  reply(text: string): Promise<void>;
+}
+
+/** How a TwoFactor store is set up; tests pass a clock. */
+export interface TwoFactorOptions {
+  /** Whether a 2FA action is configured; when false no event is taken. Default true. */
+  enabled?: boolean;
+  /** How long a confirmation may take. Default 10 minutes. */
+  ttlMs?: number;
+  /** The clock (ms since the epoch). Default `Date.now`. */
+  now?: () => number;
+  /** How often held executions are checked for expiry while any are held. Default a minute. */
+  sweepEveryMs?: number;
+}
+
+const AnnouncementSchema = v.looseObject({ payload: v.looseObject({ uuid: v.pipe(v.string(), v.nonEmpty()) }) });
+
+interface Held extends PendingConfirmation {
+  expiresAt: number;
+}
+
+/** The held alias executions by uuid (see the file comment). */
+export class TwoFactor {
+  private readonly held = new Map<string, Held>();
+  private readonly enabled: boolean;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  private readonly sweepEveryMs: number;
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(opts: TwoFactorOptions = {}) {
+    this.enabled = opts.enabled ?? true;
+    this.ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
+    this.now = opts.now ?? Date.now;
+    this.sweepEveryMs = opts.sweepEveryMs ?? 60_000;
+  }
+
+  /** How many confirmations are awaited. */
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** The store `[stackstorm]` asks for: enabled when `twofactor_action` is set. */
+  static fromConfig(config: Config, opts: Omit<TwoFactorOptions, "enabled"> = {}): TwoFactor {
+    return new TwoFactor({ ...opts, enabled: Boolean(config.stackstorm.twofactor_action) });
+  }
+
+  /** The stream events to ask for: the confirmation event, when enabled. */
+  get events(): string[] {
+    return this.enabled ? [TWOFACTOR_EVENT] : [];
+  }
+
+  /** Holds `pending` under a new uuid (returned) until it is confirmed, released or expires. */
+  hold(pending: PendingConfirmation): string {
+    const uuid = crypto.randomUUID();
+    this.held.set(uuid, { ...pending, expiresAt: this.now() + this.ttlMs });
+    this.startSweeping();
+    log.debug("holding an alias execution for two-factor confirmation", { uuid, alias: pending.alias, user: pending.user });
+    return uuid;
+  }
+
+  /** Forgets a held execution without running it (its 2FA action could not be started). */
+  release(uuid: string): void {
+    this.held.delete(uuid);
+    if (this.held.size === 0) this.stop();
+  }
+
+  /**
+   * Takes a stream event. Returns false for events that are not confirmations; for a
+   * confirmation it starts the held execution (in the background) and returns true. A
+   * malformed, unknown, used or expired confirmation is logged and ignored.
+   */
+  onEvent(event: St2Event): boolean {
+    if (!this.enabled || event.name !== TWOFACTOR_EVENT) return false;
+    const parsed = v.safeParse(AnnouncementSchema, event.data);
+    if (!parsed.success) {
+      log.warn("ignored a two-factor confirmation without a uuid", { event: event.name });
+      return true;
+    }
+    void this.confirm(parsed.output.payload.uuid);
+    return true;
+  }
+
+  /**
+   * Runs the execution held under `uuid`, once: resolves true when one was held (whatever the
+   * run's outcome, which goes to the asker), false for an unknown, used or expired uuid.
+   */
+  async confirm(uuid: string): Promise<boolean> {
+    this.sweep();
+    const pending = this.held.get(uuid);
+    if (!pending) {
+      log.warn("ignored a two-factor confirmation for a request st2bot does not hold (unknown, already confirmed or expired)", { uuid });
+      return false;
+    }
+    this.release(uuid);
+    log.info("two-factor confirmation received; running the held alias execution", { uuid, alias: pending.alias, user: pending.user });
+    await runReporting(pending);
+    return true;
+  }
+
+  /** Drops every held execution past its time, telling each asker; returns how many. */
+  sweep(): number {
+    const now = this.now();
+    let dropped = 0;
+    for (const [uuid, pending] of this.held) {
+      if (pending.expiresAt > now) continue;
+      this.held.delete(uuid);
+      dropped++;
+      log.warn("a two-factor confirmation did not arrive in time; the alias execution was dropped", { uuid, alias: pending.alias, user: pending.user });
+      pending
+        .reply(`No two-factor confirmation arrived within ${spell(this.ttlMs)}, so I did not run ${pending.alias}. Please ask again.`)
+        .catch((err) => log.error("could not queue a reply", { error: describe(err) }));
+    }
+    if (this.held.size === 0) this.stop();
+    return dropped;
+  }
+
+  /** Stops the expiry timer (held executions stay until the next `hold` or `sweep`). */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private startSweeping(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.sweep(), this.sweepEveryMs);
+    // A pending confirmation alone must not keep the process alive.
+    this.timer.unref?.();
+  }
+}
+
+/** Runs a confirmed execution; failures reach the asker as the router would word them. */
+async function runReporting(pending: PendingConfirmation): Promise<void> {
+  try {
+    await pending.run();
+  } catch (err) {
+    if (err instanceof CommandError) {
+      await pending.reply(err.userMessage).catch((e) => log.error("could not queue a reply", { error: describe(e) }));
+      return;
+    }
+    const id = crypto.randomUUID().slice(0, 8);
+    log.error("confirmed alias execution failed", { id, alias: pending.alias, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+    await pending.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch((e) => log.error("could not queue a reply", { error: describe(e) }));
+  }
+}
+
+/** `10 minutes`, `1 minute`, `30 seconds`. */
+function spell(ms: number): string {
+  const [n, unit] = ms >= 60_000 ? [Math.round(ms / 60_000), "minute"] : [Math.max(1, Math.round(ms / 1000)), "second"];
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
