@@ -2,18 +2,16 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { assertNoViolations } from "../support/emulator.ts";
-import { startBot, waitFor, type BotHarness } from "../support/bot.ts";
+import { clientsideOptions, linkIdentity, startBot, waitFor, type BotHarness } from "../support/bot.ts";
 
 const KEY_ENV = "ST2BOT_TEST_CLIENTSIDE_KEY";
 let h: BotHarness;
 const dm = (m: { target: { kind: string; id: string } }) => m.target.kind === "user" && m.target.id === "alice";
 
 beforeAll(async () => {
-  process.env[KEY_ENV] = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
   h = await startBot({
-    web: true,
+    ...clientsideOptions(KEY_ENV),
     emulator: { aliases: sampleAliases, actions: sampleActions, users: { st2admin: "Ch@ngeMe", "alice.st2": "alice-pw" } },
-    toml: `[stackstorm.rbac_auth.clientside]\nurl = "https://st2bot.example.com/"\n[secrets]\nkey_env = "${KEY_ENV}"`,
   });
   await waitFor("stream open", () => h.app.streamState().state === "open");
 });
@@ -23,20 +21,7 @@ afterAll(async () => {
   delete process.env[KEY_ENV];
 });
 
-async function login(): Promise<void> {
-  await h.say("!st2session_start open-sesame", { user: "alice" });
-  const link = await h.next((m) => dm(m) && m.text.includes("/login/"), "login link");
-  const id = /https:\/\/st2bot\.example\.com\/login\/([0-9a-f-]{36}) /.exec(link.text)?.[1];
-  expect(id).toBeDefined();
-  const res = await h.app.web!.app.handle(
-    new Request(`http://localhost/login/authenticate/${id}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ shared_word: "open-sesame", kind: "password", username: "alice.st2", password: "alice-pw" }),
-    }),
-  );
-  expect(res.status).toBe(200);
-}
+const login = () => linkIdentity(h, { chatUser: "alice", st2User: "alice.st2", password: "alice-pw" });
 
 test("without a login a command says how to start one, and nothing runs", async () => {
   const before = h.emulator.executions.length;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { AliasInput } from "../../src/emulator/index.ts";
 import { TWOFACTOR_MESSAGE } from "../../src/bot/twofactor.ts";
 import { assertNoViolations } from "../support/emulator.ts";
-import { API_KEY, startBot, waitFor, type BotHarness } from "../support/bot.ts";
+import { API_KEY, clientsideOptions, linkIdentity, startBot, waitFor, type BotHarness } from "../support/bot.ts";
 
 const ALIASES: AliasInput[] = [
   {
@@ -148,12 +148,10 @@ describe("under client-side auth", () => {
   const KEY_ENV = "ST2BOT_TEST_TWOFACTOR_KEY";
   let h: BotHarness;
   beforeAll(async () => {
-    process.env[KEY_ENV] = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
     h = await startBot({
-      web: true,
+      ...clientsideOptions(KEY_ENV),
       emulator: { aliases: ALIASES, actions: ACTIONS, users: { st2admin: "Ch@ngeMe", "alice.st2": "alice-pw" } },
       auth: twofactorAuth,
-      toml: `[stackstorm.rbac_auth.clientside]\nurl = "https://st2bot.example.com/"\n[secrets]\nkey_env = "${KEY_ENV}"`,
     });
     await waitFor("stream open", () => h.app.streamState().state === "open");
   });
@@ -165,16 +163,7 @@ describe("under client-side auth", () => {
 
   test("the 2FA action and the confirmed alias both run as the user's own StackStorm identity", async () => {
     const dm = (m: { target: { kind: string; id: string } }) => m.target.kind === "user" && m.target.id === "alice";
-    await h.say("!st2session_start open-sesame", { user: "alice" });
-    const id = /\/login\/([0-9a-f-]{36}) /.exec((await h.next((m) => dm(m) && m.text.includes("/login/"), "login link")).text)?.[1];
-    const res = await h.app.web!.app.handle(
-      new Request(`http://localhost/login/authenticate/${id}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ shared_word: "open-sesame", kind: "password", username: "alice.st2", password: "alice-pw" }),
-      }),
-    );
-    expect(res.status).toBe(200);
+    await linkIdentity(h, { chatUser: "alice", st2User: "alice.st2", password: "alice-pw" });
     await h.say("!st2 deploy web to production", { user: "alice" });
     expect((await h.next(dm, "2FA message")).text).toBe(TWOFACTOR_MESSAGE);
     const twofactor = twofactorRuns(h)[0]!;

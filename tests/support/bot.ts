@@ -107,3 +107,28 @@ export async function startBot(opts: BotOptions = {}): Promise<BotHarness> {
   };
   return h;
 }
+
+/**
+ * Options for a bot under client-side auth with the encrypted store: a fresh key in `keyEnv`
+ * (call `delete process.env[keyEnv]` when done), the web server on, links to st2bot.example.com.
+ */
+export function clientsideOptions(keyEnv: string): Pick<BotOptions, "web" | "toml"> {
+  process.env[keyEnv] = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+  return { web: true, toml: `[stackstorm.rbac_auth.clientside]\nurl = "https://st2bot.example.com/"\n[secrets]\nkey_env = "${keyEnv}"` };
+}
+
+/** A chat user links their StackStorm identity: session_start in a DM, then the login API. */
+export async function linkIdentity(h: BotHarness, who: { chatUser: string; st2User: string; password: string }): Promise<void> {
+  const dm = (m: SentMessage) => m.target.kind === "user" && m.target.id === who.chatUser && m.text.includes("/login/");
+  await h.say("!st2session_start open-sesame", { user: who.chatUser });
+  const id = /https:\/\/st2bot\.example\.com\/login\/([0-9a-f-]{36}) /.exec((await h.next(dm, "login link")).text)?.[1];
+  if (!id) throw new Error("the session_start reply carries no login link");
+  const res = await h.app.web!.app.handle(
+    new Request(`http://localhost/login/authenticate/${id}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ shared_word: "open-sesame", kind: "password", username: who.st2User, password: who.password }),
+    }),
+  );
+  if (res.status !== 200) throw new Error(`login answered ${res.status}: ${await res.text()}`);
+}
