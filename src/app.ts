@@ -4,7 +4,6 @@
  * the end-to-end tests and the benchmarks all start st2bot here.
  */
 import { join } from "node:path";
-import * as v from "valibot";
 import type { Config } from "./config/schema.ts";
 import type { ChatBackend } from "./chat/types.ts";
 import { createBackend } from "./chat/registry.ts";
@@ -16,6 +15,7 @@ import { openDatabase, type Database } from "./store/db.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { parseStreamAnnouncement } from "./delivery/announcement.ts";
 import { createBot } from "./bot/index.ts";
+import type { StatusSource } from "./bot/commands/builtins.ts";
 import { wireInquiries } from "./bot/inquiries.ts";
 import { TwoFactor } from "./bot/twofactor.ts";
 import { Identities } from "./auth/identity.ts";
@@ -26,7 +26,7 @@ import { loginPlugin } from "./web/login.ts";
 import { metricsPlugin } from "./web/metrics.ts";
 import { webhookPlugin } from "./web/webhook.ts";
 import { ConfigError } from "./lib/errors.ts";
-import { logger, registerSecret, setLogLevel, type Level } from "./lib/log.ts";
+import { levelOf, logger, registerSecret, setLogLevel, type Level } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 
 const log = logger("app");
@@ -94,9 +94,9 @@ export async function startApp(opts: AppOptions): Promise<App> {
 function logLevel(config: Config): Level {
   const env = process.env.ST2BOT_LOG_LEVEL;
   if (!env) return config.bot.log_level;
-  const level = v.safeParse(v.picklist(["debug", "info", "warn", "error"]), env);
-  if (!level.success) throw new ConfigError(`ST2BOT_LOG_LEVEL: "${env}" is not a log level; use debug, info, warn or error`);
-  return level.output;
+  const level = levelOf(env);
+  if (!level) throw new ConfigError(`ST2BOT_LOG_LEVEL: "${env}" is not a log level; use debug, info, warn or error`);
+  return level;
 }
 
 interface Started {
@@ -121,6 +121,19 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   const twofactor = TwoFactor.fromConfig(config);
   teardown.push(["two-factor expiry timer", () => twofactor.stop()]);
   const stream = connectStream(config, client, aliases, outbox, twofactor, opts.streamIdleTimeoutMs);
+  // What !status says and /metrics counts.
+  const status: StatusSource = {
+    version: VERSION,
+    startedAt: startedAt.getTime(),
+    chat: () => backend.status(),
+    st2: () => {
+      const h = client.health();
+      return { state: h.state, detail: h.reason };
+    },
+    aliases: () => aliases.index.size,
+    stream: () => stream.state,
+    outbox: () => outbox.stats(),
+  };
   const bot = createBot({
     config,
     backend,
@@ -129,18 +142,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     outbox,
     twofactor,
     send: (m) => void outbox.enqueue(m, "bot"),
-    status: {
-      version: VERSION,
-      startedAt: startedAt.getTime(),
-      chat: () => backend.status(),
-      st2: () => {
-        const h = client.health();
-        return { state: h.state, detail: h.reason };
-      },
-      aliases: () => aliases.index.size,
-      stream: () => stream.state,
-      outbox: () => outbox.stats(),
-    },
+    status,
   });
 
   let web: WebServer | undefined;
@@ -150,14 +152,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
       plugins: [
         webhookPlugin({ config: config.webhook, outbox }),
         loginPlugin({ identities, config, peerAddress }),
-        metricsPlugin({
-          outbox: () => outbox.stats(),
-          aliases: () => aliases.index.size,
-          streamUp: () => stream.state.state === "open",
-          chatUp: () => backend.status().state === "connected",
-          st2AuthOk: () => client.health().state !== "failing",
-          startedAt: startedAt.getTime(),
-        }),
+        metricsPlugin(status),
       ],
     });
     await web.listen();

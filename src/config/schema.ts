@@ -3,6 +3,7 @@
  * default; the schemas double as the TypeScript types the rest of st2bot imports.
  */
 import * as v from "valibot";
+import { LEVELS } from "../lib/log.ts";
 
 const port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
 const positiveSeconds = v.pipe(v.number(), v.minValue(1));
@@ -83,7 +84,7 @@ export const BotSchema = v.strictObject({
   hide_restricted_commands: v.optional(v.boolean(), false),
   /** Where the SQLite database (outbox, sessions, secrets) lives. */
   data_dir: v.optional(v.string(), "./st2bot-data"),
-  log_level: v.optional(v.picklist(["debug", "info", "warn", "error"]), "info"),
+  log_level: v.optional(v.picklist(LEVELS), "info"),
 });
 
 /** `[web]`: the login page and webhook server. */

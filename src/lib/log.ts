@@ -2,13 +2,16 @@
  * Structured logging to stderr. Secrets never reach the log: values of keys that look secret
  * are masked, and every string registered with `registerSecret` is masked wherever it appears.
  */
-export type Level = "debug" | "info" | "warn" | "error";
+/** The log levels, least severe first (also what `bot.log_level` accepts). */
+export const LEVELS = ["debug", "info", "warn", "error"] as const;
+export type Level = (typeof LEVELS)[number];
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const secretKey = /pass(word)?|secret|token|api[-_]?key|authorization|cookie|credential/i;
 const secrets = new Set<string>();
 
 /** A level name, or undefined for anything else (an unknown name must not switch filtering off). */
-const levelOf = (name: string | undefined): Level | undefined => (name !== undefined && Object.hasOwn(order, name) ? (name as Level) : undefined);
+/** `name` as a level, or undefined when it is not one. */
+export const levelOf = (name: string | undefined): Level | undefined => (name !== undefined && Object.hasOwn(order, name) ? (name as Level) : undefined);
 
 let threshold: Level = levelOf(process.env.ST2BOT_LOG_LEVEL) ?? "info";
 let sink: (line: string) => void = (line) => process.stderr.write(line + "\n");

@@ -3,24 +3,13 @@
  * operator can alert on undeliverable messages or a dropped stream.
  */
 import { Elysia } from "elysia";
+import type { StatusSource } from "../bot/commands/builtins.ts";
 
-/** Where the figures come from; each is read afresh on every scrape. */
-export interface MetricsSource {
-  outbox(): { pending: number; dead: number; delivered: number; failedAttempts: number };
-  /** Aliases in the cache. */
-  aliases(): number;
-  /** True while the StackStorm stream is connected. */
-  streamUp(): boolean;
-  /** True while the chat backend is connected. */
-  chatUp(): boolean;
-  /** False while StackStorm refuses the bot's credential. */
-  st2AuthOk(): boolean;
-  /** Milliseconds since the epoch. */
-  startedAt: number;
-}
-
-/** `GET /metrics`, unauthenticated like `/health`: it carries counts only, nothing secret. */
-export function metricsPlugin(source: MetricsSource) {
+/**
+ * `GET /metrics`, unauthenticated like `/health`: it carries counts only, nothing secret.
+ * The figures are `!status`'s, read afresh on every scrape.
+ */
+export function metricsPlugin(source: StatusSource) {
   return new Elysia({ name: "st2bot.metrics" }).get("/metrics", () => {
     const o = source.outbox();
     const metric = (name: string, help: string, value: number, type = "gauge") => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`;
@@ -30,9 +19,9 @@ export function metricsPlugin(source: MetricsSource) {
       metric("st2bot_outbox_delivered_total", "Messages delivered since start.", o.delivered, "counter"),
       metric("st2bot_outbox_failed_attempts_total", "Failed send attempts since start.", o.failedAttempts, "counter"),
       metric("st2bot_aliases", "Action aliases in the cache.", source.aliases()),
-      metric("st2bot_stream_up", "1 while the StackStorm stream is connected.", source.streamUp() ? 1 : 0),
-      metric("st2bot_chat_up", "1 while the chat backend is connected.", source.chatUp() ? 1 : 0),
-      metric("st2bot_stackstorm_auth_ok", "0 while StackStorm refuses st2bot's credential.", source.st2AuthOk() ? 1 : 0),
+      metric("st2bot_stream_up", "1 while the StackStorm stream is connected.", source.stream().state === "open" ? 1 : 0),
+      metric("st2bot_chat_up", "1 while the chat backend is connected.", source.chat().state === "connected" ? 1 : 0),
+      metric("st2bot_stackstorm_auth_ok", "0 while StackStorm refuses st2bot's credential.", source.st2().state === "failing" ? 0 : 1),
       metric("st2bot_start_time_seconds", "When st2bot started (Unix time).", Math.floor(source.startedAt / 1000)),
     ].join("");
     return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });

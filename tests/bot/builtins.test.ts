@@ -18,7 +18,7 @@ const status: StatusSource = {
   st2: () => ({ state: "ok" }),
   aliases: () => 42,
   stream: () => ({ state: "reconnecting", detail: "HTTP 503" }),
-  outbox: () => ({ pending: 3, dead: 1 }),
+  outbox: () => ({ pending: 3, dead: 1, delivered: 7, failedAttempts: 2 }),
 };
 
 const extra: Command[] = [

@@ -24,7 +24,7 @@ export interface StatusSource {
   /** How many action aliases are cached. */
   aliases(): number;
   stream(): ComponentState;
-  outbox(): { pending: number; dead: number };
+  outbox(): { pending: number; dead: number; delivered: number; failedAttempts: number };
 }
 
 export interface BuiltinDeps {
