@@ -15,7 +15,7 @@ import { createRouter } from "./router.ts";
 import { builtinCommands, unknownCommandReply, type StatusSource } from "./commands/builtins.ts";
 import { st2HelpCommand, st2RunCommand, type St2CommandDeps } from "./commands/st2.ts";
 import { chatUserKey, loginHint, sessionCommands } from "./commands/sessions.ts";
-import { inquiryCommands } from "./commands/inquiries.ts";
+import { inquiryCommands } from "./inquiries/commands.ts";
 import { outboxCommands, type OutboxControl } from "./commands/outbox.ts";
 import { reloadCommand } from "./commands/reload.ts";
 import type { BotMessage, Command } from "./types.ts";
