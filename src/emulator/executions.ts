@@ -1,14 +1,16 @@
 /**
  * Executions and their life: created by an alias execution (status `requested`), finished after
  * `completionDelayMs`, then announced on the notify route as `chatops.post_result` would.
- * Inquiries are executions of the `inquirer` runner waiting in status `pending`.
+ * Inquiries are executions of the `inquirer` runner waiting in status `pending`: a workflow
+ * action with `asks` requests its `core.ask` tasks as StackStorm's workflow engine does (the task
+ * context naming the chat place it was started from), pauses, and resumes once all are answered.
  */
 import { logger } from "../lib/log.ts";
 import { isoMicro, objectId } from "./http.ts";
 import { resultMessage, type ExecutionView } from "./result.ts";
 import type { EmulatorState } from "./state.ts";
 import type { StreamHub } from "./stream.ts";
-import type { Completion, EmulatedExecution, InquirySpec } from "./types.ts";
+import type { AskSpec, Completion, EmulatedExecution, InquirySpec } from "./types.ts";
 
 const log = logger("emulator");
 
@@ -28,7 +30,7 @@ export class Executions {
   view(ex: EmulatedExecution): ExecutionView {
     const elapsed = ex.endedAt ? (ex.endedAt.getTime() - ex.startedAt.getTime()) / 1000 : undefined;
     const [pack, ...rest] = ex.action.ref.split(".");
-    const context: Record<string, unknown> = { user: ex.user };
+    const context: Record<string, unknown> = ex.context ?? { user: ex.user };
     if (ex.alias) {
       context.action_alias_ref = { id: ex.alias.id, name: ex.alias.name };
       context.api_user = ex.apiUser ?? null;
@@ -44,6 +46,7 @@ export class Executions {
       ...(ex.endedAt ? { end_timestamp: isoMicro(ex.endedAt), elapsed_seconds: elapsed } : {}),
       web_url: `${this.webui()}/#/history/${ex.id}/general`,
       parameters: ex.parameters,
+      ...(ex.parentId ? { parent: ex.parentId } : {}),
       context,
       ...(ex.result !== undefined ? { result: ex.result } : {}),
       log: [{ timestamp: isoMicro(ex.startedAt), status: "requested" }],
@@ -61,18 +64,77 @@ export class Executions {
     };
     this.state.executions.push(ex);
     this.publish(ex, "create");
-    const delay = this.state.opts.completionDelayMs ?? 20;
+    if (spec.action.asks?.length) this.later(() => this.startWorkflow(ex, spec.action.asks!));
+    else this.later(() => this.finish(ex, this.decide(ex)));
+    return ex;
+  }
+
+  private later(fn: () => void): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      this.finish(ex, this.decide(ex));
-    }, delay);
+      fn();
+    }, this.state.opts.completionDelayMs ?? 20);
     this.timers.add(timer);
-    return ex;
+  }
+
+  /**
+   * The workflow runs, requests every `core.ask` task at once (their ids made in the same second
+   * share 18 hex digits), and pauses once only pending tasks are left, as Orquesta does.
+   */
+  private startWorkflow(wf: EmulatedExecution, asks: AskSpec[]): void {
+    wf.status = "running";
+    this.publish(wf, "update");
+    for (const ask of asks) this.requestAsk(wf, ask);
+    wf.status = "paused";
+    this.publish(wf, "update");
+  }
+
+  /**
+   * One `core.ask` task execution: requested → scheduled → running → pending, each on the stream.
+   * Its context is the one `workflows.request_action_execution` builds: the workflow's user,
+   * `api_user` and `source_channel` copied in, the workflow under `parent`, the task under `orquesta`.
+   */
+  private requestAsk(wf: EmulatedExecution, ask: AskSpec): void {
+    const { task, ...passed } = ask;
+    const [pack] = wf.action.ref.split(".");
+    const parent: Record<string, unknown> = { execution_id: wf.id, user: wf.user, pack };
+    const chat: Record<string, unknown> = {};
+    if (wf.apiUser) chat.api_user = wf.apiUser;
+    if (wf.sourceChannel) chat.source_channel = wf.sourceChannel;
+    const ex: EmulatedExecution = {
+      id: objectId(),
+      liveactionId: objectId(),
+      action: { ref: "core.ask", runner: "inquirer" },
+      parameters: { ...passed },
+      user: wf.user,
+      status: "requested",
+      startedAt: new Date(),
+      inquiry: inquiryOf(passed),
+      parentId: wf.id,
+      context: {
+        pack: "core",
+        user: wf.user,
+        parent: { ...parent, ...chat },
+        orquesta: { workflow_execution_id: objectId(), task_execution_id: objectId(), task_name: task, task_id: task, task_route: 0 },
+        ...chat,
+      },
+    };
+    this.state.executions.push(ex);
+    this.publish(ex, "create");
+    for (const status of ["scheduled", "running"]) {
+      ex.status = status;
+      this.publish(ex, "update");
+    }
+    // The inquirer runner's result: the inquiry as asked, with StackStorm's defaults filled in.
+    const { response: _none, ...asked } = ex.inquiry!;
+    ex.result = asked;
+    ex.status = "pending";
+    this.publish(ex, "update");
   }
 
   /** Creates a pending inquiry and shows it on the stream, as a workflow's `core.ask` would. */
   createInquiry(spec: InquirySpec, user = "st2admin"): EmulatedExecution {
-    const inquiry = { schema: spec.schema ?? {}, users: spec.users ?? [], roles: spec.roles ?? [], route: spec.route ?? "", ttl: spec.ttl ?? 1440 };
+    const inquiry = inquiryOf(spec);
     const ex: EmulatedExecution = {
       id: objectId(),
       liveactionId: objectId(),
@@ -89,7 +151,10 @@ export class Executions {
     return ex;
   }
 
-  /** Records an inquiry's answer: it succeeds with the response as its result. */
+  /**
+   * Records an inquiry's answer: it succeeds with the response added to its result. A workflow
+   * whose asks are all answered resumes and completes (and is announced) like any execution.
+   */
   respond(ex: EmulatedExecution, response: Record<string, unknown>): void {
     if (!ex.inquiry) return;
     ex.inquiry.response = response;
@@ -97,6 +162,12 @@ export class Executions {
     ex.endedAt = new Date();
     ex.result = { ...(ex.result as object), response };
     this.publish(ex, "update");
+    const wf = ex.parentId ? this.state.execution(ex.parentId) : undefined;
+    if (!wf || wf.status !== "paused") return;
+    if (this.state.executions.some((e) => e.parentId === wf.id && e.status === "pending")) return;
+    wf.status = "running";
+    this.publish(wf, "update");
+    this.later(() => this.finish(wf, this.decide(wf)));
   }
 
   /** Stops pending completions (emulator shutdown). */
@@ -149,8 +220,21 @@ export class Executions {
 
 /** What an action with no scripted outcome returns, shaped like its runner's results. */
 function genericCompletion(runner: string): Completion {
+  if (runner === "orquesta") return { status: "succeeded", result: { output: null } };
   if (runner.includes("shell")) {
     return { status: "succeeded", result: { failed: false, succeeded: true, return_code: 0, stdout: "done", stderr: "" } };
   }
   return { status: "succeeded", result: { exit_code: 0, result: "done", stdout: "", stderr: "" } };
 }
+
+/** An inquiry as the inquirer runner fills it in: StackStorm's defaults for what was not passed. */
+function inquiryOf(spec: InquirySpec): Required<InquirySpec> {
+  return { schema: spec.schema ?? DEFAULT_SCHEMA, users: spec.users ?? [], roles: spec.roles ?? [], route: spec.route ?? "", ttl: spec.ttl ?? 1440 };
+}
+
+/** `core.ask`'s schema when the workflow passes none (the inquirer runner's DEFAULT_SCHEMA). */
+const DEFAULT_SCHEMA = {
+  title: "response_data",
+  type: "object",
+  properties: { continue: { type: "boolean", description: "Would you like to continue the workflow?", required: true } },
+};

@@ -24,11 +24,21 @@ export function faultResponse(fault: Fault): Response {
   return json(fault.status, { faultstring: fault.faultstring });
 }
 
-/** A Mongo-style ObjectId: 24 hex characters, time first, as StackStorm's ids look. */
+const hexOf = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+/** The 5 random bytes a MongoDB driver draws once per process. */
+const PROCESS_UNIQUE = hexOf(crypto.getRandomValues(new Uint8Array(5)));
+/** The driver's 3-byte counter, starting at a random value. */
+let counter = crypto.getRandomValues(new Uint32Array(1))[0]! & 0xffffff;
+
+/**
+ * A MongoDB ObjectId as StackStorm's ids are made: 4 bytes of seconds, 5 bytes fixed per
+ * process, a 3-byte counter. So ids made in the same second share their first 18 hex digits
+ * (parallel `core.ask` tasks of one workflow do) and differ only at the end.
+ */
 export function objectId(): string {
   const time = Math.floor(Date.now() / 1000).toString(16).padStart(8, "0");
-  const rand = crypto.getRandomValues(new Uint8Array(8));
-  return time + Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("");
+  counter = (counter + 1) & 0xffffff;
+  return time + PROCESS_UNIQUE + counter.toString(16).padStart(6, "0");
 }
 
 /** StackStorm's timestamp form: ISO-8601 with microseconds and `Z`. */

@@ -38,6 +38,16 @@ export interface ActionSpec {
   parameters?: Record<string, ParamSpec>;
   /** A plausible outcome for these parameters (the demo's fake stdout and friends). */
   complete?: (parameters: Record<string, unknown>) => Completion;
+  /**
+   * For an Orquesta workflow (runner `orquesta`): its `core.ask` tasks, requested in parallel as
+   * it starts. It pauses until every one is answered, then completes like any execution.
+   */
+  asks?: AskSpec[];
+}
+
+/** One `core.ask` task of a workflow: the task's name and what it passes to `core.ask`. */
+export interface AskSpec extends InquirySpec {
+  task: string;
 }
 
 /** How an execution ends. */
@@ -87,6 +97,10 @@ export interface EmulatedExecution {
   endedAt?: Date;
   /** Set for inquiries (runner `inquirer`). */
   inquiry?: InquirySpec & { response?: Record<string, unknown> };
+  /** The workflow execution this one is a task of (`parent` in StackStorm's record). */
+  parentId?: string;
+  /** The context StackStorm gave a workflow's task execution; replaces the alias-based one. */
+  context?: Record<string, unknown>;
 }
 
 /** A pending question for chat users. `schema` is draft-4 JSON Schema. */

@@ -9,8 +9,20 @@ const schema = {
   properties: { approved: { type: "boolean", description: "Approve the deploy?", required: true } },
 };
 
+/** An Orquesta workflow with two parallel `core.ask` tasks, reached through an alias, as in StackStorm's docs. */
+const deployWorkflow = { ref: "ops.deploy", runner: "orquesta", asks: [
+  { task: "approve", schema, route: "developers" },
+  { task: "second_opinion", schema, route: "developers", users: ["bob"] },
+] };
+const deployAlias = { name: "deploy", pack: "ops", action_ref: "ops.deploy", formats: ["deploy {{app}}"] };
+
 beforeAll(async () => {
-  st2 = await startTestEmulator({ users: { st2admin: "Ch@ngeMe", alice: "a", bob: "b" } });
+  st2 = await startTestEmulator({
+    users: { st2admin: "Ch@ngeMe", alice: "a", bob: "b" },
+    actions: [deployWorkflow],
+    aliases: [deployAlias],
+    completionDelayMs: 5,
+  });
 });
 afterAll(() => st2.stop());
 
@@ -57,6 +69,54 @@ describe("inquiries", () => {
     const unknown = await fetch(`${st2.apiUrl}/inquiries/000000000000000000000000`, { headers: as("alice") });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ faultstring: "The resource could not be found." });
+  });
+
+  test("a workflow started from chat: its core.ask tasks pend with StackStorm's events and context, then it resumes", async () => {
+    const stream = await openStream(`${st2.streamUrl}/stream?events=st2.execution__*,st2.announcement__*`, as("st2admin"));
+    try {
+      const res = await fetch(`${st2.apiUrl}/aliasexecution`, {
+        method: "POST",
+        headers: as("st2admin"),
+        body: JSON.stringify({ name: "deploy", format: "deploy {{app}}", command: "deploy shop", user: "alice", source_channel: "#ops", notification_route: "errbot" }),
+      });
+      expect(res.status).toBe(201);
+      const wfId: string = (await res.json()).execution.id;
+      await stream.next("st2.execution__update", (d) => d.id === wfId && d.status === "paused");
+      const asks = st2.executions.filter((e) => e.parentId === wfId);
+      expect(asks.map((e) => e.status)).toEqual(["pending", "pending"]);
+      // Made in the same second by one process: the ids differ only in the 3-byte counter.
+      expect(asks[0]!.id.slice(0, 18)).toBe(asks[1]!.id.slice(0, 18));
+      expect(asks[0]!.id).not.toBe(asks[1]!.id);
+
+      const seen = stream.events().filter((e) => e.data.id === asks[0]!.id).map((e) => `${e.event} ${e.data.status}`);
+      expect(seen).toEqual(["st2.execution__create requested", "st2.execution__update scheduled", "st2.execution__update running", "st2.execution__update pending"]);
+      const pending = stream.events().find((e) => e.data.id === asks[0]!.id && e.data.status === "pending")!.data;
+      expect(pending).toMatchObject({
+        runner: { name: "inquirer" },
+        action: { ref: "core.ask" },
+        parent: wfId,
+        parameters: { schema, route: "developers" },
+        result: { schema, route: "developers", users: [], roles: [], ttl: 1440 },
+        context: {
+          pack: "core",
+          user: "st2admin",
+          api_user: "alice",
+          source_channel: "#ops",
+          parent: { execution_id: wfId, user: "st2admin", pack: "ops", api_user: "alice", source_channel: "#ops" },
+          orquesta: { task_name: "approve", task_route: 0 },
+        },
+      });
+      const listed = await (await fetch(`${st2.apiUrl}/inquiries`, { headers: as("alice") })).json();
+      expect(listed.map((i: { id: string }) => i.id)).toEqual(expect.arrayContaining(asks.map((e) => e.id)));
+
+      expect((await put(asks[0]!.id, { id: asks[0]!.id, response: { approved: true } })).status).toBe(200);
+      expect(st2.executions.find((e) => e.id === wfId)!.status).toBe("paused");
+      expect((await put(asks[1]!.id, { id: asks[1]!.id, response: { approved: true } }, "bob")).status).toBe(200);
+      await stream.next("st2.execution__update", (d) => d.id === wfId && d.status === "succeeded");
+      await stream.next("st2.announcement__errbot", (d) => d.payload.channel === "#ops" && d.payload.message.includes(wfId));
+    } finally {
+      stream.close();
+    }
   });
 
   test("all requests were valid", () => {
