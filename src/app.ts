@@ -16,7 +16,7 @@ import { Outbox } from "./delivery/outbox.ts";
 import { parseStreamAnnouncement } from "./delivery/announcement.ts";
 import { createBot } from "./bot/index.ts";
 import type { StatusSource } from "./bot/commands/builtins.ts";
-import { wireInquiries } from "./bot/inquiries/announce.ts";
+import { wireInquiries } from "./bot/inquiries/wiring.ts";
 import { TwoFactor } from "./bot/twofactor.ts";
 import { Identities } from "./auth/identity.ts";
 import { CleartextStore, EncryptedStore, loadKey, type SecretStore } from "./auth/secrets.ts";

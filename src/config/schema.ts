@@ -62,6 +62,11 @@ export const StackStormSchema = v.strictObject({
   /** Where inquiries with no chat origin are announced (a channel as StackStorm names it). */
   inquiry_channel: v.optional(v.string()),
   /**
+   * Opt-in meaning for an inquiry's `route`: route → channel where such inquiries are also
+   * announced (besides where the workflow was started), e.g. `developers = "#dev"`.
+   */
+  inquiry_routes: v.optional(v.record(v.string(), v.pipe(v.string(), v.nonEmpty("must name a channel"))), {}),
+  /**
    * hubot-stackstorm's HUBOT_2FA: the action (`pack.name`) that asks a user to confirm, e.g. a
    * Duo push. When set, aliases with `extra.security.twofactor` run only once StackStorm
    * announces the confirmation on `st2.announcement__2fa`.

@@ -32,6 +32,11 @@ session_ttl = 3600           # seconds a client-side login link stays valid
 user_token_ttl = 86400       # ttl asked for tokens made from a username/password
 secrets_store = "encrypted"  # encrypted (SQLite, AES-256-GCM) | cleartext (memory only)
 
+# Inquiries are announced where their workflow was started, whatever their route. To also
+# announce inquiries whose core.ask sets a route in a channel of their own:
+# [stackstorm.inquiry_routes]
+# developers = "#dev"
+
 # The bot's own StackStorm credentials; the first given wins: API key, token, username/password.
 [stackstorm.api_auth]
 # apikey = "..."               # or apikey_file = "/etc/st2bot/apikey"

@@ -209,6 +209,11 @@ export class St2Client {
     }
   }
 
+  /** `GET /user`: who StackStorm takes this client's credential for (`username`, RBAC flags). */
+  async whoami(): Promise<UserInfo> {
+    return (await this.call("GET", `${this.urls.api}${PROBE_PATH}`, UserInfoSchema)).data;
+  }
+
   // ---- aliases ---------------------------------------------------------------------------
 
   /**

@@ -8,9 +8,12 @@ import { MemoryBackend } from "../../src/chat/memory.ts";
 import type { Message } from "../../src/chat/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { inquiryCommands, inquiryRefusal, renderInquiryList } from "../../src/bot/inquiries/commands.ts";
+import { inquiryCommands, renderInquiryList } from "../../src/bot/inquiries/commands.ts";
 import { parseAnswer } from "../../src/bot/inquiries/answer.ts";
-import { announceInquiry, inquiryOrigin, pendingInquiry, wireInquiries, type InquiryAnnouncement } from "../../src/bot/inquiries/announce.ts";
+import { announceInquiry, inquiryOrigin, pendingInquiry, type InquiryAnnouncement } from "../../src/bot/inquiries/announce.ts";
+import { wireInquiries } from "../../src/bot/inquiries/wiring.ts";
+import { lookupFragment, shortId, shortIds } from "../../src/bot/inquiries/ids.ts";
+import { inquiryRefusal, notPermittedText } from "../../src/bot/inquiries/refusals.ts";
 import { inquiryFields } from "../../src/bot/inquiries/schema.ts";
 import type { Command, Context } from "../../src/bot/types.ts";
 import { St2Client } from "../../src/st2/client.ts";
@@ -173,21 +176,25 @@ const orquestaContext = {
   orquesta: { task_name: "approve" },
 };
 
+/** The messages of an announcement (none when it was skipped). */
+const sentOf = (a: ReturnType<typeof announceInquiry>) => (a.kind === "announce" ? a.messages : []);
+
 describe("announceInquiry", () => {
   const opts = { config: config() };
 
   test("posts in the chat place that started the workflow: question, who may answer, command, timeout", () => {
-    const a = announceInquiry(inquiryEvent({ context: orquestaContext }), opts);
-    expect(a).toEqual({
+    const a = announceInquiry(inquiryEvent({ context: orquestaContext }), opts, (id) => id.slice(-6));
+    expect(sentOf(a)).toEqual([{
       channel: "#ops",
       message: [
-        `The StackStorm workflow ops.deploy is waiting for an answer (inquiry ${ID}):`,
+        `The StackStorm workflow ops.deploy is waiting for an answer at its task approve (inquiry ${ID}):`,
         "  approved (yes or no, required): Approve the deploy?",
-        "Who may answer: user alice.",
+        "Who may answer: the StackStorm user alice.",
+        "Answers given in chat reach StackStorm as st2bot's own StackStorm user, so StackStorm checks that user, not you.",
         "It times out 1 day after it was asked.",
-        `Answer with: !st2respond ${ID} approved=yes (or approved=no)`,
+        `Answer with: !st2respond 718293 approved=yes (or approved=no)`,
       ].join("\n"),
-    });
+    }]);
   });
 
   test("ActionChain nesting: the outermost context's channel and thread win", () => {
@@ -196,20 +203,33 @@ describe("announceInquiry", () => {
       chain: { name: "ask" },
     };
     const a = announceInquiry(inquiryEvent({ context }), opts);
-    expect(a).toMatchObject({ channel: "#root", context: { thread: "T-9" } });
+    expect(sentOf(a)).toEqual([expect.objectContaining({ channel: "#root", context: { thread: "T-9" } })]);
     expect(inquiryOrigin(context)).toEqual({ channel: "#root", user: "bob", thread: "T-9" });
   });
 
   test("only the chat user known: a direct message to them; nothing known: the default channel or nothing", () => {
-    expect(announceInquiry(inquiryEvent({ context: { api_user: "carol" } }), opts)).toMatchObject({ user: "carol", whisper: true });
-    expect(announceInquiry(inquiryEvent(), opts)).toBeUndefined();
-    expect(announceInquiry(inquiryEvent(), { ...opts, defaultChannel: "#approvals" })).toMatchObject({ channel: "#approvals" });
+    expect(sentOf(announceInquiry(inquiryEvent({ context: { api_user: "carol" } }), opts))).toEqual([expect.objectContaining({ user: "carol", whisper: true })]);
+    expect(announceInquiry(inquiryEvent(), opts)).toMatchObject({
+      kind: "skip",
+      why: "it was not started from chat (no source_channel or api_user), it has no route, and stackstorm.inquiry_channel is not set",
+    });
+    expect(sentOf(announceInquiry(inquiryEvent(), { ...opts, defaultChannel: "#approvals" }))).toEqual([expect.objectContaining({ channel: "#approvals" })]);
   });
 
-  test("a route meant for another bridge is left alone; st2bot's own route is announced", () => {
+  test("any route is announced where the workflow started; inquiry_routes adds the route's own channel", () => {
     const ctx = { context: orquestaContext };
-    expect(announceInquiry(inquiryEvent({ ...ctx, result: { route: "slack-devs" } }), opts)).toBeUndefined();
-    expect(announceInquiry(inquiryEvent({ ...ctx, result: { route: "errbot" } }), opts)).toBeDefined();
+    for (const route of ["developers", "slack-devs", "errbot"]) {
+      expect(sentOf(announceInquiry(inquiryEvent({ ...ctx, result: { route } }), opts)).map((m) => m.channel)).toEqual(["#ops"]);
+    }
+    const routed = { config: config(`[stackstorm.inquiry_routes]\ndevelopers = "#dev"\nops = "#ops"`), defaultChannel: "#approvals" };
+    expect(sentOf(announceInquiry(inquiryEvent({ ...ctx, result: { route: "developers" } }), routed)).map((m) => m.channel)).toEqual(["#ops", "#dev"]);
+    // The same place twice is one message; an unmapped route changes nothing.
+    expect(sentOf(announceInquiry(inquiryEvent({ ...ctx, result: { route: "ops" } }), routed)).map((m) => m.channel)).toEqual(["#ops"]);
+    expect(sentOf(announceInquiry(inquiryEvent({ ...ctx, result: { route: "qa" } }), routed)).map((m) => m.channel)).toEqual(["#ops"]);
+    // Started outside chat: the route's channel, else inquiry_channel.
+    expect(sentOf(announceInquiry(inquiryEvent({ result: { route: "developers" } }), routed)).map((m) => m.channel)).toEqual(["#dev"]);
+    expect(sentOf(announceInquiry(inquiryEvent({ result: { route: "qa" } }), routed)).map((m) => m.channel)).toEqual(["#approvals"]);
+    expect(announceInquiry(inquiryEvent({ result: { route: "qa" } }), opts)).toMatchObject({ kind: "skip", why: expect.stringContaining(`its route "qa" has no stackstorm.inquiry_routes entry`) });
   });
 
   test("other executions, finished inquiries, other events and junk are not inquiries", () => {
@@ -225,14 +245,41 @@ describe("announceInquiry", () => {
 
   test("the command follows the bot prefix and plugin_prefix; several properties list the required ones", () => {
     const custom = parseConfig(`[bot]\nprefix = "."\nlog_level = "error"\n[stackstorm]\nplugin_prefix = "ops"`, "<t>", {});
-    const a = announceInquiry(inquiryEvent({ context: orquestaContext, result: { schema: rich, users: [], roles: ["ops", "sre"], ttl: 90 } }), { config: custom });
-    expect(a!.message).toContain(`Answer with: .opsrespond ${ID} env=staging count=<integer>`);
-    expect(a!.message).toContain("Who may answer: roles ops, sre.");
-    expect(a!.message).toContain("It times out 1 hour 30 minutes after it was asked.");
-    expect(a!.message).toContain("\n  tags (a list)\n");
-    const anyone = announceInquiry(inquiryEvent({ context: orquestaContext, result: { users: [], ttl: 0 } }), opts);
-    expect(anyone!.message).toContain("Who may answer: anyone StackStorm allows to respond to inquiries.");
-    expect(anyone!.message).toContain("It does not time out.");
+    const a = sentOf(announceInquiry(inquiryEvent({ context: orquestaContext, result: { schema: rich, users: [], roles: ["ops", "sre"], ttl: 90 } }), { config: custom }))[0]!;
+    expect(a.message).toContain(`Answer with: .opsrespond ${ID} env=staging count=<integer>`);
+    expect(a.message).toContain("Who may answer: members of the StackStorm roles ops, sre.");
+    expect(a.message).toContain("It times out 1 hour 30 minutes after it was asked.");
+    expect(a.message).toContain("\n  tags (a list)\n");
+    const anyone = sentOf(announceInquiry(inquiryEvent({ context: orquestaContext, result: { users: [], ttl: 0 } }), opts))[0]!;
+    expect(anyone.message).toContain("Who may answer: any StackStorm user allowed to respond to inquiries.");
+    expect(anyone.message).not.toContain("st2bot's own StackStorm user");
+    expect(anyone.message).toContain("It does not time out.");
+  });
+});
+
+describe("short ids", () => {
+  // Two parallel asks of one workflow: same second, same process, consecutive counters.
+  const a = "693a1f2e4b5c6d7e8f0a1b2c";
+  const b = "693a1f2e4b5c6d7e8f0a1b2d";
+  test("the shortest unique ending, at least the 6-digit counter; whole when only the start differs", () => {
+    expect(shortId(a, [a, b])).toBe("0a1b2c");
+    expect(shortId(a, [])).toBe("0a1b2c");
+    // Same counter from another StackStorm process: the ending grows until it differs.
+    const other = "693a1f2e4b1111111f" + "0a1b2c";
+    expect(shortId(a, [other])).toBe("8f0a1b2c");
+    expect(shortId("a" + "0".repeat(23), ["b" + "0".repeat(23)])).toBe("a" + "0".repeat(23));
+    expect(shortId("0".repeat(10) + "a" + "0".repeat(13), ["0".repeat(10) + "b" + "0".repeat(13)])).toBe("0".repeat(10) + "a" + "0".repeat(13));
+    // An ending that another id starts with would be ambiguous when typed back.
+    expect(shortId(a, ["0a1b2c" + "f".repeat(18)])).toBe("f0a1b2c");
+    expect([...shortIds([a, b]).values()]).toEqual(["0a1b2c", "0a1b2d"]);
+  });
+  test("a typed fragment must start or end exactly one pending id", () => {
+    const pending = [{ id: a }, { id: b }];
+    expect(lookupFragment("0a1b2d", pending)).toEqual({ kind: "one", item: { id: b } });
+    expect(lookupFragment("693A1F2E", pending)).toEqual({ kind: "several", items: pending });
+    expect(lookupFragment("0A1B2C", pending)).toEqual({ kind: "one", item: { id: a } });
+    expect(lookupFragment("4b5c6d", pending)).toEqual({ kind: "none" });
+    expect(lookupFragment("1b2c", pending)).toEqual({ kind: "too-short" });
   });
 });
 
@@ -262,6 +309,7 @@ describe("renderInquiryList and inquiryRefusal", () => {
     const text = renderInquiryList({ config: config() }, many, 1000);
     expect(text.length).toBeLessThanOrEqual(1000);
     expect(text).toStartWith("30 StackStorm inquiries are waiting for an answer:");
+    // Ids that differ only at the start cannot be told apart by an ending: shown whole.
     expect(text).toContain(`Inquiry 00${"a".repeat(22)}:`);
     expect(text).toMatch(/…and \d+ more that did not fit in one message\.$/);
   });
@@ -269,10 +317,23 @@ describe("renderInquiryList and inquiryRefusal", () => {
   test("StackStorm's refusals in plain words, quoting its reason", () => {
     expect(inquiryRefusal(400, `Inquiry "x" has already been responded to.`)).toStartWith("This inquiry has already been answered");
     expect(inquiryRefusal(400, `Inquiry "x" timed out and cannot be responded to.`)).toStartWith("This inquiry timed out");
-    expect(inquiryRefusal(403, "nope", { users: ["bob"], roles: ["sre"] })).toBe(
-      "You are not allowed to answer this inquiry as your StackStorm user. Only the StackStorm user bob or members of the role sre may answer it. (StackStorm says: nope)",
-    );
     expect(inquiryRefusal(500, "boom")).toBeUndefined();
+    expect(inquiryRefusal(403, "nope")).toBeUndefined();
+  });
+
+  test("a 403 names the identity refused, who may answer, and what would help under each auth mode", () => {
+    const inq = { id: ID, users: ["bob"], roles: ["sre"] };
+    expect(notPermittedText(config(), { personal: true, st2User: "alice" }, inq, "nope")).toBe(
+      "StackStorm did not let your StackStorm user alice answer this inquiry: only the StackStorm user bob or members of the StackStorm role sre may answer it. " +
+        "If you have a StackStorm identity that may answer, link it instead: send me `!st2session_start <shared word>` in a direct message and follow the link, then answer again. (StackStorm says: nope)",
+    );
+    const standalone = notPermittedText(config(), { personal: false, st2User: "st2admin" }, inq, "nope");
+    expect(standalone).toStartWith("StackStorm did not let st2bot's own StackStorm user st2admin answer this inquiry: only the StackStorm user bob or members");
+    expect(standalone).toContain(`answer in StackStorm itself (the Web UI, or \`st2 inquiry respond ${ID}\`)`);
+    expect(standalone).not.toContain("session_start");
+    expect(notPermittedText(config(), { personal: false }, { id: ID, users: [], roles: [] }, "nope")).toStartWith(
+      "StackStorm did not let st2bot's own StackStorm user answer this inquiry: that user lacks StackStorm's permission to respond to inquiries.",
+    );
   });
 });
 
@@ -325,11 +386,11 @@ describe("the commands against StackStorm, each chat user as their own StackStor
 
   test("bob may not answer alice's inquiry; alice may, as herself; then it is no longer pending", async () => {
     const id = st2.createInquiry({ schema: approve, users: ["alice"] });
-    expect(await say("bob", `st2respond ${id} yes`)).toBe(
-      `You are not allowed to answer this inquiry as your StackStorm user. Only the StackStorm user alice may answer it. (StackStorm says: User "bob" does not have permission to respond to inquiry "${id}".)`,
+    expect(await say("bob", `st2respond ${id} yes`)).toStartWith(
+      `StackStorm did not let your StackStorm user bob answer this inquiry: only the StackStorm user alice may answer it. If you have a StackStorm identity`,
     );
-    expect(await say("alice", `st2respond ${id.slice(0, 8)} approved=yes`)).toBe(
-      `Thanks, your answer to inquiry ${id} was accepted (approved=yes); the workflow can continue.`,
+    expect(await say("alice", `st2respond ${id.slice(-6)} approved=yes`)).toBe(
+      `Thanks, inquiry ${id.slice(-6)} was answered as your StackStorm user alice: approved=yes. The workflow can continue.`,
     );
     const put = st2.requests.filter((r) => r.method === "PUT");
     expect(put.map((r) => r.credential?.user)).toEqual(["bob", "alice"]);
@@ -343,18 +404,19 @@ describe("the commands against StackStorm, each chat user as their own StackStor
     expect(st2.requests.length).toBe(before);
   });
 
-  test("prefixes: too short, unknown, ambiguous", async () => {
+  test("fragments: too short, unknown, shared by several (the candidates listed under their short ids)", async () => {
     expect(await say("alice", "st2respond 5f2c yes")).toStartWith(`"5f2c" is too short to name an inquiry: give at least 6 characters`);
-    expect(await say("alice", "st2respond ffffffff yes")).toStartWith(`No pending inquiry has an id starting with "ffffffff"`);
-    // ObjectIds made in the same second share their first 8 characters (the timestamp); a
-    // third one covers the rare case of a second ticking over between the first two.
+    expect(await say("alice", "st2respond ffffffff yes")).toStartWith(`No pending inquiry has an id starting or ending with "ffffffff"`);
+    // ObjectIds made in the same second by one process share 18 digits; a third one covers
+    // the rare case of a second ticking over between the first two.
     let a = st2.createInquiry({ schema: approve });
     let b = st2.createInquiry({ schema: approve });
-    if (a.slice(0, 8) !== b.slice(0, 8)) [a, b] = [b, st2.createInquiry({ schema: approve })];
-    const shared = a.slice(0, 8);
+    if (a.slice(0, 18) !== b.slice(0, 18)) [a, b] = [b, st2.createInquiry({ schema: approve })];
+    const shared = a.slice(0, 18);
     expect(await say("alice", `st2respond ${shared} yes`)).toBe(
-      `"${shared}" starts the ids of 2 pending inquiries (${a}, ${b}); give more of the id.`,
+      `"${shared}" is part of the ids of 2 pending inquiries; which one? Type one of:\n  ${a.slice(-6)}  (id ${a})\n  ${b.slice(-6)}  (id ${b})`,
     );
+    expect(await say("alice", `st2respond ${b.slice(-6)} yes`)).toStartWith(`Thanks, inquiry ${b.slice(-6)} was answered`);
     expect(await say("alice", "st2respond")).toStartWith("Tell me which inquiry and your answer");
   });
 });

@@ -6,13 +6,10 @@
  */
 import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
-import { logger } from "../../lib/log.ts";
 import { InquirySchema, type Inquiry } from "../../st2/schemas.ts";
 import type { St2Event } from "../../st2/stream.ts";
 import type { BotMessage } from "../types.ts";
 import { answerExample, describeInquiry, inquiryFields, isObject } from "./schema.ts";
-
-const log = logger("bot.inquiries");
 
 /** The stream events an inquiry shows up in (StackStorm has no inquiry-specific event). */
 export const INQUIRY_EVENTS = ["st2.execution__create", "st2.execution__update"];
@@ -45,22 +42,35 @@ const ExecutionEventSchema = v.looseObject({
 });
 type ExecutionEvent = v.InferOutput<typeof ExecutionEventSchema>;
 
+/** An execution event read as an inquiry: pending, or why it is not one to announce. */
+export type InquiryRead =
+  | { kind: "pending"; inquiry: Inquiry; execution: ExecutionEvent }
+  | { kind: "skip"; why: string; inquiry?: Inquiry; id?: string; status?: string };
+
 /**
- * Reads an `st2.execution__create|update` event as a pending inquiry: the execution's runner is
- * `inquirer` and its status `pending`. The inquirer's result carries the final `schema`,
- * `users`, `roles`, `route` and `ttl` (its parameters only what the workflow passed).
- * Anything else — other executions, answered inquiries, malformed data — is undefined.
+ * Reads an `st2.execution__create|update` event: a pending inquiry is an execution of the
+ * `inquirer` runner in status `pending`, whose result carries the final `schema`, `users`,
+ * `roles`, `route` and `ttl` (its parameters only what the workflow passed). Anything else —
+ * other executions, inquiries not yet or no longer pending, malformed data — is a `skip`.
  */
-export function pendingInquiry(event: St2Event): { inquiry: Inquiry; execution: ExecutionEvent } | undefined {
-  if (!INQUIRY_EVENTS.includes(event.name)) return undefined;
+export function readInquiryEvent(event: St2Event): InquiryRead {
+  if (!INQUIRY_EVENTS.includes(event.name)) return { kind: "skip", why: `${event.name} is not an execution event` };
   const parsed = v.safeParse(ExecutionEventSchema, event.data);
-  if (!parsed.success) return undefined;
+  if (!parsed.success) return { kind: "skip", why: "the event is not an execution record" };
   const ex = parsed.output;
   const runner = ex.runner?.name ?? ex.action?.runner_type;
-  if (runner !== "inquirer" || ex.status !== "pending") return undefined;
+  if (runner !== "inquirer") return { kind: "skip", why: "not an inquiry", id: ex.id, status: ex.status };
+  if (ex.status !== "pending") return { kind: "skip", why: `the inquiry is ${ex.status ?? "of unknown status"}, not pending`, id: ex.id, status: ex.status };
   const result = isObject(ex.result) ? ex.result : {};
   const inquiry = v.safeParse(InquirySchema, { ...ex.parameters, ...result, id: ex.id });
-  return inquiry.success ? { inquiry: inquiry.output, execution: ex } : undefined;
+  if (!inquiry.success) return { kind: "skip", why: "its schema, users, roles, route or ttl are malformed", id: ex.id, status: ex.status };
+  return { kind: "pending", inquiry: inquiry.output, execution: ex };
+}
+
+/** The pending inquiry an event shows, if it shows one. */
+export function pendingInquiry(event: St2Event): { inquiry: Inquiry; execution: ExecutionEvent } | undefined {
+  const read = readInquiryEvent(event);
+  return read.kind === "pending" ? read : undefined;
 }
 
 /** Where the workflow that asked came from, read from the inquiry execution's context chain. */
@@ -71,8 +81,10 @@ export interface InquiryOrigin {
   user?: string;
   /** A thread id, when a `source_context` with one is found. */
   thread?: string;
-  /** The root workflow's action ref, when StackStorm records it (Orquesta does). */
+  /** The workflow's action ref, when the context names it (ActionChain's and older contexts do). */
   workflow?: string;
+  /** The Orquesta task that asked (`context.orquesta.task_name`). */
+  task?: string;
 }
 
 /** Contexts nest one level per workflow; a bound keeps a hostile event from looping us. */
@@ -80,9 +92,10 @@ const MAX_CONTEXT_DEPTH = 32;
 
 /**
  * Walks `context`, `context.parent`, `context.parent.parent`… up to the root. Orquesta copies
- * `source_channel` and `api_user` into each task's context and keeps the workflow's own
- * context under `parent` (with `action`); ActionChain puts the parent's whole context under
- * `parent`. The outermost values win: they belong to what a person started from chat.
+ * `source_channel` and `api_user` into each task's context, keeps the workflow's
+ * `execution_id`, user and chat fields under `parent` and the task under `orquesta`;
+ * ActionChain puts the parent's whole context under `parent`. The outermost values win: they
+ * belong to what a person started from chat.
  */
 export function inquiryOrigin(context: Record<string, unknown> | undefined): InquiryOrigin {
   const origin: InquiryOrigin = {};
@@ -91,6 +104,7 @@ export function inquiryOrigin(context: Record<string, unknown> | undefined): Inq
     if (nonEmpty(ctx.source_channel)) origin.channel = ctx.source_channel;
     if (nonEmpty(ctx.api_user)) origin.user = ctx.api_user;
     if (nonEmpty(ctx.action)) origin.workflow = ctx.action;
+    if (depth === 0 && isObject(ctx.orquesta) && nonEmpty(ctx.orquesta.task_name)) origin.task = ctx.orquesta.task_name;
     const thread = threadOf(ctx.source_context);
     if (thread) origin.thread = thread;
     ctx = ctx.parent;
@@ -105,81 +119,65 @@ function threadOf(sourceContext: unknown): string | undefined {
 }
 
 /**
- * The chat message for a pending inquiry, or undefined when the event is not one, when its
- * `route` names another route than st2bot's (`route_key`), or when nowhere to post is known.
- * Target: the chat place that started the workflow (`source_channel`, with its thread), else
- * the chat user who started it (`api_user`, directly), else `defaultChannel`.
+ * Where a pending inquiry is announced, in this order, each place once:
+ * 1. the chat place that started the workflow (`source_channel`, with its thread), else the
+ *    chat user who started it (`api_user`, directly) — whatever the inquiry's `route`;
+ * 2. the channel `inquiry_routes` maps the inquiry's `route` to, if any;
+ * 3. when neither is known, `defaultChannel` (`inquiry_channel`).
+ * Empty when nowhere is known; `why` then says so (for the debug log).
  */
-export function announceInquiry(event: St2Event, opts: AnnounceOptions): InquiryAnnouncement | undefined {
-  const found = pendingInquiry(event);
-  if (!found) return undefined;
-  const { inquiry, execution } = found;
-  if (inquiry.route && inquiry.route !== opts.config.stackstorm.route_key) return undefined;
+export function inquiryTargets(inquiry: Inquiry, origin: InquiryOrigin, opts: AnnounceOptions): { targets: Target[]; why?: string } {
+  const targets: Target[] = [];
+  if (origin.channel) targets.push({ channel: origin.channel, ...(origin.thread ? { thread: origin.thread } : {}) });
+  else if (origin.user) targets.push({ user: origin.user });
+  const routed = inquiry.route ? opts.config.stackstorm.inquiry_routes[inquiry.route] : undefined;
+  if (routed && !targets.some((t) => t.channel === routed)) targets.push({ channel: routed });
+  if (targets.length === 0 && opts.defaultChannel) targets.push({ channel: opts.defaultChannel });
+  if (targets.length) return { targets };
+  const route = inquiry.route ? `its route "${inquiry.route}" has no stackstorm.inquiry_routes entry` : "it has no route";
+  return { targets, why: `it was not started from chat (no source_channel or api_user), ${route}, and stackstorm.inquiry_channel is not set` };
+}
+
+/** One place to announce in: a channel (with its thread) or a chat user directly. */
+export interface Target {
+  channel?: string;
+  thread?: string;
+  user?: string;
+}
+
+/** What `announceInquiry` decided: the messages to send, or why there are none. */
+export type Announcement =
+  | { kind: "announce"; inquiry: Inquiry; messages: InquiryAnnouncement[] }
+  | { kind: "skip"; why: string; inquiry?: Inquiry };
+
+/**
+ * The chat messages for an execution event: one per place of `inquiryTargets` for a pending
+ * inquiry, else why not (`skip`). `shown` is the id as chat shows it (see ids.ts).
+ */
+export function announceInquiry(event: St2Event, opts: AnnounceOptions, shown: (id: string) => string = (id) => id): Announcement {
+  const read = readInquiryEvent(event);
+  if (read.kind === "skip") return read;
+  const { inquiry, execution } = read;
   const origin = inquiryOrigin(execution.context);
-  const message = inquiryMessage(opts.config, inquiry, origin.workflow);
-  if (origin.channel) {
-    return { message, channel: origin.channel, ...(origin.thread ? { context: { thread: origin.thread } } : {}) };
-  }
-  if (origin.user) return { message, user: origin.user, whisper: true };
-  if (opts.defaultChannel) return { message, channel: opts.defaultChannel };
-  return undefined;
+  const { targets, why } = inquiryTargets(inquiry, origin, opts);
+  if (!targets.length) return { kind: "skip", why: why!, inquiry };
+  const message = inquiryMessage(opts.config, inquiry, shown(inquiry.id), origin);
+  const messages = targets.map((t): InquiryAnnouncement =>
+    t.user ? { message, user: t.user, whisper: true } : { message, channel: t.channel!, ...(t.thread ? { context: { thread: t.thread } } : {}) },
+  );
+  return { kind: "announce", inquiry, messages };
 }
 
 /** The announcement text: the question, who may answer, the command to type, the timeout. */
-export function inquiryMessage(config: Config, inquiry: Inquiry, workflow?: string): string {
+export function inquiryMessage(config: Config, inquiry: Inquiry, shownId: string, origin: Pick<InquiryOrigin, "workflow" | "task"> = {}): string {
   const fields = inquiryFields(inquiry.schema);
-  const who = workflow ? `The StackStorm workflow ${workflow} is` : "A StackStorm workflow is";
-  const lines = [`${who} waiting for an answer (inquiry ${inquiry.id}):`, ...describeInquiry(inquiry)];
+  const who = origin.workflow ? `The StackStorm workflow ${origin.workflow} is` : "A StackStorm workflow is";
+  const at = origin.task ? ` at its task ${origin.task}` : "";
+  const lines = [`${who} waiting for an answer${at} (inquiry ${inquiry.id}):`, ...describeInquiry(inquiry, config)];
   const only = fields.length === 1 ? fields[0] : undefined;
   const alt = only?.types[0] === "boolean" && !only.enum ? ` (or ${only.name}=no)` : "";
-  lines.push(`Answer with: ${answerExample(config, inquiry.id, fields)}${alt}`);
+  lines.push(`Answer with: ${answerExample(config, shownId, fields)}${alt}`);
   return lines.join("\n");
-}
-
-// ---- wiring ----------------------------------------------------------------------------------
-
-export interface WireInquiriesOptions extends AnnounceOptions {
-  /** Sends the announcement durably (the outbox). */
-  enqueue(announcement: InquiryAnnouncement): void;
-}
-
-export interface InquiryWiring {
-  /** Event names to add to the stream's `extraEvents`. */
-  events: string[];
-  /**
-   * Handles one stream event; true when it was an execution event (announced or not), so the
-   * caller can stop there. Each inquiry is announced once, however many `pending` updates come.
-   */
-  onEvent(event: St2Event): boolean;
-}
-
-/** Inquiries remembered as announced; older ones are forgotten first (a bound on memory). */
-const MAX_REMEMBERED = 1000;
-
-/** The two hooks app.ts needs: the event names to subscribe to and the event handler. */
-export function wireInquiries(opts: WireInquiriesOptions): InquiryWiring {
-  const announced = new Set<string>();
-  return {
-    events: INQUIRY_EVENTS,
-    onEvent(event) {
-      if (!INQUIRY_EVENTS.includes(event.name)) return false;
-      const id = isObject(event.data) && typeof event.data.id === "string" ? event.data.id : undefined;
-      if (!id || announced.has(id)) return true;
-      const out = announceInquiry(event, opts);
-      if (!out) {
-        // A later update may still name its chat place; an inquiry for another route is not ours to mention.
-        const found = pendingInquiry(event);
-        if (found && (!found.inquiry.route || found.inquiry.route === opts.config.stackstorm.route_key)) {
-          log.info("a pending inquiry has no chat place to be announced in; st2inquiries lists it", { id });
-        }
-        return true;
-      }
-      announced.add(id);
-      if (announced.size > MAX_REMEMBERED) announced.delete(announced.values().next().value!);
-      opts.enqueue(out);
-      return true;
-    },
-  };
 }
 
 function nonEmpty(value: unknown): value is string {

@@ -1,9 +1,10 @@
 /**
  * Answering StackStorm inquiries from chat: `st2inquiries` lists the pending ones and
- * `st2respond <id> <answer>` answers one as the chat user's own StackStorm identity (the
- * inquiry's `users`/`roles` are checked against that identity, so under client-side auth each
- * person answers as themselves). Answers are checked against the inquiry's schema here first,
- * so a typo gets a message naming the property instead of a round trip to StackStorm.
+ * `st2respond <id> <answer>` answers one with the caller's StackStorm client — their own linked
+ * identity under client-side auth, the bot's under standalone auth — and says which identity
+ * answered. Answers are checked against the inquiry's schema here first, so a typo gets a
+ * message naming the property instead of a round trip to StackStorm. Ids are shown and read as
+ * ids.ts describes (the shortest unique ending; any unique fragment of 6 or more digits).
  */
 import type { St2Client } from "../../st2/client.ts";
 import { St2ApiError } from "../../st2/http.ts";
@@ -12,16 +13,14 @@ import { CommandError } from "../../lib/errors.ts";
 import type { Command, Context } from "../types.ts";
 import { callStackStorm, type St2CommandDeps } from "../commands/st2.ts";
 import { formatResponse, parseAnswer } from "./answer.ts";
+import { FULL_ID, lookupFragment, MIN_TYPED, shortIds } from "./ids.ts";
+import { acceptedText, inquiryRefusal, listNotFoundText, notPermittedText, type Answerer } from "./refusals.ts";
 import { answerExample, describeField, describeInquiry, inquiryFields, listCommandName, respondCommandName } from "./schema.ts";
 
 /** What the inquiry commands need: the same as the `st2` command's, minus the alias parts. */
 export type InquiryCommandDeps = Pick<St2CommandDeps, "config" | "clientFor" | "expired">;
 
 type As = { client: St2Client; personal: boolean };
-
-/** The shortest id prefix accepted: short prefixes collide too easily to be safe to act on. */
-export const MIN_PREFIX = 6;
-const FULL_ID = /^[0-9a-f]{24}$/i;
 
 /** `st2inquiries` and `st2respond` (names follow `plugin_prefix`, as `st2help` does). */
 export function inquiryCommands(deps: InquiryCommandDeps): Command[] {
@@ -37,21 +36,27 @@ function listCommand(deps: InquiryCommandDeps): Command {
     usage: name,
     run: async (ctx) => {
       const as = await deps.clientFor(ctx);
-      const pending = await callInquiries(ctx, as, deps, () => as.client.listInquiries());
+      const pending = await listPending(ctx, as, deps);
       await ctx.reply(renderInquiryList(deps, pending, ctx.backend.maxMessageLength));
     },
   };
 }
 
-/** The list reply; stops early (saying how many more) rather than exceed the message size. */
+/**
+ * The list reply, each inquiry under the short id that is unique among those listed; stops
+ * early (saying how many more) rather than exceed the message size.
+ */
 export function renderInquiryList(deps: Pick<InquiryCommandDeps, "config">, pending: Inquiry[], maxLength: number): string {
   if (pending.length === 0) return "No StackStorm inquiries are waiting for an answer.";
+  const shown = shortIds(pending.map((i) => i.id));
   const budget = maxLength - 200;
   const blocks: string[] = [];
   let size = 0;
   for (const inquiry of pending) {
+    const short = shown.get(inquiry.id)!;
     const fields = inquiryFields(inquiry.schema);
-    const block = [`Inquiry ${inquiry.id}:`, ...describeInquiry(inquiry), `  Answer: ${answerExample(deps.config, inquiry.id, fields)}`].join("\n");
+    const head = short === inquiry.id ? `Inquiry ${inquiry.id}:` : `Inquiry ${short} (id ${inquiry.id}):`;
+    const block = [head, ...describeInquiry(inquiry, deps.config), `  Answer: ${answerExample(deps.config, short, fields)}`].join("\n");
     if (blocks.length > 0 && size + block.length + 2 > budget) break;
     blocks.push(block);
     size += block.length + 2;
@@ -72,89 +77,104 @@ function respondCommand(deps: InquiryCommandDeps): Command {
     usage,
     run: async (ctx) => {
       const match = /^(\S+)\s*([\s\S]*)$/.exec(ctx.command?.args ?? "");
-      if (!match) throw new CommandError(`Tell me which inquiry and your answer, e.g. ${deps.config.bot.prefix}${name} 5f2c3a approved=yes. ${listHint(deps)}`);
+      if (!match) throw new CommandError(`Tell me which inquiry and your answer, e.g. ${deps.config.bot.prefix}${name} 0a1b2c approved=yes. ${listHint(deps)}`);
       const idText = match[1]!;
       const answerText = match[2] ?? "";
       const as = await deps.clientFor(ctx);
-      const inquiry = await findInquiry(ctx, as, deps, idText);
+      const { inquiry, shown } = await findInquiry(ctx, as, deps, idText);
       const parsed = parseAnswer(answerText, inquiry.schema);
-      if (!parsed.ok) throw new CommandError(`${parsed.error}\n${answerHelp(deps, inquiry)}`);
-      const done = await callInquiries(ctx, as, deps, () => as.client.respondInquiry(inquiry.id, parsed.response), inquiry);
-      await ctx.reply(`Thanks, your answer to inquiry ${inquiry.id} was accepted (${formatResponse(done.response)}); the workflow can continue.`);
+      if (!parsed.ok) throw new CommandError(`${parsed.error}\n${answerHelp(deps, inquiry, shown)}`);
+      const done = await callInquiries(ctx, as, deps, async () => {
+        try {
+          return await as.client.respondInquiry(inquiry.id, parsed.response);
+        } catch (err) {
+          if (err instanceof St2ApiError && err.status === 403) {
+            throw new CommandError(notPermittedText(deps.config, await answerer(as), inquiry, err.faultstring));
+          }
+          throw err;
+        }
+      });
+      await ctx.reply(acceptedText(await answerer(as), shown, formatResponse(done.response)));
     },
   };
+}
+
+/** Who StackStorm takes the client for; the name is left out when StackStorm cannot say. */
+async function answerer(as: As): Promise<Answerer> {
+  try {
+    const user = await as.client.whoami();
+    return { personal: as.personal, ...(user.username ? { st2User: user.username } : {}) };
+  } catch {
+    return { personal: as.personal };
+  }
 }
 
 function listHint(deps: InquiryCommandDeps): string {
   return `Type ${deps.config.bot.prefix}${listCommandName(deps.config)} to see the pending inquiries.`;
 }
 
-function answerHelp(deps: InquiryCommandDeps, inquiry: Inquiry): string {
+function answerHelp(deps: InquiryCommandDeps, inquiry: Inquiry, shown: string): string {
   const fields = inquiryFields(inquiry.schema);
-  if (fields.length === 0) return `This inquiry takes any JSON object, e.g. ${answerExample(deps.config, inquiry.id, fields)}`;
+  if (fields.length === 0) return `This inquiry takes any JSON object, e.g. ${answerExample(deps.config, shown, fields)}`;
   const asks = fields.map((f) => `  ${describeField(f)}`).join("\n");
-  return `This inquiry asks for:\n${asks}\nFor example: ${answerExample(deps.config, inquiry.id, fields)}`;
+  return `This inquiry asks for:\n${asks}\nFor example: ${answerExample(deps.config, shown, fields)}`;
 }
 
-/** `approved=yes, reason="looks good"` */
-/**
- * The inquiry an id or id prefix names. A full id is fetched directly, so StackStorm itself says
- * when it was already answered or timed out; a prefix (at least MIN_PREFIX characters) must
- * match exactly one pending inquiry.
- */
-async function findInquiry(ctx: Context, as: As, deps: InquiryCommandDeps, idText: string): Promise<Inquiry> {
-  if (FULL_ID.test(idText)) return callInquiries(ctx, as, deps, () => as.client.getInquiry(idText));
-  if (idText.length < MIN_PREFIX) {
-    throw new CommandError(`"${idText}" is too short to name an inquiry: give at least ${MIN_PREFIX} characters of its id. ${listHint(deps)}`);
-  }
-  const pending = await callInquiries(ctx, as, deps, () => as.client.listInquiries());
-  const hits = pending.filter((i) => i.id.toLowerCase().startsWith(idText.toLowerCase()));
-  if (hits.length === 1) return hits[0]!;
-  if (hits.length === 0) {
-    throw new CommandError(`No pending inquiry has an id starting with "${idText}" (it may have been answered or timed out already). ${listHint(deps)}`);
-  }
-  throw new CommandError(`"${idText}" starts the ids of ${hits.length} pending inquiries (${hits.map((i) => i.id).join(", ")}); give more of the id.`);
+/** The pending inquiries; a 404 says what StackStorm answered, not "no inquiry with that id". */
+async function listPending(ctx: Context, as: As, deps: InquiryCommandDeps): Promise<Inquiry[]> {
+  return callStackStorm(ctx, as, deps, async () => {
+    try {
+      return await as.client.listInquiries();
+    } catch (err) {
+      if (err instanceof St2ApiError && err.status === 404) throw new CommandError(listNotFoundText(err.method, err.path, err.faultstring));
+      throw err;
+    }
+  });
 }
 
 /**
- * A StackStorm call about an inquiry, with its refusals in plain words: 400 already answered /
- * timed out / schema, 403 not one of the permitted responders, 404 unknown. Everything else
- * (unreachable, expired login, 5xx) goes through `callStackStorm` like every st2 command.
+ * The inquiry a typed id names, and the id as chat shows it back. A whole id is fetched
+ * directly, so StackStorm itself says when it was already answered or timed out; a fragment
+ * must start or end exactly one pending inquiry's id, else the candidates are listed.
  */
-async function callInquiries<T>(ctx: Context, as: As, deps: InquiryCommandDeps, fn: () => Promise<T>, inquiry?: Inquiry): Promise<T> {
+async function findInquiry(ctx: Context, as: As, deps: InquiryCommandDeps, idText: string): Promise<{ inquiry: Inquiry; shown: string }> {
+  if (FULL_ID.test(idText)) {
+    const inquiry = await callInquiries(ctx, as, deps, () => as.client.getInquiry(idText));
+    return { inquiry, shown: inquiry.id };
+  }
+  if (idText.length < MIN_TYPED) {
+    throw new CommandError(`"${idText}" is too short to name an inquiry: give at least ${MIN_TYPED} characters of its id. ${listHint(deps)}`);
+  }
+  const pending = await listPending(ctx, as, deps);
+  const found = lookupFragment(idText, pending);
+  const shown = shortIds(pending.map((i) => i.id));
+  switch (found.kind) {
+    case "one":
+      return { inquiry: found.item, shown: shown.get(found.item.id)! };
+    case "several": {
+      const list = found.items.map((i) => `  ${shown.get(i.id)}  (id ${i.id})`).join("\n");
+      throw new CommandError(`"${idText}" is part of the ids of ${found.items.length} pending inquiries; which one? Type one of:\n${list}`);
+    }
+    default:
+      throw new CommandError(`No pending inquiry has an id starting or ending with "${idText}" (it may have been answered or timed out already). ${listHint(deps)}`);
+  }
+}
+
+/**
+ * A StackStorm call about one inquiry, with its refusals in plain words (`inquiryRefusal`).
+ * Everything else (unreachable, expired login, 5xx) goes through `callStackStorm` like every
+ * st2 command.
+ */
+async function callInquiries<T>(ctx: Context, as: As, deps: InquiryCommandDeps, fn: () => Promise<T>): Promise<T> {
   return callStackStorm(ctx, as, deps, async () => {
     try {
       return await fn();
     } catch (err) {
       if (err instanceof St2ApiError) {
-        const plain = inquiryRefusal(err.status, err.faultstring, inquiry);
+        const plain = inquiryRefusal(err.status, err.faultstring);
         if (plain) throw new CommandError(plain);
       }
       throw err;
     }
   });
 }
-
-/** StackStorm's inquiry faults in plain language, quoting its own reason; undefined for other statuses. */
-export function inquiryRefusal(status: number, fault: string, inquiry?: Pick<Inquiry, "users" | "roles">): string | undefined {
-  const says = `(StackStorm says: ${fault})`;
-  if (status === 403) {
-    const who = inquiry && (inquiry.users.length || inquiry.roles.length) ? ` Only ${responders(inquiry)} may answer it.` : "";
-    return `You are not allowed to answer this inquiry as your StackStorm user.${who} ${says}`;
-  }
-  if (status === 404) return `StackStorm has no inquiry with that id. ${says}`;
-  if (status !== 400) return undefined;
-  if (/already been responded/i.test(fault)) return `This inquiry has already been answered, so it takes no more answers. ${says}`;
-  if (/timed out/i.test(fault)) return `This inquiry timed out, so it can no longer be answered. ${says}`;
-  if (/not an inquiry/i.test(fault)) return `That id belongs to an execution that is not an inquiry. ${says}`;
-  if (/schema validation/i.test(fault)) return `StackStorm did not accept the answer: it does not fit the inquiry's schema. ${says}`;
-  return `StackStorm refused the answer. ${says}`;
-}
-
-function responders(inquiry: Pick<Inquiry, "users" | "roles">): string {
-  const parts = [];
-  if (inquiry.users.length) parts.push(`the StackStorm ${inquiry.users.length === 1 ? "user" : "users"} ${inquiry.users.join(", ")}`);
-  if (inquiry.roles.length) parts.push(`members of the ${inquiry.roles.length === 1 ? "role" : "roles"} ${inquiry.roles.join(", ")}`);
-  return parts.join(" or ");
-}
-

@@ -73,13 +73,25 @@ export function describeField(field: InquiryField): string {
   return `${field.name} (${what})${field.description ? `: ${field.description}` : ""}`;
 }
 
-/** Who may answer, in words: `users alice, bob; roles ops` or anyone permitted. */
-export function describeResponders(inquiry: Pick<Inquiry, "users" | "roles">): string {
+/**
+ * Who may answer, in words, the one wording st2bot uses for it (announcement, list, refusals):
+ * `the StackStorm user bob`, `the StackStorm users alice, bob or members of the StackStorm role
+ * ops`, or, when the inquiry names nobody, `any StackStorm user allowed to respond to inquiries`.
+ */
+export function whoMayAnswer(inquiry: Pick<Inquiry, "users" | "roles">): string {
   const parts: string[] = [];
-  if (inquiry.users.length) parts.push(`${inquiry.users.length === 1 ? "user" : "users"} ${inquiry.users.join(", ")}`);
-  if (inquiry.roles.length) parts.push(`${inquiry.roles.length === 1 ? "role" : "roles"} ${inquiry.roles.join(", ")}`);
-  return parts.length ? parts.join("; ") : "anyone StackStorm allows to respond to inquiries";
+  if (inquiry.users.length) parts.push(`the StackStorm ${inquiry.users.length === 1 ? "user" : "users"} ${inquiry.users.join(", ")}`);
+  if (inquiry.roles.length) parts.push(`members of the StackStorm ${inquiry.roles.length === 1 ? "role" : "roles"} ${inquiry.roles.join(", ")}`);
+  return parts.length ? parts.join(" or ") : "any StackStorm user allowed to respond to inquiries";
 }
+
+/** Whether the inquiry names its responders (else StackStorm's RBAC alone decides). */
+export function namesResponders(inquiry: Pick<Inquiry, "users" | "roles">): boolean {
+  return inquiry.users.length > 0 || inquiry.roles.length > 0;
+}
+
+/** Under standalone auth every answer reaches StackStorm as the bot: said wherever it matters. */
+export const SENT_AS_BOT = "Answers given in chat reach StackStorm as st2bot's own StackStorm user, so StackStorm checks that user, not you.";
 
 /** An inquiry's `ttl` (minutes, StackStorm's unit) in words; 0 or less never times out. */
 export function describeTtl(ttlMinutes: number | undefined): string | undefined {
@@ -134,11 +146,15 @@ function quoteIfNeeded(text: string): string {
   return /\s|^$/.test(text) ? JSON.stringify(text) : text;
 }
 
-/** The inquiry's description in a few lines: what it asks, who may answer, its timeout. */
-export function describeInquiry(inquiry: Inquiry): string[] {
+/**
+ * The inquiry's description in a few lines: what it asks, who may answer (and, under standalone
+ * auth when the inquiry names its responders, that answers are sent as the bot), its timeout.
+ */
+export function describeInquiry(inquiry: Inquiry, config: Config): string[] {
   const fields = inquiryFields(inquiry.schema);
   const lines = fields.length ? fields.map((f) => `  ${describeField(f)}`) : ["  (the schema lists no properties: any JSON object is accepted)"];
-  lines.push(`Who may answer: ${describeResponders(inquiry)}.`);
+  lines.push(`Who may answer: ${whoMayAnswer(inquiry)}.`);
+  if (!config.stackstorm.rbac_auth.clientside && namesResponders(inquiry)) lines.push(SENT_AS_BOT);
   const ttl = describeTtl(inquiry.ttl);
   if (ttl) lines.push(ttl);
   return lines;
