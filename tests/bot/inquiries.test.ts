@@ -20,6 +20,7 @@ import { St2Client } from "../../src/st2/client.ts";
 import { TokenProvider } from "../../src/st2/credentials.ts";
 import type { Inquiry } from "../../src/st2/schemas.ts";
 import { CommandError } from "../../src/lib/errors.ts";
+import { captureLogs } from "../../src/lib/log.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 
 const config = (extra = ""): Config => parseConfig(`[bot]\nlog_level = "error"\n${extra}`, "<test>", {});
@@ -297,6 +298,45 @@ describe("wireInquiries", () => {
     expect(wiring.onEvent({ name: "st2.announcement__errbot", data: { payload: { message: "x" } } })).toBe(false);
     expect(wiring.onEvent({ name: "st2.execution__update", data: { id: "x", status: "succeeded", runner: { name: "python-script" } } })).toBe(true);
     expect(sent).toHaveLength(1);
+  });
+});
+
+describe("wireInquiries: short ids and the debug log", () => {
+  test("the shown id is unique among the inquiries pending on the stream; answered ones are forgotten", () => {
+    const sent: InquiryAnnouncement[] = [];
+    const lines: string[] = [];
+    const restore = captureLogs((l) => lines.push(l));
+    try {
+      const wiring = wireInquiries({ config: config(), enqueue: (a) => sent.push(a) });
+      const a = "693a1f2e4b5c6d7e8f0a1b2c";
+      // Another StackStorm process, same counter value: the ending must grow to tell them apart.
+      const b = "693a1f2e4b1111111f0a1b2c";
+      const c = "693a1f2e4b2222222f0a1b2c";
+      wiring.onEvent(inquiryEvent({ id: a, context: orquestaContext }));
+      wiring.onEvent(inquiryEvent({ id: b, context: orquestaContext }));
+      expect(sent.map((m) => m.message.split("\n").at(-1))).toEqual([
+        "Answer with: !st2respond 0a1b2c approved=yes (or approved=no)",
+        "Answer with: !st2respond 1f0a1b2c approved=yes (or approved=no)",
+      ]);
+      // a and b answered: c no longer needs a longer ending.
+      wiring.onEvent(inquiryEvent({ id: a, status: "succeeded" }));
+      wiring.onEvent(inquiryEvent({ id: b, status: "succeeded" }));
+      wiring.onEvent(inquiryEvent({ id: c, context: orquestaContext }));
+      expect(sent.at(-1)!.message).toEndWith("Answer with: !st2respond 0a1b2c approved=yes (or approved=no)");
+      // Not announced, each with its reason; other executions stay out of the log.
+      wiring.onEvent(inquiryEvent({ id: c, context: orquestaContext }));
+      wiring.onEvent(inquiryEvent({ id: "6".repeat(24), status: "running" }));
+      wiring.onEvent({ name: "st2.execution__update", data: { id: "7".repeat(24), status: "running", runner: { name: "python-script" } } });
+      const why = lines.filter((l) => l.includes("inquiry not announced")).map((l) => /"why":"([^"]*)"/.exec(l)?.[1]);
+      expect(why).toEqual(["the inquiry is succeeded, not pending", "the inquiry is succeeded, not pending", "it was announced already", "the inquiry is running, not pending"]);
+      expect(lines.every((l) => !l.includes("7".repeat(24)))).toBe(true);
+    } finally {
+      restore();
+    }
+  });
+
+  test("inquiry_routes must name a channel", () => {
+    expect(() => config(`[stackstorm.inquiry_routes]\ndevelopers = ""`)).toThrow(/must name a channel/);
   });
 });
 
