@@ -457,6 +457,14 @@ describe("the commands against StackStorm, each chat user as their own StackStor
       `"${shared}" is part of the ids of 2 pending inquiries; which one? Type one of:\n  ${a.slice(-6)}  (id ${a})\n  ${b.slice(-6)}  (id ${b})`,
     );
     expect(await say("alice", `st2respond ${b.slice(-6)} yes`)).toStartWith(`Thanks, inquiry ${b.slice(-6)} was answered`);
+    // Many sharing a fragment: ten are listed, the rest counted.
+    for (let i = 0; i < 11; i++) st2.createInquiry({ schema: approve });
+    const wide = a.slice(0, 6);
+    const sharing = st2.executions.filter((e) => e.inquiry && e.status === "pending" && (e.id.startsWith(wide) || e.id.endsWith(wide))).length;
+    expect(sharing).toBeGreaterThan(10);
+    const capped = await say("alice", `st2respond ${wide} yes`);
+    expect(capped.split("\n").filter((l) => l.includes("(id "))).toHaveLength(10);
+    expect(capped).toEndWith(`\n  …and ${sharing - 10} more: give more of the id.`);
     expect(await say("alice", "st2respond")).toStartWith("Tell me which inquiry and your answer");
   });
 });

@@ -22,6 +22,9 @@ export type InquiryCommandDeps = Pick<St2CommandDeps, "config" | "clientFor" | "
 
 type As = { client: St2Client; personal: boolean };
 
+/** Candidates listed for an ambiguous id fragment; the rest are counted (one message stays short). */
+const MAX_CANDIDATES = 10;
+
 /** `st2inquiries` and `st2respond` (names follow `plugin_prefix`, as `st2help` does). */
 export function inquiryCommands(deps: InquiryCommandDeps): Command[] {
   return [listCommand(deps), respondCommand(deps)];
@@ -152,8 +155,9 @@ async function findInquiry(ctx: Context, as: As, deps: InquiryCommandDeps, idTex
     case "one":
       return { inquiry: found.item, shown: shown.get(found.item.id)! };
     case "several": {
-      const list = found.items.map((i) => `  ${shown.get(i.id)}  (id ${i.id})`).join("\n");
-      throw new CommandError(`"${idText}" is part of the ids of ${found.items.length} pending inquiries; which one? Type one of:\n${list}`);
+      const list = found.items.slice(0, MAX_CANDIDATES).map((i) => `  ${shown.get(i.id)}  (id ${i.id})`).join("\n");
+      const more = found.items.length > MAX_CANDIDATES ? `\n  …and ${found.items.length - MAX_CANDIDATES} more: give more of the id.` : "";
+      throw new CommandError(`"${idText}" is part of the ids of ${found.items.length} pending inquiries; which one? Type one of:\n${list}${more}`);
     }
     default:
       throw new CommandError(`No pending inquiry has an id starting or ending with "${idText}" (it may have been answered or timed out already). ${listHint(deps)}`);
