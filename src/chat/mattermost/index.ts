@@ -10,12 +10,14 @@ import { Backoff } from "../../lib/backoff.ts";
 import { ConfigError } from "../../lib/errors.ts";
 import { logger } from "../../lib/log.ts";
 import type { BackendStatus, ChatBackend, ConnectionState, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import { requireSection } from "../backend.ts";
 import { resolveMattermostAddress } from "./address.ts";
 import { MattermostDirectory } from "./directory.ts";
 import { describe } from "./errors.ts";
 import { identityOf, parsePosted, socketEvent, toMessage } from "./events.ts";
 import { formatPost } from "./format.ts";
 import { MattermostSession, type MattermostSettings } from "./session.ts";
+import { mattermost } from "./settings.ts";
 import { EventSocket } from "./socket.ts";
 
 const log = logger("chat.mattermost");
@@ -231,16 +233,12 @@ class MattermostBackend implements ChatBackend {
 }
 
 /**
- * Builds the Mattermost backend from `config.mattermost` (url; token, or login + password;
+ * Builds the Mattermost backend from `[mattermost]` (url; token, or login + password;
  * team). Throws ConfigError when the url or credentials are missing; `start` throws ConfigError
  * when Mattermost rejects the credentials or the team does not exist, and otherwise keeps
  * reconnecting with the shared Backoff until `stop`.
  */
 export function createMattermostBackend(config: Config, deps: MattermostDeps = {}): ChatBackend {
-  const mm = config.mattermost;
-  if (!mm.url) throw new ConfigError("mattermost.url is required (e.g. https://chat.example.com)");
-  if (!mm.token && !(mm.login && mm.password)) {
-    throw new ConfigError("mattermost: set mattermost.token (a personal access or bot token), or mattermost.login with mattermost.password");
-  }
-  return new MattermostBackend({ ...mm, url: mm.url }, config.bot.name, deps);
+  const mm = requireSection(mattermost, config);
+  return new MattermostBackend({ ...mm, url: mm.url! }, config.bot.name, deps); // requireSection checked url
 }
