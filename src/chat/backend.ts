@@ -36,7 +36,7 @@ export interface BackendInfo<S = Record<string, unknown>> {
   readonly sdks: readonly string[];
   /**
    * What is missing before the backend can start, each as the person fixes it
-   * (`slack.bot_token (xoxb-…) or slack.bot_token_file`); empty when nothing is. The backend's
+   * (`<name>.token or <name>.token_file`); empty when nothing is. The backend's
    * constructor (through `requireSection`) and `st2bot doctor` both use this one list.
    */
   missing(section: S): string[];
