@@ -541,9 +541,11 @@ describe("mattermost login, connection and status", () => {
     const e = fresh();
     e.emu.silenceNextSockets(1);
     e.bot = backendFor(e.emu, { token: BOT_TOKEN }, { helloTimeoutMs: 200 });
-    await e.bot.start(() => undefined);
+    // start() waits for hello (or for the attempt to fail): look while it waits.
+    const starting = e.bot.start(() => undefined);
     await Bun.sleep(100);
     expect(e.bot.status().state).toBe("connecting");
+    await starting;
     await connected(e.bot);
     expect(e.emu.connectedSockets).toBe(1);
   });

@@ -9,13 +9,14 @@
  */
 import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
-import { Backoff } from "../../lib/backoff.ts";
+import type { Backoff } from "../../lib/backoff.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
 import { requireSection } from "../backend.ts";
 import { type Call, createSlackClients } from "./api.ts";
 import { resolveSlackAddress } from "./address.ts";
-import { SocketModeLink } from "./connection.ts";
+import { ReconnectingLink } from "../link.ts";
+import { socketModeDriver } from "./connection.ts";
 import { SlackDirectory } from "./directory.ts";
 import { isDirect, isSpeech, messageEvent, normaliseIncomingText, type SlackMessageEvent, type SlackSelf, slackIdentity, stripMention } from "./events.ts";
 import { buildPostArgs } from "./format.ts";
@@ -64,7 +65,7 @@ class SlackBackend implements ChatBackend {
   readonly sendRate = SLACK_SEND_RATE;
 
   private readonly call: Call;
-  private readonly link: SocketModeLink;
+  private readonly link: ReconnectingLink;
   private readonly directory: SlackDirectory;
   private handler: MessageHandler = () => undefined;
   private self?: SlackSelf;
@@ -83,11 +84,9 @@ class SlackBackend implements ChatBackend {
     const { socket, call } = createSlackClients({ botToken, appToken, apiUrl }, deps.requestTimeoutMs ?? 15_000);
     this.call = call;
     this.directory = new SlackDirectory(call, deps.cacheTtlMs ?? 600_000, deps.missRefreshMs ?? 30_000);
-    this.link = new SocketModeLink(socket, {
-      backoff: deps.backoff ?? new Backoff(),
-      connectTimeoutMs: deps.connectTimeoutMs ?? 15_000,
-      beforeConnect: () => this.learnSelf(),
-    });
+    const driver = socketModeDriver(socket, { connectTimeoutMs: deps.connectTimeoutMs ?? 15_000, beforeConnect: () => this.learnSelf() });
+    this.link = new ReconnectingLink(driver, { log, ...(deps.backoff ? { backoff: deps.backoff } : {}) });
+    socket.on("disconnected", () => this.link.dropped("Socket Mode link closed"));
     socket.on("slack_event", (e: SocketModeEnvelope) => void this.onEnvelope(e));
   }
 
