@@ -26,7 +26,7 @@ import { loginPlugin } from "./web/login.ts";
 import { metricsPlugin } from "./web/metrics.ts";
 import { webhookPlugin } from "./web/webhook.ts";
 import { ConfigError } from "./lib/errors.ts";
-import { levelOf, logger, registerSecret, setLogLevel, type Level } from "./lib/log.ts";
+import { levelOf, logger, setLogLevel, type Level } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 
 const log = logger("app");
@@ -67,7 +67,6 @@ export interface App {
 export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
   setLogLevel(logLevel(config));
-  registerConfigSecrets(config);
   const startedAt = new Date();
   const backend = opts.backend ?? (await createBackend(config));
   const db = openDatabase(opts.dbPath ?? join(config.bot.data_dir, "st2bot.sqlite"));
@@ -230,12 +229,4 @@ async function openIdentities(config: Config, db: Database, client: St2Client): 
     store = await EncryptedStore.open(db, key);
   }
   return new Identities(config, client, store, new Sessions(db, config.stackstorm.session_ttl * 1000));
-}
-
-function registerConfigSecrets(config: Config): void {
-  const auth = config.stackstorm.api_auth;
-  for (const s of [auth.apikey, auth.token, auth.user?.password, config.webhook.token, config.webhook.hmac_secret,
-    config.slack.bot_token, config.slack.app_token, config.mattermost.token, config.mattermost.password, config.xmpp.password]) {
-    registerSecret(s);
-  }
 }

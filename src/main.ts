@@ -39,8 +39,14 @@ function configPath(values: { config?: string }): string | undefined {
 
 async function loadConfigFrom(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c" } }, allowPositionals: false });
+  return loadConfigAt(configPath(values));
+}
+
+/** The config file with every chat backend's table known (each backend declares its own). */
+async function loadConfigAt(path: string | undefined) {
   const { loadConfig } = await import("./config/load.ts");
-  return loadConfig(configPath(values));
+  const { BACKEND_SECTIONS } = await import("./chat/registry.ts");
+  return loadConfig(path, process.env, BACKEND_SECTIONS);
 }
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
@@ -64,8 +70,9 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       io.stderr(`st2bot init: ${file} already exists; not overwriting it\n`);
       return 1;
     }
-    const { CONFIG_TEMPLATE } = await import("./config/template.ts");
-    writeFileSync(file, CONFIG_TEMPLATE, { mode: 0o600 });
+    const { configTemplate } = await import("./config/template.ts");
+    const { backendTemplates } = await import("./chat/registry.ts");
+    writeFileSync(file, configTemplate(backendTemplates()), { mode: 0o600 });
     io.stdout(`wrote ${file}: edit [stackstorm] and your chat backend, then run: st2bot doctor -c ${file}\n`);
     return 0;
   },
@@ -85,8 +92,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       return 2;
     }
     const { values } = parseArgs({ args: argv.slice(1), options: { config: { type: "string", short: "c" }, "new-key-file": { type: "string" } } });
-    const { loadConfig } = await import("./config/load.ts");
-    const config = loadConfig(configPath(values));
+    const config = await loadConfigAt(configPath(values));
     const { rotateKeyCli } = await import("./cli/secrets.ts");
     return rotateKeyCli(config, io, { newKeyFile: values["new-key-file"] });
   },

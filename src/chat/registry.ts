@@ -1,25 +1,52 @@
 /**
- * The chat backends st2bot can run, by the name used in `[bot] backend`. Adding a backend is
- * one file or folder in src/chat plus one line here. Each is loaded on demand, so a Slack deployment
- * never loads the XMPP library and start-up stays fast.
+ * The chat backends st2bot can run. Adding a backend is its folder in src/chat (with a light
+ * `settings.ts` exporting its `BackendInfo`) plus one line here; config loading, doctor, `init`,
+ * `!about` and the architecture test read what they need from this list. `create` imports the
+ * backend's module only when it is chosen, so a Slack deployment never loads the XMPP library.
  */
 import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../lib/errors.ts";
+import type { BackendInfo } from "./backend.ts";
 import type { ChatBackend } from "./types.ts";
+import { mattermost } from "./mattermost/settings.ts";
+import { slack } from "./slack/settings.ts";
+import { text } from "./text/settings.ts";
+import { xmpp } from "./xmpp/settings.ts";
 
-type Factory = (config: Config) => ChatBackend | Promise<ChatBackend>;
+/** A backend's declaration plus its factory. */
+export interface BackendEntry extends BackendInfo<any> {
+  /** Imports the backend's module (and so its SDK) and builds it from `config`. */
+  create(config: Config): Promise<ChatBackend>;
+}
 
-/** Backend name → a loader of its factory (the module is imported only when chosen). */
-export const BACKENDS: Record<string, () => Promise<Factory>> = {
-  text: async () => (await import("./text.ts")).createTextBackend,
-  slack: async () => (await import("./slack/index.ts")).createSlackBackend,
-  mattermost: async () => (await import("./mattermost/index.ts")).createMattermostBackend,
-  xmpp: async () => (await import("./xmpp/index.ts")).createXmppBackend,
-};
+/** Every backend, in the order people are shown them. One line each. */
+export const BACKENDS: readonly BackendEntry[] = [
+  { ...slack, create: async (c) => (await import("./slack/index.ts")).createSlackBackend(c) },
+  { ...mattermost, create: async (c) => (await import("./mattermost/index.ts")).createMattermostBackend(c) },
+  { ...xmpp, create: async (c) => (await import("./xmpp/index.ts")).createXmppBackend(c) },
+  { ...text, create: async (c) => (await import("./text.ts")).createTextBackend(c) },
+];
+
+/** The backend called `name`, or undefined. */
+export const backendNamed = (name: string): BackendEntry | undefined => BACKENDS.find((b) => b.name === name);
+
+/** Each backend's `[<name>]` table schema, for config loading (`loadConfig(file, env, BACKEND_SECTIONS)`). */
+export const BACKEND_SECTIONS: Readonly<Record<string, BackendEntry["schema"]>> = Object.fromEntries(BACKENDS.map((b) => [b.name, b.schema]));
 
 /** Builds the backend `[bot] backend` names; throws ConfigError for a name not in BACKENDS. */
 export async function createBackend(config: Config): Promise<ChatBackend> {
-  const load = BACKENDS[config.bot.backend];
-  if (!load) throw new ConfigError(`bot.backend: unknown chat backend "${config.bot.backend}"; choose one of ${Object.keys(BACKENDS).join(", ")}`);
-  return (await load())(config);
+  const entry = backendNamed(config.bot.backend);
+  if (!entry) throw new ConfigError(`bot.backend: unknown chat backend "${config.bot.backend}"; choose one of ${BACKENDS.map((b) => b.name).join(", ")}`);
+  return entry.create(config);
+}
+
+/** "Slack, Mattermost, XMPP and the terminal": the services st2bot speaks, for `!about`. */
+export function backendLabels(): string {
+  const labels = BACKENDS.map((b) => b.label);
+  return labels.length > 1 ? `${labels.slice(0, -1).join(", ")} and ${labels.at(-1)}` : (labels[0] ?? "");
+}
+
+/** The `st2bot init` sections of every backend: a comment with its description, the table, its lines. */
+export function backendTemplates(): Array<{ name: string; text: string }> {
+  return BACKENDS.map((b) => ({ name: b.name, text: `# ${b.description}\n[${b.name}]\n${b.template}` }));
 }

@@ -5,6 +5,8 @@
  */
 import type { Config } from "../config/schema.ts";
 import { logger } from "../lib/log.ts";
+import { sectionOf } from "./backend.ts";
+import { text } from "./text/settings.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "./types.ts";
 
 const log = logger("chat.text");
@@ -61,8 +63,9 @@ export class TextBackend implements ChatBackend {
     config: Config,
     private readonly io: TextIO = stdio(),
   ) {
-    this.user = bare(config.text.user);
-    this.room = config.text.room ? bare(config.text.room) : undefined;
+    const settings = sectionOf(text, config);
+    this.user = bare(settings.user);
+    this.room = settings.room ? bare(settings.room) : undefined;
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
   }
 

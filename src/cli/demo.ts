@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../config/load.ts";
+import { BACKEND_SECTIONS } from "../chat/registry.ts";
 import { startEmulator } from "../emulator/index.ts";
 import { sampleActions, sampleAliases } from "../emulator/samples.ts";
 import { runUntilStopped } from "./run.ts";
@@ -33,6 +34,8 @@ stream_url = "${emulator.streamUrl}"
 apikey = "${DEMO_KEY}"
 `,
     "<demo>",
+    {},
+    BACKEND_SECTIONS,
   );
   const say = (s: string) => process.stderr.write(s + "\n");
   say(`st2bot demo: a StackStorm emulator with ${sampleAliases.length} sample aliases runs at ${emulator.url}.`);

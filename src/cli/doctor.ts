@@ -9,7 +9,8 @@ import { botCredential } from "../config/load.ts";
 import { St2Client } from "../st2/client.ts";
 import { St2ApiError } from "../st2/http.ts";
 import { AliasIndex } from "../st2/aliases/index.ts";
-import { BACKENDS } from "../chat/registry.ts";
+import { sectionOf } from "../chat/backend.ts";
+import { BACKENDS, backendNamed } from "../chat/registry.ts";
 
 type Verdict = "ok" | "warn" | "fail";
 interface Check {
@@ -40,31 +41,16 @@ export async function runDoctor(config: Config, io: { stdout: (s: string) => voi
   return failed ? 1 : 0;
 }
 
+/** The chosen backend's settings, through the same `missing` list its constructor checks. */
 function checkChat(config: Config): Check[] {
   const name = config.bot.backend;
-  if (!(name in BACKENDS)) return [{ verdict: "fail", what: `bot.backend "${name}" is not a chat backend`, fix: `use one of ${Object.keys(BACKENDS).join(", ")}` }];
-  const need: Record<string, [boolean, string][]> = {
-    slack: [
-      [Boolean(config.slack.bot_token), "slack.bot_token (xoxb-…) or slack.bot_token_file"],
-      [Boolean(config.slack.app_token), "slack.app_token (xapp-…, Socket Mode) or slack.app_token_file"],
-    ],
-    mattermost: [
-      [Boolean(config.mattermost.url), "mattermost.url"],
-      [Boolean(config.mattermost.token || (config.mattermost.login && config.mattermost.password)), "mattermost.token, or mattermost.login and password"],
-    ],
-    xmpp: [
-      [Boolean(config.xmpp.jid), "xmpp.jid"],
-      [Boolean(config.xmpp.password), "xmpp.password or xmpp.password_file"],
-    ],
-  };
-  const missing = (need[name] ?? []).filter(([ok]) => !ok).map(([, what]) => what);
+  const entry = backendNamed(name);
+  if (!entry) return [{ verdict: "fail", what: `bot.backend "${name}" is not a chat backend`, fix: `use one of ${BACKENDS.map((b) => b.name).join(", ")}` }];
+  const section = sectionOf(entry, config);
+  const missing = entry.missing(section);
   if (missing.length) return [{ verdict: "fail", what: `chat backend "${name}" is missing settings`, fix: `set ${missing.join("; ")}` }];
-  const out: Check[] = [{ verdict: "ok", what: `chat backend "${name}" is configured` }];
-  // Not an error: a bot in exactly one team uses that one (see chat/mattermost/session.ts).
-  if (name === "mattermost" && !config.mattermost.team) {
-    out.push({ verdict: "warn", what: "mattermost.team is not set: ~channel names resolve only while the bot is in exactly one team", fix: "set mattermost.team" });
-  }
-  return out;
+  const advice = (entry.advice?.(section) ?? []).map((a): Check => ({ verdict: "warn", ...a }));
+  return [{ verdict: "ok", what: `chat backend "${name}" is configured` }, ...advice];
 }
 
 function checkLocal(config: Config): Check[] {

@@ -7,7 +7,14 @@ import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError } from "../lib/errors.ts";
+import { registerSecret } from "../lib/log.ts";
 import { type Config, ConfigSchema } from "./schema.ts";
+
+/**
+ * The chat backends' tables by name (`slack` → its schema), handed in by whoever loads the
+ * config (the registry in src/chat collects them): config itself names no backend.
+ */
+export type BackendSections = Readonly<Record<string, v.GenericSchema>>;
 
 /** hubot-stackstorm's environment variables and the key each one overrides. */
 export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[]]> = [
@@ -24,10 +31,13 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[]]> 
 
 type Table = Record<string, unknown>;
 
-/** Loads and validates a config file (or only defaults + environment when `file` is undefined). */
-export function loadConfig(file: string | undefined, env: Record<string, string | undefined> = process.env): Config {
+/**
+ * Loads and validates a config file (or only defaults + environment when `file` is undefined).
+ * `sections` are the chat backends' tables; a table not among them is an unknown key.
+ */
+export function loadConfig(file: string | undefined, env: Record<string, string | undefined> = process.env, sections: BackendSections = {}): Config {
   const text = file === undefined ? "" : readConfigText(file);
-  return parseConfig(text, file ?? "<defaults>", env);
+  return parseConfig(text, file ?? "<defaults>", env, sections);
 }
 
 function readConfigText(file: string): string {
@@ -39,8 +49,12 @@ function readConfigText(file: string): string {
   }
 }
 
-/** Parses config text; `name` is used in messages and to resolve relative `*_file` paths. */
-export function parseConfig(text: string, name: string, env: Record<string, string | undefined> = {}): Config {
+/**
+ * Parses config text; `name` is used in messages and to resolve relative `*_file` paths.
+ * Every secret (a key `x` whose schema has an `x_file` beside it) is registered with the log
+ * redaction before the Config is returned, so no part of st2bot needs to list them.
+ */
+export function parseConfig(text: string, name: string, env: Record<string, string | undefined> = {}, sections: BackendSections = {}): Config {
   let raw: Table;
   try {
     raw = parseToml(text) as Table;
@@ -53,12 +67,40 @@ export function parseConfig(text: string, name: string, env: Record<string, stri
   }
   applyEnv(raw, env);
   const lines = keyLines(text);
-  const result = v.safeParse(ConfigSchema, raw);
-  if (!result.success) throw new ConfigError(describeIssues(result.issues, name, lines));
-  const config = result.output;
+  const schema = withSections(sections);
+  const result = v.safeParse(schema, raw);
+  if (!result.success) throw new ConfigError(describeIssues(result.issues, name, lines, schema));
+  const config = result.output as Config;
   checkConsistency(config, name, lines);
   resolveFileSecrets(config as unknown as Table, name, fileDir(name), lines, []);
+  registerSecrets(schema, config);
   return config;
+}
+
+const composed = new WeakMap<BackendSections, v.GenericSchema>();
+
+/** ConfigSchema with each backend's table added (optional, so its defaults fill in when absent). */
+function withSections(sections: BackendSections): v.GenericSchema {
+  let schema = composed.get(sections);
+  if (!schema) {
+    const clash = Object.keys(sections).find((k) => k in ConfigSchema.entries);
+    if (clash) throw new Error(`a chat backend may not be called "${clash}": that table is st2bot's own`);
+    const extra = Object.fromEntries(Object.entries(sections).map(([k, s]) => [k, v.optional(s, {})]));
+    schema = v.strictObject({ ...ConfigSchema.entries, ...extra });
+    composed.set(sections, schema);
+  }
+  return schema;
+}
+
+/** Registers every value whose key has an `_file` twin in the schema: by that rule, a secret. */
+function registerSecrets(schema: unknown, value: unknown): void {
+  const entries = (unwrap(schema) as { entries?: Record<string, unknown> }).entries;
+  if (!entries || !value || typeof value !== "object") return;
+  const node = value as Table;
+  for (const [key, sub] of Object.entries(entries)) {
+    if (`${key}_file` in entries && typeof node[key] === "string") registerSecret(node[key]);
+    else registerSecrets(sub, node[key]);
+  }
 }
 
 /** Where relative `*_file` paths are resolved: beside the config file (the working directory without one). */
@@ -109,13 +151,13 @@ function where(name: string, lines: Map<string, number>, path: string): string {
   return line === undefined ? name : `${name}:${line}`;
 }
 
-function describeIssues(issues: v.BaseIssue<unknown>[], name: string, lines: Map<string, number>): string {
+function describeIssues(issues: v.BaseIssue<unknown>[], name: string, lines: Map<string, number>, schema: v.GenericSchema): string {
   const out = issues.slice(0, 10).map((issue) => {
     const path = issue.path?.map((p) => String(p.key)).join(".") ?? "";
     if (issue.kind === "schema" && issue.type === "strict_object" && issue.expected === "never") {
       const parentPath = path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : "";
       const key = path.slice(parentPath ? parentPath.length + 1 : 0);
-      const hint = suggest(key, knownKeys(parentPath));
+      const hint = suggest(key, knownKeys(schema, parentPath));
       return `${where(name, lines, path)}: unknown key "${path}"${hint ? ` (did you mean "${hint}"?)` : ""}`;
     }
     return `${where(name, lines, path)}: ${path || "(top level)"}: ${issue.message}`;
@@ -123,9 +165,9 @@ function describeIssues(issues: v.BaseIssue<unknown>[], name: string, lines: Map
   return out.join("\n");
 }
 
-/** The keys the schema allows under a dotted path, for "did you mean" hints. */
-function knownKeys(path: string): string[] {
-  let schema: unknown = ConfigSchema;
+/** The keys `root` allows under a dotted path, for "did you mean" hints. */
+function knownKeys(root: v.GenericSchema, path: string): string[] {
+  let schema: unknown = root;
   for (const key of path ? path.split(".") : []) {
     schema = unwrap(schema);
     const entries = (schema as { entries?: Record<string, unknown> }).entries;

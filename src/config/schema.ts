@@ -130,52 +130,11 @@ export const OutboxSchema = v.strictObject({
   max_retry_delay_seconds: v.optional(positiveSeconds, 60),
 });
 
-/** `[slack]`: Web API and Socket Mode tokens. */
-export const SlackSchema = v.strictObject({
-  bot_token: v.optional(v.string()),
-  bot_token_file: v.optional(v.string()),
-  app_token: v.optional(v.string()),
-  app_token_file: v.optional(v.string()),
-  /** Web API root; only changed for tests. */
-  api_url: v.optional(url, "https://slack.com/api/"),
-});
-
-/** `[mattermost]`: server, credentials (token, or login and password) and team. */
-export const MattermostSchema = v.strictObject({
-  url: v.optional(url),
-  token: v.optional(v.string()),
-  token_file: v.optional(v.string()),
-  login: v.optional(v.string()),
-  password: v.optional(v.string()),
-  password_file: v.optional(v.string()),
-  team: v.optional(v.string()),
-});
-
-/** One MUC room to join. */
-export const XmppRoomSchema = v.strictObject({
-  jid: v.string(),
-  password: v.optional(v.string()),
-  nick: v.optional(v.string()),
-});
-
-/** `[xmpp]`: account and rooms. */
-export const XmppSchema = v.strictObject({
-  service: v.optional(v.string()),
-  domain: v.optional(v.string()),
-  jid: v.optional(v.string()),
-  password: v.optional(v.string()),
-  password_file: v.optional(v.string()),
-  resource: v.optional(v.string(), "st2bot"),
-  rooms: v.optional(v.array(XmppRoomSchema), []),
-});
-
-/** `[text]`: who you are in the terminal backend. */
-export const TextSchema = v.strictObject({
-  user: v.optional(v.string(), "alice"),
-  room: v.optional(v.string()),
-});
-
-/** The whole file; every table optional, unknown keys refused. */
+/**
+ * The whole file but the chat backends' tables; every table optional, unknown keys refused.
+ * Each backend declares its own `[<name>]` table (src/chat/<name>/settings.ts), and whoever
+ * loads the config hands those schemas to `parseConfig`, which validates them the same way.
+ */
 export const ConfigSchema = v.strictObject({
   bot: v.optional(BotSchema, {}),
   stackstorm: v.optional(StackStormSchema, {}),
@@ -186,13 +145,12 @@ export const ConfigSchema = v.strictObject({
   access_controls: v.optional(v.record(v.string(), AclRuleSchema), {}),
   /** Errbot's ACCESS_CONTROLS_DEFAULT: laid under whichever [access_controls] rule matches. */
   access_controls_default: v.optional(AclRuleSchema, {}),
-  slack: v.optional(SlackSchema, {}),
-  mattermost: v.optional(MattermostSchema, {}),
-  xmpp: v.optional(XmppSchema, {}),
-  text: v.optional(TextSchema, {}),
 });
 
-/** The validated config, defaults filled in. */
-export type Config = v.InferOutput<typeof ConfigSchema>;
+/**
+ * The validated config, defaults filled in. The chat backends' tables are there too, untyped
+ * here: a backend reads its own through `sectionOf` (src/chat/backend.ts).
+ */
+export type Config = v.InferOutput<typeof ConfigSchema> & { readonly [backendTable: string]: unknown };
 /** The `[stackstorm]` part of `Config`. */
 export type StackStormConfig = Config["stackstorm"];

@@ -1,4 +1,7 @@
-/** The commented st2bot.toml that `st2bot init` writes. A test parses it, so it stays valid. */
+/**
+ * The commented st2bot.toml without the chat backends' tables, which each backend declares
+ * itself; `configTemplate` adds them. A test parses it, so it stays valid.
+ */
 export const CONFIG_TEMPLATE = `# st2bot configuration. Every key is optional; the values shown are the defaults.
 # hubot-stackstorm's environment variables override this file: ST2_API_URL, ST2_AUTH_URL,
 # ST2_STREAM_URL, ST2_API_KEY, ST2_AUTH_TOKEN, ST2_AUTH_USERNAME, ST2_AUTH_PASSWORD, ST2_ROUTE,
@@ -7,7 +10,7 @@ export const CONFIG_TEMPLATE = `# st2bot configuration. Every key is optional; t
 [bot]
 prefix = "!"                 # Errbot's BOT_PREFIX: "!st2 <command>", "!st2help"
 name = "st2bot"              # also answers to "@st2bot <command>" and "st2bot: <command>"
-backend = "text"             # text | slack | mattermost | xmpp
+backend = "text"             # the chat service: one of the backend tables at the end
 admins = []                  # globs on the sender's ACL attribute (see !whoami), e.g. ["@alice"]
 hide_restricted_access = false    # deny silently instead of explaining
 hide_restricted_commands = false  # leave commands a user may not run out of their help
@@ -78,22 +81,11 @@ max_retry_delay_seconds = 60
 # [access_controls."st2 apu status*"]
 # allowrooms = ["#channel"]
 # allowusers = ["@admin1", "@user1"]
-
-[slack]
-# bot_token_file = "/etc/st2bot/slack-bot-token"   # xoxb-...
-# app_token_file = "/etc/st2bot/slack-app-token"   # xapp-... (Socket Mode)
-
-[mattermost]
-# url = "https://mattermost.example.com"
-# token_file = "/etc/st2bot/mattermost-token"
-# team = "ops"
-
-[xmpp]
-# jid = "st2bot@example.com"
-# password_file = "/etc/st2bot/xmpp-password"
-# rooms = [{ jid = "ops@conference.example.com", nick = "st2bot" }]
-
-[text]
-user = "alice"               # who you are in the terminal backend (/as @bob to switch)
-# room = "ops"               # start in #ops instead of a direct message (/in #ops, /dm)
 `;
+
+/** The whole template `st2bot init` writes: CONFIG_TEMPLATE, then each backend's own table. */
+export function configTemplate(backends: ReadonlyArray<{ name: string; text: string }>): string {
+  const names = backends.map((b) => b.name).join(" | ");
+  const head = CONFIG_TEMPLATE.replace("one of the backend tables at the end", names);
+  return [head, ...backends.map((b) => b.text)].join("\n");
+}

@@ -1,10 +1,13 @@
 /**
  * The room table of the README, enforced: each folder of src/ imports only the rooms below it,
- * and each chat SDK only from its own backend. A change that breaks the plan fails here.
+ * each chat SDK only from its own backend, and a backend is its folder plus its registry line.
+ * A change that breaks the plan fails here.
  */
 import { expect, test } from "bun:test";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, dirname, resolve } from "node:path";
+import { BACKENDS } from "../../src/chat/registry.ts";
+import { backendLeaks } from "./seam.ts";
 
 const src = join(import.meta.dir, "..", "..", "src");
 
@@ -22,13 +25,8 @@ const ALLOWED: Record<string, string[]> = {
   emulator: ["st2", "lib"],
 };
 
-/** SDKs that only their own backend may import. */
-const SDKS: Record<string, string> = {
-  "@slack/web-api": "chat/slack",
-  "@slack/socket-mode": "chat/slack",
-  "@mattermost/client": "chat/mattermost",
-  "@xmpp/client": "chat/xmpp",
-};
+/** SDKs that only their own backend may import: each registry entry lists its own. */
+const SDKS: Record<string, string> = Object.fromEntries(BACKENDS.flatMap((b) => b.sdks.map((sdk) => [sdk, `chat/${b.name}`])));
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -38,6 +36,9 @@ function files(dir: string): string[] {
 }
 
 const room = (file: string) => relative(src, file).split("/")[0]!;
+const IMPORT = /(?:^|\n)\s*(?:import|export)[^;'"]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+/** Static `import … from` specifiers only (a dynamic `import()` loads on demand). */
+const staticImports = (text: string) => [...text.matchAll(IMPORT)].filter((m) => m[1]).map((m) => m[1]!);
 
 test("imports follow the room table", () => {
   const violations: string[] = [];
@@ -46,7 +47,7 @@ test("imports follow the room table", () => {
     const allowed = ALLOWED[from];
     if (!allowed) continue; // app.ts, main.ts, version.ts, cli/: the composition root may use everything
     const text = readFileSync(file, "utf8");
-    for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^;'"]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)) {
+    for (const m of text.matchAll(IMPORT)) {
       const spec = m[1] ?? m[2]!;
       if (spec.startsWith(".")) {
         const target = resolve(dirname(file), spec);
@@ -58,6 +59,27 @@ test("imports follow the room table", () => {
         if (owner && !relative(src, file).startsWith(owner)) violations.push(`${relative(src, file)} imports ${spec}, which belongs to ${owner}`);
       }
     }
+  }
+  expect(violations).toEqual([]);
+});
+
+test("a backend is its folder plus its registry line: nothing else names its settings", () => {
+  const sources = files(src).map((file) => ({ path: relative(src, file), text: readFileSync(file, "utf8") }));
+  const backends = BACKENDS.map((b) => ({ name: b.name, keys: Object.keys(b.schema.entries) }));
+  // `st2bot demo` is the terminal backend's showcase: it sets the room you start in.
+  expect(backendLeaks(sources, backends, { "cli/demo.ts": ["text"] })).toEqual([]);
+});
+
+test("the registry and each backend's settings load no SDK: `create` imports the backend on demand", () => {
+  const violations: string[] = [];
+  const light = (path: string, allowed: (spec: string) => boolean) => {
+    for (const spec of staticImports(readFileSync(join(src, path), "utf8"))) if (!allowed(spec)) violations.push(`${path} imports ${spec}`);
+  };
+  light("chat/registry.ts", (s) => /^\.\/(backend|types)\.ts$|^\.\/[\w-]+\/settings\.ts$|^\.\.\/(config|lib)\//.test(s));
+  for (const b of BACKENDS) {
+    const settings = `chat/${b.name}/settings.ts`;
+    expect(existsSync(join(src, settings)), `${settings} exists`).toBe(true);
+    light(settings, (s) => s === "valibot" || /^\.\.\/backend\.ts$|^\.\.\/\.\.\/lib\//.test(s));
   }
   expect(violations).toEqual([]);
 });

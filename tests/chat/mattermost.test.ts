@@ -8,6 +8,7 @@ import { FAILURE_COLOR } from "../../src/chat/mattermost/format.ts";
 import { createMattermostBackend, type MattermostDeps } from "../../src/chat/mattermost/index.ts";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
+import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { captureLogs } from "../../src/lib/log.ts";
@@ -41,7 +42,7 @@ type Auth = { token: string } | { login: string; password: string } | Record<str
 function backendFor(emu: MattermostEmulator, auth: Auth = { token: BOT_TOKEN }, deps: MattermostDeps = {}, team: string | null = "st2"): ChatBackend {
   const lines = ["[mattermost]", `url = "${emu.url}"`, ...Object.entries(auth).map(([k, v]) => `${k} = "${v}"`)];
   if (team) lines.push(`team = "${team}"`);
-  const config = parseConfig(lines.join("\n"), "test.toml");
+  const config = parseConfig(lines.join("\n"), "test.toml", {}, BACKEND_SECTIONS);
   return createMattermostBackend(config, { backoff: new Backoff({ initialMs: 30, maxMs: 300 }), ...deps });
 }
 
@@ -469,9 +470,9 @@ describe("mattermost login, connection and status", () => {
   });
 
   test("missing url or credentials are ConfigErrors at construction", () => {
-    expect(() => createMattermostBackend(parseConfig(`[mattermost]\ntoken = "x"`, "t.toml"))).toThrow(ConfigError);
-    expect(() => createMattermostBackend(parseConfig(`[mattermost]\nurl = "http://127.0.0.1:1"`, "t.toml"))).toThrow(ConfigError);
-    expect(() => createMattermostBackend(parseConfig(`[mattermost]\nurl = "http://127.0.0.1:1"\nlogin = "bot"`, "t.toml"))).toThrow(ConfigError);
+    expect(() => createMattermostBackend(parseConfig(`[mattermost]\ntoken = "x"`, "t.toml", {}, BACKEND_SECTIONS))).toThrow(ConfigError);
+    expect(() => createMattermostBackend(parseConfig(`[mattermost]\nurl = "http://127.0.0.1:1"`, "t.toml", {}, BACKEND_SECTIONS))).toThrow(ConfigError);
+    expect(() => createMattermostBackend(parseConfig(`[mattermost]\nurl = "http://127.0.0.1:1"\nlogin = "bot"`, "t.toml", {}, BACKEND_SECTIONS))).toThrow(ConfigError);
   });
 
   test("the post limit follows the server's MaxPostSize", async () => {
@@ -511,7 +512,7 @@ describe("mattermost login, connection and status", () => {
     const e = fresh();
     const port = Number(new URL(e.emu.url).port);
     await e.emu.stop();
-    const config = parseConfig(`[mattermost]\nurl = "http://127.0.0.1:${port}"\ntoken = "${BOT_TOKEN}"\nteam = "st2"`, "t.toml");
+    const config = parseConfig(`[mattermost]\nurl = "http://127.0.0.1:${port}"\ntoken = "${BOT_TOKEN}"\nteam = "st2"`, "t.toml", {}, BACKEND_SECTIONS);
     e.bot = createMattermostBackend(config, { backoff: new Backoff({ initialMs: 30, maxMs: 100 }) });
     await e.bot.start(() => undefined);
     expect(e.bot.status().state).toBe("disconnected");
@@ -540,9 +541,11 @@ describe("mattermost login, connection and status", () => {
     const e = fresh();
     e.emu.silenceNextSockets(1);
     e.bot = backendFor(e.emu, { token: BOT_TOKEN }, { helloTimeoutMs: 200 });
-    await e.bot.start(() => undefined);
+    // start() waits for hello (or for the attempt to fail): look while it waits.
+    const starting = e.bot.start(() => undefined);
     await Bun.sleep(100);
     expect(e.bot.status().state).toBe("connecting");
+    await starting;
     await connected(e.bot);
     expect(e.emu.connectedSockets).toBe(1);
   });

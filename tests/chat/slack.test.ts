@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createSlackBackend, type SlackDeps } from "../../src/chat/slack/index.ts";
 import type { ChatBackend, Message, Target } from "../../src/chat/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
+import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { captureLogs } from "../../src/lib/log.ts";
@@ -26,7 +27,7 @@ function slackConfig(emu: SlackEmulator, tokens: { bot?: string; app?: string } 
     `app_token = "${tokens.app ?? emu.appToken}"`,
     `api_url = "${emu.apiUrl}"`,
   ].join("\n");
-  return parseConfig(toml, "<slack test>");
+  return parseConfig(toml, "<slack test>", {}, BACKEND_SECTIONS);
 }
 
 function newBackend(emu: SlackEmulator, deps: SlackDeps = {}, tokens?: { bot?: string; app?: string }): ChatBackend {
@@ -506,8 +507,7 @@ describe("slack: lifecycle and configuration", () => {
 
   test("both tokens are required", () => {
     const config = slackConfig(emu);
-    config.slack.app_token = undefined;
-    expect(() => createSlackBackend(config)).toThrow(ConfigError);
+    expect(() => createSlackBackend({ ...config, slack: { ...(config.slack as object), app_token: undefined } })).toThrow(ConfigError);
   });
 
   for (const which of ["bot", "app"] as const) {

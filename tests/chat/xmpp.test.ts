@@ -65,9 +65,10 @@ async function eventually<T>(what: string, fn: () => Promise<T>, ms = 20_000): P
 const fast = () => ({ backoff: new Backoff({ initialMs: 200, maxMs: 1_000 }), joinTimeoutMs: 5_000, joinRetryMs: 1_000 });
 
 function xmppConfig(account: string, rooms: Array<{ jid: string; password?: string; nick?: string }>, password = USERS[account as keyof typeof USERS]) {
-  return v.parse(ConfigSchema, {
+  return {
+    ...v.parse(ConfigSchema, {}),
     xmpp: { service: server!.service, jid: `${account}@localhost`, password, resource: "st2bot", rooms },
-  });
+  };
 }
 
 /** A person's chat client logged in as `username` on the test server. */

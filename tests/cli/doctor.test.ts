@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runDoctor } from "../../src/cli/doctor.ts";
 import { parseConfig } from "../../src/config/load.ts";
+import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 
@@ -23,6 +24,7 @@ const config = (extra: string) =>
     `[bot]\ndata_dir = "${dir}"\n[stackstorm]\napi_url = "${emulator.apiUrl}"\nauth_url = "${emulator.authUrl}"\nstream_url = "${emulator.streamUrl}"\n${extra}`,
     "st2bot.toml",
     {},
+    BACKEND_SECTIONS,
   );
 
 async function doctor(extra: string): Promise<{ code: number; out: string }> {
@@ -50,6 +52,7 @@ test("mattermost without a team is a warning, not a failure: a bot in one team u
       `[mattermost]\nurl = "http://127.0.0.1:1"\ntoken = "mm-token-123456"\n`,
     "st2bot.toml",
     {},
+    BACKEND_SECTIONS,
   );
   const code = await runDoctor(cfg, { stdout: (s) => void (out += s) });
   expect(out).toContain('✓ chat backend "mattermost" is configured');
@@ -77,7 +80,7 @@ test("wrong credentials and no credentials are errors with a fix", async () => {
 
 test("an unreachable StackStorm and a half-configured chat backend", async () => {
   let out = "";
-  const cfg = parseConfig(`[bot]\nbackend = "slack"\ndata_dir = "${dir}"\n[stackstorm]\napi_url = "http://127.0.0.1:1/api/v1"\n[stackstorm.api_auth]\napikey = "k-123456"\n`, "c.toml", {});
+  const cfg = parseConfig(`[bot]\nbackend = "slack"\ndata_dir = "${dir}"\n[stackstorm]\napi_url = "http://127.0.0.1:1/api/v1"\n[stackstorm.api_auth]\napikey = "k-123456"\n`, "c.toml", {}, BACKEND_SECTIONS);
   const code = await runDoctor(cfg, { stdout: (s) => void (out += s) });
   expect(code).toBe(1);
   expect(out).toContain('✗ chat backend "slack" is missing settings');

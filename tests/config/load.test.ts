@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { botCredential, loadConfig, parseConfig } from "../../src/config/load.ts";
 import { CONFIG_TEMPLATE } from "../../src/config/template.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
+import { redact } from "../../src/lib/log.ts";
+import * as v from "valibot";
 
 const errorOf = (fn: () => unknown): string => {
   try {
@@ -121,5 +123,43 @@ describe("credentials", () => {
 
   test("giving a secret and its file is an error", () => {
     expect(errorOf(() => parseConfig('[webhook]\ntoken = "a"\ntoken_file = "b"\n', "c.toml", {}))).toMatch(/give either webhook\.token or webhook\.token_file/);
+  });
+});
+
+describe("chat backends' tables, handed in by the loader's caller", () => {
+  // A stand-in for a backend's settings.ts: config itself names no backend.
+  const sections = {
+    chatty: v.strictObject({ url: v.optional(v.string()), token: v.optional(v.string()), token_file: v.optional(v.string()), room: v.optional(v.string(), "ops") }),
+  };
+
+  test("a table handed in is validated and its defaults filled, present or not", () => {
+    expect(parseConfig("", "c.toml", {}, sections).chatty).toEqual({ room: "ops" });
+    expect(parseConfig('[chatty]\nurl = "https://chat"\n', "c.toml", {}, sections).chatty).toEqual({ url: "https://chat", room: "ops" });
+  });
+
+  test("an unknown key in it names the file, line and key, with a suggestion", () => {
+    const msg = errorOf(() => parseConfig('[chatty]\nurl = "https://chat"\ntokn = "x"\n', "c.toml", {}, sections));
+    expect(msg).toBe('c.toml:3: unknown key "chatty.tokn" (did you mean "token"?)');
+  });
+
+  test("a misspelt table name is suggested among the backends' tables too", () => {
+    expect(errorOf(() => parseConfig("[chaty]\n", "c.toml", {}, sections))).toBe('c.toml:1: unknown key "chaty" (did you mean "chatty"?)');
+    // Without the backends handed in, their tables are unknown: nothing is accepted unchecked.
+    expect(errorOf(() => parseConfig("[chatty]\n", "c.toml"))).toBe('c.toml:1: unknown key "chatty"');
+  });
+
+  test("x_file works in a backend's table, and the secret is redacted from then on", () => {
+    const dir = mkdtempSync(join(tmpdir(), "st2bot-cfg-"));
+    const secret = `chatty-${crypto.randomUUID()}`;
+    writeFileSync(join(dir, "token"), `${secret}\n`);
+    writeFileSync(join(dir, "st2bot.toml"), '[chatty]\ntoken_file = "token"\n');
+    expect(loadConfig(join(dir, "st2bot.toml"), {}, sections).chatty).toMatchObject({ token: secret });
+    expect(redact(`sent ${secret}`)).toBe("sent ***");
+  });
+
+  test("every secret of st2bot's own tables is redacted once parsed, with no list to keep", () => {
+    const [key, hook] = [`k-${crypto.randomUUID()}`, `h-${crypto.randomUUID()}`];
+    parseConfig(`[stackstorm.api_auth]\napikey = "${key}"\n[webhook]\nhmac_secret = "${hook}"\n[web]\nhost = "host-not-secret"\n`, "c.toml");
+    expect(redact(`${key} ${hook} host-not-secret`)).toBe("*** *** host-not-secret");
   });
 });

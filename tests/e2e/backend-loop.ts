@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startApp, type App } from "../../src/app.ts";
 import { parseConfig } from "../../src/config/load.ts";
+import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import type { EmulatedExecution } from "../../src/emulator/index.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
@@ -54,6 +55,7 @@ ${backendToml}
 `,
     "<backend loop test>",
     {},
+    BACKEND_SECTIONS,
   );
   let app: App;
   try {

@@ -5,6 +5,7 @@
  */
 import { expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
+import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
 import { Rng } from "../support/prng.ts";
 
@@ -88,7 +89,7 @@ function mutate(rng: Rng, text: string): string {
 }
 
 test("the unmutated config is valid", () => {
-  expect(parseConfig(VALID, NAME).webhook.token).toBe("hook-token");
+  expect(parseConfig(VALID, NAME, {}, BACKEND_SECTIONS).webhook.token).toBe("hook-token");
 });
 
 test("3,000 seeded mutations: a Config or a ConfigError naming the file", () => {
@@ -97,7 +98,7 @@ test("3,000 seeded mutations: a Config or a ConfigError naming the file", () => 
   for (let i = 0; i < 3000; i++) {
     const text = mutate(rng, VALID);
     try {
-      parseConfig(text, NAME, {});
+      parseConfig(text, NAME, {}, BACKEND_SECTIONS);
       kinds.valid++;
     } catch (err) {
       const where = `case ${i} (seed 3): ${JSON.stringify(text)}`;

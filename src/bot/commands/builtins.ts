@@ -1,8 +1,9 @@
 /**
  * The built-in commands Errbot users expect (`!help`, `!whoami`, `!about`, `!status`) and the
  * reply to an unknown command, with Errbot's wording where Errbot has one. Live figures come
- * from an injected `StatusSource`, so this file imports no other room.
+ * from an injected `StatusSource`; the services named in `!about` come from chat's registry.
  */
+import { backendLabels } from "../../chat/registry.ts";
 import type { BackendStatus } from "../../chat/types.ts";
 import { redact } from "../../lib/log.ts";
 import { closeMatches } from "../suggest.ts";
@@ -85,7 +86,7 @@ function aboutCommand(deps: BuiltinDeps): Command {
     run: async (ctx) =>
       ctx.reply(
         `st2bot version ${deps.status.version}\n\n` +
-          "StackStorm ChatOps for Slack, Mattermost, XMPP and the terminal, compatible with " +
+          `StackStorm ChatOps for ${backendLabels()}, compatible with ` +
           `err-stackstorm and hubot-stackstorm. Type ${deps.prefix}help for the commands.`,
       ),
   };

@@ -6,16 +6,18 @@
  * Identities are in events.ts, addresses in address.ts, rich messages in format.ts.
  */
 import type { Config } from "../../config/schema.ts";
-import { Backoff } from "../../lib/backoff.ts";
-import { ConfigError } from "../../lib/errors.ts";
+import type { Backoff } from "../../lib/backoff.ts";
 import { logger } from "../../lib/log.ts";
-import type { BackendStatus, ChatBackend, ConnectionState, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import { ReconnectingLink } from "../link.ts";
+import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import { requireSection } from "../backend.ts";
 import { resolveMattermostAddress } from "./address.ts";
 import { MattermostDirectory } from "./directory.ts";
 import { describe } from "./errors.ts";
 import { identityOf, parsePosted, socketEvent, toMessage } from "./events.ts";
 import { formatPost } from "./format.ts";
 import { MattermostSession, type MattermostSettings } from "./session.ts";
+import { mattermost } from "./settings.ts";
 import { EventSocket } from "./socket.ts";
 
 const log = logger("chat.mattermost");
@@ -47,15 +49,11 @@ class MattermostBackend implements ChatBackend {
   private readonly session: MattermostSession;
   private readonly directory: MattermostDirectory;
   private readonly socket: EventSocket;
-  private readonly backoff: Backoff;
+  private readonly link: ReconnectingLink;
   private handler?: MessageHandler;
   private queue: Promise<unknown> = Promise.resolve();
-  private state: BackendStatus = { state: "disconnected", since: Date.now() };
-  private stopped = false;
-  private reconnectTimer?: ReturnType<typeof setTimeout>;
 
   constructor(cfg: MattermostSettings, private readonly botName: string, deps: MattermostDeps) {
-    this.backoff = deps.backoff ?? new Backoff();
     this.session = new MattermostSession(cfg, deps.fetch ?? fetch, deps.requestTimeoutMs ?? 15_000);
     this.directory = new MattermostDirectory(this.session, deps.cacheTtlMs ?? 600_000);
     this.socket = new EventSocket({
@@ -63,11 +61,10 @@ class MattermostBackend implements ChatBackend {
       pingIntervalMs: deps.pingIntervalMs ?? 30_000,
       helloTimeoutMs: deps.helloTimeoutMs ?? 15_000,
       onEvent: (raw) => this.onEvent(raw),
-      onDrop: () => {
-        this.setState("disconnected", "event socket closed");
-        this.scheduleReconnect();
-      },
+      onDrop: () => this.link.dropped("event socket closed"),
     });
+    const driver = { connect: () => this.connect(), close: async () => this.socket.stop() };
+    this.link = new ReconnectingLink(driver, { log, describe, ...(deps.backoff ? { backoff: deps.backoff } : {}) });
   }
 
   /** The server's MaxPostSize once known, else the value every server accepts. */
@@ -77,36 +74,21 @@ class MattermostBackend implements ChatBackend {
 
   // ---- lifecycle ----
 
+  /**
+   * Resolves once connected, or once an unreachable server has been handed to the reconnect
+   * loop; throws ConfigError when Mattermost rejects the credentials or the team is unknown.
+   */
   async start(onMessage: MessageHandler): Promise<void> {
     this.handler = onMessage;
-    this.stopped = false;
-    this.setState("connecting");
-    try {
-      await this.setUp();
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        this.setState("disconnected", err.message);
-        throw err;
-      }
-      // Mattermost is down or unreachable: keep trying in the background, as after a drop.
-      log.warn("cannot reach Mattermost yet; retrying", { error: describe(err) });
-      this.setState("disconnected", describe(err));
-      this.scheduleReconnect();
-      return;
-    }
-    this.openSocket();
+    await this.link.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-    this.socket.stop();
-    this.setState("stopped");
+  stop(): Promise<void> {
+    return this.link.stop();
   }
 
   status(): BackendStatus {
-    return this.state;
+    return this.link.status();
   }
 
   botNames(): string[] {
@@ -116,44 +98,13 @@ class MattermostBackend implements ChatBackend {
     return names;
   }
 
-  private async setUp(): Promise<void> {
-    this.directory.rememberUser(await this.session.setUp());
-  }
-
-  private openSocket(): void {
-    if (this.stopped) return;
+  /** One attempt: the REST session (set up once, checked after), then the socket up to `hello`. */
+  private async connect(): Promise<string> {
+    if (this.session.me) await this.session.check();
+    else this.directory.rememberUser(await this.session.setUp());
     const { url, token } = this.session.socketAddress();
-    this.socket.open(url, token);
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return;
-    const delay = this.backoff.next();
-    log.info("reconnecting", { inMs: delay, attempt: this.backoff.attempts });
-    this.reconnectTimer = setTimeout(() => void this.reconnect(), delay);
-  }
-
-  private async reconnect(): Promise<void> {
-    this.reconnectTimer = undefined;
-    if (this.stopped) return;
-    this.setState("connecting");
-    try {
-      if (this.session.me) await this.session.check();
-      else await this.setUp();
-      this.openSocket();
-    } catch (err) {
-      log.warn("reconnect failed", { error: describe(err) });
-      this.setState("disconnected", describe(err));
-      this.scheduleReconnect();
-    }
-  }
-
-  private setState(state: ConnectionState, detail?: string): void {
-    if (this.state.state === state && this.state.detail === detail) return;
-    this.state = { state, ...(detail ? { detail } : {}), since: Date.now() };
-    const fields = detail ? { detail } : undefined;
-    if (state === "disconnected") log.warn(state, fields);
-    else log.info(state, fields);
+    await this.socket.open(url, token);
+    return `as @${this.session.me?.username ?? "?"}`;
   }
 
   // ---- incoming ----
@@ -162,8 +113,6 @@ class MattermostBackend implements ChatBackend {
     const frame = socketEvent(raw);
     if (frame?.event === "hello") {
       this.socket.greeted();
-      this.backoff.reset();
-      this.setState("connected", `as @${this.session.me?.username ?? "?"}`);
     } else if (frame?.event === "posted") {
       // Turned into messages one at a time so they reach the handler in the order Mattermost
       // sent them (sender lookups are async); handling itself runs concurrently, so one slow
@@ -231,16 +180,12 @@ class MattermostBackend implements ChatBackend {
 }
 
 /**
- * Builds the Mattermost backend from `config.mattermost` (url; token, or login + password;
+ * Builds the Mattermost backend from `[mattermost]` (url; token, or login + password;
  * team). Throws ConfigError when the url or credentials are missing; `start` throws ConfigError
  * when Mattermost rejects the credentials or the team does not exist, and otherwise keeps
  * reconnecting with the shared Backoff until `stop`.
  */
 export function createMattermostBackend(config: Config, deps: MattermostDeps = {}): ChatBackend {
-  const mm = config.mattermost;
-  if (!mm.url) throw new ConfigError("mattermost.url is required (e.g. https://chat.example.com)");
-  if (!mm.token && !(mm.login && mm.password)) {
-    throw new ConfigError("mattermost: set mattermost.token (a personal access or bot token), or mattermost.login with mattermost.password");
-  }
-  return new MattermostBackend({ ...mm, url: mm.url }, config.bot.name, deps);
+  const mm = requireSection(mattermost, config);
+  return new MattermostBackend({ ...mm, url: mm.url! }, config.bot.name, deps); // requireSection checked url
 }

@@ -5,10 +5,10 @@
  */
 import { Client4 } from "@mattermost/client";
 import * as v from "valibot";
-import type { Config } from "../../config/schema.ts";
 import { ConfigError, SendError } from "../../lib/errors.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
 import { type User, UserSchema } from "./directory.ts";
+import type { MattermostConfig } from "./settings.ts";
 import { describe, postFailure, statusOf } from "./errors.ts";
 import { withTimeout } from "../../lib/timeout.ts";
 
@@ -24,8 +24,8 @@ export const FALLBACK_MAX_POST = 4000;
 
 const TeamSchema = v.object({ id: v.string() });
 
-/** `config.mattermost` with the url known to be set. */
-export type MattermostSettings = Config["mattermost"] & { url: string };
+/** `[mattermost]` with the url known to be set. */
+export type MattermostSettings = MattermostConfig & { url: string };
 
 export class MattermostSession {
   readonly client = new Client4();

@@ -1,7 +1,7 @@
 /**
  * The event WebSocket, through @mattermost/client's WebSocketClient, with its own retries parked:
- * the backend reconnects with the shared Backoff instead. A socket that opens but never says
- * `hello` within the deadline is closed, which counts as a drop.
+ * the backend's ReconnectingLink reconnects instead. Opening resolves on the server's `hello`; a
+ * socket that closes first, or stays silent past the deadline, fails the attempt.
  */
 import { WebSocketClient } from "@mattermost/client";
 import { logger } from "../../lib/log.ts";
@@ -20,7 +20,7 @@ export interface EventSocketOptions {
   helloTimeoutMs: number;
   /** Every frame the server sends, unparsed. */
   onEvent: (raw: unknown) => void;
-  /** The socket closed while not stopped. */
+  /** A socket that had said `hello` closed while not stopped. */
   onDrop: () => void;
 }
 
@@ -29,30 +29,39 @@ export class EventSocket {
   private socket?: WebSocket;
   private helloTimer?: ReturnType<typeof setTimeout>;
   private stopped = false;
+  /** The open attempt waiting for `hello`. */
+  private opening?: { resolve: () => void; reject: (err: Error) => void };
 
   constructor(private readonly opts: EventSocketOptions) {}
 
-  /** (Re)opens the socket on `url`, authenticated by `token`, and starts the `hello` deadline. */
-  open(url: string, token: string): void {
+  /**
+   * (Re)opens the socket on `url`, authenticated by `token`; resolves once the server says
+   * `hello` (the backend calls `greeted`), rejects when the socket closes or stays silent first.
+   */
+  open(url: string, token: string): Promise<void> {
     this.stopped = false;
     this.ws ??= this.newClient();
     this.ws.close(); // clears a pending library retry: reconnects follow our Backoff, not its own
+    const hello = new Promise<void>((resolve, reject) => (this.opening = { resolve, reject }));
     this.ws.initialize(url, token);
     clearTimeout(this.helloTimer);
     this.helloTimer = setTimeout(() => {
-      log.warn("no hello from Mattermost; reconnecting");
+      this.settle(new Error(`no hello from Mattermost within ${this.opts.helloTimeoutMs} ms`));
       this.socket?.close();
     }, this.opts.helloTimeoutMs);
+    return hello;
   }
 
   /** The server said `hello`: the socket is live. */
   greeted(): void {
     clearTimeout(this.helloTimer);
+    this.settle();
   }
 
   stop(): void {
     this.stopped = true;
     clearTimeout(this.helloTimer);
+    this.settle(new Error("stopped"));
     this.ws?.close();
     this.socket?.close();
   }
@@ -73,8 +82,17 @@ export class EventSocket {
     return ws;
   }
 
+  /** Ends the pending `open`, if any: resolved without `err`, rejected with it. */
+  private settle(err?: Error): void {
+    const opening = this.opening;
+    this.opening = undefined;
+    if (err) opening?.reject(err);
+    else opening?.resolve();
+  }
+
   private onClose(): void {
     clearTimeout(this.helloTimer);
+    if (this.opening) return this.settle(new Error("the event socket closed before hello"));
     if (this.stopped) {
       // The library arms its own (parked) retry timer right after this listener; disarm it so
       // a stopped backend holds no timers and the process can exit.

@@ -9,16 +9,18 @@
  */
 import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
-import { Backoff } from "../../lib/backoff.ts";
-import { ConfigError } from "../../lib/errors.ts";
+import type { Backoff } from "../../lib/backoff.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import { requireSection } from "../backend.ts";
 import { type Call, createSlackClients } from "./api.ts";
 import { resolveSlackAddress } from "./address.ts";
-import { SocketModeLink } from "./connection.ts";
+import { ReconnectingLink } from "../link.ts";
+import { socketModeDriver } from "./connection.ts";
 import { SlackDirectory } from "./directory.ts";
 import { isDirect, isSpeech, messageEvent, normaliseIncomingText, type SlackMessageEvent, type SlackSelf, slackIdentity, stripMention } from "./events.ts";
 import { buildPostArgs } from "./format.ts";
+import { slack } from "./settings.ts";
 
 const log = logger("chat.slack");
 
@@ -63,7 +65,7 @@ class SlackBackend implements ChatBackend {
   readonly sendRate = SLACK_SEND_RATE;
 
   private readonly call: Call;
-  private readonly link: SocketModeLink;
+  private readonly link: ReconnectingLink;
   private readonly directory: SlackDirectory;
   private handler: MessageHandler = () => undefined;
   private self?: SlackSelf;
@@ -74,20 +76,17 @@ class SlackBackend implements ChatBackend {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly config: Config, deps: SlackDeps) {
-    const { bot_token: botToken, app_token: appToken, api_url: apiUrl } = config.slack;
-    if (!botToken || !appToken) {
-      throw new ConfigError("the Slack backend needs slack.bot_token (xoxb-…) and slack.app_token (xapp-…, for Socket Mode)");
-    }
+    const { bot_token, app_token, api_url: apiUrl } = requireSection(slack, config);
+    // requireSection checked both tokens.
+    const [botToken, appToken] = [bot_token!, app_token!];
     registerSecret(botToken);
     registerSecret(appToken);
     const { socket, call } = createSlackClients({ botToken, appToken, apiUrl }, deps.requestTimeoutMs ?? 15_000);
     this.call = call;
     this.directory = new SlackDirectory(call, deps.cacheTtlMs ?? 600_000, deps.missRefreshMs ?? 30_000);
-    this.link = new SocketModeLink(socket, {
-      backoff: deps.backoff ?? new Backoff(),
-      connectTimeoutMs: deps.connectTimeoutMs ?? 15_000,
-      beforeConnect: () => this.learnSelf(),
-    });
+    const driver = socketModeDriver(socket, { connectTimeoutMs: deps.connectTimeoutMs ?? 15_000, beforeConnect: () => this.learnSelf() });
+    this.link = new ReconnectingLink(driver, { log, ...(deps.backoff ? { backoff: deps.backoff } : {}) });
+    socket.on("disconnected", () => this.link.dropped("Socket Mode link closed"));
     socket.on("slack_event", (e: SocketModeEnvelope) => void this.onEnvelope(e));
   }
 
@@ -203,7 +202,7 @@ class SlackBackend implements ChatBackend {
 }
 
 /**
- * Creates the Slack backend from `config.slack` (both tokens required, ConfigError otherwise).
+ * Creates the Slack backend from `[slack]` (both tokens required, ConfigError otherwise).
  * `start` resolves once connected, or once a recoverable failure has been handed to the
  * reconnect loop; it throws ConfigError when Slack refuses a token.
  */

@@ -1,12 +1,13 @@
 /**
- * The XMPP session: connect (TCP, TLS, SASL, bind), initial presence, reconnect with the shared
- * Backoff after any drop, and XEP-0199 pings that find dead TCP connections. Its state is the
- * backend's `status()`.
+ * The XMPP session: connect (TCP, TLS, SASL, bind), initial presence, and XEP-0199 pings that
+ * find dead TCP connections. When to connect again is the shared ReconnectingLink's (../link.ts);
+ * its state is the backend's `status()`.
  */
 import { client as sdkClient, xml, type XmlElement, type XmppClient } from "@xmpp/client";
 import { ConfigError } from "../../lib/errors.ts";
-import { Backoff, sleep } from "../../lib/backoff.ts";
+import { type Backoff, sleep } from "../../lib/backoff.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
+import { ReconnectingLink } from "../link.ts";
 import type { BackendStatus, ConnectionState } from "../types.ts";
 import { describeError, isXmppError } from "./errors.ts";
 import type { Jid } from "./jid.ts";
@@ -39,8 +40,6 @@ export interface ConnectionEvents {
   offline(reason: "disconnected" | "stopped"): void;
 }
 
-type Attempt = { ok: true } | { ok: false; refused: boolean; reason: string };
-
 const log = logger("chat.xmpp");
 
 /** Closing may hang on a dead socket: give it a few seconds, never fail. */
@@ -49,22 +48,18 @@ const settleSoon = (closing: Promise<unknown>) => Promise.race([closing.catch(()
 /** One XMPP account's connection; `start` once, `stop` once. */
 export class Connection {
   private client: XmppClient | undefined;
-  private state: BackendStatus = { state: "disconnected", detail: "not started", since: Date.now() };
-  private stopped = false;
-  private readonly abort = new AbortController();
-  /** True while one connection attempt runs; its failures are handled by whoever started it. */
-  private attempting = false;
-  private reconnecting = false;
+  private readonly link: ReconnectingLink;
+  private closed = false;
   private lastStreamError: string | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly backoff: Backoff;
   private readonly connectTimeoutMs: number;
   private readonly pingIntervalMs: number;
   private readonly pingTimeoutMs: number;
 
   constructor(private readonly account: Account, timing: ConnectionTiming, private readonly events: ConnectionEvents) {
     registerSecret(account.password);
-    this.backoff = timing.backoff ?? new Backoff();
+    const driver = { connect: () => this.connectOnce(), close: () => this.close() };
+    this.link = new ReconnectingLink(driver, { log, describe: describeError, ...(timing.backoff ? { backoff: timing.backoff } : {}) });
     this.connectTimeoutMs = timing.connectTimeoutMs ?? 20_000;
     this.pingIntervalMs = timing.pingIntervalMs ?? 60_000;
     this.pingTimeoutMs = timing.pingTimeoutMs ?? 15_000;
@@ -92,45 +87,26 @@ export class Connection {
     });
     client.on("stanza", (stanza) => this.events.stanza(stanza));
     client.on("disconnect", (info) => this.onDisconnect(info?.reason));
-    const attempt = await this.connectOnce();
-    if (attempt.ok) return;
-    if (attempt.refused) {
-      await this.stop();
-      throw new ConfigError(`the XMPP server refused the login of ${jid.bare}: check xmpp.jid and xmpp.password`);
-    }
-    void this.reconnectLoop(attempt.reason);
+    await this.link.start();
   }
 
   /** Closes the stream (the server then tells contacts and rooms we left) and stops retrying. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.abort.abort();
-    this.stopPing();
-    this.events.offline("stopped");
-    const client = this.client;
-    if (client && client.status !== "offline") await settleSoon(client.stop());
-    this.setState("stopped");
+  stop(): Promise<void> {
+    return this.link.stop();
   }
 
   status(): BackendStatus {
-    return this.state;
+    return this.link.status();
   }
 
-  /** Records and logs a state change; `since` moves only when the state itself changes. */
+  /** Records and logs a state (the rooms report which ones are missing through this). */
   setState(state: ConnectionState, detail?: string): void {
-    if (this.state.state === state && this.state.detail === detail) return;
-    const changed = this.state.state !== state;
-    this.state = { state, detail, since: changed ? Date.now() : this.state.since };
-    const line = `xmpp ${state}${detail ? `: ${detail}` : ""}`;
-    if (state === "disconnected") log.warn(line);
-    else if (state === "connecting") log.debug(line);
-    else log.info(line);
+    this.link.setState(state, detail);
   }
 
   /** True while the session is up and `stop` has not been called. */
   isOnline(): boolean {
-    return !this.stopped && this.client?.status === "online";
+    return this.link.running && this.client?.status === "online";
   }
 
   /** Writes a stanza; resolves once it is on the socket. */
@@ -145,11 +121,23 @@ export class Connection {
     return this.client.iqCaller.request(iq, timeoutMs);
   }
 
-  /** One attempt: TCP (+TLS), SASL, bind, initial presence, then the `online` work. */
-  private async connectOnce(): Promise<Attempt> {
+  /** Once, from the link's stop: no more pings, rooms offline, the stream closed. */
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopPing();
+    this.events.offline("stopped");
     const client = this.client;
-    if (!client || this.stopped) return { ok: false, refused: false, reason: "stopped" };
-    this.attempting = true;
+    if (client && client.status !== "offline") await settleSoon(client.stop());
+  }
+
+  /**
+   * One attempt: TCP (+TLS), SASL, bind, initial presence, then the `online` work. A refused
+   * login is a ConfigError; any other failure leaves the socket ready for the next attempt.
+   */
+  private async connectOnce(): Promise<void> {
+    const client = this.client;
+    if (!client || !this.link.running) throw new Error("stopped");
     this.setState("connecting", `connecting to ${this.account.service}`);
     try {
       const ready = this.sessionReady(client);
@@ -167,16 +155,11 @@ export class Connection {
       await this.events.online();
       if (client.status !== "online") throw new Error("connection lost while joining rooms");
       this.startPing(client);
-      this.backoff.reset();
-      return { ok: true };
     } catch (err) {
-      const refused = isXmppError(err, "SASLError");
       // Leave the socket in a clean "disconnect" state for the next attempt.
-      if (!this.stopped && client.status !== "disconnect" && client.status !== "offline") await settleSoon(client.disconnect());
-      const reason = refused ? "login refused: check xmpp.jid and xmpp.password" : `cannot connect: ${this.takeStreamError() ?? describeError(err)}`;
-      return { ok: false, refused, reason };
-    } finally {
-      this.attempting = false;
+      if (this.link.running && client.status !== "disconnect" && client.status !== "offline") await settleSoon(client.disconnect());
+      if (isXmppError(err, "SASLError")) throw new ConfigError(`the XMPP server refused the login of ${this.account.jid.bare}: check xmpp.jid and xmpp.password`);
+      throw new Error(`cannot connect: ${this.takeStreamError() ?? describeError(err)}`);
     }
   }
 
@@ -206,9 +189,10 @@ export class Connection {
   private onDisconnect(reason: unknown): void {
     this.stopPing();
     this.events.offline("disconnected");
-    if (this.stopped || this.attempting) return;
-    const why = this.takeStreamError() ?? (reason ? describeError(reason) : undefined);
-    void this.reconnectLoop(why ? `connection lost: ${why}` : "connection lost");
+    this.link.dropped(() => {
+      const why = this.takeStreamError() ?? (reason ? describeError(reason) : undefined);
+      return why ? `connection lost: ${why}` : "connection lost";
+    });
   }
 
   /** The stream error that explains the latest drop, if the server sent one. */
@@ -216,23 +200,6 @@ export class Connection {
     const error = this.lastStreamError;
     this.lastStreamError = undefined;
     return error;
-  }
-
-  private async reconnectLoop(reason: string): Promise<void> {
-    if (this.reconnecting) return;
-    this.reconnecting = true;
-    try {
-      while (!this.stopped && this.client?.status !== "online") {
-        const delay = this.backoff.next();
-        this.setState("disconnected", `${reason}; retrying in ${delay} ms`);
-        await sleep(delay, this.abort.signal);
-        if (this.stopped) break;
-        const attempt = await this.connectOnce();
-        if (!attempt.ok) reason = attempt.reason;
-      }
-    } finally {
-      this.reconnecting = false;
-    }
   }
 
   private startPing(client: XmppClient): void {

@@ -21,7 +21,9 @@ import type { Config } from "../../config/schema.ts";
 import { ConfigError, SendError } from "../../lib/errors.ts";
 import { logger } from "../../lib/log.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import { requireSection } from "../backend.ts";
 import { Connection, type ConnectionTiming } from "./connection.ts";
+import { xmpp } from "./settings.ts";
 import { describeError } from "./errors.ts";
 import { buildMessage } from "./format.ts";
 import { parseJid } from "./jid.ts";
@@ -62,16 +64,16 @@ class XmppBackend implements ChatBackend {
   private onMessage: MessageHandler | undefined;
 
   constructor(config: Config, deps: XmppDeps) {
-    const x = config.xmpp;
+    const x = requireSection(xmpp, config);
     const jidText = x.jid && !x.jid.includes("@") && x.domain ? `${x.jid}@${x.domain}` : x.jid;
     const account = jidText ? parseJid(jidText) : undefined;
     if (!account?.local) throw new ConfigError("xmpp.jid must be the bot's account, e.g. st2bot@example.com");
-    if (!x.password) throw new ConfigError("xmpp.password (or xmpp.password_file) is required for the XMPP backend");
+    const password = x.password!; // requireSection checked it
     this.self = { account, botName: config.bot.name };
     this.domain = (x.domain ?? account.domain).toLowerCase();
     this.connection = new Connection(
       // Without a service URI @xmpp/client resolves the domain's SRV records, as clients should.
-      { jid: account, password: x.password, service: x.service ?? account.domain, resource: account.resource || x.resource },
+      { jid: account, password, service: x.service ?? account.domain, resource: account.resource || x.resource },
       deps,
       {
         stanza: (stanza) => this.onStanza(stanza),

@@ -4,7 +4,7 @@
  * rejoined after a kick or a failed join, and the occupants' real JIDs where a room reveals them.
  */
 import { xml, type XmlElement } from "@xmpp/client";
-import type { Config } from "../../config/schema.ts";
+import type { XmppRoomSettings } from "./settings.ts";
 import { ConfigError } from "../../lib/errors.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
 import { describeError, errorCondition } from "./errors.ts";
@@ -65,7 +65,7 @@ export class Rooms {
   private readonly joinRetryMs: number;
   private rejoinTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(configured: Config["xmpp"]["rooms"], defaultNick: string, private readonly link: RoomsLink, timing: JoinTiming = {}) {
+  constructor(configured: readonly XmppRoomSettings[], defaultNick: string, private readonly link: RoomsLink, timing: JoinTiming = {}) {
     for (const room of configured) {
       const jid = parseJid(room.jid);
       if (!jid?.local || jid.resource) throw new ConfigError(`xmpp.rooms: "${room.jid}" is not a room JID such as ops@conference.example.com`);
