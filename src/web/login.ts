@@ -24,7 +24,8 @@ import type { Config } from "../config/schema.ts";
 import { INVALID_SESSION, type Identities, type LoginRequest } from "../auth/identity.ts";
 import { loginHint } from "../bot/commands/sessions.ts";
 import { logger } from "../lib/log.ts";
-import { LOGIN_ASSETS, LOGIN_PAGE, type Asset } from "./assets.ts";
+import { staticPlugin } from "@elysiajs/static";
+import { LOGIN_PAGE, STATIC_DIR, type Asset } from "./assets.ts";
 import { SECURITY_HEADERS } from "./server.ts";
 import { decodeJson, isJson, readLimited } from "./body.ts";
 import { SlidingWindow } from "./limits.ts";
@@ -162,6 +163,21 @@ function json(status: number, body: Record<string, unknown>, headers: Record<str
   return new Response(JSON.stringify(body), { status, headers: { ...LOGIN_HEADERS, "content-type": "application/json; charset=utf-8", ...headers } });
 }
 
+/**
+ * `GET /login/assets/<file>`: @elysiajs/static over the embedded folder (assets.ts). With
+ * `alwaysStatic` it lists the folder once, at start, and registers one route per file, so no
+ * request path ever reaches the file system. The login headers; never cached, like every answer.
+ */
+const staticAssets = await staticPlugin({
+  assets: STATIC_DIR,
+  prefix: "/login/assets",
+  alwaysStatic: true,
+  indexHTML: false,
+  headers: Object.fromEntries(Object.entries(LOGIN_HEADERS).filter(([name]) => name !== "cache-control")),
+  maxAge: 0,
+  directive: "no-store",
+});
+
 const asset = (a: Asset) => new Response(a.body, { headers: { ...LOGIN_HEADERS, "content-type": a.type } });
 const tooMany = (retryAfter: number, error = "Too many attempts from your address; please wait a few minutes and try again.") =>
   json(429, { error }, { "retry-after": String(retryAfter) });
@@ -245,13 +261,8 @@ export function loginPlugin(opts: LoginPluginOptions) {
     return identities.sessions.isOpen(id) ? json(200, { open: true }) : json(404, { error: INVALID_SESSION });
   };
 
-  const notFound = () => json(404, { error: "not found" });
-
   return new Elysia({ name: "st2bot.login" })
-    .get("/login/assets/:file", ({ params }) => {
-      const a = Object.hasOwn(LOGIN_ASSETS, params.file) ? LOGIN_ASSETS[params.file] : undefined;
-      return a ? asset(a) : notFound();
-    })
+    .use(staticAssets)
     .get("/login/session/:id", ({ request, params }) => sessionState(request, params.id))
     .post("/login/authenticate/:id", ({ request, params }) => authenticate(request, params.id), { parse: "none" })
     .get("/login/:id", () => asset(LOGIN_PAGE));

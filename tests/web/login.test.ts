@@ -132,11 +132,15 @@ describe("the page", () => {
   test("its script and style are served, anything else under assets is not", async () => {
     const js = await get("/login/assets/login.js");
     expect(js.status).toBe(200);
-    expect(js.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    // Served by @elysiajs/static from the embedded folder (see tests/cli/main.test.ts for the binary).
+    expect(js.headers.get("content-type")).toMatch(/^text\/javascript; ?charset=utf-8$/);
+    expect(js.headers.get("cross-origin-resource-policy")).toBe("same-origin");
     expect(await js.text()).toContain("authenticate/");
     expectHeaders(js);
     const css = await get("/login/assets/login.css");
-    expect(css.headers.get("content-type")).toBe("text/css; charset=utf-8");
+    expect(css.headers.get("content-type")).toMatch(/^text\/css; ?charset=utf-8$/);
+    expect(await css.text()).toContain("st2bot login page");
+    expectHeaders(css);
     for (const path of ["/login/assets/login.html", "/login/assets/..%2f..%2fpackage.json", "/login/assets/constructor", "/login/assets/x/y"]) {
       expect((await get(path)).status).toBe(404);
     }
