@@ -73,8 +73,9 @@ export const MIN_WEBHOOK_SECRET_BYTES = 32;
 export function webhookSecretProblem(webhook: Config["webhook"]): string | undefined {
   for (const key of ["token", "hmac_secret"] as const) {
     const value = webhook[key];
-    if (value !== undefined && Buffer.byteLength(value) < MIN_WEBHOOK_SECRET_BYTES) {
-      return `webhook.${key} is ${Buffer.byteLength(value)} bytes; it must be at least ${MIN_WEBHOOK_SECRET_BYTES} (generate one with: openssl rand -hex 32)`;
+    const bytes = value === undefined ? undefined : Buffer.byteLength(value);
+    if (bytes !== undefined && bytes < MIN_WEBHOOK_SECRET_BYTES) {
+      return `webhook.${key} is ${bytes} byte${bytes === 1 ? "" : "s"} long; it must be at least ${MIN_WEBHOOK_SECRET_BYTES} (generate one with: openssl rand -hex 32)`;
     }
   }
   return undefined;

@@ -341,7 +341,7 @@ describe("weak webhook secrets are refused at start (issue 10, item 6)", () => {
   test("the config names the key, its length and how to make a good one", () => {
     for (const [key, value] of [["token", "a"], ["hmac_secret", "x".repeat(31)]] as const) {
       expect(() => parseConfig(`[webhook]\n${key} = "${value}"\n`, "st2bot.toml", {})).toThrow(
-        `st2bot.toml:2: webhook.${key} is ${value.length} bytes; it must be at least 32 (generate one with: openssl rand -hex 32)`,
+        `st2bot.toml:2: webhook.${key} is ${value.length} byte${value.length === 1 ? "" : "s"} long; it must be at least 32 (generate one with: openssl rand -hex 32)`,
       );
     }
     expect(parseConfig(`[webhook]\ntoken = "${TOKEN}"\n`, "st2bot.toml", {}).webhook.token).toBe(TOKEN);
@@ -358,7 +358,7 @@ describe("weak webhook secrets are refused at start (issue 10, item 6)", () => {
           return String(err);
         }
       })();
-      expect(error).toContain("webhook.token is 11 bytes; it must be at least 32");
+      expect(error).toContain("webhook.token is 11 bytes long; it must be at least 32");
       expect(error).not.toContain("short-token");
     } finally {
       rmSync(dir, { recursive: true, force: true });
