@@ -18,6 +18,9 @@ const result = await Bun.build({
   sourcemap: "linked",
   // Optional native speedups of ws that Bun does not need.
   external: ["bufferutil", "utf-8-validate"],
+  // Embedded files (the login page's script and style) keep their names, in a folder of their
+  // own that @elysiajs/static serves whole (src/web/assets.ts).
+  naming: { asset: "static/[name].[ext]" },
 });
 if (!result.success) {
   for (const log of result.logs) console.error(log);

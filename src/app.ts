@@ -25,6 +25,7 @@ import { createServer, peerAddress, type WebServer } from "./web/server.ts";
 import { loginPlugin } from "./web/login.ts";
 import { metricsPlugin } from "./web/metrics.ts";
 import { webhookPlugin } from "./web/webhook.ts";
+import { ReplayStore } from "./store/replay.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { levelOf, logger, setLogLevel, type Level } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
@@ -149,7 +150,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     web = createServer({
       config: config.web,
       plugins: [
-        webhookPlugin({ config: config.webhook, outbox }),
+        webhookPlugin({ config: config.webhook, outbox, replay: new ReplayStore(db) }),
         loginPlugin({ identities, config, peerAddress }),
         metricsPlugin(status),
       ],

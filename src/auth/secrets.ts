@@ -42,12 +42,28 @@ const KEY_CHECK = "st2bot-secrets-key-check";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** Imports a base64 (or hex) 32-byte key; anything else is a clear error. */
-export async function importKey(material: string, source: string): Promise<CryptoKey> {
+/**
+ * The 32 key bytes from their text: exactly 64 hex digits, or the canonical base64 of 32 bytes
+ * (44 characters ending in one "=", as `openssl rand -base64 32` prints). Surrounding whitespace
+ * (a file's newline) is ignored. Anything else is a clear error: Node's base64 decoder skips
+ * characters it does not know, so a 43-character typo would otherwise become some other key.
+ * The error never shows the material.
+ */
+export function keyBytes(material: string, source: string): Uint8Array<ArrayBuffer> {
   const text = material.trim();
-  const bytes = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, "hex") : Buffer.from(text, "base64");
-  if (bytes.length !== 32) throw new ConfigError(`${source}: the secrets key must be 32 bytes, base64-encoded (openssl rand -base64 32)`);
-  return crypto.subtle.importKey("raw", bytes, "AES-GCM", false, ["encrypt", "decrypt"]);
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return new Uint8Array(Buffer.from(text, "hex"));
+  if (/^[A-Za-z0-9+/]{43}=$/.test(text)) {
+    const bytes = Buffer.from(text, "base64");
+    if (bytes.length === 32 && bytes.toString("base64") === text) return new Uint8Array(bytes);
+  }
+  throw new ConfigError(
+    `${source}: the secrets key must be 32 bytes as canonical base64 (44 characters, as printed by openssl rand -base64 32) or as 64 hex digits (${text.length} characters given)`,
+  );
+}
+
+/** Imports a 32-byte key written as keyBytes accepts it; anything else is a clear error. */
+export async function importKey(material: string, source: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", keyBytes(material, source), "AES-GCM", false, ["encrypt", "decrypt"]);
 }
 
 /** Reads the key from the environment variable, else the key file (which must be private). */

@@ -73,6 +73,12 @@ export function parseConfig(text: string, name: string, env: Record<string, stri
   const config = result.output as Config;
   checkConsistency(config, name, lines);
   resolveFileSecrets(config as unknown as Table, name, fileDir(name), lines, []);
+  const weak = webhookSecretProblem(config.webhook);
+  if (weak) {
+    const key = `webhook.${weak.split(" ")[0]!.slice("webhook.".length)}`;
+    throw new ConfigError(`${where(name, lines, lines.has(key) ? key : `${key}_file`)}: ${weak}`);
+  }
+  // Only once the file is accepted: a refused short secret must not start redacting common words.
   registerSecrets(schema, config);
   return config;
 }
@@ -101,6 +107,21 @@ function registerSecrets(schema: unknown, value: unknown): void {
     if (`${key}_file` in entries && typeof node[key] === "string") registerSecret(node[key]);
     else registerSecrets(sub, node[key]);
   }
+}
+
+/** Shortest webhook token or HMAC secret accepted, in bytes: a guessable one opens the chat rooms. */
+export const MIN_WEBHOOK_SECRET_BYTES = 32;
+
+/** What is wrong with the webhook's token or HMAC secret (too short), or undefined. */
+export function webhookSecretProblem(webhook: Config["webhook"]): string | undefined {
+  for (const key of ["token", "hmac_secret"] as const) {
+    const value = webhook[key];
+    const bytes = value === undefined ? undefined : Buffer.byteLength(value);
+    if (bytes !== undefined && bytes < MIN_WEBHOOK_SECRET_BYTES) {
+      return `webhook.${key} is ${bytes} byte${bytes === 1 ? "" : "s"} long; it must be at least ${MIN_WEBHOOK_SECRET_BYTES} (generate one with: openssl rand -hex 32)`;
+    }
+  }
+  return undefined;
 }
 
 /** Where relative `*_file` paths are resolved: beside the config file (the working directory without one). */

@@ -2,6 +2,7 @@
  * The shape of st2bot.toml. Every StackStorm key keeps err-stackstorm's name, meaning and
  * default; the schemas double as the TypeScript types the rest of st2bot imports.
  */
+import { isIP } from "node:net";
 import * as v from "valibot";
 import { LEVELS } from "../lib/log.ts";
 
@@ -9,6 +10,14 @@ const port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
 const positiveSeconds = v.pipe(v.number(), v.minValue(1));
 const url = v.pipe(v.string(), v.url("must be a URL such as https://st2.example.com/api/v1"));
 const globs = v.union([v.string(), v.array(v.string())]);
+
+/** Whether `entry` is an IP address or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
+export function isAddressOrCidr(entry: string): boolean {
+  const [ip, bits, extra] = entry.split("/");
+  const family = isIP(ip ?? "");
+  if (!family || extra !== undefined) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
 
 /** One ACL rule, Errbot's ACCESS_CONTROLS semantics. */
 export const AclRuleSchema = v.strictObject({
@@ -101,6 +110,13 @@ export const WebSchema = v.strictObject({
   tls_key: v.optional(v.string()),
   /** When set, clients must present a certificate signed by this CA. */
   tls_client_ca: v.optional(v.string()),
+  /**
+   * Reverse proxies (addresses, CIDR blocks) whose forwarding header names the client, for the
+   * rate limits. None by default: from any other peer the header is the client's say-so.
+   */
+  trusted_proxies: v.optional(v.array(v.pipe(v.string(), v.check(isAddressOrCidr, "must be an IP address or a CIDR block such as 10.0.0.0/8"))), []),
+  /** The header those proxies name the client in: nginx's `X-Forwarded-For` or RFC 7239 `Forwarded`. */
+  proxy_header: v.optional(v.picklist(["x-forwarded-for", "forwarded"]), "x-forwarded-for"),
 });
 
 /** `[webhook]`: `POST /chatops/message`; off unless `token` or `hmac_secret` is set. */

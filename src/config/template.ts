@@ -61,10 +61,11 @@ port = 8888
 # tls_cert = "/etc/st2bot/tls.crt"   # or let st2bot serve TLS itself
 # tls_key = "/etc/st2bot/tls.key"
 # tls_client_ca = "/etc/st2bot/clients-ca.pem"  # require client certificates
+# trusted_proxies = ["127.0.0.1", "::1"]  # proxies whose X-Forwarded-For names the client (none by default)
 
 [webhook]
 # POST /chatops/message needs one of these; without either the webhook is off.
-# token_file = "/etc/st2bot/webhook-token"       # Authorization: Bearer <token>
+# token_file = "/etc/st2bot/webhook-token"       # Authorization: Bearer <token>; 32 bytes or more (openssl rand -hex 32)
 # hmac_secret_file = "/etc/st2bot/webhook-hmac"  # X-St2bot-Timestamp + X-St2bot-Signature
 max_skew_seconds = 300
 max_body_bytes = 65536

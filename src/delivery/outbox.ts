@@ -175,6 +175,20 @@ export class Outbox {
   }
 
   /**
+   * `enqueue`, with `record` (the caller's own writes to the same database, e.g. the webhook's
+   * replay record) run in the INSERT's transaction: both are stored or neither. A throw from
+   * `record` rolls back and reaches the caller; nothing is then queued.
+   */
+  enqueueWith(a: Announcement, source: OutboxSource, record: () => void): number {
+    const stored = this.db.transaction(() => {
+      record();
+      return this.store(a, source);
+    })();
+    this.admit(stored);
+    return stored.id;
+  }
+
+  /**
    * For the stream: stores the announcement at the end of this turn of the event loop, in one
    * transaction with every other that arrived in it (one WAL commit instead of one each, which
    * is most of the cost under a burst). Still stored before any delivery starts.

@@ -39,6 +39,10 @@ const MIGRATIONS: string[] = [
      updated_at INTEGER NOT NULL
    );
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // 3: signed webhook posts already accepted (the SHA-256 of their signature), kept until their
+  // timestamp leaves the accepted window, so a replay is refused across restarts (store/replay.ts).
+  `CREATE TABLE webhook_replay (signature_hash TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE INDEX webhook_replay_expiry ON webhook_replay (expires_at);`,
 ];
 
 /** Opens (creating if needed) the database at `path`, or in memory for `:memory:`. */

@@ -13,9 +13,9 @@
  *   (StackStorm unreachable, or refusing st2bot's own credential needed to check a token).
  *
  * Order of checks for a login: cross-site (403) → per-address limit (429) → content type (415)
- * → size (413) → JSON and fields (400) → logins running at once (429) → per-link limit (429) →
- * the shared word and StackStorm (identities.login). A link whose shared word or credentials
- * fail `failuresPerSession` times is burned. No cookies are ever set; nothing secret (ids,
+ * → size (413) → JSON and fields (400) → logins running at once, overall and per address (429)
+ * → per-link limit (429) → the shared word and StackStorm (identities.login). A link whose shared
+ * word or credentials fail `failuresPerSession` times is burned. No cookies are ever set; nothing secret (ids,
  * words, passwords, tokens) is logged.
  */
 import { Elysia } from "elysia";
@@ -24,9 +24,11 @@ import type { Config } from "../config/schema.ts";
 import { INVALID_SESSION, type Identities, type LoginRequest } from "../auth/identity.ts";
 import { loginHint } from "../bot/commands/sessions.ts";
 import { logger } from "../lib/log.ts";
-import { LOGIN_ASSETS, LOGIN_PAGE, type Asset } from "./assets.ts";
+import { staticPlugin } from "@elysiajs/static";
+import { LOGIN_PAGE, STATIC_DIR, type Asset } from "./assets.ts";
 import { SECURITY_HEADERS } from "./server.ts";
 import { decodeJson, isJson, readLimited } from "./body.ts";
+import { SlidingWindow } from "./limits.ts";
 
 const log = logger("web.login");
 
@@ -64,9 +66,9 @@ export interface LoginPluginOptions {
   config: Config;
   limits?: Partial<LoginLimits>;
   /**
-   * The TCP peer's address of a request, when the server knows it. A loopback or unknown peer
-   * is taken to be a reverse proxy on this host, whose X-Forwarded-For (last entry) or
-   * X-Real-IP then names the client; any other peer is the client itself.
+   * The client's address as the server resolved it (server.ts `peerAddress`: the TCP peer, or
+   * the client a trusted proxy forwarded for). Forwarding headers are never read here: from an
+   * untrusted peer they are the client's say-so. Requests without one share the key "unknown".
    */
   peerAddress?: (request: Request) => string | undefined;
   /** Milliseconds since the epoch; injected for tests. */
@@ -110,34 +112,6 @@ export function parseLoginBody(value: unknown): { ok: true; value: LoginRequest 
 // Rate limits
 
 /**
- * Counts events per key in a sliding window. Bounded: past `maxKeys` keys the oldest are
- * forgotten, so a flood of addresses costs memory only up to the bound.
- */
-export class SlidingWindow {
-  private readonly hits = new Map<string, number[]>();
-
-  constructor(
-    private readonly max: number,
-    private readonly windowMs: number,
-    private readonly maxKeys = 10_000,
-  ) {}
-
-  /** Records an event for `key` unless it is over the limit; then returns the seconds to wait. */
-  take(key: string, now: number): { ok: true } | { ok: false; retryAfter: number } {
-    const recent = (this.hits.get(key) ?? []).filter((t) => t > now - this.windowMs);
-    if (recent.length >= this.max) {
-      this.hits.set(key, recent);
-      return { ok: false, retryAfter: Math.max(1, Math.ceil((recent[0]! + this.windowMs - now) / 1000)) };
-    }
-    recent.push(now);
-    this.hits.delete(key); // re-inserted last: the Map's order is then least recently used first
-    this.hits.set(key, recent);
-    if (this.hits.size > this.maxKeys) this.hits.delete(this.hits.keys().next().value!);
-    return { ok: true };
-  }
-}
-
-/**
  * Failed logins per link, keyed by the id's hash (the id itself is a secret). An attempt holds
  * a slot while it runs, so parallel guesses cannot overrun the limit; a failed one keeps it.
  */
@@ -171,16 +145,6 @@ class SessionAttempts {
   }
 }
 
-const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
-
-/** The client's address: the peer, or what a reverse proxy on this host says it forwarded. */
-export function clientAddress(request: Request, peer: string | undefined): string {
-  if (peer && !LOOPBACK.test(peer)) return peer;
-  // The last X-Forwarded-For entry is the one our own proxy appended; earlier ones are the client's say-so.
-  const forwarded = request.headers.get("x-forwarded-for")?.split(",").pop()?.trim();
-  return forwarded || request.headers.get("x-real-ip")?.trim() || peer || "unknown";
-}
-
 // ---------------------------------------------------------------------------------------------
 // Responses
 
@@ -198,6 +162,21 @@ const LOGIN_HEADERS: Record<string, string> = {
 function json(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), { status, headers: { ...LOGIN_HEADERS, "content-type": "application/json; charset=utf-8", ...headers } });
 }
+
+/**
+ * `GET /login/assets/<file>`: @elysiajs/static over the embedded folder (assets.ts). With
+ * `alwaysStatic` it lists the folder once, at start, and registers one route per file, so no
+ * request path ever reaches the file system. The login headers; never cached, like every answer.
+ */
+const staticAssets = await staticPlugin({
+  assets: STATIC_DIR,
+  prefix: "/login/assets",
+  alwaysStatic: true,
+  indexHTML: false,
+  headers: Object.fromEntries(Object.entries(LOGIN_HEADERS).filter(([name]) => name !== "cache-control")),
+  maxAge: 0,
+  directive: "no-store",
+});
 
 const asset = (a: Asset) => new Response(a.body, { headers: { ...LOGIN_HEADERS, "content-type": a.type } });
 const tooMany = (retryAfter: number, error = "Too many attempts from your address; please wait a few minutes and try again.") =>
@@ -217,8 +196,9 @@ export function loginPlugin(opts: LoginPluginOptions) {
   const checks = new SlidingWindow(limits.checksPerAddress, limits.windowMs);
   const failures = new SessionAttempts(limits.failuresPerSession, opts.config.stackstorm.session_ttl * 1000 + limits.windowMs);
   const burned = `Too many failed attempts: this login link no longer works. To get a new one, ${loginHint(opts.config)}.`;
-  const addressOf = (request: Request) => clientAddress(request, opts.peerAddress?.(request));
+  const addressOf = (request: Request) => opts.peerAddress?.(request) ?? "unknown";
   let running = 0;
+  const runningBy = new Map<string, number>();
 
   /** Everything before the shared word is looked at: transport, limits, body. */
   const readLogin = async (request: Request, address: string): Promise<Response | LoginRequest> => {
@@ -240,15 +220,24 @@ export function loginPlugin(opts: LoginPluginOptions) {
     const login = await readLogin(request, address);
     if (login instanceof Response) return login;
     if (running >= limits.concurrentLogins) return tooMany(5, "st2bot is busy checking other logins; please try again in a few seconds.");
+    // One address may hold at most half the slots, so a single client cannot fill the cap.
+    const mine = runningBy.get(address) ?? 0;
+    if (mine >= Math.max(1, Math.floor(limits.concurrentLogins / 2))) return tooMany(5, "Your other login attempts are still being checked; please try again in a few seconds.");
     const key = sha256(id);
     const started = failures.begin(key, now());
     if (started === "burned") return tooMany(Math.ceil(limits.windowMs / 1000), burned);
     if (started === "busy") return tooMany(5, "Another login attempt on this link is still running; please try again in a moment.");
     running++;
+    runningBy.set(address, mine + 1);
     const result = await identities.login(id, login).catch((err: unknown) => {
       failures.end(key, "neutral");
       throw err;
-    }).finally(() => running--);
+    }).finally(() => {
+      running--;
+      const left = (runningBy.get(address) ?? 1) - 1;
+      if (left > 0) runningBy.set(address, left);
+      else runningBy.delete(address);
+    });
     if (result.ok) {
       failures.end(key, "succeeded");
       const user = result.st2User ?? null;
@@ -272,13 +261,8 @@ export function loginPlugin(opts: LoginPluginOptions) {
     return identities.sessions.isOpen(id) ? json(200, { open: true }) : json(404, { error: INVALID_SESSION });
   };
 
-  const notFound = () => json(404, { error: "not found" });
-
   return new Elysia({ name: "st2bot.login" })
-    .get("/login/assets/:file", ({ params }) => {
-      const a = Object.hasOwn(LOGIN_ASSETS, params.file) ? LOGIN_ASSETS[params.file] : undefined;
-      return a ? asset(a) : notFound();
-    })
+    .use(staticAssets)
     .get("/login/session/:id", ({ request, params }) => sessionState(request, params.id))
     .post("/login/authenticate/:id", ({ request, params }) => authenticate(request, params.id), { parse: "none" })
     .get("/login/:id", () => asset(LOGIN_PAGE));

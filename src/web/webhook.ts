@@ -8,8 +8,10 @@
  * twice. With neither `token` nor `hmac_secret` configured the webhook answers 503 and accepts
  * nothing: a clear "disabled" rather than a 404 an operator would mistake for a wrong URL.
  *
- * Order of checks: disabled (503) → size (413) → credentials (401) → content type (415) →
- * JSON (400) → fields (400) → queued (202). Callers without valid credentials learn nothing
+ * Order of checks: disabled (503) → an address with too many failed credentials (429, with
+ * Retry-After) → size (413) → credentials (401) → content type (415) → JSON (400) → fields
+ * (400) → queued (202). A signature is recorded as used in the database, in the transaction that
+ * queues the message, so it is refused for good, across restarts. Callers without valid credentials learn nothing
  * about the body beyond its size.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
@@ -17,29 +19,53 @@ import { Elysia } from "elysia";
 import type { Config } from "../config/schema.ts";
 import { type Announcement, parseAnnouncement, targetOf } from "../delivery/announcement.ts";
 import type { OutboxSource } from "../delivery/outbox.ts";
+import { webhookSecretProblem } from "../config/load.ts";
+import { ConfigError } from "../lib/errors.ts";
 import { logger, registerSecret } from "../lib/log.ts";
 import { decodeJson, isJson, readLimited } from "./body.ts";
+import { SlidingWindow } from "./limits.ts";
+import { peerAddress } from "./server.ts";
 
 const log = logger("web.webhook");
 
 /** What the webhook needs of the outbox: a durable, synchronous enqueue. */
 export interface Enqueuer {
   enqueue(a: Announcement, source: OutboxSource): number;
+  /** `enqueue` with `record` run in the same transaction: both are stored or neither; a throw rolls back. */
+  enqueueWith(a: Announcement, source: OutboxSource, record: () => void): number;
+}
+
+/**
+ * The signed posts already accepted, kept in the database (store/replay.ts) so that a replay is
+ * refused after a restart too. `record` runs inside the outbox's transaction.
+ */
+export interface ReplayLedger {
+  /** True when `signature` was accepted before and its window has not passed. */
+  seen(signature: string, now: number): boolean;
+  /** Records `signature` as used until `expiresAt`; false when it already was (a replay). */
+  record(signature: string, expiresAt: number, now: number): boolean;
 }
 
 /** The `[webhook]` settings and the outbox the messages go to. */
 export interface WebhookOptions {
   config: Config["webhook"];
   outbox: Enqueuer;
+  /** Where accepted signatures are remembered; the same database as the outbox. */
+  replay: ReplayLedger;
+  /** The client's address (default: the server's `peerAddress`), for throttling failed credentials. */
+  peerAddress?: (request: Request) => string | undefined;
   /** Milliseconds since the epoch; injected for tests. */
   clock?: () => number;
-  /** Most signatures remembered for replay protection (default 100,000). */
-  maxSeenSignatures?: number;
+  /** Failed credentials per address per minute before it gets 429 (default 10). */
+  failuresPerMinute?: number;
 }
 
-type Reply = { status: number; body: Record<string, unknown> };
+/** Thrown inside the outbox transaction when the signature was used meanwhile: rolls the insert back. */
+class Replayed extends Error {}
 
-const reply = (status: number, body: Record<string, unknown>): Reply => ({ status, body });
+type Reply = { status: number; body: Record<string, unknown>; headers?: Record<string, string> };
+
+const reply = (status: number, body: Record<string, unknown>, headers?: Record<string, string>): Reply => ({ status, body, headers });
 const UNAUTHORIZED = reply(401, { error: "missing or invalid credentials" });
 const DISABLED = reply(503, {
   error: "the webhook is disabled: set webhook.token or webhook.hmac_secret in the st2bot config",
@@ -52,67 +78,34 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-/**
- * Remembers signatures until their timestamp leaves the accepted window, so each is accepted
- * once. Bounded: when full, the oldest is forgotten (a replay of it then needs it to still be
- * inside the window, i.e. more than `max` signed posts within `max_skew_seconds`).
- */
-class SeenSignatures {
-  private readonly seen = new Map<string, number>();
-  private adds = 0;
-
-  constructor(private readonly max: number) {}
-
-  /** True when `sig` was accepted before and is still inside its window. */
-  has(sig: string, now: number): boolean {
-    const known = this.seen.get(sig);
-    return known !== undefined && known >= now;
-  }
-
-  /** Records `sig` as used until `expiresAt`. */
-  add(sig: string, expiresAt: number, now: number): void {
-    if (this.seen.size >= this.max || ++this.adds % 1024 === 0) this.prune(now);
-    this.seen.set(sig, expiresAt);
-  }
-
-  private prune(now: number): void {
-    for (const [sig, expiresAt] of this.seen) {
-      if (expiresAt < now || this.seen.size >= this.max) this.seen.delete(sig);
-      else break;
-    }
-  }
-}
+type Verdict = { ok: false } | { ok: true; record?: () => void };
 
 class Authenticator {
-  private readonly seen: SeenSignatures;
-
   constructor(
     private readonly config: Config["webhook"],
     private readonly now: () => number,
-    maxSeen: number,
-  ) {
-    this.seen = new SeenSignatures(maxSeen);
-  }
+    private readonly replay: ReplayLedger,
+  ) {}
 
   get enabled(): boolean {
     return Boolean(this.config.token || this.config.hmac_secret);
   }
 
   /**
-   * Checks the credentials. For a signature, `commit` marks it used: call it once the message is
-   * queued (with no await in between), so a post that failed to queue can be retried as it is.
+   * Checks the credentials. For a signature, `record` marks it used: run it in the outbox's
+   * transaction, so a post that failed to queue can be retried as it is.
    */
-  check(headers: Headers, body: Uint8Array): { ok: false } | { ok: true; commit: () => void } {
+  check(headers: Headers, body: Uint8Array): Verdict {
     const token = this.config.token;
     const auth = headers.get("authorization");
     if (token && auth) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-      if (match && sameSecret(match[1]!, token)) return { ok: true, commit: () => {} };
+      if (match && sameSecret(match[1]!, token)) return { ok: true };
     }
     return this.checkSignature(headers, body);
   }
 
-  private checkSignature(headers: Headers, body: Uint8Array): { ok: false } | { ok: true; commit: () => void } {
+  private checkSignature(headers: Headers, body: Uint8Array): Verdict {
     const no = { ok: false } as const;
     const secret = this.config.hmac_secret;
     const timestamp = headers.get("x-st2bot-timestamp");
@@ -127,22 +120,27 @@ class Authenticator {
     const expected = createHmac("sha256", secret).update(`${timestamp}.`).update(body).digest();
     if (!timingSafeEqual(expected, Buffer.from(match[1]!, "hex"))) return no;
     const key = match[1]!.toLowerCase();
-    if (this.seen.has(key, now)) return no;
-    // Only valid, accepted signatures are remembered, so forged posts cannot flush the replay set.
-    return { ok: true, commit: () => this.seen.add(key, (ts + skew) * 1000, now) };
+    if (this.replay.seen(key, now)) return no;
+    // Only valid, accepted signatures are recorded, so forged posts cannot fill the ledger.
+    const record = () => {
+      if (!this.replay.record(key, (ts + skew) * 1000, now)) throw new Replayed();
+    };
+    return { ok: true, record };
   }
 }
 
-/** Validates the body and queues it: the answer, without I/O beyond the outbox. */
-function accept(body: Uint8Array, outbox: Enqueuer): Reply {
+/** Validates the body and queues it (with the signature's replay record): the answer, without I/O beyond the outbox. */
+function accept(body: Uint8Array, outbox: Enqueuer, record: (() => void) | undefined): Reply {
   const json = decodeJson(body);
   if (!json.ok) return reply(400, { error: json.error });
   const parsed = parseAnnouncement(json.value);
   if (!parsed.ok) return reply(400, { error: parsed.error });
   if (!targetOf(parsed.value)) return reply(400, { error: `"channel" or "user" is required` });
   try {
-    return reply(202, { id: outbox.enqueue(parsed.value, "webhook") });
+    const id = record ? outbox.enqueueWith(parsed.value, "webhook", record) : outbox.enqueue(parsed.value, "webhook");
+    return reply(202, { id });
   } catch (err) {
+    if (err instanceof Replayed) return UNAUTHORIZED;
     log.error("could not queue a webhook message", { error: String(err) });
     return reply(503, { error: "the message could not be queued; try again" });
   }
@@ -153,30 +151,43 @@ export function webhookPlugin(opts: WebhookOptions) {
   const config = opts.config;
   registerSecret(config.token);
   registerSecret(config.hmac_secret);
-  const auth = new Authenticator(config, opts.clock ?? Date.now, opts.maxSeenSignatures ?? 100_000);
+  const short = webhookSecretProblem(config);
+  if (short) throw new ConfigError(short);
+  const now = opts.clock ?? Date.now;
+  const auth = new Authenticator(config, now, opts.replay);
+  const addressOf = opts.peerAddress ?? peerAddress;
+  const failures = new SlidingWindow(opts.failuresPerMinute ?? 10, 60_000);
   if (!auth.enabled) log.warn("the webhook is disabled: no webhook.token or webhook.hmac_secret is configured");
 
   const handle = async (request: Request): Promise<Reply> => {
     if (!auth.enabled) return DISABLED;
+    // An address that keeps failing is turned away before any work: guessing costs it time.
+    const address = addressOf(request) ?? "unknown";
+    const wait = failures.blocked(address, now());
+    if (wait !== undefined) return reply(429, { error: "too many failed attempts; try again later" }, { "retry-after": String(wait) });
     const max = config.max_body_bytes;
     const tooLarge = reply(413, { error: `the body is larger than ${max} bytes` });
     const body = await readLimited(request, max);
     if (!body) return tooLarge;
     const credentials = auth.check(request.headers, body);
-    if (!credentials.ok) return UNAUTHORIZED;
+    if (!credentials.ok) {
+      failures.take(address, now());
+      return UNAUTHORIZED;
+    }
     if (!isJson(request.headers.get("content-type"))) {
       return reply(415, { error: "the body must be JSON (Content-Type: application/json)" });
     }
-    const answer = accept(body, opts.outbox);
     // A signature is used up only by a post that was queued; a 400 or 503 may be fixed and retried.
-    if (answer.status === 202) credentials.commit();
+    const answer = accept(body, opts.outbox, credentials.record);
+    if (answer.status === 401) failures.take(address, now());
     return answer;
   };
 
   return new Elysia({ name: "st2bot.webhook" }).post(
     "/chatops/message",
-    async ({ request, status }) => {
+    async ({ request, status, set }) => {
       const r = await handle(request);
+      Object.assign(set.headers, r.headers);
       return status(r.status as 202, r.body);
     },
     { parse: "none" },

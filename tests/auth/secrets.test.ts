@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CleartextStore, EncryptedStore, importKey, loadKey } from "../../src/auth/secrets.ts";
+import { CleartextStore, EncryptedStore, importKey, keyBytes, loadKey } from "../../src/auth/secrets.ts";
 import { rotateKeyCli } from "../../src/cli/secrets.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
@@ -139,6 +139,35 @@ describe("keys", () => {
     await importKey(KEY_A, "test");
     await importKey(Buffer.alloc(32, 7).toString("hex"), "test");
     await expect(importKey(Buffer.alloc(16).toString("base64"), "$ST2BOT_SECRETS_KEY")).rejects.toThrow(/\$ST2BOT_SECRETS_KEY: the secrets key must be 32 bytes/);
+  });
+
+  test("only canonical base64 of exactly 32 bytes, or 64 hex digits: no lenient decoding (issue 10, item 6)", async () => {
+    const good = Buffer.alloc(32, 0xa5).toString("base64");
+    expect(Buffer.from(keyBytes(`${good}\n`, "f"))).toEqual(Buffer.alloc(32, 0xa5));
+    const refused = [
+      "this-is-not-base64-but-has-43-characters!!!", // Node's decoder skipped the bad ones: 43 chars became 24 bytes or so
+      `${"A".repeat(42)}!=`,
+      good.slice(0, 43), // no padding
+      `${good.slice(0, 42)}B=`, // non-canonical: trailing bits set
+      good.replace(/\+/g, "-").replace(/\//g, "_").replace(/^./, "-"), // URL-safe alphabet
+      `${good.slice(0, 20)} ${good.slice(20)}`,
+      `${good}=`,
+      Buffer.alloc(31, 1).toString("hex"),
+      `${Buffer.alloc(32, 1).toString("hex")}0`,
+      Buffer.alloc(33, 1).toString("base64"),
+    ];
+    for (const material of refused) {
+      let error = "";
+      try {
+        keyBytes(material, "$ST2BOT_SECRETS_KEY");
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        error = String(err);
+      }
+      expect(error).toContain("$ST2BOT_SECRETS_KEY: the secrets key must be 32 bytes as canonical base64");
+      expect(error).not.toContain(material.trim());
+      await expect(importKey(material, "k")).rejects.toBeInstanceOf(ConfigError);
+    }
   });
 
   test("takes the key from the environment variable first, then the key file", async () => {

@@ -34,7 +34,7 @@ async function doctor(extra: string): Promise<{ code: number; out: string }> {
 }
 
 test("a healthy setup passes, and a broken alias format is reported with its ref", async () => {
-  const { code, out } = await doctor('[stackstorm.api_auth]\napikey = "doctor-key-123456"\n[webhook]\ntoken = "hook-token-1234"\n');
+  const { code, out } = await doctor('[stackstorm.api_auth]\napikey = "doctor-key-123456"\n[webhook]\ntoken = "hook-token-1234-0123456789abcdef0123"\n');
   expect(out).toContain(`✓ StackStorm API ${emulator.apiUrl} answers and accepts the credential (${sampleAliases.length + 1} action aliases)`);
   expect(out).toContain("✓ StackStorm stream");
   expect(out).toContain('✓ rule chatops.notify-errbot sends results for route "errbot"');
@@ -48,7 +48,7 @@ test("mattermost without a team is a warning, not a failure: a bot in one team u
   let out = "";
   const cfg = parseConfig(
     `[bot]\nbackend = "mattermost"\ndata_dir = "${dir}"\n[stackstorm]\napi_url = "${emulator.apiUrl}"\nauth_url = "${emulator.authUrl}"\n` +
-      `stream_url = "${emulator.streamUrl}"\n[stackstorm.api_auth]\napikey = "doctor-key-123456"\n[webhook]\ntoken = "hook-token-1234"\n` +
+      `stream_url = "${emulator.streamUrl}"\n[stackstorm.api_auth]\napikey = "doctor-key-123456"\n[webhook]\ntoken = "hook-token-1234-0123456789abcdef0123"\n` +
       `[mattermost]\nurl = "http://127.0.0.1:1"\ntoken = "mm-token-123456"\n`,
     "st2bot.toml",
     {},

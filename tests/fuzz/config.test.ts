@@ -35,7 +35,7 @@ host = "127.0.0.1"
 port = 8888
 
 [webhook]
-token = "hook-token"
+token = "hook-token-0123456789abcdef0123456789"
 max_skew_seconds = 300
 max_body_bytes = 65536
 
@@ -89,7 +89,7 @@ function mutate(rng: Rng, text: string): string {
 }
 
 test("the unmutated config is valid", () => {
-  expect(parseConfig(VALID, NAME, {}, BACKEND_SECTIONS).webhook.token).toBe("hook-token");
+  expect(parseConfig(VALID, NAME, {}, BACKEND_SECTIONS).webhook.token).toBe("hook-token-0123456789abcdef0123456789");
 });
 
 test("3,000 seeded mutations: a Config or a ConfigError naming the file", () => {

@@ -10,14 +10,17 @@ import type { Announcement } from "../../src/delivery/announcement.ts";
 import { setLogSink } from "../../src/lib/log.ts";
 import { createServer } from "../../src/web/server.ts";
 import { webhookPlugin } from "../../src/web/webhook.ts";
+import { openDatabase } from "../../src/store/db.ts";
+import { ReplayStore } from "../../src/store/replay.ts";
 import { Rng } from "../support/prng.ts";
 
 setLogSink(() => {});
-const TOKEN = "fuzz-token-0123456789";
+const TOKEN = "fuzz-token-0123456789-0123456789abcdef";
 const queued: Announcement[] = [];
-const outbox = { enqueue: (a: Announcement) => queued.push(a) };
+const outbox = { enqueue: (a: Announcement) => queued.push(a), enqueueWith: (a: Announcement, _s: unknown, record: () => void) => (record(), queued.push(a)) };
 const config = v.parse(WebhookSchema, { token: TOKEN, max_body_bytes: 65536 });
-const { app } = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox })] });
+const replay = new ReplayStore(openDatabase(":memory:"));
+const { app } = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox, replay })] });
 
 function bodyFor(rng: Rng): string | Uint8Array<ArrayBuffer> {
   switch (rng.int(8)) {

@@ -16,7 +16,7 @@ import { St2Client } from "../../src/st2/client.ts";
 import { ApiKeyProvider } from "../../src/st2/credentials.ts";
 import { openDatabase, type Database } from "../../src/store/db.ts";
 import { loginPlugin, type LoginLimits } from "../../src/web/login.ts";
-import { createServer, type WebServer } from "../../src/web/server.ts";
+import { createServer, peerAddress, type WebServer } from "../../src/web/server.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 import { captureLogs } from "../st2/helpers.ts";
 
@@ -51,6 +51,9 @@ afterAll(async () => {
   await emulator.stop();
 });
 
+/** In-process requests have no socket: a test names the client's address (the server resolves it; see proxies.test.ts). */
+const testPeer = (r: Request) => r.headers.get("x-test-peer") ?? undefined;
+
 async function setup(opts: { limits?: Partial<LoginLimits>; clock?: () => number; store?: "encrypted" | "cleartext" } = {}) {
   dir = mkdtempSync(join(tmpdir(), "st2bot-login-"));
   config = parseConfig(
@@ -72,7 +75,7 @@ url = "https://chatops.example.com/"`,
   db = openDatabase(join(dir, "st2bot.sqlite"));
   const store: SecretStore = opts.store === "cleartext" ? new CleartextStore() : await EncryptedStore.open(db, await importKey(KEY, "test"));
   identities = new Identities(config, St2Client.fromConfig(config), store, new Sessions(db, 600_000));
-  server = createServer({ config: config.web, plugins: [loginPlugin({ identities, config, limits: opts.limits, clock: opts.clock })] });
+  server = createServer({ config: config.web, plugins: [loginPlugin({ identities, config, limits: opts.limits, clock: opts.clock, peerAddress: testPeer })] });
 }
 
 afterEach(() => {
@@ -129,11 +132,15 @@ describe("the page", () => {
   test("its script and style are served, anything else under assets is not", async () => {
     const js = await get("/login/assets/login.js");
     expect(js.status).toBe(200);
-    expect(js.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    // Served by @elysiajs/static from the embedded folder (see tests/cli/main.test.ts for the binary).
+    expect(js.headers.get("content-type")).toMatch(/^text\/javascript; ?charset=utf-8$/);
+    expect(js.headers.get("cross-origin-resource-policy")).toBe("same-origin");
     expect(await js.text()).toContain("authenticate/");
     expectHeaders(js);
     const css = await get("/login/assets/login.css");
-    expect(css.headers.get("content-type")).toBe("text/css; charset=utf-8");
+    expect(css.headers.get("content-type")).toMatch(/^text\/css; ?charset=utf-8$/);
+    expect(await css.text()).toContain("st2bot login page");
+    expectHeaders(css);
     for (const path of ["/login/assets/login.html", "/login/assets/..%2f..%2fpackage.json", "/login/assets/constructor", "/login/assets/x/y"]) {
       expect((await get(path)).status).toBe(404);
     }
@@ -325,7 +332,7 @@ describe("rate limits", () => {
   test("five failed attempts burn the link: 429 with Retry-After, then the right word no longer works", async () => {
     await setup();
     const id = await start();
-    const from = (n: number) => ({ "x-forwarded-for": `198.51.100.${n}` }); // spread over addresses: only the link's limit applies
+    const from = (n: number) => ({ "x-test-peer": `198.51.100.${n}` }); // spread over addresses: only the link's limit applies
     for (let i = 1; i <= 4; i++) expect((await post(id, passwordLogin({ shared_word: `guess-${i}` }), from(i))).status).toBe(401);
     const fifth = await post(id, passwordLogin({ password: "still-wrong" }), from(5));
     expect(fifth.status).toBe(429);
@@ -341,20 +348,20 @@ describe("rate limits", () => {
     let now = 1_700_000_000_000;
     await setup({ clock: () => now });
     const id = await start();
-    const from = { "x-forwarded-for": "203.0.113.7" };
+    const from = { "x-test-peer": "203.0.113.7" };
     // Bodies that fail validation still count: the limit is on attempts, whatever they carry.
     for (let i = 0; i < 10; i++) expect((await post(id, { kind: "password" }, from)).status).toBe(400);
     const limited = await post(id, passwordLogin(), from);
     expect(limited.status).toBe(429);
     expect(limited.headers.get("retry-after")).toBe("300");
     expectHeaders(limited);
-    // Behind a proxy that appends to X-Forwarded-For, the client cannot pick its own entry.
-    expect((await post(id, passwordLogin(), { "x-forwarded-for": "10.9.9.9, 203.0.113.7" })).status).toBe(429);
+    // A forwarding header the client sends itself changes nothing.
+    expect((await post(id, passwordLogin(), { "x-test-peer": "203.0.113.7", "x-forwarded-for": "192.0.2.99" })).status).toBe(429);
     now += 100_000;
     expect((await post(id, passwordLogin(), from)).headers.get("retry-after")).toBe("200");
     now += 200_001;
     expect((await post(id, passwordLogin({ shared_word: "no" }), from)).status).toBe(401);
-    expect((await post(id, passwordLogin(), { "x-forwarded-for": "192.0.2.1" })).status).toBe(200);
+    expect((await post(id, passwordLogin(), { "x-test-peer": "192.0.2.1" })).status).toBe(200);
   }, SLOW);
 
   test("logins checked at once are bounded: past the bound, 429 without touching the link", async () => {
@@ -362,21 +369,63 @@ describe("rate limits", () => {
     const [a, b] = [await start(), await identities.sessions.start("memory:bob", WORD)];
     secretsSeen.add(b);
     const [first, second] = await Promise.all([
-      post(a, passwordLogin(), { "x-forwarded-for": "192.0.2.10" }),
-      post(b, passwordLogin({ shared_word: "wrong" }), { "x-forwarded-for": "192.0.2.11" }),
+      post(a, passwordLogin(), { "x-test-peer": "192.0.2.10" }),
+      post(b, passwordLogin({ shared_word: "wrong" }), { "x-test-peer": "192.0.2.11" }),
     ]);
     expect(first.status).toBe(200);
     expect(second.status).toBe(429);
     expect(second.headers.get("retry-after")).toBe("5");
     expect((await second.json()).error).toContain("busy");
     // The refused attempt did not count as a failure against bob's link.
-    const bobs = await post(b, passwordLogin({ shared_word: "wrong" }), { "x-forwarded-for": "192.0.2.11" });
+    const bobs = await post(b, passwordLogin({ shared_word: "wrong" }), { "x-test-peer": "192.0.2.11" });
     expect(bobs.status).toBe(401);
+  }, SLOW);
+
+  test("one address holds at most half the login slots, so it cannot fill the cap for others", async () => {
+    await setup({ limits: { concurrentLogins: 2 } });
+    const [a, b, c] = [await start(), await identities.sessions.start("memory:bob", WORD), await identities.sessions.start("memory:carol", WORD)];
+    for (const id of [b, c]) secretsSeen.add(id);
+    const [first, second, other] = await Promise.all([
+      post(a, passwordLogin(), { "x-test-peer": "192.0.2.20" }),
+      post(b, passwordLogin({ shared_word: "wrong" }), { "x-test-peer": "192.0.2.20" }),
+      post(c, passwordLogin({ shared_word: "wrong" }), { "x-test-peer": "192.0.2.21" }),
+    ]);
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(429);
+    expect((await second.json()).error).toContain("still being checked");
+    expect(other.status).toBe(401);
+  }, SLOW);
+
+  test("over a real socket, forwarding headers count only from web.trusted_proxies", async () => {
+    await setup();
+    const listen = async (trusted: string[]) => {
+      const s = createServer({ config: { ...config.web, port: 0, trusted_proxies: trusted }, plugins: [loginPlugin({ identities, config, peerAddress })] });
+      return { s, url: (await s.listen()).url };
+    };
+    const attempt = (url: string, xff: string) =>
+      fetch(`${url}/login/authenticate/${crypto.randomUUID()}`, { method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": xff }, body: "{}" });
+    // No trusted proxy (the default): a loopback peer rotating X-Forwarded-For is still one client.
+    const direct = await listen([]);
+    try {
+      for (let i = 0; i < 10; i++) expect((await attempt(direct.url, `198.51.100.${i}`)).status).toBe(400);
+      expect((await attempt(direct.url, "198.51.100.200")).status).toBe(429);
+    } finally {
+      await direct.s.stop();
+    }
+    // Behind a trusted proxy on this host, the address it appended is the client.
+    const proxied = await listen(["127.0.0.1", "::1"]);
+    try {
+      for (let i = 0; i < 12; i++) expect((await attempt(proxied.url, `198.51.100.${i}`)).status).toBe(400);
+      for (let i = 0; i < 10; i++) expect((await attempt(proxied.url, `forged, 203.0.113.50`)).status).toBe(400);
+      expect((await attempt(proxied.url, "another-forged, 203.0.113.50")).status).toBe(429);
+    } finally {
+      await proxied.s.stop();
+    }
   }, SLOW);
 
   test("per address for link checks", async () => {
     await setup({ limits: { checksPerAddress: 3 } });
-    const from = { "x-forwarded-for": "203.0.113.8" };
+    const from = { "x-test-peer": "203.0.113.8" };
     for (let i = 0; i < 3; i++) expect((await get(`/login/session/${crypto.randomUUID()}`, from)).status).toBe(404);
     const limited = await get(`/login/session/${crypto.randomUUID()}`, from);
     expect(limited.status).toBe(429);

@@ -7,7 +7,7 @@ import * as v from "valibot";
 import { WebSchema } from "../../src/config/schema.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
 import { setLogSink } from "../../src/lib/log.ts";
-import { createServer, SECURITY_HEADERS } from "../../src/web/server.ts";
+import { createServer, HSTS, SECURITY_HEADERS } from "../../src/web/server.ts";
 
 setLogSink(() => {});
 const web = (extra: Record<string, unknown> = {}) => v.parse(WebSchema, { port: 0, ...extra });
@@ -21,6 +21,12 @@ describe("in-process app", () => {
     expect(await res.json()).toEqual({ status: "ok" });
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(res.headers.get(name)).toBe(value);
     expect(res.headers.get("content-security-policy")).toContain("default-src 'self'");
+  });
+
+  test("GET /favicon.ico is an empty 204, so browsers log no 404 on the login page", async () => {
+    const res = await app.handle(new Request("http://localhost/favicon.ico"));
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe("");
   });
 
   test("an unknown route is a JSON 404 with the same headers", async () => {
@@ -41,6 +47,8 @@ describe("listen", () => {
       const res = await fetch(`${url}/health`);
       expect(res.status).toBe(200);
       expect(res.headers.get("x-frame-options")).toBe("DENY");
+      // HSTS over plain HTTP means nothing (and a proxy in front sets its own): not sent.
+      expect(res.headers.get("strict-transport-security")).toBeNull();
     } finally {
       await server.stop();
     }
@@ -81,6 +89,11 @@ describe("TLS", () => {
       expect(url).toStartWith("https://127.0.0.1:");
       const res = await fetch(`${url}/health`, { tls: { ca: pem("ca.pem") } });
       expect(await res.json()).toEqual({ status: "ok" });
+      // HSTS on every answer, errors included, once st2bot itself terminates TLS.
+      expect(res.headers.get("strict-transport-security")).toBe(HSTS);
+      const missing = await fetch(`${url}/nothing-here`, { tls: { ca: pem("ca.pem") } });
+      expect(missing.status).toBe(404);
+      expect(missing.headers.get("strict-transport-security")).toBe(HSTS);
       // A client that does not trust the CA refuses the connection.
       await expect(fetch(`${url}/health`)).rejects.toThrow();
     } finally {

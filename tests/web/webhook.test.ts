@@ -1,23 +1,26 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
 import { MemoryBackend } from "../../src/chat/memory.ts";
+import { parseConfig } from "../../src/config/load.ts";
 import { WebhookSchema, WebSchema } from "../../src/config/schema.ts";
+import { ConfigError } from "../../src/lib/errors.ts";
 import type { Announcement } from "../../src/delivery/announcement.ts";
 import { Outbox } from "../../src/delivery/outbox.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import { createServer } from "../../src/web/server.ts";
 import { webhookPlugin } from "../../src/web/webhook.ts";
 import { openDatabase } from "../../src/store/db.ts";
+import { ReplayStore } from "../../src/store/replay.ts";
 
 const logLines: string[] = [];
 captureLogs((line) => logLines.push(line));
 
-const TOKEN = "s3cr3t-webhook-token";
-const SECRET = "hmac-shared-secret-value";
+const TOKEN = "s3cr3t-webhook-token-0123456789abcdef";
+const SECRET = "hmac-shared-secret-value-0123456789abcdef";
 const NOW = 1_750_000_000_000;
 
 /** A fake outbox that records what it was given. */
@@ -27,12 +30,22 @@ class Recorder {
     this.queued.push(a);
     return this.queued.length;
   }
+  enqueueWith(a: Announcement, _source: unknown, record: () => void): number {
+    record();
+    return this.enqueue(a);
+  }
 }
+
+/** The replay ledger on a database of its own (in memory). */
+const memoryLedger = () => new ReplayStore(openDatabase(":memory:"), () => NOW);
+
+/** The address of an in-process request, as a test names it (the server resolves it from the socket). */
+const testPeer = (r: Request) => r.headers.get("x-test-peer") ?? undefined;
 
 function setup(webhook: Record<string, unknown> = { token: TOKEN, hmac_secret: SECRET }, clock = () => NOW) {
   const outbox = new Recorder();
   const config = v.parse(WebhookSchema, webhook);
-  const server = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox, clock })] });
+  const server = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox, clock, replay: memoryLedger(), peerAddress: testPeer })] });
   return { app: server.app, outbox };
 }
 
@@ -79,13 +92,12 @@ describe("POST /chatops/message", () => {
   test("a signed post that could not be queued (503) can be retried as it is", async () => {
     const config = v.parse(WebhookSchema, { hmac_secret: SECRET });
     let broken = true;
-    const outbox = {
-      enqueue: () => {
-        if (broken) throw new Error("database is locked");
-        return 7;
-      },
+    const enqueue = () => {
+      if (broken) throw new Error("database is locked");
+      return 7;
     };
-    const { app } = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox, clock: () => NOW })] });
+    const outbox = { enqueue, enqueueWith: (_a: unknown, _s: unknown, record: () => void) => (enqueue(), record(), 7) };
+    const { app } = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox, clock: () => NOW, replay: memoryLedger() })] });
     const headers = sign(good);
     expect(await call(app, post(good, headers))).toMatchObject({ status: 503, body: { error: "the message could not be queued; try again" } });
     broken = false;
@@ -109,8 +121,9 @@ describe("POST /chatops/message", () => {
       sign(good, String(NOW / 1000 + 301)),
       sign(good, "not-a-number"),
     ];
-    for (const headers of cases) {
-      const r = await call(app, post(good, headers));
+    for (const [i, headers] of cases.entries()) {
+      // From different addresses: the per-address throttle has its own test.
+      const r = await call(app, post(good, { ...headers, "x-test-peer": `192.0.2.${i}` }));
       expect(r).toMatchObject({ status: 401, body: { error: "missing or invalid credentials" } });
     }
     expect(outbox.queued).toHaveLength(0);
@@ -216,7 +229,7 @@ describe("webhook → outbox", () => {
     const outbox = new Outbox({ db, backend, deadAfterMs: 60_000, maxRetryDelayMs: 100 });
     outbox.start();
     const config = v.parse(WebhookSchema, { token: TOKEN, hmac_secret: SECRET });
-    const { app } = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox })] });
+    const { app } = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox, replay: new ReplayStore(db), peerAddress: () => "203.0.113.1" })] });
     const statuses = new Map<number, number>();
     const ids = new Set<number>();
     for (let batch = 0; batch < 20; batch++) {
@@ -243,4 +256,117 @@ describe("webhook → outbox", () => {
     await outbox.stop();
     db.close();
   }, 60_000);
+});
+
+describe("replay protection in the database (issue 10, item 6)", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  /** A webhook on the database file in `dir`, as `st2bot run` builds it. */
+  function open(dir: string) {
+    const db = openDatabase(join(dir, "st2bot.sqlite"));
+    const outbox = new Outbox({ db, backend: new MemoryBackend(), deadAfterMs: 60_000, maxRetryDelayMs: 100 });
+    const config = v.parse(WebhookSchema, { hmac_secret: SECRET });
+    const { app } = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox, clock: () => NOW, replay: new ReplayStore(db, () => NOW) })] });
+    return { db, app, rows: () => (db.query("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n };
+  }
+
+  test("a signed post replayed after a restart (new app, same database) is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "st2bot-replay-"));
+    dirs.push(dir);
+    const headers = sign(good);
+    const first = open(dir);
+    expect((await call(first.app, post(good, headers))).status).toBe(202);
+    first.db.close();
+    const second = open(dir);
+    expect(await call(second.app, post(good, headers))).toMatchObject({ status: 401, body: { error: "missing or invalid credentials" } });
+    expect(second.rows()).toBe(1);
+    second.db.close();
+  });
+
+  test("the replay record and the outbox row are one transaction: a failed insert records nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "st2bot-replay-"));
+    dirs.push(dir);
+    const hook = open(dir);
+    hook.db.exec("CREATE TRIGGER full_disk BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+    const headers = sign(good);
+    expect((await call(hook.app, post(good, headers))).status).toBe(503);
+    expect(hook.db.query("SELECT COUNT(*) AS n FROM webhook_replay").get()).toEqual({ n: 0 });
+    hook.db.exec("DROP TRIGGER full_disk");
+    expect((await call(hook.app, post(good, headers))).status).toBe(202);
+    expect((await call(hook.app, post(good, headers))).status).toBe(401);
+    expect(hook.rows()).toBe(1);
+    hook.db.close();
+  });
+
+  test("expired records are swept; only a hash of the signature is stored", () => {
+    const db = openDatabase(":memory:");
+    const ledger = new ReplayStore(db, () => NOW);
+    const sig = "ab".repeat(32);
+    expect(ledger.record(sig, NOW + 300_000, NOW)).toBe(true);
+    expect(ledger.record(sig, NOW + 300_000, NOW)).toBe(false);
+    expect(ledger.seen(sig, NOW)).toBe(true);
+    expect(JSON.stringify(db.query("SELECT * FROM webhook_replay").all())).not.toContain(sig);
+    // A record whose window passed is taken over, not counted as a replay.
+    expect(ledger.record(sig, NOW + 900_000, NOW + 400_000)).toBe(true);
+    for (let i = 0; i < 300; i++) ledger.record(`old-${i}`, 1, 2);
+    expect(ledger.size()).toBeLessThan(100);
+    db.exec("INSERT INTO webhook_replay VALUES ('ancient', 1)");
+    new ReplayStore(db, () => NOW); // st2bot starting again
+    expect(db.query("SELECT COUNT(*) AS n FROM webhook_replay WHERE expires_at = 1").get()).toEqual({ n: 0 });
+    db.close();
+  });
+});
+
+describe("failed credentials are throttled per address (issue 10, item 6)", () => {
+  test("the 11th 401 in a minute turns the address away with 429 and Retry-After, valid token included; others pass", async () => {
+    let now = NOW;
+    const { app, outbox } = setup({ token: TOKEN }, () => now);
+    const from = { "x-test-peer": "198.51.100.9" };
+    for (let i = 0; i < 10; i++) expect((await call(app, post(good, { ...from, authorization: `Bearer wrong-${i}` }))).status).toBe(401);
+    const limited = await call(app, bearer(good, from));
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(limited.headers.get("x-frame-options")).toBe("DENY");
+    expect((await call(app, bearer(good, { "x-test-peer": "198.51.100.10" }))).status).toBe(202);
+    now += 60_001;
+    expect((await call(app, bearer(good, from))).status).toBe(202);
+    expect(outbox.queued).toHaveLength(2);
+  });
+});
+
+describe("weak webhook secrets are refused at start (issue 10, item 6)", () => {
+  test("the config names the key, its length and how to make a good one", () => {
+    for (const [key, value] of [["token", "a"], ["hmac_secret", "x".repeat(31)]] as const) {
+      expect(() => parseConfig(`[webhook]\n${key} = "${value}"\n`, "st2bot.toml", {})).toThrow(
+        `st2bot.toml:2: webhook.${key} is ${value.length} byte${value.length === 1 ? "" : "s"} long; it must be at least 32 (generate one with: openssl rand -hex 32)`,
+      );
+    }
+    expect(parseConfig(`[webhook]\ntoken = "${TOKEN}"\n`, "st2bot.toml", {}).webhook.token).toBe(TOKEN);
+  });
+
+  test("a short secret read from token_file is refused too, and the secret is not in the message", () => {
+    const dir = mkdtempSync(join(tmpdir(), "st2bot-token-"));
+    writeFileSync(join(dir, "token"), "short-token\n");
+    try {
+      const error = (() => {
+        try {
+          parseConfig('[webhook]\ntoken_file = "token"\n', join(dir, "st2bot.toml"), {});
+        } catch (err) {
+          return String(err);
+        }
+      })();
+      expect(error).toContain("webhook.token is 11 bytes long; it must be at least 32");
+      expect(error).not.toContain("short-token");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the plugin refuses one as well, whatever built its config", () => {
+    const config = v.parse(WebhookSchema, { token: "a" });
+    expect(() => webhookPlugin({ config, outbox: new Recorder(), replay: memoryLedger() })).toThrow(ConfigError);
+  });
 });
