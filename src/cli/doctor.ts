@@ -5,7 +5,7 @@
 import { accessSync, constants, mkdirSync, statSync } from "node:fs";
 import * as v from "valibot";
 import type { Config } from "../config/schema.ts";
-import { botCredential } from "../config/load.ts";
+import { botCredential, derivedUrls } from "../config/load.ts";
 import { St2Client } from "../st2/client.ts";
 import { St2ApiError } from "../st2/http.ts";
 import { AliasIndex } from "../st2/aliases/index.ts";
@@ -31,6 +31,7 @@ export async function runDoctor(config: Config, io: { stdout: (s: string) => voi
   };
   io.stdout("st2bot doctor\n");
   add({ verdict: "ok", what: "configuration is valid" });
+  for (const d of derivedUrls(config)) add({ verdict: "ok", what: `stackstorm.${d.key}: using ${d.used} (given ${d.given}; /v1 appended, as hubot-stackstorm does)` });
   checkChat(config).forEach(add);
   checkLocal(config).forEach(add);
   for await (const c of checkStackStorm(config, client)) add(c);

@@ -58,7 +58,46 @@ export function parseConfig(text: string, name: string, env: Record<string, stri
   const config = result.output;
   checkConsistency(config, name, lines);
   resolveFileSecrets(config as unknown as Table, name, fileDir(name), lines, []);
+  derived.set(config, normaliseSt2Urls(config));
   return config;
+}
+
+/** A StackStorm URL st2bot changed from what was given: `given` → `used`. */
+export interface DerivedUrl {
+  key: "api_url" | "auth_url" | "stream_url";
+  given: string;
+  used: string;
+}
+
+const derived = new WeakMap<Config, DerivedUrl[]>();
+
+/** The StackStorm URLs parseConfig completed with `/v1` (for `doctor` to say so); empty when none. */
+export function derivedUrls(config: Config): readonly DerivedUrl[] {
+  return derived.get(config) ?? [];
+}
+
+/**
+ * hubot-stackstorm (st2chatops.env) gives `https://host/api` or `http://127.0.0.1:9101` and
+ * appends the API version itself; err-stackstorm gives `https://host/api/v1`. Both work: a
+ * path that does not end in `/v1` gets `/v1` appended, once; trailing slashes are dropped.
+ */
+export function withApiVersion(url: string): string {
+  const u = new URL(url);
+  const path = u.pathname.replace(/\/+$/, "");
+  u.pathname = /\/v1$/.test(path) ? path : `${path}/v1`;
+  return u.toString();
+}
+
+function normaliseSt2Urls(config: Config): DerivedUrl[] {
+  const out: DerivedUrl[] = [];
+  const s = config.stackstorm;
+  for (const key of ["api_url", "auth_url", "stream_url"] as const) {
+    const given = s[key];
+    const used = withApiVersion(given);
+    s[key] = used;
+    if (!/\/v1\/*$/.test(new URL(given).pathname)) out.push({ key, given, used });
+  }
+  return out;
 }
 
 /** Where relative `*_file` paths are resolved: beside the config file (the working directory without one). */

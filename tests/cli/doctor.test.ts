@@ -85,3 +85,17 @@ test("an unreachable StackStorm and a half-configured chat backend", async () =>
   expect(out).toMatch(/✗ StackStorm API: .*unreachable/);
   expect(out).toContain("check stackstorm.api_url");
 });
+
+test("st2chatops URLs without /v1: doctor says which URL it uses, and every check passes against it", async () => {
+  let out = "";
+  const cfg = parseConfig(
+    `[bot]\ndata_dir = "${dir}"\n[webhook]\ntoken = "hook-token-1234"\n`,
+    "st2bot.toml",
+    { ST2_API_URL: `${emulator.url}/api`, ST2_AUTH_URL: `${emulator.url}/auth`, ST2_STREAM_URL: `${emulator.url}/stream`, ST2_API_KEY: "doctor-key-123456" },
+  );
+  const code = await runDoctor(cfg, { stdout: (s) => void (out += s) });
+  expect(out).toContain(`✓ stackstorm.api_url: using ${emulator.apiUrl} (given ${emulator.url}/api; /v1 appended, as hubot-stackstorm does)`);
+  expect(out).toContain(`✓ stackstorm.stream_url: using ${emulator.streamUrl}`);
+  expect(out).toContain("✓ StackStorm stream");
+  expect(code).toBe(0);
+});

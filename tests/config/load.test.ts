@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { botCredential, loadConfig, parseConfig } from "../../src/config/load.ts";
+import { botCredential, derivedUrls, loadConfig, parseConfig } from "../../src/config/load.ts";
 import { CONFIG_TEMPLATE } from "../../src/config/template.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
 
@@ -121,5 +121,28 @@ describe("credentials", () => {
 
   test("giving a secret and its file is an error", () => {
     expect(errorOf(() => parseConfig('[webhook]\ntoken = "a"\ntoken_file = "b"\n', "c.toml", {}))).toMatch(/give either webhook\.token or webhook\.token_file/);
+  });
+});
+
+describe("StackStorm URLs: hubot's form and err-stackstorm's both work", () => {
+  test("in the TOML: a path without /v1 gets it appended, once; …/api/v1 stays", () => {
+    const c = parseConfig('[stackstorm]\napi_url = "https://st2.example.com/api"\nauth_url = "http://127.0.0.1:9100/"\nstream_url = "https://st2.example.com/stream/v1/"\n', "c.toml", {});
+    expect(c.stackstorm.api_url).toBe("https://st2.example.com/api/v1");
+    expect(c.stackstorm.auth_url).toBe("http://127.0.0.1:9100/v1");
+    expect(c.stackstorm.stream_url).toBe("https://st2.example.com/stream/v1");
+    expect(derivedUrls(c)).toEqual([
+      { key: "api_url", given: "https://st2.example.com/api", used: "https://st2.example.com/api/v1" },
+      { key: "auth_url", given: "http://127.0.0.1:9100/", used: "http://127.0.0.1:9100/v1" },
+    ]);
+  });
+
+  test("in the environment: st2chatops.env's values", () => {
+    const c = parseConfig("", "c", { ST2_API_URL: "https://st2/api", ST2_AUTH_URL: "https://st2/auth", ST2_STREAM_URL: "https://st2/stream" });
+    expect([c.stackstorm.api_url, c.stackstorm.auth_url, c.stackstorm.stream_url]).toEqual(["https://st2/api/v1", "https://st2/auth/v1", "https://st2/stream/v1"]);
+  });
+
+  test("the defaults and err-stackstorm's URLs are not reported as derived", () => {
+    expect(derivedUrls(parseConfig("", "c", {}))).toEqual([]);
+    expect(derivedUrls(parseConfig("", "c", { ST2_API_URL: "https://env/api/v1" }))).toEqual([]);
   });
 });
