@@ -59,7 +59,19 @@ export function parseConfig(text: string, name: string, env: Record<string, stri
   checkConsistency(config, name, lines);
   resolveFileSecrets(config as unknown as Table, name, fileDir(name), lines, []);
   derived.set(config, normaliseSt2Urls(config));
+  config.bot.data_dir = dataDir(config.bot.data_dir, (raw.bot as Table | undefined)?.data_dir !== undefined, name, env);
   return config;
+}
+
+/**
+ * Where the database lives, as an absolute path, so it never depends on the working directory:
+ * a relative `bot.data_dir` is resolved beside the config file; when the file does not set it
+ * and systemd gave a state directory (`StateDirectory=st2bot` sets $STATE_DIRECTORY), that one.
+ */
+function dataDir(value: string, given: boolean, name: string, env: Record<string, string | undefined>): string {
+  const state = env.STATE_DIRECTORY?.split(":")[0];
+  if (!given && state) return resolve(state);
+  return resolve(fileDir(name), value);
 }
 
 /** A StackStorm URL st2bot changed from what was given: `given` → `used`. */
