@@ -198,7 +198,8 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   // Aliases first, so the first chat line already finds them; a StackStorm that is down
   // does not stop st2bot: the stream's reconnect and the timer load them later.
   const loaded = await aliases.refresh();
-  if (!loaded) log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
+  // A refused credential was logged once, with its remedy, by the client.
+  if (!loaded && client.health().state !== "failing") log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
   await backend.start(bot.handler);
   aliases.startTimer(config.stackstorm.timer_update * 1000);
   teardown.push(["alias timer", () => aliases.stop()]);
