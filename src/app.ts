@@ -263,12 +263,19 @@ async function listenOrExplain(web: WebServer, config: Config): Promise<void> {
   }
 }
 
+/**
+ * The encrypted store's key as `run` reads it (`doctor` calls this too, so both judge a key
+ * alike); rejects with a ConfigError saying what is wrong with it.
+ */
+export function loadSecretsKey(config: Config): Promise<CryptoKey> {
+  return loadKey({ keyEnv: config.secrets.key_env, keyFile: config.secrets.key_file });
+}
+
 /** The secrets store and sessions; the encrypted store needs its key only under client-side auth. */
 async function openIdentities(config: Config, db: Database, client: St2Client): Promise<Identities> {
   let store: SecretStore = new CleartextStore();
   if (config.stackstorm.rbac_auth.clientside && config.stackstorm.secrets_store === "encrypted") {
-    const key = await loadKey({ keyEnv: config.secrets.key_env, keyFile: config.secrets.key_file });
-    store = await EncryptedStore.open(db, key);
+    store = await EncryptedStore.open(db, await loadSecretsKey(config));
   }
   return new Identities(config, client, store, new Sessions(db, config.stackstorm.session_ttl * 1000));
 }

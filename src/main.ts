@@ -75,8 +75,11 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   },
   async rule(argv) {
     const config = await loadConfigFrom("rule", argv);
-    const { notifyRule } = await import("./cli/rule.ts");
-    io.stdout(notifyRule(config.stackstorm.route_key));
+    const { notifyRule, stockRuleFor } = await import("./cli/rule.ts");
+    const route = config.stackstorm.route_key;
+    io.stdout(notifyRule(route));
+    const stock = stockRuleFor(route);
+    if (stock) io.stderr(`note: StackStorm's chatops pack already ships ${stock} for route "${route}"; if it is enabled (st2 rule get ${stock}) you need no other rule: with two, every result is posted twice\n`);
     return 0;
   },
   async alias(argv) {

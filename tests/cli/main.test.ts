@@ -49,6 +49,13 @@ describe("st2bot CLI", () => {
     expect(rule.code).toBe(0);
     expect(rule.stdout).toContain('pattern: "errbot"');
     expect(rule.stdout).toContain("ref: chatops.post_result");
+    // StackStorm's own chatops.notify-errbot already serves "errbot": a second rule posts everything twice.
+    expect(rule.stdout).toContain("# StackStorm's chatops pack already ships chatops.notify-errbot, which serves route \"errbot\"");
+    expect(rule.stderr).toContain("note: StackStorm's chatops pack already ships chatops.notify-errbot for route \"errbot\"");
+    const own = await cli(["rule"], { env: { ST2_ROUTE: "st2bot-prod" } });
+    expect(own.stdout).toContain('pattern: "st2bot-prod"');
+    expect(own.stdout).not.toContain("already ships");
+    expect(own.stderr).toBe("");
   });
 
   test("a broken config names file, line and key, and exits 1", async () => {
