@@ -5,6 +5,7 @@
  */
 import { WebSocketClient } from "@mattermost/client";
 import { logger } from "../../lib/log.ts";
+import { quietHandlers, withConsoleTo } from "../../lib/console.ts";
 
 const log = logger("chat.mattermost");
 
@@ -36,8 +37,11 @@ export class EventSocket {
   open(url: string, token: string): void {
     this.stopped = false;
     this.ws ??= this.newClient();
-    this.ws.close(); // clears a pending library retry: reconnects follow our Backoff, not its own
-    this.ws.initialize(url, token);
+    // The library's console chatter (connecting, closed, whole error events) goes to our debug log.
+    withConsoleTo(log, () => {
+      this.ws!.close(); // clears a pending library retry: reconnects follow our Backoff, not its own
+      this.ws!.initialize(url, token);
+    });
     clearTimeout(this.helloTimer);
     this.helloTimer = setTimeout(() => {
       log.warn("no hello from Mattermost; reconnecting");
@@ -53,14 +57,14 @@ export class EventSocket {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.helloTimer);
-    this.ws?.close();
+    withConsoleTo(log, () => this.ws?.close());
     this.socket?.close();
   }
 
   private newClient(): WebSocketClient {
     const make = this.opts.newWebSocket ?? ((url: string) => new WebSocket(url));
     const ws = new WebSocketClient({
-      newWebSocketFn: (url) => (this.socket = make(url)),
+      newWebSocketFn: (url) => (this.socket = quietHandlers(make(url), log)),
       clientPingInterval: this.opts.pingIntervalMs,
       minWebSocketRetryTime: PARKED_MS,
       maxWebSocketRetryTime: PARKED_MS,
@@ -78,7 +82,7 @@ export class EventSocket {
     if (this.stopped) {
       // The library arms its own (parked) retry timer right after this listener; disarm it so
       // a stopped backend holds no timers and the process can exit.
-      setTimeout(() => this.ws?.close(), 0);
+      setTimeout(() => withConsoleTo(log, () => this.ws?.close()), 0);
       return;
     }
     this.opts.onDrop();
