@@ -33,7 +33,10 @@ export async function runDoctor(config: Config, io: { stdout: (s: string) => voi
   try {
     io.stdout("st2bot doctor\n");
     add({ verdict: "ok", what: "configuration is valid" });
-    for (const d of derivedUrls(config)) add({ verdict: "ok", what: `stackstorm.${d.key}: using ${d.used} (given ${d.given}; /v1 appended, as hubot-stackstorm does)` });
+    for (const d of derivedUrls(config)) {
+      const why = d.given === undefined ? "not set: derived from stackstorm.api_url, as hubot-stackstorm does" : `given ${d.given}; /v1 appended, as hubot-stackstorm does`;
+      add({ verdict: "ok", what: `stackstorm.${d.key}: using ${d.used} (${why})` });
+    }
     checkUrls(config).forEach(add);
     checkChat(config).forEach(add);
     checkLocal(config).forEach(add);

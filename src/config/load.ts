@@ -58,7 +58,7 @@ export function parseConfig(text: string, name: string, env: Record<string, stri
   const config = result.output;
   checkConsistency(config, name, lines);
   resolveFileSecrets(config as unknown as Table, name, fileDir(name), lines, []);
-  derived.set(config, normaliseSt2Urls(config));
+  derived.set(config, [...siblingUrls(config, raw), ...normaliseSt2Urls(config)]);
   config.bot.data_dir = dataDir(config.bot.data_dir, (raw.bot as Table | undefined)?.data_dir !== undefined, name, env);
   return config;
 }
@@ -74,10 +74,13 @@ function dataDir(value: string, given: boolean, name: string, env: Record<string
   return resolve(fileDir(name), value);
 }
 
-/** A StackStorm URL st2bot changed from what was given: `given` → `used`. */
+/**
+ * A StackStorm URL st2bot changed from what was given (`given` → `used`), or, with `given`
+ * undefined, one that was not set and was derived from `api_url`.
+ */
 export interface DerivedUrl {
   key: "api_url" | "auth_url" | "stream_url";
-  given: string;
+  given?: string;
   used: string;
 }
 
@@ -98,6 +101,28 @@ export function withApiVersion(url: string): string {
   const path = u.pathname.replace(/\/+$/, "");
   u.pathname = /\/v1$/.test(path) ? path : `${path}/v1`;
   return u.toString();
+}
+
+/**
+ * hubot-stackstorm needs only ST2_API_URL and infers the others; so does st2bot when only
+ * api_url is set: `…/api` → `…/auth`, `…/stream`; `http://host:9101` → ports 9100 and 9102.
+ * Left alone when api_url has another shape (the defaults then apply, and doctor checks them).
+ */
+function siblingUrls(config: Config, raw: Table): DerivedUrl[] {
+  const given = (raw.stackstorm ?? {}) as Table;
+  if (given.api_url === undefined) return [];
+  const out: DerivedUrl[] = [];
+  for (const [key, part, port] of [["auth_url", "auth", "9100"], ["stream_url", "stream", "9102"]] as const) {
+    if (given[key] !== undefined) continue;
+    const u = new URL(config.stackstorm.api_url);
+    const path = u.pathname.replace(/\/+$/, "").replace(/\/v1$/, "");
+    if (/\/api$/.test(path)) u.pathname = `${path.slice(0, -"api".length)}${part}/v1`;
+    else if (path === "" && u.port === "9101") [u.port, u.pathname] = [port, "/v1"];
+    else continue;
+    config.stackstorm[key] = u.toString();
+    out.push({ key, used: u.toString() });
+  }
+  return out;
 }
 
 function normaliseSt2Urls(config: Config): DerivedUrl[] {

@@ -141,8 +141,19 @@ describe("StackStorm URLs: hubot's form and err-stackstorm's both work", () => {
     expect([c.stackstorm.api_url, c.stackstorm.auth_url, c.stackstorm.stream_url]).toEqual(["https://st2/api/v1", "https://st2/auth/v1", "https://st2/stream/v1"]);
   });
 
-  test("the defaults and err-stackstorm's URLs are not reported as derived", () => {
+  test("the defaults and err-stackstorm's three URLs are not reported as derived", () => {
     expect(derivedUrls(parseConfig("", "c", {}))).toEqual([]);
-    expect(derivedUrls(parseConfig("", "c", { ST2_API_URL: "https://env/api/v1" }))).toEqual([]);
+    const all = { ST2_API_URL: "https://env/api/v1", ST2_AUTH_URL: "https://env/auth/v1", ST2_STREAM_URL: "https://env/stream/v1" };
+    expect(derivedUrls(parseConfig("", "c", all))).toEqual([]);
+  });
+
+  test("only the API URL given: auth and stream are inferred from it, as hubot-stackstorm does", () => {
+    const behindNginx = parseConfig("", "c", { ST2_API_URL: "https://st2.example.com/api" });
+    expect([behindNginx.stackstorm.auth_url, behindNginx.stackstorm.stream_url]).toEqual(["https://st2.example.com/auth/v1", "https://st2.example.com/stream/v1"]);
+    expect(derivedUrls(behindNginx).map((d) => [d.key, d.given])).toEqual([["auth_url", undefined], ["stream_url", undefined], ["api_url", "https://st2.example.com/api"]]);
+    const direct = parseConfig('[stackstorm]\napi_url = "http://10.0.0.5:9101"\nstream_url = "http://10.0.0.6:9102/v1"\n', "c", {});
+    expect([direct.stackstorm.api_url, direct.stackstorm.auth_url, direct.stackstorm.stream_url]).toEqual(["http://10.0.0.5:9101/v1", "http://10.0.0.5:9100/v1", "http://10.0.0.6:9102/v1"]);
+    // Another shape says nothing about where auth and stream are: the defaults stay (doctor checks them).
+    expect(parseConfig('[stackstorm]\napi_url = "https://st2.example.com/st2api"\n', "c", {}).stackstorm.auth_url).toBe("https://localhost/auth/v1");
   });
 });
