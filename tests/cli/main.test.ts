@@ -185,3 +185,19 @@ describe("the command line behaves like one", () => {
     expect(noDir.stderr).toContain(`cannot open the database ${join(dir, "plainfile", "state", "st2bot.sqlite")} (ENOTDIR): check that bot.data_dir`);
   });
 });
+
+test("doctor in a real process prints only its checklist: nothing on stderr, the runtime log line under its ✗", async () => {
+  const { startTestEmulator } = await import("../support/emulator.ts");
+  const st2 = await startTestEmulator({ apiKeys: ["the-right-key-0123456789"] });
+  try {
+    const r = await cli(["doctor"], { env: { ST2_API_URL: `${st2.url}/api`, ST2_API_KEY: "a-revoked-key-0123456789", ST2BOT_LOG_LEVEL: "info" } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toStartWith("st2bot doctor\n✓ configuration is valid\n");
+    expect(r.stdout).toContain(`✗ StackStorm answered 401 at ${st2.apiUrl}/actionalias`);
+    expect(r.stdout).toContain("    · ERROR st2.client: StackStorm refused the bot's api key …6789");
+    expect(r.stdout).not.toContain("a-revoked-key-0123456789");
+  } finally {
+    await st2.stop();
+  }
+});
