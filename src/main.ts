@@ -25,7 +25,7 @@ Usage:
                                    (or the new key in $ST2BOT_SECRETS_KEY_NEW)
   st2bot version | --version
   st2bot help | --help
-  st2bot COMMAND --help            the usage of one command
+  st2bot COMMAND --help            the usage of one command (or: st2bot help COMMAND)
 
 In chat: !st2help lists commands, !st2 <command> runs one, !help lists everything.
 `;
@@ -99,8 +99,11 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     io.stdout(`st2bot ${VERSION}\n`);
     return 0;
   },
-  async help() {
-    io.stdout(HELP);
+  async help(argv) {
+    // `st2bot help run` = `st2bot run --help`.
+    const topic = argv[0];
+    if (topic === "alias") return (await import("./st2/aliases/cli.ts")).aliasCli(["--help"], io);
+    io.stdout(topic !== undefined && Object.hasOwn(USAGE, topic) ? USAGE[topic]! : HELP);
     return 0;
   },
 };

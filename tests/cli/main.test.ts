@@ -110,6 +110,7 @@ describe("the command line behaves like one", () => {
       }
       expect((await cli(["secrets", "rotate-key", "--help"], { cwd })).stdout).toContain("--new-key-file");
       expect((await cli(["run", "-c", "x.toml", "--help"], { cwd })).code).toBe(0);
+      expect((await cli(["help", "doctor"], { cwd })).stdout).toStartWith("usage: st2bot doctor [-c FILE]");
       // `init --help` once wrote a config file named --help.
       expect(readdirSync(cwd)).toEqual([]);
     } finally {
