@@ -365,11 +365,9 @@ export class St2Client {
   private failing(err: St2ApiError): St2ApiError {
     const reason = err.faultstring;
     if (this.auth.state !== "failing" || this.auth.reason !== reason) {
-      // Once per change of state, with the remedy: retries log at debug only.
       const remedy = this.provider.remedy ? `: ${this.provider.remedy}` : "";
       log.error(
-        `StackStorm refused ${this.whose} ${this.auth.credential} (${reason})${remedy}. st2bot keeps running, ` +
-          "tells chat users an administrator must fix it, and notices by itself once StackStorm accepts it again",
+        `StackStorm refused ${this.whose} ${this.auth.credential} (${reason})${remedy}; st2bot keeps running and notices by itself once StackStorm accepts it again`,
       );
       this.auth = { state: "failing", reason, since: new Date(), credential: this.auth.credential };
     }
