@@ -3,7 +3,7 @@
  * (chat → bot → StackStorm; stream/webhook → outbox → chat). `st2bot run`, `st2bot demo`,
  * the end-to-end tests and the benchmarks all start st2bot here.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Config } from "./config/schema.ts";
 import type { ChatBackend } from "./chat/types.ts";
 import { createBackend } from "./chat/registry.ts";
@@ -27,6 +27,7 @@ import { metricsPlugin } from "./web/metrics.ts";
 import { webhookPlugin } from "./web/webhook.ts";
 import { ReplayStore } from "./store/replay.ts";
 import { ConfigError } from "./lib/errors.ts";
+import { botCredential } from "./config/load.ts";
 import { levelOf, logger, setLogLevel, type Level } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 
@@ -68,9 +69,10 @@ export interface App {
 export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
   setLogLevel(logLevel(config));
+  refuseWithoutCredential(config);
   const startedAt = new Date();
   const backend = opts.backend ?? (await createBackend(config));
-  const db = openDatabase(opts.dbPath ?? join(config.bot.data_dir, "st2bot.sqlite"));
+  const db = openStateDatabase(opts.dbPath ?? join(config.bot.data_dir, "st2bot.sqlite"));
   // What stop() undoes, in reverse, filled as each part starts (so a failed start undoes only those).
   const teardown: Array<[string, () => unknown]> = [["database", () => db.close()]];
   const stop = async () => {
@@ -87,6 +89,34 @@ export async function startApp(opts: AppOptions): Promise<App> {
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/**
+ * Without any credential nothing can work (no aliases, no executions) and nothing would fix
+ * itself: refuse to start, saying what to set. A credential StackStorm rejects is different:
+ * it may be fixed on StackStorm's side, so st2bot runs, re-checks, and tells chat users.
+ */
+function refuseWithoutCredential(config: Config): void {
+  if (botCredential(config).kind !== "none") return;
+  throw new ConfigError(
+    "st2bot has no StackStorm credential: set stackstorm.api_auth.apikey (or ST2_API_KEY; recommended), " +
+      "stackstorm.api_auth.token (ST2_AUTH_TOKEN), or stackstorm.api_auth.user.name and .password " +
+      "(ST2_AUTH_USERNAME and ST2_AUTH_PASSWORD); then check with `st2bot doctor`",
+  );
+}
+
+/** Opens the SQLite state; a failure names the file and what to do instead of SQLite's terse code. */
+function openStateDatabase(path: string): Database {
+  try {
+    return openDatabase(path);
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    const what = e.code === "SQLITE_NOTADB" || e.code === "SQLITE_CORRUPT"
+      ? "the file is not an st2bot database: point bot.data_dir at another directory, or move the file away"
+      : `check that bot.data_dir (${dirname(path)}) is a directory st2bot may create and write ` +
+        "(under systemd: StateDirectory=st2bot and data_dir = \"/var/lib/st2bot\")";
+    throw new ConfigError(`cannot open the database ${path} (${e.code ?? e.message ?? String(err)}): ${what}`);
   }
 }
 
@@ -155,7 +185,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
         metricsPlugin(status),
       ],
     });
-    await web.listen();
+    await listenOrExplain(web, config);
     const server = web;
     teardown.push(["web server", () => server.stop()]);
   }
@@ -168,7 +198,8 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   // Aliases first, so the first chat line already finds them; a StackStorm that is down
   // does not stop st2bot: the stream's reconnect and the timer load them later.
   const loaded = await aliases.refresh();
-  if (!loaded) log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
+  // A refused credential was logged once, with its remedy, by the client.
+  if (!loaded && client.health().state !== "failing") log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
   await backend.start(bot.handler);
   aliases.startTimer(config.stackstorm.timer_update * 1000);
   teardown.push(["alias timer", () => aliases.stop()]);
@@ -222,12 +253,29 @@ function connectStream(config: Config, client: St2Client, aliases: AliasCache, o
   return link as Required<typeof link>;
 }
 
+/** Binds the web server; a busy port names the setting that moves it. */
+async function listenOrExplain(web: WebServer, config: Config): Promise<void> {
+  try {
+    await web.listen();
+  } catch (err) {
+    if ((err as { code?: string }).code !== "EADDRINUSE") throw err;
+    throw new ConfigError(`port ${config.web.port} on ${config.web.host} is in use: set web.port, or web.enabled = false`);
+  }
+}
+
+/**
+ * The encrypted store's key as `run` reads it (`doctor` calls this too, so both judge a key
+ * alike); rejects with a ConfigError saying what is wrong with it.
+ */
+export function loadSecretsKey(config: Config): Promise<CryptoKey> {
+  return loadKey({ keyEnv: config.secrets.key_env, keyFile: config.secrets.key_file });
+}
+
 /** The secrets store and sessions; the encrypted store needs its key only under client-side auth. */
 async function openIdentities(config: Config, db: Database, client: St2Client): Promise<Identities> {
   let store: SecretStore = new CleartextStore();
   if (config.stackstorm.rbac_auth.clientside && config.stackstorm.secrets_store === "encrypted") {
-    const key = await loadKey({ keyEnv: config.secrets.key_env, keyFile: config.secrets.key_file });
-    store = await EncryptedStore.open(db, key);
+    store = await EncryptedStore.open(db, await loadSecretsKey(config));
   }
   return new Identities(config, client, store, new Sessions(db, config.stackstorm.session_ttl * 1000));
 }

@@ -5,7 +5,7 @@
  * so `st2bot --version` and `st2bot alias ...` start instantly.
  */
 import { existsSync, writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { parseCommandArgs, UsageError, USAGE, wantsHelp } from "./cli/args.ts";
 import { ConfigError, St2botError } from "./lib/errors.ts";
 import { VERSION } from "./version.ts";
 
@@ -25,6 +25,7 @@ Usage:
                                    (or the new key in $ST2BOT_SECRETS_KEY_NEW)
   st2bot version | --version
   st2bot help | --help
+  st2bot COMMAND --help            the usage of one command (or: st2bot help COMMAND)
 
 In chat: !st2help lists commands, !st2 <command> runs one, !help lists everything.
 `;
@@ -37,8 +38,10 @@ function configPath(values: { config?: string }): string | undefined {
   return existsSync("st2bot.toml") ? "st2bot.toml" : undefined;
 }
 
-async function loadConfigFrom(argv: string[]) {
-  const { values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c" } }, allowPositionals: false });
+const CONFIG_OPTION = { config: { type: "string", short: "c" } } as const;
+
+async function loadConfigFrom(command: string, argv: string[]) {
+  const { values } = parseCommandArgs(command, argv, CONFIG_OPTION);
   return loadConfigAt(configPath(values));
 }
 
@@ -51,21 +54,22 @@ async function loadConfigAt(path: string | undefined) {
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   async run(argv) {
-    const config = await loadConfigFrom(argv);
+    const config = await loadConfigFrom("run", argv);
     const { runUntilStopped } = await import("./cli/run.ts");
     return runUntilStopped(config);
   },
   async demo(argv) {
+    parseCommandArgs("demo", argv, {});
     const { runDemo } = await import("./cli/demo.ts");
     return runDemo(argv);
   },
   async doctor(argv) {
-    const config = await loadConfigFrom(argv);
+    const config = await loadConfigFrom("doctor", argv);
     const { runDoctor } = await import("./cli/doctor.ts");
     return runDoctor(config, io);
   },
   async init(argv) {
-    const file = argv[0] ?? "st2bot.toml";
+    const file = parseCommandArgs("init", argv, {}, 1).positionals[0] ?? "st2bot.toml";
     if (existsSync(file)) {
       io.stderr(`st2bot init: ${file} already exists; not overwriting it\n`);
       return 1;
@@ -77,9 +81,12 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     return 0;
   },
   async rule(argv) {
-    const config = await loadConfigFrom(argv);
-    const { notifyRule } = await import("./cli/rule.ts");
-    io.stdout(notifyRule(config.stackstorm.route_key));
+    const config = await loadConfigFrom("rule", argv);
+    const { notifyRule, stockRuleFor } = await import("./cli/rule.ts");
+    const route = config.stackstorm.route_key;
+    io.stdout(notifyRule(route));
+    const stock = stockRuleFor(route);
+    if (stock) io.stderr(`note: StackStorm's chatops pack already ships ${stock} for route "${route}"; if it is enabled (st2 rule get ${stock}) you need no other rule: with two, every result is posted twice\n`);
     return 0;
   },
   async alias(argv) {
@@ -87,28 +94,30 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     return aliasCli(argv, io);
   },
   async secrets(argv) {
-    if (argv[0] !== "rotate-key") {
-      io.stderr("usage: st2bot secrets rotate-key [-c st2bot.toml] [--new-key-file FILE]\n");
-      return 2;
-    }
-    const { values } = parseArgs({ args: argv.slice(1), options: { config: { type: "string", short: "c" }, "new-key-file": { type: "string" } } });
+    if (argv[0] !== "rotate-key") throw new UsageError(argv[0] === undefined ? "which one? rotate-key is the only secrets command" : `unknown secrets command "${argv[0]}"`, "secrets");
+    const { values } = parseCommandArgs("secrets", argv.slice(1), { ...CONFIG_OPTION, "new-key-file": { type: "string" } });
     const config = await loadConfigAt(configPath(values));
     const { rotateKeyCli } = await import("./cli/secrets.ts");
     return rotateKeyCli(config, io, { newKeyFile: values["new-key-file"] });
   },
-  async version() {
+  async version(argv) {
+    parseCommandArgs("version", argv, {});
     io.stdout(`st2bot ${VERSION}\n`);
     return 0;
   },
-  async help() {
-    io.stdout(HELP);
+  async help(argv) {
+    // `st2bot help run` = `st2bot run --help`.
+    const topic = argv[0];
+    if (topic === "alias") return (await import("./st2/aliases/cli.ts")).aliasCli(["--help"], io);
+    io.stdout(topic !== undefined && Object.hasOwn(USAGE, topic) ? USAGE[topic]! : HELP);
     return 0;
   },
 };
 
 /**
  * Runs one subcommand and resolves with the process exit code: 0 done, 1 failed (the reason
- * printed to stderr in plain words, never a stack trace), 2 an unknown command or bad usage.
+ * printed to stderr in plain words, never a stack trace), 2 an unknown command or bad usage
+ * (with that command's usage). `st2bot COMMAND -h|--help` prints the usage and exits 0.
  */
 export async function main(argv: string[]): Promise<number> {
   const [first = "help", ...rest] = argv;
@@ -118,12 +127,20 @@ export async function main(argv: string[]): Promise<number> {
     io.stderr(`st2bot: unknown command "${first}"\n\n${HELP}`);
     return 2;
   }
+  // The alias tool has its own help per subcommand (alias parse --help, alias match --help).
+  if (name !== "alias" && name !== "help" && wantsHelp(rest)) {
+    io.stdout(USAGE[name] ?? HELP);
+    return 0;
+  }
   try {
     return await command(rest);
   } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`st2bot ${err.command}: ${err.message}\n\n${USAGE[err.command] ?? HELP}`);
+      return 2;
+    }
     if (err instanceof ConfigError) io.stderr(`st2bot: configuration error:\n${err.message}\n`);
     else if (err instanceof St2botError) io.stderr(`st2bot: ${err.userMessage}\n`);
-    else if (err instanceof TypeError && /parseArgs|option/i.test(err.message)) io.stderr(`st2bot ${name}: ${err.message}\n`);
     else io.stderr(`st2bot: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }

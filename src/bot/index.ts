@@ -62,7 +62,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   const disabled = disabledIndex(deps.aliases);
   const st2Deps: St2CommandDeps = {
     config,
-    aliases: () => ({ index: deps.aliases.index, disabled: disabled(), loaded: deps.aliases.loaded }),
+    aliases: () => ({ index: deps.aliases.index, disabled: disabled(), loaded: deps.aliases.loaded, refused: deps.status.st2().state === "failing" }),
     clientFor: async (ctx) => {
       const found = await identities.clientFor(chatUserKey(ctx.backend.name, ctx.msg));
       if (!found.ok) throw new CommandError(`You have not linked your StackStorm identity yet: ${loginHint(config)}.`);

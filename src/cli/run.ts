@@ -31,16 +31,19 @@ export async function runUntilStopped(config: Config, opts: Omit<AppOptions, "co
 
 /**
  * Piped input has ended: results may still be on their way from StackStorm. Wait until the
- * outbox is empty and `settled` (e.g. every execution announced) holds, or a quiet spell passes.
+ * outbox is empty and `settled` (e.g. every execution ended) has held for a short grace — the
+ * announcement of an execution that just ended is still crossing the stream — or, without
+ * `settled`, until a quiet spell passes.
  */
 async function lingerUntilQuiet(app: App, settled?: (app: App) => boolean): Promise<void> {
   const quietMs = Number(process.env.ST2BOT_LINGER_MS ?? 3000);
+  const graceMs = Math.min(quietMs, 300);
   const deadline = Date.now() + Math.max(quietMs * 10, 30_000);
   let quietSince = Date.now();
   while (Date.now() < deadline) {
     await Bun.sleep(50);
     const busy = app.outbox.stats().pending > 0 || (settled ? !settled(app) : false);
     if (busy) quietSince = Date.now();
-    else if (settled || Date.now() - quietSince >= quietMs) return;
+    else if (Date.now() - quietSince >= (settled ? graceMs : quietMs)) return;
   }
 }

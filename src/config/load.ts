@@ -80,6 +80,8 @@ export function parseConfig(text: string, name: string, env: Record<string, stri
   }
   // Only once the file is accepted: a refused short secret must not start redacting common words.
   registerSecrets(schema, config);
+  derived.set(config, [...siblingUrls(config, raw), ...normaliseSt2Urls(config)]);
+  config.bot.data_dir = dataDir(config.bot.data_dir, (raw.bot as Table | undefined)?.data_dir !== undefined, name, env);
   return config;
 }
 
@@ -122,6 +124,80 @@ export function webhookSecretProblem(webhook: Config["webhook"]): string | undef
     }
   }
   return undefined;
+}
+
+/**
+ * Where the database lives, as an absolute path, so it never depends on the working directory:
+ * a relative `bot.data_dir` is resolved beside the config file; when the file does not set it
+ * and systemd gave a state directory (`StateDirectory=st2bot` sets $STATE_DIRECTORY), that one.
+ */
+function dataDir(value: string, given: boolean, name: string, env: Record<string, string | undefined>): string {
+  const state = env.STATE_DIRECTORY?.split(":")[0];
+  if (!given && state) return resolve(state);
+  return resolve(fileDir(name), value);
+}
+
+/**
+ * A StackStorm URL st2bot changed from what was given (`given` → `used`), or, with `given`
+ * undefined, one that was not set and was derived from `api_url`.
+ */
+export interface DerivedUrl {
+  key: "api_url" | "auth_url" | "stream_url";
+  given?: string;
+  used: string;
+}
+
+const derived = new WeakMap<Config, DerivedUrl[]>();
+
+/** The StackStorm URLs parseConfig completed with `/v1` (for `doctor` to say so); empty when none. */
+export function derivedUrls(config: Config): readonly DerivedUrl[] {
+  return derived.get(config) ?? [];
+}
+
+/**
+ * hubot-stackstorm (st2chatops.env) gives `https://host/api` or `http://127.0.0.1:9101` and
+ * appends the API version itself; err-stackstorm gives `https://host/api/v1`. Both work: a
+ * path that does not end in `/v1` gets `/v1` appended, once; trailing slashes are dropped.
+ */
+export function withApiVersion(url: string): string {
+  const u = new URL(url);
+  const path = u.pathname.replace(/\/+$/, "");
+  u.pathname = /\/v1$/.test(path) ? path : `${path}/v1`;
+  return u.toString();
+}
+
+/**
+ * hubot-stackstorm needs only ST2_API_URL and infers the others; so does st2bot when only
+ * api_url is set: `…/api` → `…/auth`, `…/stream`; `http://host:9101` → ports 9100 and 9102.
+ * Left alone when api_url has another shape (the defaults then apply, and doctor checks them).
+ */
+function siblingUrls(config: Config, raw: Table): DerivedUrl[] {
+  const given = (raw.stackstorm ?? {}) as Table;
+  if (given.api_url === undefined) return [];
+  const out: DerivedUrl[] = [];
+  for (const [key, part, port] of [["auth_url", "auth", "9100"], ["stream_url", "stream", "9102"]] as const) {
+    if (given[key] !== undefined) continue;
+    const u = new URL(config.stackstorm.api_url);
+    const path = u.pathname.replace(/\/+$/, "").replace(/\/v1$/, "");
+    if (/\/api$/.test(path)) u.pathname = `${path.slice(0, -"api".length)}${part}/v1`;
+    else if (path === "" && u.port === "9101") [u.port, u.pathname] = [port, "/v1"];
+    else continue;
+    config.stackstorm[key] = u.toString();
+    out.push({ key, used: u.toString() });
+  }
+  return out;
+}
+
+function normaliseSt2Urls(config: Config): DerivedUrl[] {
+  const out: DerivedUrl[] = [];
+  const s = config.stackstorm;
+  for (const key of ["api_url", "auth_url", "stream_url"] as const) {
+    const given = s[key];
+    const used = withApiVersion(given);
+    s[key] = used;
+    if (!/\/v1\/*$/.test(new URL(given).pathname)) out.push({ key, given, used });
+  }
+  return out;
 }
 
 /** Where relative `*_file` paths are resolved: beside the config file (the working directory without one). */

@@ -14,7 +14,8 @@ backend = "text"             # the chat service: one of the backend tables at th
 admins = []                  # globs on the sender's ACL attribute (see !whoami), e.g. ["@alice"]
 hide_restricted_access = false    # deny silently instead of explaining
 hide_restricted_commands = false  # leave commands a user may not run out of their help
-data_dir = "./st2bot-data"   # SQLite database: outbox, login sessions, encrypted secrets
+# data_dir = "./st2bot-data" # SQLite database: outbox, login sessions, encrypted secrets; relative to
+                             # this file; default: systemd's $STATE_DIRECTORY, else ./st2bot-data here
 log_level = "info"           # debug | info | warn | error
 
 [stackstorm]

@@ -5,6 +5,7 @@
  */
 import * as v from "valibot";
 import { logger } from "../lib/log.ts";
+import { St2ApiError } from "./http.ts";
 import { AliasIndex } from "./aliases/index.ts";
 import { ActionAliasSchema, type ActionAlias } from "./aliases/types.ts";
 
@@ -115,9 +116,12 @@ export class AliasCache {
       this.lastError = undefined;
       return true;
     } catch (err) {
+      const previous = this.lastError;
       this.lastError = err instanceof Error ? err.message : String(err);
       const kept = this.loaded ? `keeping the ${this.current.length} aliases loaded at ${this.loadedAt!.toISOString()}` : "no aliases loaded yet";
-      log.warn(`could not load the action aliases from StackStorm (${this.lastError}); ${kept}`);
+      // Once per change, not at every retry; a refused credential is the client's to report.
+      const quiet = this.lastError === previous || (err instanceof St2ApiError && err.status === 401);
+      log[quiet ? "debug" : "warn"](`could not load the action aliases from StackStorm (${this.lastError}); ${kept}`);
       return false;
     } finally {
       this.pending = undefined;

@@ -100,6 +100,8 @@ export interface St2ClientOptions {
   http: St2Http;
   urls: St2Urls;
   provider: CredentialProvider;
+  /** Whose credential, for the log: "the bot's" for st2bot's own client. */
+  whose?: string;
 }
 
 /** StackStorm's page cap for non-admin users; also the page size st2bot asks for. */
@@ -137,9 +139,11 @@ export class St2Client {
   readonly provider: CredentialProvider;
   private auth: AuthHealth;
   private healthTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly whose: string;
 
   constructor(opts: St2ClientOptions) {
     this.http = opts.http;
+    this.whose = opts.whose ?? "the";
     this.urls = {
       api: trimSlash(opts.urls.api),
       auth: trimSlash(opts.urls.auth),
@@ -162,7 +166,7 @@ export class St2Client {
       const t = await anonymous.createToken(user, password, ttl);
       return { token: t.token, expiry: new Date(t.expiry) };
     });
-    return anonymous.withCredential(provider);
+    return new St2Client({ http, urls: anonymous.urls, provider, whose: "the bot's" });
   }
 
   /** A client acting as another StackStorm identity, sharing this one's HTTP layer. */
@@ -366,9 +370,9 @@ export class St2Client {
   private failing(err: St2ApiError): St2ApiError {
     const reason = err.faultstring;
     if (this.auth.state !== "failing" || this.auth.reason !== reason) {
+      const remedy = this.provider.remedy ? `: ${this.provider.remedy}` : "";
       log.error(
-        `StackStorm stopped accepting the ${this.auth.credential} (${reason}); st2bot keeps running and ` +
-          "commands that need StackStorm fail until the credential works again",
+        `StackStorm refused ${this.whose} ${this.auth.credential} (${reason})${remedy}; st2bot keeps running and notices by itself once StackStorm accepts it again`,
       );
       this.auth = { state: "failing", reason, since: new Date(), credential: this.auth.credential };
     }
@@ -377,7 +381,7 @@ export class St2Client {
 
   private markOk(): void {
     if (this.auth.state === "ok") return;
-    if (this.auth.state === "failing") log.info(`StackStorm accepts the ${this.auth.credential} again`);
+    if (this.auth.state === "failing") log.info(`StackStorm accepts ${this.whose} ${this.auth.credential} again`);
     this.auth = { state: "ok", since: new Date(), credential: this.auth.credential };
   }
 }

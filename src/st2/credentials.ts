@@ -33,6 +33,8 @@ export interface CredentialProvider {
   describe(): string;
   /** True when the provider can get a new credential by itself (username/password). */
   readonly renewable: boolean;
+  /** What an administrator does when StackStorm keeps refusing this credential (for the log). */
+  readonly remedy?: string;
 }
 
 /** Shows the last four characters of a long secret, nothing of a short one. */
@@ -49,11 +51,15 @@ export class ApiKeyProvider implements CredentialProvider {
   ) {
     registerSecret(apikey);
   }
+  get remedy(): string {
+    return `st2bot cannot renew an API key; ${this.hint}`;
+  }
   async header(): Promise<Record<string, string>> {
     return credentialHeader({ kind: "apikey", apikey: this.apikey });
   }
   async onUnauthorized(): Promise<boolean> {
-    log.error(`StackStorm rejected the ${this.describe()}: st2bot cannot renew an API key; ${this.hint}`);
+    // Called at every retry: the client logs the change of state once, with `remedy`.
+    log.debug(`StackStorm rejected the ${this.describe()}: ${this.remedy}`);
     return false;
   }
   describe(): string {
@@ -74,9 +80,12 @@ export class TokenProvider implements CredentialProvider {
   async header(): Promise<Record<string, string>> {
     return credentialHeader({ kind: "token", token: this.token });
   }
-  async onUnauthorized(): Promise<boolean> {
+  get remedy(): string {
     const expired = this.expiry && this.expiry.getTime() <= Date.now() ? ` (it expired at ${this.expiry.toISOString()})` : "";
-    log.error(`StackStorm rejected the ${this.describe()}${expired}: st2bot cannot renew a token; ${this.hint}`);
+    return `st2bot cannot renew a token${expired}; ${this.hint}`;
+  }
+  async onUnauthorized(): Promise<boolean> {
+    log.debug(`StackStorm rejected the ${this.describe()}: ${this.remedy}`);
     return false;
   }
   describe(): string {
@@ -105,6 +114,7 @@ const MIN_LEFT_MS = 60_000;
  */
 export class PasswordProvider implements CredentialProvider {
   readonly renewable = true;
+  readonly remedy = "check stackstorm.api_auth.user.name and .password (or ST2_AUTH_USERNAME and ST2_AUTH_PASSWORD)";
   private current: { token: string; issuedAt: number; expiry: number } | undefined;
   private renewing: Promise<void> | undefined;
   private readonly now: () => number;
@@ -127,7 +137,8 @@ export class PasswordProvider implements CredentialProvider {
       await this.renew();
       return true;
     } catch (err) {
-      log.error(`could not renew the StackStorm token for ${this.describe()}: ${err instanceof Error ? err.message : String(err)}`);
+      // Called at every retry: the client logs the change of state once, with `remedy`.
+      log.debug(`could not renew the StackStorm token for ${this.describe()}: ${err instanceof Error ? err.message : String(err)}`);
       return false;
     }
   }

@@ -82,6 +82,8 @@ export class St2Stream {
   private lastFailure: St2ApiError | Error | undefined;
   /** Consecutive 401s, so a credential that keeps failing right after renewal backs off. */
   private unauthorizedInARow = 0;
+  /** The failure last logged as a warning; cleared on connect, so the next drop is news again. */
+  private lastWarned: string | undefined;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: St2StreamOptions) {
@@ -169,6 +171,7 @@ export class St2Stream {
   private connected(attempt: number): void {
     if (attempt !== this.attempt) return;
     this.unauthorizedInARow = 0;
+    this.lastWarned = undefined;
     this.setState("open");
     log.info("connected to the StackStorm stream", { url: this.url.split("?")[0] });
     this.healthyTimer = setTimeout(() => this.backoff.reset(), this.opts.healthyAfterMs ?? 10_000);
@@ -219,7 +222,10 @@ export class St2Stream {
     }
     if (attempt !== this.attempt || this.current === "stopped") return;
     const detail = `${redact(failure.message)}; reconnecting in ${delay} ms`;
-    log.warn(`StackStorm stream disconnected: ${detail}`);
+    // The same failure again is a retry, not news: warn once per different failure.
+    const repeated = failure.message === this.lastWarned;
+    this.lastWarned = failure.message;
+    log[repeated ? "debug" : "warn"](`StackStorm stream disconnected: ${detail}`);
     this.setState("reconnecting", detail);
     this.reconnectTimer = setTimeout(() => void this.connect(), delay);
   }

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { botCredential, loadConfig, parseConfig } from "../../src/config/load.ts";
+import { botCredential, derivedUrls, loadConfig, parseConfig } from "../../src/config/load.ts";
 import { CONFIG_TEMPLATE } from "../../src/config/template.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
 import { redact } from "../../src/lib/log.ts";
@@ -161,5 +161,39 @@ describe("chat backends' tables, handed in by the loader's caller", () => {
     const [key, hook] = [`k-${crypto.randomUUID()}`, `h-${crypto.randomUUID()}`];
     parseConfig(`[stackstorm.api_auth]\napikey = "${key}"\n[webhook]\nhmac_secret = "${hook}"\n[web]\nhost = "host-not-secret"\n`, "c.toml");
     expect(redact(`${key} ${hook} host-not-secret`)).toBe("*** *** host-not-secret");
+  });
+});
+
+describe("StackStorm URLs: hubot's form and err-stackstorm's both work", () => {
+  test("in the TOML: a path without /v1 gets it appended, once; …/api/v1 stays", () => {
+    const c = parseConfig('[stackstorm]\napi_url = "https://st2.example.com/api"\nauth_url = "http://127.0.0.1:9100/"\nstream_url = "https://st2.example.com/stream/v1/"\n', "c.toml", {});
+    expect(c.stackstorm.api_url).toBe("https://st2.example.com/api/v1");
+    expect(c.stackstorm.auth_url).toBe("http://127.0.0.1:9100/v1");
+    expect(c.stackstorm.stream_url).toBe("https://st2.example.com/stream/v1");
+    expect(derivedUrls(c)).toEqual([
+      { key: "api_url", given: "https://st2.example.com/api", used: "https://st2.example.com/api/v1" },
+      { key: "auth_url", given: "http://127.0.0.1:9100/", used: "http://127.0.0.1:9100/v1" },
+    ]);
+  });
+
+  test("in the environment: st2chatops.env's values", () => {
+    const c = parseConfig("", "c", { ST2_API_URL: "https://st2/api", ST2_AUTH_URL: "https://st2/auth", ST2_STREAM_URL: "https://st2/stream" });
+    expect([c.stackstorm.api_url, c.stackstorm.auth_url, c.stackstorm.stream_url]).toEqual(["https://st2/api/v1", "https://st2/auth/v1", "https://st2/stream/v1"]);
+  });
+
+  test("the defaults and err-stackstorm's three URLs are not reported as derived", () => {
+    expect(derivedUrls(parseConfig("", "c", {}))).toEqual([]);
+    const all = { ST2_API_URL: "https://env/api/v1", ST2_AUTH_URL: "https://env/auth/v1", ST2_STREAM_URL: "https://env/stream/v1" };
+    expect(derivedUrls(parseConfig("", "c", all))).toEqual([]);
+  });
+
+  test("only the API URL given: auth and stream are inferred from it, as hubot-stackstorm does", () => {
+    const behindNginx = parseConfig("", "c", { ST2_API_URL: "https://st2.example.com/api" });
+    expect([behindNginx.stackstorm.auth_url, behindNginx.stackstorm.stream_url]).toEqual(["https://st2.example.com/auth/v1", "https://st2.example.com/stream/v1"]);
+    expect(derivedUrls(behindNginx).map((d) => [d.key, d.given])).toEqual([["auth_url", undefined], ["stream_url", undefined], ["api_url", "https://st2.example.com/api"]]);
+    const direct = parseConfig('[stackstorm]\napi_url = "http://10.0.0.5:9101"\nstream_url = "http://10.0.0.6:9102/v1"\n', "c", {});
+    expect([direct.stackstorm.api_url, direct.stackstorm.auth_url, direct.stackstorm.stream_url]).toEqual(["http://10.0.0.5:9101/v1", "http://10.0.0.5:9100/v1", "http://10.0.0.6:9102/v1"]);
+    // Another shape says nothing about where auth and stream are: the defaults stay (doctor checks them).
+    expect(parseConfig('[stackstorm]\napi_url = "https://st2.example.com/st2api"\n', "c", {}).stackstorm.auth_url).toBe("https://localhost/auth/v1");
   });
 });

@@ -285,7 +285,7 @@ describe("credentials through the client", () => {
     expect(health.reason).toBe("Unauthorized - Invalid or missing credentials");
     expect(health.credential).toBe("token …0042");
     expect(logs.text()).toContain("st2bot cannot renew a token");
-    expect(logs.text()).toContain("StackStorm stopped accepting the token …0042");
+    expect(logs.text()).toContain("StackStorm refused the token …0042 (Unauthorized - Invalid or missing credentials): st2bot cannot renew a token");
 
     // The periodic re-check notices when the token works again.
     const stop = client.startHealthCheck(30);

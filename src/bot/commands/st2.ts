@@ -15,7 +15,7 @@ import { needsTwoFactor, TWOFACTOR_MESSAGE, type TwoFactor } from "../twofactor.
 export interface St2CommandDeps {
   config: Config;
   /** The current alias index (enabled aliases) and the disabled ones, for a clear error. */
-  aliases(): { index: AliasIndex; disabled: AliasIndex; loaded: boolean };
+  aliases(): { index: AliasIndex; disabled: AliasIndex; loaded: boolean; refused?: boolean };
   /**
    * The StackStorm client acting for this chat user (`personal` under client-side auth);
    * throws CommandError when they must log in first.
@@ -49,6 +49,18 @@ export function st2RunCommand(deps: St2CommandDeps): Command {
   };
 }
 
+/**
+ * Why there are no commands yet, in words a chat user can act on: a refused credential does
+ * not fix itself (an administrator must), a StackStorm that is down or slow usually does.
+ */
+function notLoaded(refused: boolean | undefined): string {
+  if (refused) {
+    return "StackStorm refused st2bot's own credential, so I cannot load its commands. This will not fix itself: " +
+      "an administrator must fix st2bot's StackStorm credential (`st2bot doctor` shows what is wrong).";
+  }
+  return "I could not load the action aliases from StackStorm yet; I will keep trying. Please try again in a moment.";
+}
+
 function helpHint(config: Config): string {
   return `Type ${config.bot.prefix}${config.stackstorm.plugin_prefix || "st2"}help to see what is available.`;
 }
@@ -59,8 +71,8 @@ function typedForm(config: Config, display: string): string {
 }
 
 async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promise<void> {
-  const { index, disabled, loaded } = deps.aliases();
-  if (!loaded) throw new CommandError("I could not load the action aliases from StackStorm yet; I will keep trying. Please try again in a moment.");
+  const { index, disabled, loaded, refused } = deps.aliases();
+  if (!loaded) throw new CommandError(notLoaded(refused));
   const outcome = index.match(text);
   switch (outcome.kind) {
     case "none": {
@@ -226,8 +238,8 @@ export function st2HelpCommand(deps: St2CommandDeps): Command {
     usage: `${name} [--pack P] [--filter F] [--limit N] [--offset N]`,
     run: async (ctx) => {
       const args = parseHelpArgs(ctx.command?.args ?? "");
-      const { index, loaded } = deps.aliases();
-      if (!loaded) throw new CommandError("I could not load the action aliases from StackStorm yet; please try again in a moment.");
+      const { index, loaded, refused } = deps.aliases();
+      if (!loaded) throw new CommandError(notLoaded(refused));
       const all = index.help({ pack: args.pack, filter: args.filter }).helpstrings;
       const visible = all.filter((h) => {
         const ref = findRef(index, h.pack, h.display);

@@ -5,6 +5,7 @@
  */
 import { WebSocketClient } from "@mattermost/client";
 import { logger } from "../../lib/log.ts";
+import { quietHandlers, withConsoleTo } from "../../lib/console.ts";
 
 const log = logger("chat.mattermost");
 
@@ -41,9 +42,10 @@ export class EventSocket {
   open(url: string, token: string): Promise<void> {
     this.stopped = false;
     this.ws ??= this.newClient();
-    this.ws.close(); // clears a pending library retry: reconnects follow our Backoff, not its own
+    // The library's console chatter (connecting, closed, whole error events) goes to our debug log.
+    withConsoleTo(log, () => this.ws!.close()); // clears a pending library retry: reconnects follow our Backoff, not its own
     const hello = new Promise<void>((resolve, reject) => (this.opening = { resolve, reject }));
-    this.ws.initialize(url, token);
+    withConsoleTo(log, () => this.ws!.initialize(url, token));
     clearTimeout(this.helloTimer);
     this.helloTimer = setTimeout(() => {
       this.settle(new Error(`no hello from Mattermost within ${this.opts.helloTimeoutMs} ms`));
@@ -62,14 +64,14 @@ export class EventSocket {
     this.stopped = true;
     clearTimeout(this.helloTimer);
     this.settle(new Error("stopped"));
-    this.ws?.close();
+    withConsoleTo(log, () => this.ws?.close());
     this.socket?.close();
   }
 
   private newClient(): WebSocketClient {
     const make = this.opts.newWebSocket ?? ((url: string) => new WebSocket(url));
     const ws = new WebSocketClient({
-      newWebSocketFn: (url) => (this.socket = make(url)),
+      newWebSocketFn: (url) => (this.socket = quietHandlers(make(url), log)),
       clientPingInterval: this.opts.pingIntervalMs,
       minWebSocketRetryTime: PARKED_MS,
       maxWebSocketRetryTime: PARKED_MS,
@@ -96,7 +98,7 @@ export class EventSocket {
     if (this.stopped) {
       // The library arms its own (parked) retry timer right after this listener; disarm it so
       // a stopped backend holds no timers and the process can exit.
-      setTimeout(() => this.ws?.close(), 0);
+      setTimeout(() => withConsoleTo(log, () => this.ws?.close()), 0);
       return;
     }
     this.opts.onDrop();

@@ -2,11 +2,12 @@
  * `st2bot alias …`: try the alias engine offline, without StackStorm or chat.
  *
  *   st2bot alias parse --format F --command C
- *   st2bot alias match --aliases PATH... [--strict] -- COMMAND
+ *   st2bot alias match --aliases PATH... [--strict] [--quiet] [--] COMMAND
  *
  * Exit codes: 0 success, 1 the command does not match (StackStorm's message on stderr),
  * 2 bad usage, an invalid format or no aliases to match against.
  */
+import { existsSync } from "node:fs";
 import { AliasParseError, FormatError, parseFormat } from "./format.ts";
 import { AliasIndex } from "./index.ts";
 import { loadAliasFiles } from "./load.ts";
@@ -22,9 +23,12 @@ export const ALIAS_HELP = `usage:
       parameters as JSON.
   st2bot alias match --aliases PATH... [--strict] -- COMMAND
       Load action aliases from YAML files or folders (a pack's aliases/ folder, or a
-      folder of packs) and show which alias and representation COMMAND runs.
+      folder of packs) and show which alias and representation COMMAND runs. COMMAND
+      starts after -- or, without --, at the first word after the paths that is not a
+      file or folder: st2bot alias match --aliases packs/aws aws ec2 get
       --strict  refuse every ambiguity, as StackStorm does; by default, when several
                 representations of one alias match, the most specific one is chosen.
+      --quiet   (-q) do not print warnings about files or formats that could not be loaded
 
 exit codes: 0 matched, 1 no match or ambiguous, 2 usage error or invalid format
 `;
@@ -90,12 +94,14 @@ function parseCommand(args: string[], io: CliIo): number {
 interface MatchArgs {
   paths: string[];
   strict: boolean;
+  quiet: boolean;
   command: string;
 }
 
 function readMatchArgs(args: string[]): MatchArgs | "help" {
   const paths: string[] = [];
   let strict = false;
+  let quiet = false;
   let command: string | undefined;
   let inPaths = false;
   for (let i = 0; i < args.length; i++) {
@@ -106,17 +112,22 @@ function readMatchArgs(args: string[]): MatchArgs | "help" {
     }
     if (arg === "--help" || arg === "-h") return "help";
     if (arg === "--strict") strict = true;
+    else if (arg === "--quiet" || arg === "-q") quiet = true;
     else if (arg === "--aliases") inPaths = true;
     else if (arg.startsWith("--aliases=")) {
       paths.push(arg.slice("--aliases=".length));
       inPaths = true;
     } else if (arg.startsWith("-")) throw new UsageError(`unknown option "${arg}"`);
-    else if (inPaths) paths.push(arg);
-    else throw new UsageError(`unexpected argument "${arg}" (the command goes after --)`);
+    else if (inPaths && (paths.length === 0 || existsSync(arg))) paths.push(arg);
+    else if (inPaths) {
+      // The first word after the paths that is not a file or folder starts the command.
+      command = args.slice(i).join(" ");
+      break;
+    } else throw new UsageError(`unexpected argument "${arg}" (the command goes after --aliases PATH...)`);
   }
   if (paths.length === 0) throw new UsageError("match needs --aliases PATH...");
-  if (command === undefined) throw new UsageError("match needs the command after --");
-  return { paths, strict, command };
+  if (command === undefined) throw new UsageError("match needs the command after the alias paths");
+  return { paths, strict, quiet, command };
 }
 
 async function matchCommand(args: string[], io: CliIo): Promise<number> {
@@ -128,13 +139,13 @@ async function matchCommand(args: string[], io: CliIo): Promise<number> {
   }
   if (parsed === "help") return help(io);
   const loaded = await loadAliasFiles(parsed.paths);
-  for (const e of loaded.errors) io.stderr(`warning: ${e.file}: ${e.reason}\n`);
+  if (!parsed.quiet) for (const e of loaded.errors) io.stderr(`warning: ${e.file}: ${e.reason}\n`);
   if (loaded.aliases.length === 0) {
     io.stderr(`no action aliases found in ${parsed.paths.join(", ")}\n`);
     return 2;
   }
   const index = new AliasIndex(loaded.aliases);
-  for (const p of index.problems) io.stderr(`warning: ${p.ref}: format "${p.format}" skipped: ${p.reason}\n`);
+  if (!parsed.quiet) for (const p of index.problems) io.stderr(`warning: ${p.ref}: format "${p.format}" skipped: ${p.reason}\n`);
   return report(index, parsed, io);
 }
 

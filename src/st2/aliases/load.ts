@@ -61,7 +61,7 @@ async function loadFile(file: string, result: AliasLoadResult): Promise<void> {
     const where = docs.length > 1 ? `${file} (document ${i + 1})` : file;
     const syntax = doc.errors[0];
     if (syntax) {
-      result.errors.push({ file: where, reason: `YAML: ${syntax.message.split("\n")[0]}` });
+      result.errors.push({ file: where, reason: `YAML: ${syntax.message.split("\n")[0]!.replace(/:\s*$/, "")}` });
       return;
     }
     const data: unknown = doc.toJS();
