@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import type { St2Client } from "../st2/client.ts";
-import { providerFor, type Credential } from "../st2/credentials.ts";
+import { forgetCredential, providerFor, rememberCredential, secretOf, type Credential } from "../st2/credentials.ts";
 import { St2ApiError } from "../st2/http.ts";
 import { logger } from "../lib/log.ts";
 import type { SecretStore } from "./secrets.ts";
@@ -56,10 +56,16 @@ export class Identities {
     return { ok: true, client: this.bot.withCredential(providerFor(credential, "log in again with st2session_start")) };
   }
 
-  /** Forgets a user's stored credential (their token expired, or they ended the session). */
+  /**
+   * Forgets a user's stored credential (their token expired, they ended the session, an admin
+   * cancelled it) and their login sessions; the credential stops being masked in the log.
+   */
   async forget(chatUser: string): Promise<boolean> {
     this.sessions.end(chatUser);
-    return this.store.delete(chatUser);
+    const old = await this.stored(chatUser);
+    const had = await this.store.delete(chatUser);
+    if (old) forgetCredential(old);
+    return had;
   }
 
   /** Validates the login against StackStorm and stores only the resulting token or key. */
@@ -90,9 +96,18 @@ export class Identities {
     }
     // Consume the link before storing, so two logins racing on one link cannot both succeed.
     if (!redeemed.finish()) return { ok: false, status: 404, error: INVALID_SESSION };
+    // Masked only now that StackStorm accepted it: text that was merely submitted never is.
+    rememberCredential(credential);
+    const replaced = await this.stored(redeemed.chatUser);
     await this.store.put(redeemed.chatUser, credential);
+    if (replaced && secretOf(replaced) !== secretOf(credential)) forgetCredential(replaced);
     log.info("a chat user linked their StackStorm identity", { chatUser: redeemed.chatUser, st2User, kind: req.kind });
     return { ok: true, st2User };
+  }
+
+  /** The stored credential, or undefined when there is none or it cannot be read any more. */
+  private async stored(chatUser: string): Promise<Credential | undefined> {
+    return this.store.get(chatUser).catch(() => undefined);
   }
 
   private async check(req: LoginRequest): Promise<{ credential: Credential; st2User?: string } | undefined> {

@@ -81,7 +81,7 @@ export function sessionCommands(config: Config, identities: Identities): Command
         if (!who) throw new CommandError(`Usage: ${config.bot.prefix}${pp}session_cancel <user or id>`);
         const user = who.includes(":") ? who : `${ctx.backend.name}:${who.replace(/^@/, "")}`;
         const cancelled = identities.sessions.cancel(who) + identities.sessions.cancel(user);
-        const deleted = await identities.store.delete(user);
+        const deleted = await identities.forget(user);
         await ctx.reply(cancelled || deleted ? `Cancelled ${cancelled} session(s)${deleted ? ` and deleted the stored credentials of ${user}` : ""}.` : `No session or stored credentials found for "${who}".`);
       },
     },
