@@ -42,7 +42,8 @@ url = "https://chatops.example.com/"`,
 afterAll(() => emulator.stop());
 
 /** A login on a fresh link for `user` with `req`'s credential. */
-async function login(user: string, req: Omit<LoginRequest, "shared_word">) {
+type Submitted = LoginRequest extends infer R ? (R extends LoginRequest ? Omit<R, "shared_word"> : never) : never;
+async function login(user: string, req: Submitted) {
   const id = await identities.sessions.start(user, WORD);
   return identities.login(id, { shared_word: WORD, ...req } as LoginRequest);
 }
