@@ -40,9 +40,10 @@ export interface BotDeps {
 
 /** Turns a target into the announcement shape the outbox keeps. */
 export function addressed(target: Target, out: Outgoing): BotMessage {
+  const secret = out.secret ? { secret: true } : {};
   return target.kind === "room"
-    ? { message: out.text, channel: target.id, extra: out.extra, context: target.thread ? { thread: target.thread } : undefined }
-    : { message: out.text, user: target.id, whisper: true, extra: out.extra };
+    ? { message: out.text, channel: target.id, extra: out.extra, context: target.thread ? { thread: target.thread } : undefined, ...secret }
+    : { message: out.text, user: target.id, whisper: true, extra: out.extra, ...secret };
 }
 
 /**

@@ -47,6 +47,8 @@ export type Target =
 export interface Outgoing {
   text: string;
   extra?: Record<string, unknown>;
+  /** The text carries a secret (a login link): kept encrypted at rest. Backends ignore it. */
+  secret?: boolean;
 }
 
 export type ConnectionState = "connecting" | "connected" | "disconnected" | "stopped";

@@ -23,6 +23,7 @@ import { logger } from "../lib/log.ts";
 import { type Announcement, targetKey, targetOf, threadOf } from "./announcement.ts";
 import { splitMessage } from "./split.ts";
 import { withTimeout } from "../lib/timeout.ts";
+import { Sealer } from "../store/seal.ts";
 
 const log = logger("delivery.outbox");
 
@@ -59,6 +60,11 @@ export interface OutboxOptions {
   onDelivered?: (id: number, announcement: Announcement) => void;
   /** When a message is kept as dead. */
   onDead?: (id: number, reason: string) => void;
+  /**
+   * Seals the text of messages marked `secret` before they are stored (see `sealBody`); default
+   * a key for this process only, so such a text is never stored in clear, even without one.
+   */
+  sealer?: Sealer;
 }
 
 /** Counts for `!status` and `/metrics`. */
@@ -143,6 +149,7 @@ export class Outbox {
   private readonly resolved = new Map<string, { target: Target; until: number }>();
   private readonly overall?: TokenBucket;
   private readonly sql: ReturnType<typeof prepare>;
+  private readonly sealer: Sealer;
   private done: Entry[] = [];
   private flushScheduled = false;
   private batch: { a: Announcement; source: OutboxSource }[] = [];
@@ -161,6 +168,7 @@ export class Outbox {
     this.now = opts.clock ?? Date.now;
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 30_000;
     this.sql = prepare(this.db);
+    this.sealer = opts.sealer ?? Sealer.ephemeral();
     const rate = opts.overallRate ?? scaled(opts.backend.sendRate, 10);
     if (rate) this.overall = new TokenBucket(rate, this.now());
   }
@@ -220,7 +228,7 @@ export class Outbox {
     const target = targetOf(a);
     const key = target ? targetKey(target) : NO_TARGET;
     const now = this.now();
-    const payload = JSON.stringify(a);
+    const payload = a.secret ? sealBody(this.sealer, a, key) : JSON.stringify(a);
     const deadReason = target ? null : "the announcement names neither a channel nor a user";
     const id = Number(this.sql.insert.run(key, payload, source, now, deadReason ? 1 : 0, deadReason).lastInsertRowid);
     return { id, key, payload, acceptedAt: now, announcement: a, deadReason };
@@ -436,7 +444,7 @@ export class Outbox {
   /** Parses and splits the head once; an unreadable row goes dead. */
   private prepare(lane: Lane, entry: Entry): boolean {
     if (entry.parts) return true;
-    const a = entry.announcement ?? parsePayload(entry.payload);
+    const a = entry.announcement ?? openBody(this.sealer, parsePayload(entry.payload), entry);
     if (!a) {
       this.dead(lane, entry, "the stored announcement is unreadable");
       return false;
@@ -551,6 +559,31 @@ export class Outbox {
 
 function scaled(rate: Rate | undefined, factor: number): Rate | undefined {
   return rate && { perSecond: rate.perSecond * factor, burst: rate.burst * factor };
+}
+
+/** What a sealed message shows where it is not opened (`!st2outbox`). */
+const SEALED_PLACEHOLDER = "(this message carries a secret and is stored encrypted)";
+/** Sent instead of a sealed text that cannot be opened any more (its key died with a restart). */
+const UNRECOVERABLE =
+  "st2bot restarted before it could send you a message that carried a secret (such as a login link), and could not recover it. If you were waiting for a login link, please ask for a new one.";
+
+/**
+ * The stored form of a `secret` message: its text sealed, bound to the target key it is stored
+ * under, and a placeholder where the text was; everything else (where it goes) stays readable.
+ */
+function sealBody(sealer: Sealer, a: Announcement, key: string): string {
+  const { secret: _, message, ...rest } = a;
+  return JSON.stringify({ ...rest, message: SEALED_PLACEHOLDER, sealed: sealer.seal(message, key) });
+}
+
+/** A row read back: its sealed text opened, or replaced by `UNRECOVERABLE` when it cannot be. */
+function openBody(sealer: Sealer, a: Announcement | undefined, entry: Entry): Announcement | undefined {
+  const sealed = (a as { sealed?: unknown } | undefined)?.sealed;
+  if (!a || typeof sealed !== "string") return a;
+  const { sealed: _, ...rest } = a as Announcement & { sealed: string };
+  const message = sealer.open(sealed, entry.key);
+  if (message === undefined) log.warn("a stored message that carried a secret could not be opened (the key it was sealed with is gone); sending a notice instead", { id: entry.id, target: entry.key });
+  return { ...rest, message: message ?? UNRECOVERABLE };
 }
 
 function parsePayload(payload: string): Announcement | undefined {

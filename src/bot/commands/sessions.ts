@@ -42,7 +42,9 @@ export function sessionCommands(config: Config, identities: Identities): Command
         if (!word) throw new CommandError(`Usage: ${config.bot.prefix}${pp}session_start <shared word> — pick a word you will type again on the login page.`);
         const id = await identities.sessions.start(chatUserKey(ctx.backend.name, ctx.msg), word);
         const minutes = Math.round(config.stackstorm.session_ttl / 60);
-        await ctx.reply(`Open ${base}login/${id} within ${minutes} minutes and log in to StackStorm there. The link works once.`);
+        // Marked secret: the outbox keeps the link encrypted until it is delivered.
+        const text = `Open ${base}login/${id} within ${minutes} minutes and log in to StackStorm there. The link works once.`;
+        await ctx.send(ctx.backend.replyTarget(ctx.msg), { text, secret: true });
       },
     },
     {
