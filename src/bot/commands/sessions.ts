@@ -5,6 +5,7 @@
 import type { Config } from "../../config/schema.ts";
 import type { Message } from "../../chat/types.ts";
 import type { Identities } from "../../auth/identity.ts";
+import { WindowLimit, type WindowLimitOptions } from "../../auth/limit.ts";
 import { CommandError } from "../../lib/errors.ts";
 import type { Command } from "../types.ts";
 
@@ -18,11 +19,18 @@ export function loginHint(config: Config): string {
 }
 
 /**
+ * How many login links one chat user may ask for: each costs an argon2id hash (64 MiB while it
+ * runs), and a user needs a new link only when the last one expired or the word was mistyped.
+ */
+export const SESSION_START_LIMIT: WindowLimitOptions = { max: 3, windowMs: 10 * 60_000 };
+
+/**
  * `<pp>session_start`, `<pp>session_end` and, for admins, `<pp>session_list` and
  * `<pp>session_cancel`. Each refuses with a plain message unless client-side login is enabled.
  */
-export function sessionCommands(config: Config, identities: Identities): Command[] {
+export function sessionCommands(config: Config, identities: Identities, limit: WindowLimitOptions = SESSION_START_LIMIT): Command[] {
   const pp = config.stackstorm.plugin_prefix || "st2";
+  const starts = new WindowLimit(limit);
   const base = config.stackstorm.rbac_auth.clientside?.url.replace(/\/*$/, "/");
   const requireClientside = () => {
     if (!base) throw new CommandError("Client-side login is not enabled here: every command runs with the bot's StackStorm credentials.");
@@ -40,7 +48,15 @@ export function sessionCommands(config: Config, identities: Identities): Command
         }
         const word = ctx.command?.args ?? "";
         if (!word) throw new CommandError(`Usage: ${config.bot.prefix}${pp}session_start <shared word> — pick a word you will type again on the login page.`);
-        const id = await identities.sessions.start(chatUserKey(ctx.backend.name, ctx.msg), word);
+        const user = chatUserKey(ctx.backend.name, ctx.msg);
+        const verdict = starts.take(user);
+        if (!verdict.ok) {
+          const wait = Math.max(1, Math.ceil(verdict.retryAfterMs / 60_000));
+          throw new CommandError(
+            `You asked for ${verdict.count} login links in the last ${Math.round(limit.windowMs / 60_000)} minutes, the most I hand out; please ask again in ${wait} minute${wait === 1 ? "" : "s"}. The last link I sent you still works until it expires or is used.`,
+          );
+        }
+        const id = await identities.sessions.start(user, word);
         const minutes = Math.round(config.stackstorm.session_ttl / 60);
         // Marked secret: the outbox keeps the link encrypted until it is delivered.
         const text = `Open ${base}login/${id} within ${minutes} minutes and log in to StackStorm there. The link works once.`;
