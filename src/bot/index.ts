@@ -95,6 +95,9 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
       status: deps.status,
     }),
   );
+  // Everything the bot says itself may quote what a user typed: plain text on this service, so
+  // a typed `<!channel>` or `@all` echoed back pings no one (StackStorm's results are not bot text).
+  const plain = (out: Outgoing): Outgoing => (backend.escape ? { ...out, text: backend.escape(out.text) } : out);
   const handler = createRouter(backend, {
     prefix: config.bot.prefix,
     botName: config.bot.name,
@@ -103,10 +106,10 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     fallbackAfterPrefix: !config.stackstorm.plugin_prefix,
     middleware: [acl.middleware],
     isAdmin: (msg) => isAdmin(msg.from.aclId, config.bot.admins),
-    deliver: async (target, out) => deps.send(addressed(target, out)),
+    deliver: async (target, out) => deps.send(addressed(target, plain(out))),
     // Under the source_channel StackStorm sends the result to: one ordered queue per place.
     reply: async (msg, out) =>
-      deps.send({ message: out.text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined }),
+      deps.send({ message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined }),
     unknown: (ctx, typed) => ctx.reply(unknownCommandReply(typed, commands.map((c) => c.name), config.bot.prefix)),
   });
   return { handler, commands };

@@ -91,4 +91,11 @@ export interface ChatBackend {
   replyTarget(msg: Message): Target;
   /** The `source_channel` string err-stackstorm sends to StackStorm for this message. */
   sourceChannel(msg: Message): string;
+  /**
+   * Makes text the bot writes itself (replies, errors, anything that may quote what a user
+   * typed) plain on this service: it shows as written and cannot mention a person or the whole
+   * room (Slack `<!channel>`, `<@U…>`; Mattermost `@channel`, `@alice`). Absent where the
+   * service has no such syntax. StackStorm's own results are not passed through it.
+   */
+  escape?(text: string): string;
 }

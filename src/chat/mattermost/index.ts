@@ -14,7 +14,7 @@ import { resolveMattermostAddress } from "./address.ts";
 import { MattermostDirectory } from "./directory.ts";
 import { describe } from "./errors.ts";
 import { identityOf, parsePosted, socketEvent, toMessage } from "./events.ts";
-import { formatPost } from "./format.ts";
+import { escapeMentions, formatPost } from "./format.ts";
 import { MattermostSession, type MattermostSettings } from "./session.ts";
 import { EventSocket } from "./socket.ts";
 
@@ -107,6 +107,10 @@ class MattermostBackend implements ChatBackend {
 
   status(): BackendStatus {
     return this.state;
+  }
+
+  escape(text: string): string {
+    return escapeMentions(text);
   }
 
   botNames(): string[] {

@@ -18,7 +18,7 @@ import { resolveSlackAddress } from "./address.ts";
 import { SocketModeLink } from "./connection.ts";
 import { SlackDirectory } from "./directory.ts";
 import { isDirect, isSpeech, messageEvent, normaliseIncomingText, type SlackMessageEvent, type SlackSelf, slackIdentity, stripMention } from "./events.ts";
-import { buildPostArgs } from "./format.ts";
+import { buildPostArgs, escapeText } from "./format.ts";
 
 const log = logger("chat.slack");
 
@@ -104,6 +104,10 @@ class SlackBackend implements ChatBackend {
 
   status(): BackendStatus {
     return this.link.status();
+  }
+
+  escape(text: string): string {
+    return escapeText(text);
   }
 
   botNames(): string[] {
