@@ -31,8 +31,11 @@ const BOT_REFUSED =
   "st2bot cannot check tokens right now because StackStorm does not accept st2bot's own credential. " +
   "Please try again later, or log in with a username and password or an API key.";
 
-/** The client to act with for a chat user, or why there is none (they must log in first). */
-export type UserClient = { ok: true; client: St2Client } | { ok: false; reason: "no-session" };
+/**
+ * The client to act with for a chat user, or why there is none: they must log in first, or the
+ * chat service does not say who they are (`anonymous`: an XMPP room that hides real JIDs).
+ */
+export type UserClient = { ok: true; client: St2Client } | { ok: false; reason: "no-session" | "anonymous" };
 
 /** Whose credential each chat user's StackStorm calls carry, and the login that links one. */
 export class Identities {
@@ -48,9 +51,10 @@ export class Identities {
     return Boolean(this.config.stackstorm.rbac_auth.clientside);
   }
 
-  /** The client acting for `chatUser`: the bot's under standalone auth. */
-  async clientFor(chatUser: string): Promise<UserClient> {
+  /** The client acting for `chatUser` (undefined: unknown person): the bot's under standalone auth. */
+  async clientFor(chatUser: string | undefined): Promise<UserClient> {
     if (!this.clientside) return { ok: true, client: this.bot };
+    if (chatUser === undefined) return { ok: false, reason: "anonymous" };
     const credential = await this.store.get(chatUser);
     if (!credential) return { ok: false, reason: "no-session" };
     return { ok: true, client: this.bot.withCredential(providerFor(credential, "log in again with st2session_start")) };

@@ -14,7 +14,7 @@ import { createAcl } from "./middleware/acl.ts";
 import { createRouter } from "./router.ts";
 import { builtinCommands, unknownCommandReply, type StatusSource } from "./commands/builtins.ts";
 import { st2HelpCommand, st2RunCommand, type St2CommandDeps } from "./commands/st2.ts";
-import { chatUserKey, loginHint, sessionCommands } from "./commands/sessions.ts";
+import { ANONYMOUS, chatUserKey, loginHint, requireChatUserKey, sessionCommands } from "./commands/sessions.ts";
 import { inquiryCommands } from "./commands/inquiries.ts";
 import { outboxCommands, type OutboxControl } from "./commands/outbox.ts";
 import { reloadCommand } from "./commands/reload.ts";
@@ -66,11 +66,11 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     aliases: () => ({ index: deps.aliases.index, disabled: disabled(), loaded: deps.aliases.loaded }),
     clientFor: async (ctx) => {
       const found = await identities.clientFor(chatUserKey(ctx.backend.name, ctx.msg));
-      if (!found.ok) throw new CommandError(`You have not linked your StackStorm identity yet: ${loginHint(config)}.`);
+      if (!found.ok) throw new CommandError(found.reason === "anonymous" ? ANONYMOUS : `You have not linked your StackStorm identity yet: ${loginHint(config)}.`);
       return { client: found.client, personal: identities.clientside };
     },
     expired: async (ctx) => {
-      await identities.forget(chatUserKey(ctx.backend.name, ctx.msg));
+      await identities.forget(requireChatUserKey(ctx.backend.name, ctx.msg));
       return `StackStorm no longer accepts your login (it expired or was revoked), so I forgot it. To log in again, ${loginHint(config)}.`;
     },
     authorizeAlias: acl.authorizeAlias,

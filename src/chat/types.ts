@@ -15,6 +15,13 @@ export interface Identity {
   aclId: string;
   /** The `user` string err-stackstorm sends to StackStorm for this person on this service. */
   st2User: string;
+  /**
+   * The person's own account when `id` names something another person can take over later (an
+   * XMPP room occupant `room@conf/nick`): their real bare JID, or `null` when the room hides it.
+   * Absent: `id` is the account. Per-person state (a linked StackStorm login) is keyed on this,
+   * never on a nick.
+   */
+  account?: string | null;
 }
 
 export interface Room {

@@ -9,8 +9,25 @@ import { WindowLimit, type WindowLimitOptions } from "../../auth/limit.ts";
 import { CommandError } from "../../lib/errors.ts";
 import type { Command } from "../types.ts";
 
-/** The key a chat user's StackStorm credential is stored under: unique across backends. */
-export const chatUserKey = (backend: string, msg: Message) => `${backend}:${msg.from.id}`;
+/**
+ * The key a chat user's StackStorm credential is stored under, unique across backends: their
+ * account, never a nick (see `Identity.account`). Undefined when the service hides who they are.
+ */
+export function chatUserKey(backend: string, msg: Message): string | undefined {
+  const account = msg.from.account === undefined ? msg.from.id : msg.from.account;
+  return account === null ? undefined : `${backend}:${account}`;
+}
+
+/** Why nothing personal works for someone whose account the service hides. */
+export const ANONYMOUS =
+  "I cannot tell who you are here: this room hides its members' real addresses, so a StackStorm login linked to your nick would pass to whoever takes the nick after you. Message me directly from your own account instead (not through the room).";
+
+/** `chatUserKey`, or a CommandError saying why there is none. */
+export function requireChatUserKey(backend: string, msg: Message): string {
+  const key = chatUserKey(backend, msg);
+  if (key === undefined) throw new CommandError(ANONYMOUS);
+  return key;
+}
 
 /** How to log in, in words, for the messages that tell a user they must link their identity first. */
 export function loginHint(config: Config): string {
@@ -48,7 +65,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
         }
         const word = ctx.command?.args ?? "";
         if (!word) throw new CommandError(`Usage: ${config.bot.prefix}${pp}session_start <shared word> — pick a word you will type again on the login page.`);
-        const user = chatUserKey(ctx.backend.name, ctx.msg);
+        const user = requireChatUserKey(ctx.backend.name, ctx.msg);
         const verdict = starts.take(user);
         if (!verdict.ok) {
           const wait = Math.max(1, Math.ceil(verdict.retryAfterMs / 60_000));
@@ -69,7 +86,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
       help: "Forget your StackStorm credentials and end your login session",
       run: async (ctx) => {
         requireClientside();
-        const had = await identities.forget(chatUserKey(ctx.backend.name, ctx.msg));
+        const had = await identities.forget(requireChatUserKey(ctx.backend.name, ctx.msg));
         await ctx.reply(had ? "Your StackStorm session has ended and your stored credentials were deleted." : "You had no StackStorm session; nothing was stored for you.");
       },
     },
