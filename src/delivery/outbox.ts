@@ -24,6 +24,7 @@ import { type Announcement, targetKey, targetOf, threadOf } from "./announcement
 import { splitMessage } from "./split.ts";
 import { withTimeout } from "../lib/timeout.ts";
 import { Sealer } from "../store/seal.ts";
+import { openBody, sealBody } from "./sealed.ts";
 
 const log = logger("delivery.outbox");
 
@@ -444,7 +445,7 @@ export class Outbox {
   /** Parses and splits the head once; an unreadable row goes dead. */
   private prepare(lane: Lane, entry: Entry): boolean {
     if (entry.parts) return true;
-    const a = entry.announcement ?? openBody(this.sealer, parsePayload(entry.payload), entry);
+    const a = entry.announcement ?? openBody(this.sealer, parsePayload(entry.payload), entry.key, entry.id);
     if (!a) {
       this.dead(lane, entry, "the stored announcement is unreadable");
       return false;
@@ -559,31 +560,6 @@ export class Outbox {
 
 function scaled(rate: Rate | undefined, factor: number): Rate | undefined {
   return rate && { perSecond: rate.perSecond * factor, burst: rate.burst * factor };
-}
-
-/** What a sealed message shows where it is not opened (`!st2outbox`). */
-const SEALED_PLACEHOLDER = "(this message carries a secret and is stored encrypted)";
-/** Sent instead of a sealed text that cannot be opened any more (its key died with a restart). */
-const UNRECOVERABLE =
-  "st2bot restarted before it could send you a message that carried a secret (such as a login link), and could not recover it. If you were waiting for a login link, please ask for a new one.";
-
-/**
- * The stored form of a `secret` message: its text sealed, bound to the target key it is stored
- * under, and a placeholder where the text was; everything else (where it goes) stays readable.
- */
-function sealBody(sealer: Sealer, a: Announcement, key: string): string {
-  const { secret: _, message, ...rest } = a;
-  return JSON.stringify({ ...rest, message: SEALED_PLACEHOLDER, sealed: sealer.seal(message, key) });
-}
-
-/** A row read back: its sealed text opened, or replaced by `UNRECOVERABLE` when it cannot be. */
-function openBody(sealer: Sealer, a: Announcement | undefined, entry: Entry): Announcement | undefined {
-  const sealed = (a as { sealed?: unknown } | undefined)?.sealed;
-  if (!a || typeof sealed !== "string") return a;
-  const { sealed: _, ...rest } = a as Announcement & { sealed: string };
-  const message = sealer.open(sealed, entry.key);
-  if (message === undefined) log.warn("a stored message that carried a secret could not be opened (the key it was sealed with is gone); sending a notice instead", { id: entry.id, target: entry.key });
-  return { ...rest, message: message ?? UNRECOVERABLE };
 }
 
 function parsePayload(payload: string): Announcement | undefined {
