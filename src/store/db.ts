@@ -65,8 +65,26 @@ export function openDatabase(path: string): Database {
   // SQLite gives the -wal and -shm files the database file's mode; check anyway (they may
   // predate this run, or the journal mode switch just created them).
   if (onDisk) for (const suffix of ["-wal", "-shm"]) makePrivate(path + suffix, 0o600);
+  const existed = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version > 0;
   migrate(db);
+  if (onDisk) scrubOnce(db, path, existed);
   return db;
+}
+
+/**
+ * A database written before `secure_delete` was on still holds deleted rows (delivered login
+ * links among them) in its free space: rewrite it once (VACUUM), then empty the WAL, and
+ * remember that it was done. A new database only gets the mark.
+ */
+function scrubOnce(db: Database, path: string, existed: boolean): void {
+  if (db.query("SELECT 1 FROM meta WHERE key = 'secure_delete_scrubbed'").get()) return;
+  if (existed) {
+    const started = Date.now();
+    db.exec("VACUUM");
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    log.warn(`rewrote ${path} once to erase rows deleted before secure_delete was on`, { ms: Date.now() - started });
+  }
+  db.query("INSERT OR REPLACE INTO meta (key, value) VALUES ('secure_delete_scrubbed', ?)").run(new Date().toISOString());
 }
 
 /** The directory 0700, the database file created 0600, and older files tightened. */

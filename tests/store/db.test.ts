@@ -69,3 +69,38 @@ test("secure_delete is on: a deleted row's text is gone from the database file",
   db.close();
   expect(readFileSync(file).includes("needle-")).toBe(false);
 });
+
+test("a database written before secure_delete is rewritten once: rows deleted back then are gone from every file", () => {
+  root = mkdtempSync(join(tmpdir(), "st2bot-store-"));
+  const file = join(root, "st2bot.sqlite");
+  // An older st2bot: same schema, secure_delete off, a delivered login link deleted.
+  openDatabase(file).close();
+  const old = new Database(file);
+  old.exec("PRAGMA secure_delete = OFF; PRAGMA journal_mode = WAL; DELETE FROM meta WHERE key = 'secure_delete_scrubbed'");
+  old.query("INSERT INTO outbox (target_key, payload, source, created_at) VALUES ('user:alice', ?, 'bot', 0)").run(
+    JSON.stringify({ message: "Open https://st2bot.example.com/login/5a4bd3c2-0000-4000-8000-123456789abc now", user: "alice" }),
+  );
+  old.exec("DELETE FROM outbox");
+  old.close();
+  const files = () => [file, `${file}-wal`, `${file}-shm`].filter((f) => existsSync(f));
+  expect(files().some((f) => readFileSync(f).includes("5a4bd3c2-0000"))).toBe(true);
+
+  const logs = captureLogs();
+  let db: Database;
+  try {
+    db = openDatabase(file);
+  } finally {
+    logs.restore();
+  }
+  expect(logs.text()).toContain("rewrote");
+  expect(files().filter((f) => readFileSync(f).includes("5a4bd3c2-0000"))).toEqual([]);
+  db.close();
+  // Once: the next open does not rewrite again.
+  const again = captureLogs();
+  try {
+    openDatabase(file).close();
+  } finally {
+    again.restore();
+  }
+  expect(again.text()).not.toContain("rewrote");
+});
