@@ -36,7 +36,7 @@ export function loginHint(config: Config): string {
 }
 
 /**
- * How many login links one chat user may ask for: each costs an argon2id hash (64 MiB while it
+ * How many login links one chat user may ask for: each costs an argon2id hash (19 MiB while it
  * runs), and a user needs a new link only when the last one expired or the word was mistyped.
  */
 export const SESSION_START_LIMIT: WindowLimitOptions = { max: 3, windowMs: 10 * 60_000 };
