@@ -9,8 +9,8 @@
  * clear at all: see store/seal.ts.)
  */
 import { Database } from "bun:sqlite";
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { logger } from "../lib/log.ts";
 
 const log = logger("store");
@@ -91,10 +91,34 @@ function scrubOnce(db: Database, path: string, existed: boolean): void {
 function prepareFiles(path: string): void {
   const dir = dirname(path);
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  else if (!ownDirectory(dir, basename(path))) {
+    // A shared directory (data_dir = "/tmp", ".", a home): chmod'ing it would break others.
+    // The files below are still made private; only their names remain visible.
+    const mode = statSync(dir).mode & 0o7777;
+    if (mode & 0o077) log.warn(`${dir} is shared (mode ${octal(mode)}, it holds other files): st2bot's files in it are private, but give st2bot a data_dir of its own`);
+    return prepareFile(path);
+  }
   makePrivate(dir, 0o700);
+  prepareFile(path);
+}
+
+/**
+ * Whether `dir` is st2bot's own: owned by this user, not a sticky shared directory, and holding
+ * nothing but the database `name` and its companion files.
+ */
+function ownDirectory(dir: string, name: string): boolean {
+  const st = statSync(dir);
+  if (st.mode & 0o1000) return false;
+  if (typeof process.getuid === "function" && st.uid !== process.getuid()) return false;
+  return readdirSync(dir).every((entry) => entry === name || COMPANIONS.some((suffix) => entry === name + suffix));
+}
+
+const COMPANIONS = ["-wal", "-shm", "-journal"];
+
+function prepareFile(path: string): void {
   // Created by us with its final mode, so the file is never readable by others, not even briefly.
   if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
-  for (const suffix of ["", "-wal", "-shm", "-journal"]) makePrivate(path + suffix, 0o600);
+  for (const suffix of ["", ...COMPANIONS]) makePrivate(path + suffix, 0o600);
 }
 
 /** chmod `file` to `mode` when group or others have any access; says so in the log. */

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../../src/store/db.ts";
@@ -55,6 +55,26 @@ describe("file modes", () => {
     expect(logs.text()).toContain(`made ${file} private: mode 0644 → 0600`);
     db.close();
   });
+});
+
+test("a shared directory (other files in it) is left as it is, with a warning; the database files are still 0600", () => {
+  root = mkdtempSync(join(tmpdir(), "st2bot-store-"));
+  const dir = join(root, "shared");
+  mkdirSync(dir);
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, "someone-elses.txt"), "x");
+  const file = join(dir, "st2bot.sqlite");
+  const logs = captureLogs();
+  let db: Database;
+  try {
+    db = openDatabase(file);
+  } finally {
+    logs.restore();
+  }
+  expect(mode(dir)).toBe(0o755);
+  expect(logs.text()).toContain(`${dir} is shared (mode 0755`);
+  expect(mode(file)).toBe(0o600);
+  db.close();
 });
 
 test("secure_delete is on: a deleted row's text is gone from the database file", () => {
