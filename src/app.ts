@@ -13,6 +13,7 @@ import { AliasCache } from "./st2/aliascache.ts";
 import { St2Stream, type StreamState } from "./st2/stream.ts";
 import { openDatabase, type Database } from "./store/db.ts";
 import { Outbox } from "./delivery/outbox.ts";
+import { Sealer } from "./store/seal.ts";
 import { parseStreamAnnouncement } from "./delivery/announcement.ts";
 import { createBot } from "./bot/index.ts";
 import type { StatusSource } from "./bot/commands/builtins.ts";
@@ -141,13 +142,16 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   const { config } = opts;
   const client = St2Client.fromConfig(config, { fetch: opts.fetch });
   const aliases = new AliasCache({ load: () => client.listAliases() });
+  const key = await secretsKey(config);
   const outbox = new Outbox({
+    // Login links are sealed with a key derived from the secrets key (they survive a restart).
+    sealer: key ? await Sealer.derive(key) : undefined,
     db,
     backend,
     deadAfterMs: config.outbox.dead_after_seconds * 1000,
     maxRetryDelayMs: config.outbox.max_retry_delay_seconds * 1000,
   });
-  const identities = await openIdentities(config, db, client);
+  const identities = await openIdentities(config, db, client, key);
   const twofactor = TwoFactor.fromConfig(config);
   teardown.push(["two-factor expiry timer", () => twofactor.stop()]);
   const stream = connectStream(config, client, aliases, outbox, twofactor, opts.streamIdleTimeoutMs);
@@ -272,10 +276,13 @@ export function loadSecretsKey(config: Config): Promise<CryptoKey> {
 }
 
 /** The secrets store and sessions; the encrypted store needs its key only under client-side auth. */
-async function openIdentities(config: Config, db: Database, client: St2Client): Promise<Identities> {
-  let store: SecretStore = new CleartextStore();
-  if (config.stackstorm.rbac_auth.clientside && config.stackstorm.secrets_store === "encrypted") {
-    store = await EncryptedStore.open(db, await loadSecretsKey(config));
-  }
+async function openIdentities(config: Config, db: Database, client: St2Client, key: CryptoKey | undefined): Promise<Identities> {
+  const store: SecretStore = key ? await EncryptedStore.open(db, key) : new CleartextStore();
   return new Identities(config, client, store, new Sessions(db, config.stackstorm.session_ttl * 1000));
+}
+
+/** The secrets key, when the encrypted store needs one (client-side auth). */
+async function secretsKey(config: Config): Promise<CryptoKey | undefined> {
+  if (!config.stackstorm.rbac_auth.clientside || config.stackstorm.secrets_store !== "encrypted") return undefined;
+  return loadSecretsKey(config);
 }

@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import type { St2Client } from "../st2/client.ts";
-import { providerFor, type Credential } from "../st2/credentials.ts";
+import { forgetCredential, providerFor, rememberCredential, secretOf, type Credential } from "../st2/credentials.ts";
 import { St2ApiError } from "../st2/http.ts";
 import { logger } from "../lib/log.ts";
 import type { SecretStore } from "./secrets.ts";
@@ -31,8 +31,11 @@ const BOT_REFUSED =
   "st2bot cannot check tokens right now because StackStorm does not accept st2bot's own credential. " +
   "Please try again later, or log in with a username and password or an API key.";
 
-/** The client to act with for a chat user, or why there is none (they must log in first). */
-export type UserClient = { ok: true; client: St2Client } | { ok: false; reason: "no-session" };
+/**
+ * The client to act with for a chat user, or why there is none: they must log in first, or the
+ * chat service does not say who they are (`anonymous`: an XMPP room that hides real JIDs).
+ */
+export type UserClient = { ok: true; client: St2Client } | { ok: false; reason: "no-session" | "anonymous" };
 
 /** Whose credential each chat user's StackStorm calls carry, and the login that links one. */
 export class Identities {
@@ -48,18 +51,25 @@ export class Identities {
     return Boolean(this.config.stackstorm.rbac_auth.clientside);
   }
 
-  /** The client acting for `chatUser`: the bot's under standalone auth. */
-  async clientFor(chatUser: string): Promise<UserClient> {
+  /** The client acting for `chatUser` (undefined: unknown person): the bot's under standalone auth. */
+  async clientFor(chatUser: string | undefined): Promise<UserClient> {
     if (!this.clientside) return { ok: true, client: this.bot };
+    if (chatUser === undefined) return { ok: false, reason: "anonymous" };
     const credential = await this.store.get(chatUser);
     if (!credential) return { ok: false, reason: "no-session" };
     return { ok: true, client: this.bot.withCredential(providerFor(credential, "log in again with st2session_start")) };
   }
 
-  /** Forgets a user's stored credential (their token expired, or they ended the session). */
+  /**
+   * Forgets a user's stored credential (their token expired, they ended the session, an admin
+   * cancelled it) and their login sessions; the credential stops being masked in the log.
+   */
   async forget(chatUser: string): Promise<boolean> {
     this.sessions.end(chatUser);
-    return this.store.delete(chatUser);
+    const old = await this.stored(chatUser);
+    const had = await this.store.delete(chatUser);
+    if (old) forgetCredential(old);
+    return had;
   }
 
   /** Validates the login against StackStorm and stores only the resulting token or key. */
@@ -90,9 +100,18 @@ export class Identities {
     }
     // Consume the link before storing, so two logins racing on one link cannot both succeed.
     if (!redeemed.finish()) return { ok: false, status: 404, error: INVALID_SESSION };
+    // Masked only now that StackStorm accepted it: text that was merely submitted never is.
+    rememberCredential(credential);
+    const replaced = await this.stored(redeemed.chatUser);
     await this.store.put(redeemed.chatUser, credential);
+    if (replaced && secretOf(replaced) !== secretOf(credential)) forgetCredential(replaced);
     log.info("a chat user linked their StackStorm identity", { chatUser: redeemed.chatUser, st2User, kind: req.kind });
     return { ok: true, st2User };
+  }
+
+  /** The stored credential, or undefined when there is none or it cannot be read any more. */
+  private async stored(chatUser: string): Promise<Credential | undefined> {
+    return this.store.get(chatUser).catch(() => undefined);
   }
 
   private async check(req: LoginRequest): Promise<{ credential: Credential; st2User?: string } | undefined> {

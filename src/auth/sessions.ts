@@ -4,6 +4,11 @@
  * and the shared word's password hash (Bun.password, argon2id) are stored. A session expires
  * after session_ttl and is consumed by its first successful login; expired, consumed and
  * unknown ids are indistinguishable to the caller.
+ *
+ * Shared words are hashed with argon2id at OWASP's baseline (19 MiB, 2 passes; Bun's default
+ * takes 64 MiB) — the word only guards a link that is already 122 random bits and short-lived —
+ * and one at a time, so a burst of requests queues instead of multiplying the memory (the chat
+ * command also limits each user, see bot/commands/sessions.ts).
  */
 import type { Database } from "../store/db.ts";
 
@@ -29,6 +34,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 
 /** The login sessions table (see the file comment). */
 export class Sessions {
+  /** The tail of the one-at-a-time hashing queue. */
+  private hashing: Promise<unknown> = Promise.resolve();
+
   constructor(
     private readonly db: Database,
     private readonly ttlMs: number,
@@ -38,7 +46,7 @@ export class Sessions {
   /** Creates a session for `chatUser` (replacing any open one) and returns its secret id. */
   async start(chatUser: string, sharedWord: string): Promise<string> {
     const id = crypto.randomUUID();
-    const hash = await Bun.password.hash(sharedWord);
+    const hash = await this.hashOne(sharedWord);
     const now = this.now();
     this.db.transaction(() => {
       this.db.query("DELETE FROM sessions WHERE chat_user = ? AND consumed = 0").run(chatUser);
@@ -46,6 +54,12 @@ export class Sessions {
         .run(sha256(id), chatUser, hash, now, now + this.ttlMs);
     })();
     return id;
+  }
+
+  private hashOne(word: string): Promise<string> {
+    const run = this.hashing.then(() => Bun.password.hash(word, ARGON2));
+    this.hashing = run.catch(() => undefined);
+    return run;
   }
 
   /** Whether `id` names an open session (for the page to say so before the form is filled). */
@@ -114,6 +128,12 @@ interface Row {
   consumed: number;
 }
 
+/** OWASP's argon2id baseline (m = 19 MiB, t = 2, p = 1); `verify` reads the parameters from each hash. */
+const ARGON2 = { algorithm: "argon2id", memoryCost: 19_456, timeCost: 2 } as const;
+
 let dummy: string | undefined;
-/** Made on first use, not at import: hashing costs tens of milliseconds of start-up. */
-const dummyHash = () => (dummy ??= Bun.password.hashSync("st2bot-no-such-session"));
+/**
+ * Made on first use, not at import: hashing costs tens of milliseconds of start-up. Same
+ * parameters as real hashes, so an unknown id costs as long to check as a known one.
+ */
+const dummyHash = () => (dummy ??= Bun.password.hashSync("st2bot-no-such-session", ARGON2));

@@ -14,7 +14,7 @@ import { createAcl } from "./middleware/acl.ts";
 import { createRouter } from "./router.ts";
 import { builtinCommands, unknownCommandReply, type StatusSource } from "./commands/builtins.ts";
 import { st2HelpCommand, st2RunCommand, type St2CommandDeps } from "./commands/st2.ts";
-import { chatUserKey, loginHint, sessionCommands } from "./commands/sessions.ts";
+import { ANONYMOUS, chatUserKey, loginHint, requireChatUserKey, sessionCommands } from "./commands/sessions.ts";
 import { inquiryCommands } from "./inquiries/commands.ts";
 import { outboxCommands, type OutboxControl } from "./commands/outbox.ts";
 import { reloadCommand } from "./commands/reload.ts";
@@ -40,9 +40,10 @@ export interface BotDeps {
 
 /** Turns a target into the announcement shape the outbox keeps. */
 export function addressed(target: Target, out: Outgoing): BotMessage {
+  const secret = out.secret ? { secret: true } : {};
   return target.kind === "room"
-    ? { message: out.text, channel: target.id, extra: out.extra, context: target.thread ? { thread: target.thread } : undefined }
-    : { message: out.text, user: target.id, whisper: true, extra: out.extra };
+    ? { message: out.text, channel: target.id, extra: out.extra, context: target.thread ? { thread: target.thread } : undefined, ...secret }
+    : { message: out.text, user: target.id, whisper: true, extra: out.extra, ...secret };
 }
 
 /**
@@ -65,11 +66,11 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     aliases: () => ({ index: deps.aliases.index, disabled: disabled(), loaded: deps.aliases.loaded, refused: deps.status.st2().state === "failing" }),
     clientFor: async (ctx) => {
       const found = await identities.clientFor(chatUserKey(ctx.backend.name, ctx.msg));
-      if (!found.ok) throw new CommandError(`You have not linked your StackStorm identity yet: ${loginHint(config)}.`);
+      if (!found.ok) throw new CommandError(found.reason === "anonymous" ? ANONYMOUS : `You have not linked your StackStorm identity yet: ${loginHint(config)}.`);
       return { client: found.client, personal: identities.clientside };
     },
     expired: async (ctx) => {
-      await identities.forget(chatUserKey(ctx.backend.name, ctx.msg));
+      await identities.forget(requireChatUserKey(ctx.backend.name, ctx.msg));
       return `StackStorm no longer accepts your login (it expired or was revoked), so I forgot it. To log in again, ${loginHint(config)}.`;
     },
     authorizeAlias: acl.authorizeAlias,
@@ -94,6 +95,9 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
       status: deps.status,
     }),
   );
+  // Everything the bot says itself may quote what a user typed: plain text on this service, so
+  // a typed `<!channel>` or `@all` echoed back pings no one (StackStorm's results are not bot text).
+  const plain = (out: Outgoing): Outgoing => (backend.escape ? { ...out, text: backend.escape(out.text) } : out);
   const handler = createRouter(backend, {
     prefix: config.bot.prefix,
     botName: config.bot.name,
@@ -102,10 +106,10 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     fallbackAfterPrefix: !config.stackstorm.plugin_prefix,
     middleware: [acl.middleware],
     isAdmin: (msg) => isAdmin(msg.from.aclId, config.bot.admins),
-    deliver: async (target, out) => deps.send(addressed(target, out)),
+    deliver: async (target, out) => deps.send(addressed(target, plain(out))),
     // Under the source_channel StackStorm sends the result to: one ordered queue per place.
     reply: async (msg, out) =>
-      deps.send({ message: out.text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined }),
+      deps.send({ message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined }),
     unknown: (ctx, typed) => ctx.reply(unknownCommandReply(typed, commands.map((c) => c.name), config.bot.prefix)),
   });
   return { handler, commands };

@@ -64,4 +64,6 @@ export interface BotMessage {
   whisper?: boolean;
   extra?: Record<string, unknown>;
   context?: Record<string, unknown>;
+  /** The text carries a secret (a login link): the outbox stores it sealed, never in clear. */
+  secret?: boolean;
 }

@@ -15,6 +15,13 @@ export interface Identity {
   aclId: string;
   /** The `user` string err-stackstorm sends to StackStorm for this person on this service. */
   st2User: string;
+  /**
+   * The person's own account when `id` names something another person can take over later (an
+   * XMPP room occupant `room@conf/nick`): their real bare JID, or `null` when the room hides it.
+   * Absent: `id` is the account. Per-person state (a linked StackStorm login) is keyed on this,
+   * never on a nick.
+   */
+  account?: string | null;
 }
 
 export interface Room {
@@ -47,6 +54,8 @@ export type Target =
 export interface Outgoing {
   text: string;
   extra?: Record<string, unknown>;
+  /** The text carries a secret (a login link): kept encrypted at rest. Backends ignore it. */
+  secret?: boolean;
 }
 
 export type ConnectionState = "connecting" | "connected" | "disconnected" | "stopped";
@@ -89,4 +98,11 @@ export interface ChatBackend {
   replyTarget(msg: Message): Target;
   /** The `source_channel` string err-stackstorm sends to StackStorm for this message. */
   sourceChannel(msg: Message): string;
+  /**
+   * Makes text the bot writes itself (replies, errors, anything that may quote what a user
+   * typed) plain on this service: it shows as written and cannot mention a person or the whole
+   * room (Slack `<!channel>`, `<@U…>`; Mattermost `@channel`, `@alice`). Absent where the
+   * service has no such syntax. StackStorm's own results are not passed through it.
+   */
+  escape?(text: string): string;
 }

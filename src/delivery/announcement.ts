@@ -34,6 +34,11 @@ export interface Announcement {
   context?: Record<string, unknown>;
   /** Adapter-specific rich formatting (`extra.slack`, `extra.mattermost`, `extra.color`). */
   extra?: Record<string, unknown>;
+  /**
+   * The message carries a secret (a one-time login link): the outbox stores its text sealed,
+   * never in clear. Set only by st2bot itself; the schema above drops it from outside input.
+   */
+  secret?: boolean;
 }
 
 export type ParseResult = { ok: true; value: Announcement } | { ok: false; error: string };

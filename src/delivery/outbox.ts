@@ -23,6 +23,8 @@ import { logger } from "../lib/log.ts";
 import { type Announcement, targetKey, targetOf, threadOf } from "./announcement.ts";
 import { splitMessage } from "./split.ts";
 import { withTimeout } from "../lib/timeout.ts";
+import { Sealer } from "../store/seal.ts";
+import { openBody, sealBody } from "./sealed.ts";
 
 const log = logger("delivery.outbox");
 
@@ -59,6 +61,11 @@ export interface OutboxOptions {
   onDelivered?: (id: number, announcement: Announcement) => void;
   /** When a message is kept as dead. */
   onDead?: (id: number, reason: string) => void;
+  /**
+   * Seals the text of messages marked `secret` before they are stored (see `sealBody`); default
+   * a key for this process only, so such a text is never stored in clear, even without one.
+   */
+  sealer?: Sealer;
 }
 
 /** Counts for `!status` and `/metrics`. */
@@ -143,6 +150,7 @@ export class Outbox {
   private readonly resolved = new Map<string, { target: Target; until: number }>();
   private readonly overall?: TokenBucket;
   private readonly sql: ReturnType<typeof prepare>;
+  private readonly sealer: Sealer;
   private done: Entry[] = [];
   private flushScheduled = false;
   private batch: { a: Announcement; source: OutboxSource }[] = [];
@@ -161,6 +169,7 @@ export class Outbox {
     this.now = opts.clock ?? Date.now;
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 30_000;
     this.sql = prepare(this.db);
+    this.sealer = opts.sealer ?? Sealer.ephemeral();
     const rate = opts.overallRate ?? scaled(opts.backend.sendRate, 10);
     if (rate) this.overall = new TokenBucket(rate, this.now());
   }
@@ -234,7 +243,7 @@ export class Outbox {
     const target = targetOf(a);
     const key = target ? targetKey(target) : NO_TARGET;
     const now = this.now();
-    const payload = JSON.stringify(a);
+    const payload = a.secret ? sealBody(this.sealer, a, key) : JSON.stringify(a);
     const deadReason = target ? null : "the announcement names neither a channel nor a user";
     const id = Number(this.sql.insert.run(key, payload, source, now, deadReason ? 1 : 0, deadReason).lastInsertRowid);
     return { id, key, payload, acceptedAt: now, announcement: a, deadReason };
@@ -450,7 +459,7 @@ export class Outbox {
   /** Parses and splits the head once; an unreadable row goes dead. */
   private prepare(lane: Lane, entry: Entry): boolean {
     if (entry.parts) return true;
-    const a = entry.announcement ?? parsePayload(entry.payload);
+    const a = entry.announcement ?? openBody(this.sealer, parsePayload(entry.payload), entry.key, entry.id);
     if (!a) {
       this.dead(lane, entry, "the stored announcement is unreadable");
       return false;

@@ -1,13 +1,50 @@
 /**
  * Structured logging to stderr. Secrets never reach the log: values of keys that look secret
- * are masked, and every string registered with `registerSecret` is masked wherever it appears.
+ * are masked, and every string registered with `registerSecret` (the bot's own secrets) or
+ * `rememberSecret` (credentials StackStorm accepted for a chat user) is masked wherever it appears.
+ *
+ * Only what is known to be a real secret is registered: a redaction list chat users could add
+ * to at will would let them erase any word from every log line. The users' part of the list is
+ * bounded (the least recently used go first); the bot's own secrets are never evicted.
  */
 /** The log levels, least severe first (also what `bot.log_level` accepts). */
 export const LEVELS = ["debug", "info", "warn", "error"] as const;
 export type Level = (typeof LEVELS)[number];
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const secretKey = /pass(word)?|secret|token|api[-_]?key|authorization|cookie|credential/i;
-const secrets = new Set<string>();
+/** The bot's own secrets (configuration, its tokens): never evicted. */
+const pinned = new Set<string>();
+/** Secrets of chat users, least recently used first (a Map keeps insertion order). */
+const remembered = new Map<string, true>();
+/**
+ * How many users' secrets are redacted at once. A user's secret is remembered again each time
+ * it is used, so only long-idle ones drop out.
+ */
+export const MAX_REMEMBERED_SECRETS = 1000;
+/** Shorter strings are ordinary words, not secrets: masking them would mangle every line. */
+const MIN_SECRET_LENGTH = 4;
+/**
+ * Every masked secret by its first three UTF-16 units (as one number), so `redact` costs one
+ * map lookup per character of the line however many secrets there are: 1,000 `includes` calls
+ * per log line cost ~45 µs, this a few.
+ */
+const byPrefix = new Map<number, string[]>();
+const keyAt = (s: string, i: number) => s.charCodeAt(i) * 4294967296 + s.charCodeAt(i + 1) * 65536 + s.charCodeAt(i + 2);
+const prefixOf = (s: string) => keyAt(s, 0);
+
+function index(value: string): void {
+  const list = byPrefix.get(prefixOf(value));
+  if (!list) byPrefix.set(prefixOf(value), [value]);
+  else if (!list.includes(value)) list.push(value);
+}
+
+function unindex(value: string): void {
+  const list = byPrefix.get(prefixOf(value));
+  const at = list?.indexOf(value) ?? -1;
+  if (at < 0) return;
+  list!.splice(at, 1);
+  if (list!.length === 0) byPrefix.delete(prefixOf(value));
+}
 
 /** A level name, or undefined for anything else (an unknown name must not switch filtering off). */
 /** `name` as a level, or undefined when it is not one. */
@@ -40,16 +77,66 @@ export function captureLogs(capture: (line: string) => void, level: Level = "deb
   };
 }
 
-/** Any value registered here is replaced by `***` in every later log line. */
+/**
+ * A secret of the bot itself (from its configuration, or a token it obtained with it): replaced
+ * by `***` in every later log line, for the life of the process. Never call it with text a chat
+ * user or a web client supplied: use `rememberSecret` once StackStorm has accepted it.
+ */
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 4) secrets.add(value);
+  if (!value || value.length < MIN_SECRET_LENGTH) return;
+  pinned.add(value);
+  remembered.delete(value);
+  index(value);
 }
 
-/** `text` with every registered secret replaced by `***`. */
+/**
+ * A chat user's credential that StackStorm accepted (a token, an API key): replaced by `***` in
+ * log lines until `forgetSecret`. Remembering it again marks it recently used. Past
+ * `MAX_REMEMBERED_SECRETS`, the least recently used is dropped.
+ */
+export function rememberSecret(value: string | undefined): void {
+  if (!value || value.length < MIN_SECRET_LENGTH || pinned.has(value)) return;
+  remembered.delete(value);
+  remembered.set(value, true);
+  index(value);
+  if (remembered.size > MAX_REMEMBERED_SECRETS) forgetSecret(remembered.keys().next().value!);
+}
+
+/** Stops masking a user's secret (it was deleted); the bot's own secrets stay masked. */
+export function forgetSecret(value: string | undefined): void {
+  if (value && remembered.delete(value)) unindex(value);
+}
+
+/** How many secrets are masked: the bot's own and the users' (for tests and `!status`-like checks). */
+export function secretCounts(): { pinned: number; remembered: number } {
+  return { pinned: pinned.size, remembered: remembered.size };
+}
+
+/**
+ * `text` with every registered or remembered secret replaced by `***`; overlapping or adjacent
+ * occurrences of several secrets become one `***`, so no part of either shows.
+ */
 export function redact(text: string): string {
-  let out = text;
-  for (const s of secrets) if (out.includes(s)) out = out.split(s).join("***");
-  return out;
+  if (byPrefix.size === 0) return text;
+  let out = "";
+  let from = 0;
+  let spanStart = -1;
+  let spanEnd = -1;
+  for (let i = 0; i + MIN_SECRET_LENGTH <= text.length; i++) {
+    const candidates = byPrefix.get(keyAt(text, i));
+    if (!candidates) continue;
+    for (const s of candidates) {
+      if (!text.startsWith(s, i)) continue;
+      if (i > spanEnd) {
+        if (spanStart >= 0) out += text.slice(from, spanStart) + "***";
+        if (spanStart >= 0) from = spanEnd;
+        spanStart = i;
+      }
+      spanEnd = Math.max(spanEnd, i + s.length);
+    }
+  }
+  if (spanStart < 0) return text;
+  return out + text.slice(from, spanStart) + "***" + text.slice(spanEnd);
 }
 
 function scrub(value: unknown, depth = 0): unknown {

@@ -6,7 +6,7 @@
  */
 import * as v from "valibot";
 import type { Config } from "../config/schema.ts";
-import { logger, registerSecret } from "../lib/log.ts";
+import { logger } from "../lib/log.ts";
 import { St2ApiError, St2Http, pathOf, type FetchFn } from "./http.ts";
 import { botProvider, MissingCredentialProvider, type CredentialProvider } from "./credentials.ts";
 import {
@@ -176,33 +176,37 @@ export class St2Client {
 
   // ---- auth ------------------------------------------------------------------------------
 
-  /** `POST <auth>/tokens` with Basic auth: a token for `user` valid for `ttlSeconds`. */
+  /**
+   * `POST <auth>/tokens` with Basic auth: a token for `user` valid for `ttlSeconds`. Nothing is
+   * registered for log masking here: the password may be a chat user's guess, and masking
+   * unchecked text would let anyone erase words from the log. The caller masks the token it
+   * keeps (the bot's provider for good, a user's login while remembered); neither the password
+   * nor the Basic header is ever logged.
+   */
   async createToken(user: string, password: string, ttlSeconds: number): Promise<Token> {
     const basic = Buffer.from(`${user}:${password}`, "utf8").toString("base64");
-    registerSecret(password);
-    registerSecret(basic);
     const res = await this.http.request("POST", `${this.urls.auth}/tokens`, {
       headers: { Authorization: `Basic ${basic}` },
       json: { ttl: Math.round(ttlSeconds) },
     });
-    const token = parse(TokenSchema, res.body, "POST", `${this.urls.auth}/tokens`, res.status);
-    registerSecret(token.token);
-    return token;
+    return parse(TokenSchema, res.body, "POST", `${this.urls.auth}/tokens`, res.status);
   }
 
-  /** `POST <auth>/tokens/validate`, authenticated as this client: is `token` still valid? */
+  /**
+   * `POST <auth>/tokens/validate`, authenticated as this client: is `token` still valid?
+   * (Not masked here: see `createToken`; the caller remembers it once this says yes.)
+   */
   async validateToken(token: string): Promise<boolean> {
-    registerSecret(token);
     const res = await this.call("POST", `${this.urls.auth}/tokens/validate`, TokenValidationSchema, { token });
     return res.data.valid;
   }
 
   /**
    * Whether StackStorm accepts `apikey`, by a cheap GET made with that key alone (not this
-   * client's credential). A 401 is `{valid: false}`; any other failure throws.
+   * client's credential). A 401 is `{valid: false}`; any other failure throws. (Not masked
+   * here: see `createToken`; the caller remembers the key once it is valid.)
    */
   async probeApiKey(apikey: string): Promise<ProbeResult> {
-    registerSecret(apikey);
     const url = `${this.urls.api}${PROBE_PATH}`;
     try {
       const res = await this.http.request("GET", url, { headers: { "St2-Api-Key": apikey } });

@@ -1,13 +1,14 @@
 /**
  * Whose StackStorm credential a request carries, and keeping it valid. A provider hands out
  * the auth header, renews what it can when StackStorm says 401, and describes itself without
- * ever revealing the secret. Every secret that passes through here is registered with the
- * logger so no log line can carry it.
+ * ever revealing the secret. Every credential a provider holds is masked in the log: the bot's
+ * own for the life of the process (`registerSecret`), a chat user's as long as it is in use
+ * (`rememberSecret`; the caller forgets it when the user's credential is deleted).
  */
 import { botCredential } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../lib/errors.ts";
-import { logger, registerSecret } from "../lib/log.ts";
+import { forgetSecret, logger, registerSecret, rememberSecret } from "../lib/log.ts";
 
 const log = logger("st2.credentials");
 
@@ -42,14 +43,22 @@ export function tail(secret: string): string {
   return secret.length >= 12 ? `…${secret.slice(-4)}` : "(hidden)";
 }
 
+/**
+ * Whose credential a provider holds: the bot's own (masked in the log for good) or a chat
+ * user's that StackStorm accepted (masked while remembered, see lib/log).
+ */
+export type Owner = "bot" | "user";
+const mask = (owner: Owner, secret: string) => (owner === "bot" ? registerSecret(secret) : rememberSecret(secret));
+
 /** An API key: never expires, cannot be renewed. */
 export class ApiKeyProvider implements CredentialProvider {
   readonly renewable = false;
   constructor(
     private readonly apikey: string,
     private readonly hint = "replace stackstorm.api_auth.apikey (or ST2_API_KEY) with a valid key",
+    owner: Owner = "bot",
   ) {
-    registerSecret(apikey);
+    mask(owner, apikey);
   }
   get remedy(): string {
     return `st2bot cannot renew an API key; ${this.hint}`;
@@ -74,8 +83,9 @@ export class TokenProvider implements CredentialProvider {
     private readonly token: string,
     readonly expiry?: Date,
     private readonly hint = "replace stackstorm.api_auth.token (or ST2_AUTH_TOKEN), or configure an API key or a user and password",
+    owner: Owner = "bot",
   ) {
-    registerSecret(token);
+    mask(owner, token);
   }
   async header(): Promise<Record<string, string>> {
     return credentialHeader({ kind: "token", token: this.token });
@@ -121,6 +131,8 @@ export class PasswordProvider implements CredentialProvider {
 
   constructor(private readonly opts: PasswordProviderOptions) {
     registerSecret(opts.password);
+    // The Basic header createToken sends (createToken itself masks nothing).
+    registerSecret(Buffer.from(`${opts.username}:${opts.password}`, "utf8").toString("base64"));
     this.now = opts.now ?? Date.now;
   }
 
@@ -169,6 +181,8 @@ export class PasswordProvider implements CredentialProvider {
     const { username, password, ttlSeconds } = this.opts;
     const issuedAt = this.now();
     const { token, expiry } = await this.opts.issue(username, password, ttlSeconds);
+    // Kept masked for good, the replaced ones too (still valid until they expire); one a day
+    // at the default ttl is no growth worth bounding.
     registerSecret(token);
     this.current = { token, issuedAt, expiry: expiry.getTime() };
     log.info(`obtained a StackStorm token for ${this.describe()}`, { expires: expiry.toISOString() });
@@ -192,10 +206,22 @@ export class MissingCredentialProvider implements CredentialProvider {
   }
 }
 
-/** A provider for a credential someone handed over (a user's session, a login). */
+/**
+ * A provider for a chat user's credential (their session): masked in the log while remembered.
+ * Only for credentials StackStorm has accepted (stored after a login that StackStorm checked).
+ */
 export function providerFor(c: Credential, hint?: string): CredentialProvider {
-  return c.kind === "apikey" ? new ApiKeyProvider(c.apikey, hint) : new TokenProvider(c.token, c.expiry, hint);
+  return c.kind === "apikey" ? new ApiKeyProvider(c.apikey, hint, "user") : new TokenProvider(c.token, c.expiry, hint, "user");
 }
+
+/** The secret string a credential carries (what the log masks). */
+export const secretOf = (c: Credential): string => (c.kind === "apikey" ? c.apikey : c.token);
+
+/** Masks a user's credential that StackStorm accepted, until `forgetCredential`. */
+export const rememberCredential = (c: Credential): void => rememberSecret(secretOf(c));
+
+/** Stops masking a user's credential once it is deleted (it can no longer reach a log line). */
+export const forgetCredential = (c: Credential): void => forgetSecret(secretOf(c));
 
 /**
  * The bot's own provider, in the bridges' precedence: API key, then token, then user and

@@ -1,10 +1,19 @@
 /**
  * The embedded SQLite database (bun:sqlite, WAL): the outbox, login sessions and the secrets
  * store live here. Migrations run in order at open and are recorded in `user_version`.
+ *
+ * Private on disk: the directory is 0700 and the database, its WAL and shared-memory files are
+ * 0600 — created so, and tightened at open (with a log line) when an older run or another tool
+ * left them readable by others. `secure_delete` overwrites deleted rows in the database file.
+ * (The WAL keeps old page images until it is reused, which is why secrets are never stored in
+ * clear at all: see store/seal.ts.)
  */
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import { logger } from "../lib/log.ts";
+
+const log = logger("store");
 
 const MIGRATIONS: string[] = [
   // 1: the durable outbox: one row per message accepted for delivery. Pending rows are read
@@ -45,16 +54,97 @@ const MIGRATIONS: string[] = [
    CREATE INDEX webhook_replay_expiry ON webhook_replay (expires_at);`,
 ];
 
-/** Opens (creating if needed) the database at `path`, or in memory for `:memory:`. */
+/**
+ * Opens (creating if needed) the database at `path`, or in memory for `:memory:`. On disk, the
+ * directory and files are made private first (see the file comment).
+ */
 export function openDatabase(path: string): Database {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const onDisk = path !== ":memory:";
+  if (onDisk) prepareFiles(path);
   const db = new Database(path, { create: true, strict: true });
+  db.exec("PRAGMA secure_delete = ON");
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA busy_timeout = 5000");
+  // SQLite gives the -wal and -shm files the database file's mode; check anyway (they may
+  // predate this run, or the journal mode switch just created them).
+  if (onDisk) for (const suffix of ["-wal", "-shm"]) makePrivate(path + suffix, 0o600);
+  const existed = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version > 0;
   migrate(db);
+  if (onDisk) scrubOnce(db, path, existed);
   return db;
 }
+
+/**
+ * A database written before `secure_delete` was on still holds deleted rows (delivered login
+ * links among them) in its free space: rewrite it once (VACUUM), then empty the WAL, and
+ * remember that it was done. A new database only gets the mark.
+ */
+function scrubOnce(db: Database, path: string, existed: boolean): void {
+  if (db.query("SELECT 1 FROM meta WHERE key = 'secure_delete_scrubbed'").get()) return;
+  if (existed) {
+    const started = Date.now();
+    db.exec("VACUUM");
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    log.warn(`rewrote ${path} once to erase rows deleted before secure_delete was on`, { ms: Date.now() - started });
+  }
+  db.query("INSERT OR REPLACE INTO meta (key, value) VALUES ('secure_delete_scrubbed', ?)").run(new Date().toISOString());
+}
+
+/** The directory 0700, the database file created 0600, and older files tightened. */
+function prepareFiles(path: string): void {
+  const dir = dirname(path);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  else if (!ownDirectory(dir, basename(path))) {
+    // A shared directory (data_dir = "/tmp", ".", a home): chmod'ing it would break others.
+    // The files below are still made private; only their names remain visible.
+    const mode = statSync(dir).mode & 0o7777;
+    if (mode & 0o077) log.warn(`${dir} is shared (mode ${octal(mode)}, it holds other files): st2bot's files in it are private, but give st2bot a data_dir of its own`);
+    return prepareFile(path);
+  }
+  makePrivate(dir, 0o700);
+  prepareFile(path);
+}
+
+/**
+ * Whether `dir` is st2bot's own: owned by this user, not a sticky shared directory, and holding
+ * nothing but the database `name` and its companion files.
+ */
+function ownDirectory(dir: string, name: string): boolean {
+  const st = statSync(dir);
+  if (st.mode & 0o1000) return false;
+  if (typeof process.getuid === "function" && st.uid !== process.getuid()) return false;
+  return readdirSync(dir).every((entry) => entry === name || COMPANIONS.some((suffix) => entry === name + suffix));
+}
+
+const COMPANIONS = ["-wal", "-shm", "-journal"];
+
+function prepareFile(path: string): void {
+  // Created by us with its final mode, so the file is never readable by others, not even briefly.
+  if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
+  for (const suffix of ["", ...COMPANIONS]) makePrivate(path + suffix, 0o600);
+}
+
+/** chmod `file` to `mode` when group or others have any access; says so in the log. */
+function makePrivate(file: string, mode: number): void {
+  let current: number;
+  try {
+    current = statSync(file).mode & 0o777;
+  } catch {
+    return;
+  }
+  if ((current & 0o077) === 0) return;
+  try {
+    chmodSync(file, mode);
+    log.warn(`made ${file} private: mode ${octal(current)} → ${octal(mode)} (it held chat messages and login data readable by other local users)`);
+  } catch (err) {
+    log.error(`${file} is readable by other local users (mode ${octal(current)}) and could not be made private; run chmod ${octal(mode)} ${file}`, {
+      error: (err as NodeJS.ErrnoException).code ?? String(err),
+    });
+  }
+}
+
+const octal = (mode: number) => "0" + mode.toString(8);
 
 function migrate(db: Database): void {
   const row = db.query("PRAGMA user_version").get() as { user_version: number };

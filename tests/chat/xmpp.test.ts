@@ -167,7 +167,8 @@ if (skipReason) {
     test("names room senders by occupant JID, with the real JID as ACL id where the room shows it", async () => {
       await alice.say(WAR, "!st2 who am i in war");
       const war = await received("who am i in war");
-      expect(war.from).toEqual({ id: `${WAR}/alice`, nick: "alice", aclId: "alice@localhost", st2User: `${WAR}/alice` });
+      // The account (what a StackStorm login is keyed on) is the real JID, never the nick.
+      expect(war.from).toEqual({ id: `${WAR}/alice`, nick: "alice", aclId: "alice@localhost", st2User: `${WAR}/alice`, account: "alice@localhost" });
       expect(war.direct).toBe(false);
       expect(bot.sourceChannel(war)).toBe(WAR);
       expect(bot.replyTarget(war)).toMatchObject({ kind: "room", id: WAR });
@@ -176,6 +177,8 @@ if (skipReason) {
       const dev = await received("who am i in dev");
       // Semi-anonymous room: the nick alone must not pass for alice@localhost in ACLs.
       expect(dev.from.aclId).toBe(`${DEV}/alice`);
+      // …nor own a StackStorm login: the room hides who this is (session_start refuses).
+      expect(dev.from.account).toBeNull();
       expect(dev.from.st2User).toBe(`${DEV}/alice`);
       expect(bot.sourceChannel(dev)).toBe(DEV);
     });

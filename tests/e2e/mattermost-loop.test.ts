@@ -126,4 +126,17 @@ describe("the ChatOps loop on Mattermost", () => {
     await waitFor("the outbox to drain", () => h.app.outbox.stats().pending === 0);
     expect(mm.received.filter(mine)).toHaveLength(2);
   }, 15_000);
+
+  // Issue 10, item 7: what a user typed, echoed back by the bot, cannot ping anyone.
+  test("user text echoed back is escaped on the wire: no @channel, @all, @here or @user mention", async () => {
+    mm.postAsUser({ user: "alice", channel: "~ops", message: "!st2 @channel @all (@here) @@alice mail alice@example.com" });
+    const reply = await posts.next((p) => at("~ops")(p) && postText(p).includes("not found"), "the not-found reply");
+    const zw = "\u200b";
+    expect(reply.message).toStartWith(`Command "@${zw}channel @${zw}all (@${zw}here) @${zw}@${zw}alice mail alice@example.com" not found.`);
+    const exec = await run("!st2 run uptime on @here", "~ops");
+    const ack = await posts.next((p) => at("~ops")(p) && postText(p).includes(exec.id) && !postText(p).includes("completed"), "the ack");
+    expect(ack.message).toStartWith(`Running \`uptime\` on @${zw}here...`);
+    // Mattermost reads a mention from an @ that starts a word, followed by name characters.
+    for (const p of [reply, ack]) expect(p.message).not.toMatch(/(?<![\p{L}\p{N}])@[\p{L}\p{N}_.-]/u);
+  });
 });

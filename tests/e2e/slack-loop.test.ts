@@ -145,4 +145,17 @@ describe("the ChatOps loop on Slack", () => {
     const order = slack.received.slice(mine).filter((p) => postText(p).includes(exec.id)).map((p) => (postText(p).includes("completed") ? "result" : "ack"));
     expect(order).toEqual(["ack", "result"]);
   }, 15_000);
+
+  // Issue 10, item 7: what a user typed, echoed back by the bot, cannot ping anyone. Slack sends
+  // a typed `<!channel>` as `&lt;!channel&gt;` and an autocompleted @channel as `<!channel>`.
+  test("user text echoed back is escaped on the wire: no <!channel>, <!here> or <@U…> ping", async () => {
+    slack.postUserMessage({ user: ALICE, channel: OPS, text: "!st2 &lt;!channel&gt; <!here> <@U0ALICE> &amp; co" });
+    const reply = await posts.next((p) => p.channel === OPS && postText(p).includes("not found"), "the not-found reply");
+    expect(reply.text).toStartWith('Command "&lt;!channel&gt; &lt;!here&gt; &lt;@U0ALICE&gt; &amp; co" not found.');
+    // Parameters echoed by the ack (StackStorm renders them into the bot's reply) too.
+    const exec = await run("!st2 run uptime on <!channel>", { channel: OPS });
+    const ack = await posts.next((p) => p.channel === OPS && postText(p).includes(exec.id) && !postText(p).includes("completed"), "the ack");
+    expect(ack.text).toStartWith("Running `uptime` on &lt;!channel&gt;...");
+    for (const p of [reply, ack]) expect(postText(p)).not.toMatch(/<[!@#]/);
+  });
 });

@@ -10,6 +10,16 @@ import type { Outgoing } from "../types.ts";
 /** Attachment colour of a failed execution when the announcement names none (Mattermost's "danger"). */
 export const FAILURE_COLOR = "#D24B4E";
 
+/**
+ * Mattermost mentions (`@channel`, `@all`, `@here`, `@alice`, group names) made inert: a zero-width
+ * space after every `@` that could start one. Mattermost reads a mention only from `@` followed
+ * by name characters, so the text looks the same and pings no one. An `@` inside a word
+ * (`alice@example.com`) starts no mention and is left alone.
+ */
+export function escapeMentions(text: string): string {
+  return text.replace(/(?<![\p{L}\p{N}])@/gu, "@\u200b");
+}
+
 /** The parts of a Mattermost post st2bot fills in from an Outgoing message. */
 export interface PostBody {
   message: string;

@@ -15,7 +15,7 @@ import { resolveMattermostAddress } from "./address.ts";
 import { MattermostDirectory } from "./directory.ts";
 import { describe } from "./errors.ts";
 import { identityOf, parsePosted, socketEvent, toMessage } from "./events.ts";
-import { formatPost } from "./format.ts";
+import { escapeMentions, formatPost } from "./format.ts";
 import { MattermostSession, type MattermostSettings } from "./session.ts";
 import { mattermost } from "./settings.ts";
 import { EventSocket } from "./socket.ts";
@@ -89,6 +89,10 @@ class MattermostBackend implements ChatBackend {
 
   status(): BackendStatus {
     return this.link.status();
+  }
+
+  escape(text: string): string {
+    return escapeMentions(text);
   }
 
   botNames(): string[] {

@@ -42,6 +42,14 @@ const POST_ARGS = new Set([
 const OWN_KEYS = new Set(["thread_response", "thread_ts"]);
 
 /**
+ * Slack's plain-text escaping (`&`, `<`, `>` as entities): `<!channel>`, `<!here>`, `<@U…>`
+ * and `<url|label>` then show as typed instead of pinging or linking.
+ */
+export function escapeText(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/**
  * Builds chat.postMessage arguments (without `channel`) for `msg` sent to `target`: thread,
  * then one of plain `text`, one styled attachment, or the pack's own attachments/blocks.
  */

@@ -19,7 +19,7 @@ import { ReconnectingLink } from "../link.ts";
 import { socketModeDriver } from "./connection.ts";
 import { SlackDirectory } from "./directory.ts";
 import { isDirect, isSpeech, messageEvent, normaliseIncomingText, type SlackMessageEvent, type SlackSelf, slackIdentity, stripMention } from "./events.ts";
-import { buildPostArgs } from "./format.ts";
+import { buildPostArgs, escapeText } from "./format.ts";
 import { slack } from "./settings.ts";
 
 const log = logger("chat.slack");
@@ -103,6 +103,10 @@ class SlackBackend implements ChatBackend {
 
   status(): BackendStatus {
     return this.link.status();
+  }
+
+  escape(text: string): string {
+    return escapeText(text);
   }
 
   botNames(): string[] {

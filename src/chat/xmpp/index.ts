@@ -9,6 +9,9 @@
  * | room           | `room@conf.host/alice`   | real bare JID if known, else id  | `room@conf.host/alice` / `room@conf.host` |
  * | private in MUC | `room@conf.host/alice`   | real bare JID if known, else id  | `room@conf.host/alice` / the same         |
  *
+ * A room occupant's `account` is their real bare JID, or null where the room hides it: a login
+ * is linked to the account, never to a nick someone else may take later.
+ *
  * (Errbot's `XMPPRoomOccupant.aclattr` evaluates to the room's bare JID for every occupant, which
  * makes per-user ACLs in rooms meaningless; st2bot uses the occupant's real JID where the room
  * reveals it and the occupant JID otherwise, so a nick alone never matches a user rule.)

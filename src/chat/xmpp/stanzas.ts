@@ -61,8 +61,10 @@ function directMessage(from: Jid, body: string, self: Self, rooms: Rooms): Messa
   return { text, from: identity, direct: true, mentioned };
 }
 
+/** A room occupant: the nick is theirs only while they hold it, so `account` is the real JID or null. */
 function occupantIdentity(from: Jid, rooms: Rooms): Identity {
-  return { id: from.full, nick: from.resource, aclId: rooms.realJid(from.full) ?? from.full, st2User: from.full };
+  const real = rooms.realJid(from.full);
+  return { id: from.full, nick: from.resource, aclId: real ?? from.full, st2User: from.full, account: real ?? null };
 }
 
 function dmIdentity(from: Jid): Identity {

@@ -1,0 +1,126 @@
+/**
+ * The database on disk is private (issue 10, item 5): the directory 0700, the database, WAL and
+ * shared-memory files 0600 — when st2bot creates them, and when an older run left them open to
+ * other local users (tightened at open, with a log line) — and deleted rows are overwritten.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase } from "../../src/store/db.ts";
+import { captureLogs } from "../st2/helpers.ts";
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+let root: string;
+
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe("file modes", () => {
+  test("a new data directory is 0700 and the database, -wal and -shm are 0600", () => {
+    root = mkdtempSync(join(tmpdir(), "st2bot-store-"));
+    const dir = join(root, "data");
+    const file = join(dir, "st2bot.sqlite");
+    const db = openDatabase(file);
+    db.exec("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('row')");
+    expect(mode(dir)).toBe(0o700);
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+      expect(existsSync(f)).toBe(true);
+      expect(mode(f)).toBe(0o600);
+    }
+    db.close();
+  });
+
+  test("an existing world-readable directory and files are made private at open, and the log says so", () => {
+    root = mkdtempSync(join(tmpdir(), "st2bot-store-"));
+    const dir = join(root, "data");
+    const file = join(dir, "st2bot.sqlite");
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    // What an older st2bot left: a WAL database, its files 0644.
+    const old = new Database(file, { create: true });
+    old.exec("PRAGMA journal_mode = WAL; CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('row')");
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) chmodSync(f, 0o644);
+    const logs = captureLogs();
+    let db: Database;
+    try {
+      db = openDatabase(file);
+    } finally {
+      logs.restore();
+    }
+    old.close();
+    expect(mode(dir)).toBe(0o700);
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) expect(mode(f)).toBe(0o600);
+    expect(logs.text()).toContain(`made ${dir} private: mode 0755 → 0700`);
+    expect(logs.text()).toContain(`made ${file} private: mode 0644 → 0600`);
+    db.close();
+  });
+});
+
+test("a shared directory (other files in it) is left as it is, with a warning; the database files are still 0600", () => {
+  root = mkdtempSync(join(tmpdir(), "st2bot-store-"));
+  const dir = join(root, "shared");
+  mkdirSync(dir);
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, "someone-elses.txt"), "x");
+  const file = join(dir, "st2bot.sqlite");
+  const logs = captureLogs();
+  let db: Database;
+  try {
+    db = openDatabase(file);
+  } finally {
+    logs.restore();
+  }
+  expect(mode(dir)).toBe(0o755);
+  expect(logs.text()).toContain(`${dir} is shared (mode 0755`);
+  expect(mode(file)).toBe(0o600);
+  db.close();
+});
+
+test("secure_delete is on: a deleted row's text is gone from the database file", () => {
+  root = mkdtempSync(join(tmpdir(), "st2bot-store-"));
+  const file = join(root, "st2bot.sqlite");
+  const db = openDatabase(file);
+  expect((db.query("PRAGMA secure_delete").get() as { secure_delete: number }).secure_delete).toBe(1);
+  db.exec("CREATE TABLE t (x TEXT)");
+  db.query("INSERT INTO t VALUES (?)").run("needle-" + "q".repeat(50));
+  db.exec("DELETE FROM t");
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  db.close();
+  expect(readFileSync(file).includes("needle-")).toBe(false);
+});
+
+test("a database written before secure_delete is rewritten once: rows deleted back then are gone from every file", () => {
+  root = mkdtempSync(join(tmpdir(), "st2bot-store-"));
+  const file = join(root, "st2bot.sqlite");
+  // An older st2bot: same schema, secure_delete off, a delivered login link deleted.
+  openDatabase(file).close();
+  const old = new Database(file);
+  old.exec("PRAGMA secure_delete = OFF; PRAGMA journal_mode = WAL; DELETE FROM meta WHERE key = 'secure_delete_scrubbed'");
+  old.query("INSERT INTO outbox (target_key, payload, source, created_at) VALUES ('user:alice', ?, 'bot', 0)").run(
+    JSON.stringify({ message: "Open https://st2bot.example.com/login/5a4bd3c2-0000-4000-8000-123456789abc now", user: "alice" }),
+  );
+  old.exec("DELETE FROM outbox");
+  old.close();
+  const files = () => [file, `${file}-wal`, `${file}-shm`].filter((f) => existsSync(f));
+  expect(files().some((f) => readFileSync(f).includes("5a4bd3c2-0000"))).toBe(true);
+
+  const logs = captureLogs();
+  let db: Database;
+  try {
+    db = openDatabase(file);
+  } finally {
+    logs.restore();
+  }
+  expect(logs.text()).toContain("rewrote");
+  expect(files().filter((f) => readFileSync(f).includes("5a4bd3c2-0000"))).toEqual([]);
+  db.close();
+  // Once: the next open does not rewrite again.
+  const again = captureLogs();
+  try {
+    openDatabase(file).close();
+  } finally {
+    again.restore();
+  }
+  expect(again.text()).not.toContain("rewrote");
+});
