@@ -7,8 +7,12 @@
  *
  * 1. `"alias:<glob>"` — matches the ref of the action alias the command runs
  *    (`alias:st2dm_apu.*`); only known once the st2 command has matched the text.
- * 2. a key containing a space — matches the command text as typed after the prefix, with
- *    runs of whitespace collapsed (`"st2 apu status*"`, err-stackstorm's documented example).
+ * 2. a key containing a space — matches one canonical text, `<plugin_prefix> <command>`
+ *    (`"st2 apu status*"`, err-stackstorm's documented example), however the bot was
+ *    addressed (`!st2 x`, `st2bot: x`, `@st2bot x`, a mention; just `<command>` with an empty
+ *    plugin_prefix). Whitespace is Python's, the set the alias matcher uses: runs of it
+ *    become one space and the ends are stripped, in the text and in the key alike, so no
+ *    spacing the matcher ignores (`\u0085`, `\x1c`) can step around a rule.
  * 3. anything else — Errbot's form, matched against `Plugin:command`; a key without `:`
  *    means `*:key` (`st2`, `St2:*`, `whoami`).
  *
@@ -16,6 +20,7 @@
  * case-sensitive globs, as in Errbot. Globs follow Python's `fnmatch.fnmatchcase`.
  */
 import type { AclRule } from "../config/schema.ts";
+import { collapseSpace, PY_SPACE } from "../st2/aliases/words.ts";
 
 export type { AclRule };
 
@@ -25,7 +30,7 @@ export interface AclRequest {
   plugin: string;
   /** Registered command name (`st2`, `whoami`). */
   command: string;
-  /** The text after the bot prefix, e.g. `st2 apu status now`. */
+  /** The canonical command text (see the module comment), e.g. `st2 apu status now`. */
   typed: string;
   /** The ref of the action alias the command runs, once known (`st2dm_apu.apu_status`). */
   aliasRef?: string;
@@ -150,7 +155,7 @@ type RuleTarget = Pick<AclRequest, "plugin" | "command" | "typed" | "aliasRef">;
  */
 export function findRule(req: RuleTarget, rules: Record<string, AclRule>, awaitAlias = false): RuleLookup {
   const commandRef = `${req.plugin}:${req.command}`;
-  const typed = req.typed.trim().replace(/\s+/g, " ");
+  const typed = collapseSpace(req.typed);
   for (const [key, rule] of Object.entries(rules)) {
     if (key.toLowerCase().startsWith(ALIAS_KEY)) {
       if (req.aliasRef === undefined) {
@@ -158,13 +163,18 @@ export function findRule(req: RuleTarget, rules: Record<string, AclRule>, awaitA
         continue;
       }
       if (glob(req.aliasRef, key.slice(ALIAS_KEY.length), false)) return { kind: "rule", key, rule };
-    } else if (/\s/.test(key)) {
-      if (glob(typed, key.trim().replace(/\s+/g, " "), false)) return { kind: "rule", key, rule };
+    } else if (hasSpace(key)) {
+      if (glob(typed, collapseSpace(key), false)) return { kind: "rule", key, rule };
     } else if (glob(commandRef, key.includes(":") ? key : `*:${key}`, false)) {
       return { kind: "rule", key, rule };
     }
   }
   return { kind: "none" };
+}
+
+function hasSpace(key: string): boolean {
+  for (const ch of key) if (PY_SPACE.has(ch)) return true;
+  return false;
 }
 
 /** The rule that applies: the matched rule's fields laid over the defaults. */
@@ -207,8 +217,10 @@ export function visibleTo(
 function evaluate(req: AclRequest, acl: AclRule, admins: readonly string[], checkArgs: boolean): AclVerdict {
   const deny = (message: string): AclVerdict => ({ allowed: false, message });
   const usr = req.senderAcl;
-  if (checkArgs && acl.allowargs !== undefined && !globAny(req.args, acl.allowargs)) return deny(DENIED.args);
-  if (checkArgs && acl.denyargs !== undefined && globAny(req.args, acl.denyargs)) return deny(DENIED.args);
+  // Arguments are judged in the same canonical spacing as rule keys (a deny must not be dodged by `\u0085`).
+  const args = collapseSpace(req.args);
+  if (checkArgs && acl.allowargs !== undefined && !globAny(args, acl.allowargs)) return deny(DENIED.args);
+  if (checkArgs && acl.denyargs !== undefined && globAny(args, acl.denyargs)) return deny(DENIED.args);
   if (acl.allowusers !== undefined && !globAny(usr, acl.allowusers)) return deny(DENIED.user);
   if (acl.denyusers !== undefined && globAny(usr, acl.denyusers)) return deny(DENIED.user);
   if (!req.direct) {

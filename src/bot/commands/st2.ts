@@ -4,7 +4,7 @@
  * caller's StackStorm identity.
  */
 import type { Config } from "../../config/schema.ts";
-import type { AliasIndex } from "../../st2/aliases/index.ts";
+import type { AliasIndex, Incomplete } from "../../st2/aliases/index.ts";
 import type { ActionAlias } from "../../st2/aliases/types.ts";
 import type { St2Client } from "../../st2/client.ts";
 import { St2ApiError } from "../../st2/http.ts";
@@ -63,9 +63,13 @@ async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promi
   if (!loaded) throw new CommandError("I could not load the action aliases from StackStorm yet; I will keep trying. Please try again in a moment.");
   const outcome = index.match(text);
   switch (outcome.kind) {
+    case "too-long":
+      throw new CommandError(`${outcome.message} Shorten it, or pass long values as key=value pairs at the end.`);
     case "none": {
       const off = disabled.match(text);
       if (off.kind === "match") throw new CommandError(`The action alias "${off.match.alias.ref}" is disabled in StackStorm.`);
+      const incomplete = outcome.incomplete;
+      if (incomplete.length > 0) throw new CommandError(incompleteReply(deps.config, text, incomplete));
       const close = outcome.suggestions.map((s) => `  ${typedForm(deps.config, s)}`).join("\n");
       throw new CommandError(
         `Command "${text}" not found.${close ? `\nDid you mean:\n${close}` : ""}\n${helpHint(deps.config)}`,
@@ -90,6 +94,13 @@ async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promi
       return;
     }
   }
+}
+
+/** `"deploy" needs more: …` naming each alias the text started and the parameters it lacks. */
+function incompleteReply(config: Config, text: string, incomplete: Incomplete[]): string {
+  const names = (missing: string[]) => missing.map((m) => `{{${m}}}`).join(", ");
+  const lines = incomplete.slice(0, 3).map((i) => `  ${typedForm(config, i.display)}  (${i.alias.ref}): missing ${names(i.missing)}`);
+  return `"${text}" is missing a required parameter:\n${lines.join("\n")}\n${helpHint(config)}`;
 }
 
 type As = { client: St2Client; personal: boolean };
@@ -228,7 +239,7 @@ export function st2HelpCommand(deps: St2CommandDeps): Command {
       const args = parseHelpArgs(ctx.command?.args ?? "");
       const { index, loaded } = deps.aliases();
       if (!loaded) throw new CommandError("I could not load the action aliases from StackStorm yet; please try again in a moment.");
-      const all = index.help({ pack: args.pack, filter: args.filter }).helpstrings;
+      const all = sortHelp(index.help({ pack: args.pack, filter: args.filter }).helpstrings);
       const visible = all.filter((h) => {
         const ref = findRef(index, h.pack, h.display);
         return !ref || deps.aliasVisible(ctx, ref, h.display);
@@ -236,6 +247,16 @@ export function st2HelpCommand(deps: St2CommandDeps): Command {
       await ctx.reply(renderHelp(deps.config, visible, args, ctx.backend.maxMessageLength, name));
     },
   };
+}
+
+/**
+ * Packs in order, each once, aliases in order within it (StackStorm lists them in its own
+ * order, which repeated a pack's heading wherever its aliases were interleaved).
+ */
+export function sortHelp<T extends { pack: string; display: string }>(entries: readonly T[]): T[] {
+  const key = (s: string) => s.toLowerCase();
+  const cmp = (a: string, b: string) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a < b ? -1 : a > b ? 1 : 0);
+  return entries.slice().sort((a, b) => cmp(a.pack, b.pack) || cmp(a.display, b.display));
 }
 
 function findRef(index: AliasIndex, pack: string, display: string): string | undefined {
