@@ -20,6 +20,7 @@ import { prepareCommand, type PreparedCommand } from "./command.ts";
 import { compileFormat, FormatError } from "./format.ts";
 import type { CompiledFormat, FormatHit } from "./format.ts";
 import { MAX_INDEXED_DEPTH } from "./hints.ts";
+import { helpOf, type HelpQuery, type HelpResult } from "./help.ts";
 import { Suggester } from "./suggest.ts";
 import { containsInOrder, splitWords } from "./words.ts";
 import { formatPatterns, isEnabled, normaliseFormat } from "./types.ts";
@@ -84,22 +85,12 @@ export const MAX_COMMAND_LENGTH = 4096;
  */
 export const MAX_MATCHED_LENGTH = 1024;
 
+export type { HelpQuery, HelpResult };
+
 export interface AliasProblem {
   ref: string;
   format: string;
   reason: string;
-}
-
-export interface HelpQuery {
-  pack?: string;
-  filter?: string;
-  limit?: number;
-  offset?: number;
-}
-
-export interface HelpResult {
-  available: number;
-  helpstrings: { pack: string; display: string; description: string }[];
 }
 
 /** One (alias, representation) pair StackStorm would try (the representation is `compiled.format`). */
@@ -258,29 +249,9 @@ export class AliasIndex {
     return this.noMatch(command, words);
   }
 
-  /**
-   * `GET /actionalias/help`, computed locally (`generate_helpstring_result`): enabled aliases,
-   * optionally one pack, displays containing `filter` (case-insensitive plain text, where
-   * StackStorm takes a regex: see helpFilter), `available` counted before paging.
-   */
+  /** `GET /actionalias/help`, computed locally over these aliases (see `helpOf`). */
   help(query: HelpQuery = {}): HelpResult {
-    const limit = query.limit ?? 0;
-    const offset = query.offset ?? 0;
-    if (!Number.isInteger(limit) || !Number.isInteger(offset)) throw new TypeError("limit or offset argument is not an integer");
-    const accepts = helpFilter(query.filter ?? "");
-    const helpstrings: HelpResult["helpstrings"] = [];
-    let count = 0;
-    for (const alias of this.aliases) {
-      if (!isEnabled(alias)) continue;
-      if (query.pack && query.pack !== alias.pack) continue;
-      for (const format of alias.formats ?? []) {
-        const display = displayOfFormat(format);
-        if (!display || !accepts(display)) continue;
-        if (inPage(count, limit, offset)) helpstrings.push({ pack: alias.pack, display, description: alias.description ?? "" });
-        count++;
-      }
-    }
-    return { available: count, helpstrings };
+    return helpOf(this.aliases, query);
   }
 
   private compileAlias(alias: ActionAlias, nextOrder: () => number): Pattern[] {
@@ -389,15 +360,6 @@ function findIncomplete(pools: Pool[], words: string[]): Incomplete[] {
   return out.sort((a, b) => a.missing.length - b.missing.length || (a.representation < b.representation ? -1 : 1));
 }
 
-/** A format entry's display; "" for an entry that is neither string nor object. */
-function displayOfFormat(format: unknown): string {
-  try {
-    return normaliseFormat(format).display;
-  } catch {
-    return "";
-  }
-}
-
 function refOf(alias: ActionAlias): string {
   return alias.ref || `${alias.pack}.${alias.name}`;
 }
@@ -432,27 +394,4 @@ function mostSpecific(hits: Hit[]): Hit | undefined {
     } else if (h.hit.captured === best.hit.captured) tie = true;
   }
   return tie ? undefined : best;
-}
-
-// ---------------------------------------------------------------------------------------
-// Help
-// ---------------------------------------------------------------------------------------
-
-/** StackStorm's paging arithmetic, including its treatment of negative values. */
-function inPage(count: number, limit: number, offset: number): boolean {
-  if (offset === 0 && limit > 0) return count < limit;
-  if (offset > 0 && limit === 0) return count >= offset;
-  if (offset > 0 && limit > 0) return count >= offset && count < offset + limit;
-  return true;
-}
-
-/**
- * The help filter as plain, case-insensitive text. StackStorm compiles it as a regex
- * (`re.search(filter, display, re.IGNORECASE)`); on a backtracking engine a chat user's
- * `(.|.)*!` then costs minutes, so st2bot never runs user text as a regex.
- */
-function helpFilter(filter: string): (display: string) => boolean {
-  if (!filter) return () => true;
-  const needle = filter.toLowerCase();
-  return (display) => display.toLowerCase().includes(needle);
 }
