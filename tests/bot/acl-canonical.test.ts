@@ -5,7 +5,7 @@
  * root first, to show it really reaches the alias, then by alice, who must be refused.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { DENIED } from "../../src/bot/acl.ts";
+import { checkAccess, DENIED } from "../../src/bot/acl.ts";
 import { canonicalTyped, parseCommand } from "../../src/bot/router.ts";
 import type { Command } from "../../src/bot/types.ts";
 import { sampleActions } from "../../src/emulator/samples.ts";
@@ -115,5 +115,21 @@ describe("the canonical text", () => {
   test("leading and repeated whitespace go; case stays (rule keys are case-insensitive anyway)", () => {
     expect(canonicalTyped("st2", "\u2028 apu\t\tStart  web ")).toBe("st2 apu Start web");
     expect(canonicalTyped("", " apu start")).toBe("apu start");
+  });
+});
+
+describe("arguments and keys in the same canonical spacing", () => {
+  const req = (args: string) => ({
+    plugin: "St2", command: "st2", typed: `st2 ${args}`, args, senderAcl: "@alice", direct: true, isAdmin: false, adminOnly: false,
+  });
+
+  test.each(SPACES)("denyargs cannot be dodged with %s", (_name, ws) => {
+    const rules = { st2: { denyargs: ["apu start*"] } };
+    expect(checkAccess(req(`${ws}apu${ws}start web`), rules, {}, [])).toEqual({ allowed: false, message: DENIED.args });
+  });
+
+  test("a key written with a tab or several spaces is the same key", () => {
+    const rules = { "st2\tapu   start*": { allowusers: ["@root"] } };
+    expect(checkAccess(req("apu start web"), rules, {}, [])).toEqual({ allowed: false, message: DENIED.user });
   });
 });
