@@ -7,8 +7,12 @@
  *
  * 1. `"alias:<glob>"` — matches the ref of the action alias the command runs
  *    (`alias:st2dm_apu.*`); only known once the st2 command has matched the text.
- * 2. a key containing a space — matches the command text as typed after the prefix, with
- *    runs of whitespace collapsed (`"st2 apu status*"`, err-stackstorm's documented example).
+ * 2. a key containing a space — matches one canonical text, `<plugin_prefix> <command>`
+ *    (`"st2 apu status*"`, err-stackstorm's documented example), however the bot was
+ *    addressed (`!st2 x`, `st2bot: x`, `@st2bot x`, a mention; just `<command>` with an empty
+ *    plugin_prefix). Whitespace is Python's, the set the alias matcher uses: runs of it
+ *    become one space and the ends are stripped, in the text and in the key alike, so no
+ *    spacing the matcher ignores (`\u0085`, `\x1c`) can step around a rule.
  * 3. anything else — Errbot's form, matched against `Plugin:command`; a key without `:`
  *    means `*:key` (`st2`, `St2:*`, `whoami`).
  *
@@ -16,6 +20,7 @@
  * case-sensitive globs, as in Errbot. Globs follow Python's `fnmatch.fnmatchcase`.
  */
 import type { AclRule } from "../config/schema.ts";
+import { collapseSpace, PY_SPACE } from "../st2/aliases/words.ts";
 
 export type { AclRule };
 
@@ -25,7 +30,7 @@ export interface AclRequest {
   plugin: string;
   /** Registered command name (`st2`, `whoami`). */
   command: string;
-  /** The text after the bot prefix, e.g. `st2 apu status now`. */
+  /** The canonical command text (see the module comment), e.g. `st2 apu status now`. */
   typed: string;
   /** The ref of the action alias the command runs, once known (`st2dm_apu.apu_status`). */
   aliasRef?: string;
@@ -57,22 +62,28 @@ export const DENIED = {
 } as const;
 
 const ALIAS_KEY = "alias:";
-const regexCache = new Map<string, RegExp>();
+/** One element of a compiled glob. */
+type GlobToken = { k: "star" } | { k: "any" } | { k: "cp"; cp: number } | { k: "set"; neg: boolean; ranges: [number, number][] };
+const globCache = new Map<string, GlobToken[]>();
 
 /**
  * `fnmatch.fnmatchcase(text, pattern)` (or its lower-cased form when `caseSensitive` is false,
  * Errbot's `ciglob`): `*` any run, `?` one character, `[seq]`, `[!seq]`; everything else literal.
+ *
+ * Python compiles the pattern to a regex; here it is matched directly, with the classic
+ * wildcard walk that returns only to the last `*`: time O(|text|·|pattern|) at worst,
+ * whereas a backtracking regex for `*a*b*c*` is cubic in the text a chat user sends.
  */
 export function glob(text: string, pattern: string, caseSensitive = true): boolean {
-  const t = caseSensitive ? text : text.toLowerCase();
+  const t = Array.from(caseSensitive ? text : text.toLowerCase(), (ch) => ch.codePointAt(0)!);
   const p = caseSensitive ? pattern : pattern.toLowerCase();
-  let re = regexCache.get(p);
-  if (!re) {
-    if (regexCache.size > 1000) regexCache.clear(); // patterns come from config; this never fills in practice
-    re = new RegExp(`^${translate(p)}$`, "su");
-    regexCache.set(p, re);
+  let tokens = globCache.get(p);
+  if (!tokens) {
+    if (globCache.size > 1000) globCache.clear(); // patterns come from config; this never fills in practice
+    tokens = compileGlob(p);
+    globCache.set(p, tokens);
   }
-  return re.test(t);
+  return matchGlob(t, tokens);
 }
 
 /** Errbot's `glob(text, patterns)`: a single pattern or a list, any match counts. */
@@ -81,53 +92,81 @@ export function globAny(text: string, patterns: string | readonly string[], case
   return list.some((p) => glob(text, p, caseSensitive));
 }
 
-/** Translates an fnmatch pattern to a regular-expression body, as Python's `fnmatch.translate`. */
-function translate(pattern: string): string {
+function matchGlob(t: readonly number[], p: readonly GlobToken[]): boolean {
+  let ti = 0;
+  let pi = 0;
+  let starAt = -1;
+  let resumeAt = 0;
+  while (ti < t.length) {
+    const tok = p[pi];
+    if (tok && tok.k !== "star" && matchOne(tok, t[ti]!)) {
+      ti++;
+      pi++;
+    } else if (tok?.k === "star") {
+      starAt = pi++;
+      resumeAt = ti;
+    } else if (starAt >= 0) {
+      // The last `*` takes one more character; earlier stars never need to change.
+      pi = starAt + 1;
+      ti = ++resumeAt;
+    } else return false;
+  }
+  while (p[pi]?.k === "star") pi++;
+  return pi === p.length;
+}
+
+function matchOne(tok: Exclude<GlobToken, { k: "star" }>, cp: number): boolean {
+  if (tok.k === "any") return true;
+  if (tok.k === "cp") return tok.cp === cp;
+  const inside = tok.ranges.some(([lo, hi]) => lo <= cp && cp <= hi);
+  return inside !== tok.neg;
+}
+
+/** Reads an fnmatch pattern as Python's `fnmatch.translate` does. */
+function compileGlob(pattern: string): GlobToken[] {
   const chars = Array.from(pattern);
-  let out = "";
+  const out: GlobToken[] = [];
   let i = 0;
   while (i < chars.length) {
     const c = chars[i++]!;
     if (c === "*") {
-      if (!out.endsWith("[^]*")) out += "[^]*";
+      if (out.at(-1)?.k !== "star") out.push({ k: "star" });
     } else if (c === "?") {
-      out += "[^]";
+      out.push({ k: "any" });
     } else if (c === "[") {
       let j = i;
       if (chars[j] === "!") j++;
       if (chars[j] === "]") j++;
       while (j < chars.length && chars[j] !== "]") j++;
       if (j >= chars.length) {
-        out += "\\["; // no closing bracket: a literal "["
+        out.push({ k: "cp", cp: 0x5b }); // no closing bracket: a literal "["
       } else {
-        out += charClass(chars.slice(i, j));
+        out.push(charSet(chars.slice(i, j)));
         i = j + 1;
       }
     } else {
-      out += /[\\^$.*+?()[\]{}|/]/.test(c) ? `\\${c}` : c;
+      out.push({ k: "cp", cp: c.codePointAt(0)! });
     }
   }
   return out;
 }
 
 /** One `[...]` set; ranges that run backwards are empty, as in Python. */
-function charClass(body: string[]): string {
-  const negate = body[0] === "!";
-  const items = negate ? body.slice(1) : body;
-  const esc = (ch: string) => (/[\\\]\[^-]/.test(ch) ? `\\${ch}` : ch);
-  let cls = "";
+function charSet(body: string[]): GlobToken {
+  const neg = body[0] === "!";
+  const items = neg ? body.slice(1) : body;
+  const ranges: [number, number][] = [];
   for (let k = 0; k < items.length; k++) {
-    const lo = items[k]!;
+    const lo = items[k]!.codePointAt(0)!;
     const hi = items[k + 2];
     if (items[k + 1] === "-" && hi !== undefined) {
-      if (lo.codePointAt(0)! <= hi.codePointAt(0)!) cls += `${esc(lo)}-${esc(hi)}`;
+      if (lo <= hi.codePointAt(0)!) ranges.push([lo, hi.codePointAt(0)!]);
       k += 2;
     } else {
-      cls += esc(lo);
+      ranges.push([lo, lo]);
     }
   }
-  if (cls === "") return negate ? "[^]" : "(?!)";
-  return negate ? `[^${cls}]` : `[${cls}]`;
+  return { k: "set", neg, ranges };
 }
 
 /** Whether the sender's ACL attribute matches one of BOT_ADMINS (case-sensitive globs). */
@@ -150,7 +189,7 @@ type RuleTarget = Pick<AclRequest, "plugin" | "command" | "typed" | "aliasRef">;
  */
 export function findRule(req: RuleTarget, rules: Record<string, AclRule>, awaitAlias = false): RuleLookup {
   const commandRef = `${req.plugin}:${req.command}`;
-  const typed = req.typed.trim().replace(/\s+/g, " ");
+  const typed = collapseSpace(req.typed);
   for (const [key, rule] of Object.entries(rules)) {
     if (key.toLowerCase().startsWith(ALIAS_KEY)) {
       if (req.aliasRef === undefined) {
@@ -158,13 +197,18 @@ export function findRule(req: RuleTarget, rules: Record<string, AclRule>, awaitA
         continue;
       }
       if (glob(req.aliasRef, key.slice(ALIAS_KEY.length), false)) return { kind: "rule", key, rule };
-    } else if (/\s/.test(key)) {
-      if (glob(typed, key.trim().replace(/\s+/g, " "), false)) return { kind: "rule", key, rule };
+    } else if (hasSpace(key)) {
+      if (glob(typed, collapseSpace(key), false)) return { kind: "rule", key, rule };
     } else if (glob(commandRef, key.includes(":") ? key : `*:${key}`, false)) {
       return { kind: "rule", key, rule };
     }
   }
   return { kind: "none" };
+}
+
+function hasSpace(key: string): boolean {
+  for (const ch of key) if (PY_SPACE.has(ch)) return true;
+  return false;
 }
 
 /** The rule that applies: the matched rule's fields laid over the defaults. */
@@ -207,8 +251,10 @@ export function visibleTo(
 function evaluate(req: AclRequest, acl: AclRule, admins: readonly string[], checkArgs: boolean): AclVerdict {
   const deny = (message: string): AclVerdict => ({ allowed: false, message });
   const usr = req.senderAcl;
-  if (checkArgs && acl.allowargs !== undefined && !globAny(req.args, acl.allowargs)) return deny(DENIED.args);
-  if (checkArgs && acl.denyargs !== undefined && globAny(req.args, acl.denyargs)) return deny(DENIED.args);
+  // Arguments are judged in the same canonical spacing as rule keys (a deny must not be dodged by `\u0085`).
+  const args = collapseSpace(req.args);
+  if (checkArgs && acl.allowargs !== undefined && !globAny(args, acl.allowargs)) return deny(DENIED.args);
+  if (checkArgs && acl.denyargs !== undefined && globAny(args, acl.denyargs)) return deny(DENIED.args);
   if (acl.allowusers !== undefined && !globAny(usr, acl.allowusers)) return deny(DENIED.user);
   if (acl.denyusers !== undefined && globAny(usr, acl.denyusers)) return deny(DENIED.user);
   if (!req.direct) {

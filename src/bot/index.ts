@@ -11,7 +11,7 @@ import type { Identities } from "../auth/identity.ts";
 import { CommandError } from "../lib/errors.ts";
 import { isAdmin } from "./acl.ts";
 import { createAcl } from "./middleware/acl.ts";
-import { createRouter } from "./router.ts";
+import { canonicalTyped, createRouter } from "./router.ts";
 import { builtinCommands, unknownCommandReply, type StatusSource } from "./commands/builtins.ts";
 import { st2HelpCommand, st2RunCommand, type St2CommandDeps } from "./commands/st2.ts";
 import { ANONYMOUS, chatUserKey, loginHint, requireChatUserKey, sessionCommands } from "./commands/sessions.ts";
@@ -75,7 +75,8 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     },
     authorizeAlias: acl.authorizeAlias,
     // Beyond Errbot: !st2help always lists only the aliases the ACL lets this user run.
-    aliasVisible: (ctx, ref, display) => acl.mayListAlias(ctx, runCommand, ref, `${runName} ${display}`),
+    // The same canonical text the router builds: no plugin prefix when it is empty.
+    aliasVisible: (ctx, ref, display) => acl.mayListAlias(ctx, runCommand, ref, canonicalTyped(config.stackstorm.plugin_prefix, display)),
     twofactor: deps.twofactor,
   };
   const runCommand = st2RunCommand(st2Deps);

@@ -6,6 +6,7 @@
 import type { ChatBackend, Message, MessageHandler, Outgoing, Target } from "../chat/types.ts";
 import { CommandError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
+import { collapseSpace, PY_SPACE_CLASS, pyStrip } from "../st2/aliases/words.ts";
 import type { Command, Context, Middleware, ParsedCommand } from "./types.ts";
 
 const log = logger("bot.router");
@@ -39,6 +40,15 @@ export interface RouterOptions {
   unknown(ctx: Context, typed: string): Promise<void>;
 }
 
+/**
+ * The longest text addressed to the bot that is read at all (the alias matcher has its own,
+ * smaller bounds): longer messages get a reply saying so and nothing else is done.
+ */
+export const MAX_ADDRESSED_LENGTH = 8192;
+
+/** Python whitespace: the alias matcher's idea of it, so the ACL and the matcher agree. */
+const SEPARATOR = new RegExp(`^[:,]?[${PY_SPACE_CLASS}]+`);
+
 /** How a message reached the bot: the text after the prefix or the bot's name. */
 export interface Addressed {
   text: string;
@@ -48,8 +58,8 @@ export interface Addressed {
 
 /** Finds the text after the prefix or the bot's name; undefined when the message is not for the bot. */
 export function addressed(msg: Message, prefix: string, names: string[]): Addressed | undefined {
-  const text = msg.text.trim();
-  const afterPrefix = (t: string) => (prefix && t.startsWith(prefix) ? t.slice(prefix.length).trim() : undefined);
+  const text = pyStrip(msg.text);
+  const afterPrefix = (t: string) => (prefix && t.startsWith(prefix) ? pyStrip(t.slice(prefix.length)) : undefined);
   if (afterPrefix(text) !== undefined) return { text: afterPrefix(text)!, byName: false };
   if (msg.mentioned) return { text, byName: true };
   const lower = text.toLowerCase();
@@ -58,9 +68,9 @@ export function addressed(msg: Message, prefix: string, names: string[]): Addres
     for (const form of [`@${n}`, n]) {
       if (!lower.startsWith(form)) continue;
       const rest = text.slice(form.length);
-      const sep = /^[:,]?\s+/.exec(rest);
+      const sep = SEPARATOR.exec(rest);
       if (sep) {
-        const after = rest.slice(sep[0].length).trim();
+        const after = pyStrip(rest.slice(sep[0].length));
         return { text: afterPrefix(after) ?? after, byName: true };
       }
     }
@@ -68,13 +78,27 @@ export function addressed(msg: Message, prefix: string, names: string[]): Addres
   return undefined;
 }
 
-/** Splits `st2help --pack x` into the command and its arguments, matching registered names. */
+/**
+ * Splits `st2help --pack x` into the command and its arguments, matching registered names.
+ * Words are split on Python's whitespace, as the alias matcher does.
+ */
 export function parseCommand(typed: string, commands: ReadonlyMap<string, Command>): { parsed: ParsedCommand; def: Command } | undefined {
-  const match = /^(\S+)\s*([\s\S]*)$/.exec(typed);
-  if (!match) return undefined;
-  const name = match[1]!.toLowerCase();
-  const def = commands.get(name);
-  return def ? { parsed: { name, args: match[2]!.trim(), typed }, def } : undefined;
+  const text = pyStrip(typed);
+  const end = text.search(new RegExp(`[${PY_SPACE_CLASS}]`));
+  const name = (end < 0 ? text : text.slice(0, end)).toLowerCase();
+  const def = name ? commands.get(name) : undefined;
+  if (!def) return undefined;
+  const args = end < 0 ? "" : pyStrip(text.slice(end));
+  return { parsed: { name, args, typed: canonicalTyped(name, args) }, def };
+}
+
+/**
+ * The one text access rules keyed on typed text are checked against, however the bot was
+ * addressed: `<command> <args>` (for alias commands `<plugin_prefix> <alias command>`, just
+ * the alias command when plugin_prefix is empty), Python whitespace runs made one space.
+ */
+export function canonicalTyped(lead: string, args: string): string {
+  return collapseSpace(`${lead} ${args}`);
 }
 
 /**
@@ -91,9 +115,16 @@ export function createRouter(backend: ChatBackend, opts: RouterOptions): Message
     if (!to || to.text === "") return;
     const typed = to.text;
     const ctx = createContext(backend, msg, opts);
+    if (typed.length > MAX_ADDRESSED_LENGTH) {
+      await safely(ctx, () => ctx.reply(`That message is ${typed.length.toLocaleString("en")} characters long; st2bot reads commands of at most ${MAX_ADDRESSED_LENGTH.toLocaleString("en")}.`));
+      return;
+    }
     const fallback = opts.fallback && (to.byName || opts.fallbackAfterPrefix) ? opts.fallback : undefined;
+    // The fallback runs aliases: its rule text starts with the plugin prefix, which an empty
+    // plugin_prefix leaves out (`!deploy web` and `@st2bot deploy web` alike).
+    const lead = opts.fallbackAfterPrefix ? "" : fallback?.name ?? "";
     const found = parseCommand(typed, byName) ??
-      (fallback ? { parsed: { name: fallback.name, args: typed, typed }, def: fallback } : undefined);
+      (fallback ? { parsed: { name: fallback.name, args: typed, typed: canonicalTyped(lead, typed) }, def: fallback } : undefined);
     if (!found) {
       await safely(ctx, () => opts.unknown(ctx, typed));
       return;

@@ -10,7 +10,10 @@ export interface ParsedCommand {
   name: string;
   /** Everything after the name, trimmed. */
   args: string;
-  /** The text as typed after the bot prefix (`st2 deploy web`), used for text-keyed ACL rules. */
+  /**
+   * The canonical command text text-keyed ACL rules are checked against (`st2 deploy web`):
+   * `<command> <args>` however the bot was addressed, Python whitespace collapsed (router.ts).
+   */
   typed: string;
 }
 

@@ -4,7 +4,7 @@
  * caller's StackStorm identity.
  */
 import type { Config } from "../../config/schema.ts";
-import type { AliasIndex } from "../../st2/aliases/index.ts";
+import type { AliasIndex, Incomplete } from "../../st2/aliases/index.ts";
 import type { ActionAlias } from "../../st2/aliases/types.ts";
 import type { St2Client } from "../../st2/client.ts";
 import { St2ApiError } from "../../st2/http.ts";
@@ -75,9 +75,13 @@ async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promi
   if (!loaded) throw new CommandError(notLoaded(refused));
   const outcome = index.match(text);
   switch (outcome.kind) {
+    case "too-long":
+      throw new CommandError(`${outcome.message} Shorten it, or pass long values as key=value pairs at the end.`);
     case "none": {
       const off = disabled.match(text);
       if (off.kind === "match") throw new CommandError(`The action alias "${off.match.alias.ref}" is disabled in StackStorm.`);
+      const incomplete = outcome.incomplete;
+      if (incomplete.length > 0) throw new CommandError(incompleteReply(deps.config, text, incomplete));
       const close = outcome.suggestions.map((s) => `  ${typedForm(deps.config, s)}`).join("\n");
       throw new CommandError(
         `Command "${text}" not found.${close ? `\nDid you mean:\n${close}` : ""}\n${helpHint(deps.config)}`,
@@ -102,6 +106,13 @@ async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promi
       return;
     }
   }
+}
+
+/** `"deploy" needs more: …` naming each alias the text started and the parameters it lacks. */
+function incompleteReply(config: Config, text: string, incomplete: Incomplete[]): string {
+  const names = (missing: string[]) => missing.map((m) => `{{${m}}}`).join(", ");
+  const lines = incomplete.slice(0, 3).map((i) => `  ${typedForm(config, i.display)}  (${i.alias.ref}): missing ${names(i.missing)}`);
+  return `"${text}" is missing a required parameter:\n${lines.join("\n")}\n${helpHint(config)}`;
 }
 
 type As = { client: St2Client; personal: boolean };
@@ -240,7 +251,7 @@ export function st2HelpCommand(deps: St2CommandDeps): Command {
       const args = parseHelpArgs(ctx.command?.args ?? "");
       const { index, loaded, refused } = deps.aliases();
       if (!loaded) throw new CommandError(notLoaded(refused));
-      const all = index.help({ pack: args.pack, filter: args.filter }).helpstrings;
+      const all = sortHelp(index.help({ pack: args.pack, filter: args.filter }).helpstrings);
       const visible = all.filter((h) => {
         const ref = findRef(index, h.pack, h.display);
         return !ref || deps.aliasVisible(ctx, ref, h.display);
@@ -248,6 +259,16 @@ export function st2HelpCommand(deps: St2CommandDeps): Command {
       await ctx.reply(renderHelp(deps.config, visible, args, ctx.backend.maxMessageLength, name));
     },
   };
+}
+
+/**
+ * Packs in order, each once, aliases in order within it (StackStorm lists them in its own
+ * order, which repeated a pack's heading wherever its aliases were interleaved).
+ */
+export function sortHelp<T extends { pack: string; display: string }>(entries: readonly T[]): T[] {
+  const key = (s: string) => s.toLowerCase();
+  const cmp = (a: string, b: string) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a < b ? -1 : a > b ? 1 : 0);
+  return entries.slice().sort((a, b) => cmp(a.pack, b.pack) || cmp(a.display, b.display));
 }
 
 function findRef(index: AliasIndex, pack: string, display: string): string | undefined {

@@ -169,6 +169,10 @@ function report(index: AliasIndex, args: MatchArgs, io: CliIo): number {
       io.stderr(`${outcome.message}\n${hints.length ? `Did you mean:\n${hints.map((d) => `  ${d}\n`).join("")}` : ""}`);
       return 1;
     }
+    case "too-long": {
+      io.stderr(`${outcome.message}\n`);
+      return 1;
+    }
     case "ambiguous": {
       const lines = outcome.candidates.map((c) => `  ${c.display}  (${c.alias.ref})\n`).join("");
       io.stderr(`${outcome.message}\nCandidates:\n${lines}`);

@@ -21,6 +21,7 @@ import { prepareCommand, type PreparedCommand } from "./command.ts";
 import { exampleText } from "./example.ts";
 import { indexHints, unpackHints, type IndexHints } from "./hints.ts";
 import { emitJs, newRegExp } from "./pyregex/emit.ts";
+import { catastrophicRepeat } from "./pyregex/risk.ts";
 import { pyRepr, PyRegexError, UnsupportedRegexError, type PyParsed } from "./pyregex/parse.ts";
 import { anchoredPattern, expandFormat, findDefaults, parseFinal, readRegex, type RegexFacts } from "./template.ts";
 
@@ -125,6 +126,8 @@ export class CompiledFormat {
     } catch (err) {
       throw toFormatError(format, err, reg);
     }
+    const risk = catastrophicRepeat(facts.top);
+    if (risk) throw new FormatError(format, `${risk} can take exponential time on chat input; st2bot refuses such formats`, reg);
     this.anchors = (facts.begin ? BEGIN_ADDED : 0) | (facts.end ? END_ADDED : 0);
     this.table = groupTable(facts.names, facts.groups);
     ({ literals: this.literals, paths: this.paths } = indexHints(facts.top, facts.flags));

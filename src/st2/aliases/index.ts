@@ -20,7 +20,8 @@ import { prepareCommand, type PreparedCommand } from "./command.ts";
 import { compileFormat, FormatError } from "./format.ts";
 import type { CompiledFormat, FormatHit } from "./format.ts";
 import { MAX_INDEXED_DEPTH } from "./hints.ts";
-import { compilePython } from "./pyregex/emit.ts";
+import { helpOf, type HelpQuery, type HelpResult } from "./help.ts";
+import { Suggester } from "./suggest.ts";
 import { containsInOrder, splitWords } from "./words.ts";
 import { formatPatterns, isEnabled, normaliseFormat } from "./types.ts";
 import type { ActionAlias } from "./types.ts";
@@ -46,25 +47,50 @@ export type MatchOutcome =
       /** One execution per regex hit; `command` is the hit's text (plus any trailing pairs). */
       hits: { command: string; params: Record<string, string> }[];
     }
-  | { kind: "none"; message: string; suggestions: string[] }
-  | { kind: "ambiguous"; message: string; candidates: Match[]; multi?: boolean };
+  | {
+      kind: "none";
+      message: string;
+      /** Close displays ("did you mean"), computed when first read. */
+      suggestions: string[];
+      /**
+       * Representations whose leading words are exactly the command, with the parameters
+       * it lacks (`deploy` for `deploy {{app}} to {{env=staging}}` lacks `app`).
+       */
+      incomplete: Incomplete[];
+    }
+  | { kind: "ambiguous"; message: string; candidates: Match[]; multi?: boolean }
+  /** Refused unmatched: longer than the bounds below (matching cost grows with length). */
+  | { kind: "too-long"; message: string; length: number; limit: number };
+
+/** A representation the command started but did not finish. */
+export interface Incomplete {
+  alias: ActionAlias;
+  display: string;
+  representation: string;
+  /** Required parameters (no default) the command did not give, in format order. */
+  missing: string[];
+}
+
+/**
+ * The longest command matched at all. Trailing `key=value` pairs (JSON values included) are
+ * cut off in linear time, so they may use most of it.
+ */
+export const MAX_COMMAND_LENGTH = 4096;
+/**
+ * The longest text the format regexes run on (the command without its trailing pairs).
+ * StackStorm's formats are Python regexes with lazy `.+?` parameters: on a backtracking
+ * engine a format with several parameters costs a power of this length, so it is kept
+ * where the worst of 198 real aliases stays in the tens of milliseconds
+ * (scripts/bench/redos.ts prints it).
+ */
+export const MAX_MATCHED_LENGTH = 1024;
+
+export type { HelpQuery, HelpResult };
 
 export interface AliasProblem {
   ref: string;
   format: string;
   reason: string;
-}
-
-export interface HelpQuery {
-  pack?: string;
-  filter?: string;
-  limit?: number;
-  offset?: number;
-}
-
-export interface HelpResult {
-  available: number;
-  helpstrings: { pack: string; display: string; description: string }[];
 }
 
 /** One (alias, representation) pair StackStorm would try (the representation is `compiled.format`). */
@@ -129,6 +155,14 @@ class Pool {
       for (const word of path) node = node.child(word);
       (node.patterns ??= []).push(pattern);
     }
+  }
+
+  /** The patterns whose leading literal words are exactly `words` (none past the indexed depth). */
+  filedAt(words: string[]): readonly Pattern[] {
+    if (words.length === 0 || words.length > MAX_INDEXED_DEPTH) return [];
+    let node: TrieNode | undefined = this.root;
+    for (const word of words) node = node?.children?.get(word);
+    return node?.patterns ?? [];
   }
 
   /** Every hit among the candidates for this command (`words`: all of its words), in StackStorm's order. */
@@ -202,39 +236,22 @@ export class AliasIndex {
 
   /** Matches a command the way StackStorm's `get_matching_alias` does (see the file header). */
   match(command: string, opts: { strict?: boolean } = {}): MatchOutcome {
+    if (command.length > MAX_COMMAND_LENGTH) return tooLong(command.length, MAX_COMMAND_LENGTH, "");
     const prepared = prepareCommand(command);
+    const matched = prepared.stream.length - 2;
+    if (matched > MAX_MATCHED_LENGTH) return tooLong(matched, MAX_MATCHED_LENGTH, " before its trailing key=value pairs");
     const words = splitWords(prepared.stream);
     const strict = opts.strict === true;
     const normal = this.normal.run(prepared, words, this.problems);
     if (normal.length > 0) return this.decide(normal, prepared, strict, false);
     const multi = this.multi.run(prepared, words, this.problems);
     if (multi.length > 0) return this.decide(multi, prepared, strict, true);
-    return this.noMatch(command);
+    return this.noMatch(command, words);
   }
 
-  /**
-   * `GET /actionalias/help`, computed locally (`generate_helpstring_result`): enabled aliases,
-   * optionally one pack, displays matching `filter` (a case-insensitive Python regex; text
-   * that is not a valid regex is searched literally), `available` counted before paging.
-   */
+  /** `GET /actionalias/help`, computed locally over these aliases (see `helpOf`). */
   help(query: HelpQuery = {}): HelpResult {
-    const limit = query.limit ?? 0;
-    const offset = query.offset ?? 0;
-    if (!Number.isInteger(limit) || !Number.isInteger(offset)) throw new TypeError("limit or offset argument is not an integer");
-    const accepts = helpFilter(query.filter ?? "");
-    const helpstrings: HelpResult["helpstrings"] = [];
-    let count = 0;
-    for (const alias of this.aliases) {
-      if (!isEnabled(alias)) continue;
-      if (query.pack && query.pack !== alias.pack) continue;
-      for (const format of alias.formats ?? []) {
-        const display = displayOfFormat(format);
-        if (!display || !accepts(display)) continue;
-        if (inPage(count, limit, offset)) helpstrings.push({ pack: alias.pack, display, description: alias.description ?? "" });
-        count++;
-      }
-    }
-    return { available: count, helpstrings };
+    return helpOf(this.aliases, query);
   }
 
   private compileAlias(alias: ActionAlias, nextOrder: () => number): Pattern[] {
@@ -300,28 +317,47 @@ export class AliasIndex {
     return { kind: "match", match };
   }
 
-  private noMatch(command: string): MatchOutcome {
+  private noMatch(command: string, words: string[]): MatchOutcome {
     const suggester = this.suggester;
+    const pools = [this.normal, this.multi];
     let cached: string[] | undefined;
+    let incomplete: Incomplete[] | undefined;
     // Suggestions cost far more than matching: computed only if someone reads them.
     return {
       kind: "none",
       message: `Command '${command}' matched no patterns`,
       get suggestions(): string[] {
-        cached ??= suggester.suggest(command);
+        cached ??= suggester.suggest(words.join(" "));
         return cached;
+      },
+      get incomplete(): Incomplete[] {
+        incomplete ??= findIncomplete(pools, words);
+        return incomplete;
       },
     };
   }
 }
 
-/** A format entry's display; "" for an entry that is neither string nor object. */
-function displayOfFormat(format: unknown): string {
-  try {
-    return normaliseFormat(format).display;
-  } catch {
-    return "";
+function tooLong(length: number, limit: number, where: string): MatchOutcome {
+  const message = `The command is ${length.toLocaleString("en")} characters long${where}; st2bot matches at most ${limit.toLocaleString("en")}.`;
+  return { kind: "too-long", message, length, limit };
+}
+
+/** Representations filed exactly under the command's words that still need parameters. */
+function findIncomplete(pools: Pool[], words: string[]): Incomplete[] {
+  const out: Incomplete[] = [];
+  const seen = new Set<Pattern>();
+  for (const pool of pools) {
+    for (const pattern of pool.filedAt(words)) {
+      if (seen.has(pattern)) continue;
+      seen.add(pattern);
+      const defaults = new Set(pattern.compiled.defaults.map(([name]) => name));
+      const missing = [...new Set(pattern.compiled.fields)].filter((f) => !defaults.has(f));
+      if (missing.length === 0) continue;
+      out.push({ alias: pattern.alias, display: displayOf(pattern), representation: pattern.compiled.format, missing });
+    }
   }
+  return out.sort((a, b) => a.missing.length - b.missing.length || (a.representation < b.representation ? -1 : 1));
 }
 
 function refOf(alias: ActionAlias): string {
@@ -358,127 +394,4 @@ function mostSpecific(hits: Hit[]): Hit | undefined {
     } else if (h.hit.captured === best.hit.captured) tie = true;
   }
   return tie ? undefined : best;
-}
-
-// ---------------------------------------------------------------------------------------
-// Help
-// ---------------------------------------------------------------------------------------
-
-/** StackStorm's paging arithmetic, including its treatment of negative values. */
-function inPage(count: number, limit: number, offset: number): boolean {
-  if (offset === 0 && limit > 0) return count < limit;
-  if (offset > 0 && limit === 0) return count >= offset;
-  if (offset > 0 && limit > 0) return count >= offset && count < offset + limit;
-  return true;
-}
-
-/** `re.search(filter, display, re.IGNORECASE)`; an invalid regex is searched as plain text. */
-function helpFilter(filter: string): (display: string) => boolean {
-  if (!filter) return () => true;
-  try {
-    const re = compilePython(filter, { i: true }).regex;
-    return (display) => re.test(display);
-  } catch {
-    const needle = filter.toLowerCase();
-    return (display) => display.toLowerCase().includes(needle);
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// "Did you mean"
-// ---------------------------------------------------------------------------------------
-
-/** The displays of the enabled aliases, indexed for "did you mean" (built on first use). */
-class Suggester {
-  /** Displays in order of first appearance (duplicates are dropped when indexing). */
-  private displays: string[] = [];
-  private index: { byFirst: Map<string, number[]>; byWord: Map<string, number[]>; words: string[][] } | undefined;
-
-  add(display: string): void {
-    if (!display) return;
-    this.displays.push(display);
-    this.index = undefined;
-  }
-
-  /**
-   * Up to `limit` displays closest to the command: leading words in common count most, then
-   * words shared anywhere, then how close the first words are (edit distance). Only
-   * displays sharing a word with the command, or starting with a word close to its first
-   * word, are scored.
-   */
-  suggest(command: string, limit = 3): string[] {
-    const words = splitWords(prepareCommand(command).stream)
-      .slice(0, MAX_INDEXED_DEPTH)
-      .map((w) => w.toLowerCase());
-    const head = words[0];
-    if (!head) return [];
-    const index = this.build();
-    const closeness = new Map<number, number>();
-    for (const [first, ids] of index.byFirst) {
-      const c = 1 - editDistance(head, first) / Math.max(head.length, first.length);
-      if (c >= MIN_CLOSENESS) for (const id of ids) closeness.set(id, c);
-    }
-    const candidates = new Set(closeness.keys());
-    for (const w of words) for (const id of index.byWord.get(w) ?? []) candidates.add(id);
-    const scored: { id: number; score: number }[] = [];
-    for (const id of candidates) {
-      const score = similarity(words, index.words[id] ?? [], closeness.get(id) ?? 0);
-      if (score > 0) scored.push({ id, score });
-    }
-    scored.sort((a, b) => b.score - a.score || a.id - b.id);
-    return scored.slice(0, limit).map((x) => this.displays[x.id] ?? "");
-  }
-
-  private build(): NonNullable<Suggester["index"]> {
-    if (this.index) return this.index;
-    // Deduplicated here rather than on add: a Set kept for the index's lifetime costs more
-    // than the repeated references.
-    this.displays = [...new Set(this.displays)];
-    const byFirst = new Map<string, number[]>();
-    const byWord = new Map<string, number[]>();
-    const words = this.displays.map((display, id) => {
-      const plain = display
-        .toLowerCase()
-        .split(/\s+/)
-        .filter((w) => w && !PLACEHOLDER.test(w));
-      const first = plain[0];
-      if (first) pushTo(byFirst, first, id);
-      for (const w of new Set(plain)) pushTo(byWord, w, id);
-      return plain;
-    });
-    this.index = { byFirst, byWord, words };
-    return this.index;
-  }
-}
-
-const PLACEHOLDER = /[{}<>[\]()|]/;
-/** How close (1 − edit distance / length) a first word must be to count on its own. */
-const MIN_CLOSENESS = 0.7;
-
-function pushTo(map: Map<string, number[]>, key: string, id: number): void {
-  const list = map.get(key);
-  if (list) list.push(id);
-  else map.set(key, [id]);
-}
-
-function similarity(command: string[], display: string[], closeness: number): number {
-  let lead = 0;
-  while (lead < command.length && command[lead] === display[lead]) lead++;
-  const shared = command.filter((w) => display.includes(w)).length;
-  if (lead === 0 && shared === 0 && closeness < MIN_CLOSENESS) return 0;
-  return lead * 4 + shared * 2 + closeness * 3;
-}
-
-/** Levenshtein distance (two rows). */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
 }

@@ -5,9 +5,9 @@
 import { compilePython, type PyRegExp } from "./pyregex/emit.ts";
 
 const KEY = String.raw`\s*(\S+?)\s*`;
-const VALUE = String.raw`""|\'\'|"(.+?)"|\'(.+?)\'|({.+?})|(\S+)`;
 const EXT_VALUE = String.raw`""|\'\'|"(.+?)"|\'(.+?)\'|({.+?})|(.+?)`;
-const PAIRS = String.raw`(?:^|\s+)${KEY}=(${VALUE})`;
+// The trailing pairs (`(?:^|\s+)KEY=(""|''|"(.+?)"|'(.+?)'|({.+?})|(\S+))`) are read by
+// the linear scanner in command.ts, not by a regex: on a backtracking engine they are exponential.
 const DEFAULT = String.raw`\s*=\s*(?:${EXT_VALUE})\s*`;
 const OPTIONAL = `{{${KEY}${DEFAULT}}}`;
 const REQUIRED = `{{${KEY}}}`;
@@ -28,14 +28,6 @@ export function paramMatch(spacing: string, name: string): string {
 }
 
 export interface Snippets {
-  /**
-   * StackStorm matches `.*?((PAIRS\s*)*)$` from the start. The lazy `.*?` makes that "the
-   * first position where `((PAIRS\s*)*)$` matches"; this is that tail, tried (sticky) only
-   * where a pair can start, which gives the same answer without the quadratic scan.
-   */
-  readonly endingTail: PyRegExp;
-  /** One trailing `key=value` pair (global). */
-  readonly pairs: PyRegExp;
   /** `{{ name = default }}`, as `findall` reads defaults (DOTALL, global). */
   readonly optionalFind: PyRegExp;
   /** Spacing + `{{ name = default }}`, as the first `re.sub` replaces it (global). */
@@ -49,8 +41,6 @@ let snippets: Snippets | undefined;
 /** StackStorm's helper regexes, translated once (they are valid by construction). */
 export function getSnippets(): Snippets {
   snippets ??= {
-    endingTail: compilePython(String.raw`((${PAIRS}\s*)*)$`, { s: true }, "y"),
-    pairs: compilePython(PAIRS, { s: true }, "g"),
     optionalFind: compilePython(OPTIONAL, { s: true }, "g"),
     // The two re.sub calls pass no flags: `.` stops at newlines there.
     optionalSub: compilePython(String.raw`(\s*)` + OPTIONAL, {}, "g"),

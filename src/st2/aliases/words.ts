@@ -45,3 +45,23 @@ export function containsInOrder(text: string, literals: readonly string[]): bool
   }
   return true;
 }
+
+/** Python's whitespace as the body of a RegExp character class (for the `u` flag or not). */
+export const PY_SPACE_CLASS = PY_SPACE_CPS.slice()
+  .sort((a, b) => a - b)
+  .map((c) => `\\u${c.toString(16).padStart(4, "0")}`)
+  .join("");
+
+/** `s.strip()` in Python: Python whitespace removed at both ends (JS `trim` uses another set). */
+export function pyStrip(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && PY_SPACE.has(s[start] ?? "")) start++;
+  while (end > start && PY_SPACE.has(s[end - 1] ?? "")) end--;
+  return s.slice(start, end);
+}
+
+/** `" ".join(s.split())` in Python: runs of Python whitespace become one space, ends stripped. */
+export function collapseSpace(s: string): string {
+  return splitWords(s).join(" ");
+}
