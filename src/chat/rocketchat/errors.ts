@@ -14,6 +14,8 @@ const ErrorBodySchema = v.object({
 
 /** The longest wait a 429 is trusted for; a wrong clock must not park the outbox for a day. */
 const MAX_WAIT_MS = 10 * 60_000;
+/** `Date` has whole seconds and servers cache it: clocks closer than this are taken to agree. */
+const MAX_SKEW_MS = 3_000;
 
 /** A refused REST call: the HTTP status and Rocket.Chat's own error id (`errorType`) when given. */
 export class RestError extends SendError {
@@ -32,15 +34,17 @@ export class RestError extends SendError {
 export const describe = (err: unknown): string => (err instanceof Error ? err.message || err.name : String(err));
 
 /**
- * How long a 429 asks to wait. `X-RateLimit-Reset` is the server's clock in epoch milliseconds,
- * so it is measured against the response's `Date` (the server's clock too, whole seconds: the
- * wait can only come out long, never short); else the "wait N seconds" of the error text; else 1 s.
+ * How long a 429 asks to wait. `X-RateLimit-Reset` is the server's clock in epoch milliseconds.
+ * Our clock measures it while the two agree within the `Date` header's coarseness; a server
+ * clock further off is read from `Date` itself (whole seconds, so the wait comes out long, never
+ * short). Without the header, the "wait N seconds" of the error text; else one second.
  */
 export function retryAfterMs(headers: Headers, errorText: string, now = Date.now()): number {
   const reset = Number(headers.get("x-ratelimit-reset"));
   if (Number.isFinite(reset) && reset > 0) {
     const serverNow = Date.parse(headers.get("date") ?? "");
-    const wait = reset - (Number.isNaN(serverNow) ? now : serverNow);
+    const skewed = !Number.isNaN(serverNow) && Math.abs(serverNow - now) > MAX_SKEW_MS;
+    const wait = reset - (skewed ? serverNow : now);
     return Math.min(MAX_WAIT_MS, Math.max(0, Math.ceil(wait)));
   }
   const secs = /wait (\d+) seconds/.exec(errorText);
