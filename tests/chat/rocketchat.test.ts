@@ -3,15 +3,19 @@
  * real WebSocket) on loopback.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as v from "valibot";
 import { retryAfterMs } from "../../src/chat/rocketchat/errors.ts";
 import { FAILURE_COLOR } from "../../src/chat/rocketchat/format.ts";
 import { createRocketChatBackend, messageIdFor, type RocketChatDeps } from "../../src/chat/rocketchat/index.ts";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
-import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
+import { BACKEND_SECTIONS, BACKENDS } from "../../src/chat/registry.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
-import { captureLogs } from "../../src/lib/log.ts";
+import { captureLogs, redact } from "../../src/lib/log.ts";
 import { type EmuMessage, type RocketChatEmulator, type RocketChatEmulatorOptions, startRocketChatEmulator } from "../emulators/rocketchat.ts";
 import { type BackendHarness, runBackendContract } from "./contract.ts";
 
@@ -353,5 +357,36 @@ describe("rocketchat login, connection and status", () => {
     expect(all).toContain("logged in");
     expect(all).not.toContain(BOT_PASSWORD);
     expect(all).not.toContain(BOT_TOKEN);
+  });
+});
+
+describe("rocketchat settings", () => {
+  const info = BACKENDS.find((b) => b.name === "rocketchat")!;
+  const section = (toml: string) => v.parse(info.schema, parseConfig(`[rocketchat]\n${toml}`, "t.toml", {}, BACKEND_SECTIONS).rocketchat);
+
+  test("doctor lists what is missing, as the constructor does", () => {
+    expect(info.missing(section(""))).toEqual(["rocketchat.url", "rocketchat.user_id and token (or token_file), or rocketchat.user and password (or password_file)"]);
+    expect(info.missing(section(`url = "https://chat.example.com"\ntoken = "t"`))).toEqual(["rocketchat.user_id (the personal access token's user id)"]);
+    expect(info.missing(section(`url = "https://chat.example.com"\nuser = "st2bot"\npassword = "p"`))).toEqual([]);
+  });
+
+  test("doctor warns about a token sent over plain http to another host, not to this machine", () => {
+    const advice = (url: string) => info.advice!(section(`url = "${url}"\nuser_id = "u"\ntoken = "t"`)).map((a) => a.what);
+    expect(advice("http://chat.example.com")).toEqual([expect.stringContaining("unencrypted")]);
+    expect(advice("http://127.0.0.1:3000")).toEqual([]);
+    expect(advice("https://chat.example.com")).toEqual([]);
+  });
+
+  test("token_file and password_file are read and the secrets redacted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "st2bot-rc-"));
+    try {
+      writeFileSync(join(dir, "token"), "file-token-Zz9Yy8Xx7\n");
+      const config = parseConfig(`[rocketchat]\nurl = "https://chat.example.com"\nuser_id = "u1"\ntoken_file = "${join(dir, "token")}"`, "t.toml", {}, BACKEND_SECTIONS);
+      expect(section(`token_file = "${join(dir, "token")}"`).token).toBe("file-token-Zz9Yy8Xx7");
+      expect(redact("auth file-token-Zz9Yy8Xx7")).not.toContain("file-token-Zz9Yy8Xx7");
+      expect(() => createRocketChatBackend(config)).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -43,8 +43,16 @@ export const rocketchat: BackendInfo<RocketChatSettings> = {
       ? []
       : [s.token ? "rocketchat.user_id (the personal access token's user id)" : "rocketchat.user_id and token (or token_file), or rocketchat.user and password (or password_file)"]),
   ],
-  advice: (s) =>
-    s.token && s.user && s.password
-      ? [{ what: "rocketchat has both a token and a password: the token is used", fix: "remove rocketchat.user/password, or the token" }]
-      : [],
+  advice: (s) => [
+    ...(s.token && s.user && s.password ? [{ what: "rocketchat has both a token and a password: the token is used", fix: "remove rocketchat.user/password, or the token" }] : []),
+    ...(s.url && plainHttp(s.url)
+      ? [{ what: "rocketchat.url is http:// to another host: the bot's token and every message cross the network unencrypted", fix: "use https://" }]
+      : []),
+  ],
 };
+
+/** http:// to anything but this machine (a local reverse proxy or test server is fine). */
+function plainHttp(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === "http:" && !["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
+}
