@@ -24,9 +24,6 @@ import { rocketchat } from "./settings.ts";
 
 const log = logger("chat.rocketchat");
 
-/** `sendMessage`'s limit for a user without the `bot` role (5 a second); bots are not limited. */
-export const ROCKETCHAT_SEND_RATE = { perSecond: 5, burst: 10 } as const;
-
 /** How many message ids are remembered to drop the server's re-sends (edits, reactions, thread counts). */
 const SEEN_IDS = 2000;
 
@@ -61,7 +58,9 @@ export function messageIdFor(botUserId: string, id: string): string {
 
 class RocketChatBackend implements ChatBackend {
   readonly name = "rocketchat";
-  readonly sendRate = ROCKETCHAT_SEND_RATE;
+  // No sendRate: the REST API has no per-message limit to honour. Its rate limiter (per
+  // endpoint and client, bypassed by the `bot` role) answers 429 with X-RateLimit-Reset,
+  // which the outbox waits out.
   readonly maxMessageLength: number;
   private readonly rest: RocketChatRest;
   private readonly directory: RocketChatDirectory;
