@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
 import { retryAfterMs } from "../../src/chat/rocketchat/errors.ts";
+import { parseStreamed, toMessage } from "../../src/chat/rocketchat/events.ts";
 import { FAILURE_COLOR } from "../../src/chat/rocketchat/format.ts";
 import { createRocketChatBackend, messageIdFor, type RocketChatDeps } from "../../src/chat/rocketchat/index.ts";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
@@ -291,6 +292,15 @@ describe("rocketchat login, connection and status", () => {
     }
   });
 
+  test("a token the realtime API refuses is a ConfigError too", async () => {
+    emu.refuseResume = true;
+    try {
+      expect(await failure(make().start(() => undefined))).toBeInstanceOf(ConfigError);
+    } finally {
+      emu.refuseResume = false;
+    }
+  });
+
   test("missing url or credentials are ConfigErrors at construction", () => {
     const parse = (t: string) => parseConfig(t, "t.toml", {}, BACKEND_SECTIONS);
     expect(() => createRocketChatBackend(parse(`[rocketchat]\nurl = "${emu.url}"\ntoken = "x"`))).toThrow(ConfigError);
@@ -357,6 +367,25 @@ describe("rocketchat login, connection and status", () => {
     expect(all).toContain("logged in");
     expect(all).not.toContain(BOT_PASSWORD);
     expect(all).not.toContain(BOT_TOKEN);
+  });
+});
+
+describe("rocketchat events", () => {
+  const me = { _id: "BotUserId00000001", username: "st2bot" };
+  const frame = (rid: string, extra?: unknown) => ({
+    eventName: "__my_messages__",
+    args: [{ _id: "MsgId000000000001", rid, msg: "!st2 hi", u: { _id: "AliceId0000000001", username: "alice" }, ts: { $date: 1 } }, ...(extra ? [extra] : [])],
+  });
+
+  test("without room details, a direct room is recognised by the bot's id in its room id", () => {
+    expect(toMessage(parseStreamed(frame(`AliceId0000000001${me._id}`))!, me).direct).toBe(true);
+    expect(toMessage(parseStreamed(frame("GENERAL"))!, me)).toMatchObject({ direct: false, room: { id: "GENERAL", name: "GENERAL" } });
+  });
+
+  test("other events of the stream and malformed messages are ignored", () => {
+    expect(parseStreamed({ eventName: "GENERAL", args: frame("GENERAL").args })).toBeUndefined();
+    expect(parseStreamed({ eventName: "__my_messages__", args: [{ _id: "x", rid: "y" }] })).toBeUndefined();
+    expect(parseStreamed("nonsense")).toBeUndefined();
   });
 });
 

@@ -101,6 +101,8 @@ export class RocketChatEmulator {
   readonly requests: string[] = [];
   /** `pong`s received in answer to the server's pings. */
   pongs = 0;
+  /** The realtime login refuses every resume token (REST still accepts them): a revoked session. */
+  refuseResume = false;
   private readonly sessions = new Map<string, string>();
   private readonly sockets = new Set<ServerWebSocket<SocketData>>();
   private pending429: number[] = [];
@@ -391,7 +393,7 @@ export class RocketChatEmulator {
     if (f.msg === "pong") return void this.pongs++;
     if (f.msg === "method" && f.method === "login") {
       const resume = (f.params?.[0] as { resume?: string } | undefined)?.resume ?? "";
-      const uid = this.userForToken(resume);
+      const uid = this.refuseResume ? undefined : this.userForToken(resume);
       if (!uid) {
         const reason = "You've been logged out by the server. Please log in again.";
         return void send({ msg: "result", id: f.id, error: { isClientSafe: true, error: 403, reason, message: `${reason} [403]`, errorType: "Meteor.Error" } });

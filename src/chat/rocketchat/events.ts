@@ -73,7 +73,8 @@ export function identityOf(u: { _id: string; username: string; name?: string | n
 /** The message as the bot (`me`) sees it: command text without a leading mention of the bot. */
 export function toMessage(s: Streamed, me: RcUser): Message {
   const m = s.message;
-  const direct = s.roomType === "d";
+  // Servers that stream no room details: a direct room's id is the two user ids joined.
+  const direct = s.roomType === "d" || (s.roomType === undefined && m.rid.length > me._id.length && m.rid.includes(me._id));
   const { text, named } = stripMention(m.msg, me.username);
   const mentioned = named || m.mentions.some((x) => x._id === me._id || x.username === me.username);
   return {
