@@ -326,6 +326,17 @@ describe("rocketchat login, connection and status", () => {
     await waitFor("message after the drop", () => inbox.find((m) => m.text === "!st2 after drop"));
   });
 
+  test("a realtime login the server rate-limits is retried no sooner than its timeToReset", async () => {
+    const b = make();
+    await b.start(() => undefined);
+    emu.limitLogins(1, 400);
+    const dropped = Date.now();
+    emu.dropSockets();
+    await waitFor("rate-limited", () => b.status().detail?.includes("rate-limited"));
+    await waitFor("connected again", () => b.status().state === "connected" && emu.subscribedSockets === 1, 3000);
+    expect(Date.now() - dropped).toBeGreaterThanOrEqual(390);
+  });
+
   test("a socket that goes silent is found by our pings and replaced", async () => {
     const inbox: Message[] = [];
     const b = make(undefined, { pingIntervalMs: 60 });

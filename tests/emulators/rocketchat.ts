@@ -103,6 +103,8 @@ export class RocketChatEmulator {
   pongs = 0;
   /** The realtime login refuses every resume token (REST still accepts them): a revoked session. */
   refuseResume = false;
+  /** The next `n` realtime logins meet Meteor's method rate limiter (`too-many-requests`). */
+  private limitedLogins: number[] = [];
   private readonly sessions = new Map<string, string>();
   private readonly sockets = new Set<ServerWebSocket<SocketData>>();
   private pending429: number[] = [];
@@ -202,6 +204,11 @@ export class RocketChatEmulator {
   /** The next `n` sends are stored and streamed, but their answers are lost (a proxy's 504). */
   loseReplies(n: number): void {
     this.lostReplies = n;
+  }
+
+  /** The next `n` realtime logins are refused by the DDP rate limiter for `resetMs`. */
+  limitLogins(n: number, resetMs: number): void {
+    this.limitedLogins.push(...Array.from({ length: n }, () => resetMs));
   }
 
   /** Closes every realtime socket abruptly, as a network drop or server restart would. */
@@ -392,6 +399,11 @@ export class RocketChatEmulator {
     if (f.msg === "ping") return void send({ msg: "pong", ...(f.id ? { id: f.id } : {}) });
     if (f.msg === "pong") return void this.pongs++;
     if (f.msg === "method" && f.method === "login") {
+      const limited = this.limitedLogins.shift();
+      if (limited !== undefined) {
+        const reason = `Error, too many requests. Please slow down. You must wait ${Math.ceil(limited / 1000)} seconds before trying again.`;
+        return void send({ msg: "result", id: f.id, error: { isClientSafe: true, error: "too-many-requests", reason, details: { timeToReset: limited }, message: `${reason} [too-many-requests]`, errorType: "Meteor.Error" } });
+      }
       const resume = (f.params?.[0] as { resume?: string } | undefined)?.resume ?? "";
       const uid = this.refuseResume ? undefined : this.userForToken(resume);
       if (!uid) {

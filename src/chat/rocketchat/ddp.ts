@@ -6,7 +6,7 @@
  * backend's ReconnectingLink opens a fresh session (login and subscription again) after a drop.
  */
 import * as v from "valibot";
-import { ConfigError } from "../../lib/errors.ts";
+import { ConfigError, SendError } from "../../lib/errors.ts";
 import { logger } from "../../lib/log.ts";
 
 const log = logger("chat.rocketchat");
@@ -26,7 +26,12 @@ const FrameSchema = v.object({
 });
 type Frame = v.InferOutput<typeof FrameSchema>;
 
-const MethodErrorSchema = v.object({ error: v.optional(v.union([v.string(), v.number()])), reason: v.optional(v.string()), message: v.optional(v.string()) });
+const MethodErrorSchema = v.object({
+  error: v.optional(v.union([v.string(), v.number()])),
+  reason: v.optional(v.string()),
+  message: v.optional(v.string()),
+  details: v.optional(v.object({ timeToReset: v.optional(v.number()) })),
+});
 
 export interface DdpOptions {
   /** WebSocket factory (default: the global WebSocket). */
@@ -163,11 +168,15 @@ function parseFrame(data: unknown): Frame | undefined {
   return frame.success ? frame.output : undefined;
 }
 
-/** A refused resume token is the configuration's problem (revoked or expired token). */
+/**
+ * A refused resume token is the configuration's problem (revoked or expired token); Meteor's
+ * method rate limiter (`too-many-requests`) says how long to wait before the next login.
+ */
 function loginRefusal(error: unknown): Error {
   const e = v.safeParse(MethodErrorSchema, error);
   const reason = e.success ? (e.output.reason ?? e.output.message ?? String(e.output.error ?? "")) : "";
   const code = e.success ? e.output.error : undefined;
+  if (code === "too-many-requests") return new SendError(`realtime login rate-limited: ${reason}`, true, e.success ? (e.output.details?.timeToReset ?? 1000) : 1000);
   if (code === 403 || code === 401 || code === "403") return new ConfigError(`rocketchat: the realtime API refused the bot's token (${reason || code}): check rocketchat.token`);
   return new Error(`realtime login failed: ${reason || "unknown error"}`);
 }
