@@ -108,6 +108,19 @@ describe("the ChatOps loop on Rocket.Chat", () => {
     }
   });
 
+  test("a result longer than Message_MaxAllowedSize arrives in parts the server accepts, in order", async () => {
+    const lines = Array.from({ length: 400 }, (_, i) => `line ${String(i).padStart(3, "0")} ${"x".repeat(30)}`);
+    h.st2.announce("errbot", { message: lines.join("\n"), channel: "#ops" });
+    const first = await posts.next((m) => m.msg.startsWith("line 000"), "the first part");
+    const parts = [first];
+    while (!parts.at(-1)!.msg.includes("line 399")) parts.push(await posts.next(at("#ops"), "the next part"));
+    expect(parts.length).toBeGreaterThanOrEqual(3);
+    for (const p of parts) expect(p.msg.length).toBeLessThanOrEqual(5000);
+    const got = parts.flatMap((p) => p.msg.split("\n")).filter((l) => l.startsWith("line "));
+    expect(got).toEqual(lines);
+    expect(new Set(parts.map((p) => p._id)).size).toBe(parts.length);
+  });
+
   test("429s delay the messages but lose none, and none is posted twice", async () => {
     const started = Date.now();
     rc.inject429(2, 1000);

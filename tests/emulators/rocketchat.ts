@@ -36,6 +36,8 @@ export interface RocketChatEmulatorOptions {
   rooms: RcRoomFixture[];
   /** How a repeated `_id` on chat.sendMessage is answered (default: as current servers, an error). */
   duplicateIdReply?: "error" | "empty";
+  /** `Message_MaxAllowedSize` (default 5000, the server's default). */
+  maxAllowedSize?: number;
   /** The server's own DDP ping period (default: none). */
   serverPingMs?: number;
   port?: number;
@@ -327,6 +329,7 @@ export class RocketChatEmulator {
     // canSendMessage: a missing room, then canAccessRoom (public channels need no membership).
     if (!room) return failure("error-invalid-room");
     if (!this.canAccess(room, me._id)) return failure("error-not-allowed");
+    if (typeof m.msg === "string" && m.msg.length > (this.opts.maxAllowedSize ?? 5000)) return failure("error-message-size-exceeded");
     if (typeof m._id === "string" && this.messages.has(m._id)) {
       return this.opts.duplicateIdReply === "empty" ? json({ success: true }) : failure("Cannot read properties of undefined (reading 'starred')");
     }
@@ -340,6 +343,7 @@ export class RocketChatEmulator {
     const room = typeof b.roomId === "string" ? this.rooms.get(b.roomId) : undefined;
     if (!room) return failure("invalid-channel");
     if (!this.canAccess(room, me._id)) return failure("error-not-allowed");
+    if (typeof b.text === "string" && b.text.length > (this.opts.maxAllowedSize ?? 5000)) return failure("error-message-size-exceeded");
     const stored = this.store({ _id: randomId(), rid: room._id, msg: String(b.text ?? ""), u: me, ...(typeof b.tmid === "string" ? { tmid: b.tmid } : {}), ...(Array.isArray(b.attachments) ? { attachments: b.attachments } : {}) });
     this.received.push(stored);
     return this.reply(json({ ts: Date.now(), channel: room.name ?? room._id, message: restMessage(stored), success: true }));
