@@ -56,6 +56,12 @@ export interface Outgoing {
   extra?: Record<string, unknown>;
   /** The text carries a secret (a login link): kept encrypted at rest. Backends ignore it. */
   secret?: boolean;
+  /**
+   * Stable across every retry of this one message part (the outbox sets it from the stored
+   * row), unique otherwise. A service with idempotent sends (Matrix transaction ids) uses it so
+   * a retried send is never posted twice; others ignore it.
+   */
+  id?: string;
 }
 
 export type ConnectionState = "connecting" | "connected" | "disconnected" | "stopped";
