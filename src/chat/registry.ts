@@ -9,6 +9,7 @@ import { ConfigError } from "../lib/errors.ts";
 import type { BackendInfo } from "./backend.ts";
 import type { ChatBackend } from "./types.ts";
 import { mattermost } from "./mattermost/settings.ts";
+import { matrix } from "./matrix/settings.ts";
 import { slack } from "./slack/settings.ts";
 import { text } from "./text/settings.ts";
 import { xmpp } from "./xmpp/settings.ts";
@@ -24,6 +25,7 @@ export const BACKENDS: readonly BackendEntry[] = [
   { ...slack, create: async (c) => (await import("./slack/index.ts")).createSlackBackend(c) },
   { ...mattermost, create: async (c) => (await import("./mattermost/index.ts")).createMattermostBackend(c) },
   { ...xmpp, create: async (c) => (await import("./xmpp/index.ts")).createXmppBackend(c) },
+  { ...matrix, create: async (c) => (await import("./matrix/index.ts")).createMatrixBackend(c) },
   { ...text, create: async (c) => (await import("./text.ts")).createTextBackend(c) },
 ];
 
