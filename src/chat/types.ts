@@ -47,6 +47,12 @@ export type Target =
 export interface Outgoing {
   text: string;
   extra?: Record<string, unknown>;
+  /**
+   * Stable across every retry of this one message part (the outbox sets it from the stored
+   * row), unique otherwise. A service with idempotent sends (Matrix transaction ids) uses it so
+   * a retried send is never posted twice; others ignore it.
+   */
+  id?: string;
 }
 
 export type ConnectionState = "connecting" | "connected" | "disconnected" | "stopped";

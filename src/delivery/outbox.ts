@@ -89,6 +89,8 @@ interface Entry {
   key: string;
   payload: string;
   acceptedAt: number;
+  /** When the row was stored (never changes, unlike acceptedAt on replay): part of its send ids. */
+  createdAt: number;
   attempts: number;
   partsSent: number;
   announcement?: Announcement;
@@ -231,7 +233,7 @@ export class Outbox {
     if (s.deadReason) return this.reportDead(s.id, s.key, s.deadReason);
     if (!this.started || this.stopped) return;
     this.pending++;
-    this.push({ id: s.id, key: s.key, payload: s.payload, acceptedAt: s.acceptedAt, attempts: 0, partsSent: 0, announcement: s.announcement });
+    this.push({ id: s.id, key: s.key, payload: s.payload, acceptedAt: s.acceptedAt, createdAt: s.acceptedAt, attempts: 0, partsSent: 0, announcement: s.announcement });
   }
 
   /** Starts delivering, beginning with every pending row a previous run left (crash recovery). */
@@ -417,7 +419,11 @@ export class Outbox {
     try {
       const target = await this.resolveTarget(entry.key, a);
       const index = entry.partsSent;
-      const msg = index === 0 && a.extra ? { text: parts[index]!, extra: a.extra } : { text: parts[index]! };
+      // The same id on every retry of this part (even after a restart or a replay), so a
+      // service with idempotent sends posts it once; row id + creation time stay unique
+      // should the database ever be recreated and ids start over.
+      const id = `${entry.id}.${entry.createdAt}.${index}`;
+      const msg = index === 0 && a.extra ? { text: parts[index]!, extra: a.extra, id } : { text: parts[index]!, id };
       await this.withTimeout(this.backend.send(target, msg), "send");
     } catch (err) {
       return this.failed(lane, entry, err);
@@ -568,6 +574,7 @@ function entryOf(row: Row): Entry {
     key: row.target_key,
     payload: row.payload,
     acceptedAt: row.replayed_at ?? row.created_at,
+    createdAt: row.created_at,
     attempts: row.attempts,
     partsSent: row.parts_sent,
   };
