@@ -33,6 +33,7 @@ export async function runDoctor(config: Config, io: { stdout: (s: string) => voi
   io.stdout("st2bot doctor\n");
   add({ verdict: "ok", what: "configuration is valid" });
   checkChat(config).forEach(add);
+  for (const c of await probeChat(config)) add(c);
   checkLocal(config).forEach(add);
   for await (const c of checkStackStorm(config, client)) add(c);
   const failed = checks.filter((c) => c.verdict === "fail").length;
@@ -51,6 +52,17 @@ function checkChat(config: Config): Check[] {
   if (missing.length) return [{ verdict: "fail", what: `chat backend "${name}" is missing settings`, fix: `set ${missing.join("; ")}` }];
   const advice = (entry.advice?.(section) ?? []).map((a): Check => ({ verdict: "warn", ...a }));
   return [{ verdict: "ok", what: `chat backend "${name}" is configured` }, ...advice];
+}
+
+/** The backend's live checks (log in, join its rooms) when it offers them and is configured. */
+async function probeChat(config: Config): Promise<Check[]> {
+  const entry = backendNamed(config.bot.backend);
+  if (!entry?.probe || entry.missing(sectionOf(entry, config)).length) return [];
+  try {
+    return await entry.probe(config);
+  } catch (err) {
+    return [{ verdict: "fail", what: `cannot check chat backend "${entry.name}": ${err instanceof Error ? err.message : String(err)}` }];
+  }
 }
 
 function checkLocal(config: Config): Check[] {

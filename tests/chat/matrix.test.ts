@@ -298,3 +298,52 @@ describe("matrix backend", () => {
     expect(await b.resolve("user", "alice")).toEqual({ kind: "user", id: "@alice:emu.test" });
   });
 });
+
+describe("st2bot doctor on Matrix", () => {
+  let emu: MatrixEmulator;
+  beforeAll(() => {
+    emu = emulator();
+  });
+  afterAll(() => emu.stop());
+
+  const configFor = (matrixToml: string) => parseConfig(`[bot]\nbackend = "matrix"\n[matrix]\nhomeserver = "${emu.url}"\n${matrixToml}`, "t.toml", {}, BACKEND_SECTIONS);
+
+  test("logs in, joins each configured room, and fails the encrypted or closed ones", async () => {
+    const { probeMatrix } = await import("../../src/chat/matrix/probe.ts");
+    const checks = await probeMatrix(configFor(`access_token = "${BOT_TOKEN}"\nrooms = ["#ops:emu.test", "#lobby:emu.test", "#private:emu.test", "#secret:emu.test", "#gone:emu.test"]`));
+    expect(checks.map((c) => `${c.verdict} ${c.what}`)).toEqual([
+      "ok Matrix: " + emu.url + " accepts the bot as @st2bot:emu.test",
+      "ok Matrix: the bot is in #ops:emu.test",
+      "ok Matrix: the bot is in #lobby:emu.test",
+      "fail Matrix: cannot join #private:emu.test: POST /join: 403 M_FORBIDDEN: You are not invited to this room.",
+      "fail Matrix: #secret:emu.test is end-to-end encrypted, which st2bot does not support",
+      "fail Matrix: cannot join #gone:emu.test: POST /join: 404 M_NOT_FOUND: No known servers",
+    ]);
+  });
+
+  test("refused credentials, an unreachable server, and a password login that leaves no device behind", async () => {
+    const { probeMatrix } = await import("../../src/chat/matrix/probe.ts");
+    const [refused] = await probeMatrix(configFor(`access_token = "syt_wrong_token_31337"`));
+    expect(refused).toMatchObject({ verdict: "fail", what: expect.stringContaining("refused the bot's credentials") });
+    expect(String(refused!.what).includes("syt_wrong_token_31337")).toBe(false);
+    const away = parseConfig(`[matrix]\nhomeserver = "http://127.0.0.1:1"\naccess_token = "x"`, "t.toml", {}, BACKEND_SECTIONS);
+    expect((await probeMatrix(away))[0]).toMatchObject({ verdict: "fail", what: expect.stringContaining("cannot reach http://127.0.0.1:1") });
+    const devices = emu.devices().length;
+    const checks = await probeMatrix(configFor(`user_id = "@st2bot:emu.test"\npassword = "${BOT_PASSWORD}"`));
+    expect(checks[0]).toMatchObject({ verdict: "ok" });
+    expect(emu.devices().length).toBe(devices);
+  });
+
+  test("runDoctor prints the live Matrix checks", async () => {
+    const { runDoctor } = await import("../../src/cli/doctor.ts");
+    let out = "";
+    const dataDir = mkdtempSync(join(tmpdir(), "st2bot-matrix-doctor-"));
+    dirs.push(dataDir);
+    const cfg = parseConfig(`[bot]\nbackend = "matrix"\ndata_dir = "${dataDir}"\n[stackstorm]\napi_url = "http://127.0.0.1:1/api/v1"\n[stackstorm.api_auth]\napikey = "k-123456"\n[matrix]\nhomeserver = "${emu.url}"\naccess_token = "${BOT_TOKEN}"\nrooms = ["#private:emu.test"]\n`, "c.toml", {}, BACKEND_SECTIONS);
+    await runDoctor(cfg, { stdout: (s) => void (out += s) });
+    expect(out).toContain('✓ chat backend "matrix" is configured');
+    expect(out).toContain("✓ Matrix: " + emu.url + " accepts the bot as @st2bot:emu.test");
+    expect(out).toContain("✗ Matrix: cannot join #private:emu.test");
+    expect(out).not.toContain(BOT_TOKEN);
+  });
+});

@@ -285,6 +285,10 @@ export class MatrixEmulator {
     if (device instanceof Response) return device;
     const me = device.userId;
     const route = `${req.method} ${parts[0]}`;
+    if (route === "POST logout") {
+      for (const [t, d] of this.tokens) if (d.userId === me && d.deviceId === device.deviceId) this.tokens.delete(t);
+      return json({});
+    }
     if (route === "GET account" && parts[1] === "whoami") return json({ user_id: me, device_id: device.deviceId, is_guest: false });
     if (route === "GET joined_rooms") return json({ joined_rooms: [...this.rooms.values()].filter((r) => r.joined.has(me)).map((r) => r.id) });
     if (route === "POST join") return this.joinRoute(me, parts[1]!);

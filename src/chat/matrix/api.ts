@@ -80,6 +80,11 @@ export class MatrixApi {
     return reply;
   }
 
+  /** Ends this access token's session (and its device): for throwaway logins such as doctor's. */
+  async logout(): Promise<void> {
+    await this.request("POST", "/logout", { body: {} });
+  }
+
   async whoami(): Promise<Whoami> {
     return v.parse(WhoamiReply, await this.request("GET", "/account/whoami"));
   }
