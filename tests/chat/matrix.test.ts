@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createMatrixBackend, type MatrixDeps } from "../../src/chat/matrix/index.ts";
+import { createMatrixBackend, invitationAllowed, type MatrixDeps } from "../../src/chat/matrix/index.ts";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
@@ -27,6 +27,7 @@ function emulator(): MatrixEmulator {
       { name: "st2bot", tokens: [BOT_TOKEN], password: BOT_PASSWORD, displayname: "St2 Bot" },
       { name: "alice", displayname: "Alice Liddell" },
       { name: "bob" },
+      { name: "@mallory:evil.test" },
     ],
     rooms: [
       { alias: "#ops:emu.test", members: ["alice", "st2bot"] },
@@ -272,7 +273,7 @@ describe("matrix backend", () => {
     expect(inbox.some((x) => x.text.includes("another bot"))).toBe(false);
   });
 
-  test("invitations are accepted (a direct one becomes a direct chat) unless join_on_invite is off", async () => {
+  test("invitations from the bot's server are accepted (a direct one becomes a direct chat), others and all with join_on_invite off are not", async () => {
     await started(backendFor(emu));
     const dm = emu.createRoom("bob", { members: ["bob"] });
     emu.invite("bob", dm, "st2bot", true);
@@ -280,12 +281,26 @@ describe("matrix backend", () => {
     emu.say("bob", dm, "!st2 hello from bob");
     const m = await nextMessage("hello from bob");
     expect(m.direct).toBe(true);
+    // A stranger from another homeserver cannot pull the bot into a room (default invite_from).
+    const trap = emu.createRoom("@mallory:evil.test", { members: ["@mallory:evil.test"] });
+    emu.invite("@mallory:evil.test", trap, "st2bot", true);
+    await Bun.sleep(300);
+    expect(emu.rooms.get(trap)!.joined.has("@st2bot:emu.test")).toBe(false);
     for (const b of running.splice(0)) await b.stop();
     await started(backendFor(emu, "join_on_invite = false"));
     const other = emu.createRoom("bob", { members: ["bob"] });
     emu.invite("bob", other, "st2bot");
     await Bun.sleep(300);
     expect(emu.rooms.get(other)!.joined.has("@st2bot:emu.test")).toBe(false);
+  });
+
+  test("invite_from globs decide whose invitations count", () => {
+    expect(invitationAllowed("@bob:emu.test", [], "@st2bot:emu.test")).toBe(true);
+    expect(invitationAllowed("@bob:emu.test.evil", [], "@st2bot:emu.test")).toBe(false);
+    expect(invitationAllowed("@bob:evil.test", ["@*:emu.test", "@bob:evil.test"], "@st2bot:emu.test")).toBe(true);
+    expect(invitationAllowed("@eve:evil.test", ["@*:emu.test"], "@st2bot:emu.test")).toBe(false);
+    expect(invitationAllowed("@a:x.y", ["@a:x?y"], "@st2bot:emu.test")).toBe(false); // only * is special
+    expect(invitationAllowed(undefined, [], "@st2bot:emu.test")).toBe(false);
   });
 
   test("configured rooms are joined (aliases resolved); one that refuses shows in the status", async () => {

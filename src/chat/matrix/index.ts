@@ -197,6 +197,10 @@ class MatrixBackend implements ChatBackend {
   /** Joins a room the bot was invited to (when allowed); a direct chat is remembered as one. */
   private async accept(invite: SyncBatch["invites"][number]): Promise<void> {
     if (!this.cfg.join_on_invite) return;
+    if (!invitationAllowed(invite.inviter, this.cfg.invite_from, this.session.userId!)) {
+      log.warn("ignored an invitation from someone not in matrix.invite_from", { room: invite.roomId, inviter: invite.inviter ?? "?" });
+      return;
+    }
     try {
       await this.api.join(invite.roomId);
       log.info("joined a room on invitation", { room: invite.roomId, inviter: invite.inviter ?? "?", direct: invite.direct });
@@ -269,6 +273,13 @@ class MatrixBackend implements ChatBackend {
   private txnId(): string {
     return `st2bot.${Date.now().toString(36)}.${(this.txnCounter++).toString(36)}.${crypto.randomUUID().slice(0, 8)}`;
   }
+}
+
+/** Is `inviter` allowed by `globs` (`*` any run of characters); no globs: the bot's own server. */
+export function invitationAllowed(inviter: string | undefined, globs: readonly string[], me: string): boolean {
+  if (!inviter) return false;
+  const patterns = globs.length ? globs : [`@*:${me.split(":").slice(1).join(":")}`];
+  return patterns.some((g) => new RegExp(`^${g.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "i").test(inviter));
 }
 
 /**

@@ -21,6 +21,11 @@ const MatrixSchema = v.strictObject({
   rooms: v.optional(v.array(v.pipe(v.string(), v.regex(ROOM_REF, "must be a room id (!id:server) or alias (#room:server)"))), []),
   /** Accept invitations (a person invites the bot to a room or opens a DM with it). */
   join_on_invite: v.optional(v.boolean(), true),
+  /**
+   * Whose invitations are accepted: globs on the inviter's user id (`@*:example.org`). Empty:
+   * people on the bot's own homeserver, so a stranger on the federation cannot pull it into a room.
+   */
+  invite_from: v.optional(v.array(v.string()), []),
   /** How long one /sync long-poll waits for news on the server. */
   sync_timeout_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(120)), 30),
 });
