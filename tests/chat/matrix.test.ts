@@ -211,6 +211,12 @@ describe("matrix backend", () => {
     emu.expireToken(mine()[0]!.token);
     await b.send({ kind: "room", id: ops() }, { text: "after a new login" });
     expect(mine().map((d) => d.deviceId)).toEqual([device]);
+    // Expired while the connection was down: the reconnect logs in again instead of giving up.
+    emu.expireToken(mine()[0]!.token);
+    await emu.dropConnections();
+    emu.say("alice", "#ops:emu.test", "!st2 after the token expired");
+    await nextMessage("after the token expired");
+    expect(b.status().state).toBe("connected");
     await b.stop();
     // A restart logs in on the same device (the txn id scope), not a new one.
     await started(backendFor(emu, "", { stateFile }, auth));
@@ -360,5 +366,52 @@ describe("st2bot doctor on Matrix", () => {
     expect(out).toContain("✓ Matrix: " + emu.url + " accepts the bot as @st2bot:emu.test");
     expect(out).toContain("✗ Matrix: cannot join #private:emu.test");
     expect(out).not.toContain(BOT_TOKEN);
+  });
+});
+
+describe("matrix message details", () => {
+  test("a reply's quoted fallback is not part of the command; edits, emotes and notices are not commands", async () => {
+    const { toMessage, identityOf, stripReplyFallback } = await import("../../src/chat/matrix/events.ts");
+    const place = { roomId: "!r:emu.test", roomName: "#ops:emu.test", direct: false };
+    const ev = (content: Record<string, unknown>) => ({ type: "m.room.message", sender: "@alice:emu.test", content });
+    const reply = toMessage(
+      ev({ msgtype: "m.text", body: "> <@bob:emu.test> the web tier is slow\n> really\n\n!st2 run uptime", "m.relates_to": { "m.in_reply_to": { event_id: "$x" } } }),
+      place, identityOf("@alice:emu.test"), "@st2bot:emu.test", ["st2bot"],
+    );
+    expect(reply?.text).toBe("!st2 run uptime");
+    expect(stripReplyFallback("> quoted but no blank line\n!st2 x")).toBe("> quoted but no blank line\n!st2 x");
+    for (const content of [
+      { msgtype: "m.text", body: "* !st2 run uptime", "m.new_content": { msgtype: "m.text", body: "!st2 run uptime" }, "m.relates_to": { rel_type: "m.replace", event_id: "$x" } },
+      { msgtype: "m.emote", body: "!st2 run uptime" },
+      { msgtype: "m.notice", body: "!st2 run uptime" },
+    ]) {
+      expect(toMessage(ev(content), place, identityOf("@alice:emu.test"), "@st2bot:emu.test", ["st2bot"])).toBeUndefined();
+    }
+  });
+
+  test("a stale stored sync position is dropped with a warning, not retried forever", async () => {
+    const emu = emulator();
+    const dataDir = mkdtempSync(join(tmpdir(), "st2bot-matrix-stale-"));
+    dirs.push(dataDir);
+    const stateFile = join(dataDir, "matrix-sync.json");
+    await Bun.write(stateFile, JSON.stringify({ user_id: "@st2bot:emu.test", homeserver: emu.url, next_batch: "not-a-position" }));
+    const b = backendFor(emu, "", { stateFile });
+    const inbox: Message[] = [];
+    await b.start((m) => void inbox.push(m));
+    expect(b.status().state).toBe("connected");
+    emu.say("alice", "#ops:emu.test", "!st2 after the reset");
+    await waitFor("a message", () => inbox.find((m) => m.text.includes("after the reset")));
+    await b.stop();
+    await emu.stop();
+  });
+
+  test("matrix.to links name the same room or person", async () => {
+    const emu = emulator();
+    const b = backendFor(emu);
+    await b.start(() => {});
+    expect(await b.resolve("channel", "https://matrix.to/#/%23ops%3Aemu.test?via=emu.test")).toMatchObject({ kind: "room", id: emu.room("#ops:emu.test").id });
+    expect(await b.resolve("user", "https://matrix.to/#/@alice:emu.test")).toEqual({ kind: "user", id: "@alice:emu.test" });
+    await b.stop();
+    await emu.stop();
   });
 });

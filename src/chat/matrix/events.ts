@@ -98,19 +98,19 @@ export interface Place {
 
 /**
  * The Message an `m.room.message` event carries, or undefined when it is not one people type
- * for the bot: notices (other bots; the spec says bots must not answer them), edits, and
- * anything but text. `names` are the bot's names (user id, localpart, display name).
+ * for the bot: notices (other bots; the spec says bots must not answer them), edits, emotes and
+ * anything but `m.text`. `names` are the bot's names (user id, localpart, display name).
  */
 export function toMessage(e: RoomEvent, place: Place, from: Identity, me: string, names: string[]): Message | undefined {
   if (e.type !== "m.room.message" || typeof e.content.body !== "string") return undefined;
-  const msgtype = e.content.msgtype;
-  if (msgtype !== "m.text" && msgtype !== "m.emote") return undefined;
+  if (e.content.msgtype !== "m.text") return undefined;
   const rel = v.safeParse(RelatesSchema, e.content["m.relates_to"]);
   // An edit (m.replace) repeats a message already handled; running it again would run twice.
   if (rel.success && rel.output.rel_type === "m.replace") return undefined;
   const thread = rel.success && rel.output.rel_type === "m.thread" ? rel.output.event_id : undefined;
   const mentions = v.safeParse(MentionsSchema, e.content["m.mentions"]);
-  const { text, named } = stripName(e.content.body, names);
+  const reply = rel.success && v.is(v.object({ "m.in_reply_to": v.object({ event_id: v.string() }) }), e.content["m.relates_to"]);
+  const { text, named } = stripName(reply ? stripReplyFallback(e.content.body) : e.content.body, names);
   return {
     text,
     from,
@@ -120,6 +120,18 @@ export function toMessage(e: RoomEvent, place: Place, from: Identity, me: string
     mentioned: named || (mentions.success && mentions.output.user_ids.includes(me)),
     raw: { event: e, roomId: place.roomId },
   };
+}
+
+/**
+ * A reply's `body` may start with the quoted message (`> <@bob:x> …` lines, then a blank line):
+ * the fallback older clients add. Left in, it would hide the command.
+ */
+export function stripReplyFallback(body: string): string {
+  const lines = body.split("\n");
+  let i = 0;
+  while (i < lines.length && lines[i]!.startsWith(">")) i++;
+  if (i === 0 || (i < lines.length && lines[i] !== "")) return body;
+  return lines.slice(i + 1).join("\n");
 }
 
 const quote = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

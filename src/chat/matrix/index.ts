@@ -15,8 +15,8 @@ import { logger } from "../../lib/log.ts";
 import { requireSection } from "../backend.ts";
 import { ReconnectingLink } from "../link.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
-import { MatrixApi } from "./api.ts";
-import { describe, sendFailure } from "./errors.ts";
+import { MatrixApi, MatrixError } from "./api.ts";
+import { connectFailure, describe, sendFailure } from "./errors.ts";
 import { identityOf, readSync, type SyncBatch, toMessage } from "./events.ts";
 import { inThread, toContent } from "./format.ts";
 import { ENCRYPTED_REFUSAL, RoomDirectory } from "./rooms.ts";
@@ -106,18 +106,34 @@ class MatrixBackend implements ChatBackend {
   /** One attempt: session, direct chats, configured rooms, then a first /sync that answers at once. */
   private async connect(): Promise<string> {
     const me = await this.session.setUp();
-    this.since ??= this.session.stored?.next_batch;
-    const direct = await this.api.accountData(me, "m.direct").catch(() => undefined);
-    if (direct) this.rooms.setDirect(Object.fromEntries(Object.entries(direct).filter(([, r]) => Array.isArray(r)) as [string, string[]][]));
-    const failed = await this.joinConfigured();
-    this.abort = new AbortController();
-    const generation = ++this.generation;
-    const body = await this.api.sync(this.since, 0, SYNC_FILTER, this.abort.signal).catch((err: unknown) => {
-      throw err instanceof Error && "status" in err && (err as { status: number }).status === 429 ? sendFailure(err, "syncing") : err;
-    });
-    await this.handle(readSync(body, me));
-    void this.loop(generation);
-    return failed.length ? `as ${me}; not in ${failed.join(", ")}` : `as ${me}`;
+    try {
+      this.since ??= this.session.stored?.next_batch;
+      const direct = await this.api.accountData(me, "m.direct").catch(() => undefined);
+      if (direct) this.rooms.setDirect(Object.fromEntries(Object.entries(direct).filter(([, r]) => Array.isArray(r)) as [string, string[]][]));
+      const failed = await this.joinConfigured();
+      this.abort = new AbortController();
+      const generation = ++this.generation;
+      await this.handle(readSync(await this.firstSync(), me));
+      void this.loop(generation);
+      return failed.length ? `as ${me}; not in ${failed.join(", ")}` : `as ${me}`;
+    } catch (err) {
+      // A password bot whose token expired meanwhile logs in again; the link retries the attempt.
+      if (await this.session.recover(err).catch(() => false)) throw new Error("the access token expired; logged in again");
+      throw connectFailure(err, this.cfg.homeserver);
+    }
+  }
+
+  /** /sync that answers at once; a position the server no longer knows is dropped (with a warning), not retried forever. */
+  private async firstSync(): Promise<unknown> {
+    try {
+      return await this.api.sync(this.since, 0, SYNC_FILTER, this.abort.signal);
+    } catch (err) {
+      const stale = err instanceof MatrixError && err.status >= 400 && err.status < 500 && ![401, 403, 429].includes(err.status);
+      if (!stale || this.since === undefined) throw err;
+      log.warn("the homeserver no longer knows the stored sync position; starting from now (messages sent meanwhile are not run)", { error: describe(err) });
+      this.since = undefined;
+      return this.api.sync(undefined, 0, SYNC_FILTER, this.abort.signal);
+    }
   }
 
   private async close(): Promise<void> {

@@ -133,7 +133,7 @@ export class RoomDirectory {
    * `user` (`@user:server`; a bare `name` means `@name:` on the bot's server) as a target.
    */
   async resolve(kind: "user" | "channel", value: string): Promise<Target> {
-    const v = value.trim();
+    const v = unlink(value.trim());
     if (kind === "user" || v.startsWith("@")) return { kind: "user", id: this.userId(v) };
     if (v.startsWith("!") && v.includes(":")) return { kind: "room", id: v, name: this.nameOf(v) };
     if (v.startsWith("#") && v.includes(":")) {
@@ -163,5 +163,16 @@ export class RoomDirectory {
     const local = value.replace(/^@/, "");
     if (/^[a-z0-9._=\-/+]+$/i.test(local) && server) return `@${local}:${server}`;
     throw new SendError(`Matrix: "${value}" is not a Matrix user id (@name:server)`, false);
+  }
+}
+
+/** A matrix.to link (what clients' "copy link" gives) → the id or alias it names; anything else unchanged. */
+function unlink(value: string): string {
+  const link = /^https:\/\/matrix\.to\/#\/([^?]+)/.exec(value);
+  if (!link) return value;
+  try {
+    return decodeURIComponent(link[1]!);
+  } catch {
+    return value;
   }
 }

@@ -37,7 +37,11 @@ export class MatrixSession {
   async setUp(): Promise<string> {
     try {
       if (!this.api.hasToken) await this.authenticate();
-      const me = await this.api.whoami();
+      const me = await this.api.whoami().catch(async (err: unknown) => {
+        // A password bot's token may have expired while it was away: log in again once.
+        if (!(await this.recover(err))) throw err;
+        return this.api.whoami();
+      });
       if (this.cfg.user_id && me.user_id !== this.cfg.user_id) {
         throw new ConfigError(`matrix.user_id is ${this.cfg.user_id} but the access token belongs to ${me.user_id}`);
       }
