@@ -264,6 +264,8 @@ describe("matrix backend", () => {
     expect(c.formatted_body).not.toContain("<script>");
     expect(c.formatted_body).toContain('data-mx-color="#a30200"');
     expect(c["m.mentions"]).toEqual({ user_ids: ["@alice:emu.test"] });
+    const { mentionedUsers } = await import("../../src/chat/matrix/format.ts");
+    expect(mentionedUsers("ask @bob:emu.test. or @carol:emu.test:8448, not me@x:y nor @room")).toEqual(["@bob:emu.test", "@carol:emu.test:8448"]);
   });
 
   test("addressing the bot by name or mention: the name is stripped and the message marked", async () => {

@@ -49,7 +49,8 @@ export function toPlain(text: string): string {
 
 /** Full Matrix user ids the text names (`@alice:example.org`), for `m.mentions`. */
 export function mentionedUsers(text: string): string[] {
-  const found = text.match(/(?<![\w@/])@[a-z0-9._=\-/+]+:[a-z0-9.-]+(?::\d+)?(?![\w])/gi) ?? [];
+  // The server part ends with a letter or digit: "ask @alice:example.org." names @alice:example.org.
+  const found = text.match(/(?<![\w@/])@[a-z0-9._=\-/+]+:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::\d+)?(?![\w])/gi) ?? [];
   return [...new Set(found)];
 }
 
