@@ -187,8 +187,7 @@ class MatrixBackend implements ChatBackend {
     for (const invite of batch.invites) await this.accept(invite);
     for (const room of batch.joined) {
       for (const e of room.events) {
-        this.rooms.learn(room.roomId, e);
-        if (e.type === "m.room.encryption" && e.state_key !== undefined) this.rooms.markEncrypted(room.roomId);
+        this.rooms.learn(room.roomId, e); // encryption switched on, aliases, display names
         if (history || e.sender === me) continue;
         if (e.type === "m.room.encrypted") await this.refuse(room.roomId);
         else this.dispatch(room.roomId, e);
