@@ -63,6 +63,9 @@ export class MatrixEmulator {
     this.lostAnswers += n;
   }
 
+  /** Answers still to garble: /sync says 200 with a body that is no sync answer. */
+  garbledSyncs = 0;
+
   /** The token stops working (M_UNKNOWN_TOKEN), as after a logout or an admin's revocation. */
   expireToken(token: string): void {
     this.tokens.delete(token);
@@ -234,7 +237,11 @@ export class MatrixEmulator {
       const id = this.aliases.get(parts[2]!);
       return id ? json({ room_id: id, servers: [SERVER_NAME] }) : err(404, "M_NOT_FOUND", `Room alias ${parts[2]} not found`);
     }
-    if (route === "GET sync") return (this.limited("sync") ?? this.sync(me, url, req.signal));
+    if (route === "GET sync" && this.garbledSyncs > 0) {
+      this.garbledSyncs--;
+      return json({ rooms: "garbage" });
+    }
+    if (route === "GET sync") return this.limited("sync") ?? this.sync(me, url, req.signal);
     if (route === "POST createRoom") return this.createRoomRoute(me, body);
     if (parts[0] === "user" && parts[2] === "account_data") {
       if (parts[1] !== me) return err(403, "M_FORBIDDEN", "Cannot access another user's account data");

@@ -172,7 +172,9 @@ class MatrixBackend implements ChatBackend {
       try {
         await this.handle(readSync(body, this.session.userId!));
       } catch (err) {
-        log.error("an unreadable /sync answer; syncing again", { error: describe(err) });
+        // Through the link, so a server answering garbage at once is retried with backoff, not in a hot loop.
+        this.link.dropped(`an unreadable /sync answer: ${describe(err)}`);
+        return;
       }
     }
   }
