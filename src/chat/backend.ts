@@ -17,6 +17,16 @@ export interface Advice {
   fix: string;
 }
 
+/**
+ * A finding of a backend's live doctor check (`probe` in the registry): it talks to the service,
+ * e.g. "can log in", "can join #ops". Same shape as doctor's own checks.
+ */
+export interface DoctorCheck {
+  verdict: "ok" | "warn" | "fail";
+  what: string;
+  fix?: string;
+}
+
 /** What a backend declares about itself. `S` is its section's validated shape. */
 export interface BackendInfo<S = Record<string, unknown>> {
   /** The `[bot] backend` value, the name of its `[<name>]` table, and `source_context.backend`. */

@@ -6,10 +6,11 @@
  */
 import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../lib/errors.ts";
-import type { BackendInfo } from "./backend.ts";
+import type { BackendInfo, DoctorCheck } from "./backend.ts";
 import type { ChatBackend } from "./types.ts";
 import { mattermost } from "./mattermost/settings.ts";
 import { rocketchat } from "./rocketchat/settings.ts";
+import { matrix } from "./matrix/settings.ts";
 import { slack } from "./slack/settings.ts";
 import { text } from "./text/settings.ts";
 import { xmpp } from "./xmpp/settings.ts";
@@ -18,6 +19,11 @@ import { xmpp } from "./xmpp/settings.ts";
 export interface BackendEntry extends BackendInfo<any> {
   /** Imports the backend's module (and so its SDK) and builds it from `config`. */
   create(config: Config): Promise<ChatBackend>;
+  /**
+   * Optional live checks for `st2bot doctor` (can it connect, can it join its rooms), imported
+   * on demand like `create`; run only when `missing` lists nothing. Never throws for a finding.
+   */
+  probe?(config: Config): Promise<DoctorCheck[]>;
 }
 
 /** Every backend, in the order people are shown them. One line each. */
@@ -26,6 +32,7 @@ export const BACKENDS: readonly BackendEntry[] = [
   { ...mattermost, create: async (c) => (await import("./mattermost/index.ts")).createMattermostBackend(c) },
   { ...xmpp, create: async (c) => (await import("./xmpp/index.ts")).createXmppBackend(c) },
   { ...rocketchat, create: async (c) => (await import("./rocketchat/index.ts")).createRocketChatBackend(c) },
+  { ...matrix, create: async (c) => (await import("./matrix/index.ts")).createMatrixBackend(c), probe: async (c) => (await import("./matrix/probe.ts")).probeMatrix(c) },
   { ...text, create: async (c) => (await import("./text.ts")).createTextBackend(c) },
 ];
 

@@ -40,6 +40,7 @@ export async function runDoctor(config: Config, io: { stdout: (s: string) => voi
     }
     checkUrls(config).forEach(add);
     checkChat(config).forEach(add);
+    for (const c of await probeChat(config)) add(c);
     checkLocal(config).forEach(add);
     if (config.stackstorm.rbac_auth.clientside && config.stackstorm.secrets_store === "encrypted") add(await checkSecretsKey(config));
     for await (const c of checkStackStorm(config, client)) add(c);
@@ -62,6 +63,17 @@ function checkChat(config: Config): Check[] {
   if (missing.length) return [{ verdict: "fail", what: `chat backend "${name}" is missing settings`, fix: `set ${missing.join("; ")}` }];
   const advice = (entry.advice?.(section) ?? []).map((a): Check => ({ verdict: "warn", ...a }));
   return [{ verdict: "ok", what: `chat backend "${name}" is configured` }, ...advice];
+}
+
+/** The backend's live checks (log in, join its rooms) when it offers them and is configured. */
+async function probeChat(config: Config): Promise<Check[]> {
+  const entry = backendNamed(config.bot.backend);
+  if (!entry?.probe || entry.missing(sectionOf(entry, config)).length) return [];
+  try {
+    return await entry.probe(config);
+  } catch (err) {
+    return [{ verdict: "fail", what: `cannot check chat backend "${entry.name}": ${err instanceof Error ? err.message : String(err)}` }];
+  }
 }
 
 function checkLocal(config: Config): Check[] {
