@@ -4,6 +4,7 @@
  * `/as @bob`, `/in #ops` and `/dm` switch the sender and the place.
  */
 import type { Config } from "../config/schema.ts";
+import { SendError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "./types.ts";
 
@@ -13,7 +14,12 @@ const log = logger("chat.text");
 export interface TextIO {
   /** Lines typed by the person; ends when input closes. */
   lines: AsyncIterable<string>;
-  write(text: string): void;
+  /**
+   * Writes `text`; resolves once the output accepted the bytes (the OS took them, or the test's
+   * reader read them), rejects when the output is closed. Not when the write call returns: a
+   * stalled reader would otherwise have the outbox delete messages nobody can ever see.
+   */
+  write(text: string): Promise<void>;
   interactive: boolean;
 }
 
@@ -37,7 +43,7 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncItera
 export function stdio(): TextIO {
   return {
     lines: readLines(Bun.stdin.stream()),
-    write: (text) => process.stdout.write(text),
+    write: (text) => new Promise<void>((resolve, reject) => void process.stdout.write(text, (err) => (err ? reject(err) : resolve()))),
     interactive: Boolean(process.stdin.isTTY),
   };
 }
@@ -56,6 +62,12 @@ export class TextBackend implements ChatBackend {
   private markEnded!: () => void;
   /** Whether the prompt is the last thing written, so replies can start on a fresh line. */
   private prompted = false;
+  /**
+   * Messages written but not yet accepted by the output, by their text. The outbox retries a send
+   * that timed out while the reader stalls: the retry waits for the same bytes instead of
+   * queueing a second copy behind them.
+   */
+  private readonly unconfirmed = new Map<string, Promise<void>>();
 
   constructor(
     config: Config,
@@ -104,7 +116,7 @@ export class TextBackend implements ChatBackend {
     else if (cmd === "/in" && arg) this.room = bare(arg);
     else if (cmd === "/dm") this.room = undefined;
     else return false;
-    if (this.io.interactive) this.io.write(`(you are @${this.user} ${this.room ? `in #${this.room}` : "in a direct message"})\n`);
+    if (this.io.interactive) this.show(`(you are @${this.user} ${this.room ? `in #${this.room}` : "in a direct message"})\n`);
     return true;
   }
 
@@ -121,7 +133,7 @@ export class TextBackend implements ChatBackend {
   /** Shows the prompt unless it is already the last thing on the screen. */
   private prompt(): void {
     if (!this.io.interactive || this.prompted) return;
-    this.io.write(`@${this.user}${this.room ? ` #${this.room}` : ""}> `);
+    this.show(`@${this.user}${this.room ? ` #${this.room}` : ""}> `);
     this.prompted = true;
   }
 
@@ -137,15 +149,34 @@ export class TextBackend implements ChatBackend {
     return ["st2bot", "@st2bot"];
   }
 
+  /**
+   * Resolves once the output accepted the message's bytes (see `TextIO.write`); a closed output
+   * is a retryable SendError, so the message stays in the outbox for the next run.
+   */
   async send(target: Target, msg: Outgoing): Promise<void> {
     const where = target.kind === "room" ? `[#${target.id}${target.thread ? ` thread ${target.thread}` : ""}]` : `[direct @${target.id}]`;
     // Blank lines around a message (StackStorm's result template has them) carry nothing here.
     const body = msg.text.replace(/^(\s*\n)+|(\n\s*)+$/g, "");
-    const lines = body.split("\n").map((line) => `${where} ${line}`.trimEnd());
-    // After a prompt, start on a fresh line; then show the prompt again below the message.
-    this.io.write((this.prompted ? "\n" : "") + lines.join("\n") + "\n");
-    this.prompted = false;
-    this.prompt();
+    const chunk = body.split("\n").map((line) => `${where} ${line}`.trimEnd()).join("\n") + "\n";
+    let written = this.unconfirmed.get(chunk);
+    if (!written) {
+      // After a prompt, start on a fresh line; then show the prompt again below the message.
+      if (this.prompted) this.show("\n");
+      this.prompted = false;
+      written = this.io.write(chunk).finally(() => this.unconfirmed.delete(chunk));
+      this.unconfirmed.set(chunk, written);
+      this.prompt();
+    }
+    try {
+      await written;
+    } catch (err) {
+      throw new SendError(`the terminal output is closed: ${String(err)}`, true);
+    }
+  }
+
+  /** Prompts and notices need no confirmation; a closed output is reported by the next send. */
+  private show(text: string): void {
+    this.io.write(text).catch(() => undefined);
   }
 
   async resolve(kind: "user" | "channel", value: string): Promise<Target> {

@@ -2,18 +2,87 @@ import { expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { readLines, TextBackend, type TextIO } from "../../src/chat/text.ts";
 import type { Message } from "../../src/chat/types.ts";
+import { type Delivered, runBackendContract } from "./contract.ts";
 
 function io(lines: string[]): TextIO & { out: string[] } {
   const out: string[] = [];
   return {
     out,
     interactive: false,
-    write: (t) => void out.push(t),
+    write: async (t) => void out.push(t),
     lines: (async function* () {
       yield* lines;
     })(),
   };
 }
+
+/**
+ * A terminal driven from outside: lines typed on demand, and a reader of the output that can
+ * stop reading (a write is accepted only once the reader took it, as a full pipe behaves).
+ */
+function terminal() {
+  const typed: string[] = [];
+  let wake: (() => void) | undefined;
+  let closed = false;
+  const read: string[] = [];
+  let stalledUntil = 0;
+  const lines = (async function* () {
+    for (;;) {
+      while (typed.length > 0) yield typed.shift()!;
+      if (closed) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  })();
+  const io: TextIO = {
+    interactive: false,
+    lines,
+    write: async (text) => {
+      while (Date.now() < stalledUntil) await Bun.sleep(20);
+      read.push(text);
+    },
+  };
+  return {
+    io,
+    read,
+    type(line: string) {
+      typed.push(line);
+      wake?.();
+    },
+    close() {
+      closed = true;
+      wake?.();
+    },
+    stall(ms: number) {
+      stalledUntil = Date.now() + ms;
+    },
+  };
+}
+
+/** `[#ops] text` / `[direct @alice] text` lines of one message back to where it went and what it said. */
+function parseOutput(chunk: string): Delivered | undefined {
+  const m = /^\[(#[^\] ]+|direct (@\S+))(?: thread (\S+))?\] /.exec(chunk);
+  if (!m) return undefined;
+  const text = chunk.trimEnd().split("\n").map((l) => l.replace(/^\[[^\]]*\] ?/, "")).join("\n");
+  return { to: m[2] ?? m[1]!, thread: m[3], text };
+}
+
+runBackendContract("text", async () => {
+  const t = terminal();
+  const backend = new TextBackend(parseConfig("", "c"), t.io);
+  return {
+    backend,
+    userSays: async (text, where) => {
+      t.type(where.room ? `/in ${where.room}` : "/dm");
+      t.type(text);
+    },
+    delivered: () => t.read.flatMap((c) => parseOutput(c) ?? []),
+    room: { st2Name: "#ops", deliveredTo: "#ops" },
+    user: { st2Name: "@alice", deliveredTo: "@alice" },
+    stall: async (ms) => t.stall(ms),
+    hasUnknownTargets: false,
+    teardown: async () => t.close(),
+  };
+});
 
 test("each line is a message; /as, /in and /dm switch the sender and the place", async () => {
   const fake = io(["!st2help", "/in #ops", "!st2 deploy", "/as @bob", "héllo 日本 🚀", "/dm", "  ", "last"]);
