@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { readLines, TextBackend, type TextIO } from "../../src/chat/text.ts";
 import type { Message } from "../../src/chat/types.ts";
+import { SendError } from "../../src/lib/errors.ts";
 import { type Delivered, runBackendContract } from "./contract.ts";
 
 function io(lines: string[]): TextIO & { out: string[] } {
@@ -120,4 +121,37 @@ test("UTF-8 is decoded across chunk boundaries whatever the locale", async () =>
   const lines: string[] = [];
   for await (const l of readLines(stream)) lines.push(l);
   expect(lines).toEqual(["ünïcödé 日本語 🚀", "zwei", "last"]);
+});
+
+test("a retried send while the reader stalls waits for the same bytes instead of writing them twice", async () => {
+  const written: string[] = [];
+  let accept!: () => void;
+  const accepted = new Promise<void>((resolve) => (accept = resolve));
+  const backend = new TextBackend(parseConfig("", "c"), {
+    interactive: false,
+    lines: (async function* () {})(),
+    write: async (t) => {
+      written.push(t);
+      await accepted;
+    },
+  });
+  const target = await backend.resolve("channel", "#ops");
+  const first = backend.send(target, { text: "once" });
+  const retry = backend.send(target, { text: "once" });
+  accept();
+  await Promise.all([first, retry]);
+  expect(written).toEqual(["[#ops] once\n"]);
+});
+
+test("a closed output is a retryable send error: the message stays in the outbox", async () => {
+  const backend = new TextBackend(parseConfig("", "c"), {
+    interactive: false,
+    lines: (async function* () {})(),
+    write: async () => {
+      throw new Error("EPIPE");
+    },
+  });
+  const err = await backend.send({ kind: "room", id: "ops" }, { text: "lost?" }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(SendError);
+  expect((err as SendError).retryable).toBe(true);
 });
