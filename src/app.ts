@@ -26,7 +26,7 @@ import { loginPlugin } from "./web/login.ts";
 import { metricsPlugin } from "./web/metrics.ts";
 import { webhookPlugin } from "./web/webhook.ts";
 import { ConfigError } from "./lib/errors.ts";
-import { levelOf, logger, registerSecret, setLogLevel, type Level } from "./lib/log.ts";
+import { levelOf, logger, registerSecret, setLogFormat, setLogLevel, type Level } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 
 const log = logger("app");
@@ -67,6 +67,7 @@ export interface App {
 export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
   setLogLevel(logLevel(config));
+  setLogFormat(config.bot.log_format);
   registerConfigSecrets(config);
   const startedAt = new Date();
   const backend = opts.backend ?? (await createBackend(config));

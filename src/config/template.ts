@@ -13,6 +13,7 @@ hide_restricted_access = false    # deny silently instead of explaining
 hide_restricted_commands = false  # leave commands a user may not run out of their help
 data_dir = "./st2bot-data"   # SQLite database: outbox, login sessions, encrypted secrets
 log_level = "info"           # debug | info | warn | error
+log_format = "text"          # text | json (one JSON object per line, for journald or Loki)
 
 [stackstorm]
 api_url = "https://localhost/api/v1"
