@@ -1,11 +1,15 @@
 /**
  * The terminal backend: each stdin line is a message, each bot message a stdout line that shows
  * where it went (`[#ops] ...`, `[direct @alice] ...`). Works interactively and piped.
- * `/as @bob`, `/in #ops` and `/dm` switch the sender and the place.
+ * `/as @bob`, `/in #ops` and `/dm` switch the sender and the place; `/help` lists them. On a
+ * terminal, text/terminal.ts adds line editing and history and text/markdown.ts styles the
+ * Markdown; piped output stays plain, byte for byte.
  */
 import type { Config } from "../config/schema.ts";
 import { SendError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
+import { renderMarkdown } from "./text/markdown.ts";
+import { readlineTerminal } from "./text/terminal.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "./types.ts";
 
 const log = logger("chat.text");
@@ -21,6 +25,10 @@ export interface TextIO {
    */
   write(text: string): Promise<void>;
   interactive: boolean;
+  /** The output is a terminal: Markdown is rendered (bold, tables, code); plain when piped. */
+  styled?: boolean;
+  /** A terminal that draws its own prompt (readline): the backend only says what it reads. */
+  setPrompt?(prompt: string): void;
 }
 
 /** Splits a byte stream into lines, decoding UTF-8 whatever the locale. */
@@ -39,8 +47,12 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncItera
   if (buffer) yield buffer;
 }
 
-/** The process's own terminal: stdin lines, stdout, interactive when stdin is a TTY. */
+/**
+ * The process's own terminal: readline (editing, history, Markdown shown styled) when stdin and
+ * stdout are TTYs; else stdin lines and plain stdout, interactive when stdin is a TTY.
+ */
 export function stdio(): TextIO {
+  if (process.stdin.isTTY && process.stdout.isTTY) return { ...readlineTerminal(), interactive: true, styled: true };
   return {
     lines: readLines(Bun.stdin.stream()),
     write: (text) => new Promise<void>((resolve, reject) => void process.stdout.write(text, (err) => (err ? reject(err) : resolve()))),
@@ -49,6 +61,17 @@ export function stdio(): TextIO {
 }
 
 const bare = (name: string) => name.replace(/^[@#]/, "");
+
+/** What `/help` shows. */
+const HELP = [
+  "Terminal commands:",
+  "  /as @user   speak as another chat user",
+  "  /in #room   speak in a room",
+  "  /dm         speak in a direct message with the bot",
+  "  /help       this list",
+  "Anything else is a chat message (try !st2help). Ctrl-D or Ctrl-C ends once results are in; Ctrl-C twice quits now.",
+  "",
+].join("\n");
 
 /** The terminal backend (see the module comment); `ended` tells when piped input is used up. */
 export class TextBackend implements ChatBackend {
@@ -69,10 +92,14 @@ export class TextBackend implements ChatBackend {
    */
   private readonly unconfirmed = new Map<string, Promise<void>>();
 
+  /** The bot prefix: a line starting with it is for the bot even when it starts with `/`. */
+  private readonly prefix: string;
+
   constructor(
     config: Config,
     private readonly io: TextIO = stdio(),
   ) {
+    this.prefix = config.bot.prefix || "!";
     this.user = bare(config.text.user);
     this.room = config.text.room ? bare(config.text.room) : undefined;
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
@@ -109,13 +136,17 @@ export class TextBackend implements ChatBackend {
     }
   }
 
-  /** Handles `/as`, `/in` and `/dm`; returns false for ordinary text. */
+  /** Handles the terminal's own `/commands` (see HELP); returns false for text meant for the bot. */
   private control(text: string): boolean {
+    if (!text.startsWith("/") || text.startsWith(this.prefix)) return false;
     const [cmd, arg] = text.split(/\s+/, 2);
     if (cmd === "/as" && arg) this.user = bare(arg);
     else if (cmd === "/in" && arg) this.room = bare(arg);
     else if (cmd === "/dm") this.room = undefined;
-    else return false;
+    else {
+      this.show(cmd === "/help" || cmd === "/as" || cmd === "/in" ? HELP : `(${cmd} is not a terminal command; /help lists them. Commands for the bot start with ${this.prefix})\n`);
+      return true;
+    }
     if (this.io.interactive) this.show(`(you are @${this.user} ${this.room ? `in #${this.room}` : "in a direct message"})\n`);
     return true;
   }
@@ -132,6 +163,7 @@ export class TextBackend implements ChatBackend {
 
   /** Shows the prompt unless it is already the last thing on the screen. */
   private prompt(): void {
+    if (this.io.setPrompt) return this.io.setPrompt(`@${this.user}${this.room ? ` #${this.room}` : ""}> `);
     if (!this.io.interactive || this.prompted) return;
     this.show(`@${this.user}${this.room ? ` #${this.room}` : ""}> `);
     this.prompted = true;
@@ -156,7 +188,8 @@ export class TextBackend implements ChatBackend {
   async send(target: Target, msg: Outgoing): Promise<void> {
     const where = target.kind === "room" ? `[#${target.id}${target.thread ? ` thread ${target.thread}` : ""}]` : `[direct @${target.id}]`;
     // Blank lines around a message (StackStorm's result template has them) carry nothing here.
-    const body = msg.text.replace(/^(\s*\n)+|(\n\s*)+$/g, "");
+    const plain = msg.text.replace(/^(\s*\n)+|(\n\s*)+$/g, "");
+    const body = this.io.styled ? renderMarkdown(plain) : plain;
     const chunk = body.split("\n").map((line) => `${where} ${line}`.trimEnd()).join("\n") + "\n";
     let written = this.unconfirmed.get(chunk);
     if (!written) {

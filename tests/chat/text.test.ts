@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { readLines, TextBackend, type TextIO } from "../../src/chat/text.ts";
+import { renderMarkdown } from "../../src/chat/text/markdown.ts";
 import type { Message } from "../../src/chat/types.ts";
 import { SendError } from "../../src/lib/errors.ts";
 import { type Delivered, runBackendContract } from "./contract.ts";
@@ -154,4 +155,63 @@ test("a closed output is a retryable send error: the message stays in the outbox
   const err = await backend.send({ kind: "room", id: "ops" }, { text: "lost?" }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(SendError);
   expect((err as SendError).retryable).toBe(true);
+});
+
+test("/help lists the terminal's commands; an unknown /command gets an answer, not the bot", async () => {
+  const fake = io(["/help", "/frobnicate now", "/as", "!st2help"]);
+  const backend = new TextBackend(parseConfig("", "c"), fake);
+  const got: Message[] = [];
+  await backend.start((m) => void got.push(m));
+  await backend.ended;
+  const out = fake.out.join("");
+  expect(out).toContain("  /as @user   speak as another chat user");
+  expect(out).toContain("  /help       this list");
+  expect(out).toContain("(/frobnicate is not a terminal command; /help lists them. Commands for the bot start with !)");
+  expect(got.map((m) => m.text)).toEqual(["!st2help"]);
+});
+
+test("with a / bot prefix, /commands the terminal does not know go to the bot", async () => {
+  const fake = io(["/st2 deploy", "/dm"]);
+  const backend = new TextBackend(parseConfig('[bot]\nprefix = "/"', "c"), fake);
+  const got: Message[] = [];
+  await backend.start((m) => void got.push(m));
+  await backend.ended;
+  expect(got.map((m) => m.text)).toEqual(["/st2 deploy", "/dm"]);
+});
+
+test("on a terminal Markdown is styled; piped it stays plain, byte for byte", async () => {
+  const text = "# Deploy\nDeploying *shop* to **prod**: `ok`\n| key | value |\n|---|---|\n| a | longer |";
+  const piped = io([]);
+  await new TextBackend(parseConfig("", "c"), piped).send({ kind: "room", id: "ops" }, { text });
+  expect(piped.out.join("")).toBe(text.split("\n").map((l) => `[#ops] ${l}`).join("\n") + "\n");
+  const tty = { ...io([]), styled: true };
+  const styled = new TextBackend(parseConfig("", "c"), tty);
+  await styled.send({ kind: "room", id: "ops" }, { text });
+  expect(tty.out.join("")).toBe(
+    [
+      "[#ops] \x1b[1;4mDeploy\x1b[0m",
+      "[#ops] Deploying \x1b[1mshop\x1b[0m to \x1b[1mprod\x1b[0m: \x1b[36mok\x1b[0m",
+      "[#ops] \x1b[1mkey  value\x1b[0m",
+      "[#ops] a    longer",
+    ].join("\n") + "\n",
+  );
+});
+
+test("the Markdown renderer stays linear on hostile input", () => {
+  const hostile = ["*".repeat(20_000), "( *a".repeat(5_000), "|" + " ".repeat(20_000) + "x", "`".repeat(20_000), "_".repeat(20_000)].join("\n");
+  const started = performance.now();
+  renderMarkdown(hostile);
+  const elapsed = performance.now() - started;
+  // Generous: a quadratic pattern takes seconds here.
+  expect(elapsed).toBeLessThan(1_000);
+});
+
+test("a terminal that draws its own prompt is told what the prompt says", async () => {
+  const prompts: string[] = [];
+  const fake = { ...io(["/in #ops", "/as @bob"]), interactive: true, setPrompt: (p: string) => void prompts.push(p) };
+  const backend = new TextBackend(parseConfig("", "c"), fake);
+  await backend.start(() => undefined);
+  await backend.ended;
+  expect(prompts).toEqual(["@alice> ", "@alice #ops> ", "@bob #ops> "]);
+  expect(fake.out.join("")).not.toContain("> ");
 });
