@@ -7,6 +7,7 @@ missing=()
 command -v prosody >/dev/null 2>&1 || missing+=(prosody)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)  # the terminal backend on a real TTY (tests/e2e/terminal.test.ts)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "setup: missing ${missing[*]} (run as root, or: sudo apt-get install -y ${missing[*]}); tests that need them will be skipped" >&2

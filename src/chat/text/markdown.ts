@@ -21,13 +21,16 @@ export function renderInline(line: string): string {
     .replace(/\[([^\]\n]+)\]\((https?:\/\/[^)\s]+)\)/g, (_, t: string, url: string) => `${style("4", t)} (${url})`);
 }
 
-const isTableLine = (line: string) => /^\s*\|.*\|\s*$/.test(line);
-const isSeparator = (line: string) => /^\s*\|(\s*:?-+:?\s*\|)+\s*$/.test(line);
+/** `| a | b |` or `| a | b` (GFM allows the closing pipe to be left out). */
+const isTableLine = (line: string) => /^\s*\|[^|]*\|/.test(line);
+/** The cells of a table line, trimmed. */
+const cellsOf = (line: string) => line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
+const isSeparator = (line: string) => cellsOf(line).every((c) => /^:?-+:?$/.test(c));
 
 /** A block of `| a | b |` lines as aligned columns, the header (above a `|---|` row) in bold. */
 function renderTable(lines: string[]): string[] {
   const hasHeader = lines.length > 1 && isSeparator(lines[1]!);
-  const rows = lines.filter((l) => !isSeparator(l)).map((l) => l.trim().slice(1, -1).split("|").map((c) => renderInline(c.trim())));
+  const rows = lines.filter((l) => !isSeparator(l)).map((l) => cellsOf(l).map(renderInline));
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell))));
   return rows.map((row, r) => {
