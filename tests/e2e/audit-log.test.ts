@@ -72,7 +72,10 @@ test("a 5xx faultstring goes to the log under an error id; the room gets only th
 test("ST2BOT_LOG_LEVEL=debug traces the flow: match, StackStorm requests, stream events, outbox", async () => {
   lines = [];
   await h.say("!st2 packs list", { room: "ops" });
-  await h.next((m) => m.text.includes("completed"), "the result");
+  const id = /history\/([0-9a-f]+)\//.exec((await h.next((m) => m.text.startsWith("Looking up your packs"), "ack")).text)![1]!;
+  // This command's own result (an earlier test's may still be on its way).
+  await h.next((m) => m.text.includes(`execution: ${id}`), "the result");
+  await Bun.sleep(50);
   const debug = lines.filter((l) => l.includes(" DEBUG "));
   expect(debug.some((l) => l.includes('match "packs list": match') && l.includes("packs.pack_list"))).toBe(true);
   expect(debug.some((l) => /POST \/api\/v1\/aliasexecution → 201 in [\d.]+ ms/.test(l))).toBe(true);
