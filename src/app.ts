@@ -29,7 +29,7 @@ import { webhookPlugin } from "./web/webhook.ts";
 import { ReplayStore } from "./store/replay.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { botCredential } from "./config/load.ts";
-import { levelOf, logger, setLogLevel, type Level } from "./lib/log.ts";
+import { levelOf, logger, setLogFormat, setLogLevel, type Level } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 
 const log = logger("app");
@@ -70,6 +70,7 @@ export interface App {
 export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
   setLogLevel(logLevel(config));
+  setLogFormat(config.bot.log_format);
   refuseWithoutCredential(config);
   const startedAt = new Date();
   const backend = opts.backend ?? (await createBackend(config));

@@ -7,6 +7,7 @@ import type { ChatBackend, Message, MessageHandler, Outgoing, Target } from "../
 import { CommandError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
 import { collapseSpace, PY_SPACE_CLASS, pyStrip } from "../st2/aliases/words.ts";
+import { note, writeAudit } from "./audit.ts";
 import type { Command, Context, Middleware, ParsedCommand } from "./types.ts";
 
 const log = logger("bot.router");
@@ -126,12 +127,15 @@ export function createRouter(backend: ChatBackend, opts: RouterOptions): Message
     const found = parseCommand(typed, byName) ??
       (fallback ? { parsed: { name: fallback.name, args: typed, typed: canonicalTyped(lead, typed) }, def: fallback } : undefined);
     if (!found) {
+      note(ctx, { outcome: "unknown command" });
       await safely(ctx, () => opts.unknown(ctx, typed));
+      writeAudit(ctx, typed);
       return;
     }
     ctx.command = found.parsed;
     ctx.commandDef = found.def;
     await safely(ctx, () => run(ctx, opts.middleware, () => found.def.run(ctx)));
+    writeAudit(ctx, typed, found.def.secretArgs);
   };
 }
 
@@ -161,10 +165,12 @@ async function safely(ctx: Context, fn: () => Promise<void>): Promise<void> {
     await fn();
   } catch (err) {
     if (err instanceof CommandError) {
+      if (!ctx.audit?.outcome) note(ctx, { outcome: `refused: ${err.userMessage.split("\n")[0]}` });
       await ctx.reply(err.userMessage).catch(replyFailed);
       return;
     }
     const id = crypto.randomUUID().slice(0, 8);
+    note(ctx, { outcome: `error ${id}` });
     log.error("command failed", { id, command: ctx.command?.name, error: err instanceof Error ? err.stack ?? err.message : String(err) });
     await ctx.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch(replyFailed);
   }

@@ -28,10 +28,24 @@ export interface Context {
   commandDef?: Command;
   /** Whether the sender matches the configured admins. */
   readonly isAdmin: boolean;
+  /** What the command did, for its one audit line (see audit.ts); filled in as it runs. */
+  audit?: Audit;
   /** Replies in the same room and thread as the message (or in the DM). */
   reply(text: string, extra?: Record<string, unknown>): Promise<void>;
   /** Sends somewhere else, e.g. a direct message to the sender. */
   send(target: Target, msg: Outgoing): Promise<void>;
+}
+
+/** What a command did, for the audit line the router writes once it is done. */
+export interface Audit {
+  /** The action alias run (`pack.name`). */
+  alias?: string;
+  /** The execution StackStorm started. */
+  execution?: string;
+  /** The StackStorm user it ran as (client-side auth). */
+  st2User?: string;
+  /** How it ended when not plainly `ok`: `denied by the ACL`, `refused: …`, `error <id>`. */
+  outcome?: string;
 }
 
 /** Runs the rest of the chain; a middleware that does not call it stops the command. */
@@ -53,6 +67,8 @@ export interface Command {
   adminOnly?: boolean;
   /** Left out of `!help`. */
   hidden?: boolean;
+  /** Its arguments are secret (a shared word): the audit line shows `***` instead. */
+  secretArgs?: boolean;
   run(ctx: Context): Promise<void>;
 }
 

@@ -1,12 +1,17 @@
 /**
  * The terminal backend: each stdin line is a message, each bot message a stdout line that shows
  * where it went (`[#ops] ...`, `[direct @alice] ...`). Works interactively and piped.
- * `/as @bob`, `/in #ops` and `/dm` switch the sender and the place.
+ * `/as @bob`, `/in #ops` and `/dm` switch the sender and the place; `/help` lists them. On a
+ * terminal, text/terminal.ts adds line editing and history and text/markdown.ts styles the
+ * Markdown; piped output stays plain, byte for byte.
  */
 import type { Config } from "../config/schema.ts";
+import { SendError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
 import { sectionOf } from "./backend.ts";
 import { text } from "./text/settings.ts";
+import { renderMarkdown } from "./text/markdown.ts";
+import { readlineTerminal } from "./text/terminal.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "./types.ts";
 
 const log = logger("chat.text");
@@ -15,8 +20,17 @@ const log = logger("chat.text");
 export interface TextIO {
   /** Lines typed by the person; ends when input closes. */
   lines: AsyncIterable<string>;
-  write(text: string): void;
+  /**
+   * Writes `text`; resolves once the output accepted the bytes (the OS took them, or the test's
+   * reader read them), rejects when the output is closed. Not when the write call returns: a
+   * stalled reader would otherwise have the outbox delete messages nobody can ever see.
+   */
+  write(text: string): Promise<void>;
   interactive: boolean;
+  /** The output is a terminal: Markdown is rendered (bold, tables, code); plain when piped. */
+  styled?: boolean;
+  /** A terminal that draws its own prompt (readline): the backend only says what it reads. */
+  setPrompt?(prompt: string): void;
 }
 
 /** Splits a byte stream into lines, decoding UTF-8 whatever the locale. */
@@ -35,16 +49,31 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncItera
   if (buffer) yield buffer;
 }
 
-/** The process's own terminal: stdin lines, stdout, interactive when stdin is a TTY. */
+/**
+ * The process's own terminal: readline (editing, history, Markdown shown styled) when stdin and
+ * stdout are TTYs; else stdin lines and plain stdout, interactive when stdin is a TTY.
+ */
 export function stdio(): TextIO {
+  if (process.stdin.isTTY && process.stdout.isTTY) return { ...readlineTerminal(), interactive: true, styled: true };
   return {
     lines: readLines(Bun.stdin.stream()),
-    write: (text) => process.stdout.write(text),
+    write: (text) => new Promise<void>((resolve, reject) => void process.stdout.write(text, (err) => (err ? reject(err) : resolve()))),
     interactive: Boolean(process.stdin.isTTY),
   };
 }
 
 const bare = (name: string) => name.replace(/^[@#]/, "");
+
+/** What `/help` shows. */
+const HELP = [
+  "Terminal commands:",
+  "  /as @user   speak as another chat user",
+  "  /in #room   speak in a room",
+  "  /dm         speak in a direct message with the bot",
+  "  /help       this list",
+  "Anything else is a chat message (try !st2help). Ctrl-D or Ctrl-C ends once results are in; Ctrl-C twice quits now.",
+  "",
+].join("\n");
 
 /** The terminal backend (see the module comment); `ended` tells when piped input is used up. */
 export class TextBackend implements ChatBackend {
@@ -58,11 +87,21 @@ export class TextBackend implements ChatBackend {
   private markEnded!: () => void;
   /** Whether the prompt is the last thing written, so replies can start on a fresh line. */
   private prompted = false;
+  /**
+   * Messages written but not yet accepted by the output, by their text. The outbox retries a send
+   * that timed out while the reader stalls: the retry waits for the same bytes instead of
+   * queueing a second copy behind them.
+   */
+  private readonly unconfirmed = new Map<string, Promise<void>>();
+
+  /** The bot prefix: a line starting with it is for the bot even when it starts with `/`. */
+  private readonly prefix: string;
 
   constructor(
     config: Config,
     private readonly io: TextIO = stdio(),
   ) {
+    this.prefix = config.bot.prefix || "!";
     const settings = sectionOf(text, config);
     this.user = bare(settings.user);
     this.room = settings.room ? bare(settings.room) : undefined;
@@ -100,14 +139,18 @@ export class TextBackend implements ChatBackend {
     }
   }
 
-  /** Handles `/as`, `/in` and `/dm`; returns false for ordinary text. */
+  /** Handles the terminal's own `/commands` (see HELP); returns false for text meant for the bot. */
   private control(text: string): boolean {
+    if (!text.startsWith("/") || text.startsWith(this.prefix)) return false;
     const [cmd, arg] = text.split(/\s+/, 2);
     if (cmd === "/as" && arg) this.user = bare(arg);
     else if (cmd === "/in" && arg) this.room = bare(arg);
     else if (cmd === "/dm") this.room = undefined;
-    else return false;
-    if (this.io.interactive) this.io.write(`(you are @${this.user} ${this.room ? `in #${this.room}` : "in a direct message"})\n`);
+    else {
+      this.show(cmd === "/help" || cmd === "/as" || cmd === "/in" ? HELP : `(${cmd} is not a terminal command; /help lists them. Commands for the bot start with ${this.prefix})\n`);
+      return true;
+    }
+    if (this.io.interactive) this.show(`(you are @${this.user} ${this.room ? `in #${this.room}` : "in a direct message"})\n`);
     return true;
   }
 
@@ -123,8 +166,9 @@ export class TextBackend implements ChatBackend {
 
   /** Shows the prompt unless it is already the last thing on the screen. */
   private prompt(): void {
+    if (this.io.setPrompt) return this.io.setPrompt(`@${this.user}${this.room ? ` #${this.room}` : ""}> `);
     if (!this.io.interactive || this.prompted) return;
-    this.io.write(`@${this.user}${this.room ? ` #${this.room}` : ""}> `);
+    this.show(`@${this.user}${this.room ? ` #${this.room}` : ""}> `);
     this.prompted = true;
   }
 
@@ -140,15 +184,35 @@ export class TextBackend implements ChatBackend {
     return ["st2bot", "@st2bot"];
   }
 
+  /**
+   * Resolves once the output accepted the message's bytes (see `TextIO.write`); a closed output
+   * is a retryable SendError, so the message stays in the outbox for the next run.
+   */
   async send(target: Target, msg: Outgoing): Promise<void> {
     const where = target.kind === "room" ? `[#${target.id}${target.thread ? ` thread ${target.thread}` : ""}]` : `[direct @${target.id}]`;
     // Blank lines around a message (StackStorm's result template has them) carry nothing here.
-    const body = msg.text.replace(/^(\s*\n)+|(\n\s*)+$/g, "");
-    const lines = body.split("\n").map((line) => `${where} ${line}`.trimEnd());
-    // After a prompt, start on a fresh line; then show the prompt again below the message.
-    this.io.write((this.prompted ? "\n" : "") + lines.join("\n") + "\n");
-    this.prompted = false;
-    this.prompt();
+    const plain = msg.text.replace(/^(\s*\n)+|(\n\s*)+$/g, "");
+    const body = this.io.styled ? renderMarkdown(plain) : plain;
+    const chunk = body.split("\n").map((line) => `${where} ${line}`.trimEnd()).join("\n") + "\n";
+    let written = this.unconfirmed.get(chunk);
+    if (!written) {
+      // After a prompt, start on a fresh line; then show the prompt again below the message.
+      if (this.prompted) this.show("\n");
+      this.prompted = false;
+      written = this.io.write(chunk).finally(() => this.unconfirmed.delete(chunk));
+      this.unconfirmed.set(chunk, written);
+      this.prompt();
+    }
+    try {
+      await written;
+    } catch (err) {
+      throw new SendError(`the terminal output is closed: ${String(err)}`, true);
+    }
+  }
+
+  /** Prompts and notices need no confirmation; a closed output is reported by the next send. */
+  private show(text: string): void {
+    this.io.write(text).catch(() => undefined);
   }
 
   async resolve(kind: "user" | "channel", value: string): Promise<Target> {

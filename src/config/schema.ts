@@ -4,7 +4,7 @@
  */
 import { isIP } from "node:net";
 import * as v from "valibot";
-import { LEVELS } from "../lib/log.ts";
+import { LEVELS, LOG_FORMATS } from "../lib/log.ts";
 
 const port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
 const positiveSeconds = v.pipe(v.number(), v.minValue(1));
@@ -99,6 +99,7 @@ export const BotSchema = v.strictObject({
   /** Where the SQLite database (outbox, sessions, secrets) lives. */
   data_dir: v.optional(v.string(), "./st2bot-data"),
   log_level: v.optional(v.picklist(LEVELS), "info"),
+  log_format: v.optional(v.picklist(LOG_FORMATS), "text"),
 });
 
 /** `[web]`: the login page and webhook server. */

@@ -17,6 +17,7 @@ hide_restricted_commands = false  # leave commands a user may not run out of the
 # data_dir = "./st2bot-data" # SQLite database: outbox, login sessions, encrypted secrets; relative to
                              # this file; default: systemd's $STATE_DIRECTORY, else ./st2bot-data here
 log_level = "info"           # debug | info | warn | error
+log_format = "text"          # text | json (one JSON object per line, for journald or Loki)
 
 [stackstorm]
 api_url = "https://localhost/api/v1"

@@ -256,6 +256,7 @@ export class Outbox {
     if (s.deadReason) return this.reportDead(s.id, s.key, s.deadReason);
     if (!this.started || this.stopped) return;
     this.pending++;
+    log.debug("stored", { id: s.id, target: s.key });
     this.push({ id: s.id, key: s.key, payload: s.payload, acceptedAt: s.acceptedAt, createdAt: s.acceptedAt, attempts: 0, partsSent: 0, announcement: s.announcement });
   }
 
@@ -458,6 +459,7 @@ export class Outbox {
     }
     lane.queue.shift();
     lane.backoff.reset();
+    log.debug("sent and confirmed", { id: entry.id, target: entry.key });
     this.confirmed(entry);
     return 0;
   }
@@ -567,6 +569,7 @@ export class Outbox {
     }
     this.pending -= batch.length;
     this.delivered += batch.length;
+    log.debug("deleted delivered messages", { ids: batch.map((e) => e.id) });
     if (this.opts.onDelivered) for (const e of batch) this.opts.onDelivered(e.id, e.announcement!);
     this.wake();
   }

@@ -50,12 +50,22 @@ function unindex(value: string): void {
 /** `name` as a level, or undefined when it is not one. */
 export const levelOf = (name: string | undefined): Level | undefined => (name !== undefined && Object.hasOwn(order, name) ? (name as Level) : undefined);
 
+/** How a line is written: `text` for people, `json` (one object per line) for journald or Loki. */
+export const LOG_FORMATS = ["text", "json"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 let threshold: Level = levelOf(process.env.ST2BOT_LOG_LEVEL) ?? "info";
+let format: LogFormat = "text";
 let sink: (line: string) => void = (line) => process.stderr.write(line + "\n");
 
 /** Lines below `level` are dropped from now on (process-wide). */
 export function setLogLevel(level: Level): void {
   threshold = levelOf(level) ?? "info";
+}
+
+/** Lines are written in `f` from now on (process-wide); secrets are masked in both formats. */
+export function setLogFormat(f: LogFormat): void {
+  format = f === "json" ? "json" : "text";
 }
 
 /** Redirects log lines (tests capture them to assert that nothing secret leaks). */
@@ -164,8 +174,14 @@ export interface Logger {
 export function logger(component: string): Logger {
   const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (order[level] < order[threshold]) return;
+    const time = new Date().toISOString();
+    if (format === "json") {
+      // The line's own keys win over a field of the same name.
+      sink(JSON.stringify({ ...(fields ? (scrub(fields) as Record<string, unknown>) : {}), time, level, component, msg: redact(msg) }));
+      return;
+    }
     const extra = fields ? " " + JSON.stringify(scrub(fields)) : "";
-    sink(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${component}: ${redact(msg)}${extra}`);
+    sink(`${time} ${level.toUpperCase().padEnd(5)} ${component}: ${redact(msg)}${extra}`);
   };
   return {
     debug: (m, f) => write("debug", m, f),

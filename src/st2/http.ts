@@ -7,9 +7,11 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { ConfigError, St2botError } from "../lib/errors.ts";
-import { redact } from "../lib/log.ts";
+import { logger, redact } from "../lib/log.ts";
 import type { StackStormConfig } from "../config/schema.ts";
 import { ErrorSchema } from "./schemas.ts";
+
+const log = logger("st2.http");
 
 /** Bun's fetch, narrowed to what st2bot passes; injectable for tests. */
 export type FetchFn = (input: string | URL, init?: BunFetchRequestInit) => Promise<Response>;
@@ -34,6 +36,17 @@ export class St2ApiError extends St2botError {
     super("st2api", `${method} ${path} failed: ${status === 0 ? "" : `${status} `}${safe}`, safe);
     this.faultstring = safe;
   }
+}
+
+/**
+ * StackStorm's 5xx faultstrings can carry its internals (tracebacks, hosts, queries): they belong
+ * in the operator's log, not in a chat room. Logs `err` at error level under a fresh error id
+ * and returns the id, for the message a user gets instead.
+ */
+export function logServerFault(err: St2ApiError, context: Record<string, unknown> = {}): string {
+  const errorId = crypto.randomUUID().slice(0, 8);
+  log.error(`StackStorm answered ${err.status} to ${err.method} ${err.path}`, { errorId, faultstring: err.faultstring, ...context });
+  return errorId;
 }
 
 /** How StackStorm is reached: TLS, time bound and (for tests) the fetch. */
@@ -120,8 +133,10 @@ export class St2Http {
     const timer = new AbortController();
     const handle = setTimeout(() => timer.abort(), timeoutMs);
     const timedOut = () => timer.signal.aborted;
+    const started = performance.now();
     try {
       const res = await this.send(method, url, opts, combine(timer.signal, opts.signal), timedOut, timeoutMs);
+      log.debug(`${method} ${pathOf(url)} → ${res.status} in ${(performance.now() - started).toFixed(1)} ms`);
       let text: string;
       try {
         text = await res.text();

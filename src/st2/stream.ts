@@ -234,6 +234,7 @@ export class St2Stream {
     if (attempt !== this.attempt) return;
     const event = parseEvent(msg);
     if (!event) return;
+    log.debug(`stream event ${event.name}`);
     const handler = this.opts.onEvent;
     this.enqueue(() => handler(event), `event ${event.name}`);
   }

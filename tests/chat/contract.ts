@@ -28,8 +28,15 @@ export interface BackendHarness {
   room: { st2Name: string; deliveredTo: string };
   /** The person of `userSays`, as StackStorm would name them in an announcement's `user`. */
   user: { st2Name: string; deliveredTo: string };
-  /** The service drops the bot's connection (server restart, socket closed). */
-  dropConnection(): Promise<void>;
+  /** The service drops the bot's connection (server restart, socket closed); absent when there is none (the terminal). */
+  dropConnection?(): Promise<void>;
+  /**
+   * From now on and for `ms`, the service takes nothing from the bot (a reader that stops reading,
+   * a frozen server, answers held back), then carries on and takes what waited.
+   */
+  stall(ms: number): Promise<void>;
+  /** False where every name is a valid place (the terminal): the unknown-target case does not apply. */
+  hasUnknownTargets?: boolean;
   teardown(): Promise<void>;
 }
 
@@ -96,6 +103,7 @@ export function runBackendContract(name: string, setup: () => Promise<BackendHar
     });
 
     test("an unknown target is a loud, non-retryable error", async () => {
+      if (h.hasUnknownTargets === false) return;
       const attempt = async () => {
         const t = await h.backend.resolve("channel", "no-such-channel-4711");
         await h.backend.send(t, { text: "lost?" });
@@ -110,7 +118,20 @@ export function runBackendContract(name: string, setup: () => Promise<BackendHar
       expect(h.backend.botNames().length).toBeGreaterThan(0);
     });
 
+    test("a send resolves only once the service accepted the message, never on a write alone", async () => {
+      const target = await h.backend.resolve("channel", h.room.st2Name);
+      await h.stall(1_500);
+      let settled = false;
+      const sending = h.backend.send(target, { text: "held while stalled" }).finally(() => (settled = true));
+      await Bun.sleep(700);
+      // Still stalled: nothing confirmed it, so the outbox must keep the message.
+      expect(settled).toBe(false);
+      await sending;
+      await waitFor("the held message", () => h.delivered().find((x) => x.text === "held while stalled"));
+    }, 20_000);
+
     test("reconnects by itself after the connection drops", async () => {
+      if (!h.dropConnection) return;
       await h.dropConnection();
       // The drop may be noticed late; keep speaking until a message gets through again.
       const deadline = Date.now() + 25_000;

@@ -77,6 +77,10 @@ runBackendContract("matrix", async (): Promise<BackendHarness> => {
     room: { st2Name: emu.room("#ops:emu.test").id, deliveredTo: "#ops:emu.test" },
     user: { st2Name: "@alice:emu.test", deliveredTo: "@alice:emu.test" },
     dropConnection: () => emu.dropConnections(),
+    stall: async (ms) => {
+      emu.slow(ms);
+      setTimeout(() => emu.slow(0), ms);
+    },
     teardown: () => emu.stop(),
   };
 });

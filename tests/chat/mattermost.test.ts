@@ -72,6 +72,10 @@ runBackendContract("mattermost", async (): Promise<BackendHarness> => {
     room: { st2Name: "~town-square", deliveredTo: "~town-square" },
     user: { st2Name: "@alice", deliveredTo: "@alice" },
     dropConnection: async () => emu.dropSockets(),
+    stall: async (ms) => {
+      emu.slow(ms);
+      setTimeout(() => emu.slow(0), ms);
+    },
     teardown: () => emu.stop(),
   };
 });

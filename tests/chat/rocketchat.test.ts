@@ -73,6 +73,10 @@ runBackendContract("rocketchat", async (): Promise<BackendHarness> => {
     room: { st2Name: "#general", deliveredTo: "#general" },
     user: { st2Name: "@alice", deliveredTo: "@alice" },
     dropConnection: async () => emu.dropSockets(),
+    stall: async (ms) => {
+      emu.slow(ms);
+      setTimeout(() => emu.slow(0), ms);
+    },
     teardown: () => emu.stop(),
   };
 });

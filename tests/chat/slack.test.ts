@@ -68,6 +68,10 @@ runBackendContract("slack", async () => {
     room: { st2Name: "<#C0GENERAL|general>", deliveredTo: GENERAL },
     user: { st2Name: "<@U0ALICE>", deliveredTo: emu.imFor(ALICE) },
     dropConnection: async () => emu.dropSockets(),
+    stall: async (ms) => {
+      emu.slow(ms);
+      setTimeout(() => emu.slow(0), ms);
+    },
     teardown: async () => {
       const missing = await emu.settledAcks();
       await emu.stop();

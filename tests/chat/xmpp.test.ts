@@ -107,6 +107,11 @@ if (skipReason) {
       // err-stackstorm sends str(msg.frm): the full JID in a direct chat.
       user: { st2Name: "alice@localhost/harness", deliveredTo: "alice@localhost" },
       dropConnection: () => server!.restart(),
+      // A frozen server keeps its socket open: the bytes are written, but nobody handled them.
+      stall: async (ms) => {
+        await server!.freeze();
+        setTimeout(() => void server!.thaw(), ms);
+      },
       teardown: () => alice.close(),
     };
   });

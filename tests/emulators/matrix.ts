@@ -77,6 +77,13 @@ export class MatrixEmulator {
   }
 
   /** Closes every connection (pending /sync long-polls included) and listens again on the same port. */
+  /** Every answer but /sync's is delayed by `ms` (0 turns it off): a homeserver that stalls. */
+  slow(ms: number): void {
+    this.delayMs = ms;
+  }
+
+  private delayMs = 0;
+
   async dropConnections(): Promise<void> {
     await this.server.stop(true);
     this.server = Bun.serve({ hostname: "127.0.0.1", port: this.port, fetch: (req) => this.handle(req) });
@@ -210,6 +217,7 @@ export class MatrixEmulator {
     if (!url.pathname.startsWith(prefix)) return err(404, "M_UNRECOGNIZED", "Unrecognized request");
     const path = url.pathname.slice(prefix.length);
     this.requests.push(`${req.method} ${path}`);
+    if (this.delayMs && path !== "/sync") await Bun.sleep(this.delayMs);
     const parts = path.split("/").slice(1).map(decodeURIComponent);
     let body: Record<string, unknown> = {};
     if (req.method === "POST" || req.method === "PUT") {

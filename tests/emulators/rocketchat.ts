@@ -214,6 +214,13 @@ export class RocketChatEmulator {
   }
 
   /** Closes every realtime socket abruptly, as a network drop or server restart would. */
+  /** Every REST answer is delayed by `ms` (0 turns it off): a server that stalls. */
+  slow(ms: number): void {
+    this.delayMs = ms;
+  }
+
+  private delayMs = 0;
+
   dropSockets(): void {
     for (const ws of this.sockets) ws.terminate();
     this.sockets.clear();
@@ -244,6 +251,7 @@ export class RocketChatEmulator {
     }
     const name = url.pathname.replace(/^\/api\/v1\//, "");
     this.requests.push(`${req.method} /api/v1/${name}`);
+    if (this.delayMs) await Bun.sleep(this.delayMs);
     const limited = this.pending429.shift();
     if (limited !== undefined) return this.tooMany(limited);
     if (req.method === "POST" && name === "login") return this.login(req);

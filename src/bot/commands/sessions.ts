@@ -57,6 +57,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
       plugin: "St2",
       name: `${pp}session_start`,
       usage: `${pp}session_start <shared word>`,
+      secretArgs: true,
       help: "Link your own StackStorm identity: replies with a one-time login link (direct message only)",
       run: async (ctx) => {
         requireClientside();

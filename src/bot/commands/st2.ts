@@ -7,9 +7,10 @@ import type { Config } from "../../config/schema.ts";
 import type { AliasIndex, Incomplete } from "../../st2/aliases/index.ts";
 import type { ActionAlias } from "../../st2/aliases/types.ts";
 import type { St2Client } from "../../st2/client.ts";
-import { St2ApiError } from "../../st2/http.ts";
+import { logServerFault, St2ApiError } from "../../st2/http.ts";
 import { CommandError, ConfigError } from "../../lib/errors.ts";
 import type { Command, Context } from "../types.ts";
+import { note, traceMatch } from "../audit.ts";
 import { needsTwoFactor, TWOFACTOR_MESSAGE, type TwoFactor } from "../twofactor.ts";
 
 export interface St2CommandDeps {
@@ -74,6 +75,7 @@ async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promi
   const { index, disabled, loaded, refused } = deps.aliases();
   if (!loaded) throw new CommandError(notLoaded(refused));
   const outcome = index.match(text);
+  traceMatch(text, outcome);
   switch (outcome.kind) {
     case "too-long":
       throw new CommandError(`${outcome.message} Shorten it, or pass long values as key=value pairs at the end.`);
@@ -144,6 +146,7 @@ async function runOrConfirm(ctx: Context, deps: St2CommandDeps, alias: ActionAli
     twofactor.release(uuid);
     throw err;
   }
+  note(ctx, { alias: alias.ref, outcome: "waiting for two-factor confirmation" });
   await ctx.reply(TWOFACTOR_MESSAGE);
 }
 
@@ -155,6 +158,7 @@ async function execute(ctx: Context, as: As, deps: St2CommandDeps, alias: Action
     source_context.room_name = msg.room.name;
   }
   if (msg.thread) source_context.thread = msg.thread;
+  note(ctx, { alias: alias.ref });
   const result = await callStackStorm(ctx, as, deps, () =>
     as.client.executeAlias({
       name: alias.name,
@@ -166,9 +170,12 @@ async function execute(ctx: Context, as: As, deps: St2CommandDeps, alias: Action
       notification_route: deps.config.stackstorm.route_key,
     }),
   );
+  const id = result.execution.id;
+  // Under client-side auth the execution names the StackStorm user it ran as.
+  const ranAs = as.personal ? result.execution.context?.user : undefined;
+  note(ctx, { execution: ctx.audit?.execution ? `${ctx.audit.execution}, ${id}` : id, ...(typeof ranAs === "string" ? { st2User: ranAs } : {}) });
   const ack = alias.ack ?? {};
   if (ack.enabled === false) return;
-  const id = result.execution.id;
   let text = result.message || DEFAULT_ACK.replace("{id}", id);
   const url = result.execution.web_url ?? webUrl(deps.config, id);
   if (ack.append_url !== false && url) text += ` (details available at ${url})`;
@@ -200,7 +207,10 @@ export async function callStackStorm<T>(ctx: Context, as: As, deps: Pick<St2Comm
     if (status === 401) throw new CommandError(`StackStorm did not accept my credentials${why}. An administrator needs to check st2bot's StackStorm credentials.`);
     if (status === 403) throw new CommandError(`StackStorm refused: you are not allowed to do that${why}`);
     if (status === 404) throw new CommandError(`StackStorm could not find that${why}`);
-    if (status >= 500) throw new CommandError(`StackStorm failed to run that (error ${status})${why}`);
+    if (status >= 500) {
+      const id = logServerFault(err, { user: ctx.msg.from.aclId, command: ctx.command?.typed });
+      throw new CommandError(`StackStorm failed to run that (error ${status}); an administrator can find the details in st2bot's log under error id ${id}.`);
+    }
     throw new CommandError(`StackStorm rejected the command${why}`);
   }
 }

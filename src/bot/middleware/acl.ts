@@ -10,6 +10,7 @@
 import type { AclRule } from "../../config/schema.ts";
 import { logger } from "../../lib/log.ts";
 import { type AclRequest, checkAccess, findRule, visibleTo } from "../acl.ts";
+import { note } from "../audit.ts";
 import type { Command, Context, Middleware } from "../types.ts";
 
 const log = logger("bot.acl");
@@ -48,6 +49,7 @@ export function createAcl(opts: AclOptions): Acl {
 
   const deny = async (ctx: Context, req: AclRequest, message: string): Promise<false> => {
     log.info("command refused", { user: req.senderAcl, command: `${req.plugin}:${req.command}`, alias: req.aliasRef, reason: message });
+    note(ctx, { outcome: `denied by the ACL: ${message}` });
     if (!opts.hideRestrictedAccess) await ctx.reply(message);
     return false;
   };

@@ -6,6 +6,7 @@
 import { client as sdkClient, xml, type XmlElement, type XmppClient } from "@xmpp/client";
 import { ConfigError } from "../../lib/errors.ts";
 import { type Backoff, sleep } from "../../lib/backoff.ts";
+import { withTimeout } from "../../lib/timeout.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
 import { ReconnectingLink } from "../link.ts";
 import type { BackendStatus, ConnectionState } from "../types.ts";
@@ -52,6 +53,8 @@ export class Connection {
   private closed = false;
   private lastStreamError: string | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
+  /** Sends waiting for their XEP-0198 ack, by the element sent. */
+  private readonly awaitingAck = new Map<XmlElement, { resolve: () => void; reject: (err: Error) => void }>();
   private readonly connectTimeoutMs: number;
   private readonly pingIntervalMs: number;
   private readonly pingTimeoutMs: number;
@@ -86,6 +89,13 @@ export class Connection {
       }
     });
     client.on("stanza", (stanza) => this.events.stanza(stanza));
+    const sm = client.streamManagement;
+    if (sm) {
+      // Confirmations should come fast: the default waits 250 ms after a burst before asking.
+      sm.requestAckDebounce = 20;
+      sm.on("ack", (stanza) => this.settleAck(stanza));
+      sm.on("fail", (stanza) => this.settleAck(stanza, new Error("the session ended before the server acknowledged the message")));
+    }
     client.on("disconnect", (info) => this.onDisconnect(info?.reason));
     await this.link.start();
   }
@@ -109,10 +119,57 @@ export class Connection {
     return this.link.running && this.client?.status === "online";
   }
 
-  /** Writes a stanza; resolves once it is on the socket. */
+  /** Writes a stanza; resolves once it is on the socket (presence and joins need no more). */
   async send(stanza: XmlElement): Promise<void> {
     if (!this.client) throw new Error("not connected");
     await this.client.send(stanza);
+  }
+
+  /**
+   * Writes a stanza and resolves only once the server confirmed it handled it: its XEP-0198
+   * ack where the server enabled stream management, else the answer to a ping sent right after
+   * (a server handles one session's stanzas in order). A socket write alone proves nothing: a
+   * frozen server or a dead link takes the bytes. Rejects when the session drops first or no
+   * confirmation comes within `timeoutMs`.
+   */
+  async sendConfirmed(stanza: XmlElement, timeoutMs: number): Promise<void> {
+    const client = this.client;
+    if (!client) throw new Error("not connected");
+    if (!this.acksOn(client)) {
+      await client.send(stanza);
+      await this.roundTrip(client, timeoutMs);
+      return;
+    }
+    const acked = new Promise<void>((resolve, reject) => this.awaitingAck.set(stanza, { resolve, reject }));
+    try {
+      await client.send(stanza);
+      await withTimeout(acked, timeoutMs, () => new Error(`the server did not acknowledge the message within ${timeoutMs} ms`));
+    } finally {
+      this.awaitingAck.delete(stanza);
+    }
+  }
+
+  /** Whether the server acks our stanzas (stream management enabled, or its `<enable/>` sent). */
+  private acksOn(client: XmppClient): boolean {
+    const sm = client.streamManagement;
+    return Boolean(sm && (sm.enabled || sm.enableSent));
+  }
+
+  /** A ping's answer (an error answer too) proves the server handled everything sent before it. */
+  private async roundTrip(client: XmppClient, timeoutMs: number): Promise<void> {
+    const ping = xml("iq", { type: "get", to: this.account.jid.domain, id: crypto.randomUUID() }, xml("ping", { xmlns: NS.ping }));
+    await client.iqCaller.request(ping, timeoutMs).catch((err: unknown) => {
+      if (!isXmppError(err, "StanzaError")) throw err;
+    });
+  }
+
+  /** Settles the send waiting for `stanza`'s ack (XEP-0198 hands back the element that was sent). */
+  private settleAck(stanza: XmlElement, failure?: Error): void {
+    const waiting = this.awaitingAck.get(stanza);
+    if (!waiting) return;
+    this.awaitingAck.delete(stanza);
+    if (failure) waiting.reject(failure);
+    else waiting.resolve();
   }
 
   /** Sends an iq and resolves with its result; rejects on an error reply or after `timeoutMs`. */
@@ -155,6 +212,7 @@ export class Connection {
       await this.events.online();
       if (client.status !== "online") throw new Error("connection lost while joining rooms");
       this.startPing(client);
+      log.debug(this.acksOn(client) ? "sends are confirmed by XEP-0198 acks" : "sends are confirmed by ping round trips (the server offers no XEP-0198)");
     } catch (err) {
       // Leave the socket in a clean "disconnect" state for the next attempt.
       if (this.link.running && client.status !== "disconnect" && client.status !== "offline") await settleSoon(client.disconnect());

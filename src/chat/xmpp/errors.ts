@@ -7,9 +7,10 @@ export const describeError = (err: unknown): string => (err instanceof Error ? e
 
 /**
  * True when `err` is the @xmpp/client error of that name: `SASLError` (login refused),
- * `StreamError` (the server closed the stream and said why), `TimeoutError` (an iq went unanswered).
+ * `StreamError` (the server closed the stream and said why), `TimeoutError` (an iq went unanswered),
+ * `StanzaError` (an iq was answered with an error).
  */
-export function isXmppError(err: unknown, name: "SASLError" | "StreamError" | "TimeoutError"): err is Error {
+export function isXmppError(err: unknown, name: "SASLError" | "StreamError" | "TimeoutError" | "StanzaError"): err is Error {
   return err instanceof Error && err.name === name;
 }
 

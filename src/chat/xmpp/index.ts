@@ -43,6 +43,8 @@ export function createXmppBackend(config: Config, deps: XmppDeps = {}): ChatBack
 }
 
 const log = logger("chat.xmpp");
+/** Below the outbox's own send timeout (30 s), so the backend says why a send failed. */
+const CONFIRM_TIMEOUT_MS = 20_000;
 
 class XmppBackend implements ChatBackend {
   readonly name = "xmpp";
@@ -123,17 +125,18 @@ class XmppBackend implements ChatBackend {
   }
 
   /**
-   * Writes the stanza and resolves once it is on the socket. XMPP has no per-message
-   * confirmation (a MUC does not ack, XEP-0184 receipts depend on the recipient's client), so
-   * this is the strongest promise the protocol makes; bounces are logged when they come back.
+   * Resolves once the server confirmed it handled the message: its XEP-0198 stream-management
+   * ack, or, on a server without it, the answer to a ping sent right behind the message. Never
+   * on a socket write alone. (Delivery to the recipient has no confirmation in XMPP: XEP-0184
+   * receipts depend on the recipient's client; bounces are logged when they come back.)
    */
   async send(target: Target, msg: Outgoing): Promise<void> {
     const { to, type } = destination(target, this.rooms);
     if (!this.connection.isOnline()) throw new SendError("the XMPP connection is down", true);
     try {
-      await this.connection.send(buildMessage(to, type, msg));
+      await this.connection.sendConfirmed(buildMessage(to, type, msg), CONFIRM_TIMEOUT_MS);
     } catch (err) {
-      throw new SendError(`cannot write to the XMPP connection: ${describeError(err)}`, true);
+      throw new SendError(`the XMPP server did not confirm the message: ${describeError(err)}`, true);
     }
   }
 

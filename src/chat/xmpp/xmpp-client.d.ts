@@ -56,7 +56,20 @@ declare module "@xmpp/client" {
     reconnect: { stop(): void };
     iqCaller: { request(stanza: XmlElement, timeoutMs?: number): Promise<XmlElement> };
     /** XEP-0198; `resumed` replaces `online` when a dropped session is resumed. */
-    streamManagement?: { on(event: "resumed", listener: () => void): void; removeListener(event: "resumed", listener: () => void): void };
+    streamManagement?: XmppStreamManagement;
+  }
+
+  /** XEP-0198 stream management: `ack`/`fail` carry the very element given to `send`. */
+  export interface XmppStreamManagement {
+    /** True once the server enabled (or resumed) stream management on this session. */
+    enabled: boolean;
+    /** True from the `<enable/>` on: stanzas sent since then are counted and acked. */
+    enableSent: boolean;
+    /** Milliseconds after a burst of stanzas before an ack is requested. */
+    requestAckDebounce: number;
+    on(event: "resumed", listener: () => void): void;
+    on(event: "ack" | "fail", listener: (stanza: XmlElement) => void): void;
+    removeListener(event: "resumed", listener: () => void): void;
   }
 
   export function client(options: XmppClientOptions): XmppClient;
