@@ -47,6 +47,12 @@ export type Target =
 export interface Outgoing {
   text: string;
   extra?: Record<string, unknown>;
+  /**
+   * Stable across retries of one outbox message (and of each part of a split one), set by the
+   * outbox: a backend whose service deduplicates sends keys them on it (Discord's nonce, Matrix's
+   * transaction id), so a retry after a lost confirmation is never posted twice.
+   */
+  id?: string;
 }
 
 export type ConnectionState = "connecting" | "connected" | "disconnected" | "stopped";

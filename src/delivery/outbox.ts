@@ -431,7 +431,10 @@ export class Outbox {
     try {
       const target = await this.resolveTarget(entry.key, a);
       const index = entry.partsSent;
-      const msg = index === 0 && a.extra ? { text: parts[index]!, extra: a.extra } : { text: parts[index]! };
+      // The id is the row's (never reused: AUTOINCREMENT) plus the part and when it was accepted,
+      // so a database started afresh never repeats one a service may still remember.
+      const id = `${entry.id}.${index}.${entry.acceptedAt}`;
+      const msg = index === 0 && a.extra ? { text: parts[index]!, extra: a.extra, id } : { text: parts[index]!, id };
       await this.withTimeout(this.backend.send(target, msg), "send");
     } catch (err) {
       return this.failed(lane, entry, err);
