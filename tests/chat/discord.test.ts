@@ -97,6 +97,7 @@ describe("discord backend", () => {
     emu.say("alice", emu.channel("ops").id, `${me} st2 status please`);
     const m = await next("status please");
     expect(m.mentioned).toBe(true);
+    expect(m.text).toBe("st2 status please"); // the leading mention is stripped, as the router expects
     expect(inbox.some((x) => x.text.includes("echo from the bot"))).toBe(false);
   });
 

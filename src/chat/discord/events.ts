@@ -74,9 +74,12 @@ export interface Where {
 export function toMessage(m: MessageCreate, botId: string, where: Where): Message | undefined {
   if (m.author.id === botId || m.author.bot || m.webhook_id || !SPEECH_TYPES.has(m.type)) return undefined;
   const direct = m.guild_id === undefined;
-  const mentioned = m.mentions.some((x) => x.id === botId) || new RegExp(`^\\s*<@!?${botId}>`).test(m.content);
+  // Only a leading mention addresses the bot (as on Slack): Discord also lists the bot in
+  // `mentions` when someone merely replies to one of its messages.
+  const lead = new RegExp(`^\\s*<@!?${botId}>[:,]?\\s*`).exec(m.content);
+  const mentioned = lead !== null;
   return {
-    text: m.content,
+    text: lead ? m.content.slice(lead[0].length) : m.content,
     from: identityOf(m.author),
     direct,
     ...(direct || !where.room ? {} : { room: where.room }),
