@@ -253,3 +253,19 @@ describe("discord backend refusals", () => {
     expect(() => createDiscordBackend(config)).toThrow(ConfigError);
   });
 });
+
+describe("discord backend stop", () => {
+  test("stop while the library is resuming leaves no gateway connection behind", async () => {
+    const emu = emulator();
+    const b = backendFor(emu);
+    await b.start(() => undefined);
+    const connections = emu.stats.gatewayConnections;
+    emu.dropGateway();
+    await Bun.sleep(100); // the library noticed the close and waits 500 ms before reconnecting
+    await b.stop();
+    await Bun.sleep(1500);
+    expect(emu.stats.gatewayConnections).toBe(connections);
+    expect(emu.openSockets).toBe(0);
+    await emu.stop();
+  });
+});

@@ -53,6 +53,7 @@ export interface GatewayOptions {
 /** The gateway; `connect`/`close` are the link's, everything else is the library's. */
 export class Gateway implements LinkDriver {
   private manager?: WebSocketManager;
+  private retire = () => {};
   private readonly sessions = new Map<number, SessionInfo>();
 
   constructor(private readonly opts: GatewayOptions) {}
@@ -62,6 +63,8 @@ export class Gateway implements LinkDriver {
 
   async connect(): Promise<string> {
     await this.close();
+    let retired = false;
+    this.retire = () => (retired = true);
     const manager = new WebSocketManager({
       token: this.opts.token,
       intents: INTENTS,
@@ -69,7 +72,10 @@ export class Gateway implements LinkDriver {
       readyTimeout: this.opts.readyTimeoutMs,
       helloTimeout: this.opts.readyTimeoutMs,
       handshakeTimeout: this.opts.readyTimeoutMs,
-      retrieveSessionInfo: (shard) => this.sessions.get(shard) ?? null,
+      // A retired manager's shard may still be in the library's 500 ms pause before reconnecting
+      // (destroy cannot reach it then); its reconnect asks for the session first and never gets
+      // an answer, so it opens no socket after close (a pending promise holds no timer).
+      retrieveSessionInfo: (shard) => (retired ? new Promise<never>(() => undefined) : (this.sessions.get(shard) ?? null)),
       updateSessionInfo: (shard, info) => {
         if (info) this.sessions.set(shard, info);
         else this.sessions.delete(shard);
@@ -117,6 +123,7 @@ export class Gateway implements LinkDriver {
   async close(): Promise<void> {
     const manager = this.manager;
     this.manager = undefined;
+    this.retire();
     if (!manager) return;
     manager.removeAllListeners();
     // No `recover`, so the shards stop for good. Close code 4000 (not 1000) keeps the session
