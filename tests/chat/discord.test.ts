@@ -183,6 +183,14 @@ describe("discord backend", () => {
     expect(slack.embeds?.[0]).toMatchObject({ color: colorValue("danger"), fields: [{ name: "t", value: "v", inline: true }], footer: { text: "f" } });
   });
 
+  test("a part split to exactly 2,000 characters stays within the limit after link conversion", () => {
+    const link = "<https://ci.example.com/b/1|build>";
+    const text = link.repeat(Math.floor(2000 / link.length)).padEnd(2000, "x");
+    expect(text.length).toBe(2000);
+    expect(formatMessage({ text }).content.length).toBeLessThanOrEqual(2000);
+    expect(formatMessage({ text: "see <https://x.example|it>" }).content).toBe("see [it](https://x.example)");
+  });
+
   test("resolves st2bot's and err-backend-discord's strings", async () => {
     const alice = emu.user("alice");
     const ops = emu.channel("ops");

@@ -48,6 +48,15 @@ export function toDiscordMarkdown(text: string): string {
   return text.replace(/<((?:https?|mailto):[^|>\s]+)(?:\|([^>]+))?>/g, (_, url: string, label?: string) => (label ? `[${label}](${url})` : url));
 }
 
+/**
+ * `text` with Markdown links, unless that pushes it past 2,000 characters (`[l](u)` is one longer
+ * than `<u|l>`, and the outbox split the text to exactly the limit): then as it came.
+ */
+function fitting(text: string): string {
+  const converted = toDiscordMarkdown(text);
+  return converted.length <= LIMITS.content ? converted : text;
+}
+
 /** The one user a message may ping: the mention it opens with (`<@123>: done`), if any. */
 export function addressee(text: string): string | undefined {
   return /^\s*<@!?(\d{15,21})>/.exec(text)?.[1];
@@ -115,7 +124,7 @@ export function formatMessage(msg: Outgoing): MessageBody {
   const hex = attachmentColor(msg.extra, msg.text, { failure: "#ed4245" });
   const color = colorValue(hex);
   const { pretext, body } = splitPretext(msg.text);
-  const plain = toDiscordMarkdown(pretext ? `${pretext}\n${body}` : body);
+  const plain = fitting(pretext ? `${pretext}\n${body}` : body);
   if (!own && !slack && color === undefined) return { content: plain, allowed_mentions };
   if (own && Array.isArray(own.embeds)) {
     const embeds = withinTotal(own.embeds.filter(isRecord).map((e) => embedFrom(e, undefined, color)));
@@ -125,5 +134,5 @@ export function formatMessage(msg: Outgoing): MessageBody {
   }
   const source = { ...(slack ?? {}), ...(own ?? {}) };
   const embeds = withinTotal([embedFrom(source, body, color)]);
-  return { content: toDiscordMarkdown(pretext ?? ""), embeds, allowed_mentions };
+  return { content: fitting(pretext ?? ""), embeds, allowed_mentions };
 }
