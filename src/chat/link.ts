@@ -87,12 +87,14 @@ export class ReconnectingLink {
   }
 
   /**
-   * The backend saw its connection go: reconnect. Ignored unless the link is connected and no
+   * The backend saw its connection go: reconnect. Ignored unless the link is connected (or
+   * "connecting" as the backend set it: a library resuming on its own, then giving up) and no
    * attempt or loop runs (those handle their own failures), and after `stop`. `reason` may be
    * a function, asked only when the drop is taken (it may consume what explains the drop).
    */
   dropped(reason: string | (() => string)): void {
-    if (this.stopped || this.attempting || this.looping || this.state.state !== "connected") return;
+    if (this.stopped || this.attempting || this.looping) return;
+    if (this.state.state !== "connected" && this.state.state !== "connecting") return;
     void this.reconnect(typeof reason === "function" ? reason() : reason);
   }
 

@@ -8,6 +8,7 @@ import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../lib/errors.ts";
 import type { BackendInfo, DoctorCheck } from "./backend.ts";
 import type { ChatBackend } from "./types.ts";
+import { discord } from "./discord/settings.ts";
 import { mattermost } from "./mattermost/settings.ts";
 import { rocketchat } from "./rocketchat/settings.ts";
 import { matrix } from "./matrix/settings.ts";
@@ -33,6 +34,7 @@ export const BACKENDS: readonly BackendEntry[] = [
   { ...xmpp, create: async (c) => (await import("./xmpp/index.ts")).createXmppBackend(c) },
   { ...rocketchat, create: async (c) => (await import("./rocketchat/index.ts")).createRocketChatBackend(c) },
   { ...matrix, create: async (c) => (await import("./matrix/index.ts")).createMatrixBackend(c), probe: async (c) => (await import("./matrix/probe.ts")).probeMatrix(c) },
+  { ...discord, create: async (c) => (await import("./discord/index.ts")).createDiscordBackend(c) },
   { ...text, create: async (c) => (await import("./text.ts")).createTextBackend(c) },
 ];
 

@@ -57,9 +57,9 @@ export interface Outgoing {
   /** The text carries a secret (a login link): kept encrypted at rest. Backends ignore it. */
   secret?: boolean;
   /**
-   * Stable across every retry of this one message part (the outbox sets it from the stored
-   * row), unique otherwise. A service with idempotent sends (Matrix transaction ids) uses it so
-   * a retried send is never posted twice; others ignore it.
+   * Stable across retries of one outbox message (and of each part of a split one), set by the
+   * outbox: a backend whose service deduplicates sends keys them on it (Discord's nonce, Matrix's
+   * transaction id), so a retry after a lost confirmation is never posted twice.
    */
   id?: string;
 }

@@ -114,4 +114,15 @@ describe("ReconnectingLink", () => {
     expect(link.status().state).toBe("stopped");
     expect(d.closes).toBe(2);
   });
+  test("a drop is taken while the backend reports its library resuming (\"connecting\"), not before start", async () => {
+    const d = scripted();
+    const link = new ReconnectingLink(d.driver, { log, backoff: fast() });
+    link.dropped("before start");
+    expect(d.attempts).toHaveLength(0);
+    await link.start();
+    link.setState("connecting", "gateway closed (1006); resuming");
+    link.dropped("the library gave up");
+    await until("reconnected", () => d.attempts.length === 2 && link.status().state === "connected");
+    await link.stop();
+  });
 });

@@ -254,6 +254,44 @@ describe("Outbox durability", () => {
     expect(slow.sent.map((s) => s.text)).toEqual(["one", "two"]);
     expect(backend.sent.map((s) => s.text)).toEqual(["three", "four"]);
   });
+
+  test("each part carries an id stable across retries and restarts, distinct per part and per message", async () => {
+    const { path, db } = tempDb();
+    type Seen = { text: string; id?: string };
+    /** Records every attempt's text and id; `ok(seen)` says whether the attempt just recorded succeeds. */
+    const recording = (b: MemoryBackend, ok: (seen: Seen[]) => boolean) => {
+      const seen: Seen[] = [];
+      const send = b.send.bind(b);
+      b.send = (target, msg) => {
+        seen.push({ text: msg.text, id: msg.id });
+        return ok(seen) ? send(target, msg) : Promise.reject(new SendError("down", true));
+      };
+      return seen;
+    };
+    const failing = new MemoryBackend({ maxMessageLength: 5 });
+    // "one" fails once and is confirmed on the retry; every later attempt fails until the restart.
+    const before = recording(failing, (seen) => seen.at(-1)!.text === "one" && seen.filter((x) => x.text === "one").length === 2);
+    const first = newOutbox(failing, {}, db);
+    first.start();
+    first.enqueue({ message: "one\ntwo", channel: "#ops" }, "stream");
+    first.enqueue({ message: "six", channel: "#other" }, "stream");
+    while (before.filter((x) => x.text === "two").length < 2 || !before.some((x) => x.text === "six")) await Bun.sleep(5);
+    db.close();
+    const reopened = openDatabase(path);
+    cleanups.push(() => reopened.close());
+    const backend = new MemoryBackend({ maxMessageLength: 5 });
+    const after = recording(backend, () => true);
+    const second = newOutbox(backend, {}, reopened);
+    second.start();
+    expect(await second.drain(5000)).toBe(true);
+    const idsOf = (text: string, ...lists: Seen[][]) => [...new Set(lists.flat().filter((x) => x.text === text).map((x) => x.id))];
+    expect(idsOf("one", before)).toHaveLength(1); // the retry kept the id
+    expect(idsOf("two", before, after)).toHaveLength(1); // so did retries across the restart
+    expect(idsOf("six", before, after)).toHaveLength(1);
+    const distinct = new Set([idsOf("one", before)[0], idsOf("two", after)[0], idsOf("six", after)[0]]);
+    expect(distinct.size).toBe(3);
+    expect([...distinct].every((id) => typeof id === "string" && id.length > 0)).toBe(true);
+  });
 });
 
 describe("Outbox rate limits and threads", () => {
