@@ -16,6 +16,8 @@ import { builtinCommands, unknownCommandReply, type StatusSource } from "./comma
 import { st2HelpCommand, st2RunCommand, type St2CommandDeps } from "./commands/st2.ts";
 import { ANONYMOUS, chatUserKey, loginHint, requireChatUserKey, sessionCommands } from "./commands/sessions.ts";
 import { inquiryCommands } from "./inquiries/commands.ts";
+import { executionCommands } from "./executions/commands.ts";
+import { aliasOfExecution } from "./executions/alias.ts";
 import { outboxCommands, type OutboxControl } from "./commands/outbox.ts";
 import { reloadCommand } from "./commands/reload.ts";
 import type { BotMessage, Command } from "./types.ts";
@@ -79,9 +81,21 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     aliasVisible: (ctx, ref, display) => acl.mayListAlias(ctx, runCommand, ref, canonicalTyped(config.stackstorm.plugin_prefix, display)),
     twofactor: deps.twofactor,
   };
-  const runCommand = st2RunCommand(st2Deps);
+  const manage = executionCommands(
+    {
+      ...st2Deps,
+      aliasOf: (ex) => aliasOfExecution(ex, deps.aliases.index.aliases),
+      // Judged as running the alias itself (its `alias:` rules), whatever subcommand asks.
+      mayRunAlias: (ctx, ref) => acl.authorizeAlias({ ...ctx, commandDef: runCommand, command: { ...ctx.command!, name: runCommand.name } }, ref),
+    },
+    runName,
+  );
+  const runCommand: Command = { ...st2RunCommand(st2Deps), subcommands: manage };
+  // With an empty plugin_prefix aliases are typed bare, so `st2 <subcommand>` gets a command of its own.
+  const manageCommand: Command[] = config.stackstorm.plugin_prefix ? [] : [managementCommand(runName, manage)];
   const commands: Command[] = [
     runCommand,
+    ...manageCommand,
     st2HelpCommand(st2Deps),
     ...inquiryCommands(st2Deps),
     ...sessionCommands(config, identities),
@@ -91,7 +105,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   commands.push(
     ...builtinCommands({
       prefix: config.bot.prefix,
-      commands: () => commands,
+      commands: () => [...commands, ...manage],
       listFilter: config.bot.hide_restricted_commands ? acl.mayList : undefined,
       status: deps.status,
     }),
@@ -114,6 +128,21 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     unknown: (ctx, typed) => ctx.reply(unknownCommandReply(typed, commands.map((c) => c.name), config.bot.prefix)),
   });
   return { handler, commands };
+}
+
+/** `st2` when plugin_prefix is empty: only the subcommands, anything else gets their usage. */
+function managementCommand(name: string, subcommands: Command[]): Command {
+  const usage = subcommands.map((c) => `  ${c.usage ?? c.name}`).join("\n");
+  return {
+    plugin: "St2",
+    name,
+    help: "Manage StackStorm executions",
+    hidden: true,
+    subcommands,
+    run: async () => {
+      throw new CommandError(`Usage:\n${usage}`);
+    },
+  };
 }
 
 /** An index of the disabled aliases (as if enabled), rebuilt only when the set changes. */

@@ -54,8 +54,19 @@ export function excludeAttributes(view: ExecutionView, query: Record<string, str
 export interface ExecRouteDeps {
   state: EmulatorState;
   executions: Executions;
-  /** RBAC's `action_execute` check (throws 403). */
-  checkExecute(cred: CredentialUse, ref: string): void;
+  /** The emulator's RBAC predicate (`opts.canExecute`): also decides `execution_stop`. */
+  canExecute?: (user: string, actionRef: string) => boolean;
+}
+
+/** StackStorm's RBAC refusal for `permission` on `resource`. */
+function refuse(deps: ExecRouteDeps, cred: CredentialUse, ref: string, permission: string, resource: string): void {
+  if (!deps.canExecute || deps.canExecute(cred.user!, ref)) return;
+  throw new Fault(403, `User "${cred.user}" doesn't have required permission "${permission}" on resource "${resource}"`);
+}
+
+function actionResource(ref: string): string {
+  const [pack, ...rest] = ref.split(".");
+  return `action:${pack}:${rest.join(".")}`;
 }
 
 function found(deps: ExecRouteDeps, id: string): EmulatedExecution {
@@ -72,7 +83,7 @@ function found(deps: ExecRouteDeps, id: string): EmulatedExecution {
  */
 export function cancelExecution(deps: ExecRouteDeps, call: { credential?: CredentialUse }, id: string): Response {
   const ex = found(deps, id);
-  deps.checkExecute(call.credential!, ex.action.ref);
+  refuse(deps, call.credential!, ex.action.ref, "execution_stop", `execution:${ex.id}`);
   if (ex.status === "canceled") return json(200, deps.executions.view(ex));
   if (!CANCELABLE.has(ex.status)) return json(200, { faultstring: `Action cannot be canceled. State = ${ex.status}.` });
   deps.executions.cancel(ex);
@@ -93,7 +104,7 @@ export function rerunExecution(deps: ExecRouteDeps, call: { body: unknown; crede
   const old = found(deps, id);
   const tasks = (body.tasks ?? []) as unknown[];
   if (tasks.length > 0 && old.action.runner !== "orquesta") throw new Fault(400, "Task option is only supported for Orquesta workflows.");
-  deps.checkExecute(cred, old.action.ref);
+  refuse(deps, cred, old.action.ref, "action_execute", actionResource(old.action.ref));
   const user = (body.user as string | undefined) || cred.user!;
   if (user !== cred.user && !deps.state.isAdmin(cred)) throw new Fault(403, '"user" attribute can only be provided by admins');
   const rerun: Record<string, unknown> = { ref: id };

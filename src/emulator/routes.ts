@@ -76,7 +76,7 @@ export class Routes {
       secured,
       handle,
     });
-    this.execDeps = { state, executions, checkExecute: (cred, ref) => this.checkExecute(cred, ref) };
+    this.execDeps = { state, executions, canExecute: opts.canExecute };
     this.table = [
       r("POST", "/auth/v1/tokens", (c) => this.createToken(c), false),
       r("POST", "/auth/v1/tokens/validate", (c) => this.validateToken(c)),

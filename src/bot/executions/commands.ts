@@ -1,0 +1,131 @@
+/**
+ * Managing executions from chat, as subcommands of the st2 command (`!st2 executions`,
+ * `!st2 execution <id>`, `!st2 cancel <id>`, `!st2 rerun <id> [key=value ...]`). Each is a
+ * command of its own for the ACL (`St2:executions`, `St2:execution`, `St2:cancel`,
+ * `St2:rerun`) and calls StackStorm as the caller: their own identity under client-side auth.
+ *
+ * Under standalone auth every call carries the bot's identity, which may run anything. So
+ * there `cancel` and `rerun` act only on executions started through an action alias this bot
+ * serves, and only for people the ACL lets run that alias (its `alias:` rules): a re-run with
+ * new parameters is then no more than running the alias with trailing `key=value` pairs.
+ * Under client-side auth StackStorm's RBAC judges the caller, and a known alias's rules apply too.
+ */
+import type { ActionAlias } from "../../st2/aliases/types.ts";
+import { cancelExecution, listExecutions, rerunExecution } from "../../st2/executions.ts";
+import type { Execution } from "../../st2/schemas.ts";
+import { CommandError } from "../../lib/errors.ts";
+import { callStackStorm, type St2CommandDeps } from "../commands/st2.ts";
+import type { Command, Context } from "../types.ts";
+import { parseListArgs, parsePairs, splitId } from "./args.ts";
+import { shortId } from "../inquiries/ids.ts";
+import { listingIds, RECENT, recentExecutions, resolveId } from "./resolve.ts";
+import { renderExecution, renderList } from "./render.ts";
+
+/** What the execution commands need beyond the st2 command's client and expiry handling. */
+export interface ExecutionCommandDeps extends Pick<St2CommandDeps, "config" | "clientFor" | "expired"> {
+  /** The alias this bot serves that started `execution` (its `context.action_alias_ref`), if any. */
+  aliasOf(execution: Execution): ActionAlias | undefined;
+  /** The ACL's verdict on running `aliasRef`; replies with the denial itself and returns false when refused. */
+  mayRunAlias(ctx: Context, aliasRef: string): Promise<boolean>;
+}
+
+/** The subcommand names; an alias whose format starts with one is reached by name (`@st2bot cancel …`). */
+export const EXECUTION_SUBCOMMANDS = ["executions", "execution", "cancel", "rerun"] as const;
+
+type As = Awaited<ReturnType<St2CommandDeps["clientFor"]>>;
+
+/** The four subcommands, named as `EXECUTION_SUBCOMMANDS`; `lead` is how the st2 command is typed. */
+export function executionCommands(deps: ExecutionCommandDeps, lead: string): Command[] {
+  const typed = `${deps.config.bot.prefix}${lead}`;
+  const sub = (name: string, usage: string, help: string, run: (ctx: Context, as: As, args: string) => Promise<void>): Command => ({
+    plugin: "St2",
+    name,
+    usage: `${lead} ${usage}`,
+    help,
+    run: async (ctx) => run(ctx, await deps.clientFor(ctx), ctx.command?.args ?? ""),
+  });
+  return [
+    sub("executions", "executions [--mine] [--action ref] [--status s] [--limit N]", "List recent StackStorm executions", (ctx, as, args) => list(ctx, as, args, deps)),
+    sub("execution", "execution <id>", "Show one StackStorm execution: status, who, parameters, result, link", (ctx, as, args) =>
+      show(ctx, as, args, deps, `${typed} execution <id>`)),
+    sub("cancel", "cancel <id>", "Cancel a StackStorm execution", (ctx, as, args) => cancel(ctx, as, args, deps, `${typed} cancel <id>`)),
+    sub("rerun", "rerun <id> [key=value ...]", "Run a StackStorm execution again, optionally with other parameters", (ctx, as, args) =>
+      rerun(ctx, as, args, deps, `${typed} rerun <id> [key=value ...]`)),
+  ];
+}
+
+async function list(ctx: Context, as: As, args: string, deps: ExecutionCommandDeps): Promise<void> {
+  const q = parseListArgs(args);
+  const call = <T>(fn: () => Promise<T>) => callStackStorm(ctx, as, deps, fn);
+  let user: string | undefined;
+  if (q.mine && as.personal) user = (await call(() => as.client.whoami())).username;
+  // Under the bot's identity every execution is the bot's: "mine" is the chat user an alias execution names.
+  const mineHere = q.mine && !as.personal;
+  const found = await call(() =>
+    listExecutions(as.client, { action: q.action, status: q.status, user, topLevel: true, limit: mineHere ? RECENT : q.limit, withoutResult: true }),
+  );
+  const shown = (mineHere ? found.filter((e) => e.context?.api_user === ctx.msg.from.st2User) : found).slice(0, q.limit);
+  const recent = await call(() => recentExecutions(as.client));
+  const what = [q.mine && "yours", q.action && `of ${q.action}`, q.status && `${q.status}`].filter(Boolean).join(", ");
+  const heading = `${shown.length} most recent StackStorm execution${shown.length === 1 ? "" : "s"}${what ? ` (${what})` : ""}`;
+  await ctx.reply(renderList(shown, listingIds(shown, recent), heading, ctx.backend.maxMessageLength));
+}
+
+/** Resolves the typed id and fetches the execution, as the caller. */
+async function fetchTyped(ctx: Context, as: As, typed: string, deps: ExecutionCommandDeps): Promise<Execution> {
+  return callStackStorm(ctx, as, deps, async () => as.client.getExecution(await resolveId(typed, () => recentExecutions(as.client))));
+}
+
+async function show(ctx: Context, as: As, args: string, deps: ExecutionCommandDeps, usage: string): Promise<void> {
+  const { id, rest } = splitId(args, usage);
+  if (rest) throw new CommandError(`Usage: ${usage}`);
+  const ex = await fetchTyped(ctx, as, id, deps);
+  await ctx.reply(renderExecution(ex, ctx.backend.maxMessageLength, webUrl(deps, ex.id)));
+}
+
+/**
+ * The checks before cancelling or re-running `ex` (see the file comment); false when the ACL
+ * refused (it has replied), throws when the bot's identity may not be used for it.
+ */
+async function mayAct(ctx: Context, as: As, ex: Execution, deps: ExecutionCommandDeps, verb: string): Promise<boolean> {
+  const alias = deps.aliasOf(ex);
+  if (alias) return deps.mayRunAlias(ctx, alias.ref);
+  if (as.personal) return true;
+  throw new CommandError(
+    `I ${verb} only executions started through one of my action aliases here, since I act as st2bot's own StackStorm identity; ` +
+      `${ex.id} (${ex.action?.ref ?? "?"}) was not.`,
+  );
+}
+
+async function cancel(ctx: Context, as: As, args: string, deps: ExecutionCommandDeps, usage: string): Promise<void> {
+  const { id, rest } = splitId(args, usage);
+  if (rest) throw new CommandError(`Usage: ${usage}`);
+  const ex = await fetchTyped(ctx, as, id, deps);
+  if (!(await mayAct(ctx, as, ex, deps, "cancel"))) return;
+  const outcome = await callStackStorm(ctx, as, deps, () => cancelExecution(as.client, ex.id));
+  if (outcome.kind === "refused") throw new CommandError(`StackStorm did not cancel ${ex.id} (${ex.action?.ref ?? "?"}): ${outcome.reason}`);
+  const status = outcome.execution.status ?? "canceling";
+  await ctx.reply(`${status === "canceled" ? "Cancelled" : "Cancelling"} ${ex.action?.ref ?? "the execution"} (${ex.id}): status ${status}.`);
+}
+
+async function rerun(ctx: Context, as: As, args: string, deps: ExecutionCommandDeps, usage: string): Promise<void> {
+  const { id, rest } = splitId(args, usage);
+  const parameters = parsePairs(rest);
+  const ex = await fetchTyped(ctx, as, id, deps);
+  if (!(await mayAct(ctx, as, ex, deps, "re-run"))) return;
+  const again = await callStackStorm(ctx, as, deps, () => rerunExecution(as.client, ex.id, parameters));
+  const changed = Object.keys(parameters).length ? ` with ${Object.entries(parameters).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ")}` : "";
+  const url = again.web_url ?? webUrl(deps, again.id);
+  const recent = await callStackStorm(ctx, as, deps, () => recentExecutions(as.client));
+  const short = shortId(again.id, recent.map((e) => e.id));
+  await ctx.reply(
+    `Running ${ex.action?.ref ?? "it"} again${changed}: execution ${again.id} (re-run of ${ex.id}). ` +
+      `Type ${deps.config.bot.prefix}${deps.config.stackstorm.plugin_prefix || "st2"} execution ${short} for its result` +
+      `${url ? `, or see ${url}` : ""}.`,
+  );
+}
+
+function webUrl(deps: Pick<ExecutionCommandDeps, "config">, id: string): string | undefined {
+  const base = deps.config.stackstorm.webui_url;
+  return base ? `${base.replace(/\/+$/, "")}/#/history/${id}/general` : undefined;
+}
