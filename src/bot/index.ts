@@ -7,6 +7,8 @@ import type { Config } from "../config/schema.ts";
 import type { ChatBackend, MessageHandler, Outgoing, Target } from "../chat/types.ts";
 import type { AliasCache } from "../st2/aliascache.ts";
 import { AliasIndex } from "../st2/aliases/index.ts";
+import type { ActionAlias } from "../st2/aliases/types.ts";
+import { servedBy } from "../st2/packs.ts";
 import type { Identities } from "../auth/identity.ts";
 import { CommandError } from "../lib/errors.ts";
 import { isAdmin } from "./acl.ts";
@@ -62,7 +64,9 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     hideRestrictedAccess: config.bot.hide_restricted_access,
     runsAliases: (cmd) => cmd.plugin === "St2" && cmd.name === runName,
   });
-  const disabled = disabledIndex(deps.aliases);
+  const served = servedBy(config.stackstorm.packs);
+  const disabled = disabledIndex(deps.aliases, served);
+  const elsewhere = config.stackstorm.packs ? otherPacksIndex(deps.aliases, served) : undefined;
   const st2Deps: St2CommandDeps = {
     config,
     aliases: () => ({ index: deps.aliases.index, disabled: disabled(), loaded: deps.aliases.loaded, refused: deps.status.st2().state === "failing" }),
@@ -80,6 +84,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     // The same canonical text the router builds: no plugin prefix when it is empty.
     aliasVisible: (ctx, ref, display) => acl.mayListAlias(ctx, runCommand, ref, canonicalTyped(config.stackstorm.plugin_prefix, display)),
     twofactor: deps.twofactor,
+    servedElsewhere: elsewhere && ((text) => elsewhere().match(text).kind !== "none"),
   };
   const manage = executionCommands(
     {
@@ -145,14 +150,26 @@ function managementCommand(name: string, subcommands: Command[]): Command {
   };
 }
 
-/** An index of the disabled aliases (as if enabled), rebuilt only when the set changes. */
-function disabledIndex(cache: AliasCache): () => AliasIndex {
+/** An index of the disabled aliases this bot serves (as if enabled), rebuilt only when the set changes. */
+function disabledIndex(cache: AliasCache, served: (a: ActionAlias) => boolean): () => AliasIndex {
+  return cachedIndex(cache, (all) => all.filter((a) => a.enabled === false && served(a)).map((a) => ({ ...a, enabled: true })));
+}
+
+/**
+ * An index of the aliases of the packs this bot does not serve, disabled ones included (their
+ * bot says they are disabled), built on first use.
+ */
+function otherPacksIndex(cache: AliasCache, served: (a: ActionAlias) => boolean): () => AliasIndex {
+  return cachedIndex(cache, (all) => all.filter((a) => !served(a)).map((a) => (a.enabled === false ? { ...a, enabled: true } : a)));
+}
+
+function cachedIndex(cache: AliasCache, pick: (all: readonly ActionAlias[]) => ActionAlias[]): () => AliasIndex {
   let source: unknown;
   let index = new AliasIndex([]);
   return () => {
     if (cache.aliases !== source) {
       source = cache.aliases;
-      index = new AliasIndex(cache.aliases.filter((a) => a.enabled === false).map((a) => ({ ...a, enabled: true })));
+      index = new AliasIndex(pick(cache.aliases));
     }
     return index;
   };
