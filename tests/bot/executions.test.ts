@@ -7,6 +7,9 @@ import { checkAccess, type AclRequest } from "../../src/bot/acl.ts";
 import type { Command } from "../../src/bot/types.ts";
 import type { ActionAlias } from "../../src/st2/aliases/types.ts";
 import { CommandError } from "../../src/lib/errors.ts";
+import { executionCommands } from "../../src/bot/executions/commands.ts";
+import { ST2BOT_SUBCOMMANDS } from "../../src/st2/aliases/reserved.ts";
+import { parseConfig } from "../../src/config/load.ts";
 
 describe("rerun's key=value pairs", () => {
   test("plain, double- and single-quoted values; later keys win", () => {
@@ -34,6 +37,11 @@ describe("executions' options", () => {
 });
 
 describe("subcommands", () => {
+  test("the names are the ones `alias lint` warns about", () => {
+    const deps = { config: parseConfig("", "<t>", {}), clientFor: async () => { throw new Error(); }, expired: async () => "", aliasOf: () => undefined, mayRunAlias: async () => true };
+    expect(executionCommands(deps, "st2").map((c) => c.name)).toEqual([...ST2BOT_SUBCOMMANDS]);
+  });
+
   const run = async () => {};
   const cancel: Command = { plugin: "St2", name: "cancel", help: "", run };
   const st2: Command = { plugin: "St2", name: "st2", help: "", run, subcommands: [cancel] };

@@ -29,12 +29,9 @@ export interface ExecutionCommandDeps extends Pick<St2CommandDeps, "config" | "c
   mayRunAlias(ctx: Context, aliasRef: string): Promise<boolean>;
 }
 
-/** The subcommand names; an alias whose format starts with one is reached by name (`@st2bot cancel …`). */
-export const EXECUTION_SUBCOMMANDS = ["executions", "execution", "cancel", "rerun"] as const;
-
 type As = Awaited<ReturnType<St2CommandDeps["clientFor"]>>;
 
-/** The four subcommands, named as `EXECUTION_SUBCOMMANDS`; `lead` is how the st2 command is typed. */
+/** The four subcommands, named as `ST2BOT_SUBCOMMANDS` (st2/aliases/reserved.ts); `lead` is how the st2 command is typed. */
 export function executionCommands(deps: ExecutionCommandDeps, lead: string): Command[] {
   const typed = `${deps.config.bot.prefix}${lead}`;
   const sub = (name: string, usage: string, help: string, run: (ctx: Context, as: As, args: string) => Promise<void>): Command => ({
