@@ -129,7 +129,7 @@ describe("executions under standalone auth (the bot's API key)", () => {
     expect(secret.status).toBe("requested");
   });
 
-  test("the bot's identity never cancels or re-runs an execution no alias started", async () => {
+  test("the bot's identity never shows, lists, cancels or re-runs an execution no alias started", async () => {
     const res = await fetch(`${h.emulator.apiUrl}/executions`, {
       method: "POST",
       headers: { "St2-Api-Key": API_KEY, "content-type": "application/json" },
@@ -139,6 +139,20 @@ describe("executions under standalone auth (the bot's API key)", () => {
     await h.say(`!st2 rerun ${id} thing=y`, { room: "ops", user: "alice" });
     expect((await h.next(notAck("ops"), "refusal")).text).toContain("only executions started through one of my action aliases");
     expect(requests(h, "POST", "/re_run").filter((r) => r.path.includes(id))).toHaveLength(0);
+    await h.say(`!st2 execution ${id}`, { room: "ops", user: "alice" });
+    expect((await h.next(notAck("ops"), "refusal")).text).toStartWith("I show only executions started through one of my action aliases");
+    await h.say("!st2 executions --action ops.secret", { room: "ops", user: "alice" });
+    const listed = (await h.next(notAck("ops"), "listing")).text;
+    expect(listed).toStartWith("1 most recent StackStorm execution (of ops.secret):");
+    expect(listed).not.toContain(id.slice(-6));
+  });
+
+  test("reading a run's result takes the ACL's leave to run its alias", async () => {
+    const secret = h.emulator.executions.findLast((e) => e.alias?.ref === "ops.secret")!;
+    await h.say(`!st2 execution ${secret.id}`, { room: "ops", user: "admin" });
+    expect((await h.next(notAck("ops"), "detail")).text).toStartWith(`Execution ${secret.id}: requested`);
+    await h.say(`!st2 execution ${secret.id}`, { room: "ops", user: "bob" });
+    expect((await h.next(notAck("ops"), "denial")).text).toBe(DENIED.user);
   });
 
   test("`executions --mine --status s` under the bot's identity: the chat user the alias runs name", async () => {

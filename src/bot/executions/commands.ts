@@ -4,11 +4,13 @@
  * command of its own for the ACL (`St2:executions`, `St2:execution`, `St2:cancel`,
  * `St2:rerun`) and calls StackStorm as the caller: their own identity under client-side auth.
  *
- * Under standalone auth every call carries the bot's identity, which may run anything. So
- * there `cancel` and `rerun` act only on executions started through an action alias this bot
- * serves, and only for people the ACL lets run that alias (its `alias:` rules): a re-run with
- * new parameters is then no more than running the alias with trailing `key=value` pairs.
- * Under client-side auth StackStorm's RBAC judges the caller, and a known alias's rules apply too.
+ * Under standalone auth every call carries the bot's identity, which may see and run
+ * anything. So there all four see and act on only executions started through an action alias
+ * this bot serves, and `execution`, `cancel` and `rerun` only for people the ACL lets run that
+ * alias (its `alias:` rules): a re-run with new parameters is then no more than running the
+ * alias with trailing `key=value` pairs, and no one reads a result they could not have caused.
+ * Under client-side auth StackStorm's RBAC judges the caller; a known alias's rules still
+ * apply to `cancel` and `rerun`.
  */
 import type { ActionAlias } from "../../st2/aliases/types.ts";
 import { cancelExecution, listExecutions, rerunExecution } from "../../st2/executions.ts";
@@ -56,12 +58,14 @@ async function list(ctx: Context, as: As, args: string, deps: ExecutionCommandDe
   const call = <T>(fn: () => Promise<T>) => callStackStorm(ctx, as, deps, fn);
   let user: string | undefined;
   if (q.mine && as.personal) user = (await call(() => as.client.whoami())).username;
-  // Under the bot's identity every execution is the bot's: "mine" is the chat user an alias execution names.
-  const mineHere = q.mine && !as.personal;
+  // Under the bot's identity only this bot's alias executions are listed (fetched as a page and
+  // filtered here), and "mine" is the chat user such an execution names.
+  const shared = !as.personal;
   const found = await call(() =>
-    listExecutions(as.client, { action: q.action, status: q.status, user, topLevel: true, limit: mineHere ? RECENT : q.limit, withoutResult: true }),
+    listExecutions(as.client, { action: q.action, status: q.status, user, topLevel: true, limit: shared ? RECENT : q.limit, withoutResult: true }),
   );
-  const shown = (mineHere ? found.filter((e) => e.context?.api_user === ctx.msg.from.st2User) : found).slice(0, q.limit);
+  const ours = shared ? found.filter((e) => deps.aliasOf(e) && (!q.mine || e.context?.api_user === ctx.msg.from.st2User)) : found;
+  const shown = ours.slice(0, q.limit);
   const recent = await call(() => recentExecutions(as.client));
   const what = [q.mine && "yours", q.action && `of ${q.action}`, q.status && `${q.status}`].filter(Boolean).join(", ");
   const heading = `${shown.length} most recent StackStorm execution${shown.length === 1 ? "" : "s"}${what ? ` (${what})` : ""}`;
@@ -77,6 +81,7 @@ async function show(ctx: Context, as: As, args: string, deps: ExecutionCommandDe
   const { id, rest } = splitId(args, usage);
   if (rest) throw new CommandError(`Usage: ${usage}`);
   const ex = await fetchTyped(ctx, as, id, deps);
+  if (!as.personal && !(await mayAct(ctx, as, ex, deps, "show"))) return;
   await ctx.reply(renderExecution(ex, ctx.backend.maxMessageLength, webUrl(deps, ex.id)));
 }
 
