@@ -28,6 +28,7 @@ const aliases: AliasInput[] = [
   { name: "secret", pack: "ops", action_ref: "ops.secret", formats: ["secret {{thing}}"] },
   // Its format starts with a subcommand's name: `!st2 cancel …` is the subcommand, `st2bot: cancel …` the alias.
   { name: "cancel_job", pack: "ops", action_ref: "ops.ping", formats: ["cancel job {{host}}"] },
+  { name: "nuke", pack: "ops", action_ref: "ops.ping", formats: ["nuke {{host}}"], extra: { security: { twofactor: true } } },
 ];
 const users = { st2admin: "Ch@ngeMe", alice: "alice-pw", bob: "bob-pw" };
 const last = (h: BotHarness, ref: string) => waitFor(`an execution of ${ref}`, () => h.emulator.executions.findLast((e) => e.action.ref === ref));
@@ -39,6 +40,7 @@ describe("executions under standalone auth (the bot's API key)", () => {
   beforeAll(async () => {
     h = await startBot({
       emulator: { actions, aliases, users },
+      auth: `twofactor_action = "duo.auth_push"\n[stackstorm.api_auth]\napikey = "${API_KEY}"`,
       toml: `[access_controls."St2:cancel"]\ndenyusers = ["@mallory"]\n[access_controls."alias:ops.secret"]\nallowusers = ["@admin"]`,
     });
     await waitFor("aliases", () => h.app.aliases.loaded);
@@ -147,6 +149,18 @@ describe("executions under standalone auth (the bot's API key)", () => {
     expect(listed).not.toContain(id.slice(-6));
   });
 
+  test("an alias that needs two-factor confirmation is not re-run (that would skip the confirmation)", async () => {
+    const res = await fetch(`${h.emulator.apiUrl}/aliasexecution`, {
+      method: "POST",
+      headers: { "St2-Api-Key": API_KEY, "content-type": "application/json" },
+      body: JSON.stringify({ name: "nuke", format: "nuke {{host}}", command: "nuke web1", source_channel: "ops", user: "admin" }),
+    });
+    const { execution } = (await res.json()) as { execution: { id: string } };
+    await h.say(`!st2 rerun ${execution.id}`, { room: "ops", user: "admin" });
+    expect((await h.next(notAck("ops"), "refusal")).text).toStartWith("ops.nuke needs two-factor confirmation, so I do not re-run it");
+    expect(requests(h, "POST", "/re_run").filter((r) => r.path.includes(execution.id))).toHaveLength(0);
+  });
+
   test("reading a run's result takes the ACL's leave to run its alias", async () => {
     const secret = h.emulator.executions.findLast((e) => e.alias?.ref === "ops.secret")!;
     await h.say(`!st2 execution ${secret.id}`, { room: "ops", user: "admin" });
@@ -160,7 +174,7 @@ describe("executions under standalone auth (the bot's API key)", () => {
     const mine = (await h.next(notAck("ops"), "alice's")).text;
     expect(mine).toStartWith("1 most recent StackStorm execution (yours, canceled):");
     await h.say("!st2 executions --mine", { room: "ops", user: "nobody" });
-    expect((await h.next(notAck("ops"), "none")).text).toBe("0 most recent StackStorm executions (yours): none.");
+    expect((await h.next(notAck("ops"), "none")).text).toBe("No recent StackStorm executions (yours).");
     await h.say("!st2 executions --status bogus", { room: "ops" });
     expect((await h.next(notAck("ops"))).text).toContain('"bogus" is not an execution status');
   });

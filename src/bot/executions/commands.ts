@@ -17,6 +17,7 @@ import { cancelExecution, listExecutions, rerunExecution } from "../../st2/execu
 import type { Execution } from "../../st2/schemas.ts";
 import { CommandError } from "../../lib/errors.ts";
 import { callStackStorm, type St2CommandDeps } from "../commands/st2.ts";
+import { needsTwoFactor } from "../twofactor.ts";
 import type { Command, Context } from "../types.ts";
 import { parseListArgs, parsePairs, splitId } from "./args.ts";
 import { shortId } from "../inquiries/ids.ts";
@@ -57,7 +58,11 @@ async function list(ctx: Context, as: As, args: string, deps: ExecutionCommandDe
   const q = parseListArgs(args);
   const call = <T>(fn: () => Promise<T>) => callStackStorm(ctx, as, deps, fn);
   let user: string | undefined;
-  if (q.mine && as.personal) user = (await call(() => as.client.whoami())).username;
+  if (q.mine && as.personal) {
+    user = (await call(() => as.client.whoami())).username;
+    // Without a name the filter would be dropped and everyone's runs shown as "yours".
+    if (!user) throw new CommandError("StackStorm did not say which user your login is, so I cannot pick out your executions.");
+  }
   // Under the bot's identity only this bot's alias executions are listed (fetched as a page and
   // filtered here), and "mine" is the chat user such an execution names.
   const shared = !as.personal;
@@ -69,7 +74,8 @@ async function list(ctx: Context, as: As, args: string, deps: ExecutionCommandDe
   const recent = await call(() => recentExecutions(as.client));
   const what = [q.mine && "yours", q.action && `of ${q.action}`, q.status && `${q.status}`].filter(Boolean).join(", ");
   const heading = `${shown.length} most recent StackStorm execution${shown.length === 1 ? "" : "s"}${what ? ` (${what})` : ""}`;
-  await ctx.reply(renderList(shown, listingIds(shown, recent), heading, ctx.backend.maxMessageLength));
+  const empty = `No recent StackStorm executions${what ? ` (${what})` : ""}`;
+  await ctx.reply(renderList(shown, listingIds(shown, recent), heading, empty, ctx.backend.maxMessageLength));
 }
 
 /** Resolves the typed id and fetches the execution, as the caller. */
@@ -115,6 +121,11 @@ async function rerun(ctx: Context, as: As, args: string, deps: ExecutionCommandD
   const parameters = parsePairs(rest);
   const ex = await fetchTyped(ctx, as, id, deps);
   if (!(await mayAct(ctx, as, ex, deps, "re-run"))) return;
+  const alias = deps.aliasOf(ex);
+  // A re-run must not be a way around the confirmation the alias itself demands.
+  if (alias && needsTwoFactor(deps.config, alias)) {
+    throw new CommandError(`${alias.ref} needs two-factor confirmation, so I do not re-run it; run it again with its command to be asked to confirm.`);
+  }
   const again = await callStackStorm(ctx, as, deps, () => rerunExecution(as.client, ex.id, parameters));
   const changed = Object.keys(parameters).length ? ` with ${Object.entries(parameters).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ")}` : "";
   const url = again.web_url ?? webUrl(deps, again.id);

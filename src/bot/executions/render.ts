@@ -20,9 +20,9 @@ function when(ts: string | undefined): string {
   return Number.isNaN(d.getTime()) ? ts : `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
-/** The listing; stops (saying how many more) rather than exceed `maxLength`. */
-export function renderList(executions: readonly Execution[], short: ReadonlyMap<string, string>, heading: string, maxLength: number): string {
-  if (executions.length === 0) return `${heading}: none.`;
+/** The listing under `heading` (`empty` when there is none); stops (saying how many more) rather than exceed `maxLength`. */
+export function renderList(executions: readonly Execution[], short: ReadonlyMap<string, string>, heading: string, empty: string, maxLength: number): string {
+  if (executions.length === 0) return `${empty}.`;
   const budget = maxLength - 200;
   const lines: string[] = [];
   let size = 0;
