@@ -93,6 +93,16 @@ describe("two bots, one StackStorm, one room: stackstorm.packs", () => {
     expect(byWeb[0]).toStartWith('Command "frobnicate" not found.');
   });
 
+  test("an alias added later (stream event) joins only the bot serving its pack", async () => {
+    emulator.addAlias({ name: "purge", pack: "web", action_ref: "core.local", formats: ["purge {{cache}}"] });
+    await waitFor("web learns it", () => web.app.aliases.index.aliases.some((a) => a.ref === "web.purge"));
+    await waitFor("ops hears it", () => ops.app.aliases.aliases.some((a) => a.ref === "web.purge"));
+    expect(ops.app.aliases.index.aliases.some((a) => a.ref === "web.purge")).toBe(false);
+    const [byOps, byWeb] = await answers("!st2 purge cdn");
+    expect(byOps).toEqual([]);
+    expect(byWeb[0]).toStartWith("I'll take it from here!");
+  });
+
   test("under its own identity a bot does not re-run another team's alias executions", async () => {
     const deploy = emulator.executions.findLast((e) => e.alias?.ref === "web.deploy")!;
     await ops.say(`!st2 rerun ${deploy.id}`, { room: "ops" });
