@@ -49,8 +49,16 @@ const RUNNER_PARAMETERS: Record<string, readonly string[]> = {
   "http-request": ["url", "method", "body", "json", "headers", "cookies", "params", "auth", "username", "password", "timeout", "allow_redirects", "verify_ssl_cert", "http_proxy", "https_proxy", "url_hosts_blacklist", "url_hosts_whitelist"],
 };
 
-/** Distinct sample values, so an example fills each parameter in a way formats rarely forbid. */
-const SAMPLES: ((name: string, i: number) => string)[] = [(_n, i) => `x${i + 1}`, (_n, i) => `web${i + 1}`];
+/**
+ * Sample values for examples: two distinct fillings (so one a format forbids is not the only
+ * try), then one leaving out every parameter that has a default (`deploy {{app}} {{env=prod}}`
+ * is also typed as `deploy x1`).
+ */
+const SAMPLES: ((name: string, i: number, defaults: ReadonlySet<string>) => string)[] = [
+  (_n, i) => `x${i + 1}`,
+  (_n, i) => `web${i + 1}`,
+  (n, i, defaults) => (defaults.has(n) ? "" : `x${i + 1}`),
+];
 
 /** One usable representation of one alias. */
 interface Rep {
@@ -237,8 +245,10 @@ function where(rep: Rep): Pick<Finding, "file" | "line" | "alias" | "format"> {
 
 /** The representation's example with sample set `s`, or undefined when none can be built. */
 function exampleOf(rep: Rep, s: number): string | undefined {
+  const sample = SAMPLES[s]!;
+  const defaults = new Set(rep.compiled.defaults.map(([name]) => name));
   try {
-    return rep.compiled.exampleCommand(SAMPLES[s]);
+    return rep.compiled.exampleCommand((name, i) => sample(name, i, defaults)).replace(/\s+/g, " ");
   } catch {
     return undefined;
   }
