@@ -97,7 +97,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   );
   const runCommand: Command = { ...st2RunCommand(st2Deps), subcommands: manage };
   // With an empty plugin_prefix aliases are typed bare, so `st2 <subcommand>` gets a command of its own.
-  const manageCommand: Command[] = config.stackstorm.plugin_prefix ? [] : [managementCommand(runName, manage)];
+  const manageCommand: Command[] = config.stackstorm.plugin_prefix ? [] : [managementCommand(config.bot.prefix, runName, manage)];
   const commands: Command[] = [
     runCommand,
     ...manageCommand,
@@ -136,8 +136,8 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
 }
 
 /** `st2` when plugin_prefix is empty: only the subcommands, anything else gets their usage. */
-function managementCommand(name: string, subcommands: Command[]): Command {
-  const usage = subcommands.map((c) => `  ${c.usage ?? c.name}`).join("\n");
+function managementCommand(prefix: string, name: string, subcommands: Command[]): Command {
+  const usage = subcommands.map((c) => `  ${prefix}${c.usage ?? c.name}`).join("\n");
   return {
     plugin: "St2",
     name,

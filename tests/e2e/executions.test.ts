@@ -240,3 +240,25 @@ describe("executions under client-side auth (each call with the caller's own tok
     expect((await h.next(notAck("ops"))).text).toContain("You have not linked your StackStorm identity yet");
   });
 });
+
+describe("executions with an empty plugin_prefix (aliases typed bare)", () => {
+  let h: BotHarness;
+  beforeAll(async () => {
+    h = await startBot({ emulator: { actions, aliases, users }, auth: `plugin_prefix = ""\n[stackstorm.api_auth]\napikey = "${API_KEY}"` });
+    await waitFor("aliases", () => h.app.aliases.loaded);
+  });
+  afterAll(async () => {
+    assertNoViolations(h.emulator);
+    await h.stop();
+  });
+
+  test("`!st2 <subcommand>` still manages executions; other `!st2 …` text gets the usage; aliases run bare", async () => {
+    await h.say("!ping web1", { room: "ops" });
+    await h.next(inRoom("ops"), "ack");
+    const ping = await last(h, "ops.ping");
+    await h.say(`!st2 execution ${ping.id.slice(-6)}`, { room: "ops" });
+    expect((await h.next(notAck("ops"), "detail")).text).toStartWith(`Execution ${ping.id}: `);
+    await h.say("!st2 frobnicate", { room: "ops" });
+    expect((await h.next(notAck("ops"), "usage")).text).toStartWith("Usage:\n  !st2 executions [--mine]");
+  });
+});
