@@ -10,6 +10,8 @@ import { createBackend } from "./chat/registry.ts";
 import { St2Client } from "./st2/client.ts";
 import type { FetchFn } from "./st2/http.ts";
 import { AliasCache } from "./st2/aliascache.ts";
+import { AliasIndex } from "./st2/aliases/index.ts";
+import { servedBy } from "./st2/packs.ts";
 import { St2Stream, type StreamState } from "./st2/stream.ts";
 import { openDatabase, type Database } from "./store/db.ts";
 import { Outbox } from "./delivery/outbox.ts";
@@ -142,7 +144,9 @@ interface Started {
 async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, stop }: Started): Promise<App> {
   const { config } = opts;
   const client = St2Client.fromConfig(config, { fetch: opts.fetch });
-  const aliases = new AliasCache({ load: () => client.listAliases() });
+  // stackstorm.packs: the cache keeps every alias (so another team's command is recognised), the index only ours.
+  const served = servedBy(config.stackstorm.packs);
+  const aliases = new AliasCache({ load: () => client.listAliases(), build: (all) => new AliasIndex(all.filter(served)) });
   const key = await secretsKey(config);
   const outbox = new Outbox({
     // Login links are sealed with a key derived from the secrets key (they survive a restart).

@@ -7,6 +7,8 @@ import type { Config } from "../config/schema.ts";
 import type { ChatBackend, MessageHandler, Outgoing, Target } from "../chat/types.ts";
 import type { AliasCache } from "../st2/aliascache.ts";
 import { AliasIndex } from "../st2/aliases/index.ts";
+import type { ActionAlias } from "../st2/aliases/types.ts";
+import { servedBy } from "../st2/packs.ts";
 import type { Identities } from "../auth/identity.ts";
 import { CommandError } from "../lib/errors.ts";
 import { isAdmin } from "./acl.ts";
@@ -16,6 +18,8 @@ import { builtinCommands, unknownCommandReply, type StatusSource } from "./comma
 import { st2HelpCommand, st2RunCommand, type St2CommandDeps } from "./commands/st2.ts";
 import { ANONYMOUS, chatUserKey, loginHint, requireChatUserKey, sessionCommands } from "./commands/sessions.ts";
 import { inquiryCommands } from "./inquiries/commands.ts";
+import { executionCommands } from "./executions/commands.ts";
+import { aliasOfExecution } from "./executions/alias.ts";
 import { outboxCommands, type OutboxControl } from "./commands/outbox.ts";
 import { reloadCommand } from "./commands/reload.ts";
 import type { BotMessage, Command } from "./types.ts";
@@ -60,7 +64,9 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     hideRestrictedAccess: config.bot.hide_restricted_access,
     runsAliases: (cmd) => cmd.plugin === "St2" && cmd.name === runName,
   });
-  const disabled = disabledIndex(deps.aliases);
+  const served = servedBy(config.stackstorm.packs);
+  const disabled = disabledIndex(deps.aliases, served);
+  const elsewhere = config.stackstorm.packs ? otherPacksIndex(deps.aliases, served) : undefined;
   const st2Deps: St2CommandDeps = {
     config,
     aliases: () => ({ index: deps.aliases.index, disabled: disabled(), loaded: deps.aliases.loaded, refused: deps.status.st2().state === "failing" }),
@@ -78,10 +84,23 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     // The same canonical text the router builds: no plugin prefix when it is empty.
     aliasVisible: (ctx, ref, display) => acl.mayListAlias(ctx, runCommand, ref, canonicalTyped(config.stackstorm.plugin_prefix, display)),
     twofactor: deps.twofactor,
+    servedElsewhere: elsewhere && ((text) => elsewhere().match(text).kind !== "none"),
   };
-  const runCommand = st2RunCommand(st2Deps);
+  const manage = executionCommands(
+    {
+      ...st2Deps,
+      aliasOf: (ex) => aliasOfExecution(ex, deps.aliases.index.aliases),
+      // Judged as running the alias itself (its `alias:` rules), whatever subcommand asks.
+      mayRunAlias: (ctx, ref) => acl.authorizeAlias({ ...ctx, commandDef: runCommand, command: { ...ctx.command!, name: runCommand.name } }, ref),
+    },
+    runName,
+  );
+  const runCommand: Command = { ...st2RunCommand(st2Deps), subcommands: manage };
+  // With an empty plugin_prefix aliases are typed bare, so `st2 <subcommand>` gets a command of its own.
+  const manageCommand: Command[] = config.stackstorm.plugin_prefix ? [] : [managementCommand(config.bot.prefix, runName, manage)];
   const commands: Command[] = [
     runCommand,
+    ...manageCommand,
     st2HelpCommand(st2Deps),
     ...inquiryCommands(st2Deps),
     ...sessionCommands(config, identities),
@@ -91,7 +110,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   commands.push(
     ...builtinCommands({
       prefix: config.bot.prefix,
-      commands: () => commands,
+      commands: () => [...commands, ...manage],
       listFilter: config.bot.hide_restricted_commands ? acl.mayList : undefined,
       status: deps.status,
     }),
@@ -116,14 +135,41 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   return { handler, commands };
 }
 
-/** An index of the disabled aliases (as if enabled), rebuilt only when the set changes. */
-function disabledIndex(cache: AliasCache): () => AliasIndex {
+/** `st2` when plugin_prefix is empty: only the subcommands, anything else gets their usage. */
+function managementCommand(prefix: string, name: string, subcommands: Command[]): Command {
+  const usage = subcommands.map((c) => `  ${prefix}${c.usage ?? c.name}`).join("\n");
+  return {
+    plugin: "St2",
+    name,
+    help: "Manage StackStorm executions",
+    hidden: true,
+    subcommands,
+    run: async () => {
+      throw new CommandError(`Usage:\n${usage}`);
+    },
+  };
+}
+
+/** An index of the disabled aliases this bot serves (as if enabled), rebuilt only when the set changes. */
+function disabledIndex(cache: AliasCache, served: (a: ActionAlias) => boolean): () => AliasIndex {
+  return cachedIndex(cache, (all) => all.filter((a) => a.enabled === false && served(a)).map((a) => ({ ...a, enabled: true })));
+}
+
+/**
+ * An index of the aliases of the packs this bot does not serve, disabled ones included (their
+ * bot says they are disabled), built on first use.
+ */
+function otherPacksIndex(cache: AliasCache, served: (a: ActionAlias) => boolean): () => AliasIndex {
+  return cachedIndex(cache, (all) => all.filter((a) => !served(a)).map((a) => (a.enabled === false ? { ...a, enabled: true } : a)));
+}
+
+function cachedIndex(cache: AliasCache, pick: (all: readonly ActionAlias[]) => ActionAlias[]): () => AliasIndex {
   let source: unknown;
   let index = new AliasIndex([]);
   return () => {
     if (cache.aliases !== source) {
       source = cache.aliases;
-      index = new AliasIndex(cache.aliases.filter((a) => a.enabled === false).map((a) => ({ ...a, enabled: true })));
+      index = new AliasIndex(pick(cache.aliases));
     }
     return index;
   };

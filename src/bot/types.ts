@@ -69,6 +69,12 @@ export interface Command {
   hidden?: boolean;
   /** Its arguments are secret (a shared word): the audit line shows `***` instead. */
   secretArgs?: boolean;
+  /**
+   * Commands typed as `<name> <subcommand> ...` (`st2 cancel <id>`). A first argument word
+   * naming one (case-insensitively) dispatches to it, ahead of this command's own `run`;
+   * its ACL key is `Plugin:<subcommand name>`, its canonical text `<name> <subcommand> <args>`.
+   */
+  subcommands?: readonly Command[];
   run(ctx: Context): Promise<void>;
 }
 

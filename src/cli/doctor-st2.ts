@@ -9,6 +9,7 @@ import { botCredential } from "../config/load.ts";
 import type { St2Client } from "../st2/client.ts";
 import { faultOf, St2ApiError } from "../st2/http.ts";
 import { AliasIndex } from "../st2/aliases/index.ts";
+import { packsWithoutAliases } from "../st2/packs.ts";
 import { stockRuleFor } from "./rule.ts";
 
 /** One verdict of the doctor; `fix` says what to do (shown under a ✗ or a !). */
@@ -70,6 +71,9 @@ export async function* checkStackStorm(config: Config, client: St2Client): Async
   }
   const index = new AliasIndex(aliases);
   if (aliases.length === 0) yield { verdict: "warn", what: "StackStorm has no action aliases: chat users will find no commands", fix: "install a pack with aliases, e.g. st2 pack install st2" };
+  for (const pack of packsWithoutAliases(config.stackstorm.packs, aliases)) {
+    yield { verdict: "warn", what: `stackstorm.packs names "${pack}", but StackStorm has no action aliases in that pack`, fix: "check the name (st2 pack list) or install the pack" };
+  }
   for (const p of index.problems.slice(0, 20)) yield { verdict: "warn", what: `alias ${p.ref}: format "${p.format}" cannot be used: ${p.reason}` };
   yield await checkStream(config, client);
   yield* await checkRules(config, client);

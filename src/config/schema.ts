@@ -67,6 +67,8 @@ export const StackStormSchema = v.strictObject({
   rbac_auth: v.optional(RbacAuthSchema, { standalone: {} }),
   timer_update: v.optional(positiveSeconds, 900),
   plugin_prefix: v.optional(v.string(), "st2"),
+  /** Only these packs' aliases are loaded, listed and run (hubot-stackstorm #156); absent: all. */
+  packs: v.optional(v.pipe(v.array(v.pipe(v.string(), v.nonEmpty("must name a pack"))), v.minLength(1, "must name at least one pack (leave it out for all)"))),
   route_key: v.optional(v.pipe(v.string(), v.nonEmpty()), "errbot"),
   /** Where inquiries with no chat origin are announced (a channel as StackStorm names it). */
   inquiry_channel: v.optional(v.string()),

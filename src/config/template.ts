@@ -32,6 +32,7 @@ route_key = "errbot"         # notification route: keeps existing notify_errbot 
 # inquiry_channel = "#ops"   # where inquiries started outside chat are announced
 # twofactor_action = "duo.auth_push"  # aliases with extra.security.twofactor wait for this action's confirmation
 plugin_prefix = "st2"        # "!st2 <command>"; "" runs aliases straight after the bot prefix
+# packs = ["ops", "deploy"]  # serve only these packs' aliases (one bot per team); default: all
 timer_update = 900           # seconds between alias refreshes and credential re-checks
 session_ttl = 3600           # seconds a client-side login link stays valid
 user_token_ttl = 86400       # ttl asked for tokens made from a username/password

@@ -15,7 +15,7 @@ import type { AskSpec, Completion, EmulatedExecution, InquirySpec } from "./type
 const log = logger("emulator");
 
 /** What creating an execution needs; mirrors the alias-execution request. */
-export type NewExecution = Pick<EmulatedExecution, "action" | "alias" | "parameters" | "user" | "apiUser" | "sourceChannel" | "sourceContext" | "notifyRoute">;
+export type NewExecution = Pick<EmulatedExecution, "action" | "alias" | "parameters" | "user" | "apiUser" | "sourceChannel" | "sourceContext" | "notifyRoute" | "context">;
 
 export class Executions {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
@@ -65,15 +65,27 @@ export class Executions {
     this.state.executions.push(ex);
     this.publish(ex, "create");
     if (spec.action.asks?.length) this.later(() => this.startWorkflow(ex, spec.action.asks!));
-    else this.later(() => this.finish(ex, this.decide(ex)));
+    else this.later(() => this.finish(ex, this.decide(ex)), spec.action.durationMs);
     return ex;
   }
 
-  private later(fn: () => void): void {
+  /**
+   * Cancels a cancelable execution (routes check that): a running one goes through `canceling`
+   * as the runner stops it; either way it ends `canceled` and is announced like any other end.
+   */
+  cancel(ex: EmulatedExecution): void {
+    if (ex.status === "running") {
+      ex.status = "canceling";
+      this.publish(ex, "update");
+    }
+    this.finish(ex, { status: "canceled", result: ex.result ?? {} });
+  }
+
+  private later(fn: () => void, ms?: number): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       fn();
-    }, this.state.opts.completionDelayMs ?? 20);
+    }, ms ?? this.state.opts.completionDelayMs ?? 20);
     this.timers.add(timer);
   }
 
@@ -182,6 +194,8 @@ export class Executions {
   }
 
   private finish(ex: EmulatedExecution, outcome: Completion): void {
+    // A cancelled execution's scheduled completion finds it over already.
+    if (ex.status === "canceled") return;
     ex.status = outcome.status;
     ex.result = outcome.result;
     ex.endedAt = new Date();

@@ -17,6 +17,7 @@ import {
   parameterNameError,
 } from "./bodies.ts";
 import { formatStrings } from "./engine.ts";
+import { cancelExecution, excludeAttributes, filterExecutions, rerunExecution, type ExecRouteDeps } from "./execroutes.ts";
 import type { Executions } from "./executions.ts";
 import { Fault, NOT_FOUND, intParam, isoMicro, json } from "./http.ts";
 import { UndefinedError, renderTemplate, renderValues } from "./jinja.ts";
@@ -61,6 +62,7 @@ const CHATOPS_RULES = ["errbot", "hubot"].map((route, i) => ({
 
 export class Routes {
   private readonly table: Route[];
+  private readonly execDeps: ExecRouteDeps;
 
   constructor(
     private readonly state: EmulatorState,
@@ -74,6 +76,7 @@ export class Routes {
       secured,
       handle,
     });
+    this.execDeps = { state, executions, canExecute: opts.canExecute };
     this.table = [
       r("POST", "/auth/v1/tokens", (c) => this.createToken(c), false),
       r("POST", "/auth/v1/tokens/validate", (c) => this.validateToken(c)),
@@ -88,6 +91,8 @@ export class Routes {
       r("GET", "/api/v1/executions", (c) => this.listExecutions(c)),
       r("POST", "/api/v1/executions", (c) => this.createExecution(c)),
       r("GET", "/api/v1/executions/{id}", (_, p) => this.getExecution(p[0]!)),
+      r("DELETE", "/api/v1/executions/{id}", (c, p) => cancelExecution(this.execDeps, c, p[0]!)),
+      r("POST", "/api/v1/executions/{id}/re_run", (c, p) => rerunExecution(this.execDeps, c, p[0]!)),
       r("GET", "/api/v1/inquiries", (c) => this.listInquiries(c)),
       r("GET", "/api/v1/inquiries/{id}", (_, p) => this.getInquiry(p[0]!)),
       r("PUT", "/api/v1/inquiries/{id}", (c, p) => this.respondInquiry(c, p[0]!)),
@@ -281,8 +286,7 @@ export class Routes {
   }
 
   private listExecutions(call: Call): Response {
-    const newestFirst = [...this.state.executions].reverse().map((e) => this.executions.view(e));
-    return this.page(call, newestFirst);
+    return this.page(call, filterExecutions(this.state.executions, call.query).map((e) => excludeAttributes(this.executions.view(e), call.query)));
   }
 
   private getExecution(id: string): Response {

@@ -36,6 +36,8 @@ export interface ActionSpec {
   runner: string;
   description?: string;
   parameters?: Record<string, ParamSpec>;
+  /** How long it runs before completing; default the emulator's `completionDelayMs`. */
+  durationMs?: number;
   /** A plausible outcome for these parameters (the demo's fake stdout and friends). */
   complete?: (parameters: Record<string, unknown>) => Completion;
   /**

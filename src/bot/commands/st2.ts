@@ -30,6 +30,11 @@ export interface St2CommandDeps {
   aliasVisible(ctx: Context, ref: string, display: string): boolean;
   /** Held two-factor confirmations; without it `extra.security.twofactor` is ignored. */
   twofactor?: TwoFactor;
+  /**
+   * Whether `text` runs an alias of a pack this bot does not serve (`stackstorm.packs`): the
+   * bot serving that pack answers it, so this one stays silent.
+   */
+  servedElsewhere?(text: string): boolean;
 }
 
 const DEFAULT_ACK = "I'll take it from here! Your execution ID for reference is {id}";
@@ -80,6 +85,7 @@ async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promi
     case "too-long":
       throw new CommandError(`${outcome.message} Shorten it, or pass long values as key=value pairs at the end.`);
     case "none": {
+      if (deps.servedElsewhere?.(text)) return;
       const off = disabled.match(text);
       if (off.kind === "match") throw new CommandError(`The action alias "${off.match.alias.ref}" is disabled in StackStorm.`);
       const incomplete = outcome.incomplete;

@@ -3,6 +3,7 @@
  *
  *   st2bot alias parse --format F --command C
  *   st2bot alias match --aliases PATH... [--strict] [--quiet] [--] COMMAND
+ *   st2bot alias lint PATH... [--format text|json|github] [--strict]   (lintcli.ts)
  *
  * Exit codes: 0 success, 1 the command does not match (StackStorm's message on stderr),
  * 2 bad usage, an invalid format or no aliases to match against.
@@ -11,6 +12,7 @@ import { existsSync } from "node:fs";
 import { AliasParseError, FormatError, parseFormat } from "./format.ts";
 import { AliasIndex } from "./index.ts";
 import { loadAliasFiles } from "./load.ts";
+import { LINT_HELP } from "./lintcli.ts";
 
 export interface CliIo {
   stdout: (s: string) => void;
@@ -29,8 +31,9 @@ export const ALIAS_HELP = `usage:
       --strict  refuse every ambiguity, as StackStorm does; by default, when several
                 representations of one alias match, the most specific one is chosen.
       --quiet   (-q) do not print warnings about files or formats that could not be loaded
-
-exit codes: 0 matched, 1 no match or ambiguous, 2 usage error or invalid format
+${LINT_HELP}
+exit codes: 0 matched (lint: no errors), 1 no match or ambiguous (lint: errors found),
+2 usage error or invalid format
 `;
 
 /** Runs `st2bot alias <argv>`; returns the exit code. */
@@ -43,6 +46,7 @@ export async function aliasCli(argv: string[], io: CliIo): Promise<number> {
   if (sub === "--help" || sub === "-h" || sub === "help") return help(io);
   if (sub === "parse") return parseCommand(rest, io);
   if (sub === "match") return matchCommand(rest, io);
+  if (sub === "lint") return (await import("./lintcli.ts")).lintCommand(rest, io);
   io.stderr(`st2bot alias: unknown subcommand "${sub}"\n\n${ALIAS_HELP}`);
   return 2;
 }
