@@ -234,8 +234,8 @@ async function run(kind: "floor" | "st2bot", standin: StandIn, commands: string[
       const stamp = await standin.nextStamp(stampFrom, "POST", "/api/v1/aliasexecution", `${kind}: request for "${command}"`);
       stampFrom = stamp.index + 1;
       const a = await child.waitLine(line, isAck, `${kind}: ack for "${command}"`);
-      const d = await child.waitLine(a, isDone, `${kind}: result for "${command}"`);
-      line = d + 1;
+      const d = await child.waitLine(line, isDone, `${kind}: result for "${command}"`);
+      line = Math.max(a, d) + 1;
       if (i < WARMUP) continue;
       toRequest.push(stamp.at - at);
       toAck.push(child.lines[a]!.at - at);
