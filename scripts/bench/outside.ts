@@ -1,7 +1,10 @@
 /**
  * st2bot measured from outside, the way a chat user and an operator feel it, against the floor.
  *
- *   bun scripts/bench/outside.ts [rounds=3] [commands per round=400]   (--build rebuilds dist/st2bot)
+ *   bun scripts/bench/outside.ts [rounds=3] [commands per round=400]
+ *     --build            rebuild dist/st2bot first
+ *     --binary PATH      measure another st2bot binary (an older build, for a before/after)
+ *     --cpu-prof DIR     st2bot writes a CPU profile per run into DIR
  *
  * - The StackStorm stand-in (scripts/bench/standin.ts: the emulator) runs as its own process and
  *   stamps each request as it arrives; st2bot runs as the compiled binary (dist/st2bot) with the
@@ -10,7 +13,9 @@
  * - The floor is scripts/bench/floor.ts, compiled the same way: a ~40-line client that reads a
  *   line, POSTs it, prints the answer and prints stream announcements, storing nothing.
  * - Runs alternate floor / st2bot, each a fresh process: start-up (exec → first command's
- *   request at the stand-in, and its ack), idle RSS, warm-up, then timed commands, then a
+ *   request at the stand-in, and its ack), idle RSS, then every distinct command once (the
+ *   first use of a format builds its RegExp: printed apart as "first use"), then the timed
+ *   commands (steady state), then a
  *   5,000-announcement burst (stand-in's first write → the 5,000th line on stdout), RSS after.
  * - Then st2bot alone against 5,000 aliases: start-up and idle RSS.
  * Every st2bot figure is also printed as a ratio to the floor's from the same run.
@@ -26,12 +31,13 @@ import { AliasIndex } from "../../src/st2/aliases/index.ts";
 import { formatPatterns, type ActionAlias } from "../../src/st2/aliases/types.ts";
 import { benchAliases } from "./standin.ts";
 
-const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !["--cpu-prof", "--binary"].includes(all[i - 1] ?? ""));
+const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const ROUNDS = Number(args[0] ?? 3);
 const PER_ROUND = Number(args[1] ?? 400);
-const WARMUP = 30;
 const BURST = 5000;
 const root = join(import.meta.dir, "..", "..");
+const BINARY = flag("--binary") ?? join(root, "dist", "st2bot");
 const bun = process.execPath;
 const now = () => performance.timeOrigin + performance.now();
 const work = mkdtempSync(join(tmpdir(), "st2bot-outside-"));
@@ -40,7 +46,7 @@ const work = mkdtempSync(join(tmpdir(), "st2bot-outside-"));
 
 function build(): void {
   const st2bot = join(root, "dist", "st2bot");
-  if (process.argv.includes("--build") || !existsSync(st2bot)) {
+  if (process.argv.includes("--build") || (!existsSync(st2bot) && !flag("--binary"))) {
     if (Bun.spawnSync([bun, join(root, "scripts", "build.ts")], { stdout: "inherit", stderr: "inherit" }).exitCode !== 0) process.exit(1);
   }
   const floor = join(root, "dist", "bench-floor");
@@ -181,6 +187,8 @@ interface RunResult {
   toRequest: number[];
   toAck: number[];
   toDone: number[];
+  /** Line → request for each command's first use in this process. */
+  firstUse: number[];
   startRequest: number;
   startAck: number;
   phases: Record<string, number>;
@@ -189,17 +197,20 @@ interface RunResult {
   rssBurst: number;
 }
 
-async function run(kind: "floor" | "st2bot", standin: StandIn, commands: string[], table: string): Promise<RunResult> {
+async function run(kind: "floor" | "st2bot", standin: StandIn, distinct: string[], commands: string[], table: string): Promise<RunResult> {
   const dir = mkdtempSync(join(work, `${kind}-`));
   const config = join(dir, "st2bot.toml");
   writeFileSync(
     config,
     `[bot]\ndata_dir = ${JSON.stringify(dir)}\n[web]\nport = 0\n[stackstorm]\napi_url = "${standin.url}/api/v1"\nauth_url = "${standin.url}/auth/v1"\nstream_url = "${standin.url}/stream/v1"\n[stackstorm.api_auth]\napikey = "${standin.key}"\n[text]\nroom = "bench"\n`,
   );
-  const cmd = kind === "floor" ? [join(root, "dist", "bench-floor")] : [join(root, "dist", "st2bot"), "run", "-c", config];
+  const cmd = kind === "floor" ? [join(root, "dist", "bench-floor")] : [BINARY, "run", "-c", config];
   const mark = standin.child.lines.length;
   const t0 = now();
-  const child = new Child(cmd, { ST2_URL: standin.url, ST2_API_KEY: standin.key, FLOOR_TABLE: table });
+  // `--cpu-prof DIR`: st2bot writes a CPU profile per run into DIR (BUN_OPTIONS reaches the compiled binary).
+  const prof = flag("--cpu-prof");
+  const profile: Record<string, string> = kind === "st2bot" && prof ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}` } : {};
+  const child = new Child(cmd, { ST2_URL: standin.url, ST2_API_KEY: standin.key, FLOOR_TABLE: table, ...profile });
   try {
     // Start-up: the first command is on stdin from the first moment.
     const isAck = (s: string) => s === "[#bench] ack";
@@ -227,8 +238,10 @@ async function run(kind: "floor" | "st2bot", standin: StandIn, commands: string[
     const toAck: number[] = [];
     const toDone: number[] = [];
     let stampFrom = req.index + 1;
+    const firstUse: number[] = [];
+    const WARMUP = distinct.length;
     for (let i = 0; i < WARMUP + commands.length; i++) {
-      const command = commands[i % commands.length]!;
+      const command = i < WARMUP ? distinct[i]! : commands[i - WARMUP]!;
       const at = now();
       child.write(`!st2 ${command}\n`);
       const stamp = await standin.nextStamp(stampFrom, "POST", "/api/v1/aliasexecution", `${kind}: request for "${command}"`);
@@ -236,7 +249,10 @@ async function run(kind: "floor" | "st2bot", standin: StandIn, commands: string[
       const a = await child.waitLine(line, isAck, `${kind}: ack for "${command}"`);
       const d = await child.waitLine(line, isDone, `${kind}: result for "${command}"`);
       line = Math.max(a, d) + 1;
-      if (i < WARMUP) continue;
+      if (i < WARMUP) {
+        firstUse.push(stamp.at - at);
+        continue;
+      }
       toRequest.push(stamp.at - at);
       toAck.push(child.lines[a]!.at - at);
       toDone.push(child.lines[d]!.at - at);
@@ -257,7 +273,7 @@ async function run(kind: "floor" | "st2bot", standin: StandIn, commands: string[
     }
     await Bun.sleep(1000);
     const rssBurst = child.rssMb();
-    return { toRequest, toAck, toDone, startRequest: req.at - t0, startAck: child.lines[ack]!.at - t0, phases, burstRate: BURST / ((last - first) / 1000), rssIdle, rssBurst };
+    return { toRequest, toAck, toDone, firstUse, startRequest: req.at - t0, startAck: child.lines[ack]!.at - t0, phases, burstRate: BURST / ((last - first) / 1000), rssIdle, rssBurst };
   } finally {
     await child.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -274,7 +290,7 @@ async function bigRun(aliases: number): Promise<{ startRequest: number; rss: num
     writeFileSync(config, `[bot]\ndata_dir = ${JSON.stringify(dir)}\n[web]\nport = 0\n[stackstorm]\napi_url = "${standin.url}/api/v1"\nauth_url = "${standin.url}/auth/v1"\nstream_url = "${standin.url}/stream/v1"\n[stackstorm.api_auth]\napikey = "${standin.key}"\n[text]\nroom = "bench"\n`);
     const mark = standin.child.lines.length;
     const t0 = now();
-    const child = new Child([join(root, "dist", "st2bot"), "run", "-c", config]);
+    const child = new Child([BINARY, "run", "-c", config]);
     try {
       child.write(`!st2 tool1 restart service1 web\n`);
       const req = await standin.nextStamp(mark, "POST", "/api/v1/aliasexecution", "the first request with many aliases");
@@ -307,13 +323,13 @@ async function main(): Promise<void> {
   const commands = Object.keys(table);
   const order: string[] = [];
   for (let i = 0; i < PER_ROUND; i++) order.push(commands[(i * 7919) % commands.length]!);
-  console.log(`outside: stand-in with 238 aliases (198 exchange + 40 samples), ${commands.length} distinct commands, ${ROUNDS} rounds × ${PER_ROUND} commands per client (+${WARMUP} warm-up), burst ${BURST}`);
+  console.log(`outside: stand-in with 238 aliases (198 exchange + 40 samples), ${commands.length} distinct commands, ${ROUNDS} rounds × ${PER_ROUND} commands per client (after one pass over the distinct commands), burst ${BURST}`);
 
   const results: Record<"floor" | "st2bot", RunResult[]> = { floor: [], st2bot: [] };
   for (let r = 0; r < ROUNDS; r++) {
     const pair: ("floor" | "st2bot")[] = r % 2 === 0 ? ["floor", "st2bot"] : ["st2bot", "floor"];
     for (const kind of pair) {
-      const res = await run(kind, standin, order, tableFile);
+      const res = await run(kind, standin, commands, order, tableFile);
       results[kind].push(res);
       console.log(`  round ${r + 1} ${kind.padEnd(6)}: request p50 ${pct(res.toRequest, 50).toFixed(2)} p99 ${pct(res.toRequest, 99).toFixed(2)} ms; ack p50 ${pct(res.toAck, 50).toFixed(2)} ms; burst ${Math.round(res.burstRate)}/s; start ${res.startRequest.toFixed(0)} ms ${JSON.stringify(Object.fromEntries(Object.entries(res.phases).map(([k, v]) => [k, Math.round(v)])))}; RSS ${res.rssIdle.toFixed(0)}/${res.rssBurst.toFixed(0)} MB`);
     }
@@ -331,6 +347,8 @@ async function main(): Promise<void> {
       rows.push([`${label}, ${p === 100 ? "max" : `p${p}`}`, pct(all("floor", f), p), pct(all("st2bot", f), p), "ms", target]);
     }
   }
+  rows.push(["line → request, first use of a format, p50 / p99", pct(all("floor", (r) => r.firstUse), 50), pct(all("st2bot", (r) => r.firstUse), 50), "ms", ""]);
+  rows.push(["", pct(all("floor", (r) => r.firstUse), 99), pct(all("st2bot", (r) => r.firstUse), 99), "ms", ""]);
   rows.push(["burst of 5,000 → chat (st2bot: each on disk first)", med("floor", (r) => r.burstRate), med("st2bot", (r) => r.burstRate), "msg/s", "≥ 0.6×", true]);
   rows.push(["exec → first command's request", med("floor", (r) => r.startRequest), med("st2bot", (r) => r.startRequest), "ms", "≤ 150 ms"]);
   rows.push(["exec → first command's ack", med("floor", (r) => r.startAck), med("st2bot", (r) => r.startAck), "ms", ""]);

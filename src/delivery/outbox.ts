@@ -191,7 +191,7 @@ export class Outbox {
     if (items.length === 0) return;
     let stored: Stored[];
     try {
-      stored = this.db.transaction(() => items.map(({ a, source }) => this.store(a, source)))();
+      stored = this.durably(() => this.db.transaction(() => items.map(({ a, source }) => this.store(a, source)))());
     } catch (err) {
       // Runs from setImmediate: a throw would crash st2bot and lose every message held here.
       // Keep them and try again (a full disk or a locked database may well clear).
@@ -210,7 +210,9 @@ export class Outbox {
   }
 
   private insert(a: Announcement, source: OutboxSource): number {
-    const stored = this.store(a, source);
+    // What someone else handed over (a webhook's 202) survives a power loss; the bot's own
+    // replies need only survive a crash of st2bot (in the WAL, synced at the next checkpoint).
+    const stored = source === "bot" ? this.store(a, source) : this.durably(() => this.store(a, source));
     this.admit(stored);
     return stored.id;
   }
@@ -224,6 +226,21 @@ export class Outbox {
     const deadReason = target ? null : "the announcement names neither a channel nor a user";
     const id = Number(this.sql.insert.run(key, payload, source, now, deadReason ? 1 : 0, deadReason).lastInsertRowid);
     return { id, key, payload, acceptedAt: now, announcement: a, deadReason };
+  }
+
+  /**
+   * Runs `write` with `synchronous = FULL`: its commit returns only once the WAL is on the
+   * disk (fsync), so what it stored survives a power loss, not only a crash. The rest of the
+   * outbox's writes (deletes, progress) stay NORMAL: losing one means a resend, not a loss.
+   */
+  private durably<T>(write: () => T): T {
+    // exec, not a prepared statement: SQLite applies this PRAGMA when it compiles it.
+    this.db.exec("PRAGMA synchronous = FULL");
+    try {
+      return write();
+    } finally {
+      this.db.exec("PRAGMA synchronous = NORMAL");
+    }
   }
 
   /** Hands a stored message to its target's lane (or reports it dead). */

@@ -1,0 +1,69 @@
+/**
+ * The outbox's accepting writes are durable against a power loss, not only a crash: the
+ * transaction that stores a webhook's message (before its 202) or a batch of stream
+ * announcements commits under `synchronous = FULL` (WAL fsynced at commit). A trigger records
+ * the connection's `synchronous` setting at the moment of each INSERT.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MemoryBackend } from "../../src/chat/memory.ts";
+import { Outbox } from "../../src/delivery/outbox.ts";
+import { captureLogs } from "../../src/lib/log.ts";
+import { openDatabase } from "../../src/store/db.ts";
+
+captureLogs(() => {}, "error");
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+const FULL = 2;
+const NORMAL = 1;
+
+function setup() {
+  const dir = mkdtempSync(join(tmpdir(), "st2bot-durable-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const db = openDatabase(join(dir, "st2bot.sqlite"));
+  cleanups.push(() => db.close());
+  db.exec(`CREATE TABLE sync_seen (source TEXT, sync INTEGER);
+    CREATE TRIGGER outbox_sync AFTER INSERT ON outbox BEGIN
+      INSERT INTO sync_seen SELECT new.source, synchronous FROM pragma_synchronous;
+    END;`);
+  const backend = new MemoryBackend({ name: "test" });
+  const outbox = new Outbox({ db, backend, deadAfterMs: 60_000, maxRetryDelayMs: 200, stopGraceMs: 50 });
+  cleanups.push(() => outbox.stop());
+  const seen = () => db.query("SELECT source, sync FROM sync_seen").all() as { source: string; sync: number }[];
+  const setting = () => (db.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
+  return { db, outbox, backend, seen, setting };
+}
+
+describe("durable acceptance", () => {
+  test("a webhook's message is stored under synchronous=FULL, and the connection goes back to NORMAL", () => {
+    const { outbox, seen, setting } = setup();
+    expect(setting()).toBe(NORMAL);
+    outbox.enqueue({ message: "hello", channel: "#ops" }, "webhook");
+    expect(seen()).toEqual([{ source: "webhook", sync: FULL }]);
+    expect(setting()).toBe(NORMAL);
+  });
+
+  test("a batch of stream announcements is stored under synchronous=FULL before any is sent", async () => {
+    const { outbox, backend, seen, setting } = setup();
+    outbox.start();
+    for (let i = 0; i < 50; i++) outbox.enqueueSoon({ message: `m${i}`, channel: "#ops" }, "stream");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await outbox.drain(5000)).toBe(true);
+    expect(backend.sent.length).toBe(50);
+    expect(seen().every((r) => r.source === "stream" && r.sync === FULL)).toBe(true);
+    expect(seen().length).toBe(50);
+    expect(setting()).toBe(NORMAL);
+  });
+
+  test("the bot's own replies stay NORMAL (they need only survive a crash of st2bot)", () => {
+    const { outbox, seen, setting } = setup();
+    outbox.enqueue({ message: "ack", channel: "#ops" }, "bot");
+    expect(seen()).toEqual([{ source: "bot", sync: NORMAL }]);
+    expect(setting()).toBe(NORMAL);
+  });
+});
