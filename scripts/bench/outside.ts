@@ -3,7 +3,8 @@
  *
  *   bun scripts/bench/outside.ts [rounds=3] [commands per round=400]
  *     --build            rebuild dist/st2bot first
- *     --binary PATH      measure another st2bot binary (an older build, for a before/after)
+ *     --binary PATH      measure another st2bot binary instead of dist/st2bot
+ *     --before PATH      also measure an older build, interleaved: a before/after in one run
  *     --cpu-prof DIR     st2bot writes a CPU profile per run into DIR
  *
  * - The StackStorm stand-in (scripts/bench/standin.ts: the emulator) runs as its own process and
@@ -31,13 +32,15 @@ import { AliasIndex } from "../../src/st2/aliases/index.ts";
 import { formatPatterns, type ActionAlias } from "../../src/st2/aliases/types.ts";
 import { benchAliases } from "./standin.ts";
 
-const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !["--cpu-prof", "--binary"].includes(all[i - 1] ?? ""));
+const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !["--cpu-prof", "--binary", "--before"].includes(all[i - 1] ?? ""));
 const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const ROUNDS = Number(args[0] ?? 3);
 const PER_ROUND = Number(args[1] ?? 400);
 const BURST = 5000;
 const root = join(import.meta.dir, "..", "..");
 const BINARY = flag("--binary") ?? join(root, "dist", "st2bot");
+/** `--before PATH`: an older st2bot binary, run interleaved with the others as a third client. */
+const BEFORE = flag("--before");
 const bun = process.execPath;
 const now = () => performance.timeOrigin + performance.now();
 const work = mkdtempSync(join(tmpdir(), "st2bot-outside-"));
@@ -197,14 +200,16 @@ interface RunResult {
   rssBurst: number;
 }
 
-async function run(kind: "floor" | "st2bot", standin: StandIn, distinct: string[], commands: string[], table: string): Promise<RunResult> {
+type Kind = "floor" | "st2bot" | "before";
+
+async function run(kind: Kind, standin: StandIn, distinct: string[], commands: string[], table: string): Promise<RunResult> {
   const dir = mkdtempSync(join(work, `${kind}-`));
   const config = join(dir, "st2bot.toml");
   writeFileSync(
     config,
     `[bot]\ndata_dir = ${JSON.stringify(dir)}\n[web]\nport = 0\n[stackstorm]\napi_url = "${standin.url}/api/v1"\nauth_url = "${standin.url}/auth/v1"\nstream_url = "${standin.url}/stream/v1"\n[stackstorm.api_auth]\napikey = "${standin.key}"\n[text]\nroom = "bench"\n`,
   );
-  const cmd = kind === "floor" ? [join(root, "dist", "bench-floor")] : [BINARY, "run", "-c", config];
+  const cmd = kind === "floor" ? [join(root, "dist", "bench-floor")] : [kind === "before" ? BEFORE! : BINARY, "run", "-c", config];
   const mark = standin.child.lines.length;
   const t0 = now();
   // `--cpu-prof DIR`: st2bot writes a CPU profile per run into DIR (BUN_OPTIONS reaches the compiled binary).
@@ -225,7 +230,7 @@ async function run(kind: "floor" | "st2bot", standin: StandIn, distinct: string[
     const firstRequest = standin.child.lines.slice(mark).find((l) => l.text.startsWith("t "));
     if (firstRequest) phases["first request"] = Number(firstRequest.text.split(" ")[1]) - t0;
     const lists = standin.stamps(mark, "GET", "/api/v1/actionalias").filter((s) => s.at < req.at);
-    if (lists.length) phases[`alias listing (${lists.length} pages)`] = lists[lists.length - 1]!.at - t0;
+    if (lists.length) phases["last alias page requested"] = lists[lists.length - 1]!.at - t0;
     const streamAt = firstOf("GET", "/stream/v1/stream");
     if (streamAt) phases["stream opened"] = streamAt - t0;
     await Bun.sleep(1000);
@@ -281,7 +286,7 @@ async function run(kind: "floor" | "st2bot", standin: StandIn, distinct: string[
 }
 
 /** st2bot against `aliases` aliases: exec → first command, idle RSS. */
-async function bigRun(aliases: number): Promise<{ startRequest: number; rss: number; lists: number }> {
+async function bigRun(aliases: number, binary: string): Promise<{ startRequest: number; rss: number; lists: number }> {
   const standin = new StandIn(aliases);
   await standin.ready();
   try {
@@ -290,7 +295,7 @@ async function bigRun(aliases: number): Promise<{ startRequest: number; rss: num
     writeFileSync(config, `[bot]\ndata_dir = ${JSON.stringify(dir)}\n[web]\nport = 0\n[stackstorm]\napi_url = "${standin.url}/api/v1"\nauth_url = "${standin.url}/auth/v1"\nstream_url = "${standin.url}/stream/v1"\n[stackstorm.api_auth]\napikey = "${standin.key}"\n[text]\nroom = "bench"\n`);
     const mark = standin.child.lines.length;
     const t0 = now();
-    const child = new Child([BINARY, "run", "-c", config]);
+    const child = new Child([binary, "run", "-c", config]);
     try {
       child.write(`!st2 tool1 restart service1 web\n`);
       const req = await standin.nextStamp(mark, "POST", "/api/v1/aliasexecution", "the first request with many aliases");
@@ -325,45 +330,53 @@ async function main(): Promise<void> {
   for (let i = 0; i < PER_ROUND; i++) order.push(commands[(i * 7919) % commands.length]!);
   console.log(`outside: stand-in with 238 aliases (198 exchange + 40 samples), ${commands.length} distinct commands, ${ROUNDS} rounds × ${PER_ROUND} commands per client (after one pass over the distinct commands), burst ${BURST}`);
 
-  const results: Record<"floor" | "st2bot", RunResult[]> = { floor: [], st2bot: [] };
+  const kinds: Kind[] = BEFORE ? ["floor", "st2bot", "before"] : ["floor", "st2bot"];
+  const results: Record<Kind, RunResult[]> = { floor: [], st2bot: [], before: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    const pair: ("floor" | "st2bot")[] = r % 2 === 0 ? ["floor", "st2bot"] : ["st2bot", "floor"];
-    for (const kind of pair) {
+    // Each round in another order, so no client always runs on a warmer (or busier) machine.
+    const turn = kinds.map((_, i) => kinds[(i + r) % kinds.length]!);
+    for (const kind of r % 2 === 0 ? turn : turn.reverse()) {
       const res = await run(kind, standin, commands, order, tableFile);
       results[kind].push(res);
       console.log(`  round ${r + 1} ${kind.padEnd(6)}: request p50 ${pct(res.toRequest, 50).toFixed(2)} p99 ${pct(res.toRequest, 99).toFixed(2)} ms; ack p50 ${pct(res.toAck, 50).toFixed(2)} ms; burst ${Math.round(res.burstRate)}/s; start ${res.startRequest.toFixed(0)} ms ${JSON.stringify(Object.fromEntries(Object.entries(res.phases).map(([k, v]) => [k, Math.round(v)])))}; RSS ${res.rssIdle.toFixed(0)}/${res.rssBurst.toFixed(0)} MB`);
     }
   }
   await standin.child.stop();
-  const big = await bigRun(5000);
+  const big = await bigRun(5000, BINARY);
+  const bigBefore = BEFORE ? await bigRun(5000, BEFORE) : undefined;
 
-  const all = (kind: "floor" | "st2bot", f: (r: RunResult) => number[]) => results[kind].flatMap(f);
-  const med = (kind: "floor" | "st2bot", f: (r: RunResult) => number) => median(results[kind].map(f));
-  type Row = [string, number, number, string, string, boolean?];
+  const all = (kind: Kind, f: (r: RunResult) => number[]) => results[kind].flatMap(f);
+  const med = (kind: Kind, f: (r: RunResult) => number) => median(results[kind].map(f));
+  type Row = { label: string; unit: string; target: string; value: (kind: Kind) => number };
   const rows: Row[] = [];
   for (const [label, f] of [["line → execution request", (r: RunResult) => r.toRequest], ["line → ack printed", (r: RunResult) => r.toAck], ["line → result printed", (r: RunResult) => r.toDone]] as const) {
     for (const p of [50, 90, 99, 100]) {
       const target = label.includes("request") ? (p === 50 ? "≤ 1.2×" : p === 99 ? "≤ 1.5×" : "") : label.includes("ack") && p === 50 ? "≤ 1.3×" : "";
-      rows.push([`${label}, ${p === 100 ? "max" : `p${p}`}`, pct(all("floor", f), p), pct(all("st2bot", f), p), "ms", target]);
+      rows.push({ label: `${label}, ${p === 100 ? "max" : `p${p}`}`, unit: "ms", target, value: (k) => pct(all(k, f), p) });
     }
   }
-  rows.push(["line → request, first use of a format, p50 / p99", pct(all("floor", (r) => r.firstUse), 50), pct(all("st2bot", (r) => r.firstUse), 50), "ms", ""]);
-  rows.push(["", pct(all("floor", (r) => r.firstUse), 99), pct(all("st2bot", (r) => r.firstUse), 99), "ms", ""]);
-  rows.push(["burst of 5,000 → chat (st2bot: each on disk first)", med("floor", (r) => r.burstRate), med("st2bot", (r) => r.burstRate), "msg/s", "≥ 0.6×", true]);
-  rows.push(["exec → first command's request", med("floor", (r) => r.startRequest), med("st2bot", (r) => r.startRequest), "ms", "≤ 150 ms"]);
-  rows.push(["exec → first command's ack", med("floor", (r) => r.startAck), med("st2bot", (r) => r.startAck), "ms", ""]);
-  rows.push(["RSS idle (238 aliases)", med("floor", (r) => r.rssIdle), med("st2bot", (r) => r.rssIdle), "MB", "≤ 45 MB"]);
-  rows.push(["RSS after the burst", med("floor", (r) => r.rssBurst), med("st2bot", (r) => r.rssBurst), "MB", "≤ 55 MB"]);
+  for (const p of [50, 99]) rows.push({ label: `line → request, first use of a format, p${p}`, unit: "ms", target: "", value: (k) => pct(all(k, (r) => r.firstUse), p) });
+  rows.push({ label: "burst of 5,000 → chat (st2bot: each on disk first)", unit: "msg/s", target: "≥ 0.6×", value: (k) => med(k, (r) => r.burstRate) });
+  rows.push({ label: "exec → first command's request", unit: "ms", target: "≤ 150 ms", value: (k) => med(k, (r) => r.startRequest) });
+  rows.push({ label: "exec → first command's ack", unit: "ms", target: "", value: (k) => med(k, (r) => r.startAck) });
+  rows.push({ label: "RSS idle (238 aliases)", unit: "MB", target: "≤ 45 MB", value: (k) => med(k, (r) => r.rssIdle) });
+  rows.push({ label: "RSS after the burst", unit: "MB", target: "≤ 55 MB", value: (k) => med(k, (r) => r.rssBurst) });
 
-  console.log(`\n| figure | floor | st2bot | st2bot / floor | target |\n| --- | --- | --- | --- | --- |`);
-  for (const [label, floor, bot, unit, target, higherBetter] of rows) {
-    const ratio = higherBetter ? bot / floor : bot / floor;
-    const d = unit === "ms" ? 2 : 0;
-    console.log(`| ${label} | ${floor.toFixed(d)} ${unit} | ${bot.toFixed(d)} ${unit} | ${ratio.toFixed(2)}× | ${target} |`);
+  const bots = kinds.filter((k) => k !== "floor");
+  console.log(`\n| figure | floor | ${bots.map((k) => `${k} | ${k} / floor`).join(" | ")} | target |\n|${" --- |".repeat(2 + bots.length * 2 + 1)}`);
+  for (const row of rows) {
+    const d = row.unit === "ms" ? 2 : 0;
+    const floor = row.value("floor");
+    const cells = bots.map((k) => `${row.value(k).toFixed(d)} ${row.unit} | ${(row.value(k) / floor).toFixed(2)}×`);
+    console.log(`| ${row.label} | ${floor.toFixed(d)} ${row.unit} | ${cells.join(" | ")} | ${row.target} |`);
   }
-  const phases = Object.keys(results.st2bot[0]!.phases);
-  console.log(`| st2bot start-up phases (median) | | ${phases.map((k) => `${k}: ${Math.round(med("st2bot", (r) => r.phases[k] ?? NaN))}`).join("; ")} | | |`);
-  console.log(`| st2bot with 5,000 aliases: exec → first request; RSS idle | | ${big.startRequest.toFixed(0)} ms; ${big.rss.toFixed(0)} MB (${big.lists} listing requests) | | ≤ 65 MB |`);
+  for (const k of bots) {
+    const phases = Object.keys(results[k][0]!.phases);
+    console.log(`${k} start-up phases, ms after exec (median): ${phases.map((p) => `${p}: ${Math.round(med(k, (r) => r.phases[p] ?? NaN))}`).join("; ")}`);
+  }
+  for (const [k, b] of [["st2bot", big], ["before", bigBefore]] as const) {
+    if (b) console.log(`${k} with 5,000 aliases: exec → first request ${b.startRequest.toFixed(0)} ms; idle RSS ${b.rss.toFixed(0)} MB (target ≤ 65 MB); ${b.lists} listing requests`);
+  }
   rmSync(work, { recursive: true, force: true });
 }
 
