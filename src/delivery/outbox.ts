@@ -153,6 +153,10 @@ export class Outbox {
   private delivered = 0;
   private failedAttempts = 0;
   private waiters: Array<() => void> = [];
+  /** Written since the last checkpoint; when the last write was (see `wrote`). */
+  private dirty = false;
+  private lastWriteAt = 0;
+  private checkpointTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(opts: OutboxOptions) {
     this.opts = opts;
@@ -225,6 +229,7 @@ export class Outbox {
     const payload = JSON.stringify(a);
     const deadReason = target ? null : "the announcement names neither a channel nor a user";
     const id = Number(this.sql.insert.run(key, payload, source, now, deadReason ? 1 : 0, deadReason).lastInsertRowid);
+    this.wrote();
     return { id, key, payload, acceptedAt: now, announcement: a, deadReason };
   }
 
@@ -285,6 +290,39 @@ export class Outbox {
     await Promise.race([Promise.allSettled(inflight), grace]);
     clearTimeout(timer);
     this.flushDone();
+    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = undefined;
+  }
+
+  /**
+   * Checkpoints the WAL once the outbox has been idle for CHECKPOINT_IDLE_MS, instead of in the
+   * middle of a command's commit (SQLite's automatic checkpoint, an fsync of the WAL and of the
+   * database, is left as a backstop at a much larger WAL: see store/db.ts).
+   */
+  private wrote(): void {
+    this.dirty = true;
+    this.lastWriteAt = performance.now();
+    if (this.checkpointTimer || this.stopped) return;
+    this.checkpointTimer = setTimeout(() => this.checkpointIfIdle(), CHECKPOINT_IDLE_MS);
+    this.checkpointTimer.unref?.();
+  }
+
+  private checkpointIfIdle(): void {
+    this.checkpointTimer = undefined;
+    if (!this.dirty || this.stopped) return;
+    const quiet = performance.now() - this.lastWriteAt;
+    if (quiet < CHECKPOINT_IDLE_MS) {
+      this.checkpointTimer = setTimeout(() => this.checkpointIfIdle(), CHECKPOINT_IDLE_MS - quiet);
+      this.checkpointTimer.unref?.();
+      return;
+    }
+    this.dirty = false;
+    try {
+      this.db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+    } catch (err) {
+      // The WAL only grows until the next one (or SQLite's own); nothing is lost.
+      log.warn("could not checkpoint the database's write-ahead log", { error: String(err) });
+    }
   }
 
   /** Pending (in memory) and dead (from the database) counts, and this run's totals. */
@@ -549,6 +587,7 @@ export class Outbox {
     this.done = [];
     try {
       this.sql.deleteMany(batch);
+      this.wrote();
     } catch (err) {
       // The rows stay: they will be sent again after a restart (at least once, never lost).
       log.error("could not delete delivered messages from the outbox", { count: batch.length, error: String(err) });
@@ -590,6 +629,8 @@ function entryOf(row: Row): Entry {
   };
 }
 
+/** How long the outbox must be idle before the WAL is checkpointed. */
+const CHECKPOINT_IDLE_MS = 200;
 /** Sends a lane makes before letting the event loop run. */
 const YIELD_EVERY = 32;
 /** Confirmed sends whose rows may wait for one batched DELETE. */

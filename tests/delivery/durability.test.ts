@@ -5,7 +5,7 @@
  * the connection's `synchronous` setting at the moment of each INSERT.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryBackend } from "../../src/chat/memory.ts";
@@ -25,7 +25,8 @@ const NORMAL = 1;
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), "st2bot-durable-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const db = openDatabase(join(dir, "st2bot.sqlite"));
+  const path = join(dir, "st2bot.sqlite");
+  const db = openDatabase(path);
   cleanups.push(() => db.close());
   db.exec(`CREATE TABLE sync_seen (source TEXT, sync INTEGER);
     CREATE TRIGGER outbox_sync AFTER INSERT ON outbox BEGIN
@@ -36,7 +37,7 @@ function setup() {
   cleanups.push(() => outbox.stop());
   const seen = () => db.query("SELECT source, sync FROM sync_seen").all() as { source: string; sync: number }[];
   const setting = () => (db.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
-  return { db, outbox, backend, seen, setting };
+  return { db, outbox, backend, seen, setting, path };
 }
 
 describe("durable acceptance", () => {
@@ -65,5 +66,19 @@ describe("durable acceptance", () => {
     outbox.enqueue({ message: "ack", channel: "#ops" }, "bot");
     expect(seen()).toEqual([{ source: "bot", sync: NORMAL }]);
     expect(setting()).toBe(NORMAL);
+  });
+});
+
+describe("WAL checkpoints", () => {
+  test("happen once the outbox is idle, not only when a commit crosses SQLite's limit", async () => {
+    const { outbox, path } = setup();
+    const before = statSync(path).size;
+    // ~1 MB (about 250 pages): far below SQLite's automatic checkpoint, so without the idle
+    // checkpoint every byte would still be in the WAL and the database file would not grow.
+    for (let i = 0; i < 20; i++) outbox.enqueue({ message: "x".repeat(50_000), channel: "#ops" }, "webhook");
+    expect(statSync(path).size).toBe(before);
+    const deadline = Date.now() + 3000;
+    while (statSync(path).size === before && Date.now() < deadline) await Bun.sleep(20);
+    expect(statSync(path).size).toBeGreaterThan(before + 900_000);
   });
 });
