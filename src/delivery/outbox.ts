@@ -2,6 +2,10 @@
  * The durable outbox. Every announcement (StackStorm stream, webhook, the bot itself) is written
  * to SQLite before anything else and deleted only after the chat backend confirmed the send.
  *
+ * Durability: what a webhook or the stream hands over is committed with synchronous=FULL (fsync
+ * before the commit returns: survives a power loss); the bot's own replies with NORMAL (survive
+ * a crash of st2bot; a power loss can take the last ones). See `durably`.
+ *
  * Delivery guarantee: at least once. A message is lost only if the database file is. A message
  * can be sent twice when st2bot dies (kill -9, power loss) after the backend confirmed a part
  * and before that confirmation reached the database: the deletes of confirmed messages are
