@@ -110,6 +110,14 @@ interface Lane {
   inflight?: Promise<void>;
 }
 
+/** An announcement waiting for this turn's batch; `resolve`/`reject` when someone waits (`accept`). */
+interface Waiting {
+  a: Announcement;
+  source: OutboxSource;
+  resolve?: (id: number) => void;
+  reject?: (err: Error) => void;
+}
+
 /** A message stored but not yet handed to delivery (see `admit`). */
 interface Stored {
   id: number;
@@ -149,7 +157,7 @@ export class Outbox {
   private readonly sql: ReturnType<typeof prepare>;
   private done: Entry[] = [];
   private flushScheduled = false;
-  private batch: { a: Announcement; source: OutboxSource }[] = [];
+  private batch: Waiting[] = [];
   private batchRetry: ReturnType<typeof setTimeout> | undefined;
   private started = false;
   private stopped = false;
@@ -191,6 +199,18 @@ export class Outbox {
     if (this.batch.push({ a, source }) === 1) setImmediate(() => this.flushBatch());
   }
 
+  /**
+   * Like `enqueue`, for callers that can wait (the webhook answers 202 once this resolves):
+   * joins this turn's batch, so concurrent posts share one durable commit (one fsync) instead
+   * of one each. Resolves with the id once committed; rejects if it could not be stored (the
+   * sender then hears an error and retries: nothing is kept that it was not told about).
+   */
+  accept(a: Announcement, source: OutboxSource): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.batch.push({ a, source, resolve, reject }) === 1) setImmediate(() => this.flushBatch());
+    });
+  }
+
   private flushBatch(): void {
     if (this.batchRetry) clearTimeout(this.batchRetry);
     this.batchRetry = undefined;
@@ -201,9 +221,12 @@ export class Outbox {
     try {
       stored = this.durably(() => this.db.transaction(() => items.map(({ a, source }) => this.store(a, source)))());
     } catch (err) {
+      // Whoever waits hears the failure now; the stream's announcements (no one to tell) are kept.
+      for (const w of items) w.reject?.(err instanceof Error ? err : new Error(String(err)));
       // Runs from setImmediate: a throw would crash st2bot and lose every message held here.
       // Keep them and try again (a full disk or a locked database may well clear).
-      this.batch = items.concat(this.batch);
+      this.batch = items.filter((w) => !w.reject).concat(this.batch);
+      if (this.batch.length === 0) return;
       if (this.stopped) {
         log.error("MESSAGES NOT STORED: the outbox could not write them while stopping", { count: this.batch.length, error: String(err) });
         this.batch = [];
@@ -214,7 +237,10 @@ export class Outbox {
       return;
     }
     // Delivery starts only after the transaction committed, so nothing is sent that a rollback undid.
-    for (const s of stored) this.admit(s);
+    stored.forEach((s, i) => {
+      this.admit(s);
+      items[i]!.resolve?.(s.id);
+    });
   }
 
   private insert(a: Announcement, source: OutboxSource): number {

@@ -82,3 +82,32 @@ describe("WAL checkpoints", () => {
     expect(statSync(path).size).toBeGreaterThan(before + 900_000);
   });
 });
+
+describe("accept: durable and batched", () => {
+  test("concurrent accepts share one durable commit and resolve with their stored ids", async () => {
+    const { db, outbox, backend, seen } = setup();
+    outbox.start();
+    const exec = db.exec.bind(db);
+    let fullCommits = 0;
+    db.exec = ((sql: string) => {
+      if (/synchronous = FULL/.test(sql)) fullCommits++;
+      return exec(sql);
+    }) as typeof db.exec;
+    const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => outbox.accept({ message: `w${i}`, channel: "#ops" }, "webhook")));
+    expect(fullCommits).toBe(1);
+    expect(new Set(ids).size).toBe(20);
+    expect(seen().length).toBe(20);
+    expect(seen().every((r) => r.sync === FULL)).toBe(true);
+    expect(await outbox.drain(5000)).toBe(true);
+    expect(backend.sent.map((m) => m.text)).toEqual(Array.from({ length: 20 }, (_, i) => `w${i}`));
+  });
+
+  test("a message that cannot be stored rejects its accept and is not kept for a retry", async () => {
+    const { db, outbox } = setup();
+    db.exec("DROP TRIGGER outbox_sync; ALTER TABLE outbox RENAME TO outbox_gone");
+    await expect(outbox.accept({ message: "lost?", channel: "#ops" }, "webhook")).rejects.toThrow();
+    db.exec("ALTER TABLE outbox_gone RENAME TO outbox");
+    await Bun.sleep(1200);
+    expect((db.query("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n).toBe(0);
+  });
+});
