@@ -13,7 +13,8 @@
  *   previous one's ack and result were printed) and stamps its stdout as it reads it.
  * - The floor is scripts/bench/floor.ts, compiled the same way: a ~40-line client that reads a
  *   line, POSTs it, prints the answer and prints stream announcements, storing nothing.
- * - Runs alternate floor / st2bot, each a fresh process: start-up (exec → first command's
+ * - Runs alternate floor / st2bot, each a fresh process, started twice (the first start
+ *   creates the database; the timed one is a restart): start-up (exec → first command's
  *   request at the stand-in, and its ack), idle RSS, then every distinct command once (the
  *   first use of a format builds its RegExp: printed apart as "first use"), then the timed
  *   commands (steady state), then a
@@ -192,6 +193,8 @@ interface RunResult {
   toDone: number[];
   /** Line → request for each command's first use in this process. */
   firstUse: number[];
+  /** Exec → the first command's request, on a new database. */
+  firstStart: number;
   startRequest: number;
   startAck: number;
   phases: Record<string, number>;
@@ -210,21 +213,29 @@ async function run(kind: Kind, standin: StandIn, distinct: string[], commands: s
     `[bot]\ndata_dir = ${JSON.stringify(dir)}\n[web]\nport = 0\n[stackstorm]\napi_url = "${standin.url}/api/v1"\nauth_url = "${standin.url}/auth/v1"\nstream_url = "${standin.url}/stream/v1"\n[stackstorm.api_auth]\napikey = "${standin.key}"\n[text]\nroom = "bench"\n`,
   );
   const cmd = kind === "floor" ? [join(root, "dist", "bench-floor")] : [kind === "before" ? BEFORE! : BINARY, "run", "-c", config];
-  const mark = standin.child.lines.length;
-  const t0 = now();
   // `--cpu-prof DIR`: st2bot writes a CPU profile per run into DIR (BUN_OPTIONS reaches the compiled binary).
   const prof = flag("--cpu-prof");
   const profile: Record<string, string> = kind === "st2bot" && prof ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}` } : {};
-  const child = new Child(cmd, { ST2_URL: standin.url, ST2_API_KEY: standin.key, FLOOR_TABLE: table, ...profile });
-  try {
-    // Start-up: the first command is on stdin from the first moment.
-    const isAck = (s: string) => s === "[#bench] ack";
-    const isDone = (s: string) => s === "[#bench] done";
+  const isAck = (s: string) => s === "[#bench] ack";
+  const isDone = (s: string) => s === "[#bench] done";
+  /** Starts the client with the first command on stdin from the first moment; resolves at its ack. */
+  const start = async () => {
+    const mark = standin.child.lines.length;
+    const t0 = now();
+    const child = new Child(cmd, { ST2_URL: standin.url, ST2_API_KEY: standin.key, FLOOR_TABLE: table, ...profile });
     child.write(`!st2 ${commands[0]}\n`);
     const req = await standin.nextStamp(mark, "POST", "/api/v1/aliasexecution", `${kind}'s first execution request`);
     const ack = await child.waitLine(0, isAck, `${kind}'s first ack`);
     // Its result may have been published before the stream was open: StackStorm has no replay.
     await standin.nextStamp(mark, "GET", "/stream/v1/stream", `${kind}'s stream`);
+    return { child, mark, t0, req, ack };
+  };
+  // The first start creates the database; the timed run is a restart, as after an upgrade.
+  const first = await start();
+  const firstStart = first.req.at - first.t0;
+  await first.child.stop();
+  const { child, mark, t0, req, ack } = await start();
+  try {
     const phases: Record<string, number> = {};
     const firstOf = (method: string, path: string) => standin.stamps(mark, method, path)[0]?.at;
     const firstRequest = standin.child.lines.slice(mark).find((l) => l.text.startsWith("t "));
@@ -278,7 +289,7 @@ async function run(kind: Kind, standin: StandIn, distinct: string[], commands: s
     }
     await Bun.sleep(1000);
     const rssBurst = child.rssMb();
-    return { toRequest, toAck, toDone, firstUse, startRequest: req.at - t0, startAck: child.lines[ack]!.at - t0, phases, burstRate: BURST / ((last - first) / 1000), rssIdle, rssBurst };
+    return { toRequest, toAck, toDone, firstUse, firstStart, startRequest: req.at - t0, startAck: child.lines[ack]!.at - t0, phases, burstRate: BURST / ((last - first) / 1000), rssIdle, rssBurst };
   } finally {
     await child.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -357,7 +368,8 @@ async function main(): Promise<void> {
   }
   for (const p of [50, 99]) rows.push({ label: `line → request, first use of a format, p${p}`, unit: "ms", target: "", value: (k) => pct(all(k, (r) => r.firstUse), p) });
   rows.push({ label: "burst of 5,000 → chat (st2bot: each on disk first)", unit: "msg/s", target: "≥ 0.6×", value: (k) => med(k, (r) => r.burstRate) });
-  rows.push({ label: "exec → first command's request", unit: "ms", target: "≤ 150 ms", value: (k) => med(k, (r) => r.startRequest) });
+  rows.push({ label: "exec → first command's request (restart)", unit: "ms", target: "≤ 150 ms", value: (k) => med(k, (r) => r.startRequest) });
+  rows.push({ label: "exec → first command's request (first start: new database)", unit: "ms", target: "", value: (k) => med(k, (r) => r.firstStart) });
   rows.push({ label: "exec → first command's ack", unit: "ms", target: "", value: (k) => med(k, (r) => r.startAck) });
   rows.push({ label: "RSS idle (238 aliases)", unit: "MB", target: "≤ 45 MB", value: (k) => med(k, (r) => r.rssIdle) });
   rows.push({ label: "RSS after the burst", unit: "MB", target: "≤ 55 MB", value: (k) => med(k, (r) => r.rssBurst) });
