@@ -48,9 +48,6 @@ export function openDatabase(path: string): Database {
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA busy_timeout = 5000");
-  // The outbox checkpoints when idle (delivery/outbox.ts); SQLite's own checkpoint, run inside
-  // whichever commit crosses the limit, only caps the WAL (10,000 pages, ~40 MB) under load.
-  db.exec("PRAGMA wal_autocheckpoint = 10000");
   migrate(db);
   return db;
 }
