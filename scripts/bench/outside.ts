@@ -63,6 +63,9 @@ function build(): void {
 
 // ---- processes ----
 
+/** Every process started, so a failed run can end them all. */
+const children: Child[] = [];
+
 /** A child whose stdout lines are stamped as they are read. */
 class Child {
   readonly proc: Subprocess<"pipe", "pipe", "pipe">;
@@ -72,6 +75,7 @@ class Child {
 
   constructor(cmd: string[], env: Record<string, string> = {}) {
     this.proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+    children.push(this);
     void this.read();
     void this.readErr(this.proc.stderr);
   }
@@ -389,7 +393,12 @@ async function main(): Promise<void> {
   for (const [k, b] of [["st2bot", big], ["before", bigBefore]] as const) {
     if (b) console.log(`${k} with 5,000 aliases: exec → first request ${b.startRequest.toFixed(0)} ms; idle RSS ${b.rss.toFixed(0)} MB (target ≤ 65 MB); ${b.lists} listing requests`);
   }
-  rmSync(work, { recursive: true, force: true });
 }
 
-await main();
+try {
+  await main();
+} finally {
+  // Also after a failure: no stand-in left running, no temporary directory left behind.
+  for (const c of children) if (c.proc.exitCode === null) c.proc.kill();
+  rmSync(work, { recursive: true, force: true });
+}
