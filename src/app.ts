@@ -204,9 +204,14 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   teardown.push(["chat backend", () => backend.stop()]);
   outbox.start();
   teardown.push(["outbox", () => outbox.stop()]);
-  // Aliases first, so the first chat line already finds them; a StackStorm that is down
-  // does not stop st2bot: the stream's reconnect and the timer load them later.
-  const loaded = await aliases.refresh();
+  // The stream and the one alias listing of the start-up run concurrently (the stream's first
+  // connect does not list again while this listing is in flight or done). Aliases before chat,
+  // so the first chat line already finds them; a StackStorm that is down does not stop
+  // st2bot: the stream's reconnect and the timer load them later.
+  const loading = aliases.refresh();
+  stream.stream.start();
+  teardown.push(["stream", () => stream.stream.stop()]);
+  const loaded = await loading;
   // A refused credential was logged once, with its remedy, by the client.
   if (!loaded && client.health().state !== "failing") log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
   await backend.start(bot.handler);
@@ -214,8 +219,6 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   teardown.push(["alias timer", () => aliases.stop()]);
   client.startHealthCheck(config.stackstorm.timer_update * 1000);
   teardown.push(["StackStorm health check", () => client.stopHealthCheck()]);
-  stream.stream.start();
-  teardown.push(["stream", () => stream.stream.stop()]);
   log.info("st2bot ready", { version: VERSION, backend: backend.name, aliases: aliases.index.size, ms: Date.now() - startedAt.getTime() });
 
   return {
@@ -239,7 +242,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
  */
 function connectStream(config: Config, client: St2Client, aliases: AliasCache, outbox: Outbox, twofactor: TwoFactor, idleTimeoutMs?: number) {
   const inquiries = wireInquiries({ config, enqueue: (a) => outbox.enqueueSoon(a, "stream"), defaultChannel: config.stackstorm.inquiry_channel });
-  const link: { stream?: St2Stream; state: { state: StreamState; detail?: string } } = { state: { state: "idle" } };
+  const link: { stream?: St2Stream; state: { state: StreamState; detail?: string }; connectedOnce?: boolean } = { state: { state: "idle" } };
   link.stream = new St2Stream({
     client,
     routeKey: config.stackstorm.route_key,
@@ -256,7 +259,15 @@ function connectStream(config: Config, client: St2Client, aliases: AliasCache, o
       if (!parsed.ok) log.warn("skipped a malformed announcement", { event: event.name, error: parsed.error });
       else outbox.enqueueSoon(parsed.value, "stream");
     },
-    onConnect: () => void aliases.refresh(),
+    // A reconnect re-syncs (events of the gap are gone). The first connect does not when the
+    // start-up listing is in flight (events from now on are replayed onto its answer) or done:
+    // what changed between that answer and this connect (a few ms at start) is caught by the
+    // timer's next refresh.
+    onConnect: () => {
+      const first = !link.connectedOnce;
+      link.connectedOnce = true;
+      if (!first || !(aliases.refreshing || aliases.loaded)) void aliases.refresh();
+    },
     onState: (s, detail) => (link.state = { state: s, detail }),
   });
   return link as Required<typeof link>;

@@ -1,7 +1,10 @@
 /**
- * Outbox throughput: enqueue N announcements (default 10,000) and deliver them to a
- * MemoryBackend, the database on disk (WAL). Prints msgs/s and p50/p99 latency from enqueue to
- * the confirmed send. Usage: bun scripts/bench/outbox.ts [count] [targets]
+ * Outbox throughput: hand over N announcements (default 10,000) and deliver them to a
+ * MemoryBackend, the database on disk (WAL). Prints msgs/s and p50/p99 latency from hand-over to
+ * the confirmed send, for each way in: the bot's replies (`enqueue`, NORMAL), the stream
+ * (`enqueueSoon`: one FULL commit per turn), the webhook one post at a time (`enqueue`, one FULL
+ * commit each) and the webhook with concurrent posts (`accept`: one FULL commit per turn).
+ * Usage: bun scripts/bench/outbox.ts [count] [targets]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +20,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 }
 
-async function run(label: string, batchSize: number): Promise<void> {
+type Way = "bot" | "stream" | "webhook" | "webhook-accept";
+
+async function run(label: string, batchSize: number, way: Way, n = count): Promise<void> {
+  const count = n;
   const dir = mkdtempSync(join(tmpdir(), "st2bot-bench-"));
   const db = openDatabase(join(dir, "st2bot.db"));
   const backend = new MemoryBackend();
@@ -32,19 +38,31 @@ async function run(label: string, batchSize: number): Promise<void> {
     deadAfterMs: 3_600_000,
     maxRetryDelayMs: 60_000,
     onDelivered: (id) => {
-      latencies.push(performance.now() - enqueuedAt.get(id)!);
+      // Ids are assigned in hand-over order; the stream's stamps are kept in that order too.
+      latencies.push(performance.now() - (enqueuedAt.get(id) ?? stamps[id - 1]!));
       if (++delivered === count) finish();
     },
   });
   outbox.start();
   const t0 = performance.now();
   let inEnqueue = 0;
+  const pending: [{ message: string; channel: string }, number][] = [];
+  const stamps: number[] = [];
   for (let i = 0; i < count; i += batchSize) {
     for (let j = i; j < Math.min(count, i + batchSize); j++) {
       const at = performance.now();
-      const id = outbox.enqueue({ message: `Action core.local completed.\nstatus : succeeded\nexecution: ${j}`, channel: `#room${j % targets}` }, "stream");
-      enqueuedAt.set(id, at);
+      const a = { message: `Action core.local completed.\nstatus : succeeded\nexecution: ${j}`, channel: `#room${j % targets}` };
+      if (way === "bot" || way === "webhook") enqueuedAt.set(outbox.enqueue(a, way), at);
+      else if (way === "stream") pending.push([a, at]);
+      else void outbox.accept(a, "webhook").then((id) => enqueuedAt.set(id, at));
       inEnqueue += performance.now() - at;
+    }
+    // The stream's batches are stored in the turn after they arrived; keep the ids' stamps.
+    if (way === "stream") {
+      for (const [a, at] of pending.splice(0)) {
+        outbox.enqueueSoon(a, "stream");
+        stamps.push(at);
+      }
     }
     // Let delivery run between bursts, as a stream listener would between events.
     await new Promise((resolve) => setImmediate(resolve));
@@ -63,6 +81,8 @@ async function run(label: string, batchSize: number): Promise<void> {
   );
 }
 
-await run("bursts of 100", 100);
-await run("bursts of 1000", 1000);
-await run("one at a time", 1);
+await run("bot replies (enqueue, NORMAL), bursts of 100", 100, "bot");
+await run("stream (enqueueSoon, FULL per turn), bursts of 100", 100, "stream");
+await run("stream (enqueueSoon, FULL per turn), bursts of 1000", 1000, "stream");
+await run("webhook, concurrent posts (accept, FULL per turn), bursts of 100", 100, "webhook-accept");
+await run("webhook, one post at a time (enqueue, FULL each)", 1, "webhook", Math.min(count, 1000));

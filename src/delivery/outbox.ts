@@ -2,6 +2,10 @@
  * The durable outbox. Every announcement (StackStorm stream, webhook, the bot itself) is written
  * to SQLite before anything else and deleted only after the chat backend confirmed the send.
  *
+ * Durability: what a webhook or the stream hands over is committed with synchronous=FULL (fsync
+ * before the commit returns: survives a power loss); the bot's own replies with NORMAL (survive
+ * a crash of st2bot; a power loss can take the last ones). See `durably`.
+ *
  * Delivery guarantee: at least once. A message is lost only if the database file is. A message
  * can be sent twice when st2bot dies (kill -9, power loss) after the backend confirmed a part
  * and before that confirmation reached the database: the deletes of confirmed messages are
@@ -115,6 +119,14 @@ interface Lane {
   inflight?: Promise<void>;
 }
 
+/** An announcement waiting for this turn's batch; `resolve`/`reject` when someone waits (`accept`). */
+interface Waiting {
+  a: Announcement;
+  source: OutboxSource;
+  resolve?: (id: number) => void;
+  reject?: (err: Error) => void;
+}
+
 /** A message stored but not yet handed to delivery (see `admit`). */
 interface Stored {
   id: number;
@@ -155,7 +167,7 @@ export class Outbox {
   private readonly sealer: Sealer;
   private done: Entry[] = [];
   private flushScheduled = false;
-  private batch: { a: Announcement; source: OutboxSource }[] = [];
+  private batch: Waiting[] = [];
   private batchRetry: ReturnType<typeof setTimeout> | undefined;
   private started = false;
   private stopped = false;
@@ -163,6 +175,10 @@ export class Outbox {
   private delivered = 0;
   private failedAttempts = 0;
   private waiters: Array<() => void> = [];
+  /** Written since the last checkpoint; when the last write was (see `wrote`). */
+  private dirty = false;
+  private lastWriteAt = 0;
+  private checkpointTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(opts: OutboxOptions) {
     this.opts = opts;
@@ -208,6 +224,18 @@ export class Outbox {
     if (this.batch.push({ a, source }) === 1) setImmediate(() => this.flushBatch());
   }
 
+  /**
+   * Like `enqueue`, for callers that can wait (the webhook answers 202 once this resolves):
+   * joins this turn's batch, so concurrent posts share one durable commit (one fsync) instead
+   * of one each. Resolves with the id once committed; rejects if it could not be stored (the
+   * sender then hears an error and retries: nothing is kept that it was not told about).
+   */
+  accept(a: Announcement, source: OutboxSource): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.batch.push({ a, source, resolve, reject }) === 1) setImmediate(() => this.flushBatch());
+    });
+  }
+
   private flushBatch(): void {
     if (this.batchRetry) clearTimeout(this.batchRetry);
     this.batchRetry = undefined;
@@ -216,11 +244,14 @@ export class Outbox {
     if (items.length === 0) return;
     let stored: Stored[];
     try {
-      stored = this.db.transaction(() => items.map(({ a, source }) => this.store(a, source)))();
+      stored = this.durably(() => this.db.transaction(() => items.map(({ a, source }) => this.store(a, source)))());
     } catch (err) {
+      // Whoever waits hears the failure now; the stream's announcements (no one to tell) are kept.
+      for (const w of items) w.reject?.(err instanceof Error ? err : new Error(String(err)));
       // Runs from setImmediate: a throw would crash st2bot and lose every message held here.
       // Keep them and try again (a full disk or a locked database may well clear).
-      this.batch = items.concat(this.batch);
+      this.batch = items.filter((w) => !w.reject).concat(this.batch);
+      if (this.batch.length === 0) return;
       if (this.stopped) {
         log.error("MESSAGES NOT STORED: the outbox could not write them while stopping", { count: this.batch.length, error: String(err) });
         this.batch = [];
@@ -231,11 +262,16 @@ export class Outbox {
       return;
     }
     // Delivery starts only after the transaction committed, so nothing is sent that a rollback undid.
-    for (const s of stored) this.admit(s);
+    stored.forEach((s, i) => {
+      this.admit(s);
+      items[i]!.resolve?.(s.id);
+    });
   }
 
   private insert(a: Announcement, source: OutboxSource): number {
-    const stored = this.store(a, source);
+    // What someone else handed over (a webhook's 202) survives a power loss; the bot's own
+    // replies need only survive a crash of st2bot (in the WAL, synced at the next checkpoint).
+    const stored = source === "bot" ? this.store(a, source) : this.durably(() => this.store(a, source));
     this.admit(stored);
     return stored.id;
   }
@@ -248,7 +284,23 @@ export class Outbox {
     const payload = a.secret ? sealBody(this.sealer, a, key) : JSON.stringify(a);
     const deadReason = target ? null : "the announcement names neither a channel nor a user";
     const id = Number(this.sql.insert.run(key, payload, source, now, deadReason ? 1 : 0, deadReason).lastInsertRowid);
+    this.wrote();
     return { id, key, payload, acceptedAt: now, announcement: a, deadReason };
+  }
+
+  /**
+   * Runs `write` with `synchronous = FULL`: its commit returns only once the WAL is on the
+   * disk (fsync), so what it stored survives a power loss, not only a crash. The rest of the
+   * outbox's writes (deletes, progress) stay NORMAL: losing one means a resend, not a loss.
+   */
+  private durably<T>(write: () => T): T {
+    // exec, not a prepared statement: SQLite applies this PRAGMA when it compiles it.
+    this.db.exec("PRAGMA synchronous = FULL");
+    try {
+      return write();
+    } finally {
+      this.db.exec("PRAGMA synchronous = NORMAL");
+    }
   }
 
   /** Hands a stored message to its target's lane (or reports it dead). */
@@ -294,6 +346,40 @@ export class Outbox {
     await Promise.race([Promise.allSettled(inflight), grace]);
     clearTimeout(timer);
     this.flushDone();
+    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = undefined;
+  }
+
+  /**
+   * Checkpoints the WAL once the outbox has been idle for CHECKPOINT_IDLE_MS, so that SQLite's
+   * automatic checkpoint (run inside whichever commit makes the WAL reach 1,000 pages: two
+   * fsyncs in the middle of someone's command) is left for load without pauses, and the WAL
+   * stays small (a FULL commit's fsync is cheaper on a WAL that is rewritten than on one that grows).
+   */
+  private wrote(): void {
+    this.dirty = true;
+    this.lastWriteAt = performance.now();
+    if (this.checkpointTimer || this.stopped) return;
+    this.checkpointTimer = setTimeout(() => this.checkpointIfIdle(), CHECKPOINT_IDLE_MS);
+    this.checkpointTimer.unref?.();
+  }
+
+  private checkpointIfIdle(): void {
+    this.checkpointTimer = undefined;
+    if (!this.dirty || this.stopped) return;
+    const quiet = performance.now() - this.lastWriteAt;
+    if (quiet < CHECKPOINT_IDLE_MS) {
+      this.checkpointTimer = setTimeout(() => this.checkpointIfIdle(), CHECKPOINT_IDLE_MS - quiet);
+      this.checkpointTimer.unref?.();
+      return;
+    }
+    this.dirty = false;
+    try {
+      this.db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+    } catch (err) {
+      // The WAL only grows until the next one (or SQLite's own); nothing is lost.
+      log.warn("could not checkpoint the database's write-ahead log", { error: String(err) });
+    }
   }
 
   /** Pending (in memory) and dead (from the database) counts, and this run's totals. */
@@ -563,6 +649,7 @@ export class Outbox {
     this.done = [];
     try {
       this.sql.deleteMany(batch);
+      this.wrote();
     } catch (err) {
       // The rows stay: they will be sent again after a restart (at least once, never lost).
       log.error("could not delete delivered messages from the outbox", { count: batch.length, error: String(err) });
@@ -606,6 +693,8 @@ function entryOf(row: Row): Entry {
   };
 }
 
+/** How long the outbox must be idle before the WAL is checkpointed. */
+const CHECKPOINT_IDLE_MS = 100;
 /** Sends a lane makes before letting the event loop run. */
 const YIELD_EVERY = 32;
 /** Confirmed sends whose rows may wait for one batched DELETE. */

@@ -104,6 +104,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
   const serve = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
+    opts.onArrival?.(req.method, url.pathname);
     const query = Object.fromEntries(url.searchParams);
     const parsed = req.method === "GET" || req.method === "HEAD" ? { body: undefined } : await readBody(req);
     const credential = findCredential(req, query);

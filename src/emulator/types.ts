@@ -150,6 +150,11 @@ export interface EmulatorOptions {
   rules?: Record<string, unknown>[];
   /** Called for every request before it is handled (the tests' OpenAPI validator). */
   onRequest?: (req: RecordedRequest) => void;
+  /**
+   * Called first thing when a request arrives, before its body is read (benchmarks stamp the
+   * moment an execution request reaches StackStorm). Opt-in; nothing is done without it.
+   */
+  onArrival?: (method: string, path: string) => void;
   /** No log lines (the demo prints its own). Default true. */
   quiet?: boolean;
 }

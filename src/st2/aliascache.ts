@@ -52,6 +52,11 @@ export class AliasCache {
     return this.current;
   }
 
+  /** Whether a full load is in flight (events arriving meanwhile are replayed onto its answer). */
+  get refreshing(): boolean {
+    return this.loading !== undefined;
+  }
+
   /** Whether a full load has ever succeeded. */
   get loaded(): boolean {
     return this.loadedAt !== undefined;

@@ -1,0 +1,404 @@
+/**
+ * st2bot measured from outside, the way a chat user and an operator feel it, against the floor.
+ *
+ *   bun scripts/bench/outside.ts [rounds=3] [commands per round=400]
+ *     --build            rebuild dist/st2bot first
+ *     --binary PATH      measure another st2bot binary instead of dist/st2bot
+ *     --before PATH      also measure an older build, interleaved: a before/after in one run
+ *     --cpu-prof DIR     st2bot writes a CPU profile per run into DIR
+ *
+ * - The StackStorm stand-in (scripts/bench/standin.ts: the emulator) runs as its own process and
+ *   stamps each request as it arrives; st2bot runs as the compiled binary (dist/st2bot) with the
+ *   text backend; the harness writes chat lines to its stdin one at a time (the next once the
+ *   previous one's ack and result were printed) and stamps its stdout as it reads it.
+ * - The floor is scripts/bench/floor.ts, compiled the same way: a ~40-line client that reads a
+ *   line, POSTs it, prints the answer and prints stream announcements, storing nothing.
+ * - Runs alternate floor / st2bot, each a fresh process, started twice (the first start
+ *   creates the database; the timed one is a restart): start-up (exec → first command's
+ *   request at the stand-in, and its ack), idle RSS, then every distinct command once (the
+ *   first use of a format builds its RegExp: printed apart as "first use"), then the timed
+ *   commands (steady state), then a
+ *   5,000-announcement burst (stand-in's first write → the 5,000th line on stdout), RSS after.
+ * - Then st2bot alone against 5,000 aliases: start-up and idle RSS.
+ * Every st2bot figure is also printed as a ratio to the floor's from the same run.
+ * Clocks: `performance.timeOrigin + performance.now()` in every process (µs-comparable).
+ * It prints; it is never a test.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { compileFormat } from "../../src/st2/aliases/format.ts";
+import { AliasIndex } from "../../src/st2/aliases/index.ts";
+import { formatPatterns, type ActionAlias } from "../../src/st2/aliases/types.ts";
+import { benchAliases } from "./standin.ts";
+
+const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !["--cpu-prof", "--binary", "--before"].includes(all[i - 1] ?? ""));
+const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const ROUNDS = Number(args[0] ?? 3);
+const PER_ROUND = Number(args[1] ?? 400);
+const BURST = 5000;
+const root = join(import.meta.dir, "..", "..");
+const BINARY = flag("--binary") ?? join(root, "dist", "st2bot");
+/** `--before PATH`: an older st2bot binary, run interleaved with the others as a third client. */
+const BEFORE = flag("--before");
+const bun = process.execPath;
+const now = () => performance.timeOrigin + performance.now();
+const work = mkdtempSync(join(tmpdir(), "st2bot-outside-"));
+
+// ---- binaries ----
+
+function build(): void {
+  const st2bot = join(root, "dist", "st2bot");
+  if (process.argv.includes("--build") || (!existsSync(st2bot) && !flag("--binary"))) {
+    if (Bun.spawnSync([bun, join(root, "scripts", "build.ts")], { stdout: "inherit", stderr: "inherit" }).exitCode !== 0) process.exit(1);
+  }
+  const floor = join(root, "dist", "bench-floor");
+  const source = join(import.meta.dir, "floor.ts");
+  if (!existsSync(floor) || statSync(floor).mtimeMs < statSync(source).mtimeMs) {
+    const r = Bun.spawnSync([bun, "build", "--compile", "--minify", source, "--outfile", floor], { stdout: "ignore", stderr: "inherit" });
+    if (r.exitCode !== 0) process.exit(1);
+  }
+}
+
+// ---- processes ----
+
+/** Every process started, so a failed run can end them all. */
+const children: Child[] = [];
+
+/** A child whose stdout lines are stamped as they are read. */
+class Child {
+  readonly proc: Subprocess<"pipe", "pipe", "pipe">;
+  readonly lines: { text: string; at: number }[] = [];
+  stderr = "";
+  private wake: (() => void) | undefined;
+
+  constructor(cmd: string[], env: Record<string, string> = {}) {
+    this.proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+    children.push(this);
+    void this.read();
+    void this.readErr(this.proc.stderr);
+  }
+
+  private async readErr(stream: ReadableStream<Uint8Array>): Promise<void> {
+    for await (const c of stream as unknown as AsyncIterable<Uint8Array>) this.stderr = (this.stderr + new TextDecoder().decode(c)).slice(-3000);
+  }
+
+  private async read(): Promise<void> {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for await (const chunk of this.proc.stdout as unknown as AsyncIterable<Uint8Array>) {
+      const at = now();
+      buffer += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        this.lines.push({ text: buffer.slice(0, nl), at });
+        buffer = buffer.slice(nl + 1);
+      }
+      this.wake?.();
+    }
+    this.wake?.();
+  }
+
+  write(text: string): void {
+    this.proc.stdin.write(text);
+    this.proc.stdin.flush();
+  }
+
+  /** Waits for the first line at or after `from` that passes `test`; returns its index. */
+  async waitLine(from: number, test: (s: string) => boolean, what: string, ms = 20_000): Promise<number> {
+    const deadline = Date.now() + ms;
+    for (let i = from; ; ) {
+      for (; i < this.lines.length; i++) if (test(this.lines[i]!.text)) return i;
+      if (this.proc.exitCode !== null) throw new Error(`${what}: the process exited (${this.proc.exitCode})\n${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${this.stderr}`);
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+
+  rssMb(): number {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.proc.pid}/status`, "utf8"))?.[1]) / 1024;
+  }
+
+  async stop(): Promise<void> {
+    this.proc.kill("SIGTERM");
+    await this.proc.exited;
+  }
+}
+
+/** The stand-in: its URL, and its request stamps parsed as they arrive. */
+class StandIn {
+  readonly child: Child;
+  url = "";
+  key = "";
+  constructor(aliases: number) {
+    this.child = new Child([bun, join(import.meta.dir, "standin.ts"), String(aliases)], { ST2BOT_LOG_LEVEL: "error" });
+  }
+  async ready(): Promise<void> {
+    const i = await this.child.waitLine(0, (s) => s.startsWith("url "), "the stand-in");
+    [, this.url, this.key] = this.child.lines[i]!.text.split(" ") as [string, string, string];
+  }
+  /** Stamps from line index `from` on: `{ at, method, path, index }`. */
+  stamps(from: number, method: string, path: string): { at: number; index: number }[] {
+    const out: { at: number; index: number }[] = [];
+    for (let i = from; i < this.child.lines.length; i++) {
+      const [t, at, m, p] = this.child.lines[i]!.text.split(" ");
+      if (t === "t" && m === method && p === path) out.push({ at: Number(at), index: i });
+    }
+    return out;
+  }
+  async nextStamp(from: number, method: string, path: string, what: string): Promise<{ at: number; index: number }> {
+    const i = await this.child.waitLine(from, (s) => s.endsWith(` ${method} ${path}`) && s.startsWith("t "), what);
+    return { at: Number(this.child.lines[i]!.text.split(" ")[1]), index: i };
+  }
+}
+
+// ---- commands ----
+
+/** Commands built from each alias's own formats that st2bot's engine maps back to that alias and format. */
+async function commandTable(standin: StandIn): Promise<Record<string, [string, string]>> {
+  const aliases = (await benchAliases(238)) as unknown as ActionAlias[];
+  const index = new AliasIndex(aliases);
+  const table: Record<string, [string, string]> = {};
+  let posts = 0;
+  for (const a of aliases) {
+    for (const { representation } of formatPatterns(a.formats)) {
+      let command: string;
+      try {
+        command = compileFormat(representation).exampleCommand((name, i) => `${name.replace(/\W/g, "")}${i + 1}`);
+      } catch {
+        continue;
+      }
+      const m = index.match(command);
+      if (m.kind !== "match" || m.match.alias.name !== a.name || m.match.representation !== representation) continue;
+      // Keep only what StackStorm (the stand-in) accepts, so every line gets its ack.
+      const res = await fetch(`${standin.url}/api/v1/aliasexecution`, {
+        method: "POST",
+        headers: { "St2-Api-Key": standin.key, "content-type": "application/json" },
+        body: JSON.stringify({ name: a.name, format: representation, command, user: "alice", source_channel: "#bench" }),
+      });
+      if (res.status === 201) table[command] = [a.name, representation];
+      posts++;
+    }
+  }
+  // Its stamps must all be in before a run marks where its own begin.
+  while (standin.stamps(0, "POST", "/api/v1/aliasexecution").length < posts) await Bun.sleep(10);
+  return table;
+}
+
+// ---- one run ----
+
+interface RunResult {
+  toRequest: number[];
+  toAck: number[];
+  toDone: number[];
+  /** Line → request for each command's first use in this process. */
+  firstUse: number[];
+  /** Exec → the first command's request, on a new database. */
+  firstStart: number;
+  startRequest: number;
+  startAck: number;
+  phases: Record<string, number>;
+  burstRate: number;
+  rssIdle: number;
+  rssBurst: number;
+}
+
+type Kind = "floor" | "st2bot" | "before";
+
+async function run(kind: Kind, standin: StandIn, distinct: string[], commands: string[], table: string): Promise<RunResult> {
+  const dir = mkdtempSync(join(work, `${kind}-`));
+  const config = join(dir, "st2bot.toml");
+  writeFileSync(
+    config,
+    `[bot]\ndata_dir = ${JSON.stringify(dir)}\n[web]\nport = 0\n[stackstorm]\napi_url = "${standin.url}/api/v1"\nauth_url = "${standin.url}/auth/v1"\nstream_url = "${standin.url}/stream/v1"\n[stackstorm.api_auth]\napikey = "${standin.key}"\n[text]\nroom = "bench"\n`,
+  );
+  const cmd = kind === "floor" ? [join(root, "dist", "bench-floor")] : [kind === "before" ? BEFORE! : BINARY, "run", "-c", config];
+  // `--cpu-prof DIR`: st2bot writes a CPU profile per run into DIR (BUN_OPTIONS reaches the compiled binary).
+  const prof = flag("--cpu-prof");
+  const profile: Record<string, string> = kind === "st2bot" && prof ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}` } : {};
+  const isAck = (s: string) => s === "[#bench] ack";
+  const isDone = (s: string) => s === "[#bench] done";
+  /** Starts the client with the first command on stdin from the first moment; resolves at its ack. */
+  const start = async () => {
+    const mark = standin.child.lines.length;
+    const t0 = now();
+    const child = new Child(cmd, { ST2_URL: standin.url, ST2_API_KEY: standin.key, FLOOR_TABLE: table, ...profile });
+    child.write(`!st2 ${commands[0]}\n`);
+    const req = await standin.nextStamp(mark, "POST", "/api/v1/aliasexecution", `${kind}'s first execution request`);
+    const ack = await child.waitLine(0, isAck, `${kind}'s first ack`);
+    // Its result may have been published before the stream was open: StackStorm has no replay.
+    await standin.nextStamp(mark, "GET", "/stream/v1/stream", `${kind}'s stream`);
+    return { child, mark, t0, req, ack };
+  };
+  // The first start creates the database; the timed run is a restart, as after an upgrade.
+  const first = await start();
+  const firstStart = first.req.at - first.t0;
+  await first.child.stop();
+  const { child, mark, t0, req, ack } = await start();
+  try {
+    const phases: Record<string, number> = {};
+    const firstOf = (method: string, path: string) => standin.stamps(mark, method, path)[0]?.at;
+    const firstRequest = standin.child.lines.slice(mark).find((l) => l.text.startsWith("t "));
+    if (firstRequest) phases["first request"] = Number(firstRequest.text.split(" ")[1]) - t0;
+    const lists = standin.stamps(mark, "GET", "/api/v1/actionalias").filter((s) => s.at < req.at);
+    if (lists.length) phases["last alias page requested"] = lists[lists.length - 1]!.at - t0;
+    const streamAt = firstOf("GET", "/stream/v1/stream");
+    if (streamAt) phases["stream opened"] = streamAt - t0;
+    await Bun.sleep(1000);
+    const rssIdle = child.rssMb();
+    // Every alias listing since start (after the stream connected, too).
+    phases["alias listings in the first second"] = standin.stamps(mark, "GET", "/api/v1/actionalias").length;
+    let line = child.lines.length;
+
+    const toRequest: number[] = [];
+    const toAck: number[] = [];
+    const toDone: number[] = [];
+    let stampFrom = req.index + 1;
+    const firstUse: number[] = [];
+    const WARMUP = distinct.length;
+    for (let i = 0; i < WARMUP + commands.length; i++) {
+      const command = i < WARMUP ? distinct[i]! : commands[i - WARMUP]!;
+      const at = now();
+      child.write(`!st2 ${command}\n`);
+      const stamp = await standin.nextStamp(stampFrom, "POST", "/api/v1/aliasexecution", `${kind}: request for "${command}"`);
+      stampFrom = stamp.index + 1;
+      const a = await child.waitLine(line, isAck, `${kind}: ack for "${command}"`);
+      const d = await child.waitLine(line, isDone, `${kind}: result for "${command}"`);
+      line = Math.max(a, d) + 1;
+      if (i < WARMUP) {
+        firstUse.push(stamp.at - at);
+        continue;
+      }
+      toRequest.push(stamp.at - at);
+      toAck.push(child.lines[a]!.at - at);
+      toDone.push(child.lines[d]!.at - at);
+    }
+
+    // The burst: 5,000 announcements to #burst.
+    const burstMark = standin.child.lines.length;
+    let seen = 0;
+    standin.child.write(`burst ${BURST} #burst\n`);
+    const b = await standin.child.waitLine(burstMark, (s) => s.startsWith("burst "), "the stand-in's burst");
+    const first = Number(standin.child.lines[b]!.text.split(" ")[1]);
+    let last = 0;
+    for (let i = line; seen < BURST; ) {
+      i = await child.waitLine(i, (s) => s.startsWith("[#burst] "), `${kind}: burst (${seen} of ${BURST})`, 60_000);
+      last = child.lines[i]!.at;
+      seen++;
+      i++;
+    }
+    await Bun.sleep(1000);
+    const rssBurst = child.rssMb();
+    return { toRequest, toAck, toDone, firstUse, firstStart, startRequest: req.at - t0, startAck: child.lines[ack]!.at - t0, phases, burstRate: BURST / ((last - first) / 1000), rssIdle, rssBurst };
+  } finally {
+    await child.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** st2bot against `aliases` aliases: exec → first command, idle RSS. */
+async function bigRun(aliases: number, binary: string): Promise<{ startRequest: number; rss: number; lists: number }> {
+  const standin = new StandIn(aliases);
+  await standin.ready();
+  try {
+    const dir = mkdtempSync(join(work, "big-"));
+    const config = join(dir, "st2bot.toml");
+    writeFileSync(config, `[bot]\ndata_dir = ${JSON.stringify(dir)}\n[web]\nport = 0\n[stackstorm]\napi_url = "${standin.url}/api/v1"\nauth_url = "${standin.url}/auth/v1"\nstream_url = "${standin.url}/stream/v1"\n[stackstorm.api_auth]\napikey = "${standin.key}"\n[text]\nroom = "bench"\n`);
+    const mark = standin.child.lines.length;
+    const t0 = now();
+    const child = new Child([binary, "run", "-c", config]);
+    try {
+      child.write(`!st2 tool1 restart service1 web\n`);
+      const req = await standin.nextStamp(mark, "POST", "/api/v1/aliasexecution", "the first request with many aliases");
+      await child.waitLine(0, (s) => s === "[#bench] ack", "the first ack with many aliases");
+      await Bun.sleep(1500);
+      return { startRequest: req.at - t0, rss: child.rssMb(), lists: standin.stamps(mark, "GET", "/api/v1/actionalias").length };
+    } finally {
+      await child.stop();
+    }
+  } finally {
+    await standin.child.stop();
+  }
+}
+
+// ---- figures ----
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+const median = (xs: number[]) => pct(xs, 50);
+
+async function main(): Promise<void> {
+  build();
+  const standin = new StandIn(238);
+  await standin.ready();
+  const tableFile = join(work, "table.json");
+  const table = await commandTable(standin);
+  writeFileSync(tableFile, JSON.stringify(table));
+  const commands = Object.keys(table);
+  const order: string[] = [];
+  for (let i = 0; i < PER_ROUND; i++) order.push(commands[(i * 7919) % commands.length]!);
+  console.log(`outside: stand-in with 238 aliases (198 exchange + 40 samples), ${commands.length} distinct commands, ${ROUNDS} rounds × ${PER_ROUND} commands per client (after one pass over the distinct commands), burst ${BURST}`);
+
+  const kinds: Kind[] = BEFORE ? ["floor", "st2bot", "before"] : ["floor", "st2bot"];
+  const results: Record<Kind, RunResult[]> = { floor: [], st2bot: [], before: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    // Each round in another order, so no client always runs on a warmer (or busier) machine.
+    const turn = kinds.map((_, i) => kinds[(i + r) % kinds.length]!);
+    for (const kind of r % 2 === 0 ? turn : turn.reverse()) {
+      const res = await run(kind, standin, commands, order, tableFile);
+      results[kind].push(res);
+      console.log(`  round ${r + 1} ${kind.padEnd(6)}: request p50 ${pct(res.toRequest, 50).toFixed(2)} p99 ${pct(res.toRequest, 99).toFixed(2)} ms; ack p50 ${pct(res.toAck, 50).toFixed(2)} ms; burst ${Math.round(res.burstRate)}/s; start ${res.startRequest.toFixed(0)} ms ${JSON.stringify(Object.fromEntries(Object.entries(res.phases).map(([k, v]) => [k, Math.round(v)])))}; RSS ${res.rssIdle.toFixed(0)}/${res.rssBurst.toFixed(0)} MB`);
+    }
+  }
+  await standin.child.stop();
+  const big = await bigRun(5000, BINARY);
+  const bigBefore = BEFORE ? await bigRun(5000, BEFORE) : undefined;
+
+  const all = (kind: Kind, f: (r: RunResult) => number[]) => results[kind].flatMap(f);
+  const med = (kind: Kind, f: (r: RunResult) => number) => median(results[kind].map(f));
+  type Row = { label: string; unit: string; target: string; value: (kind: Kind) => number };
+  const rows: Row[] = [];
+  for (const [label, f] of [["line → execution request", (r: RunResult) => r.toRequest], ["line → ack printed", (r: RunResult) => r.toAck], ["line → result printed", (r: RunResult) => r.toDone]] as const) {
+    for (const p of [50, 90, 99, 100]) {
+      const target = label.includes("request") ? (p === 50 ? "≤ 1.2×" : p === 99 ? "≤ 1.5×" : "") : label.includes("ack") && p === 50 ? "≤ 1.3×" : "";
+      rows.push({ label: `${label}, ${p === 100 ? "max" : `p${p}`}`, unit: "ms", target, value: (k) => pct(all(k, f), p) });
+    }
+  }
+  for (const p of [50, 99]) rows.push({ label: `line → request, first use of a format, p${p}`, unit: "ms", target: "", value: (k) => pct(all(k, (r) => r.firstUse), p) });
+  rows.push({ label: "burst of 5,000 → chat (st2bot: each on disk first)", unit: "msg/s", target: "≥ 0.6×", value: (k) => med(k, (r) => r.burstRate) });
+  rows.push({ label: "exec → first command's request (restart)", unit: "ms", target: "≤ 150 ms", value: (k) => med(k, (r) => r.startRequest) });
+  rows.push({ label: "exec → first command's request (first start: new database)", unit: "ms", target: "", value: (k) => med(k, (r) => r.firstStart) });
+  rows.push({ label: "exec → first command's ack", unit: "ms", target: "", value: (k) => med(k, (r) => r.startAck) });
+  rows.push({ label: "RSS idle (238 aliases)", unit: "MB", target: "≤ 45 MB", value: (k) => med(k, (r) => r.rssIdle) });
+  rows.push({ label: "RSS after the burst", unit: "MB", target: "≤ 55 MB", value: (k) => med(k, (r) => r.rssBurst) });
+
+  const bots = kinds.filter((k) => k !== "floor");
+  console.log(`\n| figure | floor | ${bots.map((k) => `${k} | ${k} / floor`).join(" | ")} | target |\n|${" --- |".repeat(2 + bots.length * 2 + 1)}`);
+  for (const row of rows) {
+    const d = row.unit === "ms" ? 2 : 0;
+    const floor = row.value("floor");
+    const cells = bots.map((k) => `${row.value(k).toFixed(d)} ${row.unit} | ${(row.value(k) / floor).toFixed(2)}×`);
+    console.log(`| ${row.label} | ${floor.toFixed(d)} ${row.unit} | ${cells.join(" | ")} | ${row.target} |`);
+  }
+  for (const k of bots) {
+    const phases = Object.keys(results[k][0]!.phases);
+    console.log(`${k} start-up phases, ms after exec (median): ${phases.map((p) => `${p}: ${Math.round(med(k, (r) => r.phases[p] ?? NaN))}`).join("; ")}`);
+  }
+  for (const [k, b] of [["st2bot", big], ["before", bigBefore]] as const) {
+    if (b) console.log(`${k} with 5,000 aliases: exec → first request ${b.startRequest.toFixed(0)} ms; idle RSS ${b.rss.toFixed(0)} MB (target ≤ 65 MB); ${b.lists} listing requests`);
+  }
+}
+
+try {
+  await main();
+} finally {
+  // Also after a failure: no stand-in left running, no temporary directory left behind.
+  for (const c of children) if (c.proc.exitCode === null) c.proc.kill();
+  rmSync(work, { recursive: true, force: true });
+}
