@@ -27,6 +27,9 @@ import { loginPlugin } from "./web/login.ts";
 import { metricsPlugin } from "./web/metrics.ts";
 import { webhookPlugin } from "./web/webhook.ts";
 import { ReplayStore } from "./store/replay.ts";
+import { ActionTokens } from "./store/actions.ts";
+import { issueActions } from "./delivery/actions.ts";
+import { actionsPlugin } from "./web/actions.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { botCredential } from "./config/load.ts";
 import { levelOf, logger, setLogLevel, type Level } from "./lib/log.ts";
@@ -143,7 +146,10 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   const client = St2Client.fromConfig(config, { fetch: opts.fetch });
   const aliases = new AliasCache({ load: () => client.listAliases() });
   const key = await secretsKey(config);
+  // Answer buttons: tokens issued when a message is sent, checked when a click comes back.
+  const clicks = new ActionTokens(db);
   const outbox = new Outbox({
+    issueActions: (requests) => issueActions(clicks, requests),
     // Login links are sealed with a key derived from the secrets key (they survive a restart).
     sealer: key ? await Sealer.derive(key) : undefined,
     db,
@@ -177,6 +183,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     twofactor,
     send: (m) => void outbox.enqueue(m, "bot"),
     status,
+    clicks,
   });
 
   let web: WebServer | undefined;
@@ -187,6 +194,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
         webhookPlugin({ config: config.webhook, outbox, replay: new ReplayStore(db) }),
         loginPlugin({ identities, config, peerAddress }),
         metricsPlugin(status),
+        ...(backend.handleAction ? [actionsPlugin({ handle: (body) => backend.handleAction!(body) })] : []),
       ],
     });
     await listenOrExplain(web, config);
