@@ -36,7 +36,7 @@ describe("answering an inquiry with a click on Slack", () => {
     slack.postUserMessage({ user: "U0ALICE", text: "!st2session_start open-sesame" });
     const link = await said((m) => m.channel === slack.imFor("U0ALICE") && (m.text ?? "").includes("/login/"), "alice's login link");
     await h.login(linkIdOf(link.text!), "alice", "alice-pw");
-  });
+  }, 20_000);
   afterAll(async () => {
     assertNoViolations(h.st2);
     await h.stop();
