@@ -17,7 +17,7 @@ const log = logger("web.actions");
 /** A click request is a few hundred bytes; anything near this is not one. */
 const MAX_BODY_BYTES = 16 * 1024;
 
-/** The path chat services post clicks to (`mattermost.actions_url` must point here). */
+/** The path chat services post clicks to (the backend setting naming st2bot's click URL points here). */
 export const ACTION_PATH = "/chatops/action";
 
 /** What the route needs: the backend's click handler (`ChatBackend.handleAction`). */
