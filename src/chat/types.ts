@@ -62,6 +62,7 @@ export type ChatAction =
   | { kind: "buttons"; choices: ChatChoice[] }
   | { kind: "select"; placeholder: string; choices: ChatChoice[] };
 
+/** One choice of a `ChatAction`: a button, or an option of a select. */
 export interface ChatChoice {
   /** What the person sees (plain text, short). */
   label: string;

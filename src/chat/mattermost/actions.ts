@@ -11,7 +11,7 @@
 import * as v from "valibot";
 import type { Attachment } from "../attachments.ts";
 import type { ChatAction } from "../types.ts";
-import type { PostBody } from "./format.ts";
+import { escapeMentions, type PostBody } from "./format.ts";
 
 /** Our actions are known by this prefix of their id (Mattermost wants ids of letters and digits). */
 const ID_PREFIX = "st2bot";
@@ -44,11 +44,14 @@ const isOurs = (a: unknown) =>
   typeof a === "object" && a !== null && Array.isArray((a as { actions?: unknown }).actions) &&
   ((a as { actions: unknown[] }).actions).some((x) => typeof (x as { id?: unknown })?.id === "string" && (x as { id: string }).id.startsWith(ID_PREFIX));
 
-/** The `update` for an answered post: its text as it was, our controls replaced by `note`. */
+/**
+ * The `update` for an answered post: its text as it was, our controls replaced by `note`
+ * (mentions made inert: it names the person who clicked and what they chose).
+ */
 export function answeredUpdate(post: { message: string; props?: Record<string, unknown> }, note: string): Record<string, unknown> {
   const props = post.props ?? {};
   const kept = Array.isArray(props.attachments) ? props.attachments.filter((a) => !isOurs(a)) : [];
-  return { message: post.message, props: { ...props, attachments: [...kept, { text: note }] } };
+  return { message: post.message, props: { ...props, attachments: [...kept, { text: escapeMentions(note) }] } };
 }
 
 const RequestSchema = v.looseObject({
