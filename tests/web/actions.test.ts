@@ -33,3 +33,16 @@ test("refused before the backend sees it: too large (413), not JSON (415), broke
   expect(await res.json()).toEqual({ error: "not a click this bot knows" });
   expect(res.headers.get("x-content-type-options")).toBe("nosniff");
 });
+
+test("an address sending requests that are no clicks is throttled (429 with Retry-After); others are not", async () => {
+  let from = "192.0.2.1";
+  const app = createApp([actionsPlugin({ handle: async () => undefined, peerAddress: () => from, failuresPerMinute: 2, clock: () => 1_000_000 })]);
+  const post = () => app.handle(new Request(`http://localhost${ACTION_PATH}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }));
+  expect((await post()).status).toBe(400);
+  expect((await post()).status).toBe(400);
+  const limited = await post();
+  expect(limited.status).toBe(429);
+  expect(limited.headers.get("retry-after")).toBe("60");
+  from = "192.0.2.2";
+  expect((await post()).status).toBe(400);
+});
