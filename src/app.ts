@@ -29,6 +29,9 @@ import { loginPlugin } from "./web/login.ts";
 import { metricsPlugin } from "./web/metrics.ts";
 import { webhookPlugin } from "./web/webhook.ts";
 import { ReplayStore } from "./store/replay.ts";
+import { ActionTokens } from "./store/actions.ts";
+import { issueActions } from "./delivery/actions.ts";
+import { actionsPlugin } from "./web/actions.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { botCredential } from "./config/load.ts";
 import { levelOf, logger, setLogFormat, setLogLevel, type Level } from "./lib/log.ts";
@@ -148,7 +151,10 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   const served = servedBy(config.stackstorm.packs);
   const aliases = new AliasCache({ load: () => client.listAliases(), build: (all) => new AliasIndex(all.filter(served)) });
   const key = await secretsKey(config);
+  // Answer buttons: tokens issued when a message is sent, checked when a click comes back.
+  const clicks = new ActionTokens(db);
   const outbox = new Outbox({
+    issueActions: (requests) => issueActions(clicks, requests),
     // Login links are sealed with a key derived from the secrets key (they survive a restart).
     sealer: key ? await Sealer.derive(key) : undefined,
     db,
@@ -182,6 +188,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     twofactor,
     send: (m) => void outbox.enqueue(m, "bot"),
     status,
+    clicks,
   });
 
   let web: WebServer | undefined;
@@ -192,6 +199,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
         webhookPlugin({ config: config.webhook, outbox, replay: new ReplayStore(db) }),
         loginPlugin({ identities, config, peerAddress }),
         metricsPlugin(status),
+        ...(backend.handleAction ? [actionsPlugin({ handle: (body) => backend.handleAction!(body) })] : []),
       ],
     });
     await listenOrExplain(web, config);

@@ -4,7 +4,7 @@
  * imports delivery/.
  */
 import type { Config } from "../config/schema.ts";
-import type { ChatBackend, MessageHandler, Outgoing, Target } from "../chat/types.ts";
+import type { ChatBackend, Message, MessageHandler, Outgoing, Target } from "../chat/types.ts";
 import type { AliasCache } from "../st2/aliascache.ts";
 import { AliasIndex } from "../st2/aliases/index.ts";
 import type { ActionAlias } from "../st2/aliases/types.ts";
@@ -24,6 +24,7 @@ import { outboxCommands, type OutboxControl } from "./commands/outbox.ts";
 import { reloadCommand } from "./commands/reload.ts";
 import type { BotMessage, Command } from "./types.ts";
 import type { TwoFactor } from "./twofactor.ts";
+import { withClicks, type ClickTokens } from "./clicks.ts";
 
 
 /** Everything the bot is built from; app.ts wires the real parts, tests fakes. */
@@ -40,6 +41,8 @@ export interface BotDeps {
   status: StatusSource;
   /** Held two-factor confirmations (fed by the stream); needed for `stackstorm.twofactor_action`. */
   twofactor?: TwoFactor;
+  /** Callback tokens of answer buttons; absent, clicks are ignored (nothing issues tokens then). */
+  clicks?: ClickTokens;
 }
 
 /** Turns a target into the announcement shape the outbox keeps. */
@@ -127,12 +130,14 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     middleware: [acl.middleware],
     isAdmin: (msg) => isAdmin(msg.from.aclId, config.bot.admins),
     deliver: async (target, out) => deps.send(addressed(target, plain(out))),
-    // Under the source_channel StackStorm sends the result to: one ordered queue per place.
-    reply: async (msg, out) =>
-      deps.send({ message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined }),
+    reply: async (msg, out) => reply(msg, out),
     unknown: (ctx, typed) => ctx.reply(unknownCommandReply(typed, commands.map((c) => c.name), config.bot.prefix)),
   });
-  return { handler, commands };
+  // Under the source_channel StackStorm sends the result to: one ordered queue per place.
+  const reply = (msg: Message, out: Outgoing) =>
+    deps.send({ message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined });
+  if (!deps.clicks) return { handler: (msg) => (msg.action ? undefined : handler(msg)), commands };
+  return { handler: withClicks(handler, { tokens: deps.clicks, reply: async (msg, text) => reply(msg, { text }) }), commands };
 }
 
 /** `st2` when plugin_prefix is empty: only the subcommands, anything else gets their usage. */

@@ -2,7 +2,7 @@
  * The shapes every command and middleware in src/bot shares: one context per incoming message
  * (grammY/Hono style), so command code never imports a backend.
  */
-import type { ChatBackend, Message, Outgoing, Target } from "../chat/types.ts";
+import type { ActionRequest, ChatBackend, Message, Outgoing, Target } from "../chat/types.ts";
 
 /** A parsed command line: `!st2help --pack core` → name `st2help`, args `--pack core`. */
 export interface ParsedCommand {
@@ -91,4 +91,6 @@ export interface BotMessage {
   context?: Record<string, unknown>;
   /** The text carries a secret (a login link): the outbox stores it sealed, never in clear. */
   secret?: boolean;
+  /** Controls under the message (see `ActionRequest`); backends without them show the text alone. */
+  actions?: ActionRequest[];
 }

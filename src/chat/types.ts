@@ -43,6 +43,63 @@ export interface Message {
   mentioned?: boolean;
   /** The backend's own event, for debugging only. */
   raw?: unknown;
+  /**
+   * Set when this is a click on a choice of a message st2bot sent with `Outgoing.actions`, not
+   * something typed: `text` is then empty (the router ignores it) and `from` is the person who
+   * clicked, identified by the service exactly as for a message they typed.
+   */
+  action?: ActionClick;
+}
+
+/**
+ * One control under a message, in neutral terms: buttons, or a select of options. Every choice
+ * carries its own callback token (unguessable, single-use, issued by st2bot); a click hands
+ * that token back in `Message.action`. A backend shows controls only where its service can and
+ * the service hands the click back to st2bot; every other backend ignores them (the text of the
+ * message always says how to answer without a click).
+ */
+export type ChatAction =
+  | { kind: "buttons"; choices: ChatChoice[] }
+  | { kind: "select"; placeholder: string; choices: ChatChoice[] };
+
+/** One choice of a `ChatAction`: a button, or an option of a select. */
+export interface ChatChoice {
+  /** What the person sees (plain text, short). */
+  label: string;
+  /** The callback token; a secret as long as it is unused (never logged, never shown). */
+  token: string;
+  style?: "primary" | "danger";
+}
+
+/**
+ * What st2bot asks for before tokens exist (bot/ → outbox): each choice names the command a
+ * click runs on the clicker's behalf. The outbox issues one token per choice at send time, so
+ * no usable token is ever stored in clear (tokens are kept hashed, store/actions.ts).
+ */
+export interface ActionRequest {
+  kind: ChatAction["kind"];
+  placeholder?: string;
+  /** Choices sharing a group are answered once: after one succeeds, the others say so. */
+  group: string;
+  /** When the tokens stop working (epoch ms). */
+  expiresAt: number;
+  choices: { label: string; style?: "primary" | "danger"; command: string }[];
+}
+
+/** A click, as the backend hands it over (see `Message.action`). */
+export interface ActionClick {
+  /** The token of the chosen choice, as the service returned it (untrusted until looked up). */
+  token: string;
+  /**
+   * Shows `note` on the clicked message in place of its controls (who answered what and when);
+   * the message's own text stays. Resolves once the service accepted the change.
+   */
+  update(note: string): Promise<void>;
+  /**
+   * Tells only the person who clicked (Slack ephemeral message, Mattermost `ephemeral_text`).
+   * Absent: the caller replies in the conversation instead.
+   */
+  notify?(text: string): Promise<void>;
 }
 
 /** Where a message goes. */
@@ -62,6 +119,11 @@ export interface Outgoing {
    * transaction id), so a retry after a lost confirmation is never posted twice.
    */
   id?: string;
+  /**
+   * Controls to show under the message (see `ChatAction`). Optional for every backend: one
+   * without interactivity sends the text alone, as before.
+   */
+  actions?: ChatAction[];
 }
 
 export type ConnectionState = "connecting" | "connected" | "disconnected" | "stopped";
@@ -111,4 +173,13 @@ export interface ChatBackend {
    * service has no such syntax. StackStorm's own results are not passed through it.
    */
   escape?(text: string): string;
+  /**
+   * For a service whose clicks reach st2bot by HTTP (Mattermost's interactive messages POST to
+   * st2bot's web server): `body` is the request's parsed JSON. The backend authenticates the
+   * click by its token, turns it into a `Message` with `action` for the handler given to
+   * `start`, waits for the handler, and resolves with the JSON to answer (status 200), or
+   * `undefined` when the request is not a click it recognises (answered 400). Absent where clicks
+   * arrive on the service's own connection (Slack Socket Mode) or there are none.
+   */
+  handleAction?(body: unknown): Promise<Record<string, unknown> | undefined>;
 }

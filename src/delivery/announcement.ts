@@ -5,6 +5,7 @@
  * `Announcement`, validated here with valibot.
  */
 import * as v from "valibot";
+import type { ActionRequest } from "../chat/types.ts";
 
 /** A JSON object (not an array); `null` is read as absent (StackStorm sends `null` for unset fields). */
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
@@ -39,6 +40,11 @@ export interface Announcement {
    * never in clear. Set only by st2bot itself; the schema above drops it from outside input.
    */
   secret?: boolean;
+  /**
+   * Controls to show under the message (inquiry answers), tokens not yet issued: the outbox
+   * issues them at send time. Set only by st2bot itself; the schema above drops it from outside.
+   */
+  actions?: ActionRequest[];
 }
 
 export type ParseResult = { ok: true; value: Announcement } | { ok: false; error: string };

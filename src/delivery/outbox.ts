@@ -20,7 +20,7 @@
  * content), is kept as dead: visible in `listDead`, logged, re-playable with `replay`.
  */
 import type { Database, Statement } from "bun:sqlite";
-import type { ChatBackend, Target } from "../chat/types.ts";
+import type { ActionRequest, ChatAction, ChatBackend, Outgoing, Target } from "../chat/types.ts";
 import { Backoff } from "../lib/backoff.ts";
 import { isRetryable, SendError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
@@ -70,6 +70,11 @@ export interface OutboxOptions {
    * a key for this process only, so such a text is never stored in clear, even without one.
    */
   sealer?: Sealer;
+  /**
+   * Issues the callback tokens of a message's `actions` at send time, fresh on every attempt,
+   * so no usable token is ever stored in the outbox. Absent: actions are dropped (text only).
+   */
+  issueActions?: (requests: ActionRequest[]) => ChatAction[];
 }
 
 /** Counts for `!status` and `/metrics`. */
@@ -533,7 +538,9 @@ export class Outbox {
       // service with idempotent sends posts it once; row id + creation time stay unique
       // should the database ever be recreated and ids start over.
       const id = `${entry.id}.${entry.createdAt}.${index}`;
-      const msg = index === 0 && a.extra ? { text: parts[index]!, extra: a.extra, id } : { text: parts[index]!, id };
+      const msg: Outgoing = index === 0 && a.extra ? { text: parts[index]!, extra: a.extra, id } : { text: parts[index]!, id };
+      // Controls go under the last part, after everything they answer.
+      if (a.actions?.length && this.opts.issueActions && index === parts.length - 1) msg.actions = this.opts.issueActions(a.actions);
       await this.withTimeout(this.backend.send(target, msg), "send");
     } catch (err) {
       return this.failed(lane, entry, err);

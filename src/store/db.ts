@@ -52,6 +52,16 @@ const MIGRATIONS: string[] = [
   // timestamp leaves the accepted window, so a replay is refused across restarts (store/replay.ts).
   `CREATE TABLE webhook_replay (signature_hash TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
    CREATE INDEX webhook_replay_expiry ON webhook_replay (expires_at);`,
+  // 4: callback tokens of chat buttons (the SHA-256 of each, never the token) and the answer a
+  // group of them got, kept until they expire (store/actions.ts).
+  `CREATE TABLE action_tokens (
+     token_hash TEXT PRIMARY KEY,
+     grp TEXT NOT NULL,
+     command TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX action_tokens_expiry ON action_tokens (expires_at);
+   CREATE TABLE action_answers (grp TEXT PRIMARY KEY, note TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 /**

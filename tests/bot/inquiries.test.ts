@@ -195,6 +195,8 @@ describe("announceInquiry", () => {
         "It times out 1 day after it was asked.",
         `Answer with: !st2respond 718293 approved=yes (or approved=no)`,
       ].join("\n"),
+      // One click can answer a yes/no inquiry: Approve/Reject, each the full command (buttons.ts).
+      actions: [expect.objectContaining({ kind: "buttons", group: `inquiry:${ID}` })],
     }]);
   });
 

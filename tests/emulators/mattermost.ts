@@ -298,6 +298,7 @@ export class MattermostEmulator {
     if (get && a === "channels" && b && !c) return this.sendChannel(this.channels.get(b), me);
     if (req.method === "POST" && a === "channels" && b === "direct" && !c) return this.createDirect(req, me);
     if (req.method === "POST" && a === "posts" && !b) return this.createPost(req, me);
+    if (get && a === "posts" && b && !c) return this.sendPost(b, me);
     if (get && a === "config" && b === "client") return json({ Version: "10.5.0", MaxPostSize: String(this.maxPostSize), SiteName: "Mattermost" });
     return notFound();
   }
@@ -384,6 +385,57 @@ export class MattermostEmulator {
     this.received.push(post);
     this.broadcastPosted(post, channel, this.users.get(me)!);
     return json(post, 201);
+  }
+
+  /** A post as clients get it: the actions' `integration` (url, context) stays on the server. */
+  private sendPost(id: string, me: string): Response {
+    const post = this.posts.get(id);
+    const channel = post && this.channels.get(post.channel_id);
+    if (!post || !channel) return appError(404, "app.post.get.app_error", "Unable to get the post.");
+    if (channel.type !== "O" && !channel.members.has(me)) return forbidden();
+    return json(forClient(post));
+  }
+
+  /**
+   * A person clicks a button (or picks option `option` of a select) of a post, as Mattermost's
+   * server does it (app/integration_action.go, DoPostAction): it POSTs the integration request
+   * `{user_id, user_name, channel_id, channel_name, team_id, team_domain, post_id, trigger_id,
+   * type, data_source, context}` (a select's choice added to the context as `selected_option`)
+   * to the action's `integration.url`, then applies the response's `update` to the post (message
+   * and props replaced, edit time set) and returns what the clicker's client is shown. A non-200
+   * answer is Mattermost's "unable to complete the action" (400) and changes nothing.
+   */
+  async click(c: { user: string; post: string; action: string; option?: string }): Promise<{ status: number; ephemeral_text?: string; update?: Record<string, unknown> }> {
+    const user = this.user(c.user);
+    const post = this.posts.get(c.post);
+    const channel = post && this.channels.get(post.channel_id);
+    if (!post || !channel) throw new Error(`emulator: no post ${c.post}`);
+    if (!channel.members.has(user.id)) throw new Error(`emulator: ${c.user} cannot see that post`);
+    const attachments = (post.props.attachments as { actions?: Record<string, unknown>[] }[] | undefined) ?? [];
+    const action = attachments.flatMap((a) => a.actions ?? []).find((x) => x.id === c.action);
+    if (!action) throw new Error(`emulator: no action ${c.action} on that post`);
+    const integration = action.integration as { url: string; context?: Record<string, unknown> };
+    const body = {
+      user_id: user.id,
+      user_name: user.username,
+      channel_id: channel.id,
+      channel_name: channel.name,
+      team_id: channel.team_id,
+      team_domain: this.team.name,
+      post_id: post.id,
+      trigger_id: newId(),
+      type: action.type === "select" ? "select" : "",
+      data_source: "",
+      context: { ...(integration.context ?? {}), ...(c.option !== undefined ? { selected_option: c.option } : {}) },
+    };
+    const res = await fetch(integration.url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const answer = (await res.json().catch(() => ({}))) as { update?: Record<string, unknown>; ephemeral_text?: string };
+    if (res.status !== 200) return { status: 400 };
+    if (answer.update) {
+      const now = Date.now();
+      Object.assign(post, { message: String(answer.update.message ?? ""), props: (answer.update.props as Record<string, unknown>) ?? {}, update_at: now, edit_at: now });
+    }
+    return { status: 200, ...(answer.ephemeral_text ? { ephemeral_text: answer.ephemeral_text } : {}), ...(answer.update ? { update: answer.update } : {}) };
   }
 
   private storePost(p: Pick<EmuPost, "user_id" | "channel_id" | "message" | "root_id" | "props" | "type">): EmuPost {
@@ -479,6 +531,14 @@ export class MattermostEmulator {
 
 function validAttachments(value: unknown): boolean {
   return value === undefined || (Array.isArray(value) && value.every((a) => typeof a === "object" && a !== null && !Array.isArray(a)));
+}
+
+/** What a client sees of a post: actions without their `integration` (Mattermost keeps it on the server). */
+function forClient(post: EmuPost): EmuPost {
+  const attachments = post.props.attachments as { actions?: Record<string, unknown>[] }[] | undefined;
+  if (!attachments) return post;
+  const stripped = attachments.map((a) => (a.actions ? { ...a, actions: a.actions.map(({ integration: _, ...rest }) => rest) } : a));
+  return { ...post, props: { ...post.props, attachments: stripped } };
 }
 
 function publicUser(u: EmuUser) {

@@ -50,6 +50,14 @@ export interface SlackEmulatorOptions {
   missingScopes?: string[];
 }
 
+/** What chat.postEphemeral accepted: shown to `user` alone. */
+export interface EphemeralMessage {
+  channel: string;
+  user: string;
+  text: string;
+  thread_ts?: string;
+}
+
 /** What chat.postMessage accepted, as the workspace stored it. */
 export interface PostedMessage {
   /** The conversation id the message landed in (a `D…` id for a DM). */
@@ -61,6 +69,8 @@ export interface PostedMessage {
   blocks?: Record<string, unknown>[];
   /** Every argument as the emulator decoded it (arrays parsed from their JSON strings). */
   args: Record<string, unknown>;
+  /** How many times chat.update changed it. */
+  edits?: number;
 }
 
 export interface ApiCall {
@@ -73,7 +83,7 @@ export interface ApiCall {
 
 interface Envelope {
   envelope_id: string;
-  type: "events_api";
+  type: "events_api" | "interactive";
   payload: Record<string, unknown>;
   accepts_response_payload: boolean;
   retry_attempt: number;
@@ -125,6 +135,8 @@ export class SlackEmulator {
   readonly bot: { id: string; name: string; botId: string };
   /** Every chat.postMessage the workspace accepted, in order. */
   readonly received: PostedMessage[] = [];
+  /** Every chat.postEphemeral the workspace accepted, in order. */
+  readonly ephemerals: EphemeralMessage[] = [];
   /** Every Web API call, answered or refused. */
   readonly calls: ApiCall[] = [];
   /** Every envelope sent over Socket Mode (redeliveries included), in order. */
@@ -237,6 +249,59 @@ export class SlackEmulator {
         event_time: Math.floor(Date.now() / 1000),
         authorizations: [{ team_id: TEAM.id, user_id: this.bot.id, is_bot: true, is_enterprise_install: false }],
         is_ext_shared_channel: false,
+      },
+    };
+    this.deliver(envelope);
+    return envelope.envelope_id;
+  }
+
+  /**
+   * A person clicks a button (`value` given) or picks an option (`option` given: its value) of
+   * a message the bot posted, as Slack does for an app with interactivity on: an `interactive`
+   * envelope carrying a `block_actions` payload (the clicked element under `actions`, the
+   * message as it is now under `message`, its place under `container`), to be acked like any
+   * envelope. Throws when the message or the element does not exist or the user cannot see it.
+   */
+  click(c: { user: string; channel: string; ts: string; value?: string; option?: string }): string {
+    const user = this.users.get(c.user);
+    const posted = this.received.find((m) => m.channel === c.channel && m.ts === c.ts);
+    if (!user || !posted) throw new Error(`emulator: no user ${c.user} or no message ${c.channel}/${c.ts}`);
+    const conv = this.channels.get(c.channel)!;
+    if (!conv.is_im && !conv.members.includes(c.user)) throw new Error(`emulator: ${c.user} is not in ${c.channel}`);
+    if (conv.is_im && conv.user !== c.user) throw new Error(`emulator: ${c.user} cannot see that DM`);
+    const found = (posted.blocks ?? []).flatMap((b) => (b.type === "actions" ? ((b.elements as Record<string, unknown>[]) ?? []).map((e) => ({ b, e })) : []))
+      .find(({ e }) => (c.option !== undefined ? ((e.options as { value: string }[] | undefined) ?? []).some((o) => o.value === c.option) : e.value === c.value));
+    if (!found) throw new Error("emulator: no such button or option in that message");
+    const { b, e } = found;
+    const actionTs = `${Math.floor(Date.now() / 1000)}.${String(++this.seq).padStart(6, "0")}`;
+    const action: Record<string, unknown> = { action_id: e.action_id, block_id: b.block_id, type: e.type, action_ts: actionTs };
+    if (c.option !== undefined) {
+      const opt = (e.options as { text: unknown; value: string }[]).find((o) => o.value === c.option)!;
+      Object.assign(action, { selected_option: opt, placeholder: e.placeholder });
+    } else Object.assign(action, { value: e.value, text: e.text, ...(e.style ? { style: e.style } : {}) });
+    const message: Record<string, unknown> = { type: "message", user: this.bot.id, bot_id: this.bot.botId, app_id: APP_ID, text: posted.text ?? "", ts: posted.ts, team: TEAM.id, blocks: posted.blocks };
+    if (posted.thread_ts) message.thread_ts = posted.thread_ts;
+    const envelope: Envelope = {
+      envelope_id: crypto.randomUUID(),
+      type: "interactive",
+      accepts_response_payload: false,
+      retry_attempt: 0,
+      retry_reason: "",
+      payload: {
+        type: "block_actions",
+        user: { id: user.id, username: user.name, name: user.name, team_id: TEAM.id },
+        api_app_id: APP_ID,
+        token: "verification-token-unused-in-socket-mode",
+        container: { type: "message", message_ts: posted.ts, channel_id: conv.id, is_ephemeral: false, ...(posted.thread_ts ? { thread_ts: posted.thread_ts } : {}) },
+        trigger_id: `${this.seq}.${TEAM.id}.${crypto.randomUUID().replace(/-/g, "")}`,
+        team: { id: TEAM.id, domain: TEAM.domain },
+        enterprise: null,
+        is_enterprise_install: false,
+        channel: { id: conv.id, name: conv.is_im ? "directmessage" : conv.name },
+        message,
+        state: { values: {} },
+        response_url: `https://hooks.slack.com/actions/${TEAM.id}/${this.seq}/emulated`,
+        actions: [action],
       },
     };
     this.deliver(envelope);
@@ -427,6 +492,31 @@ export class SlackEmulator {
       return { no_op: existed, already_open: existed, channel: { id: im.id } };
     },
     "chat.postMessage": (args) => this.postMessage(args),
+    // Only the bot's own messages, found by channel and ts; text and blocks replaced as given.
+    "chat.update": (args) => {
+      const channel = requireString(args, "channel", "channel_not_found");
+      const ts = requireString(args, "ts", "message_not_found");
+      const posted = this.received.find((m) => m.channel === channel && m.ts === ts);
+      if (!posted) throw new ApiError("message_not_found");
+      const text = optString(args, "text");
+      const blocks = jsonArray(args, "blocks", "invalid_blocks");
+      if (!text && !blocks?.length) throw new ApiError("no_text");
+      blocks?.forEach(checkBlock);
+      if (text !== undefined) posted.text = text;
+      if (blocks) posted.blocks = blocks;
+      posted.edits = (posted.edits ?? 0) + 1;
+      return { channel, ts, text: posted.text ?? "", message: { text: posted.text ?? "", blocks: posted.blocks } };
+    },
+    "chat.postEphemeral": (args) => {
+      const channel = requireString(args, "channel", "channel_not_found");
+      const user = requireString(args, "user", "user_not_found");
+      const text = requireString(args, "text", "no_text");
+      const conv = this.visibleConversation(channel);
+      if (!conv.is_im && !conv.members.includes(user)) throw new ApiError("user_not_in_channel");
+      const threadTs = optString(args, "thread_ts");
+      this.ephemerals.push({ channel: conv.id, user, text, ...(threadTs ? { thread_ts: threadTs } : {}) });
+      return { message_ts: this.nextTs() };
+    },
   };
 
   /** Slack refuses a call needing a scope the token lacks, naming what was needed. */

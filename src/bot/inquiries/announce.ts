@@ -10,6 +10,7 @@ import { InquirySchema, type Inquiry } from "../../st2/schemas.ts";
 import type { St2Event } from "../../st2/stream.ts";
 import type { BotMessage } from "../types.ts";
 import { answerExample, describeInquiry, inquiryFields, isObject } from "./schema.ts";
+import { answerActions } from "./buttons.ts";
 
 /** The stream events an inquiry shows up in (StackStorm has no inquiry-specific event). */
 export const INQUIRY_EVENTS = ["st2.execution__create", "st2.execution__update"];
@@ -152,9 +153,10 @@ export type Announcement =
 
 /**
  * The chat messages for an execution event: one per place of `inquiryTargets` for a pending
- * inquiry, else why not (`skip`). `shown` is the id as chat shows it (see ids.ts).
+ * inquiry, else why not (`skip`). `shown` is the id as chat shows it (see ids.ts); `now` dates
+ * the expiry of the answer buttons.
  */
-export function announceInquiry(event: St2Event, opts: AnnounceOptions, shown: (id: string) => string = (id) => id): Announcement {
+export function announceInquiry(event: St2Event, opts: AnnounceOptions, shown: (id: string) => string = (id) => id, now = Date.now()): Announcement {
   const read = readInquiryEvent(event);
   if (read.kind === "skip") return read;
   const { inquiry, execution } = read;
@@ -162,9 +164,12 @@ export function announceInquiry(event: St2Event, opts: AnnounceOptions, shown: (
   const { targets, why } = inquiryTargets(inquiry, origin, opts);
   if (!targets.length) return { kind: "skip", why: why!, inquiry };
   const message = inquiryMessage(opts.config, inquiry, shown(inquiry.id), origin);
-  const messages = targets.map((t): InquiryAnnouncement =>
-    t.user ? { message, user: t.user, whisper: true } : { message, channel: t.channel!, ...(t.thread ? { context: { thread: t.thread } } : {}) },
-  );
+  // Buttons or a select where one click can answer (buttons.ts); the text says how to type it anyway.
+  const actions = answerActions(opts.config, inquiry, now);
+  const messages = targets.map((t): InquiryAnnouncement => ({
+    ...(t.user ? { message, user: t.user, whisper: true } : { message, channel: t.channel!, ...(t.thread ? { context: { thread: t.thread } } : {}) }),
+    ...(actions ? { actions } : {}),
+  }));
   return { kind: "announce", inquiry, messages };
 }
 

@@ -15,6 +15,7 @@ import { callStackStorm, type St2CommandDeps } from "../commands/st2.ts";
 import { formatResponse, parseAnswer } from "./answer.ts";
 import { FULL_ID, lookupFragment, MIN_TYPED, shortIds } from "./ids.ts";
 import { acceptedText, inquiryRefusal, listNotFoundText, notPermittedText, type Answerer } from "./refusals.ts";
+import { answeredNote } from "./buttons.ts";
 import { answerExample, describeField, describeInquiry, inquiryFields, listCommandName, respondCommandName } from "./schema.ts";
 
 /** What the inquiry commands need: the same as the `st2` command's, minus the alias parts. */
@@ -97,7 +98,10 @@ function respondCommand(deps: InquiryCommandDeps): Command {
           throw err;
         }
       });
-      await ctx.reply(acceptedText(await answerer(as), shown, formatResponse(done.response)));
+      const response = formatResponse(done.response);
+      // A click: the clicked message now shows who answered what, and its controls are gone.
+      if (ctx.msg.action) await ctx.msg.action.update(answeredNote(ctx.msg.from.nick, response, new Date()));
+      await ctx.reply(acceptedText(await answerer(as), shown, response));
     },
   };
 }

@@ -14,7 +14,8 @@ import { requireSection } from "../backend.ts";
 import { resolveMattermostAddress } from "./address.ts";
 import { MattermostDirectory } from "./directory.ts";
 import { describe } from "./errors.ts";
-import { identityOf, parsePosted, socketEvent, toMessage } from "./events.ts";
+import { identityOf, parsePosted, roomName, socketEvent, toMessage } from "./events.ts";
+import { answeredUpdate, readClick, withActions } from "./actions.ts";
 import { escapeMentions, formatPost } from "./format.ts";
 import { MattermostSession, type MattermostSettings } from "./session.ts";
 import { mattermost } from "./settings.ts";
@@ -52,9 +53,11 @@ class MattermostBackend implements ChatBackend {
   private readonly link: ReconnectingLink;
   private handler?: MessageHandler;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly actionsUrl?: string;
 
   constructor(cfg: MattermostSettings, private readonly botName: string, deps: MattermostDeps) {
     this.session = new MattermostSession(cfg, deps.fetch ?? fetch, deps.requestTimeoutMs ?? 15_000);
+    if (cfg.actions_url) this.actionsUrl = cfg.actions_url;
     this.directory = new MattermostDirectory(this.session, deps.cacheTtlMs ?? 600_000);
     this.socket = new EventSocket({
       ...(deps.newWebSocket ? { newWebSocket: deps.newWebSocket } : {}),
@@ -173,13 +176,52 @@ class MattermostBackend implements ChatBackend {
 
   async send(target: Target, msg: Outgoing): Promise<void> {
     const channelId = target.kind === "room" ? target.id : await this.directory.directChannel(target.id);
-    const { message, props } = formatPost(msg);
+    const { message, props } = withActions(formatPost(msg), msg.actions, this.actionsUrl);
     const rootId = target.kind === "room" ? (target.thread ?? "") : "";
     await this.session.post({ channel_id: channelId, message, root_id: rootId, ...(props ? { props } : {}) });
   }
 
   resolve(kind: "user" | "channel", value: string): Promise<Target> {
     return resolveMattermostAddress(this.directory, kind, value);
+  }
+
+  // ---- clicks (actions.ts) ----
+
+  /**
+   * A click Mattermost posted to `POST /chatops/action`: only on one of the bot's own posts, by
+   * a person the server names; answered with the post `update` and `ephemeral_text` the
+   * handler produced while it ran.
+   */
+  async handleAction(body: unknown): Promise<Record<string, unknown> | undefined> {
+    const click = this.actionsUrl ? readClick(body) : undefined;
+    const me = this.session.me;
+    const handler = this.handler;
+    if (!click || !me || !handler) return undefined;
+    const post = await this.session.call(() => this.session.client.getPost(click.post), "posts").catch(() => undefined);
+    if (!post || post.user_id !== me.id || post.channel_id !== click.channel) return undefined;
+    const [sender, channel] = await Promise.all([
+      this.directory.userById(click.user).catch(() => undefined),
+      this.directory.channelById(click.channel).catch(() => undefined),
+    ]);
+    if (!sender || !channel) return { ephemeral_text: "st2bot could not look up you or this channel on Mattermost; please try again." };
+    const answer: Record<string, unknown> = {};
+    const notes: string[] = [];
+    const direct = channel.type === "D";
+    const msg: Message = {
+      text: "",
+      from: identityOf(sender),
+      direct,
+      ...(direct ? {} : { room: { id: channel.id, name: roomName(channel.type, channel.name, channel.display_name, channel.id) } }),
+      ...(post.root_id ? { thread: post.root_id } : {}),
+      action: {
+        token: click.token,
+        update: async (note) => void (answer.update = answeredUpdate(post as { message: string; props?: Record<string, unknown> }, note)),
+        notify: async (text) => void notes.push(escapeMentions(text)),
+      },
+    };
+    await handler(msg);
+    if (notes.length) answer.ephemeral_text = notes.join("\n");
+    return answer;
   }
 }
 

@@ -13,6 +13,12 @@ const MattermostSchema = v.strictObject({
   password: v.optional(v.string()),
   password_file: v.optional(v.string()),
   team: v.optional(v.string()),
+  /**
+   * Where Mattermost posts clicks on st2bot's buttons: st2bot's own `POST /chatops/action`, as
+   * the Mattermost server reaches it (e.g. `https://st2bot.example.com/chatops/action`). Unset:
+   * inquiries are answered by typing only.
+   */
+  actions_url: v.optional(v.pipe(v.string(), v.url("must be a URL such as https://st2bot.example.com/chatops/action"))),
 });
 
 /** `[mattermost]`, validated: server, credentials (token, or login and password) and team. */
@@ -27,6 +33,7 @@ export const mattermost: BackendInfo<MattermostConfig> = {
   template: `# url = "https://mattermost.example.com"
 # token_file = "/etc/st2bot/mattermost-token"
 # team = "ops"
+# actions_url = "https://st2bot.example.com/chatops/action"   # answer buttons (needs [web])
 `,
   sdks: ["@mattermost/client"],
   missing: (s) => [

@@ -11,7 +11,8 @@ import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
 import type { Backoff } from "../../lib/backoff.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
-import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import type { ActionClick, BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import { answeredBlocks, readClick, type SlackClick, withActions } from "./actions.ts";
 import { requireSection } from "../backend.ts";
 import { type Call, createSlackClients } from "./api.ts";
 import { resolveSlackAddress } from "./address.ts";
@@ -127,12 +128,50 @@ class SlackBackend implements ChatBackend {
   private async onEnvelope(e: SocketModeEnvelope): Promise<void> {
     // Ack first, always: Slack redelivers anything not acked within 3 s.
     if (e.envelope_id) await e.ack().catch((err: unknown) => log.warn("could not ack an envelope", { error: String(err) }));
+    if (e.type === "interactive") return this.onInteractive(e.body);
     const event = e.type === "events_api" ? messageEvent(e.body) : undefined;
     if (!event) return;
     // Keep arrival order while identity lookups run; the handler itself is not awaited.
     this.queue = this.queue.then(() => this.dispatch(event)).catch((err: unknown) => {
       log.error("could not process a Slack event", { error: String(err) });
     });
+  }
+
+  /** A click on one of our buttons (actions.ts): the person who clicked, as for a typed message. */
+  private onInteractive(body: unknown): void {
+    const click = readClick(body);
+    if (!click) return;
+    this.queue = this.queue.then(() => this.dispatchClick(click)).catch((err: unknown) => {
+      log.error("could not process a Slack click", { error: String(err) });
+    });
+  }
+
+  private async dispatchClick(click: SlackClick): Promise<void> {
+    const direct = click.channel.startsWith("D");
+    const roomName = direct ? undefined : await this.roomName(click.channel);
+    if (direct) this.dms.set(click.user, click.channel);
+    const user = await this.directory.user(click.user).catch(() => undefined);
+    const msg: Message = { text: "", from: slackIdentity(click.user, user, roomName), direct, action: this.clickAction(click) };
+    if (roomName !== undefined) msg.room = { id: click.channel, name: `#${roomName}` };
+    if (click.thread) msg.thread = click.thread;
+    Promise.resolve()
+      .then(() => this.handler(msg))
+      .catch((err: unknown) => log.error("message handler failed", { error: String(err) }));
+  }
+
+  /** Updates the clicked message in place (chat.update); tells the clicker alone (chat.postEphemeral). */
+  private clickAction(click: SlackClick): ActionClick {
+    return {
+      token: click.token,
+      update: async (note) => {
+        const blocks = answeredBlocks(click.blocks, note);
+        await this.call("chat.update", { channel: click.channel, ts: click.ts, text: click.text, blocks }, AnySchema);
+      },
+      notify: async (text) => {
+        const args = { channel: click.channel, user: click.user, text: escapeText(text), ...(click.thread ? { thread_ts: click.thread } : {}) };
+        await this.call("chat.postEphemeral", args, AnySchema);
+      },
+    };
   }
 
   private async dispatch(ev: SlackMessageEvent): Promise<void> {
@@ -189,7 +228,7 @@ class SlackBackend implements ChatBackend {
 
   async send(target: Target, msg: Outgoing): Promise<void> {
     const channel = target.kind === "room" ? target.id : await this.dmChannel(target.id);
-    await this.call("chat.postMessage", { channel, ...buildPostArgs(target, msg) }, AnySchema);
+    await this.call("chat.postMessage", { channel, ...withActions(buildPostArgs(target, msg), msg.actions) }, AnySchema);
   }
 
   private async dmChannel(userId: string): Promise<string> {
