@@ -89,7 +89,18 @@ export function parseCommand(typed: string, commands: ReadonlyMap<string, Comman
   const def = name ? commands.get(name) : undefined;
   if (!def) return undefined;
   const args = end < 0 ? "" : pyStrip(text.slice(end));
-  return { parsed: { name, args, typed: canonicalTyped(name, args) }, def };
+  return subcommandOf(def, name, args) ?? { parsed: { name, args, typed: canonicalTyped(name, args) }, def };
+}
+
+/** `st2 cancel abc` → the `cancel` subcommand of `st2` with args `abc`; undefined when none is named. */
+function subcommandOf(def: Command, name: string, args: string): { parsed: ParsedCommand; def: Command } | undefined {
+  if (!def.subcommands?.length || !args) return undefined;
+  const end = args.search(new RegExp(`[${PY_SPACE_CLASS}]`));
+  const word = (end < 0 ? args : args.slice(0, end)).toLowerCase();
+  const sub = def.subcommands.find((s) => s.name.toLowerCase() === word);
+  if (!sub) return undefined;
+  const rest = end < 0 ? "" : pyStrip(args.slice(end));
+  return { parsed: { name: sub.name, args: rest, typed: canonicalTyped(`${name} ${word}`, rest) }, def: sub };
 }
 
 /**

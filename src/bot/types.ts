@@ -53,6 +53,12 @@ export interface Command {
   adminOnly?: boolean;
   /** Left out of `!help`. */
   hidden?: boolean;
+  /**
+   * Commands typed as `<name> <subcommand> ...` (`st2 cancel <id>`). A first argument word
+   * naming one (case-insensitively) dispatches to it, ahead of this command's own `run`;
+   * its ACL key is `Plugin:<subcommand name>`, its canonical text `<name> <subcommand> <args>`.
+   */
+  subcommands?: readonly Command[];
   run(ctx: Context): Promise<void>;
 }
 

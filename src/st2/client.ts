@@ -297,6 +297,14 @@ export class St2Client {
     return (await this.call("PUT", url, InquiryResponseSchema, { id, response })).data;
   }
 
+  /**
+   * One authenticated call to `<api_url><path>` (`path` starts with `/`), the answer checked
+   * against `schema`: the seam for endpoint modules kept beside this file (executions.ts).
+   */
+  async api<S extends v.GenericSchema>(method: string, path: string, schema: S, json?: unknown): Promise<v.InferOutput<S>> {
+    return (await this.call(method, `${this.urls.api}${path}`, schema, json)).data;
+  }
+
   // ---- health ------------------------------------------------------------------------------
 
   /** The last verdict on this client's credential (a copy). */
