@@ -12,6 +12,10 @@
  *   connect the socket gets `hello`; events arrive as `events_api` envelopes that must be acked by
  *   `envelope_id` within 3 s (unacked ones are redelivered with `retry_attempt`, as Slack does);
  *   `disconnect(reason)` sends Slack's `disconnect` message and closes the socket later.
+ * - `chat.update` replaces the text/attachments/blocks of a message the bot posted (by channel id
+ *   and `ts`; omitted attachments/blocks are kept, an empty array removes them, as Slack does):
+ *   `message_not_found`, `cant_update_message` (another user's), `channel_not_found`, `no_text`,
+ *   `msg_too_long`; each edit is recorded in `edits` and echoed as a `message_changed` event.
  */
 import type { Server, ServerWebSocket } from "bun";
 
@@ -125,6 +129,8 @@ export class SlackEmulator {
   readonly bot: { id: string; name: string; botId: string };
   /** Every chat.postMessage the workspace accepted, in order. */
   readonly received: PostedMessage[] = [];
+  /** Every chat.update the workspace accepted, in order (the message as it became). */
+  readonly edits: PostedMessage[] = [];
   /** Every Web API call, answered or refused. */
   readonly calls: ApiCall[] = [];
   /** Every envelope sent over Socket Mode (redeliveries included), in order. */
@@ -142,6 +148,8 @@ export class SlackEmulator {
   private readonly pendingAcks = new Map<string, { sentAt: number; timer: Timer; envelope: Envelope; socket: number }>();
   private readonly lateAcks: string[] = [];
   private readonly undelivered: Envelope[] = [];
+  /** `channel:ts` of people's messages, which the bot may not update. */
+  private readonly userMessages = new Set<string>();
   private readonly rateLimits = new Map<string, { count: number; retryAfterSec: number }>();
   private readonly timers = new Set<Timer>();
   private delayMs = 0;
@@ -209,6 +217,7 @@ export class SlackEmulator {
       channel_type: channelType(conv),
     };
     if (msg.subtype) event.subtype = msg.subtype;
+    this.userMessages.add(`${conv.id}:${ts}`);
     if (msg.thread_ts) Object.assign(event, { thread_ts: msg.thread_ts, parent_user_id: msg.user });
     this.emitEvent(event);
     if (!conv.is_im && msg.text.includes(`<@${this.bot.id}>`)) {
@@ -427,7 +436,36 @@ export class SlackEmulator {
       return { no_op: existed, already_open: existed, channel: { id: im.id } };
     },
     "chat.postMessage": (args) => this.postMessage(args),
+    "chat.update": (args) => this.updateMessage(args),
   };
+
+  /** `chat.update`: only the bot's own message, in the channel (an id) it was posted to. */
+  private updateMessage(args: Args): Record<string, unknown> {
+    const channel = requireString(args, "channel", "channel_not_found");
+    const ts = requireString(args, "ts", "message_not_found");
+    if (!this.channels.has(channel)) throw new ApiError("channel_not_found");
+    const index = this.received.findIndex((m) => m.channel === channel && m.ts === ts);
+    if (index < 0) {
+      if (this.userMessages.has(`${channel}:${ts}`)) throw new ApiError("cant_update_message");
+      throw new ApiError("message_not_found");
+    }
+    const old = this.received[index]!;
+    const text = optString(args, "text") ?? old.text;
+    const attachments = jsonArray(args, "attachments", "invalid_attachments") ?? old.attachments;
+    const blocks = jsonArray(args, "blocks", "invalid_blocks") ?? old.blocks;
+    if (!text && !attachments?.length && !blocks?.length) throw new ApiError("no_text");
+    if (text && text.length > 40_000) throw new ApiError("msg_too_long");
+    blocks?.forEach(checkBlock);
+    const updated: PostedMessage = { ...old, args, text, attachments, blocks };
+    this.received[index] = updated;
+    this.edits.push(updated);
+    const message = { type: "message", user: this.bot.id, bot_id: this.bot.botId, text: text ?? "", ts, edited: { user: this.bot.id, ts: this.nextTs() } };
+    if (this.echoBotMessages) {
+      const conv = this.channels.get(channel)!;
+      this.later(0, () => this.emitEvent({ type: "message", subtype: "message_changed", hidden: true, channel, ts: this.nextTs(), message, event_ts: ts, channel_type: channelType(conv) }));
+    }
+    return { channel, ts, text: text ?? "", message };
+  }
 
   /** Slack refuses a call needing a scope the token lacks, naming what was needed. */
   private needScope(scope: string): void {
