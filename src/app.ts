@@ -177,6 +177,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     twofactor,
     send: (m) => void outbox.enqueue(m, "bot"),
     status,
+    streamIdleTimeoutMs: opts.streamIdleTimeoutMs,
   });
 
   let web: WebServer | undefined;
@@ -211,6 +212,8 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   teardown.push(["StackStorm health check", () => client.stopHealthCheck()]);
   stream.stream.start();
   teardown.push(["stream", () => stream.stream.stop()]);
+  // Last in, so first out: live-output follows end while the outbox and the backend still run.
+  teardown.push(["live output", () => bot.stop()]);
   log.info("st2bot ready", { version: VERSION, backend: backend.name, aliases: aliases.index.size, ms: Date.now() - startedAt.getTime() });
 
   return {

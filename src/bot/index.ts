@@ -19,6 +19,8 @@ import { inquiryCommands } from "./inquiries/commands.ts";
 import { outboxCommands, type OutboxControl } from "./commands/outbox.ts";
 import { reloadCommand } from "./commands/reload.ts";
 import type { BotMessage, Command } from "./types.ts";
+import { Tails } from "./tail/tails.ts";
+import { followAfterAck, followsLive, tailCommand } from "./tail/command.ts";
 import type { TwoFactor } from "./twofactor.ts";
 
 
@@ -36,6 +38,8 @@ export interface BotDeps {
   status: StatusSource;
   /** Held two-factor confirmations (fed by the stream); needed for `stackstorm.twofactor_action`. */
   twofactor?: TwoFactor;
+  /** The stream idle timeout of live-output follows (tests shorten it). */
+  streamIdleTimeoutMs?: number;
 }
 
 /** Turns a target into the announcement shape the outbox keeps. */
@@ -50,8 +54,9 @@ export function addressed(target: Target, out: Outgoing): BotMessage {
  * Builds the commands and returns the handler the chat backend feeds messages to (see
  * `createRouter`), with the commands for inspection. Every reply goes through `deps.send`.
  */
-export function createBot(deps: BotDeps): { handler: MessageHandler; commands: readonly Command[] } {
+export function createBot(deps: BotDeps): { handler: MessageHandler; commands: readonly Command[]; stop(): Promise<void> } {
   const { config, backend, identities } = deps;
+  const tails = new Tails({ backend, intervalMs: config.stackstorm.live_output_interval * 1000, streamIdleTimeoutMs: deps.streamIdleTimeoutMs });
   const runName = config.stackstorm.plugin_prefix || "st2";
   const acl = createAcl({
     rules: config.access_controls,
@@ -78,8 +83,11 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     // The same canonical text the router builds: no plugin prefix when it is empty.
     aliasVisible: (ctx, ref, display) => acl.mayListAlias(ctx, runCommand, ref, canonicalTyped(config.stackstorm.plugin_prefix, display)),
     twofactor: deps.twofactor,
+    followLive: async (ctx, as, alias, execution) => {
+      if (followsLive(config, alias)) await followAfterAck(tails, ctx, as.client, execution);
+    },
   };
-  const runCommand = st2RunCommand(st2Deps);
+  const runCommand: Command = { ...st2RunCommand(st2Deps), subcommands: [tailCommand({ ...st2Deps, tails }, runName)] };
   const commands: Command[] = [
     runCommand,
     st2HelpCommand(st2Deps),
@@ -113,7 +121,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
       deps.send({ message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined }),
     unknown: (ctx, typed) => ctx.reply(unknownCommandReply(typed, commands.map((c) => c.name), config.bot.prefix)),
   });
-  return { handler, commands };
+  return { handler, commands, stop: () => tails.stop() };
 }
 
 /** An index of the disabled aliases (as if enabled), rebuilt only when the set changes. */

@@ -73,6 +73,8 @@ export interface ApiCall {
   /** The HTTP status the emulator answered with. */
   status: number;
   error?: string;
+  /** When the call arrived (ms since the epoch). */
+  at: number;
 }
 
 interface Envelope {
@@ -341,6 +343,7 @@ export class SlackEmulator {
     const match = /^\/api\/([\w.]+)$/.exec(url.pathname);
     if (!match) return new Response("Not Found", { status: 404 });
     const method = match[1]!;
+    const at = Date.now();
     if (this.delayMs > 0) await Bun.sleep(this.delayMs);
     let args: Args = {};
     let answer: Answer;
@@ -354,7 +357,7 @@ export class SlackEmulator {
     }
     const status = answer.status ?? 200;
     const error = answer.body.ok === false ? String(answer.body.error) : undefined;
-    this.calls.push({ method, args: redactToken(args), status, ...(error ? { error } : {}) });
+    this.calls.push({ method, args: redactToken(args), status, at, ...(error ? { error } : {}) });
     return Response.json(answer.body, { status, headers: answer.headers });
   }
 

@@ -7,6 +7,7 @@ import type { Config } from "../../config/schema.ts";
 import type { AliasIndex, Incomplete } from "../../st2/aliases/index.ts";
 import type { ActionAlias } from "../../st2/aliases/types.ts";
 import type { St2Client } from "../../st2/client.ts";
+import type { Execution } from "../../st2/schemas.ts";
 import { St2ApiError } from "../../st2/http.ts";
 import { CommandError, ConfigError } from "../../lib/errors.ts";
 import type { Command, Context } from "../types.ts";
@@ -29,6 +30,8 @@ export interface St2CommandDeps {
   aliasVisible(ctx: Context, ref: string, display: string): boolean;
   /** Held two-factor confirmations; without it `extra.security.twofactor` is ignored. */
   twofactor?: TwoFactor;
+  /** After the ack: follows the execution's output live when the alias (or the config) asks for it. */
+  followLive?(ctx: Context, as: As, alias: ActionAlias, execution: Execution): Promise<void>;
 }
 
 const DEFAULT_ACK = "I'll take it from here! Your execution ID for reference is {id}";
@@ -167,12 +170,14 @@ async function execute(ctx: Context, as: As, deps: St2CommandDeps, alias: Action
     }),
   );
   const ack = alias.ack ?? {};
-  if (ack.enabled === false) return;
-  const id = result.execution.id;
-  let text = result.message || DEFAULT_ACK.replace("{id}", id);
-  const url = result.execution.web_url ?? webUrl(deps.config, id);
-  if (ack.append_url !== false && url) text += ` (details available at ${url})`;
-  await ctx.reply(text, result.extra ?? undefined);
+  if (ack.enabled !== false) {
+    const id = result.execution.id;
+    let text = result.message || DEFAULT_ACK.replace("{id}", id);
+    const url = result.execution.web_url ?? webUrl(deps.config, id);
+    if (ack.append_url !== false && url) text += ` (details available at ${url})`;
+    await ctx.reply(text, result.extra ?? undefined);
+  }
+  await deps.followLive?.(ctx, as, alias, result.execution);
 }
 
 function webUrl(config: Config, id: string): string | undefined {
