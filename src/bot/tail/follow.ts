@@ -138,7 +138,8 @@ export class LiveTail {
   private async tick(): Promise<void> {
     if (this.ending || this.showing || !this.dirty) return;
     if ((this.opts.pacer?.take() ?? 0) > 0) return;
-    await this.show();
+    // Logged by show; the next interval tries again (the pacer waits out a rate limit).
+    await this.show().catch(() => undefined);
   }
 
   private show(): Promise<void> {
