@@ -21,6 +21,7 @@ import { reloadCommand } from "./commands/reload.ts";
 import type { BotMessage, Command } from "./types.ts";
 import { Tails } from "./tail/tails.ts";
 import { followAfterAck, followsLive, tailCommand } from "./tail/command.ts";
+import { aliasOfExecution } from "./executions/alias.ts";
 import type { TwoFactor } from "./twofactor.ts";
 
 
@@ -87,7 +88,17 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
       if (followsLive(config, alias)) await followAfterAck(tails, ctx, as.client, execution);
     },
   };
-  const runCommand: Command = { ...st2RunCommand(st2Deps), subcommands: [tailCommand({ ...st2Deps, tails }, runName)] };
+  const tail = tailCommand(
+    {
+      ...st2Deps,
+      tails,
+      aliasOf: (ex) => aliasOfExecution(ex, deps.aliases.index.aliases),
+      // Judged as running the alias itself (its `alias:` rules), as f-exec's execution commands are.
+      mayRunAlias: (ctx, ref) => acl.authorizeAlias({ ...ctx, commandDef: runCommand, command: { ...ctx.command!, name: runCommand.name } }, ref),
+    },
+    runName,
+  );
+  const runCommand: Command = { ...st2RunCommand(st2Deps), subcommands: [tail] };
   const commands: Command[] = [
     runCommand,
     st2HelpCommand(st2Deps),

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
 import { type PostedMessage, SlackEmulator } from "../emulators/slack.ts";
 import { type LoopHarness, startLoop, taker, waitFor } from "./backend-loop.ts";
+import { API_KEY } from "../support/bot.ts";
 
 const ALICE = "U0ALICE";
 const GENERAL = "C0GENERAL";
@@ -94,6 +95,16 @@ describe("live output on Slack", () => {
     expect(next!.at - updates[limited]!.at).toBeGreaterThanOrEqual(950);
     expect(slack.received.find((p) => p.ts === live.ts)!.text).toStartWith("✅ ops.deploy");
   }, 20_000);
+
+  test("under st2bot's own identity, an execution not started through an alias is not followed", async () => {
+    const res = await fetch(`${h.st2.apiUrl}/executions`, { method: "POST", headers: { "St2-Api-Key": API_KEY, "content-type": "application/json" }, body: JSON.stringify({ action: "ops.deploy" }) });
+    const ex = (await res.json()) as { id: string };
+    slack.postUserMessage({ user: ALICE, channel: GENERAL, text: `!st2 tail ${ex.id}` });
+    const refused = await posts.next((p) => p.text?.includes("I follow only executions started through") === true, "the refusal");
+    expect(refused.text).toContain(ex.id);
+    await Bun.sleep(INTERVAL_MS * 2);
+    expect(h.st2.requests.some((r) => r.path === `/api/v1/executions/${ex.id}/output`)).toBe(false);
+  });
 
   test("a fragment that names nothing, and a missing id, get a plain answer", async () => {
     slack.postUserMessage({ user: ALICE, channel: GENERAL, text: "!st2 tail ffffffffff" });

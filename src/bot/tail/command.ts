@@ -24,6 +24,10 @@ const log = logger("bot.tail");
 export interface TailDeps extends Pick<St2CommandDeps, "clientFor" | "expired"> {
   tails: Tails;
   config: Config;
+  /** The alias that started an execution, when one of the loaded aliases did. */
+  aliasOf(execution: Execution): ActionAlias | undefined;
+  /** The ACL for running that alias; replies with the denial itself and returns false when refused. */
+  mayRunAlias(ctx: Context, aliasRef: string): Promise<boolean>;
 }
 
 /** The `tail` subcommand of `st2` (ACL key `St2:tail`). */
@@ -42,6 +46,7 @@ export function tailCommand(deps: TailDeps, runName: string): Command {
       const listed = async () => (recent ??= await recentExecutions(as.client));
       const id = await callStackStorm(ctx, as, deps, () => resolveId(typed, listed));
       const execution = await callStackStorm(ctx, as, deps, () => as.client.getExecution(id));
+      if (!as.personal && !(await mayWatch(ctx, execution, deps))) return;
       const shown = await shownId(id, listed);
       const outcome = deps.tails.follow(ctx, as.client, execution, shown, true);
       if (outcome.kind === "busy") throw new CommandError(`I am following ${outcome.max} executions already; try again once one of them has finished.`);
@@ -50,6 +55,21 @@ export function tailCommand(deps: TailDeps, runName: string): Command {
       if (!outcome.edits) await ctx.reply(`Following ${execution.action?.ref ?? "execution"} ${shown}: new output every ${deps.config.stackstorm.live_output_interval} s.`);
     },
   };
+}
+
+/**
+ * Under st2bot's own identity anyone could otherwise read any execution's output (outputs carry
+ * what actions print, secrets included): only executions started through an alias, and only by
+ * someone the ACL lets run that alias, as `!st2 execution` does. Under a person's own identity
+ * StackStorm's RBAC decides.
+ */
+async function mayWatch(ctx: Context, execution: Execution, deps: TailDeps): Promise<boolean> {
+  const alias = deps.aliasOf(execution);
+  if (alias) return deps.mayRunAlias(ctx, alias.ref);
+  throw new CommandError(
+    `I follow only executions started through one of my action aliases here, since I read as st2bot's own StackStorm identity; ` +
+      `${execution.id} (${execution.action?.ref ?? "?"}) was not.`,
+  );
 }
 
 /** Whether this alias's executions are followed after the ack. */
