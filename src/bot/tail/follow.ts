@@ -22,8 +22,8 @@ const UPDATE_EVENT = "st2.execution__update";
 const FINAL_TRIES = 5;
 /** Longest wait between those attempts, whatever a rate limit asks. */
 const FINAL_WAIT_CAP_MS = 30_000;
-/** Pieces held while a catch-up read runs; beyond this the read's answer is trusted alone. */
-const MAX_PENDING = 10_000;
+/** Pieces held while a catch-up read runs (their merge is quadratic in the worst case); beyond this the read and the final read are trusted. */
+const MAX_PENDING = 500;
 
 /** What one follow needs. */
 export interface FollowOptions {
