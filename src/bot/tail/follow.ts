@@ -22,6 +22,8 @@ const UPDATE_EVENT = "st2.execution__update";
 const FINAL_TRIES = 5;
 /** Longest wait between those attempts, whatever a rate limit asks. */
 const FINAL_WAIT_CAP_MS = 30_000;
+/** Refusals in a row (not rate limits, not network trouble) after which a follow stops showing; its closing line still goes out. */
+const MAX_REFUSALS = 3;
 /** Pieces held while a catch-up read runs (their merge is quadratic in the worst case); beyond this the read and the final read are trusted. */
 const MAX_PENDING = 500;
 
@@ -58,6 +60,8 @@ export class LiveTail {
   private dirty = true;
   private showing: Promise<void> | undefined;
   private ending = false;
+  /** Refusals in a row; at MAX_REFUSALS the place cannot take the live message (gone, no permission). */
+  private refusals = 0;
   private timers: ReturnType<typeof setTimeout>[] = [];
 
   constructor(private readonly opts: FollowOptions) {
@@ -136,7 +140,7 @@ export class LiveTail {
 
   /** One interval: show if something changed and the edit budget allows. */
   private async tick(): Promise<void> {
-    if (this.ending || this.showing || !this.dirty) return;
+    if (this.ending || this.showing || !this.dirty || this.refusals >= MAX_REFUSALS) return;
     if ((this.opts.pacer?.take() ?? 0) > 0) return;
     // Logged by show; the next interval tries again (the pacer waits out a rate limit).
     await this.show().catch(() => undefined);
@@ -144,17 +148,27 @@ export class LiveTail {
 
   private show(): Promise<void> {
     this.dirty = false;
-    const run = this.opts.sink.show(this.view, this.out).catch((err: unknown) => {
-      this.dirty = true;
-      if (err instanceof SendError && err.retryAfterMs !== undefined) this.opts.pacer?.pause(err.retryAfterMs);
-      log.debug("could not show live output", { id: this.id, error: err instanceof Error ? err.message : String(err) });
-      throw err;
-    });
-    this.showing = run.then(
+    const run = this.opts.sink.show(this.view, this.out).then(
+      () => void (this.refusals = 0),
+      (err: unknown) => {
+        this.dirty = true;
+        if (err instanceof SendError && err.retryAfterMs !== undefined) this.opts.pacer?.pause(err.retryAfterMs);
+        if (err instanceof SendError && !err.retryable && ++this.refusals === MAX_REFUSALS) {
+          log.warn("live output cannot be shown here; only the closing line will be sent", { id: this.id, error: err.message });
+        } else {
+          log.debug("could not show live output", { id: this.id, error: err instanceof Error ? err.message : String(err) });
+        }
+        throw err;
+      },
+    );
+    const settled = run.then(
       () => undefined,
       () => undefined,
     );
-    void this.showing.then(() => (this.showing = undefined));
+    this.showing = settled;
+    void settled.then(() => {
+      if (this.showing === settled) this.showing = undefined;
+    });
     return run;
   }
 
@@ -170,7 +184,7 @@ export class LiveTail {
       // What the stream brought stands.
     }
     await this.showing;
-    await this.lastShow();
+    if (this.refusals < MAX_REFUSALS) await this.lastShow();
     const line = why === "finished"
       ? finalLine(this.view, this.elapsed)
       : `${finalLine(this.view, undefined)}: stopped following after ${Math.round(this.opts.maxFollowMs / 60_000)} min; it goes on in StackStorm`;
@@ -191,7 +205,7 @@ export class LiveTail {
         return;
       } catch (err) {
         // A refused edit may have been a message gone: the sink posts afresh on the next try.
-        if (attempt === FINAL_TRIES) return;
+        if (attempt === FINAL_TRIES || this.refusals >= MAX_REFUSALS) return;
         const ask = err instanceof SendError ? err.retryAfterMs : undefined;
         await Bun.sleep(Math.min(ask ?? 1000 * attempt, FINAL_WAIT_CAP_MS));
       }
