@@ -75,11 +75,11 @@ export class Executions {
     return ex;
   }
 
-  private later(fn: () => void, ms = this.state.opts.completionDelayMs ?? 20): void {
+  private later(fn: () => void, ms?: number): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       fn();
-    }, ms);
+    }, ms ?? this.state.opts.completionDelayMs ?? 20);
     this.timers.add(timer);
   }
 
