@@ -189,6 +189,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     send: (m) => void outbox.enqueue(m, "bot"),
     status,
     clicks,
+    streamIdleTimeoutMs: opts.streamIdleTimeoutMs,
   });
 
   let web: WebServer | undefined;
@@ -227,6 +228,8 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   teardown.push(["alias timer", () => aliases.stop()]);
   client.startHealthCheck(config.stackstorm.timer_update * 1000);
   teardown.push(["StackStorm health check", () => client.stopHealthCheck()]);
+  // Last in, so first out: live-output follows end while the outbox and the backend still run.
+  teardown.push(["live output", () => bot.stop()]);
   log.info("st2bot ready", { version: VERSION, backend: backend.name, aliases: aliases.index.size, ms: Date.now() - startedAt.getTime() });
 
   return {

@@ -23,6 +23,8 @@ import { aliasOfExecution } from "./executions/alias.ts";
 import { outboxCommands, type OutboxControl } from "./commands/outbox.ts";
 import { reloadCommand } from "./commands/reload.ts";
 import type { BotMessage, Command } from "./types.ts";
+import { Tails } from "./tail/tails.ts";
+import { followAfterAck, followsLive, tailCommand } from "./tail/command.ts";
 import type { TwoFactor } from "./twofactor.ts";
 import { withClicks, type ClickTokens } from "./clicks.ts";
 
@@ -43,6 +45,8 @@ export interface BotDeps {
   twofactor?: TwoFactor;
   /** Callback tokens of answer buttons; absent, clicks are ignored (nothing issues tokens then). */
   clicks?: ClickTokens;
+  /** The stream idle timeout of live-output follows (tests shorten it). */
+  streamIdleTimeoutMs?: number;
 }
 
 /** Turns a target into the announcement shape the outbox keeps. */
@@ -57,8 +61,9 @@ export function addressed(target: Target, out: Outgoing): BotMessage {
  * Builds the commands and returns the handler the chat backend feeds messages to (see
  * `createRouter`), with the commands for inspection. Every reply goes through `deps.send`.
  */
-export function createBot(deps: BotDeps): { handler: MessageHandler; commands: readonly Command[] } {
+export function createBot(deps: BotDeps): { handler: MessageHandler; commands: readonly Command[]; stop(): Promise<void> } {
   const { config, backend, identities } = deps;
+  const tails = new Tails({ backend, intervalMs: config.stackstorm.live_output_interval * 1000, streamIdleTimeoutMs: deps.streamIdleTimeoutMs });
   const runName = config.stackstorm.plugin_prefix || "st2";
   const acl = createAcl({
     rules: config.access_controls,
@@ -88,6 +93,9 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     aliasVisible: (ctx, ref, display) => acl.mayListAlias(ctx, runCommand, ref, canonicalTyped(config.stackstorm.plugin_prefix, display)),
     twofactor: deps.twofactor,
     servedElsewhere: elsewhere && ((text) => elsewhere().match(text).kind !== "none"),
+    followLive: async (ctx, as, alias, execution) => {
+      if (followsLive(config, alias)) await followAfterAck(tails, ctx, as.client, execution);
+    },
   };
   const manage = executionCommands(
     {
@@ -98,9 +106,20 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     },
     runName,
   );
-  const runCommand: Command = { ...st2RunCommand(st2Deps), subcommands: manage };
+  const tail = tailCommand(
+    {
+      ...st2Deps,
+      tails,
+      aliasOf: (ex) => aliasOfExecution(ex, deps.aliases.index.aliases),
+      // Judged as running the alias itself, as the execution commands are.
+      mayRunAlias: (ctx, ref) => acl.authorizeAlias({ ...ctx, commandDef: runCommand, command: { ...ctx.command!, name: runCommand.name } }, ref),
+    },
+    runName,
+  );
+  const subcommands = [...manage, tail];
+  const runCommand: Command = { ...st2RunCommand(st2Deps), subcommands };
   // With an empty plugin_prefix aliases are typed bare, so `st2 <subcommand>` gets a command of its own.
-  const manageCommand: Command[] = config.stackstorm.plugin_prefix ? [] : [managementCommand(config.bot.prefix, runName, manage)];
+  const manageCommand: Command[] = config.stackstorm.plugin_prefix ? [] : [managementCommand(config.bot.prefix, runName, subcommands)];
   const commands: Command[] = [
     runCommand,
     ...manageCommand,
@@ -113,7 +132,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   commands.push(
     ...builtinCommands({
       prefix: config.bot.prefix,
-      commands: () => [...commands, ...manage],
+      commands: () => [...commands, ...subcommands],
       listFilter: config.bot.hide_restricted_commands ? acl.mayList : undefined,
       status: deps.status,
     }),
@@ -136,8 +155,8 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   // Under the source_channel StackStorm sends the result to: one ordered queue per place.
   const reply = (msg: Message, out: Outgoing) =>
     deps.send({ message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined });
-  if (!deps.clicks) return { handler: (msg) => (msg.action ? undefined : handler(msg)), commands };
-  return { handler: withClicks(handler, { tokens: deps.clicks, reply: async (msg, text) => reply(msg, { text }) }), commands };
+  if (!deps.clicks) return { handler: (msg) => (msg.action ? undefined : handler(msg)), commands, stop: () => tails.stop() };
+  return { handler: withClicks(handler, { tokens: deps.clicks, reply: async (msg, text) => reply(msg, { text }) }), commands, stop: () => tails.stop() };
 }
 
 /** `st2` when plugin_prefix is empty: only the subcommands, anything else gets their usage. */

@@ -126,6 +126,17 @@ export interface Outgoing {
   actions?: ChatAction[];
 }
 
+/**
+ * A message the service stored, as `post` returned it, for later `edit`s. Both fields are the
+ * backend's own (Slack: channel id + ts; Mattermost: channel + post id; Matrix: room + event id;
+ * Rocket.Chat: room id + message _id) and opaque to everyone else; a ref is only ever handed back
+ * to the backend instance that made it.
+ */
+export interface MessageRef {
+  readonly room: string;
+  readonly id: string;
+}
+
 export type ConnectionState = "connecting" | "connected" | "disconnected" | "stopped";
 
 export interface BackendStatus {
@@ -182,4 +193,20 @@ export interface ChatBackend {
    * arrive on the service's own connection (Slack Socket Mode) or there are none.
    */
   handleAction?(body: unknown): Promise<Record<string, unknown> | undefined>;
+  /**
+   * Optional, always together with `edit` (a backend offers both or neither): sends one message
+   * like `send` (same confirmation and SendError contract; `msg.text` fits `maxMessageLength`,
+   * nothing is split) and resolves with its reference. Used for live output (`!st2 tail`),
+   * which goes around the outbox: an edit is superseded by the next one, and what must not be
+   * lost (the final status) is sent through the outbox as a normal message.
+   */
+  post?(target: Target, msg: Outgoing): Promise<MessageRef>;
+  /**
+   * Replaces the text of a message `post` returned (Slack `chat.update`, Mattermost post patch,
+   * Matrix `m.replace`, Rocket.Chat `chat.update`). Resolves on confirmation; throws SendError:
+   * retryable with `retryAfterMs` for a rate limit, not retryable when the message can no
+   * longer be edited (deleted, too old). Absent where the service has no edits: callers then
+   * send a sequence of messages instead.
+   */
+  edit?(ref: MessageRef, msg: Outgoing): Promise<void>;
 }

@@ -83,6 +83,10 @@ export const StackStormSchema = v.strictObject({
    * announces the confirmation on `st2.announcement__2fa`.
    */
   twofactor_action: v.optional(v.pipe(v.string(), v.regex(/^[^.\s]+\.[^\s]+$/, "must be an action ref such as duo.auth_push"))),
+  /** Follow every alias execution's output live after its ack, as `extra.st2bot.live_output: true` does for one alias. */
+  live_output: v.optional(v.boolean(), false),
+  /** Seconds between edits (or messages) of live output: chat services rate-limit edits. */
+  live_output_interval: v.optional(v.pipe(v.number(), v.minValue(0.05), v.maxValue(3600)), 3),
   session_ttl: v.optional(positiveSeconds, 3600),
   user_token_ttl: v.optional(positiveSeconds, 86400),
 });

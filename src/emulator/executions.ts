@@ -10,6 +10,7 @@ import { isoMicro, objectId } from "./http.ts";
 import { resultMessage, type ExecutionView } from "./result.ts";
 import type { EmulatorState } from "./state.ts";
 import type { StreamHub } from "./stream.ts";
+import { OutputLog } from "./output.ts";
 import type { AskSpec, Completion, EmulatedExecution, InquirySpec } from "./types.ts";
 
 const log = logger("emulator");
@@ -19,12 +20,16 @@ export type NewExecution = Pick<EmulatedExecution, "action" | "alias" | "paramet
 
 export class Executions {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  /** What executions printed (`st2.execution.output__create`, `GET /executions/{id}/output`). */
+  readonly output: OutputLog;
 
   constructor(
     private readonly state: EmulatorState,
     private readonly hub: StreamHub,
     private readonly webui: () => string,
-  ) {}
+  ) {
+    this.output = new OutputLog(hub);
+  }
 
   /** The execution as `GET /executions/{id}` shows it. */
   view(ex: EmulatedExecution): ExecutionView {
@@ -65,6 +70,7 @@ export class Executions {
     this.state.executions.push(ex);
     this.publish(ex, "create");
     if (spec.action.asks?.length) this.later(() => this.startWorkflow(ex, spec.action.asks!));
+    else if (spec.action.output) this.later(() => this.print(ex, spec.action.output!));
     else this.later(() => this.finish(ex, this.decide(ex)), spec.action.durationMs);
     return ex;
   }
@@ -87,6 +93,23 @@ export class Executions {
       fn();
     }, ms ?? this.state.opts.completionDelayMs ?? 20);
     this.timers.add(timer);
+  }
+
+  /** Runs, printing one piece per interval as a runner streaming its output does, then finishes. */
+  private print(ex: EmulatedExecution, output: NonNullable<EmulatedExecution["action"]["output"]>): void {
+    ex.status = "running";
+    this.publish(ex, "update");
+    const step = (i: number) => {
+      if (ex.status !== "running") return; // canceled meanwhile
+      if (i >= output.pieces.length) {
+        const stdout = this.output.text(ex.id, "stdout");
+        const outcome = this.decide(ex, { status: "succeeded", result: { failed: false, succeeded: true, return_code: 0, stdout, stderr: this.output.text(ex.id, "stderr") } });
+        return this.finish(ex, outcome);
+      }
+      this.output.write(ex, output.pieces[i]!, output.type);
+      this.later(() => step(i + 1), output.intervalMs ?? 50);
+    };
+    step(0);
   }
 
   /**
@@ -188,9 +211,9 @@ export class Executions {
     this.timers.clear();
   }
 
-  private decide(ex: EmulatedExecution): Completion {
+  private decide(ex: EmulatedExecution, fallback = genericCompletion(ex.action.runner)): Completion {
     const hook = this.state.opts.complete ?? ((e: EmulatedExecution) => e.action.complete?.(e.parameters));
-    return hook(ex) ?? genericCompletion(ex.action.runner);
+    return hook(ex) ?? fallback;
   }
 
   private finish(ex: EmulatedExecution, outcome: Completion): void {

@@ -16,7 +16,7 @@ import { Fault, faultResponse, readBody } from "./http.ts";
 import { Routes, type Call } from "./routes.ts";
 import { EmulatorState } from "./state.ts";
 import { StreamHub } from "./stream.ts";
-import type { AliasInput, EmulatedExecution, EmulatorOptions, InquirySpec, IssuedToken, RecordedRequest, StoredAlias } from "./types.ts";
+import type { ActionSpec, AliasInput, EmulatedExecution, EmulatorOptions, InquirySpec, IssuedToken, RecordedRequest, StoredAlias } from "./types.ts";
 
 export type * from "./types.ts";
 
@@ -58,6 +58,8 @@ export interface Emulator {
   /** Open stream connections. */
   readonly streamCount: number;
   setAliases(aliases: AliasInput[]): void;
+  /** Registers (or replaces) an action, e.g. one that prints output over time. */
+  addAction(action: ActionSpec): void;
   /** Adds an alias and publishes `st2.actionalias__create`. */
   addAlias(alias: AliasInput): StoredAlias;
   /** Replaces an alias (same id, else same pack.name) and publishes `st2.actionalias__update`. */
@@ -211,6 +213,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     },
     faults,
     setAliases: (aliases) => void state.setAliases(aliases),
+    addAction: (action) => void state.actions.set(action.ref, action),
     addAlias(alias) {
       const stored = state.addAlias(alias);
       publishAlias("create", stored);

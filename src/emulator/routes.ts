@@ -93,10 +93,11 @@ export class Routes {
       r("GET", "/api/v1/executions/{id}", (_, p) => this.getExecution(p[0]!)),
       r("DELETE", "/api/v1/executions/{id}", (c, p) => cancelExecution(this.execDeps, c, p[0]!)),
       r("POST", "/api/v1/executions/{id}/re_run", (c, p) => rerunExecution(this.execDeps, c, p[0]!)),
+      r("GET", "/api/v1/executions/{id}/output", (c, p) => this.executions.output.response(this.state.execution(p[0]!), p[0]!, c.query.output_type)),
       r("GET", "/api/v1/inquiries", (c) => this.listInquiries(c)),
       r("GET", "/api/v1/inquiries/{id}", (_, p) => this.getInquiry(p[0]!)),
       r("PUT", "/api/v1/inquiries/{id}", (c, p) => this.respondInquiry(c, p[0]!)),
-      r("GET", "/stream/v1/stream", (c) => this.hub.open(c.query.events)),
+      r("GET", "/stream/v1/stream", (c) => this.hub.open(c.query.events, c.query.execution_ids)),
     ];
   }
 

@@ -1,7 +1,10 @@
 /**
  * StackStorm's event stream (`GET /stream/v1/stream`): Server-Sent Events with a bare newline
  * on connect and as heartbeat, `event: <name>\ndata: <json.dumps>\n\n` per event, filtered by
- * the `events` globs. There is no replay: what is published while nobody listens is gone.
+ * the `events` globs and, when `execution_ids` is given, to the events of those executions
+ * (`st2.execution__*` by `id`, `st2.execution.output__*` by `execution_id`; every other event,
+ * announcements and liveactions included, names no execution and is left out, as StackStorm's
+ * listener does). There is no replay: what is published while nobody listens is gone.
  */
 import { pyJson } from "./python.ts";
 
@@ -9,7 +12,7 @@ import { pyJson } from "./python.ts";
 export const DEFAULT_EVENTS = ["st2.announcement__*", "st2.execution__*", "st2.liveaction__*"];
 
 interface Subscriber {
-  matches: (event: string) => boolean;
+  matches: (event: string, data: unknown) => boolean;
   write: (text: string) => void;
   close: () => void;
 }
@@ -39,8 +42,10 @@ export class StreamHub {
   }
 
   /** Opens one SSE response for a client. */
-  open(events: string | undefined): Response {
-    const matches = eventFilter(events);
+  open(events: string | undefined, executionIds?: string): Response {
+    const byName = eventFilter(events);
+    const ids = new Set((executionIds ?? "").split(",").map((e) => e.trim()).filter(Boolean));
+    const matches = (event: string, data: unknown) => byName(event) && (ids.size === 0 || ids.has(executionIdOf(event, data) ?? ""));
     let sub: Subscriber | undefined;
     let timer: ReturnType<typeof setInterval> | undefined;
     const stop = () => {
@@ -76,7 +81,7 @@ export class StreamHub {
   /** Sends one event to every subscriber whose filter takes it. */
   publish(event: string, data: unknown): void {
     const frame = `event: ${event}\ndata: ${pyJson(data)}\n\n`;
-    for (const sub of this.subscribers) if (sub.matches(event)) this.safeWrite(sub, frame);
+    for (const sub of this.subscribers) if (sub.matches(event, data)) this.safeWrite(sub, frame);
   }
 
   /** Writes raw bytes to every open stream (malformed-input tests). */
@@ -96,4 +101,11 @@ export class StreamHub {
       sub.close();
     }
   }
+}
+
+/** The execution an event belongs to (`_get_execution_id_for_body`); undefined for the others. */
+function executionIdOf(event: string, data: unknown): string | undefined {
+  const body = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+  const id = event.startsWith("st2.execution__") ? body.id : event.startsWith("st2.execution.output__") ? body.execution_id : undefined;
+  return typeof id === "string" ? id : undefined;
 }

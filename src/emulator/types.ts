@@ -45,6 +45,12 @@ export interface ActionSpec {
    * it starts. It pauses until every one is answered, then completes like any execution.
    */
   asks?: AskSpec[];
+  /**
+   * What the action prints while it runs: the execution goes `running`, writes one piece every
+   * `intervalMs` (default 50) to the execution's output (stream and catch-up read), and finishes
+   * after the last one (its default result's stdout is all of it).
+   */
+  output?: { pieces: string[]; intervalMs?: number; type?: "stdout" | "stderr" };
 }
 
 /** One `core.ask` task of a workflow: the task's name and what it passes to `core.ask`. */

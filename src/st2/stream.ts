@@ -37,6 +37,12 @@ export interface St2StreamOptions {
   routeKey: string;
   /** More event names to ask for, e.g. `st2.execution__create` for inquiries. */
   extraEvents?: string[];
+  /**
+   * Ask for exactly these events (no announcements, no alias changes) of these executions only
+   * (StackStorm's `execution_ids` filter): a stream following one execution (`!st2 tail`).
+   * `routeKey` and `extraEvents` are then ignored.
+   */
+  only?: { events: string[]; executionIds: string[] };
   /** Called once per event, in order; a throw is logged and does not stop the stream. */
   onEvent: (event: St2Event) => void | Promise<void>;
   /** After every successful (re)connection. */
@@ -88,8 +94,10 @@ export class St2Stream {
 
   constructor(private readonly opts: St2StreamOptions) {
     this.backoff = opts.backoff instanceof Backoff ? opts.backoff : new Backoff({ initialMs: 500, maxMs: 30_000, ...opts.backoff });
-    const events = streamEvents(opts.routeKey, opts.extraEvents).map(encodeURIComponent).join(",");
-    this.url = `${opts.client.urls.stream}/stream?events=${events}`;
+    const only = opts.only;
+    const events = (only ? only.events : streamEvents(opts.routeKey, opts.extraEvents)).map(encodeURIComponent).join(",");
+    const ids = only ? `&execution_ids=${only.executionIds.map(encodeURIComponent).join(",")}` : "";
+    this.url = `${opts.client.urls.stream}/stream?events=${events}${ids}`;
   }
 
   /** Connects and keeps connected until `stop()`. Calling it twice does nothing. */

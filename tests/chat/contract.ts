@@ -113,6 +113,18 @@ export function runBackendContract(name: string, setup: () => Promise<BackendHar
       expect((err as SendError).retryable).toBe(false);
     });
 
+    test("post and edit come together; a posted message's reference can be edited", async () => {
+      const backend = h.backend;
+      expect(typeof backend.post).toBe(typeof backend.edit);
+      if (!backend.post || !backend.edit) return; // no edits: live output is a sequence of messages
+      const m = await nextMessage("room hello");
+      const ref = await backend.post(backend.replyTarget(m), { text: "live output v1" });
+      expect(ref.room.length).toBeGreaterThan(0);
+      expect(ref.id.length).toBeGreaterThan(0);
+      await backend.edit(ref, { text: "live output v2" });
+      await waitFor("the post", () => h.delivered().find((x) => x.text.includes("live output v")));
+    });
+
     test("has a message size limit and addressable names", () => {
       expect(h.backend.maxMessageLength).toBeGreaterThan(100);
       expect(h.backend.botNames().length).toBeGreaterThan(0);

@@ -31,7 +31,7 @@ export interface LoopHarness {
  * promptly once it is back (the production default is 60 s). `completionDelayMs` is how long an
  * execution runs in the emulator before its result is announced.
  */
-export async function startLoop(backend: string, backendToml: string, opts: { completionDelayMs?: number } = {}): Promise<LoopHarness> {
+export async function startLoop(backend: string, backendToml: string, opts: { completionDelayMs?: number; stackstormToml?: string } = {}): Promise<LoopHarness> {
   const st2 = await startTestEmulator({ apiKeys: [API_KEY], completionDelayMs: opts.completionDelayMs ?? 5, aliases: sampleAliases, actions: sampleActions });
   const dataDir = mkdtempSync(join(tmpdir(), `st2bot-${backend}-loop-`));
   const config = parseConfig(
@@ -49,6 +49,7 @@ api_url = "${st2.apiUrl}"
 auth_url = "${st2.authUrl}"
 stream_url = "${st2.streamUrl}"
 timer_update = 60
+${opts.stackstormToml ?? ""}
 [stackstorm.api_auth]
 apikey = "${API_KEY}"
 ${backendToml}

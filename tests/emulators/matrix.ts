@@ -6,7 +6,9 @@
  * stream position (`next_batch`); transaction ids are de-duplicated per device (the spec's
  * scope since v1.7; one access token is one device), a repeat answering the first event's id.
  * It can fail on demand: 429s, expired tokens, and dropped connections (a restart on the
- * same port). People act through `say`, `invite` and `createRoom`.
+ * same port). People act through `say`, `invite` and `createRoom`. Edits are events like any
+ * other (`m.relates_to.rel_type = m.replace`); `current` shows a message as clients do after
+ * applying its valid edits (same sender, same room, the original not itself an edit; latest wins).
  */
 import type { Server } from "bun";
 import { type Device, type EmuRoom, err, json, type MxEvent, rand, type RoomFixture, type Sent, SERVER_NAME, uid, type UserFixture } from "./matrix-wire.ts";
@@ -42,6 +44,25 @@ export class MatrixEmulator {
     this.server = Bun.serve({ hostname: "127.0.0.1", port: this.port, fetch: (req) => this.handle(req) });
     this.port = this.server.port!;
     return this;
+  }
+
+  /** The content of event `eventId` as clients show it: its last valid edit's `m.new_content`, else its own. */
+  current(eventId: string): Record<string, unknown> | undefined {
+    const original = this.received.find((s) => s.event.event_id === eventId);
+    if (!original || isEdit(original.event)) return undefined;
+    const edits = this.editsOf(eventId);
+    return edits.length ? (edits.at(-1)!.event.content["m.new_content"] as Record<string, unknown>) : original.event.content;
+  }
+
+  /** The valid edits of event `eventId`, in order. */
+  editsOf(eventId: string): Sent[] {
+    const original = this.received.find((s) => s.event.event_id === eventId);
+    if (!original) return [];
+    return this.received.filter((s) => {
+      const rel = s.event.content["m.relates_to"] as { rel_type?: string; event_id?: string } | undefined;
+      return rel?.rel_type === "m.replace" && rel.event_id === eventId && s.roomId === original.roomId && s.event.sender === original.event.sender &&
+        typeof s.event.content["m.new_content"] === "object";
+    });
   }
 
   /** The homeserver base URL (`matrix.homeserver`). */
@@ -384,4 +405,8 @@ export class MatrixEmulator {
 /** A started emulator whose bot is `bot` (a localpart of `users`). */
 export function startMatrixEmulator(opts: { bot: string; users: UserFixture[]; rooms: RoomFixture[] }): MatrixEmulator {
   return new MatrixEmulator(opts.bot, opts.users, opts.rooms).start();
+}
+
+function isEdit(event: MxEvent): boolean {
+  return (event.content["m.relates_to"] as { rel_type?: string } | undefined)?.rel_type === "m.replace";
 }

@@ -4,7 +4,8 @@
  * shapes (JSON with `Content-Type: application/json`, error bodies `{id, message,
  * status_code}`, a plain-text 429 with the rate-limit headers, `posted` events whose `post` and
  * `mentions` are JSON strings). Loopback only; every connection is a fresh WebSocket session
- * (hello seq 0), as after a server restart.
+ * (hello seq 0), as after a server restart. `PUT /posts/{id}/patch` edits a post (its author
+ * only; message and/or props; `edit_at` set), recorded in `edits`; a queued 429 applies to it too.
  */
 import type { Server, ServerWebSocket } from "bun";
 
@@ -112,6 +113,8 @@ export class MattermostEmulator {
   readonly posts = new Map<string, EmuPost>();
   /** Posts created through the REST API (the bot's), in order. */
   readonly received: EmuPost[] = [];
+  /** Every post patch accepted, in order: the post as it became, and when. */
+  readonly edits: { post: EmuPost; at: number }[] = [];
   /** Every REST request, `METHOD /path`, for asserting what the client asked. */
   readonly requests: string[] = [];
   private readonly sessions = new Map<string, string>();
@@ -229,7 +232,7 @@ export class MattermostEmulator {
     return post;
   }
 
-  /** The next `n` post creations answer 429 with Retry-After / X-Ratelimit-Reset `retryAfterSec`. */
+  /** The next `n` post creations or patches answer 429 with Retry-After / X-Ratelimit-Reset `retryAfterSec`. */
   inject429(n: number, retryAfterSec = 1): void {
     for (let i = 0; i < n; i++) this.pending429.push({ retryAfterSec });
   }
@@ -299,6 +302,7 @@ export class MattermostEmulator {
     if (req.method === "POST" && a === "channels" && b === "direct" && !c) return this.createDirect(req, me);
     if (req.method === "POST" && a === "posts" && !b) return this.createPost(req, me);
     if (get && a === "posts" && b && !c) return this.sendPost(b, me);
+    if (req.method === "PUT" && a === "posts" && b && c === "patch" && !d) return this.patchPost(req, b, me);
     if (get && a === "config" && b === "client") return json({ Version: "10.5.0", MaxPostSize: String(this.maxPostSize), SiteName: "Mattermost" });
     return notFound();
   }
@@ -352,15 +356,43 @@ export class MattermostEmulator {
     return json(publicChannel(this.directChannel(ids[0]!, ids[1]!)), 201);
   }
 
-  private async createPost(req: Request, me: string): Promise<Response> {
+  private limited(): Response | undefined {
     const limited = this.pending429.shift();
-    if (limited) {
-      const s = String(limited.retryAfterSec);
-      return new Response("limit exceeded\n", {
-        status: 429,
-        headers: { "Content-Type": "text/plain; charset=utf-8", "X-Ratelimit-Limit": "10", "X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": s, "Retry-After": s },
-      });
+    if (!limited) return undefined;
+    const s = String(limited.retryAfterSec);
+    return new Response("limit exceeded\n", {
+      status: 429,
+      headers: { "Content-Type": "text/plain; charset=utf-8", "X-Ratelimit-Limit": "10", "X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": s, "Retry-After": s },
+    });
+  }
+
+  /** `PUT /posts/{id}/patch`: only the fields sent change; another user's post is forbidden (no edit_others_posts). */
+  private async patchPost(req: Request, id: string, me: string): Promise<Response> {
+    const limited = this.limited();
+    if (limited) return limited;
+    const post = this.posts.get(id);
+    if (!post || post.delete_at) return appError(404, "app.post.get.app_error", "Unable to get the post.");
+    if (post.user_id !== me) return forbidden();
+    const body = (await req.json().catch(() => null)) as { message?: unknown; props?: unknown } | null;
+    if (!body || (body.message !== undefined && typeof body.message !== "string")) {
+      return appError(400, "api.context.invalid_body_param.app_error", "Invalid or missing patch in request body.");
     }
+    if (typeof body.message === "string" && [...body.message].length > this.maxPostSize) {
+      return appError(400, "model.post.is_valid.message_length.app_error", "Message property is longer than the maximum permitted length.");
+    }
+    const props = (body.props ?? post.props) as EmuPost["props"];
+    if (typeof props !== "object" || props === null || Array.isArray(props) || !validAttachments(props.attachments)) {
+      return appError(400, "model.post.is_valid.props.app_error", "Invalid props.");
+    }
+    const now = Date.now();
+    Object.assign(post, { message: typeof body.message === "string" ? body.message : post.message, props, edit_at: now, update_at: now });
+    this.edits.push({ post: { ...post }, at: now });
+    return json(post);
+  }
+
+  private async createPost(req: Request, me: string): Promise<Response> {
+    const limited = this.limited();
+    if (limited) return limited;
     const body = (await req.json().catch(() => null)) as Partial<EmuPost> | null;
     if (!body || typeof body.channel_id !== "string" || typeof (body.message ?? "") !== "string") {
       return appError(400, "api.context.invalid_body_param.app_error", "Invalid or missing post in request body.");

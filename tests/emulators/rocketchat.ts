@@ -9,7 +9,9 @@
  * an epoch in milliseconds) and its "[error-too-many-requests]" text, EJSON `{$date}` in DDP.
  * A repeated message `_id` is stored once, answered as the server does: current servers fail
  * the call (sendMessage returns nothing and the REST layer trips over it), older ones answer
- * `{success:true}` without a message.
+ * `{success:true}` without a message. `chat.update` edits a message as the server does (its
+ * author only, in the room named, within `Message_MaxAllowedSize`), sets `editedAt`/`editedBy`,
+ * streams the changed message and records it in `edits`.
  */
 import type { Server, ServerWebSocket } from "bun";
 
@@ -99,6 +101,8 @@ export class RocketChatEmulator {
   readonly messages = new Map<string, EmuMessage>();
   /** Messages created through REST, in order (each `_id` once). */
   readonly received: EmuMessage[] = [];
+  /** Every chat.update accepted, in order: the message as it became, and when. */
+  readonly edits: { message: EmuMessage; at: number }[] = [];
   /** Every REST request, `METHOD /api/v1/name`. */
   readonly requests: string[] = [];
   /** `pong`s received in answer to the server's pings. */
@@ -279,6 +283,8 @@ export class RocketChatEmulator {
         return this.sendMessage(body.message as Record<string, unknown> | undefined, me);
       case "POST chat.postMessage":
         return this.postMessage(body, me);
+      case "POST chat.update":
+        return this.updateMessage(body, me);
       case "GET chat.getMessage": {
         const m = this.messages.get(q.get("msgId") ?? "");
         return m && this.canAccess(this.rooms.get(m.rid)!, uid) ? json({ message: restMessage(m), success: true }) : failure("error-not-allowed");
@@ -355,6 +361,23 @@ export class RocketChatEmulator {
     const stored = this.store({ _id: randomId(), rid: room._id, msg: String(b.text ?? ""), u: me, ...(typeof b.tmid === "string" ? { tmid: b.tmid } : {}), ...(Array.isArray(b.attachments) ? { attachments: b.attachments } : {}) });
     this.received.push(stored);
     return this.reply(json({ ts: Date.now(), channel: room.name ?? room._id, message: restMessage(stored), success: true }));
+  }
+
+  /** `chat.update` (API v1): roomId, msgId and text required; only the author may edit (no edit-message permission here). */
+  private updateMessage(b: Record<string, unknown>, me: EmuUser): Response {
+    if (typeof b.roomId !== "string" || typeof b.msgId !== "string" || typeof b.text !== "string") {
+      return failure("must have required property 'roomId'", "invalid-params");
+    }
+    const m = this.messages.get(b.msgId);
+    if (!m) return failure(`No message found with the id of "${b.msgId}".`);
+    if (m.rid !== b.roomId) return failure("The room id provided does not match where the message is from.");
+    if (m.u._id !== me._id) return failure("Message editing not allowed [error-action-not-allowed]", "error-action-not-allowed");
+    if (b.text.length > (this.opts.maxAllowedSize ?? 5000)) return failure("error-message-size-exceeded");
+    m.msg = b.text;
+    m.editedAt = Date.now();
+    this.edits.push({ message: { ...m }, at: m.editedAt });
+    this.stream(m);
+    return this.reply(json({ message: { ...restMessage(m), editedBy: { _id: me._id, username: me.username } }, success: true }));
   }
 
   private reply(res: Response): Response {

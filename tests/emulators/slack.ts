@@ -12,6 +12,10 @@
  *   connect the socket gets `hello`; events arrive as `events_api` envelopes that must be acked by
  *   `envelope_id` within 3 s (unacked ones are redelivered with `retry_attempt`, as Slack does);
  *   `disconnect(reason)` sends Slack's `disconnect` message and closes the socket later.
+ * - `chat.update` replaces the text/attachments/blocks of a message the bot posted (by channel id
+ *   and `ts`; omitted attachments/blocks are kept, an empty array removes them, as Slack does):
+ *   `message_not_found`, `cant_update_message` (another user's), `channel_not_found`, `no_text`,
+ *   `msg_too_long`; each edit is recorded in `edits` and echoed as a `message_changed` event.
  */
 import type { Server, ServerWebSocket } from "bun";
 
@@ -79,6 +83,8 @@ export interface ApiCall {
   /** The HTTP status the emulator answered with. */
   status: number;
   error?: string;
+  /** When the call arrived (ms since the epoch). */
+  at: number;
 }
 
 interface Envelope {
@@ -137,6 +143,8 @@ export class SlackEmulator {
   readonly received: PostedMessage[] = [];
   /** Every chat.postEphemeral the workspace accepted, in order. */
   readonly ephemerals: EphemeralMessage[] = [];
+  /** Every chat.update the workspace accepted, in order (the message as it became). */
+  readonly edits: PostedMessage[] = [];
   /** Every Web API call, answered or refused. */
   readonly calls: ApiCall[] = [];
   /** Every envelope sent over Socket Mode (redeliveries included), in order. */
@@ -154,6 +162,8 @@ export class SlackEmulator {
   private readonly pendingAcks = new Map<string, { sentAt: number; timer: Timer; envelope: Envelope; socket: number }>();
   private readonly lateAcks: string[] = [];
   private readonly undelivered: Envelope[] = [];
+  /** `channel:ts` of people's messages, which the bot may not update. */
+  private readonly userMessages = new Set<string>();
   private readonly rateLimits = new Map<string, { count: number; retryAfterSec: number }>();
   private readonly timers = new Set<Timer>();
   private delayMs = 0;
@@ -221,6 +231,7 @@ export class SlackEmulator {
       channel_type: channelType(conv),
     };
     if (msg.subtype) event.subtype = msg.subtype;
+    this.userMessages.add(`${conv.id}:${ts}`);
     if (msg.thread_ts) Object.assign(event, { thread_ts: msg.thread_ts, parent_user_id: msg.user });
     this.emitEvent(event);
     if (!conv.is_im && msg.text.includes(`<@${this.bot.id}>`)) {
@@ -397,6 +408,7 @@ export class SlackEmulator {
     const match = /^\/api\/([\w.]+)$/.exec(url.pathname);
     if (!match) return new Response("Not Found", { status: 404 });
     const method = match[1]!;
+    const at = Date.now();
     if (this.delayMs > 0) await Bun.sleep(this.delayMs);
     let args: Args = {};
     let answer: Answer;
@@ -410,7 +422,7 @@ export class SlackEmulator {
     }
     const status = answer.status ?? 200;
     const error = answer.body.ok === false ? String(answer.body.error) : undefined;
-    this.calls.push({ method, args: redactToken(args), status, ...(error ? { error } : {}) });
+    this.calls.push({ method, args: redactToken(args), status, at, ...(error ? { error } : {}) });
     return Response.json(answer.body, { status, headers: answer.headers });
   }
 
@@ -492,21 +504,7 @@ export class SlackEmulator {
       return { no_op: existed, already_open: existed, channel: { id: im.id } };
     },
     "chat.postMessage": (args) => this.postMessage(args),
-    // Only the bot's own messages, found by channel and ts; text and blocks replaced as given.
-    "chat.update": (args) => {
-      const channel = requireString(args, "channel", "channel_not_found");
-      const ts = requireString(args, "ts", "message_not_found");
-      const posted = this.received.find((m) => m.channel === channel && m.ts === ts);
-      if (!posted) throw new ApiError("message_not_found");
-      const text = optString(args, "text");
-      const blocks = jsonArray(args, "blocks", "invalid_blocks");
-      if (!text && !blocks?.length) throw new ApiError("no_text");
-      blocks?.forEach(checkBlock);
-      if (text !== undefined) posted.text = text;
-      if (blocks) posted.blocks = blocks;
-      posted.edits = (posted.edits ?? 0) + 1;
-      return { channel, ts, text: posted.text ?? "", message: { text: posted.text ?? "", blocks: posted.blocks } };
-    },
+    "chat.update": (args) => this.updateMessage(args),
     "chat.postEphemeral": (args) => {
       const channel = requireString(args, "channel", "channel_not_found");
       const user = requireString(args, "user", "user_not_found");
@@ -518,6 +516,34 @@ export class SlackEmulator {
       return { message_ts: this.nextTs() };
     },
   };
+
+  /** `chat.update`: only the bot's own message, in the channel (an id) it was posted to. */
+  private updateMessage(args: Args): Record<string, unknown> {
+    const channel = requireString(args, "channel", "channel_not_found");
+    const ts = requireString(args, "ts", "message_not_found");
+    if (!this.channels.has(channel)) throw new ApiError("channel_not_found");
+    const index = this.received.findIndex((m) => m.channel === channel && m.ts === ts);
+    if (index < 0) {
+      if (this.userMessages.has(`${channel}:${ts}`)) throw new ApiError("cant_update_message");
+      throw new ApiError("message_not_found");
+    }
+    const old = this.received[index]!;
+    const text = optString(args, "text") ?? old.text;
+    const attachments = jsonArray(args, "attachments", "invalid_attachments") ?? old.attachments;
+    const blocks = jsonArray(args, "blocks", "invalid_blocks") ?? old.blocks;
+    if (!text && !attachments?.length && !blocks?.length) throw new ApiError("no_text");
+    if (text && text.length > 40_000) throw new ApiError("msg_too_long");
+    blocks?.forEach(checkBlock);
+    // Changed in place (a test holding the message sees it change); `edits` keeps each version.
+    Object.assign(old, { args, text, attachments, blocks, edits: (old.edits ?? 0) + 1 });
+    this.edits.push({ ...old });
+    const message = { type: "message", user: this.bot.id, bot_id: this.bot.botId, text: text ?? "", ts, blocks, edited: { user: this.bot.id, ts: this.nextTs() } };
+    if (this.echoBotMessages) {
+      const conv = this.channels.get(channel)!;
+      this.later(0, () => this.emitEvent({ type: "message", subtype: "message_changed", hidden: true, channel, ts: this.nextTs(), message, event_ts: ts, channel_type: channelType(conv) }));
+    }
+    return { channel, ts, text: text ?? "", message };
+  }
 
   /** Slack refuses a call needing a scope the token lacks, naming what was needed. */
   private needScope(scope: string): void {

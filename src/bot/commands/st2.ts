@@ -7,6 +7,7 @@ import type { Config } from "../../config/schema.ts";
 import type { AliasIndex, Incomplete } from "../../st2/aliases/index.ts";
 import type { ActionAlias } from "../../st2/aliases/types.ts";
 import type { St2Client } from "../../st2/client.ts";
+import type { Execution } from "../../st2/schemas.ts";
 import { logServerFault, St2ApiError } from "../../st2/http.ts";
 import { CommandError, ConfigError } from "../../lib/errors.ts";
 import type { Command, Context } from "../types.ts";
@@ -35,6 +36,8 @@ export interface St2CommandDeps {
    * bot serving that pack answers it, so this one stays silent.
    */
   servedElsewhere?(text: string): boolean;
+  /** After the ack: follows the execution's output live when the alias (or the config) asks for it. */
+  followLive?(ctx: Context, as: As, alias: ActionAlias, execution: Execution): Promise<void>;
 }
 
 const DEFAULT_ACK = "I'll take it from here! Your execution ID for reference is {id}";
@@ -181,11 +184,13 @@ async function execute(ctx: Context, as: As, deps: St2CommandDeps, alias: Action
   const ranAs = as.personal ? result.execution.context?.user : undefined;
   note(ctx, { execution: ctx.audit?.execution ? `${ctx.audit.execution}, ${id}` : id, ...(typeof ranAs === "string" ? { st2User: ranAs } : {}) });
   const ack = alias.ack ?? {};
-  if (ack.enabled === false) return;
-  let text = result.message || DEFAULT_ACK.replace("{id}", id);
-  const url = result.execution.web_url ?? webUrl(deps.config, id);
-  if (ack.append_url !== false && url) text += ` (details available at ${url})`;
-  await ctx.reply(text, result.extra ?? undefined);
+  if (ack.enabled !== false) {
+    let text = result.message || DEFAULT_ACK.replace("{id}", id);
+    const url = result.execution.web_url ?? webUrl(deps.config, id);
+    if (ack.append_url !== false && url) text += ` (details available at ${url})`;
+    await ctx.reply(text, result.extra ?? undefined);
+  }
+  await deps.followLive?.(ctx, as, alias, result.execution);
 }
 
 function webUrl(config: Config, id: string): string | undefined {

@@ -95,3 +95,15 @@ export function toContent(msg: Outgoing): Record<string, unknown> {
 export function inThread(content: Record<string, unknown>, root: string): Record<string, unknown> {
   return { ...content, "m.relates_to": { rel_type: "m.thread", event_id: root, is_falling_back: true, "m.in_reply_to": { event_id: root } } };
 }
+
+/**
+ * An edit (`m.replace`) of event `original` to say `content` instead: the new content under
+ * `m.new_content`, a `* ` fallback for clients without edits, and no mentions (an edit that
+ * names someone must not ping them again on every update of live output).
+ */
+export function asEdit(content: Record<string, unknown>, original: string): Record<string, unknown> {
+  const fresh = { ...content, "m.mentions": {} };
+  const fallback: Record<string, unknown> = { ...fresh, body: `* ${String(content.body)}` };
+  if (typeof content.formatted_body === "string") fallback.formatted_body = `* ${content.formatted_body}`;
+  return { ...fallback, "m.new_content": fresh, "m.relates_to": { rel_type: "m.replace", event_id: original } };
+}

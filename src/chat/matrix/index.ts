@@ -14,11 +14,11 @@ import { SendError } from "../../lib/errors.ts";
 import { logger } from "../../lib/log.ts";
 import { requireSection } from "../backend.ts";
 import { ReconnectingLink } from "../link.ts";
-import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import type { BackendStatus, ChatBackend, Message, MessageHandler, MessageRef, Outgoing, Target } from "../types.ts";
 import { MatrixApi, MatrixError } from "./api.ts";
 import { connectFailure, describe, sendFailure } from "./errors.ts";
 import { identityOf, readSync, type SyncBatch, toMessage } from "./events.ts";
-import { inThread, toContent } from "./format.ts";
+import { asEdit, inThread, toContent } from "./format.ts";
 import { ENCRYPTED_REFUSAL, RoomDirectory } from "./rooms.ts";
 import { MatrixSession, type MatrixSettings } from "./session.ts";
 import { matrix } from "./settings.ts";
@@ -257,29 +257,40 @@ class MatrixBackend implements ChatBackend {
   // ---- outgoing ----
 
   async send(target: Target, msg: Outgoing): Promise<void> {
+    await this.post(target, msg);
+  }
+
+  async post(target: Target, msg: Outgoing): Promise<MessageRef> {
     // The outbox's id is the same on every retry of this part, so the server posts it once.
     const txnId = msg.id ? `st2bot.${msg.id}` : this.txnId();
+    return this.recovering(() => this.sendOnce(target, msg, txnId));
+  }
+
+  /** An `m.replace` edit of a message `post` sent (the thread stays the original's). */
+  async edit(ref: MessageRef, msg: Outgoing): Promise<void> {
+    const txnId = this.txnId();
+    await this.recovering(async () => {
+      await this.api.send(ref.room, "m.room.message", txnId, fitEvent(asEdit(toContent(msg), ref.id)));
+    });
+  }
+
+  /** A password bot whose token expired logs in again and tries once more (same txn id). */
+  private async recovering<T>(attempt: () => Promise<T>): Promise<T> {
     try {
-      await this.sendOnce(target, msg, txnId);
+      return await attempt();
     } catch (err) {
-      // A password bot whose token expired logs in again and tries once more, same txn id.
       if (!(await this.session.recover(err).catch(() => false))) throw sendFailure(err, "sending");
-      await this.sendOnce(target, msg, txnId).catch((again: unknown) => {
+      return attempt().catch((again: unknown) => {
         throw sendFailure(again, "sending");
       });
     }
   }
 
-  private async sendOnce(target: Target, msg: Outgoing, txnId: string): Promise<void> {
+  private async sendOnce(target: Target, msg: Outgoing, txnId: string): Promise<MessageRef> {
     const roomId = await this.rooms.roomFor(target);
     let content = toContent(msg);
     if (target.kind === "room" && target.thread) content = inThread(content, target.thread);
-    if (byteLength(content) > MAX_EVENT_BYTES) {
-      const { format: _f, formatted_body: _b, ...plain } = content;
-      content = plain;
-      if (byteLength(content) > MAX_EVENT_BYTES) throw new SendError("Matrix: the message is larger than an event may be", false);
-    }
-    await this.api.send(roomId, "m.room.message", txnId, content);
+    return { room: roomId, id: await this.api.send(roomId, "m.room.message", txnId, fitEvent(content)) };
   }
 
   resolve(kind: "user" | "channel", value: string): Promise<Target> {
@@ -290,6 +301,19 @@ class MatrixBackend implements ChatBackend {
   private txnId(): string {
     return `st2bot.${Date.now().toString(36)}.${(this.txnCounter++).toString(36)}.${crypto.randomUUID().slice(0, 8)}`;
   }
+}
+
+/** The content, without its HTML copy when that makes the event too large; a SendError when even that is. */
+function fitEvent(content: Record<string, unknown>): Record<string, unknown> {
+  if (byteLength(content) <= MAX_EVENT_BYTES) return content;
+  const { format: _f, formatted_body: _b, ...plain } = content;
+  const inner = plain["m.new_content"] as Record<string, unknown> | undefined;
+  if (inner) {
+    const { format: _nf, formatted_body: _nb, ...plainInner } = inner;
+    plain["m.new_content"] = plainInner;
+  }
+  if (byteLength(plain) > MAX_EVENT_BYTES) throw new SendError("Matrix: the message is larger than an event may be", false);
+  return plain;
 }
 
 /** Is `inviter` allowed by `globs` (`*` any run of characters); no globs: the bot's own server. */

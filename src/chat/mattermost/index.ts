@@ -9,7 +9,7 @@ import type { Config } from "../../config/schema.ts";
 import type { Backoff } from "../../lib/backoff.ts";
 import { logger } from "../../lib/log.ts";
 import { ReconnectingLink } from "../link.ts";
-import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import type { BackendStatus, ChatBackend, Message, MessageHandler, MessageRef, Outgoing, Target } from "../types.ts";
 import { requireSection } from "../backend.ts";
 import { resolveMattermostAddress } from "./address.ts";
 import { MattermostDirectory } from "./directory.ts";
@@ -175,10 +175,21 @@ class MattermostBackend implements ChatBackend {
   // ---- outgoing ----
 
   async send(target: Target, msg: Outgoing): Promise<void> {
+    await this.post(target, msg);
+  }
+
+  async post(target: Target, msg: Outgoing): Promise<MessageRef> {
     const channelId = target.kind === "room" ? target.id : await this.directory.directChannel(target.id);
     const { message, props } = withActions(formatPost(msg), msg.actions, this.actionsUrl);
     const rootId = target.kind === "room" ? (target.thread ?? "") : "";
-    await this.session.post({ channel_id: channelId, message, root_id: rootId, ...(props ? { props } : {}) });
+    const id = await this.session.post({ channel_id: channelId, message, root_id: rootId, ...(props ? { props } : {}) });
+    return { room: channelId, id };
+  }
+
+  /** A post patch: the message and its attachments replaced (an empty list removes old ones). */
+  async edit(ref: MessageRef, msg: Outgoing): Promise<void> {
+    const { message, props } = formatPost(msg);
+    await this.session.patch(ref.id, { message, props: props ?? { attachments: [] } });
   }
 
   resolve(kind: "user" | "channel", value: string): Promise<Target> {

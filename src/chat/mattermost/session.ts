@@ -83,14 +83,26 @@ export class MattermostSession {
     }
   }
 
-  /** Creates a post; a password bot whose session expired logs in again and posts once more. */
-  async post(post: Record<string, unknown>): Promise<void> {
-    let res = await this.createPost(post);
+  /** Creates a post and returns its id; a password bot whose session expired logs in again and posts once more. */
+  async post(post: Record<string, unknown>): Promise<string> {
+    const res = await this.write("post", this.client.getPostsRoute(), post);
+    const created = (await res.json().catch(() => ({}))) as { id?: unknown };
+    return typeof created.id === "string" ? created.id : "";
+  }
+
+  /** `PUT /posts/{id}/patch`: changes only the fields given (message, props), as the author may. */
+  async patch(id: string, patch: Record<string, unknown>): Promise<void> {
+    await this.write("put", `${this.client.getPostRoute(id)}/patch`, patch);
+  }
+
+  private async write(method: "post" | "put", url: string, body: Record<string, unknown>): Promise<Response> {
+    let res = await this.send(method, url, body);
     if (res.status === 401 && this.cfg.password) {
       await this.relogin().catch(() => undefined);
-      res = await this.createPost(post);
+      res = await this.send(method, url, body);
     }
     if (!res.ok) throw await postFailure(res);
+    return res;
   }
 
   /** The event socket's URL (ws:// or wss://) and the token it authenticates with. */
@@ -98,10 +110,10 @@ export class MattermostSession {
     return { url: this.client.getWebSocketUrl().replace(/^http/, "ws"), token: this.client.getToken() };
   }
 
-  private async createPost(post: Record<string, unknown>): Promise<Response> {
-    const options = this.client.getOptions({ method: "post", body: JSON.stringify(post) });
+  private async send(method: "post" | "put", url: string, body: Record<string, unknown>): Promise<Response> {
+    const options = this.client.getOptions({ method, body: JSON.stringify(body) });
     try {
-      return await this.fetch(this.client.getPostsRoute(), { ...options, signal: AbortSignal.timeout(this.timeoutMs) } as RequestInit);
+      return await this.fetch(url, { ...options, signal: AbortSignal.timeout(this.timeoutMs) } as RequestInit);
     } catch (err) {
       // Network errors and timeouts: the post may or may not exist; the outbox retries.
       throw new SendError(`Mattermost: posting failed: ${describe(err)}`, true);

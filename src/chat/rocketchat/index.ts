@@ -12,7 +12,7 @@ import type { Backoff } from "../../lib/backoff.ts";
 import { logger } from "../../lib/log.ts";
 import { requireSection } from "../backend.ts";
 import { ReconnectingLink } from "../link.ts";
-import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import type { BackendStatus, ChatBackend, Message, MessageHandler, MessageRef, Outgoing, Target } from "../types.ts";
 import { resolveRocketChatAddress } from "./address.ts";
 import { DdpSocket } from "./ddp.ts";
 import { RocketChatDirectory } from "./directory.ts";
@@ -28,6 +28,7 @@ const log = logger("chat.rocketchat");
 const SEEN_IDS = 2000;
 
 const SentSchema = v.object({ message: v.optional(v.object({ _id: v.string() })) });
+const UpdatedSchema = v.object({ message: v.optional(v.object({ _id: v.string() })) });
 const FoundSchema = v.object({ message: v.object({ _id: v.string(), u: v.object({ _id: v.string() }) }) });
 
 /** Injectables for tests; every field has a production default. */
@@ -160,14 +161,11 @@ class RocketChatBackend implements ChatBackend {
   // ---- outgoing ----
 
   async send(target: Target, msg: Outgoing): Promise<void> {
-    const rid = target.kind === "room" ? target.id : await this.directory.directRoom(await this.usernameOf(target));
-    const body = formatMessage(msg);
-    const tmid = target.kind === "room" ? target.thread : undefined;
-    const extras = { ...(tmid ? { tmid } : {}), ...(body.attachments ? { attachments: body.attachments } : {}) };
     if (!msg.id) {
-      await this.rest.post("chat.postMessage", { roomId: rid, text: body.msg, ...extras }, SentSchema, "chat.postMessage");
+      await this.post(target, msg);
       return;
     }
+    const { rid, body, extras } = await this.outgoing(target, msg);
     const me = this.rest.me;
     if (!me) throw new RestError("Rocket.Chat: not logged in yet", true, 0, undefined);
     const _id = messageIdFor(me._id, msg.id);
@@ -179,6 +177,27 @@ class RocketChatBackend implements ChatBackend {
       if (err instanceof RestError && err.status === 400 && (await this.alreadyPosted(_id, me._id))) return;
       throw err;
     }
+  }
+
+  async post(target: Target, msg: Outgoing): Promise<MessageRef> {
+    const { rid, body, extras } = await this.outgoing(target, msg);
+    const sent = await this.rest.post("chat.postMessage", { roomId: rid, text: body.msg, ...extras }, SentSchema, "chat.postMessage");
+    if (!sent.message) throw new RestError("Rocket.Chat: chat.postMessage answered without the message it stored", false, 200, undefined);
+    return { room: rid, id: sent.message._id };
+  }
+
+  /** `chat.update`: the text replaced (the thread and room stay the original's). */
+  async edit(ref: MessageRef, msg: Outgoing): Promise<void> {
+    await this.rest.post("chat.update", { roomId: ref.room, msgId: ref.id, text: formatMessage(msg).msg }, UpdatedSchema, "chat.update");
+  }
+
+  /** The room, the formatted body and the thread/attachment fields of a message to `target`. */
+  private async outgoing(target: Target, msg: Outgoing) {
+    const rid = target.kind === "room" ? target.id : await this.directory.directRoom(await this.usernameOf(target));
+    const body = formatMessage(msg);
+    const tmid = target.kind === "room" ? target.thread : undefined;
+    const extras = { ...(tmid ? { tmid } : {}), ...(body.attachments ? { attachments: body.attachments } : {}) };
+    return { rid, body, extras };
   }
 
   /** True when the message `_id` exists and is the bot's: a retry whose first attempt got through. */

@@ -11,7 +11,7 @@ import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
 import type { Backoff } from "../../lib/backoff.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
-import type { ActionClick, BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import type { ActionClick, BackendStatus, ChatBackend, Message, MessageHandler, MessageRef, Outgoing, Target } from "../types.ts";
 import { answeredBlocks, readClick, type SlackClick, withActions } from "./actions.ts";
 import { requireSection } from "../backend.ts";
 import { type Call, createSlackClients } from "./api.ts";
@@ -51,6 +51,8 @@ export interface SlackDeps {
 const AuthTestSchema = v.object({ user_id: v.string(), user: v.string(), bot_id: v.optional(v.string()) });
 const ConversationOpenSchema = v.object({ channel: v.object({ id: v.string() }) });
 const AnySchema = v.unknown();
+/** What chat.postMessage answers: where the message landed and its `ts`, its id for chat.update. */
+const PostedSchema = v.object({ channel: v.string(), ts: v.string() });
 
 /** What Socket Mode hands the `slack_event` listener. */
 interface SocketModeEnvelope {
@@ -229,6 +231,19 @@ class SlackBackend implements ChatBackend {
   async send(target: Target, msg: Outgoing): Promise<void> {
     const channel = target.kind === "room" ? target.id : await this.dmChannel(target.id);
     await this.call("chat.postMessage", { channel, ...withActions(buildPostArgs(target, msg), msg.actions) }, AnySchema);
+  }
+
+  async post(target: Target, msg: Outgoing): Promise<MessageRef> {
+    const channel = target.kind === "room" ? target.id : await this.dmChannel(target.id);
+    const posted = await this.call("chat.postMessage", { channel, ...buildPostArgs(target, msg) }, PostedSchema);
+    return { room: posted.channel, id: posted.ts };
+  }
+
+  /** `chat.update` takes no thread: the message stays where it was posted. */
+  async edit(ref: MessageRef, msg: Outgoing): Promise<void> {
+    const { thread_ts: _thread, ...args } = buildPostArgs({ kind: "room", id: ref.room }, msg);
+    // Without them Slack keeps the old ones: a plain-text edit of a message with attachments.
+    await this.call("chat.update", { channel: ref.room, ts: ref.id, attachments: [], blocks: [], text: "", ...args }, AnySchema);
   }
 
   private async dmChannel(userId: string): Promise<string> {
