@@ -14,7 +14,7 @@ import { St2Stream, type StreamState } from "./st2/stream.ts";
 import { openDatabase, type Database } from "./store/db.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { Sealer } from "./store/seal.ts";
-import { parseStreamAnnouncement } from "./delivery/announcement.ts";
+import { parseStreamAnnouncement, type Announcement } from "./delivery/announcement.ts";
 import { createBot } from "./bot/index.ts";
 import type { StatusSource } from "./bot/commands/builtins.ts";
 import { wireInquiries } from "./bot/inquiries/wiring.ts";
@@ -31,6 +31,7 @@ import { ConfigError } from "./lib/errors.ts";
 import { botCredential } from "./config/load.ts";
 import { levelOf, logger, setLogLevel, type Level } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
+import { openCluster, type Cluster } from "./cluster/index.ts";
 
 const log = logger("app");
 
@@ -56,6 +57,8 @@ export interface App {
   outbox: Outbox;
   db: Database;
   web?: WebServer;
+  /** Present in cluster mode (`[cluster]`): role, lease, the shared intake. */
+  cluster?: Cluster;
   startedAt: Date;
   streamState(): { state: StreamState; detail?: string };
   /** Stops every part (each even when another fails to stop) and closes the database. */
@@ -143,18 +146,26 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   const client = St2Client.fromConfig(config, { fetch: opts.fetch });
   const aliases = new AliasCache({ load: () => client.listAliases() });
   const key = await secretsKey(config);
+  // Cluster mode: Redis holds the outbox; this process delivers only while it holds the lease.
+  const cluster = config.cluster ? await openCluster(config, db) : undefined;
+  if (cluster) teardown.push(["cluster", () => cluster.stop()]);
   const outbox = new Outbox({
     // Login links are sealed with a key derived from the secrets key (they survive a restart).
     sealer: key ? await Sealer.derive(key) : undefined,
-    db,
-    backend,
+    db: cluster?.outboxDb ?? db,
+    backend: cluster ? cluster.fence(backend) : backend,
     deadAfterMs: config.outbox.dead_after_seconds * 1000,
     maxRetryDelayMs: config.outbox.max_retry_delay_seconds * 1000,
+    onDelivered: cluster ? (id) => cluster.delivered(id) : undefined,
+    onDead: cluster ? (id, reason) => cluster.died(id, reason) : undefined,
   });
   const identities = await openIdentities(config, db, client, key);
   const twofactor = TwoFactor.fromConfig(config);
   teardown.push(["two-factor expiry timer", () => twofactor.stop()]);
-  const stream = connectStream(config, client, aliases, outbox, twofactor, opts.streamIdleTimeoutMs);
+  const announce: Announce = cluster
+    ? (name, data, a) => void cluster.intake.acceptStream(name, data, a)
+    : (_name, _data, a) => outbox.enqueueSoon(a, "stream");
+  const stream = connectStream(config, client, aliases, announce, twofactor, opts.streamIdleTimeoutMs);
   // What !status says and /metrics counts.
   const status: StatusSource = {
     version: VERSION,
@@ -184,7 +195,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     web = createServer({
       config: config.web,
       plugins: [
-        webhookPlugin({ config: config.webhook, outbox, replay: new ReplayStore(db) }),
+        webhookPlugin({ config: config.webhook, outbox: cluster?.intake ?? outbox, replay: cluster?.replay ?? new ReplayStore(db) }),
         loginPlugin({ identities, config, peerAddress }),
         metricsPlugin(status),
       ],
@@ -197,14 +208,21 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   // Registered before the outbox so that stop() ends the outbox first: sends in flight then
   // finish against a chat backend that is still connected.
   teardown.push(["chat backend", () => backend.stop()]);
-  outbox.start();
+  if (!cluster) outbox.start();
   teardown.push(["outbox", () => outbox.stop()]);
   // Aliases first, so the first chat line already finds them; a StackStorm that is down
   // does not stop st2bot: the stream's reconnect and the timer load them later.
   const loaded = await aliases.refresh();
   // A refused credential was logged once, with its remedy, by the client.
   if (!loaded && client.health().state !== "failing") log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
-  await backend.start(bot.handler);
+  // In cluster mode only the leader connects to the chat service and delivers.
+  if (!cluster) await backend.start(bot.handler);
+  else
+    cluster.start(async () => {
+      outbox.start();
+      await backend.start(bot.handler);
+      return outbox;
+    });
   aliases.startTimer(config.stackstorm.timer_update * 1000);
   teardown.push(["alias timer", () => aliases.stop()]);
   client.startHealthCheck(config.stackstorm.timer_update * 1000);
@@ -221,6 +239,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     outbox,
     db,
     web,
+    cluster,
     startedAt,
     streamState: () => stream.state,
     stop,
@@ -232,8 +251,9 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
  * changes into the cache, pending inquiries into chat, two-factor confirmations to the held
  * alias executions; a re-sync of the aliases on every connect.
  */
-function connectStream(config: Config, client: St2Client, aliases: AliasCache, outbox: Outbox, twofactor: TwoFactor, idleTimeoutMs?: number) {
-  const inquiries = wireInquiries({ config, enqueue: (a) => outbox.enqueueSoon(a, "stream"), defaultChannel: config.stackstorm.inquiry_channel });
+function connectStream(config: Config, client: St2Client, aliases: AliasCache, announce: Announce, twofactor: TwoFactor, idleTimeoutMs?: number) {
+  // An inquiry's announcement is identified by its own content (the same event gives the same one).
+  const inquiries = wireInquiries({ config, enqueue: (a) => announce("inquiry", a, a), defaultChannel: config.stackstorm.inquiry_channel });
   const link: { stream?: St2Stream; state: { state: StreamState; detail?: string } } = { state: { state: "idle" } };
   link.stream = new St2Stream({
     client,
@@ -249,13 +269,16 @@ function connectStream(config: Config, client: St2Client, aliases: AliasCache, o
       if (!event.name.startsWith("st2.announcement__")) return;
       const parsed = parseStreamAnnouncement(event.data);
       if (!parsed.ok) log.warn("skipped a malformed announcement", { event: event.name, error: parsed.error });
-      else outbox.enqueueSoon(parsed.value, "stream");
+      else announce(event.name, event.data, parsed.value);
     },
     onConnect: () => void aliases.refresh(),
     onState: (s, detail) => (link.state = { state: s, detail }),
   });
   return link as Required<typeof link>;
 }
+
+/** Where a stream announcement goes: the outbox, or (cluster mode) the shared intake, which needs the event to de-duplicate. */
+type Announce = (eventName: string, eventData: unknown, a: Announcement) => void;
 
 /** Binds the web server; a busy port names the setting that moves it. */
 async function listenOrExplain(web: WebServer, config: Config): Promise<void> {
