@@ -73,7 +73,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
       resolveLost(reason);
     },
   });
-  relay = new Relay({ redis: reader, prefix: c.key_prefix, instance, mayRead: () => lease.maySend() });
+  relay = new Relay({ redis: reader, prefix: c.key_prefix, instance, mayRead: () => lease.maySend(), reclaimEveryMs: 2 * c.lease_seconds * 1000 });
   const becomeLeader = async () => {
     try {
       const sink = await elected!();

@@ -8,7 +8,10 @@
  *
  * On election the new leader first takes over what any other consumer (a dead or deposed
  * leader) had read but not acknowledged (XAUTOCLAIM from 0 with no idle minimum: the old
- * leader cannot send any more, its lease is fenced), then reads new entries. Reading pauses
+ * leader cannot send any more, its lease is fenced), then reads new entries. Every
+ * `reclaimEveryMs` it takes over again what stayed unacknowledged with another consumer longer
+ * than that (a deposed leader that woke from a pause may still have read a last batch Redis
+ * had answered while it was stopped). Reading pauses
  * while the local outbox holds `maxInFlight` messages, so a backlog stays in Redis.
  */
 import type { Announcement } from "../delivery/announcement.ts";
@@ -36,6 +39,8 @@ export interface RelayOptions {
   maxInFlight?: number;
   /** How long one XREADGROUP waits for new entries (ms). */
   blockMs?: number;
+  /** How often entries idle this long elsewhere are taken over (ms; default 6 s, two leases). */
+  reclaimEveryMs?: number;
 }
 
 const isSource = (s: string | undefined): s is OutboxSource => s === "stream" || s === "webhook" || s === "bot";
@@ -53,6 +58,8 @@ export async function ensureGroup(redis: Redis, stream: string): Promise<void> {
 export class Relay {
   /** Local outbox id → the entry's id and payload (the payload for a dead letter). */
   private readonly ids = new Map<number, { id: string; payload: string }>();
+  /** Entry ids in the local outbox now: a re-claim of one of them is not delivered twice. */
+  private readonly held = new Set<string>();
   /** Local ids reported dead inside `enqueue` itself (no target), before they were mapped. */
   private readonly early = new Map<number, string>();
   private acks: string[] = [];
@@ -89,6 +96,7 @@ export class Relay {
     const entry = this.ids.get(localId);
     if (entry === undefined) return;
     this.ids.delete(localId);
+    this.held.delete(entry.id);
     this.acks.push(entry.id);
     this.scheduleAcks();
   }
@@ -101,6 +109,7 @@ export class Relay {
       return;
     }
     this.ids.delete(localId);
+    this.held.delete(entry.id);
     this.dead.push([entry.id, JSON.stringify({ reason, at: Date.now(), payload: entry.payload })]);
     this.acks.push(entry.id);
     this.scheduleAcks();
@@ -137,13 +146,19 @@ export class Relay {
 
   private async run(): Promise<void> {
     let claimed = false;
+    const every = this.opts.reclaimEveryMs ?? 6000;
+    let reclaimAt = performance.now() + every;
     while (this.running && this.opts.mayRead()) {
       try {
         if (!claimed) {
           await ensureGroup(this.opts.redis, this.stream);
-          await this.claimAll();
+          await this.claimAll(0);
           claimed = true;
           continue;
+        }
+        if (performance.now() >= reclaimAt) {
+          await this.claimAll(every);
+          reclaimAt = performance.now() + every;
         }
         if (this.sink!.stats().pending >= (this.opts.maxInFlight ?? 5000)) {
           await Bun.sleep(20);
@@ -162,21 +177,22 @@ export class Relay {
     }
   }
 
-  /** Takes over every entry another consumer read and did not acknowledge. */
-  private async claimAll(): Promise<void> {
+  /** Takes over every entry read and not acknowledged for `minIdleMs` (this instance's own in delivery excepted). */
+  private async claimAll(minIdleMs: number): Promise<void> {
     let cursor = "0-0";
+    const before = this.counts.claimed;
     do {
-      const [next, entries, deleted] = (await this.opts.redis.xautoclaim(this.stream, GROUP, this.opts.instance, 0, cursor, "COUNT", 1000)) as [
+      const [next, entries, deleted] = (await this.opts.redis.xautoclaim(this.stream, GROUP, this.opts.instance, minIdleMs, cursor, "COUNT", 1000)) as [
         string,
         Array<[string, string[]] | null>,
         string[]?,
       ];
-      this.admit(entries.filter((e): e is [string, string[]] => e !== null), true);
+      this.admit(entries.filter((e): e is [string, string[]] => e !== null && !this.held.has(e[0])), true);
       // Entries deleted while pending (acknowledged elsewhere): nothing to deliver.
       if (deleted?.length) await this.opts.redis.xack(this.stream, GROUP, ...deleted);
       cursor = next;
     } while (cursor !== "0-0" && this.running);
-    if (this.counts.claimed > 0) log.info("took over messages a previous leader had not confirmed", { count: this.counts.claimed });
+    if (this.counts.claimed > before) log.info("took over messages a previous leader had not confirmed", { count: this.counts.claimed - before });
   }
 
   private admit(entries: Array<[string, string[]]>, claimed: boolean): void {
@@ -194,6 +210,7 @@ export class Relay {
       }
       const localId = this.sink!.enqueue(a, isSource(f.s) ? f.s : "stream");
       this.ids.set(localId, { id, payload: f.a! });
+      this.held.add(id);
       const reason = this.early.get(localId);
       if (reason !== undefined) {
         this.early.delete(localId);
