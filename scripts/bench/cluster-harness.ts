@@ -43,7 +43,11 @@ export class Node {
       env: { ...process.env, ST2BOT_LOG_LEVEL: process.env.CLUSTER_LOG_LEVEL ?? "warn" },
     });
     const proc = this.proc;
-    void proc.exited.then((code) => this.exits.push(code));
+    void proc.exited.then((code) => {
+      this.exits.push(code);
+      // As systemd's Restart=on-failure would: a leader that lost its lease exits 75 and comes back as a standby.
+      if (code === 75 && this.proc === proc) void this.start();
+    });
     void this.read(proc.stdout);
     void (async () => {
       for await (const chunk of proc.stderr as unknown as AsyncIterable<Uint8Array>) this.stderr = (this.stderr + new TextDecoder().decode(chunk)).slice(-6000);

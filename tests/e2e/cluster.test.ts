@@ -48,3 +48,70 @@ describe.skipIf(!haveRedis())("cluster of two (real processes, real Redis)", () 
     expect(h.duplicated(stream) + h.duplicated(accepted)).toBeLessThanOrEqual(1000);
   }, 120_000);
 });
+
+describe.skipIf(!haveRedis())("cluster of two: pauses, restarts, Redis outages", () => {
+  test("SIGSTOP of the leader past its lease, then SIGCONT: it sends nothing after the new leader took over, and steps down", async () => {
+    h = await ClusterHarness.start();
+    await h.ready();
+    const old = h.node(h.leaderName());
+    const other = h.nodes.find((n) => n !== old)!;
+    const stream = ids("m3", 3000);
+    const publishing = h.publish(stream, 400);
+    await h.until("some delivered", () => h!.deliveries.length > 200);
+    await old.signal("SIGSTOP");
+    const stoppedAt = performance.now();
+    await h.until("the other instance leads", () => h!.leaderName() === other.name, 15_000);
+    await h.until("the new leader delivers", () => h!.deliveries.some((d) => d.node === other.name && d.at > stoppedAt), 15_000);
+    const takeover = h.deliveries.find((d) => d.node === other.name && d.at > stoppedAt)!.at;
+    await Bun.sleep(500);
+    await old.signal("SIGCONT");
+    await h.until("the old leader stepped down (exit 75)", () => old.exits.includes(75), 15_000);
+    await publishing;
+    await h.until("everything delivered", () => h!.missing(stream).length === 0, 60_000);
+    const late = h.deliveries.filter((d) => d.node === old.name && d.at >= takeover);
+    console.log(`SIGSTOP: deliveries by the old leader after the takeover: ${late.length}; duplicates ${h.duplicated(stream)}`);
+    expect(late).toEqual([]);
+    expect(old.stderr).toContain("lost the leader lease");
+  }, 120_000);
+
+  test("rolling restart of both instances while StackStorm publishes: no announcement lost", async () => {
+    h = await ClusterHarness.start();
+    await h.ready();
+    const stream = ids("m4", 4000);
+    const publishing = h.publish(stream, 300);
+    for (const n of [h.node(h.leaderName()), h.nodes.find((x) => x.name !== h!.leaderName())!]) {
+      await Bun.sleep(1500);
+      await n.signal("SIGTERM");
+      await n.start();
+      await h.ready();
+    }
+    await publishing;
+    await h.until("everything delivered", () => h!.missing(stream).length === 0, 60_000);
+    console.log(`rolling restart: duplicates ${h.duplicated(stream)} of ${stream.length}`);
+    expect(h.missing(stream)).toEqual([]);
+  }, 120_000);
+
+  test("Redis killed and restarted (AOF): webhooks answer 503 meanwhile, stream announcements are spooled, nothing accepted is lost", async () => {
+    h = await ClusterHarness.start();
+    await h.ready();
+    const stream = ids("m5", 3000);
+    const publishing = h.publish(stream, 300);
+    const hooks: string[] = [];
+    const statuses: number[] = [];
+    await Bun.sleep(2000);
+    await h.redis!.kill("SIGKILL");
+    await Bun.sleep(300);
+    for (let i = 0; i < 5; i++) {
+      const code = await h.nodes[0]!.post(`w5-${i}`);
+      statuses.push(code);
+      if (code === 202) hooks.push(`w5-${i}`);
+    }
+    await Bun.sleep(1500);
+    await h.redis!.run();
+    await publishing;
+    await h.until("everything delivered", () => h!.missing(stream).length === 0 && h!.missing(hooks).length === 0, 60_000);
+    console.log(`Redis restart: webhook answers during the outage ${statuses.join(",")}; duplicates ${h.duplicated(stream)}`);
+    expect(statuses.every((s) => s === 503)).toBe(true);
+    expect(h.missing(stream)).toEqual([]);
+  }, 120_000);
+});
