@@ -178,6 +178,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     aliases: () => aliases.index.size,
     stream: () => stream.state,
     outbox: () => outbox.stats(),
+    cluster: cluster ? () => cluster.status() : undefined,
   };
   const bot = createBot({
     config,

@@ -21,6 +21,14 @@ describe.skipIf(!haveRedis())("cluster of two (real processes, real Redis)", () 
     await h.ready();
     const leader = h.node(h.leaderName());
     const standby = h.nodes.find((n) => n !== leader)!;
+    // /metrics on each instance: its role, the fence, the peers it sees.
+    await Bun.sleep(1200);
+    const metrics = async (port: number) => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const [ml, ms] = [await metrics(leader.port), await metrics(standby.port)];
+    expect(ml).toContain("st2bot_cluster_leader 1");
+    expect(ms).toContain("st2bot_cluster_leader 0");
+    expect(ml).toMatch(/st2bot_cluster_fence [1-9]/);
+    expect(ml).toContain("st2bot_cluster_peers 2");
     const stream = ids("m1", 3000);
     const hooks = ids("w1", 300);
     let killedAt = 0;
