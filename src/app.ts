@@ -159,7 +159,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     onDelivered: cluster ? (id) => cluster.delivered(id) : undefined,
     onDead: cluster ? (id, reason) => cluster.died(id, reason) : undefined,
   });
-  const identities = await openIdentities(config, db, client, key);
+  const identities = await openIdentities(config, db, client, key, cluster);
   const twofactor = TwoFactor.fromConfig(config);
   teardown.push(["two-factor expiry timer", () => twofactor.stop()]);
   const announce: Announce = cluster
@@ -300,8 +300,8 @@ export function loadSecretsKey(config: Config): Promise<CryptoKey> {
 }
 
 /** The secrets store and sessions; the encrypted store needs its key only under client-side auth. */
-async function openIdentities(config: Config, db: Database, client: St2Client, key: CryptoKey | undefined): Promise<Identities> {
-  const store: SecretStore = key ? await EncryptedStore.open(db, key) : new CleartextStore();
+async function openIdentities(config: Config, db: Database, client: St2Client, key: CryptoKey | undefined, cluster?: Cluster): Promise<Identities> {
+  const store: SecretStore = key ? await (cluster ? cluster.secretStore(key) : EncryptedStore.open(db, key)) : new CleartextStore();
   return new Identities(config, client, store, new Sessions(db, config.stackstorm.session_ttl * 1000));
 }
 

@@ -10,7 +10,9 @@ import type { ChatBackend } from "../chat/types.ts";
 import type { Config } from "../config/schema.ts";
 import { openDatabase, type Database } from "../store/db.ts";
 import { logger } from "../lib/log.ts";
+import type { SecretStore } from "../auth/secrets.ts";
 import { fencedBackend } from "./fenced.ts";
+import { RedisSecretStore } from "./secrets.ts";
 import { SharedIntake } from "./intake.ts";
 import { Lease, type LeaseStatus } from "./lease.ts";
 import { createRedis, instanceName, type ClusterConfig, type Redis } from "./redis.ts";
@@ -33,6 +35,8 @@ export interface Cluster {
   /** The leader's delivery outbox lives here: Redis holds the durable copy. */
   outboxDb: Database;
   fence(backend: ChatBackend): ChatBackend;
+  /** Users' credentials, sealed with `key`, shared by every instance (a failover logs nobody out). */
+  secretStore(key: CryptoKey): Promise<SecretStore>;
   /** For the delivery outbox's `onDelivered` and `onDead`. */
   delivered(localId: number): void;
   died(localId: number, reason: string): void;
@@ -87,6 +91,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
     replay: intake.replayLedger(),
     outboxDb: openDatabase(":memory:"),
     fence: (backend) => fencedBackend(backend, lease),
+    secretStore: (key) => new RedisSecretStore(main, c.key_prefix, key).open(),
     delivered: (id) => relay!.delivered(id),
     died: (id, reason) => relay!.died(id, reason),
     start: (onElected) => {
