@@ -31,7 +31,7 @@ import { ConfigError } from "./lib/errors.ts";
 import { botCredential } from "./config/load.ts";
 import { levelOf, logger, setLogLevel, type Level } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
-import { openCluster, type Cluster } from "./cluster/index.ts";
+import type { Cluster } from "./cluster/index.ts";
 
 const log = logger("app");
 
@@ -147,7 +147,8 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   const aliases = new AliasCache({ load: () => client.listAliases() });
   const key = await secretsKey(config);
   // Cluster mode: Redis holds the outbox; this process delivers only while it holds the lease.
-  const cluster = config.cluster ? await openCluster(config, db) : undefined;
+  // Loaded on demand: a single instance never loads the Redis client.
+  const cluster = config.cluster ? await (await import("./cluster/index.ts")).openCluster(config, db) : undefined;
   if (cluster) teardown.push(["cluster", () => cluster.stop()]);
   const outbox = new Outbox({
     // Login links are sealed with a key derived from the secrets key (they survive a restart).
