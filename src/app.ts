@@ -303,7 +303,8 @@ export function loadSecretsKey(config: Config): Promise<CryptoKey> {
 /** The secrets store and sessions; the encrypted store needs its key only under client-side auth. */
 async function openIdentities(config: Config, db: Database, client: St2Client, key: CryptoKey | undefined, cluster?: Cluster): Promise<Identities> {
   const store: SecretStore = key ? await (cluster ? cluster.secretStore(key) : EncryptedStore.open(db, key)) : new CleartextStore();
-  return new Identities(config, client, store, new Sessions(db, config.stackstorm.session_ttl * 1000));
+  const ttlMs = config.stackstorm.session_ttl * 1000;
+  return new Identities(config, client, store, cluster ? cluster.sessions(ttlMs) : new Sessions(db, ttlMs));
 }
 
 /** The secrets key, when the encrypted store needs one (client-side auth). */

@@ -11,6 +11,8 @@ import type { Config } from "../config/schema.ts";
 import { openDatabase, type Database } from "../store/db.ts";
 import { logger } from "../lib/log.ts";
 import type { SecretStore } from "../auth/secrets.ts";
+import type { SessionStore } from "../auth/sessions.ts";
+import { RedisSessions } from "./sessions.ts";
 import { fencedBackend } from "./fenced.ts";
 import { RedisSecretStore } from "./secrets.ts";
 import { SharedIntake } from "./intake.ts";
@@ -37,6 +39,8 @@ export interface Cluster {
   fence(backend: ChatBackend): ChatBackend;
   /** Users' credentials, sealed with `key`, shared by every instance (a failover logs nobody out). */
   secretStore(key: CryptoKey): Promise<SecretStore>;
+  /** Login sessions shared by every instance: a link made by the leader opens on any of them. */
+  sessions(ttlMs: number): SessionStore;
   /** For the delivery outbox's `onDelivered` and `onDead`. */
   delivered(localId: number): void;
   died(localId: number, reason: string): void;
@@ -92,6 +96,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
     outboxDb: openDatabase(":memory:"),
     fence: (backend) => fencedBackend(backend, lease),
     secretStore: (key) => new RedisSecretStore(main, c.key_prefix, key).open(),
+    sessions: (ttlMs) => new RedisSessions(main, c.key_prefix, ttlMs),
     delivered: (id) => relay!.delivered(id),
     died: (id, reason) => relay!.died(id, reason),
     start: (onElected) => {
