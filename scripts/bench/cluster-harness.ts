@@ -116,14 +116,17 @@ export interface HarnessOptions {
 /** Redis, the emulator and the st2bot instances (see the file comment). */
 export class ClusterHarness {
   redis?: RedisServer;
+  /** The port of the Redis primary now (Sentinel test: as the Sentinels say); default `redis.port`. */
+  primaryPort?: () => number;
   emulator!: Emulator;
   readonly nodes: Node[] = [];
   readonly deliveries: Delivery[] = [];
   readonly counts = new Map<string, number>();
   private dir = mkdtempSync(join(tmpdir(), "st2bot-cluster-"));
 
-  static async start(opts: HarnessOptions = {}): Promise<ClusterHarness> {
+  static async start(opts: HarnessOptions & { primaryPort?: () => number } = {}): Promise<ClusterHarness> {
     const h = new ClusterHarness();
+    h.primaryPort = opts.primaryPort;
     if (!opts.redisLines) h.redis = await RedisServer.start({ appendonly: opts.appendonly ?? true });
     h.emulator = await startEmulator({ apiKeys: [KEY] });
     for (let i = 0; i < (opts.nodes ?? 2); i++) await h.add(`n${i}`, opts);
@@ -171,8 +174,9 @@ export class ClusterHarness {
 
   /** The instance named in the lease key, or undefined. */
   leaderName(prefix = "st2bot"): string | undefined {
-    if (!this.redis) return undefined;
-    const out = spawnSync("redis-cli", ["-p", String(this.redis.port), "GET", `${prefix}:leader`], { encoding: "utf8" }).stdout.trim();
+    const port = this.primaryPort?.() ?? this.redis?.port;
+    if (!port) return undefined;
+    const out = spawnSync("redis-cli", ["-p", String(port), "GET", `${prefix}:leader`], { encoding: "utf8" }).stdout.trim();
     return out ? out.split("|")[0] : undefined;
   }
 
