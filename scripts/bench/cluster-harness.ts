@@ -29,6 +29,8 @@ export class Node {
   stderr = "";
   port = 0;
   exits: Array<number | null> = [];
+  /** Called with every stdout line (round-trip measurements). */
+  onLine?: (line: string, at: number) => void;
   constructor(
     readonly name: string,
     private readonly harness: ClusterHarness,
@@ -70,11 +72,19 @@ export class Node {
       buffer += decoder.decode(chunk, { stream: true });
       let nl: number;
       while ((nl = buffer.indexOf("\n")) >= 0) {
-        const m = /\] ([mw]\d*-\d+)$/.exec(buffer.slice(0, nl));
+        const line = buffer.slice(0, nl);
+        this.onLine?.(line, at);
+        const m = /\] ([mw]\d*-\d+)$/.exec(line);
         buffer = buffer.slice(nl + 1);
         if (m) this.harness.record({ id: m[1]!, node: this.name, at });
       }
     }
+  }
+
+  /** Types `line` into the instance's terminal backend. */
+  type(line: string): void {
+    this.proc!.stdin.write(line + "\n");
+    this.proc!.stdin.flush();
   }
 
   async signal(sig: NodeJS.Signals): Promise<void> {
@@ -111,6 +121,8 @@ export interface HarnessOptions {
   appendonly?: boolean;
   /** Use this Redis instead of starting one (Sentinel test: give the `[cluster]` lines). */
   redisLines?: string[];
+  /** No `[cluster]` table at all: one plain instance (the single-node baseline). */
+  single?: boolean;
 }
 
 /** Redis, the emulator and the st2bot instances (see the file comment). */
@@ -127,7 +139,7 @@ export class ClusterHarness {
   static async start(opts: HarnessOptions & { primaryPort?: () => number } = {}): Promise<ClusterHarness> {
     const h = new ClusterHarness();
     h.primaryPort = opts.primaryPort;
-    if (!opts.redisLines) h.redis = await RedisServer.start({ appendonly: opts.appendonly ?? true });
+    if (!opts.redisLines && !opts.single) h.redis = await RedisServer.start({ appendonly: opts.appendonly ?? true });
     h.emulator = await startEmulator({ apiKeys: [KEY] });
     for (let i = 0; i < (opts.nodes ?? 2); i++) await h.add(`n${i}`, opts);
     return h;
@@ -143,7 +155,7 @@ export class ClusterHarness {
     const port = await freePort();
     const file = join(this.dir, `${name}.toml`);
     const e = this.emulator;
-    const redisLines = opts.redisLines ?? [`redis_url = "${this.redis!.url}"`];
+    const redisLines = opts.redisLines ?? (this.redis ? [`redis_url = "${this.redis.url}"`] : []);
     writeFileSync(
       file,
       [
@@ -159,10 +171,7 @@ export class ClusterHarness {
         `stream_url = "${e.streamUrl}"`,
         "[stackstorm.api_auth]",
         `apikey = "${KEY}"`,
-        "[cluster]",
-        ...redisLines,
-        `instance = "${name}"`,
-        ...(opts.cluster ?? []),
+        ...(opts.single ? [] : ["[cluster]", ...redisLines, `instance = "${name}"`, ...(opts.cluster ?? [])]),
       ].join("\n") + "\n",
     );
     const node = new Node(name, this, file);
@@ -208,7 +217,8 @@ export class ClusterHarness {
 
   /** Every instance connected to StackStorm's stream. */
   async ready(): Promise<void> {
-    await this.until("every instance on the stream and a leader elected", () => this.emulator.streamCount >= this.nodes.filter((n) => n.running).length && this.leaderName() !== undefined);
+    const led = () => !this.redis && !this.primaryPort ? true : this.leaderName() !== undefined;
+    await this.until("every instance on the stream and a leader elected", () => this.emulator.streamCount >= this.nodes.filter((n) => n.running).length && led());
   }
 
   /** Ids among `ids` never delivered. */
