@@ -195,13 +195,13 @@ export class ClusterHarness {
     return n;
   }
 
-  /** Publishes `ids` on the stream, `perSecond` (chunks of 10). */
-  async publish(ids: string[], perSecond: number, channel = "#ops"): Promise<void> {
+  /** Publishes `ids` on the stream, `perSecond` (chunks of 10), spread over ten channels as in killtest.ts. */
+  async publish(ids: string[], perSecond: number): Promise<void> {
     const start = performance.now();
     for (let i = 0; i < ids.length; i += 10) {
       const due = start + (i / perSecond) * 1000;
       while (performance.now() < due) await Bun.sleep(1);
-      for (const id of ids.slice(i, i + 10)) this.emulator.announce("errbot", { message: id, channel });
+      for (const [j, id] of ids.slice(i, i + 10).entries()) this.emulator.announce("errbot", { message: id, channel: `#bench${j}` });
       await Bun.sleep(0);
     }
   }

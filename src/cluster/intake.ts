@@ -66,6 +66,7 @@ export class SharedIntake {
   private flushTimer?: ReturnType<typeof setInterval>;
   private flushing = false;
   private spoolSize: number;
+  private sweepAt = 0;
   /** Counters for the log and tests. */
   readonly counts = { appended: 0, duplicates: 0, spooled: 0, forwarded: 0 };
 
@@ -177,7 +178,11 @@ export class SharedIntake {
       this.seen.set(hash, entry);
     }
     entry.n++;
-    if (this.seen.size > 10_000) for (const [h, e] of this.seen) if (now - e.firstAt > window) this.seen.delete(h);
+    // Counts older than the window are dropped at most once a second (a sweep per call would make a burst quadratic).
+    if (now >= this.sweepAt) {
+      this.sweepAt = now + 1000;
+      for (const [h, e] of this.seen) if (now - e.firstAt > window) this.seen.delete(h);
+    }
     return `${this.opts.prefix}:seen:${hash}:${entry.n}`;
   }
 
