@@ -167,6 +167,8 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     ? (name, data, a) => void cluster.intake.acceptStream(name, data, a)
     : (_name, _data, a) => outbox.enqueueSoon(a, "stream");
   const stream = connectStream(config, client, aliases, announce, twofactor, opts.streamIdleTimeoutMs);
+  // Cluster mode: dead letters are shared in Redis (any leader lists and replays them).
+  const outboxControl = cluster ? cluster.outboxControl(outbox) : outbox;
   // What !status says and /metrics counts.
   const status: StatusSource = {
     version: VERSION,
@@ -178,7 +180,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     },
     aliases: () => aliases.index.size,
     stream: () => stream.state,
-    outbox: () => outbox.stats(),
+    outbox: () => outboxControl.stats(),
     cluster: cluster ? () => cluster.status() : undefined,
   };
   const bot = createBot({
@@ -186,7 +188,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     backend,
     aliases,
     identities,
-    outbox,
+    outbox: outboxControl,
     twofactor,
     send: (m) => void outbox.enqueue(m, "bot"),
     status,

@@ -15,6 +15,7 @@ import type { SessionStore } from "../auth/sessions.ts";
 import { RedisSessions } from "./sessions.ts";
 import { fencedBackend } from "./fenced.ts";
 import { RedisSecretStore } from "./secrets.ts";
+import { SharedDeadLetters } from "./dead.ts";
 import { SharedIntake } from "./intake.ts";
 import { Lease, type LeaseStatus } from "./lease.ts";
 import { createRedis, instanceName, type ClusterConfig, type Redis } from "./redis.ts";
@@ -39,6 +40,8 @@ export interface Cluster {
   fence(backend: ChatBackend): ChatBackend;
   /** Users' credentials, sealed with `key`, shared by every instance (a failover logs nobody out). */
   secretStore(key: CryptoKey): Promise<SecretStore>;
+  /** `!st2outbox` / `!st2replay` over the shared dead letters; `local` gives the pending and delivered counts. */
+  outboxControl(local: ConstructorParameters<typeof SharedDeadLetters>[2]): SharedDeadLetters;
   /** Login sessions shared by every instance: a link made by the leader opens on any of them. */
   sessions(ttlMs: number): SessionStore;
   /** For the delivery outbox's `onDelivered` and `onDead`. */
@@ -67,6 +70,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
   let resolveLost: (reason: string) => void = () => undefined;
   const lost = new Promise<string>((resolve) => (resolveLost = resolve));
   let relay: Relay | undefined;
+  let dead: SharedDeadLetters | undefined;
   let elected: (() => Promise<RelaySink>) | undefined;
   const lease = new Lease({
     redis: main,
@@ -97,6 +101,11 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
     fence: (backend) => fencedBackend(backend, lease),
     secretStore: (key) => new RedisSecretStore(main, c.key_prefix, key).open(),
     sessions: (ttlMs) => new RedisSessions(main, c.key_prefix, ttlMs),
+    outboxControl: (local) => {
+      dead ??= new SharedDeadLetters(main, c.key_prefix, local);
+      dead.start();
+      return dead;
+    },
     delivered: (id) => relay!.delivered(id),
     died: (id, reason) => relay!.died(id, reason),
     start: (onElected) => {
@@ -107,6 +116,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
     lost,
     status: () => ({ ...lease.status(), instance, spooled: intake.spooled() }),
     stop: async () => {
+      dead?.stop();
       intake.stop();
       await relay!.stop();
       await lease.stop();

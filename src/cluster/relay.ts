@@ -22,6 +22,7 @@ import type { Redis } from "./redis.ts";
 const log = logger("cluster.relay");
 
 const GROUP = "deliver";
+const ADD_DEAD = `local n = redis.call('INCR', KEYS[2]) redis.call('HSET', KEYS[1], n, ARGV[1]) return n`;
 
 /** Where read entries go: the leader's local outbox. */
 export interface RelaySink {
@@ -56,8 +57,8 @@ export async function ensureGroup(redis: Redis, stream: string): Promise<void> {
 
 /** The leader's reader of the shared outbox (see the file comment). */
 export class Relay {
-  /** Local outbox id → the entry's id and payload (the payload for a dead letter). */
-  private readonly ids = new Map<number, { id: string; payload: string }>();
+  /** Local outbox id → the entry's id, payload and source (for a dead letter). */
+  private readonly ids = new Map<number, { id: string; payload: string; source: string }>();
   /** Entry ids in the local outbox now: a re-claim of one of them is not delivered twice. */
   private readonly held = new Set<string>();
   /** Local ids reported dead inside `enqueue` itself (no target), before they were mapped. */
@@ -110,7 +111,7 @@ export class Relay {
     }
     this.ids.delete(localId);
     this.held.delete(entry.id);
-    this.dead.push([entry.id, JSON.stringify({ reason, at: Date.now(), payload: entry.payload })]);
+    this.dead.push([entry.id, JSON.stringify({ reason, at: Date.now(), payload: entry.payload, source: entry.source })]);
     this.acks.push(entry.id);
     this.scheduleAcks();
   }
@@ -131,7 +132,8 @@ export class Relay {
     this.dead = [];
     try {
       const m = this.opts.redis.multi();
-      for (const [id, body] of dead) m.hset(`${this.opts.prefix}:dead`, id, body);
+      // Numbered by INCR so `!st2replay <n>` names one across instances and failovers.
+      for (const [, body] of dead) m.eval(ADD_DEAD, 2, `${this.opts.prefix}:dead`, `${this.opts.prefix}:dead:seq`, body);
       m.xack(this.stream, GROUP, ...acks).xdel(this.stream, ...acks);
       await m.exec();
       this.counts.acked += acks.length;
@@ -209,7 +211,7 @@ export class Relay {
         continue;
       }
       const localId = this.sink!.enqueue(a, isSource(f.s) ? f.s : "stream");
-      this.ids.set(localId, { id, payload: f.a! });
+      this.ids.set(localId, { id, payload: f.a!, source: f.s ?? "stream" });
       this.held.add(id);
       const reason = this.early.get(localId);
       if (reason !== undefined) {

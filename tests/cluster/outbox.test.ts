@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { SharedIntake, ReplayedPost } from "../../src/cluster/intake.ts";
 import { ensureGroup, Relay } from "../../src/cluster/relay.ts";
+import { SharedDeadLetters } from "../../src/cluster/dead.ts";
 import { Outbox } from "../../src/delivery/outbox.ts";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import { openDatabase } from "../../src/store/db.ts";
@@ -114,5 +115,45 @@ describe.skipIf(!haveRedis())("shared outbox (real Redis)", () => {
     const fields = (await client(true).xrange("s1:outbox", "-", "+")).map(([, f]) => JSON.parse(f[1]!).message);
     // "before" survived the kill -9: Redis writes the AOF before it replies (fsync matters only for an OS crash).
     expect(fields).toEqual(["before", "during1", "during2", "during3", "during4", "during5", "after"]);
+  });
+
+  test("a message the leader gives up on becomes a shared dead letter; replayed from two instances at once, it is sent once", async () => {
+    const x = intake("z1");
+    await ensureGroup(client(true), "z1:outbox");
+    const relay = new Relay({ redis: client(true), prefix: "z1", instance: "a", mayRead: () => true, blockMs: 50 });
+    const out = new Outbox({
+      db: openDatabase(":memory:"),
+      backend: new MemoryBackend({ rooms: ["ops"] }),
+      deadAfterMs: 60_000,
+      maxRetryDelayMs: 1000,
+      onDelivered: (id) => relay.delivered(id),
+      onDead: (id, reason) => relay.died(id, reason),
+    });
+    out.start();
+    relay.start(out);
+    await x.enqueue({ message: "to nowhere", channel: "#gone" }, "webhook");
+    const views = [new SharedDeadLetters(client(true), "z1", out), new SharedDeadLetters(client(true), "z1", out)];
+    await until(() => relay.counts.acked === 1);
+    for (const v of views) await v.refresh();
+    const [letter] = views[0]!.listDead(10);
+    expect(letter).toMatchObject({ targetKey: "channel:#gone", announcement: { message: "to nowhere" } });
+    expect(letter!.lastError).toContain("gone");
+    expect(views[1]!.stats().dead).toBe(1);
+    await relay.stop();
+    await out.stop();
+    // Both admins replay; the next leader (whose chat has #gone) delivers it once.
+    expect(views.map((v) => v.replay(letter!.id))).toEqual([1, 1]);
+    const backend = new MemoryBackend();
+    const next = new Relay({ redis: client(true), prefix: "z1", instance: "b", mayRead: () => true, blockMs: 50 });
+    const out2 = new Outbox({ db: openDatabase(":memory:"), backend, deadAfterMs: 60_000, maxRetryDelayMs: 1000, onDelivered: (id) => next.delivered(id) });
+    out2.start();
+    next.start(out2);
+    await until(() => backend.sent.length === 1);
+    await Bun.sleep(300);
+    expect(backend.sent.map((m) => m.text)).toEqual(["to nowhere"]);
+    await views[0]!.refresh();
+    expect(views[0]!.listDead(10)).toEqual([]);
+    await next.stop();
+    await out2.stop();
   });
 });
