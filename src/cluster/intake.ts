@@ -117,7 +117,13 @@ export class SharedIntake {
       if (this.spoolSize > 0) throw new Error("older announcements are still spooled");
       await this.append(guard, this.opts.dedupeWindowMs, payload, "stream");
     } catch (err) {
-      this.sql.spool.run(guard, payload, "stream", this.now());
+      try {
+        this.sql.spool.run(guard, payload, "stream", this.now());
+      } catch (spoolErr) {
+        // Neither Redis nor the local disk took it: say so loudly, never crash the stream.
+        log.error("ANNOUNCEMENT LOST: Redis is unreachable and the local spool could not store it", { redis: String(err), spool: String(spoolErr) });
+        return;
+      }
       this.spoolSize++;
       if (this.counts.spooled++ === 0 || this.counts.spooled % 1000 === 0) log.warn("Redis is unreachable: stream announcements are spooled locally", { error: String(err), spooled: this.counts.spooled });
     }
@@ -167,9 +173,12 @@ export class SharedIntake {
     return id;
   }
 
-  /** `<prefix>:seen:<sha256 of name and data>:<occurrence within the window>`. */
+  /**
+   * `<prefix>:seen:<sha256 of name and data>:<occurrence within the window>`; the hash is cut to
+   * 128 bits (base64url), plenty against accidental collisions and half the memory per entry.
+   */
   private dedupeKey(name: string, data: unknown): string {
-    const hash = createHash("sha256").update(name).update("\0").update(JSON.stringify(data) ?? "").digest("hex");
+    const hash = createHash("sha256").update(name).update("\0").update(JSON.stringify(data) ?? "").digest().subarray(0, 16).toString("base64url");
     const now = this.now();
     const window = this.opts.dedupeWindowMs;
     let entry = this.seen.get(hash);

@@ -195,6 +195,20 @@ export class Relay {
       cursor = next;
     } while (cursor !== "0-0" && this.running);
     if (this.counts.claimed > before) log.info("took over messages a previous leader had not confirmed", { count: this.counts.claimed - before });
+    if (minIdleMs === 0) await this.forgetIdleConsumers();
+  }
+
+  /**
+   * Every process that once led left a consumer in the group (its name has the pid): drop the
+   * ones that hold nothing now, so the group does not grow with every restart.
+   */
+  private async forgetIdleConsumers(): Promise<void> {
+    const consumers = (await this.opts.redis.xinfo("CONSUMERS", this.stream, GROUP)) as unknown[][];
+    for (const c of consumers) {
+      const f: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < c.length; i += 2) f[String(c[i])] = c[i + 1];
+      if (f.name !== this.opts.instance && Number(f.pending) === 0) await this.opts.redis.xgroup("DELCONSUMER", this.stream, GROUP, String(f.name));
+    }
   }
 
   private admit(entries: Array<[string, string[]]>, claimed: boolean): void {

@@ -89,6 +89,8 @@ describe.skipIf(!haveRedis())("shared outbox (real Redis)", () => {
     second.start(outB);
     await until(() => backend.sent.length === 20 && second.counts.acked === 20);
     expect(second.counts.claimed).toBe(20);
+    // The dead leader's consumer, now holding nothing, was dropped from the group.
+    await until(() => !server.cli("XINFO", "CONSUMERS", "o1:outbox", "deliver").includes("\na\n"));
     expect(backend.sent.map((m) => m.text)).toEqual(Array.from({ length: 20 }, (_, i) => `w${i}`));
     expect(server.cli("XLEN", "o1:outbox")).toBe("0");
     // A later entry is read as new.
