@@ -1,8 +1,8 @@
 /**
  * A cluster of real st2bot processes for the cluster tests and benchmark: a real redis-server
  * (tests/support/redis.ts), the StackStorm emulator in this process, and N st2bot instances
- * (`bun src/main.ts run`) with the terminal backend, whose stdout lines are the deliveries,
- * counted per message id and per instance with their arrival time.
+ * (`bun src/main.ts run`, or the compiled binary named by ST2BOT_BIN) with the terminal
+ * backend, whose stdout lines are the deliveries, * counted per message id and per instance with their arrival time.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,7 +38,9 @@ export class Node {
   ) {}
 
   async start(): Promise<void> {
-    this.proc = Bun.spawn([process.execPath, join(root, "src", "main.ts"), "run", "-c", this.configFile], {
+    // ST2BOT_BIN runs the compiled binary (`npm run build`) instead of the sources.
+    const command = process.env.ST2BOT_BIN ? [process.env.ST2BOT_BIN] : [process.execPath, join(root, "src", "main.ts")];
+    this.proc = Bun.spawn([...command, "run", "-c", this.configFile], {
       stdin: "pipe",
       stdout: "pipe",
       stderr: "pipe",
