@@ -2,7 +2,8 @@
  * A cluster of real st2bot processes for the cluster tests and benchmark: a real redis-server
  * (tests/support/redis.ts), the StackStorm emulator in this process, and N st2bot instances
  * (`bun src/main.ts run`, or the compiled binary named by ST2BOT_BIN) with the terminal
- * backend, whose stdout lines are the deliveries, * counted per message id and per instance with their arrival time.
+ * backend, whose stdout lines are the deliveries, counted per message id and per instance with
+ * their arrival time.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
