@@ -47,11 +47,13 @@ export class SharedDeadLetters {
     private readonly local: LocalStats,
   ) {}
 
+  /** Reads the letters now and every two seconds. */
   start(): void {
     void this.refresh();
     this.timer = setInterval(() => void this.refresh(), 2000);
   }
 
+  /** Stops the refresh timer. */
   stop(): void {
     clearInterval(this.timer);
   }
@@ -69,10 +71,12 @@ export class SharedDeadLetters {
     }
   }
 
+  /** The local outbox's counts, with the shared dead letters as `dead`. */
   stats() {
     return { ...this.local.stats(), dead: this.letters.length };
   }
 
+  /** The oldest `limit` dead letters (as of the last refresh). */
   listDead(limit: number): DeadLetter[] {
     return this.letters.slice(0, limit);
   }

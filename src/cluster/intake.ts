@@ -96,6 +96,7 @@ export class SharedIntake {
     this.flushTimer = setInterval(() => void this.flushSpool(), 1000);
   }
 
+  /** Stops forwarding the spool (what it holds stays for the next run). */
   stop(): void {
     clearInterval(this.flushTimer);
   }

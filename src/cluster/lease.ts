@@ -95,6 +95,7 @@ export class Lease {
     return this.now() < this.validUntil || this.redisDown;
   }
 
+  /** Role, fence, lease age and peers, for `!status` and `/metrics`. */
   status(): LeaseStatus {
     return {
       role: this.role,

@@ -12,6 +12,7 @@ import { ConfigError } from "../lib/errors.ts";
 /** The `[cluster]` table, present. */
 export type ClusterConfig = NonNullable<Config["cluster"]>;
 
+/** The ioredis client type, for the modules of this room. */
 export type { Redis };
 
 /** What is wrong with `[cluster]` (undefined when nothing): names the key to fix. */

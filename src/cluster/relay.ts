@@ -86,6 +86,7 @@ export class Relay {
     this.loop = this.run();
   }
 
+  /** Stops reading (after the current read returns) and sends the acknowledgements still owed. */
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
