@@ -85,7 +85,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
       resolveLost(reason);
     },
   });
-  relay = new Relay({ redis: reader, prefix: c.key_prefix, instance, mayRead: () => lease.maySend(), reclaimEveryMs: 2 * c.lease_seconds * 1000 });
+  relay = new Relay({ redis: reader, commands: main, prefix: c.key_prefix, instance, mayRead: () => lease.maySend(), reclaimEveryMs: 2 * c.lease_seconds * 1000 });
   const becomeLeader = async () => {
     try {
       const sink = await elected!();

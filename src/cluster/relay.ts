@@ -33,6 +33,8 @@ export interface RelaySink {
 /** Settings of the relay; `redis` must be a connection of its own (XREADGROUP blocks it). */
 export interface RelayOptions {
   redis: Redis;
+  /** Where acknowledgements and dead letters go without waiting behind a blocked read (default `redis`). */
+  commands?: Redis;
   prefix: string;
   instance: string;
   /** True while this instance may deliver (the lease). */
@@ -59,7 +61,7 @@ export async function ensureGroup(redis: Redis, stream: string): Promise<void> {
 export class Relay {
   /** Local outbox id → the entry's id, payload and source (for a dead letter). */
   private readonly ids = new Map<number, { id: string; payload: string; source: string }>();
-  /** Entry ids in the local outbox now: a re-claim of one of them is not delivered twice. */
+  /** Entry ids in the local outbox or delivered and not yet acknowledged: a re-claim of one is not delivered twice. */
   private readonly held = new Set<string>();
   /** Local ids reported dead inside `enqueue` itself (no target), before they were mapped. */
   private readonly early = new Map<number, string>();
@@ -98,7 +100,6 @@ export class Relay {
     const entry = this.ids.get(localId);
     if (entry === undefined) return;
     this.ids.delete(localId);
-    this.held.delete(entry.id);
     this.acks.push(entry.id);
     this.scheduleAcks();
   }
@@ -111,7 +112,6 @@ export class Relay {
       return;
     }
     this.ids.delete(localId);
-    this.held.delete(entry.id);
     this.dead.push([entry.id, JSON.stringify({ reason, at: Date.now(), payload: entry.payload, source: entry.source })]);
     this.acks.push(entry.id);
     this.scheduleAcks();
@@ -132,11 +132,12 @@ export class Relay {
     this.acks = [];
     this.dead = [];
     try {
-      const m = this.opts.redis.multi();
+      const m = (this.opts.commands ?? this.opts.redis).multi();
       // Numbered by INCR so `!st2replay <n>` names one across instances and failovers.
       for (const [, body] of dead) m.eval(ADD_DEAD, 2, `${this.opts.prefix}:dead`, `${this.opts.prefix}:dead:seq`, body);
       m.xack(this.stream, GROUP, ...acks).xdel(this.stream, ...acks);
       await m.exec();
+      for (const id of acks) this.held.delete(id);
       this.counts.acked += acks.length;
     } catch (err) {
       // Delivered but not yet acknowledged: kept and sent again (a new leader would redeliver them).
@@ -151,6 +152,7 @@ export class Relay {
     let claimed = false;
     const every = this.opts.reclaimEveryMs ?? 6000;
     let reclaimAt = performance.now() + every;
+    let failing = false;
     while (this.running && this.opts.mayRead()) {
       try {
         if (!claimed) {
@@ -171,10 +173,12 @@ export class Relay {
           "GROUP", GROUP, this.opts.instance, "COUNT", 1000, "BLOCK", this.opts.blockMs ?? 500, "STREAMS", this.stream, ">",
         )) as Array<[string, Array<[string, string[]]>]> | null;
         for (const [, entries] of reply ?? []) this.admit(entries, false);
+        failing = false;
       } catch (err) {
         // NOGROUP: Redis lost its data (restarted without persistence); recreate and go on.
         if (String(err).includes("NOGROUP")) claimed = false;
-        else log.warn("reading the shared outbox failed; retrying", { error: String(err) });
+        else if (!failing) log.warn("reading the shared outbox failed; retrying until it works", { error: String(err) });
+        failing = true;
         await Bun.sleep(250);
       }
     }
