@@ -31,13 +31,13 @@ export async function checkCluster(config: Config, timeoutMs = 3000): Promise<Cl
     return [{ verdict: "fail", what: `Redis at ${where} does not answer (${String(err).replace(/^Error: /, "")})`, fix: "check cluster.redis_url (or sentinels), the password and TLS settings, and that Redis runs" }];
   }
   try {
-    return [{ verdict: "ok", what: `Redis at ${where} answers` }, ...(await persistence(redis)), await holder(redis, c)];
+    return [{ verdict: "ok", what: `Redis at ${where} answers` }, ...(await persistence(redis, c)), await holder(redis, c)];
   } finally {
     redis.disconnect();
   }
 }
 
-async function persistence(redis: Redis): Promise<ClusterCheck[]> {
+async function persistence(redis: Redis, c: ClusterConfig): Promise<ClusterCheck[]> {
   const out: ClusterCheck[] = [];
   const info = await redis.info("persistence");
   const fsync = await redis.config("GET", "appendfsync").then((r) => (r as string[])[1], () => undefined);
@@ -59,8 +59,16 @@ async function persistence(redis: Redis): Promise<ClusterCheck[]> {
   }
   const replication = await redis.info("replication");
   const replicas = Number(field(replication, "connected_slaves") ?? 0);
-  if (replicas > 0) {
-    out.push({ verdict: "ok", what: `${replicas} replica(s): replication is asynchronous, so a failover may lose the last writes the replica had not received` });
+  if (replicas > 0 && c.wait_replicas === 0) {
+    out.push({
+      verdict: "ok",
+      what: `${replicas} replica(s): replication is asynchronous, so a failover may lose the last messages the replica had not received`,
+      fix: "cluster.wait_replicas = 1 makes a webhook's 202 wait until a replica has the message",
+    });
+  } else if (c.wait_replicas > replicas) {
+    out.push({ verdict: "warn", what: `cluster.wait_replicas is ${c.wait_replicas} but Redis has ${replicas} replica(s) connected: every webhook post answers 503`, fix: "connect the replicas, or lower cluster.wait_replicas" });
+  } else if (replicas > 0) {
+    out.push({ verdict: "ok", what: `${replicas} replica(s); a webhook's 202 waits for ${c.wait_replicas} of them` });
   }
   return out;
 }

@@ -65,7 +65,18 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
   main.options.enableAutoPipelining = true;
   await connectQuietly(main, "main");
   await connectQuietly(reader, "reader");
-  const intake = new SharedIntake({ redis: main, prefix: c.key_prefix, db: localDb, dedupeWindowMs: c.dedupe_window_seconds * 1000 });
+  // WAIT holds up its connection until the replicas answer: webhooks get their own.
+  const waiter = c.wait_replicas > 0 ? createRedis(c) : undefined;
+  if (waiter) await connectQuietly(waiter, "webhook");
+  const intake = new SharedIntake({
+    redis: main,
+    prefix: c.key_prefix,
+    db: localDb,
+    dedupeWindowMs: c.dedupe_window_seconds * 1000,
+    waitReplicas: c.wait_replicas,
+    waitTimeoutMs: c.wait_timeout_seconds * 1000,
+    waitRedis: waiter,
+  });
   await ensureGroup(main, intake.stream).catch(() => undefined);
   let resolveLost: (reason: string) => void = () => undefined;
   const lost = new Promise<string>((resolve) => (resolveLost = resolve));
@@ -122,6 +133,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
       await lease.stop();
       main.disconnect();
       reader.disconnect();
+      waiter?.disconnect();
     },
   };
 }

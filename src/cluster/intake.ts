@@ -45,6 +45,13 @@ export interface IntakeOptions {
   db: Database;
   dedupeWindowMs: number;
   clock?: () => number;
+  /**
+   * Webhook posts only: how many replicas must confirm (`WAIT`) before the append counts, on
+   * `waitRedis`, a connection of its own (WAIT holds up the commands queued behind it).
+   */
+  waitReplicas?: number;
+  waitTimeoutMs?: number;
+  waitRedis?: Redis;
 }
 
 interface Spooled {
@@ -59,6 +66,7 @@ type GuardedRedis = Redis & { st2botGuardedXadd(guard: string, stream: string, t
 /** Appends to the shared outbox (see the file comment); also the webhook's `Enqueuer`. */
 export class SharedIntake {
   private readonly redis: GuardedRedis;
+  private readonly waitRedis?: GuardedRedis;
   private readonly now: () => number;
   private readonly seen = new Map<string, { n: number; firstAt: number }>();
   private readonly sql;
@@ -73,7 +81,9 @@ export class SharedIntake {
   constructor(private readonly opts: IntakeOptions) {
     this.now = opts.clock ?? Date.now;
     opts.redis.defineCommand("st2botGuardedXadd", { numberOfKeys: 2, lua: GUARDED_XADD });
+    opts.waitRedis?.defineCommand("st2botGuardedXadd", { numberOfKeys: 2, lua: GUARDED_XADD });
     this.redis = opts.redis as GuardedRedis;
+    this.waitRedis = opts.waitRedis as GuardedRedis | undefined;
     opts.db.exec(`CREATE TABLE IF NOT EXISTS cluster_spool (
       id INTEGER PRIMARY KEY AUTOINCREMENT, guard TEXT NOT NULL, payload TEXT NOT NULL, source TEXT NOT NULL, created_at INTEGER NOT NULL)`);
     this.sql = {
@@ -130,9 +140,12 @@ export class SharedIntake {
     }
   }
 
-  /** The webhook's enqueue: resolves with the entry id once Redis confirmed; rejects otherwise. */
+  /**
+   * The webhook's enqueue: resolves with the entry id once Redis (and `waitReplicas` replicas)
+   * confirmed; rejects otherwise.
+   */
   async enqueue(a: Announcement, source: OutboxSource): Promise<string> {
-    const id = await this.append("", 0, JSON.stringify(a), source);
+    const id = await this.appendConfirmed("", 0, JSON.stringify(a), source);
     if (id === null) throw new Error("unexpected: an unguarded append was refused");
     return id;
   }
@@ -147,8 +160,21 @@ export class SharedIntake {
     const guard = this.pendingGuard as { key: string; ttlMs: number } | undefined;
     this.pendingGuard = undefined;
     if (!guard) return this.enqueue(a, source);
-    const id = await this.append(guard.key, guard.ttlMs, JSON.stringify(a), source);
+    const id = await this.appendConfirmed(guard.key, guard.ttlMs, JSON.stringify(a), source);
     if (id === null) throw new ReplayedPost("this signed post was accepted before");
+    return id;
+  }
+
+  /** An append on the webhook's connection, then `WAIT` for the replicas when asked to. */
+  private async appendConfirmed(guard: string, ttlMs: number, payload: string, source: string): Promise<string | null> {
+    const wanted = this.opts.waitReplicas ?? 0;
+    const redis = wanted > 0 && this.waitRedis ? this.waitRedis : this.redis;
+    const id = await this.append(guard, ttlMs, payload, source, redis);
+    if (wanted > 0 && id !== null) {
+      const got = Number(await redis.wait(wanted, this.opts.waitTimeoutMs ?? 1000));
+      // Appended on the primary but not yet on enough replicas: the caller hears 503 and may retry.
+      if (got < wanted) throw new Error(`only ${got} of ${wanted} Redis replica(s) confirmed the message in time`);
+    }
     return id;
   }
 
@@ -167,8 +193,8 @@ export class SharedIntake {
     };
   }
 
-  private async append(guard: string, ttlMs: number, payload: string, source: string): Promise<string | null> {
-    const id = await this.redis.st2botGuardedXadd(guard, this.stream, ttlMs, "a", payload, "s", source, "t", String(this.now()));
+  private async append(guard: string, ttlMs: number, payload: string, source: string, redis = this.redis): Promise<string | null> {
+    const id = await redis.st2botGuardedXadd(guard, this.stream, ttlMs, "a", payload, "s", source, "t", String(this.now()));
     if (id === null) this.counts.duplicates++;
     else this.counts.appended++;
     return id;

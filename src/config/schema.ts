@@ -180,6 +180,12 @@ export const ClusterSchema = v.strictObject({
   safety_margin_seconds: v.optional(fraction, 0.5),
   /** Identical stream announcements within this window are told apart by their count (README). */
   dedupe_window_seconds: v.optional(positiveSeconds, 30),
+  /**
+   * A webhook's 202 waits until this many Redis replicas confirmed the message (`WAIT`), so a
+   * Sentinel failover cannot lose it; 503 when they do not within `wait_timeout_seconds`.
+   */
+  wait_replicas: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+  wait_timeout_seconds: v.optional(fraction, 1),
 });
 
 /**

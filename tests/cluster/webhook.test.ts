@@ -65,3 +65,33 @@ describe.skipIf(!haveRedis())("webhook on the shared outbox (real Redis)", () =>
     await server.run();
   });
 });
+
+describe.skipIf(!haveRedis())("webhook with wait_replicas (real primary and replica)", () => {
+  test("202 once the replica confirmed; 503 when no replica confirms in time", async () => {
+    const primary = await RedisServer.start();
+    const replica = await RedisServer.start({ replicaOf: primary.port });
+    const clients: Redis[] = [];
+    try {
+      const connect = async () => {
+        const r = new Redis({ port: primary.port, host: "127.0.0.1", enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+        r.on("error", () => undefined);
+        clients.push(r);
+        while (r.status !== "ready") await Bun.sleep(5);
+        return r;
+      };
+      while (!replica.cli("INFO", "replication").includes("master_link_status:up")) await Bun.sleep(20);
+      const intake = new SharedIntake({ redis: await connect(), waitRedis: await connect(), waitReplicas: 1, waitTimeoutMs: 300, prefix: "wr", db: openDatabase(":memory:"), dedupeWindowMs: 30_000 });
+      const config = v.parse(WebhookSchema, { token: TOKEN });
+      const app = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox: intake, replay: intake.replayLedger(), peerAddress: () => "127.0.0.1" })] }).app;
+      const post = () => app.handle(new Request("http://localhost/chatops/message", { method: "POST", body: JSON.stringify({ channel: "#ops", message: "m" }), headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` } }));
+      expect((await post()).status).toBe(202);
+      expect(replica.cli("XLEN", "wr:outbox")).toBe("1");
+      await replica.kill("SIGKILL");
+      expect((await post()).status).toBe(503);
+    } finally {
+      for (const c of clients) c.disconnect();
+      await replica.close();
+      await primary.close();
+    }
+  });
+});

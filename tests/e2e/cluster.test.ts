@@ -132,7 +132,7 @@ describe.skipIf(!haveRedis(true))("cluster of two on Redis Sentinel", () => {
     const set = await SentinelSet.start();
     try {
       h = await ClusterHarness.start({
-        redisLines: [`sentinels = [${set.sentinelPorts.map((p) => `"127.0.0.1:${p}"`).join(", ")}]`, `sentinel_name = "mymaster"`],
+        redisLines: [`sentinels = [${set.sentinelPorts.map((p) => `"127.0.0.1:${p}"`).join(", ")}]`, `sentinel_name = "mymaster"`, "wait_replicas = 1", "wait_timeout_seconds = 0.2"],
         primaryPort: () => set.primaryPort(),
       });
       await h.ready();
@@ -141,22 +141,37 @@ describe.skipIf(!haveRedis(true))("cluster of two on Redis Sentinel", () => {
       await h.until("the first part delivered", () => h!.missing(before).length === 0, 30_000);
       const during = ids("m7", 2000);
       const publishing = h.publish(during, 400);
+      // Webhooks with wait_replicas = 1: a 202 means the replica has it, so none of those is lost.
+      const accepted: string[] = [];
+      const codes = new Map<number, number>();
+      const posting = (async () => {
+        for (const id of ids("w7", 150)) {
+          const code = await h!.nodes[0]!.post(id);
+          codes.set(code, (codes.get(code) ?? 0) + 1);
+          if (code === 202) accepted.push(id);
+          await Bun.sleep(10);
+        }
+      })();
       await Bun.sleep(1000);
       const oldPrimary = set.primaryPort();
       const killedAt = performance.now();
       await set.primary.kill("SIGKILL");
       await h.until("the Sentinels promoted the replica", () => set.primaryPort() === set.replica.port, 30_000);
       const promotedMs = performance.now() - killedAt;
-      await publishing;
+      await Promise.all([publishing, posting]);
       const after = ids("m8", 400);
       await h.publish(after, 400);
       await h.until("announcements after the failover delivered", () => h!.missing(after).length === 0, 30_000);
       await Bun.sleep(1000);
       const lost = h.missing(during);
+      await h.until("every accepted webhook delivered", () => h!.missing(accepted).length === 0, 10_000).catch(() => undefined);
       console.log(
         `Sentinel failover: primary ${oldPrimary} → ${set.primaryPort()} in ${promotedMs.toFixed(0)} ms; during the failover ${during.length} published, ${lost.length} lost, ${h.duplicated(during)} duplicated`,
       );
+      console.log(`  webhooks (wait_replicas = 1): ${[...codes].map(([c, n]) => `${n}× ${c}`).join(", ")}; accepted and lost: ${h.missing(accepted).length}`);
       expect(h.missing(after)).toEqual([]);
+      expect(accepted.length).toBeGreaterThan(0);
+      expect(h.missing(accepted)).toEqual([]);
       // Asynchronous replication: only what the old primary acknowledged and had not yet passed on may be lost.
       expect(lost.length).toBeLessThan(during.length / 4);
     } finally {

@@ -82,6 +82,8 @@ export class RedisServer {
         "save ''",
         `appendonly ${this.opts.appendonly ? "yes" : "no"}`,
         `appendfsync ${this.opts.appendfsync ?? "everysec"}`,
+        // A replica syncs at once (Redis 7 waits 5 s for more replicas by default).
+        "repl-diskless-sync-delay 0",
         ...(this.opts.replicaOf ? [`replicaof 127.0.0.1 ${this.opts.replicaOf}`] : []),
         ...(this.opts.extra ?? []),
       ].join("\n") + "\n",
