@@ -55,6 +55,29 @@ describe.skipIf(!haveRedis())("shared outbox (real Redis)", () => {
     expect(a.counts.duplicates + b.counts.duplicates).toBe(52);
   });
 
+  test("the documented edge cases of the occurrence count", async () => {
+    const x = { payload: { message: "same", channel: "#ops" } };
+    const a1 = { message: "same", channel: "#ops" };
+    // A saw both identical announcements, B (restarting) only the second: both arrive, once each.
+    const [a, b] = [intake("e1"), intake("e1")];
+    await a.acceptStream("ev", x, a1);
+    await a.acceptStream("ev", x, a1);
+    await b.acceptStream("ev", x, a1);
+    expect(server.cli("XLEN", "e1:outbox")).toBe("2");
+    // A saw only the first, B only the second, within the window: B counts it as the first and
+    // drops it — the one loss the scheme allows (README).
+    const [c, d] = [intake("e2"), intake("e2")];
+    await c.acceptStream("ev", x, a1);
+    await d.acceptStream("ev", x, a1);
+    expect(server.cli("XLEN", "e2:outbox")).toBe("1");
+    // After the window, the same announcement counts afresh.
+    const e = intake("e3", 200);
+    await e.acceptStream("ev", x, a1);
+    await Bun.sleep(300);
+    await e.acceptStream("ev", x, a1);
+    expect(server.cli("XLEN", "e3:outbox")).toBe("2");
+  });
+
   test("a signed post accepted by one instance is refused by another", async () => {
     const a = intake("r1");
     const b = intake("r1");
