@@ -153,7 +153,13 @@ export class Relay {
     const every = this.opts.reclaimEveryMs ?? 6000;
     let reclaimAt = performance.now() + every;
     let failing = false;
-    while (this.running && this.opts.mayRead()) {
+    while (this.running) {
+      // A lease that lapsed locally may still be renewed (a slow Redis, a stalled loop): wait,
+      // do not quit — a lost lease stops the relay from outside (`stop`).
+      if (!this.opts.mayRead()) {
+        await Bun.sleep(50);
+        continue;
+      }
       try {
         if (!claimed) {
           await ensureGroup(this.opts.redis, this.stream);

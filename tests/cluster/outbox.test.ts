@@ -123,6 +123,26 @@ describe.skipIf(!haveRedis())("shared outbox (real Redis)", () => {
     await outB.stop();
   });
 
+  test("a lease that lapses for a moment and is renewed: the leader keeps reading afterwards", async () => {
+    const x = intake("p1");
+    await ensureGroup(client(true), "p1:outbox");
+    let valid = true;
+    const backend = new MemoryBackend();
+    const relay = new Relay({ redis: client(), prefix: "p1", instance: "a", mayRead: () => valid, blockMs: 50 });
+    const out = new Outbox({ db: openDatabase(":memory:"), backend, deadAfterMs: 60_000, maxRetryDelayMs: 1000, onDelivered: (id) => relay.delivered(id) });
+    out.start();
+    relay.start(out);
+    await x.enqueue({ message: "before", channel: "#ops" }, "webhook");
+    await until(() => backend.sent.length === 1);
+    valid = false;
+    await Bun.sleep(150);
+    valid = true;
+    await x.enqueue({ message: "after", channel: "#ops" }, "webhook");
+    await until(() => backend.sent.length === 2);
+    await relay.stop();
+    await out.stop();
+  });
+
   test("Redis down: the webhook's enqueue rejects, stream announcements are spooled and forwarded in order once it is back", async () => {
     const redis = client(false);
     await until(() => redis.status === "ready");
