@@ -49,7 +49,7 @@ export interface Cluster {
   died(localId: number, reason: string): void;
   /** Starts competing for the lease; `onElected(sink)` starts the chat side, then the relay reads into the sink. */
   start(elected: () => Promise<RelaySink>): void;
-  /** Resolves (with the reason) when this instance held the lease and lost it. */
+  /** Resolves (with the reason) when this instance held the lease and lost it, or could not start its chat side once elected. */
   lost: Promise<string>;
   status(): ClusterStatus;
   stop(): Promise<void>;
@@ -102,7 +102,10 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
       const sink = await elected!();
       relay!.start(sink);
     } catch (err) {
-      log.error("could not start the chat side after the election", { error: String(err) });
+      // A leader without a chat connection would hold the lease and deliver nothing: stop, so
+      // the lease is released (stop() does) and a peer takes over.
+      log.error("could not start the chat side after the election; stepping down", { error: String(err) });
+      resolveLost(`the chat side could not start: ${String(err)}`);
     }
   };
   return {

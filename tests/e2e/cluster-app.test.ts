@@ -1,16 +1,20 @@
 /**
- * Cluster mode: a user logs in through the standby's login page (the link came from the
+ * Cluster mode with st2bot apps in this process (startApp, memory backends, real Redis).
+ *
+ * A user logs in through the standby's login page (the link came from the
  * leader), the leader steps away, and the user's next command on the new leader still runs as
- * them — sessions and credentials live in Redis (credentials as ciphertext only).
+ * them — sessions and credentials live in Redis (credentials as ciphertext only). A leader
+ * whose chat side cannot start steps down instead of holding the lease with nobody delivering.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
+import { MemoryBackend } from "../../src/chat/memory.ts";
 import { clientsideOptions, startBot, waitFor, type BotHarness } from "../support/bot.ts";
 import { haveRedis, RedisServer } from "../support/redis.ts";
 
 const KEY_ENV = "ST2BOT_TEST_CLUSTER_LOGIN_KEY";
 
-describe.skipIf(!haveRedis())("cluster: login survives a failover (real Redis)", () => {
+describe.skipIf(!haveRedis())("cluster apps (real Redis)", () => {
   let redis: RedisServer | undefined;
   const bots: BotHarness[] = [];
   afterAll(async () => {
@@ -51,4 +55,18 @@ describe.skipIf(!haveRedis())("cluster: login survives a failover (real Redis)",
     expect(b.emulator.executions.at(-1)!.user).toBe("alice.st2");
     await b.next((m) => m.target.kind === "user" && m.text.startsWith("Looking up your packs"), "ack on the new leader");
   }, 60_000);
+
+  test("a leader whose chat side cannot start steps down and releases the lease", async () => {
+    redis ??= await RedisServer.start();
+    class Refusing extends MemoryBackend {
+      override async start(): Promise<void> {
+        throw new Error("the chat service refused the token");
+      }
+    }
+    const bot = await startBot({ backend: new Refusing(), toml: `[cluster]\nredis_url = "${redis.url}"\nkey_prefix = "refuse"\ninstance = "r"` });
+    bots.push(bot);
+    expect(await bot.app.cluster!.lost).toContain("refused the token");
+    await bot.app.stop();
+    expect(redis.cli("GET", "refuse:leader")).toBe("");
+  });
 });
