@@ -1,6 +1,6 @@
 /** `[cluster]`: absent means one process; present, its keys are checked and turned into ioredis options. */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../../src/config/load.ts";
@@ -23,12 +23,13 @@ describe("[cluster] config", () => {
   });
 
   test("password_file is read and the password is a registered secret", () => {
-    const dir = mkdtempSync(join(tmpdir(), "st2bot-cluster-"));
+    const dir = mkdtempSync(join(tmpdir(), "st2bot-cluster-config-"));
     writeFileSync(join(dir, "pw"), "file-secret-123\n");
     const c = parseConfig(`[cluster]\nredis_url = "rediss://r.example:6379"\npassword_file = "pw"\n`, join(dir, "st2bot.toml")).cluster!;
     expect(c.password).toBe("file-secret-123");
     expect(redact("auth file-secret-123")).not.toContain("file-secret-123");
     expect(redisOptions(c).tls).toBeDefined();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test("Sentinels instead of a URL", () => {
