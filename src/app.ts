@@ -16,7 +16,7 @@ import { St2Stream, type StreamState } from "./st2/stream.ts";
 import { openDatabase, type Database } from "./store/db.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { Sealer } from "./store/seal.ts";
-import { parseStreamAnnouncement } from "./delivery/announcement.ts";
+import { parseStreamAnnouncement, type Announcement } from "./delivery/announcement.ts";
 import { createBot } from "./bot/index.ts";
 import type { StatusSource } from "./bot/commands/builtins.ts";
 import { wireInquiries } from "./bot/inquiries/wiring.ts";
@@ -36,6 +36,7 @@ import { ConfigError } from "./lib/errors.ts";
 import { botCredential } from "./config/load.ts";
 import { levelOf, logger, setLogFormat, setLogLevel, type Level } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
+import type { Cluster } from "./cluster/index.ts";
 
 const log = logger("app");
 
@@ -61,6 +62,8 @@ export interface App {
   outbox: Outbox;
   db: Database;
   web?: WebServer;
+  /** Present in cluster mode (`[cluster]`): role, lease, the shared intake. */
+  cluster?: Cluster;
   startedAt: Date;
   streamState(): { state: StreamState; detail?: string };
   /** Stops every part (each even when another fails to stop) and closes the database. */
@@ -153,19 +156,30 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   const key = await secretsKey(config);
   // Answer buttons: tokens issued when a message is sent, checked when a click comes back.
   const clicks = new ActionTokens(db);
+  // Cluster mode: Redis holds the outbox; this process delivers only while it holds the lease.
+  // Loaded on demand: a single instance never loads the Redis client.
+  const cluster = config.cluster ? await (await import("./cluster/index.ts")).openCluster(config, db) : undefined;
+  if (cluster) teardown.push(["cluster", () => cluster.stop()]);
   const outbox = new Outbox({
     issueActions: (requests) => issueActions(clicks, requests),
     // Login links are sealed with a key derived from the secrets key (they survive a restart).
     sealer: key ? await Sealer.derive(key) : undefined,
-    db,
-    backend,
+    db: cluster?.outboxDb ?? db,
+    backend: cluster ? cluster.fence(backend) : backend,
     deadAfterMs: config.outbox.dead_after_seconds * 1000,
     maxRetryDelayMs: config.outbox.max_retry_delay_seconds * 1000,
+    onDelivered: cluster ? (id) => cluster.delivered(id) : undefined,
+    onDead: cluster ? (id, reason) => cluster.died(id, reason) : undefined,
   });
-  const identities = await openIdentities(config, db, client, key);
+  const identities = await openIdentities(config, db, client, key, cluster);
   const twofactor = TwoFactor.fromConfig(config);
   teardown.push(["two-factor expiry timer", () => twofactor.stop()]);
-  const stream = connectStream(config, client, aliases, outbox, twofactor, opts.streamIdleTimeoutMs);
+  const announce: Announce = cluster
+    ? (name, data, a) => void cluster.intake.acceptStream(name, data, a)
+    : (_name, _data, a) => outbox.enqueueSoon(a, "stream");
+  const stream = connectStream(config, client, aliases, announce, twofactor, opts.streamIdleTimeoutMs);
+  // Cluster mode: dead letters are shared in Redis (any leader lists and replays them).
+  const outboxControl = cluster ? cluster.outboxControl(outbox) : outbox;
   // What !status says and /metrics counts.
   const status: StatusSource = {
     version: VERSION,
@@ -177,14 +191,15 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     },
     aliases: () => aliases.index.size,
     stream: () => stream.state,
-    outbox: () => outbox.stats(),
+    outbox: () => outboxControl.stats(),
+    cluster: cluster ? () => cluster.status() : undefined,
   };
   const bot = createBot({
     config,
     backend,
     aliases,
     identities,
-    outbox,
+    outbox: outboxControl,
     twofactor,
     send: (m) => void outbox.enqueue(m, "bot"),
     status,
@@ -197,7 +212,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     web = createServer({
       config: config.web,
       plugins: [
-        webhookPlugin({ config: config.webhook, outbox, replay: new ReplayStore(db) }),
+        webhookPlugin({ config: config.webhook, outbox: cluster?.intake ?? outbox, replay: cluster?.replay ?? new ReplayStore(db) }),
         loginPlugin({ identities, config, peerAddress }),
         metricsPlugin(status),
         ...(backend.handleAction ? [actionsPlugin({ handle: (body) => backend.handleAction!(body) })] : []),
@@ -211,7 +226,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   // Registered before the outbox so that stop() ends the outbox first: sends in flight then
   // finish against a chat backend that is still connected.
   teardown.push(["chat backend", () => backend.stop()]);
-  outbox.start();
+  if (!cluster) outbox.start();
   teardown.push(["outbox", () => outbox.stop()]);
   // The stream and the one alias listing of the start-up run concurrently (the stream's first
   // connect does not list again while this listing is in flight or done). Aliases before chat,
@@ -223,7 +238,14 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   const loaded = await loading;
   // A refused credential was logged once, with its remedy, by the client.
   if (!loaded && client.health().state !== "failing") log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
-  await backend.start(bot.handler);
+  // In cluster mode only the leader connects to the chat service and delivers.
+  if (!cluster) await backend.start(bot.handler);
+  else
+    cluster.start(async () => {
+      outbox.start();
+      await backend.start(bot.handler);
+      return outbox;
+    });
   aliases.startTimer(config.stackstorm.timer_update * 1000);
   teardown.push(["alias timer", () => aliases.stop()]);
   client.startHealthCheck(config.stackstorm.timer_update * 1000);
@@ -240,6 +262,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     outbox,
     db,
     web,
+    cluster,
     startedAt,
     streamState: () => stream.state,
     stop,
@@ -251,8 +274,9 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
  * changes into the cache, pending inquiries into chat, two-factor confirmations to the held
  * alias executions; a re-sync of the aliases on every connect.
  */
-function connectStream(config: Config, client: St2Client, aliases: AliasCache, outbox: Outbox, twofactor: TwoFactor, idleTimeoutMs?: number) {
-  const inquiries = wireInquiries({ config, enqueue: (a) => outbox.enqueueSoon(a, "stream"), defaultChannel: config.stackstorm.inquiry_channel });
+function connectStream(config: Config, client: St2Client, aliases: AliasCache, announce: Announce, twofactor: TwoFactor, idleTimeoutMs?: number) {
+  // An inquiry's announcement is identified by its own content (the same event gives the same one).
+  const inquiries = wireInquiries({ config, enqueue: (a) => announce("inquiry", a, a), defaultChannel: config.stackstorm.inquiry_channel });
   const link: { stream?: St2Stream; state: { state: StreamState; detail?: string }; connectedOnce?: boolean } = { state: { state: "idle" } };
   link.stream = new St2Stream({
     client,
@@ -268,7 +292,7 @@ function connectStream(config: Config, client: St2Client, aliases: AliasCache, o
       if (!event.name.startsWith("st2.announcement__")) return;
       const parsed = parseStreamAnnouncement(event.data);
       if (!parsed.ok) log.warn("skipped a malformed announcement", { event: event.name, error: parsed.error });
-      else outbox.enqueueSoon(parsed.value, "stream");
+      else announce(event.name, event.data, parsed.value);
     },
     // A reconnect re-syncs (events of the gap are gone). The first connect does not when the
     // start-up listing is in flight (events from now on are replayed onto its answer) or done:
@@ -283,6 +307,9 @@ function connectStream(config: Config, client: St2Client, aliases: AliasCache, o
   });
   return link as Required<typeof link>;
 }
+
+/** Where a stream announcement goes: the outbox, or (cluster mode) the shared intake, which needs the event to de-duplicate. */
+type Announce = (eventName: string, eventData: unknown, a: Announcement) => void;
 
 /** Binds the web server; a busy port names the setting that moves it. */
 async function listenOrExplain(web: WebServer, config: Config): Promise<void> {
@@ -303,9 +330,10 @@ export function loadSecretsKey(config: Config): Promise<CryptoKey> {
 }
 
 /** The secrets store and sessions; the encrypted store needs its key only under client-side auth. */
-async function openIdentities(config: Config, db: Database, client: St2Client, key: CryptoKey | undefined): Promise<Identities> {
-  const store: SecretStore = key ? await EncryptedStore.open(db, key) : new CleartextStore();
-  return new Identities(config, client, store, new Sessions(db, config.stackstorm.session_ttl * 1000));
+async function openIdentities(config: Config, db: Database, client: St2Client, key: CryptoKey | undefined, cluster?: Cluster): Promise<Identities> {
+  const store: SecretStore = key ? await (cluster ? cluster.secretStore(key) : EncryptedStore.open(db, key)) : new CleartextStore();
+  const ttlMs = config.stackstorm.session_ttl * 1000;
+  return new Identities(config, client, store, cluster ? cluster.sessions(ttlMs) : new Sessions(db, ttlMs));
 }
 
 /** The secrets key, when the encrypted store needs one (client-side auth). */

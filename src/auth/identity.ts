@@ -9,7 +9,7 @@ import { forgetCredential, providerFor, rememberCredential, secretOf, type Crede
 import { St2ApiError } from "../st2/http.ts";
 import { logger } from "../lib/log.ts";
 import type { SecretStore } from "./secrets.ts";
-import type { Sessions } from "./sessions.ts";
+import type { SessionStore } from "./sessions.ts";
 
 const log = logger("auth");
 
@@ -43,7 +43,7 @@ export class Identities {
     private readonly config: Config,
     private readonly bot: St2Client,
     readonly store: SecretStore,
-    readonly sessions: Sessions,
+    readonly sessions: SessionStore,
   ) {}
 
   /** True under `rbac_auth.clientside`: every user acts as their own StackStorm identity. */
@@ -65,7 +65,7 @@ export class Identities {
    * cancelled it) and their login sessions; the credential stops being masked in the log.
    */
   async forget(chatUser: string): Promise<boolean> {
-    this.sessions.end(chatUser);
+    await this.sessions.end(chatUser);
     const old = await this.stored(chatUser);
     const had = await this.store.delete(chatUser);
     if (old) forgetCredential(old);
@@ -99,7 +99,7 @@ export class Identities {
       return { ok: false, status: 502, error: "StackStorm could not be reached to check those credentials; please try again." };
     }
     // Consume the link before storing, so two logins racing on one link cannot both succeed.
-    if (!redeemed.finish()) return { ok: false, status: 404, error: INVALID_SESSION };
+    if (!(await redeemed.finish())) return { ok: false, status: 404, error: INVALID_SESSION };
     // Masked only now that StackStorm accepted it: text that was merely submitted never is.
     rememberCredential(credential);
     const replaced = await this.stored(redeemed.chatUser);

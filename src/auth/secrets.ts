@@ -38,7 +38,8 @@ export class CleartextStore implements SecretStore {
   }
 }
 
-const KEY_CHECK = "st2bot-secrets-key-check";
+/** The text sealed with the first key used, to recognise a wrong key at start. */
+export const KEY_CHECK = "st2bot-secrets-key-check";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -93,7 +94,8 @@ export async function loadKey(opts: { keyEnv: string; keyFile?: string; env?: Re
   );
 }
 
-async function seal(key: CryptoKey, plaintext: string, aad: string): Promise<{ nonce: Uint8Array; ciphertext: Uint8Array }> {
+/** AES-256-GCM with a fresh 96-bit nonce, `aad` (the chat user) bound as associated data; also used by cluster mode's Redis store. */
+export async function seal(key: CryptoKey, plaintext: string, aad: string): Promise<{ nonce: Uint8Array; ciphertext: Uint8Array }> {
   const nonce = crypto.getRandomValues(new Uint8Array(12));
   const ciphertext = new Uint8Array(
     await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: enc.encode(aad) }, key, enc.encode(plaintext)),
@@ -101,7 +103,8 @@ async function seal(key: CryptoKey, plaintext: string, aad: string): Promise<{ n
   return { nonce, ciphertext };
 }
 
-async function open(key: CryptoKey, nonce: Uint8Array, ciphertext: Uint8Array, aad: string): Promise<string> {
+/** The plaintext `seal` sealed for `aad`; rejects when the key, the user or the bytes differ. */
+export async function open(key: CryptoKey, nonce: Uint8Array, ciphertext: Uint8Array, aad: string): Promise<string> {
   // Copies: SQLite hands back views whose buffer type WebCrypto's types do not accept.
   const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: new Uint8Array(nonce), additionalData: enc.encode(aad) }, key, new Uint8Array(ciphertext));
   return dec.decode(plain);

@@ -26,14 +26,29 @@ export interface SessionInfo {
  * a parallel login on the same link consumed it first: only the caller that gets true may link.
  */
 export type Redeem =
-  | { ok: true; chatUser: string; finish(): boolean }
+  | { ok: true; chatUser: string; finish(): boolean | Promise<boolean> }
   | { ok: false; reason: "invalid" | "wrong-word" };
+
+/**
+ * What identities, the login page and the session commands need of the sessions: this SQLite
+ * table for one process, or Redis in cluster mode (src/cluster/sessions.ts), whose answers are
+ * promises; callers await every call.
+ */
+export interface SessionStore {
+  start(chatUser: string, sharedWord: string): Promise<string>;
+  isOpen(id: string): boolean | Promise<boolean>;
+  redeem(id: string, sharedWord: string): Promise<Redeem>;
+  burn(id: string): void | Promise<void>;
+  list(): SessionInfo[] | Promise<SessionInfo[]>;
+  cancel(userOrRef: string): number | Promise<number>;
+  end(chatUser: string): number | Promise<number>;
+}
 
 const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** The login sessions table (see the file comment). */
-export class Sessions {
+export class Sessions implements SessionStore {
   /** The tail of the one-at-a-time hashing queue. */
   private hashing: Promise<unknown> = Promise.resolve();
 
@@ -129,11 +144,11 @@ interface Row {
 }
 
 /** OWASP's argon2id baseline (m = 19 MiB, t = 2, p = 1); `verify` reads the parameters from each hash. */
-const ARGON2 = { algorithm: "argon2id", memoryCost: 19_456, timeCost: 2 } as const;
+export const ARGON2 = { algorithm: "argon2id", memoryCost: 19_456, timeCost: 2 } as const;
 
 let dummy: string | undefined;
 /**
  * Made on first use, not at import: hashing costs tens of milliseconds of start-up. Same
  * parameters as real hashes, so an unknown id costs as long to check as a known one.
  */
-const dummyHash = () => (dummy ??= Bun.password.hashSync("st2bot-no-such-session", ARGON2));
+export const dummyHash = () => (dummy ??= Bun.password.hashSync("st2bot-no-such-session", ARGON2));

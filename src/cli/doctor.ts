@@ -43,6 +43,7 @@ export async function runDoctor(config: Config, io: { stdout: (s: string) => voi
     for (const c of await probeChat(config)) add(c);
     checkLocal(config).forEach(add);
     if (config.stackstorm.rbac_auth.clientside && config.stackstorm.secrets_store === "encrypted") add(await checkSecretsKey(config));
+    if (config.cluster) for (const c of await (await import("../cluster/doctor.ts")).checkCluster(config)) add(c);
     for await (const c of checkStackStorm(config, client)) add(c);
   } finally {
     restore();

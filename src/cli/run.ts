@@ -22,11 +22,15 @@ export async function runUntilStopped(config: Config, opts: Omit<AppOptions, "co
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const inputDone = app.backend instanceof TextBackend ? app.backend.ended.then(() => lingerUntilQuiet(app, settled)).then(() => "end of input") : new Promise<string>(() => {});
-  const why = await Promise.race([stopped, inputDone]);
+  // Cluster mode: a leader that lost its lease must not speak again; it exits 75 (EX_TEMPFAIL)
+  // and its supervisor starts it afresh as a standby.
+  const LOST = "lost the cluster lease";
+  const lost = app.cluster ? app.cluster.lost.then(() => LOST) : new Promise<string>(() => {});
+  const why = await Promise.race([stopped, inputDone, lost]);
   log.info(`stopping (${why})`);
   for (const [signal, fn] of [["SIGUSR2", reload], ["SIGINT", onSignal], ["SIGTERM", onSignal]] as const) process.off(signal, fn);
   await app.stop();
-  return 0;
+  return why === LOST ? 75 : 0;
 }
 
 /**

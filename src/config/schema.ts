@@ -153,6 +153,48 @@ export const OutboxSchema = v.strictObject({
   max_retry_delay_seconds: v.optional(positiveSeconds, 60),
 });
 
+const fraction = v.pipe(v.number(), v.minValue(0.05));
+
+/**
+ * `[cluster]`: several instances sharing state in Redis, one of them (the lease holder) speaking
+ * to the chat service (src/cluster/). Absent: one process, SQLite only.
+ */
+export const ClusterSchema = v.strictObject({
+  /** `redis://[user@]host:port/db` or `rediss://…` (TLS); or give `sentinels`. */
+  redis_url: v.optional(v.pipe(v.string(), v.regex(/^rediss?:\/\/[^\s]+$/, "must be a URL such as redis://127.0.0.1:6379/0"))),
+  /** Redis Sentinel addresses, `host:port`; with `sentinel_name`, instead of `redis_url`'s host. */
+  sentinels: v.optional(v.array(v.pipe(v.string(), v.regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, "must be host:port ([v6]:port)")))),
+  sentinel_name: v.optional(v.string(), "mymaster"),
+  sentinel_password: v.optional(v.string()),
+  sentinel_password_file: v.optional(v.string()),
+  username: v.optional(v.string()),
+  password: v.optional(v.string()),
+  password_file: v.optional(v.string()),
+  /** TLS to Redis (implied by `rediss://`): a CA file, and a client certificate and key. */
+  tls: v.optional(v.boolean(), false),
+  tls_ca: v.optional(v.string()),
+  tls_cert: v.optional(v.string()),
+  tls_key: v.optional(v.string()),
+  /** Prefix of every Redis key, so several st2bot clusters can share one Redis. */
+  key_prefix: v.optional(v.pipe(v.string(), v.regex(/^[\w.:-]+$/, "letters, digits, . : - _")), "st2bot"),
+  /** This instance's name among its peers (default: host name and process id). */
+  instance: v.optional(v.string()),
+  /** How long a lease lasts without renewal: a dead leader is replaced after about this long. */
+  lease_seconds: v.optional(fraction, 3),
+  /** How often the leader renews; well under `lease_seconds`. */
+  renew_seconds: v.optional(fraction, 1),
+  /** A leader stops sending this long before its lease would end (clock drift, pauses). */
+  safety_margin_seconds: v.optional(fraction, 0.5),
+  /** Identical stream announcements within this window are told apart by their count (README). */
+  dedupe_window_seconds: v.optional(positiveSeconds, 30),
+  /**
+   * A webhook's 202 waits until this many Redis replicas confirmed the message (`WAIT`), so a
+   * Sentinel failover cannot lose it; 503 when they do not within `wait_timeout_seconds`.
+   */
+  wait_replicas: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+  wait_timeout_seconds: v.optional(fraction, 1),
+});
+
 /**
  * The whole file but the chat backends' tables; every table optional, unknown keys refused.
  * Each backend declares its own `[<name>]` table (src/chat/<name>/settings.ts), and whoever
@@ -165,6 +207,8 @@ export const ConfigSchema = v.strictObject({
   webhook: v.optional(WebhookSchema, {}),
   secrets: v.optional(SecretsSchema, {}),
   outbox: v.optional(OutboxSchema, {}),
+  /** Absent: no cluster (one process, SQLite). */
+  cluster: v.optional(ClusterSchema),
   access_controls: v.optional(v.record(v.string(), AclRuleSchema), {}),
   /** Errbot's ACCESS_CONTROLS_DEFAULT: laid under whichever [access_controls] rule matches. */
   access_controls_default: v.optional(AclRuleSchema, {}),

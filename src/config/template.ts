@@ -83,6 +83,14 @@ key_env = "ST2BOT_SECRETS_KEY"   # base64 of 32 random bytes: openssl rand -base
 dead_after_seconds = 3600    # a message failing this long is kept as dead (see !status)
 max_retry_delay_seconds = 60
 
+# Cluster mode: two or more instances with this same config share Redis; one speaks (README).
+# [cluster]
+# redis_url = "redis://127.0.0.1:6379/0"      # rediss:// for TLS
+# sentinels = ["10.0.0.1:26379", "10.0.0.2:26379"]   # instead of redis_url's host
+# sentinel_name = "mymaster"
+# password_file = "/etc/st2bot/redis-password"
+# lease_seconds = 3          # a dead leader is replaced after about this long
+
 # Errbot's ACCESS_CONTROLS: the first matching key wins, in file order.
 # [access_controls."st2 apu status*"]
 # allowrooms = ["#channel"]

@@ -250,15 +250,15 @@ export function loginPlugin(opts: LoginPluginOptions) {
     }
     log.info("a login attempt failed", { address, kind: login.kind });
     if (!failures.end(key, "failed")) return json(401, { error: result.error });
-    identities.sessions.burn(id);
+    await identities.sessions.burn(id);
     log.warn("a login link was burned after too many failed attempts", { address });
     return tooMany(Math.ceil(limits.windowMs / 1000), burned);
   };
 
-  const sessionState = (request: Request, id: string): Response => {
+  const sessionState = async (request: Request, id: string): Promise<Response> => {
     const limited = checks.take(addressOf(request), now());
     if (!limited.ok) return tooMany(limited.retryAfter);
-    return identities.sessions.isOpen(id) ? json(200, { open: true }) : json(404, { error: INVALID_SESSION });
+    return (await identities.sessions.isOpen(id)) ? json(200, { open: true }) : json(404, { error: INVALID_SESSION });
   };
 
   return new Elysia({ name: "st2bot.login" })

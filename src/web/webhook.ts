@@ -28,11 +28,17 @@ import { peerAddress } from "./server.ts";
 
 const log = logger("web.webhook");
 
-/** What the webhook needs of the outbox: a durable, synchronous enqueue. */
+/**
+ * What the webhook needs of the outbox: a durable enqueue (synchronous in SQLite; in cluster
+ * mode a promise that resolves once Redis confirmed). The 202 is sent only after it returned.
+ */
 export interface Enqueuer {
-  enqueue(a: Announcement, source: OutboxSource): number;
-  /** `enqueue` with `record` run in the same transaction: both are stored or neither; a throw rolls back. */
-  enqueueWith(a: Announcement, source: OutboxSource, record: () => void): number;
+  enqueue(a: Announcement, source: OutboxSource): number | Promise<number | string>;
+  /**
+   * `enqueue` with `record` run in the same transaction: both are stored or neither; a throw rolls
+   * back. A rejection carrying `replayed: true` means the signature was used (another instance).
+   */
+  enqueueWith(a: Announcement, source: OutboxSource, record: () => void): number | Promise<number | string>;
 }
 
 /**
@@ -130,17 +136,17 @@ class Authenticator {
 }
 
 /** Validates the body and queues it (with the signature's replay record): the answer, without I/O beyond the outbox. */
-function accept(body: Uint8Array, outbox: Enqueuer, record: (() => void) | undefined): Reply {
+async function accept(body: Uint8Array, outbox: Enqueuer, record: (() => void) | undefined): Promise<Reply> {
   const json = decodeJson(body);
   if (!json.ok) return reply(400, { error: json.error });
   const parsed = parseAnnouncement(json.value);
   if (!parsed.ok) return reply(400, { error: parsed.error });
   if (!targetOf(parsed.value)) return reply(400, { error: `"channel" or "user" is required` });
   try {
-    const id = record ? outbox.enqueueWith(parsed.value, "webhook", record) : outbox.enqueue(parsed.value, "webhook");
+    const id = await (record ? outbox.enqueueWith(parsed.value, "webhook", record) : outbox.enqueue(parsed.value, "webhook"));
     return reply(202, { id });
   } catch (err) {
-    if (err instanceof Replayed) return UNAUTHORIZED;
+    if (err instanceof Replayed || (err as { replayed?: unknown }).replayed === true) return UNAUTHORIZED;
     log.error("could not queue a webhook message", { error: String(err) });
     return reply(503, { error: "the message could not be queued; try again" });
   }
@@ -178,7 +184,7 @@ export function webhookPlugin(opts: WebhookOptions) {
       return reply(415, { error: "the body must be JSON (Content-Type: application/json)" });
     }
     // A signature is used up only by a post that was queued; a 400 or 503 may be fixed and retried.
-    const answer = accept(body, opts.outbox, credentials.record);
+    const answer = await accept(body, opts.outbox, credentials.record);
     if (answer.status === 401) failures.take(address, now());
     return answer;
   };

@@ -23,6 +23,7 @@ const ALLOWED: Record<string, string[]> = {
   bot: ["st2", "chat", "auth", "config", "lib"],
   web: ["bot", "delivery", "auth", "config", "lib"],
   emulator: ["st2", "lib"],
+  cluster: ["delivery", "auth", "st2", "chat", "store", "config", "lib"],
 };
 
 /** SDKs that only their own backend may import: each registry entry lists its own. */

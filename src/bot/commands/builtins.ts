@@ -26,6 +26,23 @@ export interface StatusSource {
   aliases(): number;
   stream(): ComponentState;
   outbox(): { pending: number; dead: number; delivered: number; failedAttempts: number };
+  /** Cluster mode only (`[cluster]`): this instance's role and lease. */
+  cluster?(): ClusterState;
+}
+
+/** One instance's view of the cluster (src/cluster/). */
+export interface ClusterState {
+  instance: string;
+  role: "leader" | "standby";
+  /** The fencing number of this instance's lease (0 before it ever led). */
+  fence: number;
+  /** Milliseconds since Redis last confirmed the lease (leader only). */
+  leaseAgeMs?: number;
+  /** Instances seen alive within three leases, this one included. */
+  peers?: number;
+  redisDown: boolean;
+  /** Stream announcements spooled locally while Redis was unreachable. */
+  spooled: number;
 }
 
 export interface BuiltinDeps {
@@ -116,7 +133,14 @@ export function statusText(deps: BuiltinDeps, backendName: string): string {
     `- action aliases: ${s.aliases()}`,
     `- stream: ${describe(s.stream())}`,
     `- outbox: ${outbox.pending} pending, ${outbox.dead} dead`,
+    ...(s.cluster ? [clusterLine(s.cluster())] : []),
   ].join("\n");
+}
+
+function clusterLine(c: ClusterState): string {
+  const lease = c.role === "leader" ? `, fence ${c.fence}, lease confirmed ${c.leaseAgeMs} ms ago` : c.fence ? `, last fence ${c.fence}` : "";
+  const redis = c.redisDown ? `, Redis UNREACHABLE (${c.spooled} announcements spooled)` : "";
+  return `- cluster: ${c.instance} is ${c.role}${lease}; ${c.peers ?? "?"} instance(s) seen${redis}`;
 }
 
 // Details come from other components' errors; redact() is the last guard before chat.

@@ -98,7 +98,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
       help: "List open login sessions and users with stored StackStorm credentials (admins)",
       run: async (ctx) => {
         requireClientside();
-        const open = identities.sessions.list().map((s) => `  ${s.chatUser} (id ${s.ref}, expires ${new Date(s.expiresAt).toISOString()})`);
+        const open = (await identities.sessions.list()).map((s) => `  ${s.chatUser} (id ${s.ref}, expires ${new Date(s.expiresAt).toISOString()})`);
         const linked = identities.store.users().map((u) => `  ${u}`);
         await ctx.reply(
           `Open login sessions: ${open.length ? "\n" + open.join("\n") : "none"}\nUsers with stored credentials: ${linked.length ? "\n" + linked.join("\n") : "none"}`,
@@ -116,7 +116,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
         const who = ctx.command?.args ?? "";
         if (!who) throw new CommandError(`Usage: ${config.bot.prefix}${pp}session_cancel <user or id>`);
         const user = who.includes(":") ? who : `${ctx.backend.name}:${who.replace(/^@/, "")}`;
-        const cancelled = identities.sessions.cancel(who) + identities.sessions.cancel(user);
+        const cancelled = (await identities.sessions.cancel(who)) + (await identities.sessions.cancel(user));
         const deleted = await identities.forget(user);
         await ctx.reply(cancelled || deleted ? `Cancelled ${cancelled} session(s)${deleted ? ` and deleted the stored credentials of ${user}` : ""}.` : `No session or stored credentials found for "${who}".`);
       },

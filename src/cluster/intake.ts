@@ -1,0 +1,252 @@
+/**
+ * The way into the shared outbox: a Redis Stream (`<prefix>:outbox`) every instance appends to
+ * and only the leader reads (cluster/relay.ts).
+ *
+ * - Webhook posts: one script appends the message and, for a signed post, records its signature
+ *   (SET NX with the signature's remaining window) — both or neither. The caller answers 202 only
+ *   after Redis confirmed; when Redis is unreachable it throws and the webhook answers 503.
+ * - Stream announcements reach every instance, so each is appended at most once per occurrence:
+ *   its key is a hash of the event plus how many times this instance saw that same hash within
+ *   the de-duplication window (`seen:<hash>:<n>`, SET NX PX window, in the script that appends).
+ *   Two genuinely identical announcements get n = 1 and n = 2 on every instance and both
+ *   arrive; the same announcement seen by two instances gets the same n and arrives once.
+ *   Edge cases (README): an instance that missed the first of two identical announcements
+ *   within the window counts the second as n = 1 and drops it — harmless while another
+ *   instance saw both, a loss if no instance did; an occurrence counted across the end of one
+ *   instance's window may arrive twice.
+ * - Redis unreachable: stream announcements are spooled in the local SQLite database
+ *   (`cluster_spool`) and forwarded in order, with their de-duplication key, once Redis answers.
+ */
+import { createHash } from "node:crypto";
+import type { Announcement } from "../delivery/announcement.ts";
+import type { OutboxSource } from "../delivery/outbox.ts";
+import type { Database } from "../store/db.ts";
+import { logger } from "../lib/log.ts";
+import type { Redis } from "./redis.ts";
+
+const log = logger("cluster.intake");
+
+/** Appends ARGV[2..] to KEYS[2] unless the guard KEYS[1] exists; the guard is set for ARGV[1] ms. */
+const GUARDED_XADD = `if KEYS[1] ~= '' then
+  if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return false end
+end
+return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))`;
+
+/** Thrown when a signed post was accepted before (another instance may have taken it): a replay. */
+export class ReplayedPost extends Error {
+  readonly replayed = true;
+}
+
+/** Settings of the intake. */
+export interface IntakeOptions {
+  redis: Redis;
+  prefix: string;
+  /** The local database, for the spool. */
+  db: Database;
+  dedupeWindowMs: number;
+  clock?: () => number;
+  /**
+   * Webhook posts only: how many replicas must confirm (`WAIT`) before the append counts, on
+   * `waitRedis`, a connection of its own (WAIT holds up the commands queued behind it).
+   */
+  waitReplicas?: number;
+  waitTimeoutMs?: number;
+  waitRedis?: Redis;
+}
+
+interface Spooled {
+  id: number;
+  guard: string;
+  payload: string;
+  source: string;
+}
+
+type GuardedRedis = Redis & { st2botGuardedXadd(guard: string, stream: string, ttl: number, ...fields: string[]): Promise<string | null> };
+
+/** Appends to the shared outbox (see the file comment); also the webhook's `Enqueuer`. */
+export class SharedIntake {
+  private readonly redis: GuardedRedis;
+  private readonly waitRedis?: GuardedRedis;
+  private readonly now: () => number;
+  private readonly seen = new Map<string, { n: number; firstAt: number }>();
+  private readonly sql;
+  private pendingGuard?: { key: string; ttlMs: number };
+  private flushTimer?: ReturnType<typeof setInterval>;
+  private flushing = false;
+  private spoolSize: number;
+  private sweepAt = 0;
+  /** Counters for the log and tests. */
+  readonly counts = { appended: 0, duplicates: 0, spooled: 0, forwarded: 0 };
+
+  constructor(private readonly opts: IntakeOptions) {
+    this.now = opts.clock ?? Date.now;
+    opts.redis.defineCommand("st2botGuardedXadd", { numberOfKeys: 2, lua: GUARDED_XADD });
+    opts.waitRedis?.defineCommand("st2botGuardedXadd", { numberOfKeys: 2, lua: GUARDED_XADD });
+    this.redis = opts.redis as GuardedRedis;
+    this.waitRedis = opts.waitRedis as GuardedRedis | undefined;
+    opts.db.exec(`CREATE TABLE IF NOT EXISTS cluster_spool (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, guard TEXT NOT NULL, payload TEXT NOT NULL, source TEXT NOT NULL, created_at INTEGER NOT NULL)`);
+    this.sql = {
+      spool: opts.db.prepare("INSERT INTO cluster_spool (guard, payload, source, created_at) VALUES (?, ?, ?, ?)"),
+      head: opts.db.prepare("SELECT id, guard, payload, source FROM cluster_spool ORDER BY id LIMIT 200"),
+      drop: opts.db.prepare("DELETE FROM cluster_spool WHERE id = ?"),
+      count: opts.db.prepare("SELECT COUNT(*) AS n FROM cluster_spool"),
+    };
+    // A previous run's spool (Redis was away when it stopped) is forwarded like this run's.
+    this.spoolSize = (this.sql.count.get() as { n: number }).n;
+  }
+
+  /** The stream key. */
+  get stream(): string {
+    return `${this.opts.prefix}:outbox`;
+  }
+
+  /** Forwards the spool every second while it holds anything. */
+  start(): void {
+    this.flushTimer = setInterval(() => void this.flushSpool(), 1000);
+  }
+
+  /** Stops forwarding the spool (what it holds stays for the next run). */
+  stop(): void {
+    clearInterval(this.flushTimer);
+  }
+
+  /** Announcements waiting in the local spool. */
+  spooled(): number {
+    return this.spoolSize;
+  }
+
+  /**
+   * A stream announcement (the event's name and raw data identify it): appended once per
+   * occurrence across the cluster, or spooled while Redis is unreachable. Never throws.
+   */
+  async acceptStream(eventName: string, eventData: unknown, a: Announcement): Promise<void> {
+    const guard = this.dedupeKey(eventName, eventData);
+    const payload = JSON.stringify(a);
+    try {
+      // Behind a spool, an announcement waits its turn: order is kept across an outage.
+      if (this.spoolSize > 0) throw new Error("older announcements are still spooled");
+      await this.append(guard, this.opts.dedupeWindowMs, payload, "stream");
+    } catch (err) {
+      try {
+        this.sql.spool.run(guard, payload, "stream", this.now());
+      } catch (spoolErr) {
+        // Neither Redis nor the local disk took it: say so loudly, never crash the stream.
+        log.error("ANNOUNCEMENT LOST: Redis is unreachable and the local spool could not store it", { redis: String(err), spool: String(spoolErr) });
+        return;
+      }
+      this.spoolSize++;
+      if (this.counts.spooled++ === 0 || this.counts.spooled % 1000 === 0) log.warn("Redis is unreachable: stream announcements are spooled locally", { error: String(err), spooled: this.counts.spooled });
+    }
+  }
+
+  /**
+   * The webhook's enqueue: resolves with the entry id once Redis (and `waitReplicas` replicas)
+   * confirmed; rejects otherwise.
+   */
+  async enqueue(a: Announcement, source: OutboxSource): Promise<string> {
+    const id = await this.appendConfirmed("", 0, JSON.stringify(a), source);
+    if (id === null) throw new Error("unexpected: an unguarded append was refused");
+    return id;
+  }
+
+  /**
+   * `enqueue` with the webhook's replay record: `record` calls `replay().record(...)`, which this
+   * intake turns into the guard of the same script. Rejects with ReplayedPost on a replay.
+   */
+  async enqueueWith(a: Announcement, source: OutboxSource, record: () => void): Promise<string> {
+    this.pendingGuard = undefined;
+    record();
+    const guard = this.pendingGuard as { key: string; ttlMs: number } | undefined;
+    this.pendingGuard = undefined;
+    if (!guard) return this.enqueue(a, source);
+    const id = await this.appendConfirmed(guard.key, guard.ttlMs, JSON.stringify(a), source);
+    if (id === null) throw new ReplayedPost("this signed post was accepted before");
+    return id;
+  }
+
+  /** An append on the webhook's connection, then `WAIT` for the replicas when asked to. */
+  private async appendConfirmed(guard: string, ttlMs: number, payload: string, source: string): Promise<string | null> {
+    const wanted = this.opts.waitReplicas ?? 0;
+    const redis = wanted > 0 && this.waitRedis ? this.waitRedis : this.redis;
+    const id = await this.append(guard, ttlMs, payload, source, redis);
+    if (wanted > 0 && id !== null) {
+      const got = Number(await redis.wait(wanted, this.opts.waitTimeoutMs ?? 1000));
+      // Appended on the primary but not yet on enough replicas: the caller hears 503 and may retry.
+      if (got < wanted) throw new Error(`only ${got} of ${wanted} Redis replica(s) confirmed the message in time`);
+    }
+    return id;
+  }
+
+  /**
+   * The webhook's replay ledger for cluster mode: `seen` cannot ask Redis synchronously, so it
+   * says no and the script's SET NX decides; `record` hands the signature to `enqueueWith`.
+   */
+  replayLedger() {
+    return {
+      seen: (_signature: string, _now: number) => false,
+      record: (signature: string, expiresAt: number, now: number) => {
+        const hash = createHash("sha256").update(signature).digest("hex");
+        this.pendingGuard = { key: `${this.opts.prefix}:replay:${hash}`, ttlMs: Math.max(1, expiresAt - now) };
+        return true;
+      },
+    };
+  }
+
+  private async append(guard: string, ttlMs: number, payload: string, source: string, redis = this.redis): Promise<string | null> {
+    const id = await redis.st2botGuardedXadd(guard, this.stream, ttlMs, "a", payload, "s", source, "t", String(this.now()));
+    if (id === null) this.counts.duplicates++;
+    else this.counts.appended++;
+    return id;
+  }
+
+  /**
+   * `<prefix>:seen:<sha256 of name and data>:<occurrence within the window>`; the hash is cut to
+   * 128 bits (base64url), plenty against accidental collisions and half the memory per entry.
+   */
+  private dedupeKey(name: string, data: unknown): string {
+    const hash = createHash("sha256").update(name).update("\0").update(JSON.stringify(data) ?? "").digest().subarray(0, 16).toString("base64url");
+    const now = this.now();
+    const window = this.opts.dedupeWindowMs;
+    let entry = this.seen.get(hash);
+    if (!entry || now - entry.firstAt > window) {
+      entry = { n: 0, firstAt: now };
+      this.seen.set(hash, entry);
+    }
+    entry.n++;
+    // Counts older than the window are dropped at most once a second (a sweep per call would make a burst quadratic).
+    if (now >= this.sweepAt) {
+      this.sweepAt = now + 1000;
+      for (const [h, e] of this.seen) if (now - e.firstAt > window) this.seen.delete(h);
+    }
+    return `${this.opts.prefix}:seen:${hash}:${entry.n}`;
+  }
+
+  /** Forwards spooled announcements in order; stops at the first failure (Redis still away). */
+  async flushSpool(): Promise<number> {
+    if (this.flushing) return 0;
+    this.flushing = true;
+    let sent = 0;
+    try {
+      for (;;) {
+        const rows = this.sql.head.all() as Spooled[];
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          await this.append(row.guard, this.opts.dedupeWindowMs, row.payload, row.source);
+          this.sql.drop.run(row.id);
+          this.spoolSize--;
+          sent++;
+        }
+      }
+    } catch {
+      // Still unreachable: the next tick tries again.
+    } finally {
+      this.flushing = false;
+    }
+    if (sent > 0) {
+      this.counts.forwarded += sent;
+      log.info("forwarded spooled stream announcements to Redis", { count: sent, left: this.spooled() });
+    }
+    return sent;
+  }
+}
