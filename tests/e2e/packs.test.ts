@@ -17,7 +17,9 @@ const aliases: AliasInput[] = [
   { name: "rollback", pack: "web", action_ref: "core.local", formats: ["rollback {{app}}"], enabled: false },
   { name: "dns", pack: "net", action_ref: "core.local", formats: ["dns {{name}}"] },
 ];
-const packs = (list: string[]) => `packs = ${JSON.stringify(list)}\n[stackstorm.api_auth]\napikey = "${API_KEY}"`;
+// Each bot its own notification route, as two bots on one StackStorm must have: otherwise both
+// would post every result (each reads the whole stream).
+const packs = (list: string[], route: string) => `packs = ${JSON.stringify(list)}\nroute_key = "${route}"\n[stackstorm.api_auth]\napikey = "${API_KEY}"`;
 const room = (m: SentMessage) => m.target.kind === "room" && m.target.id === "ops";
 
 describe("two bots, one StackStorm, one room: stackstorm.packs", () => {
@@ -42,8 +44,8 @@ describe("two bots, one StackStorm, one room: stackstorm.packs", () => {
 
   beforeAll(async () => {
     emulator = await startTestEmulator({ aliases, apiKeys: [API_KEY], completionDelayMs: 5 });
-    ops = await startBot({ useEmulator: emulator, auth: packs(["ops", "net"]) });
-    web = await startBot({ useEmulator: emulator, auth: packs(["web"]) });
+    ops = await startBot({ useEmulator: emulator, auth: packs(["ops", "net"], "errbot-ops") });
+    web = await startBot({ useEmulator: emulator, auth: packs(["web"], "errbot-web") });
     await waitFor("aliases", () => ops.app.aliases.loaded && web.app.aliases.loaded);
   });
   afterAll(async () => {
