@@ -8,6 +8,7 @@ import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../lib/errors.ts";
 import type { BackendInfo } from "./backend.ts";
 import type { ChatBackend } from "./types.ts";
+import { irc } from "./irc/settings.ts";
 import { mattermost } from "./mattermost/settings.ts";
 import { slack } from "./slack/settings.ts";
 import { text } from "./text/settings.ts";
@@ -24,6 +25,7 @@ export const BACKENDS: readonly BackendEntry[] = [
   { ...slack, create: async (c) => (await import("./slack/index.ts")).createSlackBackend(c) },
   { ...mattermost, create: async (c) => (await import("./mattermost/index.ts")).createMattermostBackend(c) },
   { ...xmpp, create: async (c) => (await import("./xmpp/index.ts")).createXmppBackend(c) },
+  { ...irc, create: async (c) => (await import("./irc/index.ts")).createIrcBackend(c) },
   { ...text, create: async (c) => (await import("./text.ts")).createTextBackend(c) },
 ];
 
