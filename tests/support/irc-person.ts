@@ -45,6 +45,8 @@ export function parseLine(raw: string): Omit<IrcLine, "bytes"> {
 export class IrcPerson {
   /** Every line received, in order, across reconnects. */
   readonly received: IrcLine[] = [];
+  /** Called with every line as it arrives (benchmarks time arrivals without polling). */
+  onArrival: ((line: IrcLine) => void) | undefined;
   /** Channels the person is in right now. */
   readonly joined = new Set<string>();
   private socket: Socket | undefined;
@@ -128,6 +130,7 @@ export class IrcPerson {
   private onLine(raw: string, bytes: number): void {
     const line = { ...parseLine(raw), bytes };
     this.received.push(line);
+    this.onArrival?.(line);
     if (line.command === "PING") this.write(`PONG :${line.params.at(-1) ?? ""}`);
     else if (line.command === "001") this.registered = true;
     else if (line.command === "JOIN" && line.nick === this.nick) this.joined.add((line.params[0] ?? "").toLowerCase());

@@ -155,7 +155,7 @@ export class Sender {
       }, this.nextLineAt - now);
       return;
     }
-    const token = `st2bot-${++this.seq}`;
+    const token = `st2bot-${this.seq + 1}`;
     const ping = `PING :${token}`;
     let bytes = byteLength(ping) + 2;
     let lines = 0;
@@ -178,6 +178,7 @@ export class Sender {
       if (b.next < b.lines.length) break; // keep order: nothing of a later message before this one is done
     }
     if (lines === 0) return;
+    this.seq++;
     if (this.interval) this.nextLineAt = now + this.interval;
     this.io.write([...out, ping]);
     const timer = setTimeout(() => {
