@@ -26,7 +26,7 @@ export interface OwnMask {
 
 /** Bytes left for the text of a PRIVMSG to `target` once relayed with `mask`'s prefix. */
 export function textBudget(mask: OwnMask, target: string): number {
-  const user = Math.max(byteLength(mask.user ?? ""), WORST_USER);
+  const user = mask.user ? byteLength(mask.user) : WORST_USER;
   const host = mask.host ? byteLength(mask.host) : WORST_HOST;
   const overhead = byteLength(`:${mask.nick}!@ PRIVMSG ${target} :\r\n`) + user + host;
   return IRC_LINE_BYTES - overhead;
@@ -35,6 +35,8 @@ export function textBudget(mask: OwnMask, target: string): number {
 /** One unit that must never be cut: a formatting code with its digits, or a grapheme. */
 type Atom = { text: string; bytes: number; code: boolean; space: boolean };
 
+/** The longest formatting opener: a colour with background, then bold, italic, underline, ... */
+const MAX_OPENER = 12;
 const FORMAT = /^(?:\x03(?:\d{1,2}(?:,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f])/;
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
@@ -52,8 +54,9 @@ function atomsOf(line: string, budget: number): Atom[] {
     while (j < line.length && !FORMAT.test(line.slice(j, j + 6))) j++;
     for (const { segment } of segmenter.segment(line.slice(i, j))) {
       const bytes = byteLength(segment);
-      // A grapheme longer than a line (combining-mark spam) falls back to code points.
-      const parts = bytes > budget / 2 ? [...segment] : [segment];
+      // A grapheme that cannot fit on a line with a formatting opener (combining-mark spam)
+      // falls back to code points.
+      const parts = bytes > budget - MAX_OPENER ? [...segment] : [segment];
       for (const p of parts) atoms.push({ text: p, bytes: byteLength(p), code: false, space: p === " " });
     }
     i = j;
@@ -120,7 +123,9 @@ function splitOne(line: string, budget: number): string[] {
     if (end === i) end = i + 1; // one atom larger than the budget cannot happen (see atomsOf); never loop
     const piece = atoms.slice(i, end);
     for (const a of piece) if (a.code) state.apply(a.text);
-    const body = piece.map((a) => a.text).join("");
+    // A continuation starts at a word, not at the space the cut came before.
+    const joined = piece.map((a) => a.text).join("");
+    const body = i > 0 ? joined.replace(/^((?:\x03(?:\d{1,2}(?:,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f])*) +/, "$1") : joined;
     if (body.trim() !== "" || piece.some((a) => a.code)) out.push(opener + body.replace(/ +$/, ""));
     i = end;
   }

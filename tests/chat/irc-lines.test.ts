@@ -1,0 +1,152 @@
+/**
+ * The IRC backend's pure parts, without a server: the 512-byte line budget and its UTF-8-safe
+ * split, IRC formatting, identity strings and targets, and the PING-confirmed, windowed sender.
+ */
+import { describe, expect, test } from "bun:test";
+import { SendError } from "../../src/lib/errors.ts";
+import { ircColor, renderIrc, sanitize } from "../../src/chat/irc/format.ts";
+import { nickOf, resolveTarget, stripMention } from "../../src/chat/irc/identity.ts";
+import { byteLength, splitLines, textBudget } from "../../src/chat/irc/lines.ts";
+import { Sender } from "../../src/chat/irc/sender.ts";
+
+const noBreaks = (s: string) => s.replace(/ /g, "");
+
+describe("irc line budget and split", () => {
+  test("the budget is 512 bytes minus the relayed prefix, worst case until the server showed our mask", () => {
+    expect(textBudget({ nick: "st2bot", user: "~st2bot", host: "127.0.0.1" }, "#ops")).toBe(512 - byteLength(":st2bot!~st2bot@127.0.0.1 PRIVMSG #ops :\r\n"));
+    expect(textBudget({ nick: "st2bot" }, "#ops")).toBe(512 - byteLength(`:st2bot!${"u".repeat(11)}@${"h".repeat(63)} PRIVMSG #ops :\r\n`));
+  });
+
+  test("every piece fits in bytes, no character is cut, nothing is lost but the spaces broken at", () => {
+    const text = Array.from({ length: 200 }, (_, i) => `ü${i}日本👩‍👩‍👧`).join(" ") + " " + "é".repeat(700);
+    for (const budget of [17, 50, 100, 400]) {
+      const lines = splitLines(text, budget);
+      for (const l of lines) {
+        expect(byteLength(l)).toBeLessThanOrEqual(budget);
+        // A cut inside a surrogate pair would leave a lone surrogate; inside a ZWJ family, a dangling joiner.
+        expect(l).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+        // A family emoji (18 bytes) stays whole wherever it fits on a line at all.
+        if (budget >= 30) expect(l).not.toMatch(/^\u200D|\u200D$/);
+      }
+      expect(noBreaks(lines.join(""))).toBe(noBreaks(text));
+    }
+  });
+
+  test("a bold or coloured span cut in two is opened again on the next line; a colour code is never cut", () => {
+    const lines = splitLines(`\x0304${"a".repeat(30)} \x02${"b".repeat(30)}\x02 tail`, 24);
+    expect(lines[0]!.startsWith("\x0304")).toBe(true);
+    const firstBold = lines.findIndex((l) => l.includes("\x02"));
+    for (const l of lines.slice(firstBold + 1).filter((x) => x.includes("b"))) expect(l).toMatch(/^\x0304\x02/);
+    expect(lines.at(-1)!.startsWith("\x0304")).toBe(true);
+    expect(lines.at(-1)!.replace(/\x03\d\d|\x02/g, "")).toBe("tail");
+    for (const l of lines) expect(l).not.toMatch(/\x03\d?$/);
+  });
+
+  test("empty lines are dropped (IRC cannot send them); a grapheme longer than a line falls back to code points", () => {
+    expect(splitLines("a\n\n   \nb", 100)).toEqual(["a", "b"]);
+    const zalgo = "e" + "\u0301".repeat(300);
+    const lines = splitLines(zalgo, 100);
+    for (const l of lines) expect(byteLength(l)).toBeLessThanOrEqual(100);
+    expect(lines.join("")).toBe(zalgo);
+  });
+});
+
+describe("irc formatting", () => {
+  test("bold, links and code fences; extra.color on every line", () => {
+    expect(renderIrc({ text: "**up** see <https://x.io|docs> and [y](https://y.io)\n```\n**raw**\n```" })).toBe("\x02up\x02 see docs (https://x.io) and y (https://y.io)\n**raw**");
+    expect(renderIrc({ text: "a\nb", extra: { color: "danger" } })).toBe("\x0304a\n\x0304b");
+    expect(ircColor({ slack: { color: "#ff0000" } })).toBe(4);
+    expect(ircColor({ color: "url(javascript:x)" })).toBeUndefined();
+  });
+
+  test("NUL, CR, \\x01 and other controls never reach the wire; tabs become spaces", () => {
+    expect(sanitize("a\r\nb\0c\x01ACTION x\x01\td\x07")).toBe("a\nbcACTION x    d");
+  });
+});
+
+describe("irc identities and targets", () => {
+  const known = (n: string) => (n.toLowerCase() === "#ops" ? "#ops" : undefined);
+
+  test("user and channel strings, err-stackstorm's legacy mask included", () => {
+    expect(resolveTarget("user", "alice", known)).toEqual({ kind: "user", id: "alice", name: "alice" });
+    expect(resolveTarget("user", "alice!~alice@host.example", known)).toMatchObject({ kind: "user", id: "alice" });
+    expect(resolveTarget("channel", "#OPS", known)).toEqual({ kind: "room", id: "#ops", name: "#ops" });
+    // The source_channel of a private message is the sender's nick.
+    expect(resolveTarget("channel", "alice", known)).toMatchObject({ kind: "user", id: "alice" });
+    expect(nickOf("a b")).toBeUndefined();
+  });
+
+  test("unknown channels and anything that could inject a command are non-retryable errors", () => {
+    for (const [kind, value] of [["channel", "#elsewhere"], ["user", "bob\r\nQUIT"], ["user", "bob :x"], ["channel", "#ops,#x"], ["user", ""]] as const) {
+      let err: unknown;
+      try {
+        resolveTarget(kind, value, known);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SendError);
+      expect((err as SendError).retryable).toBe(false);
+    }
+  });
+
+  test("`st2bot: cmd` and `st2bot, cmd` address the bot, `st2botx` does not", () => {
+    expect(stripMention("st2bot: run x", ["st2bot"])).toEqual({ text: "run x", mentioned: true });
+    expect(stripMention("St2Bot, run x", ["st2bot"])).toEqual({ text: "run x", mentioned: true });
+    expect(stripMention("st2botx run", ["st2bot"]).mentioned).toBe(false);
+  });
+});
+
+describe("irc sender", () => {
+  function fake() {
+    const writes: string[][] = [];
+    let dead = 0;
+    const sender = new Sender({ write: (l) => void writes.push(l), unresponsive: () => void dead++ }, { pongTimeoutMs: 200 });
+    const token = (w: string[]) => w.at(-1)!.replace("PING :", "");
+    return { writes, sender, token, dead: () => dead };
+  }
+
+  test("writes at most 2 lines and 1000 bytes before a PING, resolves only on the PONG, in order", async () => {
+    const { writes, sender, token } = fake();
+    sender.start();
+    let done = 0;
+    const a = sender.send("#ops", ["1", "2", "3"]).then(() => done++);
+    const b = sender.send("#ops", ["x".repeat(480), "y".repeat(480)]).then(() => done++);
+    expect(writes).toEqual([["PRIVMSG #ops :1", "PRIVMSG #ops :2", "PING :st2bot-1"]]);
+    await Bun.sleep(0);
+    expect(done).toBe(0);
+    sender.onPong("st2bot-99"); // a PONG that is not ours confirms nothing
+    expect(writes).toHaveLength(1);
+    for (let i = 0; i < 10 && writes.length === i + 1; i++) {
+      const w = writes[i]!;
+      expect(w.length - 1).toBeLessThanOrEqual(2);
+      expect(w.reduce((n, l) => n + byteLength(l) + 2, 0)).toBeLessThanOrEqual(1000);
+      sender.onPong(token(w));
+    }
+    await Promise.all([a, b]);
+    expect(done).toBe(2);
+    expect(writes.flat().filter((l) => l.startsWith("PRIVMSG")).map((l) => l.slice(14, 15))).toEqual(["1", "2", "3", "x", "y"]);
+  });
+
+  test("a refusal before the PONG fails that message (401 for good, 404 retryable); a lost connection fails the rest retryably", async () => {
+    const { writes, sender, token } = fake();
+    sender.start();
+    const nobody = sender.send("nobody", ["hi"]).catch((e: SendError) => e);
+    const ops = sender.send("#ops", ["hi"]).catch((e: SendError) => e);
+    sender.onNumeric("401", ["me", "nobody", "No such nick or channel name"]);
+    sender.onNumeric("404", ["me", "#ops", "Cannot send to channel"]);
+    sender.onPong(token(writes[0]!));
+    expect(await nobody).toMatchObject({ retryable: false });
+    expect(await ops).toMatchObject({ retryable: true });
+    const lost = sender.send("#ops", ["later"]).catch((e: SendError) => e);
+    sender.reset("connection closed");
+    expect(await lost).toMatchObject({ retryable: true });
+    expect(await sender.send("#ops", ["down"]).catch((e: SendError) => e)).toMatchObject({ retryable: true });
+  });
+
+  test("no PONG in time: the connection is declared dead and the message fails retryably", async () => {
+    const { sender, dead } = fake();
+    sender.start();
+    expect(await sender.send("#ops", ["hi"]).catch((e: SendError) => e)).toMatchObject({ retryable: true });
+    expect(dead()).toBe(1);
+  });
+});
