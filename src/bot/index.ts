@@ -101,7 +101,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     fallback: runCommand,
     fallbackAfterPrefix: !config.stackstorm.plugin_prefix,
     middleware: [acl.middleware],
-    isAdmin: (msg) => isAdmin(msg.from.aclId, config.bot.admins),
+    isAdmin: (msg) => isAdmin(msg.from.aclId, config.bot.admins, msg.from.aclMask),
     deliver: async (target, out) => deps.send(addressed(target, out)),
     // Under the source_channel StackStorm sends the result to: one ordered queue per place.
     reply: async (msg, out) =>

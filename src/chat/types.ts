@@ -15,6 +15,11 @@ export interface Identity {
   aclId: string;
   /** The `user` string err-stackstorm sends to StackStorm for this person on this service. */
   st2User: string;
+  /**
+   * IRC's `nick!user@host`, a second ACL attribute: user globs containing `!` (in rules and
+   * `bot.admins`) match it, all others match `aclId`. Absent on services without masks.
+   */
+  aclMask?: string;
 }
 
 export interface Room {

@@ -5,7 +5,8 @@
 import { describe, expect, test } from "bun:test";
 import { SendError } from "../../src/lib/errors.ts";
 import { ircColor, renderIrc, sanitize } from "../../src/chat/irc/format.ts";
-import { nickOf, resolveTarget, stripMention } from "../../src/chat/irc/identity.ts";
+import { identityOf, nickOf, resolveTarget, stripMention } from "../../src/chat/irc/identity.ts";
+import { checkAccess, isAdmin } from "../../src/bot/acl.ts";
 import { byteLength, splitLines, textBudget } from "../../src/chat/irc/lines.ts";
 import { Sender } from "../../src/chat/irc/sender.ts";
 
@@ -148,5 +149,46 @@ describe("irc sender", () => {
     sender.start();
     expect(await sender.send("#ops", ["hi"]).catch((e: SendError) => e)).toMatchObject({ retryable: true });
     expect(dead()).toBe(1);
+  });
+});
+
+describe("irc hostmask ACL rules", () => {
+  const req = (nick: string, host: string | undefined) => ({
+    plugin: "St2",
+    command: "st2",
+    typed: "st2 deploy",
+    args: "deploy",
+    senderAcl: nick,
+    ...(host ? { senderMask: `${nick}!~${nick}@${host}` } : {}),
+    direct: true,
+    isAdmin: false,
+    adminOnly: false,
+  });
+  const rules = { st2: { allowusers: ["alice!*@*.trusted.example", "bob"] } };
+
+  test("a glob with ! matches the nick!user@host mask, any other glob the nick", () => {
+    expect(checkAccess(req("alice", "vpn.trusted.example"), rules, undefined, []).allowed).toBe(true);
+    // Someone else took the nick from another host: the mask rule does not let them in.
+    expect(checkAccess(req("alice", "evil.example"), rules, undefined, []).allowed).toBe(false);
+    expect(checkAccess(req("bob", "anywhere.example"), rules, undefined, []).allowed).toBe(true);
+    // Services without masks (Slack, XMPP, ...): a ! glob never matches; nothing else changes.
+    expect(checkAccess(req("alice", undefined), rules, undefined, []).allowed).toBe(false);
+    expect(checkAccess(req("alice", "x.example"), { st2: { denyusers: ["*!*@x.example"] } }, undefined, []).allowed).toBe(false);
+  });
+
+  test("bot.admins takes mask globs too", () => {
+    expect(isAdmin("alice", ["alice!*@*.trusted.example"], "alice!~a@h.trusted.example")).toBe(true);
+    expect(isAdmin("alice", ["alice!*@*.trusted.example"], "alice!~a@evil.example")).toBe(false);
+    expect(isAdmin("alice", ["alice"])).toBe(true);
+  });
+
+  test("the IRC identity carries the mask beside the nick", () => {
+    expect(identityOf({ nick: "alice", ident: "~al", hostname: "h.example", target: "#ops", message: "hi" })).toEqual({
+      id: "alice!~al@h.example",
+      nick: "alice",
+      aclId: "alice",
+      st2User: "alice",
+      aclMask: "alice!~al@h.example",
+    });
   });
 });

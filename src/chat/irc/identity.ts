@@ -23,7 +23,7 @@ export const isNick = (name: string) => NICK.test(name);
 /** The sender of `e` as an Identity. */
 export function identityOf(e: PrivmsgEvent): Identity {
   const mask = `${e.nick}!${e.ident}@${e.hostname}`;
-  return { id: mask, nick: e.nick, aclId: e.nick, st2User: e.nick };
+  return { id: mask, nick: e.nick, aclId: e.nick, st2User: e.nick, aclMask: mask };
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
