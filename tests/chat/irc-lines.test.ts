@@ -3,9 +3,11 @@
  * split, IRC formatting, identity strings and targets, and the PING-confirmed, windowed sender.
  */
 import { describe, expect, test } from "bun:test";
+import * as v from "valibot";
+import { channelsOf, irc } from "../../src/chat/irc/settings.ts";
 import { SendError } from "../../src/lib/errors.ts";
 import { ircColor, renderIrc, sanitize } from "../../src/chat/irc/format.ts";
-import { identityOf, nickOf, resolveTarget, stripMention } from "../../src/chat/irc/identity.ts";
+import { identityOf, messageOf, nickOf, resolveTarget, stripMention } from "../../src/chat/irc/identity.ts";
 import { checkAccess, isAdmin } from "../../src/bot/acl.ts";
 import { byteLength, splitLines, textBudget } from "../../src/chat/irc/lines.ts";
 import { Sender } from "../../src/chat/irc/sender.ts";
@@ -88,6 +90,14 @@ describe("irc identities and targets", () => {
       expect(err).toBeInstanceOf(SendError);
       expect((err as SendError).retryable).toBe(false);
     }
+  });
+
+  test("formatting people's clients add is removed before matching; our own lines and untracked channels are ignored", () => {
+    const e = { nick: "alice", ident: "~a", hostname: "h", target: "#ops", message: "\x02st2bot\x02: !st2 \x0304run\x03 uptime" };
+    expect(messageOf(e, "st2bot", ["st2bot"], known)).toMatchObject({ text: "!st2 run uptime", mentioned: true, room: { id: "#ops" } });
+    expect(messageOf({ ...e, nick: "ST2BOT" }, "st2bot", ["st2bot"], known)).toBeUndefined();
+    expect(messageOf({ ...e, target: "#other" }, "st2bot", ["st2bot"], known)).toBeUndefined();
+    expect(messageOf({ ...e, target: "someoneelse" }, "st2bot", ["st2bot"], known)).toBeUndefined();
   });
 
   test("`st2bot: cmd` and `st2bot, cmd` address the bot, `st2botx` does not", () => {
@@ -190,5 +200,27 @@ describe("irc hostmask ACL rules", () => {
       st2User: "alice",
       aclMask: "alice!~al@h.example",
     });
+  });
+});
+
+describe("irc settings", () => {
+  const parse = (s: Record<string, unknown>) => v.parse(irc.schema, s);
+
+  test("missing() asks for the server; advice() warns about clear-text passwords, unverified TLS and doubled logins", () => {
+    expect(irc.missing(parse({}))).toEqual(["irc.server"]);
+    expect(irc.missing(parse({ server: "irc.example" }))).toEqual([]);
+    const whats = (s: Record<string, unknown>) => (irc.advice?.(parse({ server: "irc.example", channels: ["#ops"], ...s })) ?? []).map((a) => a.what);
+    expect(whats({})).toEqual([]);
+    expect(whats({ tls: false, sasl_password: "x" })[0]).toContain("in clear");
+    expect(whats({ tls_verify: false })[0]).toContain("tls_verify");
+    expect(whats({ sasl_password: "a", nickserv_password: "b" })[0]).toContain("both set");
+    expect(whats({ channels: [] })[0]).toContain("only answers direct messages");
+  });
+
+  test("channel names, keys and nicks that would break a command line are refused at load", () => {
+    for (const bad of [{ channels: ["ops"] }, { channels: ["#a b"] }, { channels: [{ name: "#a", key: "k y" }] }, { nick: "bad nick" }, { nick: "9lives" }]) {
+      expect(v.safeParse(irc.schema, { server: "irc.example", ...bad }).success).toBe(false);
+    }
+    expect(channelsOf(parse({ server: "s", channels: ["#a", { name: "#b", key: "k" }] }))).toEqual([{ name: "#a" }, { name: "#b", key: "k" }]);
   });
 });

@@ -26,6 +26,9 @@ export function identityOf(e: PrivmsgEvent): Identity {
   return { id: mask, nick: e.nick, aclId: e.nick, st2User: e.nick, aclMask: mask };
 }
 
+/** IRC formatting codes (bold, colour with its digits, italic, underline, reset, ...). */
+const FORMATTING = /\x03(?:\d{1,2}(?:,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/g;
+
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** `st2bot: deploy x`, `st2bot, deploy x`, `@st2bot deploy x` → `deploy x`, mentioned. */
@@ -43,6 +46,8 @@ export function stripMention(body: string, names: string[]): { text: string; men
 export function messageOf(e: PrivmsgEvent, ownNick: string, names: string[], channelName: (name: string) => string | undefined): Message | undefined {
   if (!e.nick || e.nick.toLowerCase() === ownNick.toLowerCase()) return undefined;
   const from = identityOf(e);
+  // Clients colour and embolden what people type; commands are matched on the plain text.
+  e = { ...e, message: e.message.replace(FORMATTING, "") };
   if (isChannel(e.target)) {
     const name = channelName(e.target);
     if (!name) return undefined;
