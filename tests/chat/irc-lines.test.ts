@@ -11,6 +11,7 @@ import { identityOf, messageOf, nickOf, resolveTarget, stripMention } from "../.
 import { checkAccess, isAdmin } from "../../src/bot/acl.ts";
 import { byteLength, splitLines, textBudget } from "../../src/chat/irc/lines.ts";
 import { Sender } from "../../src/chat/irc/sender.ts";
+import { Owners } from "../../src/chat/irc/owners.ts";
 
 const noBreaks = (s: string) => s.replace(/ /g, "");
 
@@ -222,5 +223,22 @@ describe("irc settings", () => {
       expect(v.safeParse(irc.schema, { server: "irc.example", ...bad }).success).toBe(false);
     }
     expect(channelsOf(parse({ server: "s", channels: ["#a", { name: "#b", key: "k" }] }))).toEqual([{ name: "#a" }, { name: "#b", key: "k" }]);
+  });
+});
+
+describe("irc nick owners", () => {
+  test("unknown nicks pass; a nick change is followed; after a quit the nick is refused until its holder speaks", () => {
+    const o = new Owners();
+    expect(o.route("dave")).toBe("dave");
+    o.spoke("alice", "alice!~a@home.example");
+    o.renamed("alice", "alice_away", "alice!~a@home.example");
+    expect(o.route("alice")).toBe("alice_away");
+    // Someone else's NICK or QUIT (another user@host) changes nothing.
+    o.quit("alice_away", "alice_away!~m@evil.example");
+    expect(o.route("ALICE")).toBe("alice_away");
+    o.quit("alice_away", "alice_away!~a@home.example");
+    expect(() => o.route("alice")).toThrow(SendError);
+    o.spoke("alice", "alice!~m@evil.example");
+    expect(o.route("alice")).toBe("alice");
   });
 });

@@ -137,6 +137,29 @@ if (skipReason) {
       expect(bot.replyTarget(m)).toMatchObject({ kind: "user", id: "bob" });
     });
 
+    test("a private reply follows its person's nick change and never reaches a stranger who took the nick", async () => {
+      const carol = await IrcPerson.connect(server!.port, "carol");
+      await carol.join("#dev");
+      carol.say("helper_", "!st2 hello from carol");
+      const m = await received("hello from carol");
+      const seen = (command: string) => waitFor(`${command} seen in #dev`, () => bob.received.some((l) => l.command === command && l.nick.startsWith("carol")));
+      carol.write("NICK carol2");
+      await seen("NICK");
+      await Bun.sleep(100);
+      await bot.send(bot.replyTarget(m), { text: "for carol" });
+      await waitFor("carol2 gets it", () => carol.messagesFrom("helper_", "carol2").some((l) => l.params[1] === "for carol"));
+      await carol.close();
+      await seen("QUIT");
+      await Bun.sleep(100);
+      const mallory = await IrcPerson.connect(server!.port, "carol");
+      for (const nick of ["carol", "carol2"]) {
+        await expect(bot.send(await bot.resolve("channel", nick), { text: "carol's secret" })).rejects.toMatchObject({ retryable: false });
+      }
+      await Bun.sleep(200);
+      expect(mallory.messagesFrom("helper_")).toEqual([]);
+      await mallory.close();
+    }, 20_000);
+
     test("CTCP VERSION gets a polite reply naming no version and never reaches the bot", async () => {
       const before = inbox.length;
       bob.say("helper_", "\x01VERSION\x01");

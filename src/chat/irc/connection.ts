@@ -11,6 +11,7 @@ import { logger, registerSecret } from "../../lib/log.ts";
 import { ReconnectingLink } from "../link.ts";
 import type { BackendStatus } from "../types.ts";
 import { Channels } from "./channels.ts";
+import { Owners } from "./owners.ts";
 import type { OwnMask } from "./lines.ts";
 import { Sender } from "./sender.ts";
 import type { IrcChannel } from "./settings.ts";
@@ -55,6 +56,8 @@ export function alternateNicks(nick: string): string[] {
 export class Connection {
   readonly sender: Sender;
   readonly channels: Channels;
+  /** Who holds the nicks people spoke from (see owners.ts). */
+  readonly owners = new Owners();
   private client: Client | undefined;
   private readonly link: ReconnectingLink;
   private self: OwnMask;
@@ -225,6 +228,8 @@ export class Connection {
       this.channels.onLeft(m.params[0] ?? "", `kicked by ${m.nick}`);
       this.reportChannels();
     } else if (m.command === "NICK" && own) this.self.nick = m.params[0] ?? this.self.nick;
+    else if (m.command === "NICK") this.owners.renamed(m.nick, m.params[0] ?? "", `${m.nick}!${m.ident}@${m.hostname}`);
+    else if (m.command === "QUIT") this.owners.quit(m.nick, `${m.nick}!${m.ident}@${m.hostname}`);
     else if (/^\d{3}$/.test(m.command)) {
       this.sender.onNumeric(m.command, m.params);
       if (this.channels.onNumeric(m.command, m.params) && this.registered) this.reportChannels();

@@ -94,7 +94,8 @@ class IrcBackend implements ChatBackend {
    * came back) without refusing one; see sender.ts for why that is IRC's confirmation.
    */
   async send(target: Target, msg: Outgoing): Promise<void> {
-    const to = target.id;
+    // A private message follows its person across nick changes and is refused once they left.
+    const to = target.kind === "user" ? this.connection.owners.route(target.id) : target.id;
     if (target.kind === "room" && !this.connection.channels.isJoined(to)) {
       if (!this.connection.channels.isWanted(to)) throw new SendError(`the bot is not in the IRC channel ${to}`, false);
       throw new SendError(`the bot is not in ${to} yet`, true);
@@ -123,6 +124,7 @@ class IrcBackend implements ChatBackend {
     const message = messageOf(e, own, [own, this.botName], (name) => (this.connection.channels.isJoined(name) ? this.connection.channels.canonical(name) : undefined));
     const handler = this.onMessage;
     if (!message || !handler) return;
+    this.connection.owners.spoke(e.nick, message.from.id);
     // The bot's work must neither block nor break the socket's event loop.
     void Promise.resolve()
       .then(() => handler(message))
