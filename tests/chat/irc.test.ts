@@ -269,6 +269,19 @@ if (skipReason) {
       }
     });
 
+    test("a connection lost while joining channels is retried, never reported as connected", async () => {
+      const emu = startIrcEmulator({ dropOnFirstJoin: true });
+      try {
+        const b = createIrcBackend(emuConfig(emu.port, { channels: ["#ops"] }), fast());
+        await b.start(() => undefined);
+        await waitFor("connected on the second connection", () => b.status().state === "connected" && emu.connections() === 2);
+        expect(b.status().detail ?? "").not.toContain("not in");
+        await b.stop();
+      } finally {
+        emu.stop();
+      }
+    });
+
     test("a refused server password is a ConfigError; the right one registers without SASL", async () => {
       const emu = startIrcEmulator({ password: "srv-pw" });
       try {

@@ -11,6 +11,8 @@ export interface IrcEmulatorOptions {
   sasl?: { account: string; password: string };
   /** Require this PASS. */
   password?: string;
+  /** Drop the connection on the first JOIN it gets (a server going away mid-join); later JOINs succeed. */
+  dropOnFirstJoin?: boolean;
 }
 
 export interface IrcEmulator {
@@ -19,6 +21,8 @@ export interface IrcEmulator {
   lines: string[];
   /** The SASL PLAIN credentials clients sent, decoded (authzid, authcid, password). */
   saslAttempts: Array<[string, string, string]>;
+  /** How many connections were accepted. */
+  connections(): number;
   stop(): void;
 }
 
@@ -36,6 +40,8 @@ const NAME = "irc.emulator";
 export function startIrcEmulator(opts: IrcEmulatorOptions): IrcEmulator {
   const lines: string[] = [];
   const saslAttempts: Array<[string, string, string]> = [];
+  let connections = 0;
+  let joins = 0;
   const send = (s: Socket<Session>, line: string) => s.write(`${line}\r\n`);
   const maybeWelcome = (s: Socket<Session>) => {
     const st = s.data;
@@ -85,6 +91,13 @@ export function startIrcEmulator(opts: IrcEmulatorOptions): IrcEmulator {
           } else send(s, `:${NAME} 904 ${st.nick || "*"} :SASL authentication failed`);
         }
         break;
+      case "JOIN":
+        if (opts.dropOnFirstJoin && joins++ === 0) {
+          s.end();
+          break;
+        }
+        send(s, `:${st.nick}!st2bot@emulated.host JOIN ${rest[0]}`);
+        break;
       case "PING":
         send(s, `:${NAME} PONG ${NAME} :${arg.replace(/^:/, "")}`);
         break;
@@ -99,6 +112,7 @@ export function startIrcEmulator(opts: IrcEmulatorOptions): IrcEmulator {
     port: 0,
     socket: {
       open(s) {
+        connections++;
         s.data = { nick: "", capEnded: false, user: false, done: false, buffer: "" };
       },
       data(s, chunk) {
@@ -112,5 +126,5 @@ export function startIrcEmulator(opts: IrcEmulatorOptions): IrcEmulator {
       },
     },
   });
-  return { port: server.port, lines, saslAttempts, stop: () => server.stop(true) };
+  return { port: server.port, lines, saslAttempts, connections: () => connections, stop: () => server.stop(true) };
 }

@@ -30,7 +30,7 @@ export class Channels {
   private readonly wanted = new Map<string, IrcChannel>();
   private readonly joined = new Map<string, string>();
   private readonly refused = new Map<string, string>();
-  private waiters: Array<() => void> = [];
+  private waiters: Array<(gone?: boolean) => void> = [];
 
   constructor(channels: IrcChannel[]) {
     for (const c of channels) this.wanted.set(fold(c.name), c);
@@ -51,7 +51,7 @@ export class Channels {
           clearTimeout(timer);
           resolve();
         }
-        this.waiters.push(() => done() && finish());
+        this.waiters.push((gone) => (gone || done()) && finish());
       });
       this.waiters = [];
     }
@@ -82,10 +82,11 @@ export class Channels {
     return true;
   }
 
-  /** The connection is gone: nothing is joined any more. */
+  /** The connection is gone: nothing is joined any more, and no answer will come. */
   reset(): void {
     this.joined.clear();
     this.refused.clear();
+    for (const w of this.waiters) w(true);
   }
 
   /** True when the bot is in `name` right now. */

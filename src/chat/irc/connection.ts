@@ -169,6 +169,8 @@ export class Connection {
     client.on("close", () => this.onClose(client));
     for (const line of this.channels.joinLines()) client.connection.write(line);
     const { missing } = await this.channels.settled(this.timing.joinTimeoutMs);
+    // A close during the joins was ignored by the link (an attempt was running): fail the attempt.
+    if (!this.registered || client !== this.client) throw new Error("the connection closed while joining channels");
     this.startRetries(client);
     const nick = this.self.nick === a.nick ? "" : `; nick ${a.nick} is taken, using ${this.self.nick}`;
     return missing.length || nick ? `${missing.length ? `not in ${missing.join(", ")}` : "all channels joined"}${nick}` : undefined;
