@@ -18,6 +18,8 @@ import { startIrcEmulator } from "../emulators/irc.ts";
 import { IrcPerson } from "../support/irc-person.ts";
 import { type Delivered, runBackendContract } from "./contract.ts";
 
+// Secrets in configs are registered with the process-wide log redaction: every one here is
+// unique, so no other test file's text is ever redacted by them.
 const logLines: string[] = [];
 const restoreLogs = captureLogs((line) => logLines.push(line));
 
@@ -94,7 +96,7 @@ if (skipReason) {
       // Bob holds the nick the bot wants: the bot must come in as `helper_`.
       const squatter = await IrcPerson.connect(server!.port, "helper");
       bot = createIrcBackend(
-        ircConfig({ port: server!.tlsPort, tls: true, tls_verify: false, nick: "helper", channels: ["#dev", { name: "#secret", key: "k3y" }, { name: "#locked", key: "nope" }] }),
+        ircConfig({ port: server!.tlsPort, tls: true, tls_verify: false, nick: "helper", channels: ["#dev", { name: "#secret", key: "k3y" }, { name: "#locked", key: "locked-key-4711" }] }),
         { ...fast(), retryMs: 60_000 },
       );
       await bot.start((m) => void inbox.push(m));
@@ -236,7 +238,7 @@ if (skipReason) {
     });
 
     test("a wrong channel key is reported in status()", async () => {
-      const b = createIrcBackend(ircConfig({ nick: "keybot", channels: [{ name: "#secret", key: "wrong" }] }), fast());
+      const b = createIrcBackend(ircConfig({ nick: "keybot", channels: [{ name: "#secret", key: "wrong-key-4711" }] }), fast());
       await b.start(() => undefined);
       expect(b.status().detail).toContain("#secret (wrong channel key");
       await expect(b.send({ kind: "room", id: "#secret" }, { text: "x" })).rejects.toMatchObject({ retryable: true });
@@ -244,7 +246,7 @@ if (skipReason) {
     });
 
     test("SASL asked of a server without it fails start with a ConfigError", async () => {
-      const b = createIrcBackend(ircConfig({ nick: "saslbot", sasl_password: "pw" }), fast());
+      const b = createIrcBackend(ircConfig({ nick: "saslbot", sasl_password: "saslbot-pw-4711" }), fast());
       await expect(b.start(() => undefined)).rejects.toBeInstanceOf(ConfigError);
     });
   });
@@ -253,17 +255,17 @@ if (skipReason) {
     const emuConfig = (port: number, section: Record<string, unknown>) => ({ ...v.parse(ConfigSchema, {}), irc: { server: "127.0.0.1", port, tls: false, ...section } });
 
     test("SASL PLAIN logs in with the account and password; a wrong password is a ConfigError", async () => {
-      const emu = startIrcEmulator({ sasl: { account: "st2acct", password: "right-pw" } });
+      const emu = startIrcEmulator({ sasl: { account: "st2acct", password: "right-sasl-pw-4711" } });
       try {
-        const ok = createIrcBackend(emuConfig(emu.port, { nick: "st2bot", sasl_account: "st2acct", sasl_password: "right-pw" }), fast());
+        const ok = createIrcBackend(emuConfig(emu.port, { nick: "st2bot", sasl_account: "st2acct", sasl_password: "right-sasl-pw-4711" }), fast());
         await ok.start(() => undefined);
         expect(ok.status().state).toBe("connected");
-        expect(emu.saslAttempts).toEqual([["st2acct", "st2acct", "right-pw"]]);
+        expect(emu.saslAttempts).toEqual([["st2acct", "st2acct", "right-sasl-pw-4711"]]);
         await ok.stop();
-        const bad = createIrcBackend(emuConfig(emu.port, { nick: "st2bot", sasl_account: "st2acct", sasl_password: "wrong-pw" }), fast());
+        const bad = createIrcBackend(emuConfig(emu.port, { nick: "st2bot", sasl_account: "st2acct", sasl_password: "wrong-sasl-pw-4711" }), fast());
         const err = await bad.start(() => undefined).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(ConfigError);
-        expect(String(err)).not.toContain("wrong-pw");
+        expect(String(err)).not.toContain("wrong-sasl-pw-4711");
       } finally {
         emu.stop();
       }
@@ -283,11 +285,11 @@ if (skipReason) {
     });
 
     test("a refused server password is a ConfigError; the right one registers without SASL", async () => {
-      const emu = startIrcEmulator({ password: "srv-pw" });
+      const emu = startIrcEmulator({ password: "good-srv-pw-4711" });
       try {
-        const bad = createIrcBackend(emuConfig(emu.port, { server_password: "nope" }), fast());
+        const bad = createIrcBackend(emuConfig(emu.port, { server_password: "bad-srv-pw-4711" }), fast());
         await expect(bad.start(() => undefined)).rejects.toBeInstanceOf(ConfigError);
-        const ok = createIrcBackend(emuConfig(emu.port, { server_password: "srv-pw" }), fast());
+        const ok = createIrcBackend(emuConfig(emu.port, { server_password: "good-srv-pw-4711" }), fast());
         await ok.start(() => undefined);
         expect(ok.status().state).toBe("connected");
         // irc-framework would also send the server password as SASL credentials; we keep it from that.
