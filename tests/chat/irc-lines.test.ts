@@ -155,6 +155,26 @@ describe("irc sender", () => {
     expect(await sender.send("#ops", ["down"]).catch((e: SendError) => e)).toMatchObject({ retryable: true });
   });
 
+  test("echo-message: a cut echo shrinks the budget (bounded); a colour-stripped or empty echo does not", async () => {
+    const cuts: number[] = [];
+    const writes: string[][] = [];
+    const sender = new Sender({ write: (l) => void writes.push(l), unresponsive: () => undefined, truncated: (_t, lost) => void cuts.push(lost) });
+    sender.start(true);
+    const sent = sender.send("#ops", ["\x0304red text", "x".repeat(400)]);
+    sender.onEcho("#ops", "red text"); // +c stripped the colour: not a cut
+    sender.onEcho("#OPS", "x".repeat(390));
+    sender.onPong(writes[0]!.at(-1)!.replace("PING :", ""));
+    await sent;
+    expect(cuts).toEqual([10]);
+    expect(sender.budgetCut).toBe(10);
+    const again = sender.send("#ops", ["y".repeat(400)]);
+    sender.onEcho("#ops", "");
+    sender.onEcho("#ops", "y");
+    sender.onPong(writes[1]!.at(-1)!.replace("PING :", ""));
+    await again;
+    expect(sender.budgetCut).toBe(150);
+  });
+
   test("no PONG in time: the connection is declared dead and the message fails retryably", async () => {
     const { sender, dead } = fake();
     sender.start();

@@ -284,6 +284,26 @@ if (skipReason) {
       }
     });
 
+    test("with echo-message, a line the server cut is noticed and the following lines are made to fit", async () => {
+      const emu = startIrcEmulator({ echoLineBytes: 400 });
+      try {
+        const b = createIrcBackend(emuConfig(emu.port, { channels: ["#ops"] }), fast());
+        await b.start(() => undefined);
+        expect(emu.lines).toContain("CAP REQ :echo-message");
+        const text = Array.from({ length: 150 }, (_, i) => `word${i}`).join(" ");
+        await b.send({ kind: "room", id: "#ops" }, { text });
+        expect(logLines.some((l) => l.includes("the IRC server cut a line to #ops"))).toBe(true);
+        const n = emu.echoed.length;
+        await b.send({ kind: "room", id: "#ops" }, { text });
+        const after = emu.echoed.slice(n);
+        // Nothing cut any more: the second copy arrives whole.
+        expect(after.join(" ")).toBe(text);
+        await b.stop();
+      } finally {
+        emu.stop();
+      }
+    });
+
     test("a refused server password is a ConfigError; the right one registers without SASL", async () => {
       const emu = startIrcEmulator({ password: "good-srv-pw-4711" });
       try {

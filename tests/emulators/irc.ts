@@ -11,6 +11,11 @@ export interface IrcEmulatorOptions {
   sasl?: { account: string; password: string };
   /** Require this PASS. */
   password?: string;
+  /**
+   * Offer IRCv3 `echo-message` and relay (and echo) PRIVMSGs cut to this many bytes in all,
+   * prefix and CR-LF included, as a server with a shorter line limit than 512 would.
+   */
+  echoLineBytes?: number;
   /** Drop the connection on the first JOIN it gets (a server going away mid-join); later JOINs succeed. */
   dropOnFirstJoin?: boolean;
 }
@@ -21,6 +26,8 @@ export interface IrcEmulator {
   lines: string[];
   /** The SASL PLAIN credentials clients sent, decoded (authzid, authcid, password). */
   saslAttempts: Array<[string, string, string]>;
+  /** Every PRIVMSG echoed, as the client received it (after any cut). */
+  echoed: string[];
   /** How many connections were accepted. */
   connections(): number;
   stop(): void;
@@ -41,6 +48,7 @@ export function startIrcEmulator(opts: IrcEmulatorOptions): IrcEmulator {
   const lines: string[] = [];
   const saslAttempts: Array<[string, string, string]> = [];
   let connections = 0;
+  const echoed: string[] = [];
   let joins = 0;
   const send = (s: Socket<Session>, line: string) => s.write(`${line}\r\n`);
   const maybeWelcome = (s: Socket<Session>) => {
@@ -63,7 +71,7 @@ export function startIrcEmulator(opts: IrcEmulatorOptions): IrcEmulator {
     const st = s.data;
     switch (command.toUpperCase()) {
       case "CAP":
-        if (rest[0] === "LS") send(s, `:${NAME} CAP * LS :${opts.sasl ? "sasl=PLAIN" : ""}`);
+        if (rest[0] === "LS") send(s, `:${NAME} CAP * LS :${[opts.sasl ? "sasl=PLAIN" : "", opts.echoLineBytes ? "echo-message" : ""].join(" ").trim()}`);
         else if (rest[0] === "REQ") send(s, `:${NAME} CAP * ACK ${rest.slice(1).join(" ")}`);
         else if (rest[0] === "END") (st.capEnded = true), maybeWelcome(s);
         break;
@@ -91,6 +99,19 @@ export function startIrcEmulator(opts: IrcEmulatorOptions): IrcEmulator {
           } else send(s, `:${NAME} 904 ${st.nick || "*"} :SASL authentication failed`);
         }
         break;
+      case "PRIVMSG": {
+        if (!opts.echoLineBytes) break;
+        const target = rest[0] ?? "";
+        const text = rest.slice(1).join(" ").replace(/^:/, "");
+        const head = `:${st.nick}!st2bot@emulated.host PRIVMSG ${target} :`;
+        const room = opts.echoLineBytes - Buffer.byteLength(head) - 2;
+        // Cut on a character boundary, as servers that count bytes do.
+        let cut = text;
+        while (Buffer.byteLength(cut) > room) cut = cut.slice(0, -1);
+        echoed.push(cut);
+        send(s, head + cut);
+        break;
+      }
       case "JOIN":
         if (opts.dropOnFirstJoin && joins++ === 0) {
           s.end();
@@ -126,5 +147,5 @@ export function startIrcEmulator(opts: IrcEmulatorOptions): IrcEmulator {
       },
     },
   });
-  return { port: server.port, lines, saslAttempts, connections: () => connections, stop: () => server.stop(true) };
+  return { port: server.port, lines, saslAttempts, echoed, connections: () => connections, stop: () => server.stop(true) };
 }

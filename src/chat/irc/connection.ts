@@ -73,7 +73,11 @@ export class Connection {
     this.channels = new Channels(account.channels);
     this.timing = { connectTimeoutMs: 20_000, joinTimeoutMs: 10_000, pongTimeoutMs: 60_000, retryMs: 30_000, ...timing };
     this.sender = new Sender(
-      { write: (lines) => this.client?.connection.write(lines.join("\r\n")), unresponsive: () => this.client?.connection.end() },
+      {
+        write: (lines) => this.client?.connection.write(lines.join("\r\n")),
+        unresponsive: () => this.client?.connection.end(),
+        truncated: (target, lost) => log.warn(`the IRC server cut a line to ${target} by ${lost} bytes; the following lines are made shorter`),
+      },
       { linesPerSecond: account.linesPerSecond, pongTimeoutMs: this.timing.pongTimeoutMs },
     );
     const driver = { connect: () => this.connectOnce(), close: () => this.close() };
@@ -149,6 +153,8 @@ export class Connection {
       // `{}` keeps irc-framework from sending the server password as SASL credentials.
       account: a.sasl ? { account: a.sasl.account, password: a.sasl.password } : {},
       sasl_disconnect_on_fail: true,
+      // Where offered, the server's echo of each line shows what it relayed (see sender.ts).
+      enable_echomessage: true,
       // CTCP VERSION gets a polite answer that names no version (nothing to fingerprint).
       version: "st2bot",
       // The link reconnects, with the shared backoff; irc-framework's own loop stays off.
@@ -165,7 +171,7 @@ export class Connection {
     }
     this.registered = true;
     if (a.nickservPassword) client.connection.write(`PRIVMSG NickServ :IDENTIFY ${a.nick} ${a.nickservPassword}`);
-    this.sender.start();
+    this.sender.start(client.network.cap.isEnabled("echo-message"));
     client.on("close", () => this.onClose(client));
     for (const line of this.channels.joinLines()) client.connection.write(line);
     const { missing } = await this.channels.settled(this.timing.joinTimeoutMs);
@@ -230,6 +236,7 @@ export class Connection {
       this.channels.onLeft(m.params[0] ?? "", `kicked by ${m.nick}`);
       this.reportChannels();
     } else if (m.command === "NICK" && own) this.self.nick = m.params[0] ?? this.self.nick;
+    else if (m.command === "PRIVMSG" && own) this.sender.onEcho(m.params[0] ?? "", m.params[1] ?? "");
     else if (m.command === "NICK") this.owners.renamed(m.nick, m.params[0] ?? "", `${m.nick}!${m.ident}@${m.hostname}`);
     else if (m.command === "QUIT") this.owners.quit(m.nick, `${m.nick}!${m.ident}@${m.hostname}`);
     else if (/^\d{3}$/.test(m.command)) {

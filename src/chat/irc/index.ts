@@ -100,7 +100,7 @@ class IrcBackend implements ChatBackend {
       if (!this.connection.channels.isWanted(to)) throw new SendError(`the bot is not in the IRC channel ${to}`, false);
       throw new SendError(`the bot is not in ${to} yet`, true);
     }
-    const lines = splitLines(renderIrc(msg), textBudget(this.connection.mask(), to));
+    const lines = splitLines(renderIrc(msg), textBudget(this.connection.mask(), to) - this.connection.sender.budgetCut);
     if (lines.length === 0) return;
     await this.connection.sender.send(to, lines);
   }

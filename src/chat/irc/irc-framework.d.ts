@@ -37,6 +37,8 @@ declare module "irc-framework" {
     /** SASL PLAIN credentials; `{}` turns SASL off. */
     account?: { account?: string; password?: string };
     sasl_disconnect_on_fail?: boolean;
+    /** Request IRCv3 `echo-message` when the server offers it. */
+    enable_echomessage?: boolean;
     /** The CTCP VERSION reply; irc-framework answers VERSION itself when it is set. */
     version?: string | null;
     auto_reconnect?: boolean;

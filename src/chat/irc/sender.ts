@@ -16,6 +16,8 @@ import { byteLength } from "./lines.ts";
 
 /** At most this many PRIVMSG lines unconfirmed (plus the PING): ngircd's 3 commands per loop. */
 const WINDOW_LINES = 2;
+/** The most an echo may shrink the line budget by (the budget stays above 250 bytes). */
+const MAX_CUT = 150;
 /** At most this many bytes unconfirmed, PING included: below ircu's 1024-byte flood kill. */
 const WINDOW_BYTES = 1000;
 
@@ -27,6 +29,8 @@ export interface SenderIo {
   write(lines: string[]): void;
   /** The connection seems dead (no PONG in time): close it so the link reconnects. */
   unresponsive(): void;
+  /** With `echo-message`: the server relayed a line shorter than written (`lost` bytes cut off). */
+  truncated?(target: string, lost: number): void;
 }
 
 export interface SenderOptions {
@@ -50,6 +54,8 @@ interface Window {
   token: string;
   batches: Batch[];
   timer: ReturnType<typeof setTimeout>;
+  /** With `echo-message`: the lines written, in order, until the server echoes them. */
+  unechoed: Array<{ target: string; text: string }>;
 }
 
 /** Numerics that mean "this PRIVMSG was refused", and whether trying again later may help. */
@@ -73,6 +79,8 @@ export class Sender {
   private pacing: ReturnType<typeof setTimeout> | undefined;
   private readonly interval: number;
   private readonly pongTimeoutMs: number;
+  private echo = false;
+  private cut = 0;
 
   constructor(private readonly io: SenderIo, opts: SenderOptions = {}) {
     this.interval = opts.linesPerSecond ? 1000 / opts.linesPerSecond : 0;
@@ -89,10 +97,41 @@ export class Sender {
     });
   }
 
-  /** The connection is registered: writing may start. */
-  start(): void {
+  /**
+   * The connection is registered: writing may start. `echo`: the server offered IRCv3
+   * `echo-message`, so what it relayed can be compared with what was written.
+   */
+  start(echo = false): void {
     this.online = true;
+    this.echo = echo;
     this.pump();
+  }
+
+  /**
+   * Bytes to take off the line budget: how much more than estimated the server has cut from a
+   * line it echoed (0 until an echo shows a cut, or without `echo-message`).
+   */
+  get budgetCut(): number {
+    return this.cut;
+  }
+
+  /**
+   * Our own PRIVMSG came back (`echo-message`). Echoes come in the order lines were written; a
+   * refused line has none. An echo that is a strict prefix of the line means the server cut it:
+   * the budget shrinks by what was lost, so the following lines fit. (A `+c` channel strips
+   * colours: that echo differs without being a prefix, and is not a cut.)
+   */
+  onEcho(target: string, text: string): void {
+    const pending = this.inFlight?.unechoed;
+    if (!pending || text === "") return;
+    const i = pending.findIndex((l) => l.target.toLowerCase() === target.toLowerCase());
+    if (i < 0) return;
+    const sent = pending.splice(0, i + 1).at(-1)!;
+    if (text === sent.text || !sent.text.startsWith(text)) return;
+    const lost = byteLength(sent.text) - byteLength(text);
+    // Bounded: an odd server must not shrink lines to nothing.
+    this.cut = Math.min(Math.max(this.cut, lost), MAX_CUT);
+    this.io.truncated?.(sent.target, lost);
   }
 
   /** The connection is gone: everything unconfirmed fails, retryable (the outbox sends it again). */
@@ -161,6 +200,7 @@ export class Sender {
     let lines = 0;
     const batches = new Set<Batch>();
     const out: string[] = [];
+    const unechoed: Window["unechoed"] = [];
     for (const b of this.queue) {
       if (b.error) continue;
       while (b.next < b.lines.length) {
@@ -170,6 +210,7 @@ export class Sender {
         // With a rate cap, one line per window, spaced by the interval.
         if (this.interval && lines > 0) break;
         out.push(line);
+        if (this.echo) unechoed.push({ target: b.target, text: b.lines[b.next]! });
         bytes += size;
         lines++;
         b.next++;
@@ -186,6 +227,6 @@ export class Sender {
       this.io.unresponsive();
       this.reset(`no PONG within ${this.pongTimeoutMs} ms`);
     }, this.pongTimeoutMs);
-    this.inFlight = { token, batches: [...batches], timer };
+    this.inFlight = { token, batches: [...batches], timer, unechoed };
   }
 }
