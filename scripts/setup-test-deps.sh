@@ -6,6 +6,7 @@ set -euo pipefail
 missing=()
 command -v prosody >/dev/null 2>&1 || missing+=(prosody)
 { command -v ngircd || [ -x /usr/sbin/ngircd ]; } >/dev/null 2>&1 || missing+=(ngircd)
+{ command -v inspircd || [ -x /usr/sbin/inspircd ]; } >/dev/null 2>&1 || missing+=(inspircd)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0

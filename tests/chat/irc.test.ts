@@ -14,6 +14,7 @@ import { captureLogs } from "../../src/lib/log.ts";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
 import { createIrcBackend, type IrcDeps } from "../../src/chat/irc/index.ts";
 import { type Ngircd, NgircdNotInstalledError, startNgircd } from "../../scripts/ngircd.ts";
+import { InspircdNotInstalledError, startInspircd } from "../../scripts/inspircd.ts";
 import { startIrcEmulator } from "../emulators/irc.ts";
 import { IrcPerson } from "../support/irc-person.ts";
 import { type Delivered, runBackendContract } from "./contract.ts";
@@ -319,5 +320,37 @@ if (skipReason) {
         emu.stop();
       }
     });
+  });
+
+  describe("irc on InspIRCd (offers echo-message)", () => {
+    test("echo-message is negotiated; long text arrives whole in lines of at most 512 bytes and no echo shows a cut", async () => {
+      const insp = await startInspircd().catch((err: unknown) => {
+        if (err instanceof InspircdNotInstalledError && !process.env.CI) return undefined;
+        throw err;
+      });
+      if (!insp) return console.error("!! inspircd not installed: echo-message test skipped");
+      const dave = await IrcPerson.connect(insp.port, "dave");
+      const b = createIrcBackend({ ...v.parse(ConfigSchema, {}), irc: { server: "127.0.0.1", port: insp.port, tls: false, nick: "echobot", channels: ["#ops"] } }, fast());
+      try {
+        await dave.join("#ops");
+        await b.start(() => undefined);
+        // White-box: the one place the negotiated capability is visible.
+        expect((b as unknown as { connection: { client: { network: { cap: { isEnabled(c: string): boolean } } } } }).connection.client.network.cap.isEnabled("echo-message")).toBe(true);
+        const before = logLines.length;
+        const text = Array.from({ length: 150 }, (_, i) => `wört${i}-🚀`).join(" ");
+        await b.send({ kind: "room", id: "#ops" }, { text });
+        const lines = await waitFor("the whole text", () => {
+          const got = dave.messagesFrom("echobot", "#ops");
+          return got.some((l) => l.params[1]?.endsWith("wört149-🚀")) ? got : undefined;
+        });
+        for (const l of lines) expect(l.bytes).toBeLessThanOrEqual(512);
+        expect(lines.map((l) => l.params[1]).join("").replace(/ /g, "")).toBe(text.replace(/ /g, ""));
+        expect(logLines.slice(before).some((l) => l.includes("cut a line"))).toBe(false);
+      } finally {
+        await b.stop();
+        await dave.close();
+        await insp.stop();
+      }
+    }, 30_000);
   });
 }
