@@ -175,6 +175,18 @@ describe("irc sender", () => {
     expect(sender.budgetCut).toBe(150);
   });
 
+  test("more than about 10 s of queued lines: a new message is turned away as a rate limit with retryAfterMs", async () => {
+    const { sender } = fake();
+    sender.start();
+    const first = sender.send("#ops", Array.from({ length: 100 }, (_, i) => `line ${i}`)).catch(() => undefined);
+    const err = await sender.send("#ops", ["one more"]).catch((e: SendError) => e);
+    expect(err).toBeInstanceOf(SendError);
+    expect(err).toMatchObject({ retryable: true });
+    expect((err as SendError).retryAfterMs).toBeGreaterThan(1_000);
+    sender.reset("test over");
+    await first;
+  });
+
   test("no PONG in time: the connection is declared dead and the message fails retryably", async () => {
     const { sender, dead } = fake();
     sender.start();

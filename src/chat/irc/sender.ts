@@ -16,6 +16,13 @@ import { byteLength } from "./lines.ts";
 
 /** At most this many PRIVMSG lines unconfirmed (plus the PING): ngircd's 3 commands per loop. */
 const WINDOW_LINES = 2;
+/**
+ * The longest a new message may wait behind queued lines before `send` turns it away with
+ * `retryAfterMs` (the outbox's rate-limit path): well inside the outbox's 30 s send timeout, so
+ * a send is never timed out, retried, and then delivered twice.
+ */
+const MAX_QUEUE_WAIT_MS = 10_000;
+
 /** The most an echo may shrink the line budget by (the budget stays above 250 bytes). */
 const MAX_CUT = 150;
 /** At most this many bytes unconfirmed, PING included: below ircu's 1024-byte flood kill. */
@@ -56,6 +63,8 @@ interface Window {
   timer: ReturnType<typeof setTimeout>;
   /** With `echo-message`: the lines written, in order, until the server echoes them. */
   unechoed: Array<{ target: string; text: string }>;
+  writtenAt: number;
+  lines: number;
 }
 
 /** Numerics that mean "this PRIVMSG was refused", and whether trying again later may help. */
@@ -81,6 +90,8 @@ export class Sender {
   private readonly pongTimeoutMs: number;
   private echo = false;
   private cut = 0;
+  /** Milliseconds per confirmed line, smoothed; starts at ngircd's pace (about 7 a second). */
+  private perLineMs = 150;
 
   constructor(private readonly io: SenderIo, opts: SenderOptions = {}) {
     this.interval = opts.linesPerSecond ? 1000 / opts.linesPerSecond : 0;
@@ -91,6 +102,12 @@ export class Sender {
   send(target: string, lines: string[]): Promise<void> {
     if (!this.online) return Promise.reject(new SendError("the IRC connection is down", true));
     if (lines.length === 0) return Promise.resolve();
+    const ahead = this.queue.reduce((n, b) => n + b.lines.length - b.next, 0);
+    const wait = Math.round(ahead * this.perLineMs);
+    // The server takes lines slower than they come: a rate limit, waited out by the outbox.
+    if (ahead > 0 && wait > MAX_QUEUE_WAIT_MS) {
+      return Promise.reject(new SendError(`the IRC server takes lines slower than they come (${ahead} queued)`, true, wait - MAX_QUEUE_WAIT_MS / 2));
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ target, lines, next: 0, resolve, reject });
       this.pump();
@@ -152,6 +169,7 @@ export class Sender {
     const w = this.inFlight;
     if (!w || w.token !== token) return;
     clearTimeout(w.timer);
+    this.perLineMs = 0.8 * this.perLineMs + 0.2 * ((Date.now() - w.writtenAt) / Math.max(1, w.lines));
     this.inFlight = undefined;
     for (const b of w.batches) {
       if (b.error) {
@@ -227,6 +245,6 @@ export class Sender {
       this.io.unresponsive();
       this.reset(`no PONG within ${this.pongTimeoutMs} ms`);
     }, this.pongTimeoutMs);
-    this.inFlight = { token, batches: [...batches], timer, unechoed };
+    this.inFlight = { token, batches: [...batches], timer, unechoed, writtenAt: now, lines };
   }
 }
