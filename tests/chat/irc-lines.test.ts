@@ -13,6 +13,10 @@ import { byteLength, splitLines, textBudget } from "../../src/chat/irc/lines.ts"
 import { Sender } from "../../src/chat/irc/sender.ts";
 import { Owners } from "../../src/chat/irc/owners.ts";
 
+async function waitUntil(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !ok(); i++) await Bun.sleep(5);
+}
+
 const noBreaks = (s: string) => s.replace(/ /g, "");
 
 describe("irc line budget and split", () => {
@@ -185,6 +189,20 @@ describe("irc sender", () => {
     expect((err as SendError).retryAfterMs).toBeGreaterThan(1_000);
     sender.reset("test over");
     await first;
+  });
+
+  test("lines_per_second: one line per window, spaced by the interval", async () => {
+    const writes: Array<{ at: number; lines: string[] }> = [];
+    const sender = new Sender({ write: (l) => void writes.push({ at: performance.now(), lines: l }), unresponsive: () => undefined }, { linesPerSecond: 20 });
+    sender.start();
+    const done = sender.send("#ops", ["a", "b", "c"]);
+    for (let i = 0; i < 3; i++) {
+      await waitUntil(() => writes.length === i + 1);
+      sender.onPong(writes[i]!.lines.at(-1)!.replace("PING :", ""));
+    }
+    await done;
+    expect(writes.map((w) => w.lines.length)).toEqual([2, 2, 2]);
+    expect(writes[2]!.at - writes[0]!.at).toBeGreaterThanOrEqual(95);
   });
 
   test("no PONG in time: the connection is declared dead and the message fails retryably", async () => {
