@@ -56,6 +56,10 @@ export async function startInspircd(): Promise<Inspircd> {
     stdout: Bun.file(join(dir, "stdout.log")),
     stderr: Bun.file(join(dir, "stderr.log")),
   });
+  // A test runner that exits before its cleanup must not leave InspIRCd behind.
+  const reap = () => proc.kill("SIGKILL");
+  process.once("exit", reap);
+  void proc.exited.then(() => process.off("exit", reap));
   const stop = async () => {
     proc.kill("SIGTERM");
     const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(5_000).then(() => false)]);

@@ -138,6 +138,10 @@ class NgircdProcess {
     const logFile = join(this.dir, `ngircd-${++this.starts}.log`);
     const proc = Bun.spawn([binary, "-n", "-f", this.conf], { stdin: "ignore", stdout: Bun.file(`${logFile}.out`), stderr: Bun.file(logFile) });
     this.proc = proc;
+    // A test runner that exits before its afterAll (a timeout, an abort) must not leave ngircd behind.
+    const reap = () => proc.kill("SIGKILL");
+    process.once("exit", reap);
+    void proc.exited.then(() => process.off("exit", reap));
     const deadline = Date.now() + STARTUP_MS;
     while (!(await accepts(this.port))) {
       if (proc.exitCode !== null || Date.now() > deadline) {
