@@ -17,6 +17,7 @@ export class InspircdNotInstalledError extends Error {
   }
 }
 
+/** A running InspIRCd on 127.0.0.1:`port`. */
 export interface Inspircd {
   port: number;
   log(): Promise<string>;

@@ -25,6 +25,7 @@ export class NgircdNotInstalledError extends Error {
   }
 }
 
+/** What the test server is started with. */
 export interface NgircdOptions {
   /** Channels created at start with a key (ngircd's predefined channels, `[Channel]`). */
   keyedChannels?: Record<string, string>;

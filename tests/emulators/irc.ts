@@ -6,6 +6,7 @@
  */
 import type { Socket, TCPSocketListener } from "bun";
 
+/** What the emulated server offers and demands. */
 export interface IrcEmulatorOptions {
   /** Offer `sasl` in CAP LS and accept these PLAIN credentials. */
   sasl?: { account: string; password: string };
@@ -20,6 +21,7 @@ export interface IrcEmulatorOptions {
   dropOnFirstJoin?: boolean;
 }
 
+/** A running emulator and what it saw. */
 export interface IrcEmulator {
   port: number;
   /** Every line clients sent, in order. */
@@ -44,6 +46,7 @@ interface Session {
 
 const NAME = "irc.emulator";
 
+/** Starts the emulator on a random loopback port; `stop()` closes it and every connection. */
 export function startIrcEmulator(opts: IrcEmulatorOptions): IrcEmulator {
   const lines: string[] = [];
   const saslAttempts: Array<[string, string, string]> = [];

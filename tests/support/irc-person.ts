@@ -16,6 +16,7 @@ export interface IrcLine {
   params: string[];
 }
 
+/** One raw IRC line (without CR-LF) split into tags-less prefix, command and parameters. */
 export function parseLine(raw: string): Omit<IrcLine, "bytes"> {
   let rest = raw;
   let mask = "";
@@ -42,6 +43,7 @@ export function parseLine(raw: string): Omit<IrcLine, "bytes"> {
   return { raw, nick: mask.split("!")[0] ?? "", mask, command, params };
 }
 
+/** A person connected to the test server; see the file comment. */
 export class IrcPerson {
   /** Every line received, in order, across reconnects. */
   readonly received: IrcLine[] = [];

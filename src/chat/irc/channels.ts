@@ -20,6 +20,7 @@ const JOIN_REFUSALS: Record<string, string> = {
 /** Channel names compare case-insensitively (RFC 1459 casemapping is close enough for lookups). */
 const fold = (name: string) => name.toLowerCase();
 
+/** What `settled` found once the JOIN answers are in (or the wait ran out). */
 export interface JoinOutcome {
   /** The channels the bot is not in, each with the server's reason, for `status()`. */
   missing: string[];

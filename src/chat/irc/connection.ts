@@ -32,6 +32,7 @@ export interface Account {
   linesPerSecond: number;
 }
 
+/** Timings, injectable so tests run fast; production uses the defaults. */
 export interface ConnectionTiming {
   backoff?: Backoff;
   /** How long TCP, TLS and registration may take. */

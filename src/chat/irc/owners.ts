@@ -23,6 +23,7 @@ interface Owner {
 /** How many speakers to remember; the oldest are forgotten first. */
 const LIMIT = 10_000;
 
+/** Nick → the person (user@host) who spoke from it, following NICK and noticing QUIT. */
 export class Owners {
   private readonly byNick = new Map<string, Owner>();
 

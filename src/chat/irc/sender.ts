@@ -28,6 +28,7 @@ const MAX_CUT = 150;
 /** At most this many bytes unconfirmed, PING included: below ircu's 1024-byte flood kill. */
 const WINDOW_BYTES = 1000;
 
+/** What the sender needs from the connection. */
 export interface SenderIo {
   /**
    * Writes raw lines (without CR-LF) in ONE socket write: separate small writes would wait on
@@ -40,6 +41,7 @@ export interface SenderIo {
   truncated?(target: string, lost: number): void;
 }
 
+/** Pacing and liveness settings. */
 export interface SenderOptions {
   /** 0: paced by the server's round trips only. */
   linesPerSecond?: number;
