@@ -5,6 +5,12 @@
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { channelsOf, irc } from "../../src/chat/irc/settings.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseConfig } from "../../src/config/load.ts";
+import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
+import { redact } from "../../src/lib/log.ts";
 import { SendError } from "../../src/lib/errors.ts";
 import { ircColor, renderIrc, sanitize } from "../../src/chat/irc/format.ts";
 import { identityOf, messageOf, nickOf, resolveTarget, stripMention } from "../../src/chat/irc/identity.ts";
@@ -290,5 +296,23 @@ describe("irc nick owners", () => {
     expect(() => o.route("alice")).toThrow(SendError);
     o.spoke("alice", "alice!~m@evil.example");
     expect(o.route("alice")).toBe("alice");
+  });
+
+  test("*_file secrets are read from their files and redacted from logs", () => {
+    const dir = mkdtempSync(join(tmpdir(), "st2bot-irc-cfg-"));
+    try {
+      writeFileSync(join(dir, "sasl"), "sasl-from-file-4711\n");
+      writeFileSync(join(dir, "srv"), "srv-from-file-4711\n");
+      const config = parseConfig(
+        `[bot]\nbackend = "irc"\n[irc]\nserver = "irc.example"\nsasl_password_file = "sasl"\nserver_password_file = "srv"\n`,
+        join(dir, "st2bot.toml"),
+        {},
+        BACKEND_SECTIONS,
+      );
+      expect(config.irc).toMatchObject({ sasl_password: "sasl-from-file-4711", server_password: "srv-from-file-4711" });
+      expect(redact("pw sasl-from-file-4711 / srv-from-file-4711")).toBe("pw *** / ***");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
