@@ -245,6 +245,25 @@ if (skipReason) {
       expect(logLines.join("\n")).not.toContain("ns-secret-pw");
     });
 
+    test("kicked from a channel, the bot says so in status() and joins again", async () => {
+      const erin = await IrcPerson.connect(server!.port, "erin");
+      await erin.join("#kick"); // first in: channel operator
+      const b = createIrcBackend(ircConfig({ nick: "kickbot", channels: ["#kick"] }), fast());
+      try {
+        await b.start(() => undefined);
+        const joins = () => erin.received.filter((l) => l.command === "JOIN" && l.nick === "kickbot").length;
+        await waitFor("kickbot in #kick", () => joins() === 1);
+        erin.write("KICK #kick kickbot :out");
+        await waitFor("the kick in status()", () => b.status().detail?.includes("#kick (kicked by erin)"));
+        await waitFor("kickbot back in #kick", () => joins() === 2, 5_000);
+        await waitFor("status() clear again", () => !b.status().detail?.includes("not in"));
+        expect(b.status().state).toBe("connected");
+      } finally {
+        await b.stop();
+        await erin.close();
+      }
+    }, 15_000);
+
     test("a wrong channel key is reported in status()", async () => {
       const b = createIrcBackend(ircConfig({ nick: "keybot", channels: [{ name: "#secret", key: "wrong-key-4711" }] }), fast());
       await b.start(() => undefined);
