@@ -11,7 +11,7 @@ set -euo pipefail
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
 missing=()
 # command → Debian package
-for pair in prosody:prosody chromium:chromium openssl:openssl redis-server:redis-server redis-sentinel:redis-sentinel ngircd:ngircd tmux:tmux; do
+for pair in prosody:prosody chromium:chromium openssl:openssl redis-server:redis-server redis-sentinel:redis-sentinel ngircd:ngircd inspircd:inspircd tmux:tmux; do
   have "${pair%%:*}" || missing+=("${pair#*:}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

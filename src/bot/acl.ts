@@ -38,6 +38,8 @@ export interface AclRequest {
   args: string;
   /** The sender's ACL attribute (`Identity.aclId`, what `!whoami` shows as `aclattr`). */
   senderAcl: string;
+  /** IRC's `nick!user@host` (`Identity.aclMask`); user globs containing `!` match it. */
+  senderMask?: string;
   /** The room's ACL attribute (its name, e.g. `#ops`); absent in a direct message. */
   roomAcl?: string;
   /** The room's service id (Slack `C0123`); room rules also accept it. */
@@ -169,9 +171,19 @@ function charSet(body: string[]): GlobToken {
   return { k: "set", neg, ranges };
 }
 
-/** Whether the sender's ACL attribute matches one of BOT_ADMINS (case-sensitive globs). */
-export function isAdmin(senderAcl: string, admins: readonly string[]): boolean {
-  return globAny(senderAcl, admins);
+/**
+ * Whether user globs match the sender: a glob containing `!` is an IRC mask pattern
+ * (`alice!*@trusted.host`) and matches only `senderMask`; every other glob matches the ACL
+ * attribute. Nicks cannot contain `!`, so the two never overlap.
+ */
+export function senderMatches(senderAcl: string, senderMask: string | undefined, patterns: string | readonly string[]): boolean {
+  const list = typeof patterns === "string" ? [patterns] : patterns;
+  return list.some((p) => (p.includes("!") ? senderMask !== undefined && glob(senderMask, p) : glob(senderAcl, p)));
+}
+
+/** Whether the sender matches one of BOT_ADMINS (case-sensitive globs; `!` globs on the IRC mask). */
+export function isAdmin(senderAcl: string, admins: readonly string[], senderMask?: string): boolean {
+  return senderMatches(senderAcl, senderMask, admins);
 }
 
 export type RuleLookup =
@@ -250,13 +262,13 @@ export function visibleTo(
 
 function evaluate(req: AclRequest, acl: AclRule, admins: readonly string[], checkArgs: boolean): AclVerdict {
   const deny = (message: string): AclVerdict => ({ allowed: false, message });
-  const usr = req.senderAcl;
+  const usr = (patterns: string | string[]) => senderMatches(req.senderAcl, req.senderMask, patterns);
   // Arguments are judged in the same canonical spacing as rule keys (a deny must not be dodged by `\u0085`).
   const args = collapseSpace(req.args);
   if (checkArgs && acl.allowargs !== undefined && !globAny(args, acl.allowargs)) return deny(DENIED.args);
   if (checkArgs && acl.denyargs !== undefined && globAny(args, acl.denyargs)) return deny(DENIED.args);
-  if (acl.allowusers !== undefined && !globAny(usr, acl.allowusers)) return deny(DENIED.user);
-  if (acl.denyusers !== undefined && globAny(usr, acl.denyusers)) return deny(DENIED.user);
+  if (acl.allowusers !== undefined && !usr(acl.allowusers)) return deny(DENIED.user);
+  if (acl.denyusers !== undefined && usr(acl.denyusers)) return deny(DENIED.user);
   if (!req.direct) {
     const rooms = [req.roomAcl ?? "", ...(req.roomId && req.roomId !== req.roomAcl ? [req.roomId] : [])];
     const roomMatches = (patterns: string | string[]) => rooms.some((r) => globAny(r, patterns));
@@ -267,7 +279,7 @@ function evaluate(req: AclRequest, acl: AclRule, admins: readonly string[], chec
     return deny(DENIED.private);
   }
   if (req.adminOnly) {
-    if (!req.isAdmin && !isAdmin(usr, admins)) return deny(DENIED.admin);
+    if (!req.isAdmin && !isAdmin(req.senderAcl, admins, req.senderMask)) return deny(DENIED.admin);
     // Errbot: admin commands are DM-only unless the rule explicitly sets allowmuc = true.
     if (!req.direct && acl.allowmuc !== true) return deny(DENIED.adminDirect);
   }

@@ -147,7 +147,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     fallback: runCommand,
     fallbackAfterPrefix: !config.stackstorm.plugin_prefix,
     middleware: [acl.middleware],
-    isAdmin: (msg) => isAdmin(msg.from.aclId, config.bot.admins),
+    isAdmin: (msg) => isAdmin(msg.from.aclId, config.bot.admins, msg.from.aclMask),
     deliver: async (target, out) => deps.send(addressed(target, plain(out))),
     reply: async (msg, out) => reply(msg, out),
     unknown: (ctx, typed) => ctx.reply(unknownCommandReply(typed, commands.map((c) => c.name), config.bot.prefix)),

@@ -9,6 +9,7 @@ import { ConfigError } from "../lib/errors.ts";
 import type { BackendInfo, DoctorCheck } from "./backend.ts";
 import type { ChatBackend } from "./types.ts";
 import { discord } from "./discord/settings.ts";
+import { irc } from "./irc/settings.ts";
 import { mattermost } from "./mattermost/settings.ts";
 import { rocketchat } from "./rocketchat/settings.ts";
 import { matrix } from "./matrix/settings.ts";
@@ -35,6 +36,7 @@ export const BACKENDS: readonly BackendEntry[] = [
   { ...rocketchat, create: async (c) => (await import("./rocketchat/index.ts")).createRocketChatBackend(c) },
   { ...matrix, create: async (c) => (await import("./matrix/index.ts")).createMatrixBackend(c), probe: async (c) => (await import("./matrix/probe.ts")).probeMatrix(c) },
   { ...discord, create: async (c) => (await import("./discord/index.ts")).createDiscordBackend(c) },
+  { ...irc, create: async (c) => (await import("./irc/index.ts")).createIrcBackend(c) },
   { ...text, create: async (c) => (await import("./text.ts")).createTextBackend(c) },
 ];
 

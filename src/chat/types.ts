@@ -22,6 +22,11 @@ export interface Identity {
    * never on a nick.
    */
   account?: string | null;
+  /**
+   * IRC's `nick!user@host`, a second ACL attribute: user globs containing `!` (in rules and
+   * `bot.admins`) match it, all others match `aclId`. Absent on services without masks.
+   */
+  aclMask?: string;
 }
 
 export interface Room {

@@ -97,6 +97,7 @@ export function buildRequest(ctx: Context, cmd: Command, typed?: string): AclReq
     typed: typed ?? ctx.command?.typed ?? cmd.name,
     args: ctx.command?.args ?? "",
     senderAcl: msg.from.aclId,
+    ...(msg.from.aclMask ? { senderMask: msg.from.aclMask } : {}),
     roomAcl: msg.room?.name,
     roomId: msg.room?.id,
     direct: msg.direct,
