@@ -15,6 +15,7 @@ import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { type MatrixEmulator, startMatrixEmulator } from "../emulators/matrix.ts";
 import { type BackendHarness, runBackendContract } from "./contract.ts";
+import { waitFor } from "../support/wait.ts";
 
 const BOT_TOKEN = "syt_c3QyYm90_bot0token0for0tests";
 const BOT_PASSWORD = "bot-secret-password-42";
@@ -44,16 +45,6 @@ function backendFor(emu: MatrixEmulator, extra = "", deps: MatrixDeps = {}, auth
   dirs.push(dataDir);
   const config = parseConfig(`[bot]\ndata_dir = ${JSON.stringify(dataDir)}\n[matrix]\nhomeserver = "${emu.url}"\n${auth}\n${extra}`, "test.toml", {}, BACKEND_SECTIONS);
   return createMatrixBackend(config, { backoff: new Backoff({ initialMs: 30, maxMs: 300 }), ...deps });
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
 }
 
 afterAll(() => {

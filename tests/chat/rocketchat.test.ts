@@ -19,6 +19,7 @@ import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { captureLogs, redact } from "../../src/lib/log.ts";
 import { type EmuMessage, type RocketChatEmulator, type RocketChatEmulatorOptions, startRocketChatEmulator } from "../emulators/rocketchat.ts";
 import { type BackendHarness, runBackendContract } from "./contract.ts";
+import { waitFor } from "../support/wait.ts";
 
 const BOT_TOKEN = "pat-RC-bot-7Hq2kP9xZm4Lw8Vt3Nc";
 const BOT_PASSWORD = "rc-bot-password-Secret-42";
@@ -48,16 +49,6 @@ function backendFor(emu: RocketChatEmulator, auth: Auth = tokenAuth(emu), deps: 
   const lines = ["[rocketchat]", `url = "${emu.url}"`, ...Object.entries(auth).map(([k, v]) => `${k} = "${v}"`)];
   const config = parseConfig(lines.join("\n"), "test.toml", {}, BACKEND_SECTIONS);
   return createRocketChatBackend(config, { backoff: new Backoff({ initialMs: 30, maxMs: 300 }), ...deps });
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
 }
 
 const connected = (b: ChatBackend) => waitFor("connected", () => b.status().state === "connected");

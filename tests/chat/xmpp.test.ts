@@ -20,6 +20,7 @@ import { stripMention } from "../../src/chat/xmpp/stanzas.ts";
 import { type Prosody, ProsodyNotInstalledError, startProsody } from "../../scripts/prosody.ts";
 import { type Delivered, runBackendContract } from "./contract.ts";
 import { XmppPerson } from "../support/xmpp-person.ts";
+import { eventually, waitFor } from "../support/wait.ts";
 
 const USERS = { bot: "botpw", bot2: "bot2pw", alice: "alicepw", bob: "bobpw" };
 const MUC = "conference.localhost";
@@ -38,29 +39,6 @@ afterAll(async () => {
   await server?.stop();
   restoreLogs();
 }, 20_000);
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
-
-/** Retries `fn` until it succeeds (for steps that depend on clients reconnecting). */
-async function eventually<T>(what: string, fn: () => Promise<T>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(err)}`);
-      await Bun.sleep(100);
-    }
-  }
-}
 
 const fast = () => ({ backoff: new Backoff({ initialMs: 200, maxMs: 1_000 }), joinTimeoutMs: 5_000, joinRetryMs: 1_000 });
 

@@ -12,9 +12,8 @@ import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import type { EmulatedExecution } from "../../src/emulator/index.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
-import { API_KEY, waitFor } from "../support/bot.ts";
-
-export { waitFor };
+import { API_KEY } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 
 export interface LoopHarness {
   app: App;

@@ -11,9 +11,8 @@ import { parseConfig } from "../../src/config/load.ts";
 import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import type { ActionSpec, AliasInput } from "../../src/emulator/index.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
-import { API_KEY, waitFor } from "../support/bot.ts";
-
-export { waitFor };
+import { API_KEY } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 
 /** `approved` (yes/no) → Approve/Reject buttons; `env` (listed values) → a select; `note` (text) → none. */
 const schemas = {

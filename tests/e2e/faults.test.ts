@@ -2,7 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { assertNoViolations, startTestEmulator } from "../support/emulator.ts";
-import { API_KEY, startBot, waitFor } from "../support/bot.ts";
+import { API_KEY, startBot } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 
 const emulatorOpts = { aliases: sampleAliases, actions: sampleActions, apiKeys: [API_KEY], completionDelayMs: 5, users: { st2admin: "Ch@ngeMe", bot: "b0t-pass" } };
 

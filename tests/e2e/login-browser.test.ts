@@ -20,7 +20,8 @@ import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
-import { waitFor } from "../support/bot.ts";
+import {  } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dir, "..", "..", "test-artifacts");

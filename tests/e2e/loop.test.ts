@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { assertNoViolations } from "../support/emulator.ts";
-import { startBot, waitFor, type BotHarness } from "../support/bot.ts";
+import { startBot, type BotHarness } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 
 const inRoom = (room: string) => (m: { target: { kind: string; id: string } }) => m.target.kind === "room" && m.target.id === room;

@@ -12,7 +12,8 @@ import { startApp, type App } from "../../src/app.ts";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import { derivedUrls, parseConfig } from "../../src/config/load.ts";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
-import { API_KEY, waitFor } from "../support/bot.ts";
+import { API_KEY } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 
 let emulator: TestEmulator;

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { API_KEY } from "../support/bot.ts";
 import { startTestEmulator } from "../support/emulator.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmux = Bun.which("tmux");
 const socket = `st2bot-test-${process.pid}`;
@@ -23,13 +24,9 @@ const keys = (...k: string[]) => run("send-keys", "-t", session, ...k);
 /** The pane stays after st2bot exits (remain-on-exit), so what it printed last can be read. */
 const alive = () => run("display-message", "-p", "-t", session, "#{pane_dead}").stdout.toString().trim() === "0";
 
-async function until(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the screen:\n${screen()}`);
-    await Bun.sleep(50);
-  }
-}
+const until = (what: string, fn: () => boolean, ms = 15_000) =>
+  waitFor(what, fn, ms, { everyMs: 50, detail: () => `the screen:
+${screen()}` });
 
 /** Starts `command` in a fresh tmux session on a real TTY; its pane stays readable after exit. */
 function open(name: string, command: string): void {

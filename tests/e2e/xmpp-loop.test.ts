@@ -10,7 +10,8 @@ import { NS } from "../../src/chat/xmpp/ns.ts";
 import { type Prosody, ProsodyNotInstalledError, startProsody } from "../../scripts/prosody.ts";
 import { assertNoViolations } from "../support/emulator.ts";
 import { XmppPerson } from "../support/xmpp-person.ts";
-import { completed, type LoopHarness, startLoop, taker, waitFor } from "./backend-loop.ts";
+import { completed, type LoopHarness, startLoop, taker } from "./backend-loop.ts";
+import { waitFor } from "../support/wait.ts";
 
 const USERS = { st2bot: "st2bot-pw", alice: "alice-pw" };
 const ROOM = "ops@conference.localhost";

@@ -14,17 +14,6 @@ export function captureLogs(): { lines: string[]; text: () => string; restore: (
   return { lines, text: () => lines.join("\n"), restore };
 }
 
-/** Waits until `check()` is truthy, polling; fails after `ms`. */
-export async function waitFor<T>(check: () => T | undefined | false | null, ms = 5_000, what = "condition"): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
-
 export interface TestCerts {
   dir: string;
   /** CA that signed server and client certificates. */

@@ -10,6 +10,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import { MemoryBackend, type SentMessage } from "../../src/chat/memory.ts";
 import type { EmulatorOptions } from "../../src/emulator/index.ts";
 import { startTestEmulator, type TestEmulator } from "./emulator.ts";
+import { waitFor } from "./wait.ts";
 
 export interface BotHarness {
   app: App;
@@ -39,16 +40,6 @@ export interface BotOptions {
 }
 
 export const API_KEY = "test-api-key-0123456789";
-
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
 
 export function configFor(emulator: TestEmulator, dataDir: string, opts: BotOptions = {}, extra = "") {
   return parseConfig(
@@ -89,9 +80,7 @@ export async function startBot(opts: BotOptions = {}): Promise<BotHarness> {
       const found = await waitFor(what, () => {
         const i = backend.sent.findIndex((m, idx) => !taken.has(idx) && pred(m));
         return i >= 0 ? i : undefined;
-      }, ms).catch((err) => {
-        throw new Error(`${(err as Error).message}; sent so far:\n${backend.sent.map((m) => JSON.stringify(m.target) + " " + m.text).join("\n")}`);
-      });
+      }, ms, { detail: () => `sent so far:\n${backend.sent.map((m) => JSON.stringify(m.target) + " " + m.text).join("\n")}` });
       taken.add(found);
       return backend.sent[found]!;
     },
