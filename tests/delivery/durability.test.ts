@@ -5,13 +5,15 @@
  * the connection's `synchronous` setting at the moment of each INSERT.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import { Outbox } from "../../src/delivery/outbox.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import { openDatabase } from "../../src/store/db.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 captureLogs(() => {}, "error");
 const cleanups: Array<() => unknown> = [];
@@ -23,8 +25,7 @@ const FULL = 2;
 const NORMAL = 1;
 
 function setup() {
-  const dir = mkdtempSync(join(tmpdir(), "st2bot-durable-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tmp("durable");
   const path = join(dir, "st2bot.sqlite");
   const db = openDatabase(path);
   cleanups.push(() => db.close());

@@ -4,8 +4,6 @@
  * end to end — aliases load, a command runs, and its result arrives through the stream.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { startApp, type App } from "../../src/app.ts";
@@ -15,17 +13,19 @@ import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { API_KEY } from "../support/bot.ts";
 import { waitFor } from "../support/wait.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 let emulator: TestEmulator;
 let dir: string;
 beforeAll(async () => {
   emulator = await startTestEmulator({ aliases: sampleAliases, actions: sampleActions, apiKeys: [API_KEY], completionDelayMs: 5 });
-  dir = mkdtempSync(join(tmpdir(), "st2bot-urls-"));
+  dir = tmp("urls");
 });
 afterAll(async () => {
   assertNoViolations(emulator);
   await emulator.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** st2bot with only environment variables for StackStorm, as st2chatops.env gives them. */

@@ -4,13 +4,15 @@
  * (scripts/setup-test-deps.sh installs it for CI).
  */
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { API_KEY } from "../support/bot.ts";
 import { startTestEmulator } from "../support/emulator.ts";
 import { waitFor } from "../support/wait.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const tmux = Bun.which("tmux");
 const socket = `st2bot-test-${process.pid}`;
@@ -74,7 +76,7 @@ test.skipIf(!tmux && !process.env.CI)("on a terminal: /help, history, Markdown s
 
 test.skipIf(!tmux && !process.env.CI)("a second Ctrl-C quits at once, without waiting for a result still running", async () => {
   const emulator = await startTestEmulator({ aliases: sampleAliases, actions: sampleActions, apiKeys: [API_KEY], completionDelayMs: 60_000 });
-  const dir = mkdtempSync(join(tmpdir(), "st2bot-terminal-"));
+  const dir = tmp("terminal");
   try {
     const config = join(dir, "st2bot.toml");
     writeFileSync(
@@ -97,6 +99,5 @@ test.skipIf(!tmux && !process.env.CI)("a second Ctrl-C quits at once, without wa
     expect(screen()).not.toContain("Action core.remote completed.");
   } finally {
     await emulator.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);

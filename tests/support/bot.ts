@@ -2,15 +2,13 @@
  * Starts a whole st2bot (src/app.ts) against a StackStorm emulator, with the in-memory chat
  * backend, for end-to-end tests: `say` a line as a chat user, then wait for what the bot sent.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { startApp, type App } from "../../src/app.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { MemoryBackend, type SentMessage } from "../../src/chat/memory.ts";
 import type { EmulatorOptions } from "../../src/emulator/index.ts";
 import { startTestEmulator, type TestEmulator } from "./emulator.ts";
 import { waitFor } from "./wait.ts";
+import { makeTempDir, removeTempDir } from "./tmp.ts";
 
 export interface BotHarness {
   app: App;
@@ -64,7 +62,7 @@ ${extra}`,
 
 export async function startBot(opts: BotOptions = {}): Promise<BotHarness> {
   const emulator = opts.useEmulator ?? (await startTestEmulator({ apiKeys: [API_KEY], completionDelayMs: 5, ...opts.emulator }));
-  const dataDir = mkdtempSync(join(tmpdir(), "st2bot-e2e-"));
+  const dataDir = makeTempDir("e2e");
   const backend = opts.backend ?? new MemoryBackend({ name: "memory" });
   let app = await startApp({ config: configFor(emulator, dataDir, opts), backend, streamIdleTimeoutMs: opts.streamIdleTimeoutMs });
   const taken = new Set<number>();
@@ -91,7 +89,7 @@ export async function startBot(opts: BotOptions = {}): Promise<BotHarness> {
     async stop() {
       await app.stop();
       if (!opts.useEmulator) await emulator.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeTempDir(dataDir);
     },
   };
   return h;
