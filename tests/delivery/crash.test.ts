@@ -4,7 +4,7 @@ import { MemoryBackend } from "../../src/chat/memory.ts";
 import { Outbox } from "../../src/delivery/outbox.ts";
 import { setLogSink } from "../../src/lib/log.ts";
 import { openDatabase } from "../../src/store/db.ts";
-import { tempDirs } from "../support/tmp.ts";
+import { tempDbPath, tempDirs } from "../support/tmp.ts";
 
 const tmp = tempDirs();
 
@@ -49,8 +49,7 @@ async function runAndKill(path: string, count: number, killAfterAccepted: number
 }
 
 test("kill -9 mid-delivery: every accepted message is delivered after restart", async () => {
-  const dir = tmp("crash");
-  const path = join(dir, "st2bot.db");
+  const path = tempDbPath(tmp, "crash");
   const { accepted, sent } = await runAndKill(path, 5000, 1500);
   expect(accepted.size).toBeGreaterThanOrEqual(1500);
   // It really died mid-way: some messages were posted before the kill, not all of them.

@@ -6,12 +6,11 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
-import { join } from "node:path";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import { Outbox } from "../../src/delivery/outbox.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import { openDatabase } from "../../src/store/db.ts";
-import { tempDirs } from "../support/tmp.ts";
+import { tempDbPath, tempDirs } from "../support/tmp.ts";
 
 const tmp = tempDirs();
 
@@ -25,8 +24,7 @@ const FULL = 2;
 const NORMAL = 1;
 
 function setup() {
-  const dir = tmp("durable");
-  const path = join(dir, "st2bot.sqlite");
+  const path = tempDbPath(tmp, "durable");
   const db = openDatabase(path);
   cleanups.push(() => db.close());
   db.exec(`CREATE TABLE sync_seen (source TEXT, sync INTEGER);

@@ -37,4 +37,4 @@ export const makeTempDir: TempDir = (name) => mkdtempSync(join(tmpdir(), `st2bot
 export const removeTempDir = (dir: string): void => rmSync(dir, { recursive: true, force: true });
 
 /** A fresh database path, `st2bot.sqlite` in a new directory from `tmp`. */
-export const tempDb = (tmp: TempDir, name = "db"): string => join(tmp(name), "st2bot.sqlite");
+export const tempDbPath = (tmp: TempDir, name = "db"): string => join(tmp(name), "st2bot.sqlite");

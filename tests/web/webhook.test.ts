@@ -14,7 +14,7 @@ import { createServer } from "../../src/web/server.ts";
 import { webhookPlugin } from "../../src/web/webhook.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { ReplayStore } from "../../src/store/replay.ts";
-import { tempDirs } from "../support/tmp.ts";
+import { tempDbPath, tempDirs } from "../support/tmp.ts";
 
 const tmp = tempDirs();
 
@@ -220,8 +220,7 @@ describe("POST /chatops/message", () => {
 describe("webhook → outbox", () => {
 
   test("a flood of 2,000 posts: all 202, all delivered, none lost", async () => {
-    const dir = tmp("webhook");
-    const db = openDatabase(join(dir, "st2bot.db"));
+    const db = openDatabase(tempDbPath(tmp, "webhook"));
     const backend = new MemoryBackend();
     const outbox = new Outbox({ db, backend, deadAfterMs: 60_000, maxRetryDelayMs: 100 });
     outbox.start();
