@@ -96,6 +96,25 @@ export async function startBot(opts: BotOptions = {}): Promise<BotHarness> {
 }
 
 /**
+ * Starts a bot with `opts`, runs `body` with it and stops it however `body` ends (its error,
+ * not one from stopping, is what the test reports). For tests that need a bot of their own.
+ */
+export async function withBot<T>(opts: BotOptions, body: (h: BotHarness) => Promise<T>): Promise<T> {
+  const h = await startBot(opts);
+  let failed = false;
+  try {
+    return await body(h);
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    await h.stop().catch((err: unknown) => {
+      if (!failed) throw err;
+    });
+  }
+}
+
+/**
  * Options for a bot under client-side auth with the encrypted store: a fresh key in `keyEnv`
  * (call `delete process.env[keyEnv]` when done), the web server on, links to st2bot.example.com.
  */
