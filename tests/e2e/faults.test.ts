@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { assertNoViolations, startTestEmulator } from "../support/emulator.ts";
-import { API_KEY, startBot, withBot } from "../support/bot.ts";
+import { API_KEY, withBot } from "../support/bot.ts";
 import { waitFor } from "../support/wait.ts";
 
 const emulatorOpts = { aliases: sampleAliases, actions: sampleActions, apiKeys: [API_KEY], completionDelayMs: 5, users: { st2admin: "Ch@ngeMe", bot: "b0t-pass" } };
@@ -11,19 +11,19 @@ describe("StackStorm failures", () => {
   test("StackStorm down at start: st2bot starts, says so, and recovers when it comes back", async () => {
     const emulator = await startTestEmulator(emulatorOpts);
     await emulator.faults.down(true);
-    const h = await startBot({ useEmulator: emulator });
     try {
-      expect(h.app.aliases.loaded).toBe(false);
-      await h.say("!st2 packs list", { room: "ops" });
-      expect((await h.next(() => true, "not loaded")).text).toStartWith("I could not load the action aliases from StackStorm yet");
-      await emulator.faults.down(false);
-      await waitFor("aliases loaded after StackStorm came back", () => h.app.aliases.loaded, 20_000);
-      await h.say("!st2 packs list", { room: "ops" });
-      await h.next((m) => m.text.startsWith("Looking up your packs"), "ack after recovery");
-      await h.next((m) => m.text.includes("completed"), "result after recovery");
-      assertNoViolations(emulator);
+      await withBot({ useEmulator: emulator }, async (h) => {
+        expect(h.app.aliases.loaded).toBe(false);
+        await h.say("!st2 packs list", { room: "ops" });
+        expect((await h.next(() => true, "not loaded")).text).toStartWith("I could not load the action aliases from StackStorm yet");
+        await emulator.faults.down(false);
+        await waitFor("aliases loaded after StackStorm came back", () => h.app.aliases.loaded, 20_000);
+        await h.say("!st2 packs list", { room: "ops" });
+        await h.next((m) => m.text.startsWith("Looking up your packs"), "ack after recovery");
+        await h.next((m) => m.text.includes("completed"), "result after recovery");
+        assertNoViolations(emulator);
+      });
     } finally {
-      await h.stop();
       await emulator.stop();
     }
   }, 30_000);
