@@ -11,6 +11,7 @@ import { captureLogs } from "../../src/lib/log.ts";
 import { createXmppBackend } from "../../src/chat/xmpp/index.ts";
 import { prosodyForFile } from "../support/prosody.ts";
 import { XmppPerson } from "../support/xmpp-person.ts";
+import { waitFor } from "../support/wait.ts";
 
 const USERS = { bot: "botpw", alice: "alicepw" };
 const lines: string[] = [];
@@ -35,8 +36,7 @@ test.skipIf(!server && !process.env.CI)("with XEP-0198, a send waits for the ser
     expect(settled).toBe(false);
     await server!.thaw();
     await sending;
-    const deadline = Date.now() + 5_000;
-    while (!alice.received.some((m) => m.getChildText("body") === "held by a frozen server") && Date.now() < deadline) await Bun.sleep(20);
+    await waitFor("the held message", () => alice.received.some((m) => m.getChildText("body") === "held by a frozen server"), 5_000);
     expect(alice.received.map((m) => m.getChildText("body"))).toContain("held by a frozen server");
   } finally {
     await server?.thaw();

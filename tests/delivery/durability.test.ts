@@ -11,6 +11,7 @@ import { Outbox } from "../../src/delivery/outbox.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { tempDbPath, tempDirs } from "../support/tmp.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmp = tempDirs();
 
@@ -76,8 +77,7 @@ describe("WAL checkpoints", () => {
     // checkpoint every byte would still be in the WAL and the database file would not grow.
     for (let i = 0; i < 20; i++) outbox.enqueue({ message: "x".repeat(50_000), channel: "#ops" }, "webhook");
     expect(statSync(path).size).toBe(before);
-    const deadline = Date.now() + 3000;
-    while (statSync(path).size === before && Date.now() < deadline) await Bun.sleep(20);
+    await waitFor("the idle checkpoint to grow the database file", () => statSync(path).size !== before, 3000);
     expect(statSync(path).size).toBeGreaterThan(before + 900_000);
   });
 });
