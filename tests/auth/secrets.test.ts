@@ -4,14 +4,16 @@
  * `rotate` and the `st2bot secrets rotate-key` command).
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CleartextStore, EncryptedStore, importKey, keyBytes, loadKey } from "../../src/auth/secrets.ts";
 import { rotateKeyCli } from "../../src/cli/secrets.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
 import { openDatabase, type Database } from "../../src/store/db.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const KEY_A = Buffer.alloc(32, 1).toString("base64");
 const KEY_B = Buffer.alloc(32, 2).toString("base64");
@@ -22,14 +24,13 @@ let dbPath: string;
 let db: Database;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "st2bot-secrets-"));
+  dir = tmp("secrets");
   dbPath = join(dir, "st2bot.sqlite");
   db = openDatabase(dbPath);
 });
 
 afterEach(() => {
   db.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 type SecretRow = { chat_user: string; nonce: Uint8Array; ciphertext: Uint8Array };

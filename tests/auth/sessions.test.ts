@@ -4,11 +4,13 @@
  * admin operations (list, cancel, end).
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sessions } from "../../src/auth/sessions.ts";
 import { openDatabase, type Database } from "../../src/store/db.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const TTL = 60_000;
 /** Each start and redeem runs argon2id (hundreds of ms on a busy machine): room for a few. */
@@ -23,7 +25,7 @@ let now: number;
 let sessions: Sessions;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "st2bot-sessions-"));
+  dir = tmp("sessions");
   dbPath = join(dir, "st2bot.sqlite");
   db = openDatabase(dbPath);
   now = 1_700_000_000_000;
@@ -32,7 +34,6 @@ beforeEach(() => {
 
 afterEach(() => {
   db.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const diskBytes = () => ["", "-wal"].map((s) => { try { return readFileSync(dbPath + s).toString("latin1"); } catch { return ""; } }).join("");

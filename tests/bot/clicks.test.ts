@@ -16,7 +16,8 @@ import type { Inquiry } from "../../src/st2/schemas.ts";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import { Outbox } from "../../src/delivery/outbox.ts";
 import { SendError } from "../../src/lib/errors.ts";
-import { waitFor } from "../support/bot.ts";
+import {  } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 
 const config = parseConfig(`[bot]\nlog_level = "error"`, "<test>", {});
 const ID = "5f2c0a1b2c3d4e5f60718293";

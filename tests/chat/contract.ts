@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
 import { SendError } from "../../src/lib/errors.ts";
+import { waitFor } from "../support/wait.ts";
 
 /** What the service received from the bot, normalized for assertions. */
 export interface Delivered {
@@ -38,16 +39,6 @@ export interface BackendHarness {
   /** False where every name is a valid place (the terminal): the unknown-target case does not apply. */
   hasUnknownTargets?: boolean;
   teardown(): Promise<void>;
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
 }
 
 export function runBackendContract(name: string, setup: () => Promise<BackendHarness>): void {

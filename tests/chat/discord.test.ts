@@ -12,6 +12,7 @@ import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { type DiscordEmulator, type EmuMessage, startDiscordEmulator } from "../emulators/discord.ts";
 import { type BackendHarness, runBackendContract } from "./contract.ts";
+import { waitFor } from "../support/wait.ts";
 
 const TOKEN = "MTE4MDAwMDAwMDAwMDAwMDAwMA.Gx1234.discord-test-token-abcdef";
 
@@ -30,15 +31,6 @@ function backendFor(emu: DiscordEmulator, token = TOKEN, deps: DiscordDeps = {})
   return createDiscordBackend(config, { backoff: new Backoff({ initialMs: 30, maxMs: 300 }), readyTimeoutMs: 5000, ...deps });
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
 const failure = (p: Promise<unknown>) => p.then(() => { throw new Error("expected a failure"); }, (e: unknown) => e);
 const textOf = (m: EmuMessage) => m.content || m.embeds.map((e) => String(e.description ?? "")).join("\n");
 

@@ -7,6 +7,7 @@ import { ReconnectingLink, type LinkDriver } from "../../src/chat/link.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { logger } from "../../src/lib/log.ts";
+import { waitFor } from "../support/wait.ts";
 
 const log = logger("test.link");
 const fast = () => new Backoff({ initialMs: 10, maxMs: 20, random: () => 1 });
@@ -31,14 +32,6 @@ function scripted(script: Array<Error | "ok"> = []) {
   return d;
 }
 
-async function until(what: string, ok: () => boolean, ms = 2_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
-
 describe("ReconnectingLink", () => {
   test("connected with the driver's detail; stop closes and says stopped", async () => {
     const d = scripted();
@@ -55,7 +48,7 @@ describe("ReconnectingLink", () => {
     const d = scripted([new ConfigError("refused")]);
     const link = new ReconnectingLink(d.driver, { log, backoff: fast() });
     await expect(link.start()).rejects.toBeInstanceOf(ConfigError);
-    await until("stopped", () => link.status().state === "stopped");
+    await waitFor("stopped", () => link.status().state === "stopped", 2_000);
     await Bun.sleep(50);
     expect(d.attempts).toHaveLength(1);
   });
@@ -66,7 +59,7 @@ describe("ReconnectingLink", () => {
     await link.start();
     expect(link.status().state).toBe("disconnected");
     expect(link.status().detail).toMatch(/^rate-limited; retrying in 300 ms$/);
-    await until("connected", () => link.status().state === "connected");
+    await waitFor("connected", () => link.status().state === "connected", 2_000);
     expect(d.attempts).toHaveLength(3);
     expect(d.attempts[1]! - d.attempts[0]!).toBeGreaterThanOrEqual(290);
     expect(d.attempts[2]! - d.attempts[1]!).toBeLessThan(200);
@@ -91,7 +84,7 @@ describe("ReconnectingLink", () => {
     await link.start();
     link.dropped("closed");
     link.dropped("closed again");
-    await until("connected again", () => link.status().state === "connected" && d.attempts.length === 3);
+    await waitFor("connected again", () => link.status().state === "connected" && d.attempts.length === 3, 2_000);
     await Bun.sleep(50);
     expect(d.attempts).toHaveLength(3); // start, the failed retry, the good one: one loop
     await link.stop();
@@ -107,7 +100,7 @@ describe("ReconnectingLink", () => {
     d.gate = new Promise((resolve) => (open = resolve));
     const link = new ReconnectingLink(d.driver, { log, backoff: fast() });
     const starting = link.start();
-    await until("attempting", () => d.attempts.length === 1);
+    await waitFor("attempting", () => d.attempts.length === 1, 2_000);
     await link.stop();
     open();
     await starting;
@@ -122,7 +115,7 @@ describe("ReconnectingLink", () => {
     await link.start();
     link.setState("connecting", "gateway closed (1006); resuming");
     link.dropped("the library gave up");
-    await until("reconnected", () => d.attempts.length === 2 && link.status().state === "connected");
+    await waitFor("reconnected", () => d.attempts.length === 2 && link.status().state === "connected", 2_000);
     await link.stop();
   });
 });

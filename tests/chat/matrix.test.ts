@@ -4,8 +4,7 @@
  * /sync position, rate limits, expired tokens, encrypted rooms, threads, mentions, aliases.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { createMatrixBackend, invitationAllowed, type MatrixDeps } from "../../src/chat/matrix/index.ts";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
@@ -15,10 +14,13 @@ import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { type MatrixEmulator, startMatrixEmulator } from "../emulators/matrix.ts";
 import { type BackendHarness, runBackendContract } from "./contract.ts";
+import { waitFor } from "../support/wait.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const BOT_TOKEN = "syt_c3QyYm90_bot0token0for0tests";
 const BOT_PASSWORD = "bot-secret-password-42";
-const dirs: string[] = [];
 
 function emulator(): MatrixEmulator {
   return startMatrixEmulator({
@@ -40,25 +42,11 @@ function emulator(): MatrixEmulator {
 }
 
 function backendFor(emu: MatrixEmulator, extra = "", deps: MatrixDeps = {}, auth = `access_token = "${BOT_TOKEN}"`): ChatBackend {
-  const dataDir = mkdtempSync(join(tmpdir(), "st2bot-matrix-"));
-  dirs.push(dataDir);
+  const dataDir = tmp("matrix");
   const config = parseConfig(`[bot]\ndata_dir = ${JSON.stringify(dataDir)}\n[matrix]\nhomeserver = "${emu.url}"\n${auth}\n${extra}`, "test.toml", {}, BACKEND_SECTIONS);
   return createMatrixBackend(config, { backoff: new Backoff({ initialMs: 30, maxMs: 300 }), ...deps });
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
-
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 runBackendContract("matrix", async (): Promise<BackendHarness> => {
   const emu = emulator();
@@ -171,8 +159,7 @@ describe("matrix backend", () => {
   });
 
   test("a restart resumes after the last batch: no replay, nothing missed; the state file is 0600", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "st2bot-matrix-resume-"));
-    dirs.push(dataDir);
+    const dataDir = tmp("matrix-resume");
     const stateFile = join(dataDir, "matrix-sync.json");
     emu.say("alice", "#ops:emu.test", "!st2 history before the first start");
     const first = await started(backendFor(emu, "", { stateFile }));
@@ -207,8 +194,7 @@ describe("matrix backend", () => {
   });
 
   test("a password bot logs in again on M_UNKNOWN_TOKEN and keeps its device", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "st2bot-matrix-pw-"));
-    dirs.push(dataDir);
+    const dataDir = tmp("matrix-pw");
     const stateFile = join(dataDir, "matrix-sync.json");
     const auth = `user_id = "@st2bot:emu.test"\npassword = "${BOT_PASSWORD}"`;
     const b = await started(backendFor(emu, "", { stateFile }, auth));
@@ -367,8 +353,7 @@ describe("st2bot doctor on Matrix", () => {
   test("runDoctor prints the live Matrix checks", async () => {
     const { runDoctor } = await import("../../src/cli/doctor.ts");
     let out = "";
-    const dataDir = mkdtempSync(join(tmpdir(), "st2bot-matrix-doctor-"));
-    dirs.push(dataDir);
+    const dataDir = tmp("matrix-doctor");
     const cfg = parseConfig(`[bot]\nbackend = "matrix"\ndata_dir = "${dataDir}"\n[stackstorm]\napi_url = "http://127.0.0.1:1/api/v1"\n[stackstorm.api_auth]\napikey = "k-123456"\n[matrix]\nhomeserver = "${emu.url}"\naccess_token = "${BOT_TOKEN}"\nrooms = ["#private:emu.test"]\n`, "c.toml", {}, BACKEND_SECTIONS);
     await runDoctor(cfg, { stdout: (s) => void (out += s) });
     expect(out).toContain('✓ chat backend "matrix" is configured');
@@ -400,8 +385,7 @@ describe("matrix message details", () => {
 
   test("a stale stored sync position is dropped with a warning, not retried forever", async () => {
     const emu = emulator();
-    const dataDir = mkdtempSync(join(tmpdir(), "st2bot-matrix-stale-"));
-    dirs.push(dataDir);
+    const dataDir = tmp("matrix-stale");
     const stateFile = join(dataDir, "matrix-sync.json");
     await Bun.write(stateFile, JSON.stringify({ user_id: "@st2bot:emu.test", homeserver: emu.url, next_batch: "not-a-position" }));
     const b = backendFor(emu, "", { stateFile });

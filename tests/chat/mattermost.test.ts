@@ -14,6 +14,7 @@ import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import { type EmuPost, type MattermostEmulator, startMattermostEmulator } from "../emulators/mattermost.ts";
 import { type BackendHarness, runBackendContract } from "./contract.ts";
+import { waitFor } from "../support/wait.ts";
 
 const BOT_TOKEN = "pat-bot-9f8e7d6c5b4a39281706";
 const BOT_PASSWORD = "bot-secret-password-42";
@@ -44,16 +45,6 @@ function backendFor(emu: MattermostEmulator, auth: Auth = { token: BOT_TOKEN }, 
   if (team) lines.push(`team = "${team}"`);
   const config = parseConfig(lines.join("\n"), "test.toml", {}, BACKEND_SECTIONS);
   return createMattermostBackend(config, { backoff: new Backoff({ initialMs: 30, maxMs: 300 }), ...deps });
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
 }
 
 const connected = (b: ChatBackend) => waitFor("connected", () => b.status().state === "connected");

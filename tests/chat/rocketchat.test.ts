@@ -3,8 +3,7 @@
  * real WebSocket) on loopback.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import { retryAfterMs } from "../../src/chat/rocketchat/errors.ts";
@@ -19,6 +18,10 @@ import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { captureLogs, redact } from "../../src/lib/log.ts";
 import { type EmuMessage, type RocketChatEmulator, type RocketChatEmulatorOptions, startRocketChatEmulator } from "../emulators/rocketchat.ts";
 import { type BackendHarness, runBackendContract } from "./contract.ts";
+import { waitFor } from "../support/wait.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const BOT_TOKEN = "pat-RC-bot-7Hq2kP9xZm4Lw8Vt3Nc";
 const BOT_PASSWORD = "rc-bot-password-Secret-42";
@@ -48,16 +51,6 @@ function backendFor(emu: RocketChatEmulator, auth: Auth = tokenAuth(emu), deps: 
   const lines = ["[rocketchat]", `url = "${emu.url}"`, ...Object.entries(auth).map(([k, v]) => `${k} = "${v}"`)];
   const config = parseConfig(lines.join("\n"), "test.toml", {}, BACKEND_SECTIONS);
   return createRocketChatBackend(config, { backoff: new Backoff({ initialMs: 30, maxMs: 300 }), ...deps });
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
 }
 
 const connected = (b: ChatBackend) => waitFor("connected", () => b.status().state === "connected");
@@ -422,15 +415,11 @@ describe("rocketchat settings", () => {
   });
 
   test("token_file and password_file are read and the secrets redacted", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "st2bot-rc-"));
-    try {
-      writeFileSync(join(dir, "token"), "file-token-Zz9Yy8Xx7\n");
-      const config = parseConfig(`[rocketchat]\nurl = "https://chat.example.com"\nuser_id = "u1"\ntoken_file = "${join(dir, "token")}"`, "t.toml", {}, BACKEND_SECTIONS);
-      expect(section(`token_file = "${join(dir, "token")}"`).token).toBe("file-token-Zz9Yy8Xx7");
-      expect(redact("auth file-token-Zz9Yy8Xx7")).not.toContain("file-token-Zz9Yy8Xx7");
-      expect(() => createRocketChatBackend(config)).not.toThrow();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = tmp("rc");
+    writeFileSync(join(dir, "token"), "file-token-Zz9Yy8Xx7\n");
+    const config = parseConfig(`[rocketchat]\nurl = "https://chat.example.com"\nuser_id = "u1"\ntoken_file = "${join(dir, "token")}"`, "t.toml", {}, BACKEND_SECTIONS);
+    expect(section(`token_file = "${join(dir, "token")}"`).token).toBe("file-token-Zz9Yy8Xx7");
+    expect(redact("auth file-token-Zz9Yy8Xx7")).not.toContain("file-token-Zz9Yy8Xx7");
+    expect(() => createRocketChatBackend(config)).not.toThrow();
   });
 });

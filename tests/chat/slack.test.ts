@@ -14,6 +14,7 @@ import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import { type PostedMessage, SlackEmulator, type SlackEmulatorOptions } from "../emulators/slack.ts";
 import { type Delivered, runBackendContract } from "./contract.ts";
+import { waitFor } from "../support/wait.ts";
 
 const ALICE = "U0ALICE";
 const GENERAL = "C0GENERAL";
@@ -32,16 +33,6 @@ function slackConfig(emu: SlackEmulator, tokens: { bot?: string; app?: string } 
 
 function newBackend(emu: SlackEmulator, deps: SlackDeps = {}, tokens?: { bot?: string; app?: string }): ChatBackend {
   return createSlackBackend(slackConfig(emu, tokens), { backoff: new Backoff({ initialMs: 50, maxMs: 400 }), ...deps });
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 8000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(15);
-  }
 }
 
 const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);

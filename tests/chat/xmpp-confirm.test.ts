@@ -9,22 +9,15 @@ import { ConfigSchema } from "../../src/config/schema.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import { createXmppBackend } from "../../src/chat/xmpp/index.ts";
-import { type Prosody, ProsodyNotInstalledError, startProsody } from "../../scripts/prosody.ts";
+import { prosodyForFile } from "../support/prosody.ts";
 import { XmppPerson } from "../support/xmpp-person.ts";
+import { waitFor } from "../support/wait.ts";
 
 const USERS = { bot: "botpw", alice: "alicepw" };
 const lines: string[] = [];
 const restoreLogs = captureLogs((line) => lines.push(line));
-let server: Prosody | undefined;
-try {
-  server = await startProsody({ users: USERS, modules: ["smacks"] });
-} catch (err) {
-  if (!(err instanceof ProsodyNotInstalledError)) throw err;
-}
-afterAll(async () => {
-  await server?.stop();
-  restoreLogs();
-}, 20_000);
+const { server } = await prosodyForFile({ users: USERS, modules: ["smacks"] });
+afterAll(() => restoreLogs());
 
 test.skipIf(!server && !process.env.CI)("with XEP-0198, a send waits for the server's ack of the message", async () => {
   const alice = await XmppPerson.connect({ service: server!.service, username: "alice", password: USERS.alice });
@@ -43,8 +36,7 @@ test.skipIf(!server && !process.env.CI)("with XEP-0198, a send waits for the ser
     expect(settled).toBe(false);
     await server!.thaw();
     await sending;
-    const deadline = Date.now() + 5_000;
-    while (!alice.received.some((m) => m.getChildText("body") === "held by a frozen server") && Date.now() < deadline) await Bun.sleep(20);
+    await waitFor("the held message", () => alice.received.some((m) => m.getChildText("body") === "held by a frozen server"), 5_000);
     expect(alice.received.map((m) => m.getChildText("body"))).toContain("held by a frozen server");
   } finally {
     await server?.thaw();

@@ -17,50 +17,18 @@ import { messageColor, toPlainText } from "../../src/chat/xmpp/format.ts";
 import { parseJid } from "../../src/chat/xmpp/jid.ts";
 import { NS } from "../../src/chat/xmpp/ns.ts";
 import { stripMention } from "../../src/chat/xmpp/stanzas.ts";
-import { type Prosody, ProsodyNotInstalledError, startProsody } from "../../scripts/prosody.ts";
+import { prosodyForFile, reportProsodyMissing } from "../support/prosody.ts";
 import { type Delivered, runBackendContract } from "./contract.ts";
 import { XmppPerson } from "../support/xmpp-person.ts";
+import { eventually, waitFor } from "../support/wait.ts";
 
 const USERS = { bot: "botpw", bot2: "bot2pw", alice: "alicepw", bob: "bobpw" };
 const MUC = "conference.localhost";
 const logLines: string[] = [];
 const restoreLogs = captureLogs((line) => logLines.push(line));
 
-let server: Prosody | undefined;
-let skipReason: string | undefined;
-try {
-  server = await startProsody({ users: USERS });
-} catch (err) {
-  if (!(err instanceof ProsodyNotInstalledError)) throw err;
-  skipReason = err.message;
-}
-afterAll(async () => {
-  await server?.stop();
-  restoreLogs();
-}, 20_000);
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
-
-/** Retries `fn` until it succeeds (for steps that depend on clients reconnecting). */
-async function eventually<T>(what: string, fn: () => Promise<T>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(err)}`);
-      await Bun.sleep(100);
-    }
-  }
-}
+const { server, skipReason } = await prosodyForFile({ users: USERS });
+afterAll(() => restoreLogs());
 
 const fast = () => ({ backoff: new Backoff({ initialMs: 200, maxMs: 1_000 }), joinTimeoutMs: 5_000, joinRetryMs: 1_000 });
 
@@ -88,11 +56,7 @@ function fromBot(person: XmppPerson, botBare: string, roomNicks: string[]): Deli
 }
 
 if (skipReason) {
-  const banner = `\n${"!".repeat(78)}\n!! XMPP TESTS SKIPPED: ${skipReason}\n${"!".repeat(78)}\n`;
-  console.error(banner);
-  // In CI prosody is installed by the setup script, so its absence there is a failure.
-  if (process.env.CI) test("prosody is installed for the XMPP tests", () => expect(skipReason).toBeUndefined());
-  else test.skip(`xmpp backend (${skipReason})`, () => undefined);
+  reportProsodyMissing(skipReason, "XMPP tests");
 } else {
   const OPS = `ops@${MUC}`;
   runBackendContract("xmpp", async () => {

@@ -1,8 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { runDoctor } from "../../src/cli/doctor.ts";
 import { checkUrls } from "../../src/cli/doctor-st2.ts";
 import { captureLogs } from "../../src/lib/log.ts";
@@ -10,16 +7,18 @@ import { parseConfig } from "../../src/config/load.ts";
 import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 let emulator: TestEmulator;
 let dir: string;
 beforeAll(async () => {
   emulator = await startTestEmulator({ aliases: [...sampleAliases, { name: "broken", pack: "bad", action_ref: "core.local", formats: ["oops (unclosed {{x}}"] }], actions: sampleActions, apiKeys: ["doctor-key-123456"] });
-  dir = mkdtempSync(join(tmpdir(), "st2bot-doctor-"));
+  dir = tmp("doctor");
 });
 afterAll(async () => {
   await emulator.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const config = (extra: string) =>

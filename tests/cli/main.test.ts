@@ -1,14 +1,15 @@
 /** The command line as an operator uses it: a real process, real exit codes, real output. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const root = join(import.meta.dir, "..", "..");
 const main = join(root, "src", "main.ts");
 let dir: string;
-beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), "st2bot-cli-"))));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+beforeAll(() => void (dir = tmp("cli")));
 
 async function cli(args: string[], opts: { cwd?: string; stdin?: string; exe?: string[]; env?: Record<string, string> } = {}) {
   const proc = Bun.spawn([...(opts.exe ?? [process.execPath, main]), ...args], {
@@ -81,62 +82,50 @@ describe("the compiled binary", () => {
   test("npm run build's executable runs from an empty directory without node_modules", async () => {
     const build = Bun.spawn([process.execPath, join(root, "scripts", "build.ts"), "--outdir", join(dir, "built")], { cwd: root, stdout: "pipe", stderr: "pipe" });
     expect(await build.exited).toBe(0);
-    const empty = mkdtempSync(join(tmpdir(), "st2bot-empty-"));
-    try {
-      copyFileSync(join(dir, "built", "st2bot"), join(empty, "st2bot"));
-      expect(existsSync(join(empty, "node_modules"))).toBe(false);
-      const exe = [join(empty, "st2bot")];
-      expect((await cli(["--version"], { cwd: empty, exe })).code).toBe(0);
-      const demo = await cli(["demo"], { cwd: empty, exe, stdin: "!st2 packs list\n" });
-      expect(demo.code).toBe(0);
-      expect(demo.stdout).toContain("[#ops] Looking up your packs...");
-      expect(demo.stdout).toContain("[#ops] Action packs.list completed.");
-    } finally {
-      rmSync(empty, { recursive: true, force: true });
-    }
+    const empty = tmp("empty");
+    copyFileSync(join(dir, "built", "st2bot"), join(empty, "st2bot"));
+    expect(existsSync(join(empty, "node_modules"))).toBe(false);
+    const exe = [join(empty, "st2bot")];
+    expect((await cli(["--version"], { cwd: empty, exe })).code).toBe(0);
+    const demo = await cli(["demo"], { cwd: empty, exe, stdin: "!st2 packs list\n" });
+    expect(demo.code).toBe(0);
+    expect(demo.stdout).toContain("[#ops] Looking up your packs...");
+    expect(demo.stdout).toContain("[#ops] Action packs.list completed.");
   }, 120_000);
 });
 
 describe("the command line behaves like one", () => {
   test("every subcommand answers -h and --help with its usage on stdout, exit 0, and does nothing else", async () => {
-    const cwd = mkdtempSync(join(tmpdir(), "st2bot-help-"));
-    try {
-      for (const command of ["run", "demo", "doctor", "init", "rule", "secrets", "version", "alias"]) {
-        for (const flag of ["--help", "-h"]) {
-          const r = await cli([command, flag], { cwd });
-          expect({ command, flag, code: r.code, stderr: r.stderr }).toEqual({ command, flag, code: 0, stderr: "" });
-          expect(r.stdout).toContain(`st2bot ${command}`);
-        }
+    const cwd = tmp("help");
+    for (const command of ["run", "demo", "doctor", "init", "rule", "secrets", "version", "alias"]) {
+      for (const flag of ["--help", "-h"]) {
+        const r = await cli([command, flag], { cwd });
+        expect({ command, flag, code: r.code, stderr: r.stderr }).toEqual({ command, flag, code: 0, stderr: "" });
+        expect(r.stdout).toContain(`st2bot ${command}`);
       }
-      expect((await cli(["secrets", "rotate-key", "--help"], { cwd })).stdout).toContain("--new-key-file");
-      expect((await cli(["run", "-c", "x.toml", "--help"], { cwd })).code).toBe(0);
-      expect((await cli(["help", "doctor"], { cwd })).stdout).toStartWith("usage: st2bot doctor [-c FILE]");
-      // `init --help` once wrote a config file named --help.
-      expect(readdirSync(cwd)).toEqual([]);
-    } finally {
-      rmSync(cwd, { recursive: true, force: true });
     }
+    expect((await cli(["secrets", "rotate-key", "--help"], { cwd })).stdout).toContain("--new-key-file");
+    expect((await cli(["run", "-c", "x.toml", "--help"], { cwd })).code).toBe(0);
+    expect((await cli(["help", "doctor"], { cwd })).stdout).toStartWith("usage: st2bot doctor [-c FILE]");
+    // `init --help` once wrote a config file named --help.
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
   test("an option-looking word is never a file name; unknown options and extra words are usage errors (exit 2)", async () => {
-    const cwd = mkdtempSync(join(tmpdir(), "st2bot-usage-"));
-    try {
-      const odd = await cli(["init", "-x"], { cwd });
-      expect(odd.code).toBe(2);
-      expect(odd.stderr).toStartWith("st2bot init: Unknown option '-x'\n\nusage: st2bot init [FILE]");
-      const dashed = await cli(["init", "--", "--force"], { cwd });
-      expect(dashed.code).toBe(2);
-      expect(dashed.stderr).toContain('"--force" looks like an option, not a file name');
-      expect((await cli(["init", "a.toml", "b.toml"], { cwd })).code).toBe(2);
-      expect(readdirSync(cwd)).toEqual([]);
-      const run = await cli(["run", "--bogus"], { cwd });
-      expect(run.code).toBe(2);
-      expect(run.stderr).toContain("usage: st2bot run [-c FILE]");
-      expect((await cli(["doctor", "extra"], { cwd })).stderr).toStartWith('st2bot doctor: unexpected argument "extra"');
-      expect((await cli(["secrets"], { cwd })).code).toBe(2);
-    } finally {
-      rmSync(cwd, { recursive: true, force: true });
-    }
+    const cwd = tmp("usage");
+    const odd = await cli(["init", "-x"], { cwd });
+    expect(odd.code).toBe(2);
+    expect(odd.stderr).toStartWith("st2bot init: Unknown option '-x'\n\nusage: st2bot init [FILE]");
+    const dashed = await cli(["init", "--", "--force"], { cwd });
+    expect(dashed.code).toBe(2);
+    expect(dashed.stderr).toContain('"--force" looks like an option, not a file name');
+    expect((await cli(["init", "a.toml", "b.toml"], { cwd })).code).toBe(2);
+    expect(readdirSync(cwd)).toEqual([]);
+    const run = await cli(["run", "--bogus"], { cwd });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("usage: st2bot run [-c FILE]");
+    expect((await cli(["doctor", "extra"], { cwd })).stderr).toStartWith('st2bot doctor: unexpected argument "extra"');
+    expect((await cli(["secrets"], { cwd })).code).toBe(2);
   });
 
   test("alias match without --, --quiet, and a YAML error that does not end in a colon", async () => {

@@ -3,15 +3,17 @@
  * dpkg lock instead of failing at once, and installs redis-server, redis-sentinel and ngircd
  * with the others. apt-get and id are stand-ins that record what they were asked.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, expect, test } from "bun:test";
+import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const script = join(import.meta.dir, "..", "..", "scripts", "setup-test-deps.sh");
 let dir: string;
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "st2bot-setup-"));
+  dir = tmp("setup");
   for (const tool of ["chmod", "rm", "printf"]) {
     const real = Bun.which(tool);
     if (real) symlinkSync(real, join(dir, tool));
@@ -22,7 +24,6 @@ beforeAll(() => {
   };
   stub("apt-get", `echo "$*" >> "${dir}/apt.log"`);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function setup(uid: string): Promise<{ code: number; stdout: string; stderr: string }> {
   writeFileSync(join(dir, "id"), `#!/bin/sh\necho ${uid}\n`);

@@ -3,19 +3,20 @@
  * systemd-analyze), and the state directory systemd gives st2bot is where the database goes,
  * whatever the working directory — with the config file `st2bot init` writes.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import { CONFIG_TEMPLATE } from "../../src/config/template.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const root = join(import.meta.dir, "..", "..");
 const readme = readFileSync(join(root, "README.md"), "utf8");
 const analyze = Bun.which("systemd-analyze");
 let dir: string;
-beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), "st2bot-systemd-"))));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+beforeAll(() => void (dir = tmp("systemd")));
 
 /** The ```ini block of the README that holds the st2bot unit. */
 function readmeUnit(): string {

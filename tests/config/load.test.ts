@@ -1,12 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { botCredential, derivedUrls, loadConfig, parseConfig } from "../../src/config/load.ts";
 import { CONFIG_TEMPLATE } from "../../src/config/template.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
 import { redact } from "../../src/lib/log.ts";
 import * as v from "valibot";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const errorOf = (fn: () => unknown): string => {
   try {
@@ -109,7 +111,7 @@ describe("credentials", () => {
   });
 
   test("secrets from files, relative to the config file", () => {
-    const dir = mkdtempSync(join(tmpdir(), "st2bot-cfg-"));
+    const dir = tmp("cfg");
     writeFileSync(join(dir, "pw"), "s3cret\n");
     writeFileSync(join(dir, "st2bot.toml"), '[stackstorm.api_auth.user]\nname = "bot"\npassword_file = "pw"\n');
     const c = loadConfig(join(dir, "st2bot.toml"), {});
@@ -149,7 +151,7 @@ describe("chat backends' tables, handed in by the loader's caller", () => {
   });
 
   test("x_file works in a backend's table, and the secret is redacted from then on", () => {
-    const dir = mkdtempSync(join(tmpdir(), "st2bot-cfg-"));
+    const dir = tmp("cfg");
     const secret = `chatty-${crypto.randomUUID()}`;
     writeFileSync(join(dir, "token"), `${secret}\n`);
     writeFileSync(join(dir, "st2bot.toml"), '[chatty]\ntoken_file = "token"\n');

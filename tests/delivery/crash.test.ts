@@ -1,17 +1,14 @@
-import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import { Outbox } from "../../src/delivery/outbox.ts";
 import { setLogSink } from "../../src/lib/log.ts";
 import { openDatabase } from "../../src/store/db.ts";
+import { tempDbPath, tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 setLogSink(() => {});
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 /** Reads the child's stdout line by line until it accepted enough, then kills it with SIGKILL. */
 async function runAndKill(path: string, count: number, killAfterAccepted: number): Promise<{ accepted: Map<number, number>; sent: number[] }> {
@@ -52,9 +49,7 @@ async function runAndKill(path: string, count: number, killAfterAccepted: number
 }
 
 test("kill -9 mid-delivery: every accepted message is delivered after restart", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "st2bot-crash-"));
-  dirs.push(dir);
-  const path = join(dir, "st2bot.db");
+  const path = tempDbPath(tmp, "crash");
   const { accepted, sent } = await runAndKill(path, 5000, 1500);
   expect(accepted.size).toBeGreaterThanOrEqual(1500);
   // It really died mid-way: some messages were posted before the kill, not all of them.

@@ -5,13 +5,15 @@
  * the connection's `synchronous` setting at the moment of each INSERT.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { statSync } from "node:fs";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import { Outbox } from "../../src/delivery/outbox.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import { openDatabase } from "../../src/store/db.ts";
+import { tempDbPath, tempDirs } from "../support/tmp.ts";
+import { waitFor } from "../support/wait.ts";
+
+const tmp = tempDirs();
 
 captureLogs(() => {}, "error");
 const cleanups: Array<() => unknown> = [];
@@ -23,9 +25,7 @@ const FULL = 2;
 const NORMAL = 1;
 
 function setup() {
-  const dir = mkdtempSync(join(tmpdir(), "st2bot-durable-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, "st2bot.sqlite");
+  const path = tempDbPath(tmp, "durable");
   const db = openDatabase(path);
   cleanups.push(() => db.close());
   db.exec(`CREATE TABLE sync_seen (source TEXT, sync INTEGER);
@@ -77,8 +77,7 @@ describe("WAL checkpoints", () => {
     // checkpoint every byte would still be in the WAL and the database file would not grow.
     for (let i = 0; i < 20; i++) outbox.enqueue({ message: "x".repeat(50_000), channel: "#ops" }, "webhook");
     expect(statSync(path).size).toBe(before);
-    const deadline = Date.now() + 3000;
-    while (statSync(path).size === before && Date.now() < deadline) await Bun.sleep(20);
+    await waitFor("the idle checkpoint to grow the database file", () => statSync(path).size !== before, 3000);
     expect(statSync(path).size).toBeGreaterThan(before + 900_000);
   });
 });

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import type { Outgoing, Target } from "../../src/chat/types.ts";
 import { Outbox, type OutboxOptions } from "../../src/delivery/outbox.ts";
 import { SendError } from "../../src/lib/errors.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import { type Database, openDatabase } from "../../src/store/db.ts";
+import { tempDbPath, tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const logLines: string[] = [];
 captureLogs((line) => logLines.push(line));
@@ -19,9 +19,7 @@ afterEach(async () => {
 });
 
 function tempDb(): { path: string; db: Database } {
-  const dir = mkdtempSync(join(tmpdir(), "st2bot-outbox-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, "st2bot.db");
+  const path = tempDbPath(tmp, "outbox");
   const db = openDatabase(path);
   cleanups.push(() => db.close());
   return { path, db };

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { captureLogs, logger, setLogFormat } from "../../src/lib/log.ts";
-import { API_KEY, type BotHarness, clientsideOptions, linkIdentity, startBot } from "../support/bot.ts";
+import { API_KEY, type BotHarness, clientsideOptions, linkIdentity, startBot, withBot } from "../support/bot.ts";
 
 const emulator = { aliases: sampleAliases, actions: sampleActions, apiKeys: [API_KEY], completionDelayMs: 5, users: { "alice.st2": "alice-pw" } };
 let lines: string[] = [];
@@ -101,16 +101,16 @@ test("log_format json: one JSON object per line, the audit fields as keys, secre
 
 test("under client-side auth the line names the StackStorm user too", async () => {
   const keyEnv = "ST2BOT_AUDIT_TEST_KEY";
-  const c = await startBot({ emulator, ...clientsideOptions(keyEnv) });
   try {
-    capture();
-    await linkIdentity(c, { chatUser: "alice", st2User: "alice.st2", password: "alice-pw" });
-    lines = [];
-    await c.say("!st2 packs list", { room: "ops" });
-    await c.next((m) => m.text.startsWith("Looking up your packs"), "ack");
-    expect(fieldsOf(auditLines()[0]!)).toMatchObject({ user: "@alice", st2_user: "alice.st2", text: "st2 packs list", outcome: "ok" });
+    await withBot({ emulator, ...clientsideOptions(keyEnv) }, async (c) => {
+      capture();
+      await linkIdentity(c, { chatUser: "alice", st2User: "alice.st2", password: "alice-pw" });
+      lines = [];
+      await c.say("!st2 packs list", { room: "ops" });
+      await c.next((m) => m.text.startsWith("Looking up your packs"), "ack");
+      expect(fieldsOf(auditLines()[0]!)).toMatchObject({ user: "@alice", st2_user: "alice.st2", text: "st2 packs list", outcome: "ok" });
+    });
   } finally {
-    await c.stop();
     delete process.env[keyEnv];
   }
 });

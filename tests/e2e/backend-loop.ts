@@ -3,18 +3,15 @@
  * (Slack, Mattermost, XMPP), against the StackStorm emulator (every request checked against
  * StackStorm's OpenAPI spec), for the per-backend ChatOps loop tests in this folder.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { startApp, type App } from "../../src/app.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import type { EmulatedExecution } from "../../src/emulator/index.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
-import { API_KEY, waitFor } from "../support/bot.ts";
-
-export { waitFor };
+import { API_KEY } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
+import { makeTempDir, removeTempDir } from "../support/tmp.ts";
 
 export interface LoopHarness {
   app: App;
@@ -33,7 +30,7 @@ export interface LoopHarness {
  */
 export async function startLoop(backend: string, backendToml: string, opts: { completionDelayMs?: number; stackstormToml?: string } = {}): Promise<LoopHarness> {
   const st2 = await startTestEmulator({ apiKeys: [API_KEY], completionDelayMs: opts.completionDelayMs ?? 5, aliases: sampleAliases, actions: sampleActions });
-  const dataDir = mkdtempSync(join(tmpdir(), `st2bot-${backend}-loop-`));
+  const dataDir = makeTempDir(`${backend}-loop`);
   const config = parseConfig(
     `[bot]
 backend = "${backend}"
@@ -63,7 +60,7 @@ ${backendToml}
     app = await startApp({ config });
   } catch (err) {
     await st2.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    removeTempDir(dataDir);
     throw err;
   }
   await waitFor("the StackStorm stream to open", () => app.streamState().state === "open");
@@ -76,7 +73,7 @@ ${backendToml}
     async stop() {
       await app.stop();
       await st2.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeTempDir(dataDir);
     },
   };
 }

@@ -3,17 +3,16 @@
  * client-side auth with the encrypted store, the web server on a free port and an ACL, against
  * a StackStorm emulator whose workflows ask inquiries: for the answer-with-a-click tests.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startApp, type App } from "../../src/app.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import type { ActionSpec, AliasInput } from "../../src/emulator/index.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
-import { API_KEY, waitFor } from "../support/bot.ts";
-
-export { waitFor };
+import { API_KEY } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
+import { makeTempDir, removeTempDir } from "../support/tmp.ts";
 
 /** `approved` (yes/no) → Approve/Reject buttons; `env` (listed values) → a select; `note` (text) → none. */
 const schemas = {
@@ -57,7 +56,7 @@ export interface ClickHarness {
 export async function startClickBot(backend: string, backendToml: (webUrl: string) => string, acl: string, keyEnv: string): Promise<ClickHarness> {
   process.env[keyEnv] = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
   const st2 = await startTestEmulator({ apiKeys: [API_KEY], completionDelayMs: 5, actions, aliases, users: { st2admin: "Ch@ngeMe", alice: "alice-pw", bob: "bob-pw" } });
-  const dataDir = mkdtempSync(join(tmpdir(), `st2bot-clicks-${backend}-`));
+  const dataDir = makeTempDir(`clicks-${backend}`);
   let web: App["web"];
   const front = Bun.serve({
     hostname: "127.0.0.1",
@@ -121,7 +120,7 @@ ${backendToml(webUrl)}
       await app.stop();
       front.stop(true);
       await st2.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeTempDir(dataDir);
       delete process.env[keyEnv];
     },
   };

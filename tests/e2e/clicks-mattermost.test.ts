@@ -10,7 +10,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
 import { type EmuPost, type MattermostEmulator, startMattermostEmulator } from "../emulators/mattermost.ts";
-import { type ClickHarness, linkIdOf, startClickBot, waitFor } from "./click-harness.ts";
+import { type ClickHarness, linkIdOf, startClickBot } from "./click-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const BOT_TOKEN = "pat-bot-clicks-0a1b2c3d4e5f6071829";
 type Action = { id: string; name: string; type: string; style?: string; options?: { text: string; value: string }[]; integration?: { url: string; context: Record<string, unknown> } };

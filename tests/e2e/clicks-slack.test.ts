@@ -10,7 +10,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
 import { type PostedMessage, SlackEmulator } from "../emulators/slack.ts";
-import { type ClickHarness, linkIdOf, startClickBot, waitFor } from "./click-harness.ts";
+import { type ClickHarness, linkIdOf, startClickBot } from "./click-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 type Block = Record<string, unknown> & { elements?: Record<string, unknown>[] };
 const blocksOf = (m: PostedMessage) => (m.blocks ?? []) as Block[];

@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { assertNoViolations } from "../support/emulator.ts";
-import { clientsideOptions, linkIdentity, startBot, waitFor, type BotHarness } from "../support/bot.ts";
+import { clientsideOptions, linkIdentity, startBot, type BotHarness } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 
 const KEY_ENV = "ST2BOT_TEST_CLIENTSIDE_KEY";
 let h: BotHarness;

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
 import { type DiscordEmulator, type EmuMessage, startDiscordEmulator } from "../emulators/discord.ts";
-import { completed, type LoopHarness, startLoop, taker, waitFor } from "./backend-loop.ts";
+import { completed, type LoopHarness, startLoop, taker } from "./backend-loop.ts";
+import { waitFor } from "../support/wait.ts";
 
 const TOKEN = "MTE4MDAwMDAwMDAwMDAwMDAwMA.Gx9876.discord-loop-token-fedcba";
 const textOf = (m: EmuMessage) => [m.content, ...m.embeds.map((e) => String(e.description ?? ""))].filter(Boolean).join("\n");

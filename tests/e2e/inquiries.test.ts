@@ -10,7 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
-import { clientsideOptions, linkIdentity, startBot, waitFor, type BotHarness } from "../support/bot.ts";
+import { clientsideOptions, linkIdentity, startBot, type BotHarness } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 import type { SentMessage } from "../../src/chat/memory.ts";
 import type { ActionSpec, AliasInput } from "../../src/emulator/index.ts";
 import { captureLogs } from "../../src/lib/log.ts";

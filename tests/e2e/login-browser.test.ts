@@ -9,8 +9,7 @@
  * it the test is skipped locally, and fails under CI=true.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { startApp, type App } from "../../src/app.ts";
@@ -20,7 +19,11 @@ import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
-import { waitFor } from "../support/bot.ts";
+import {  } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dir, "..", "..", "test-artifacts");
@@ -120,8 +123,8 @@ url = "http://127.0.0.1:${port}/"`,
       actions: sampleActions,
       completionDelayMs: 5,
     });
-    dataDir = mkdtempSync(join(tmpdir(), "st2bot-login-e2e-"));
-    profileDir = mkdtempSync(join(tmpdir(), "st2bot-chromium-"));
+    dataDir = tmp("login-e2e");
+    profileDir = tmp("chromium");
     port = await freePort();
     mkdirSync(ARTIFACTS, { recursive: true });
     await boot();
@@ -144,7 +147,6 @@ url = "http://127.0.0.1:${port}/"`,
     await stopApp();
     await emulator?.stop();
     delete process.env[KEY_ENV];
-    for (const d of [dataDir, profileDir]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
   test("without a login, a command is refused and says how to log in", async () => {

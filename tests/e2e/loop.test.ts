@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { assertNoViolations } from "../support/emulator.ts";
-import { startBot, waitFor, type BotHarness } from "../support/bot.ts";
+import { startBot, withBot, type BotHarness } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 
 const inRoom = (room: string) => (m: { target: { kind: string; id: string } }) => m.target.kind === "room" && m.target.id === room;
@@ -148,8 +149,7 @@ describe("the ChatOps loop", () => {
 describe("operations", () => {
   test("admins see undeliverable messages and send them again; others may not", async () => {
     const backend = new MemoryBackend({ name: "memory", rooms: ["ops"] });
-    const h = await startBot({ emulator: { aliases: sampleAliases, actions: sampleActions }, backend });
-    try {
+    await withBot({ emulator: { aliases: sampleAliases, actions: sampleActions }, backend }, async (h) => {
       await waitFor("stream open", () => h.app.streamState().state === "open");
       h.emulator.announce("errbot", { message: "to a room that does not exist", channel: "#nowhere" });
       await waitFor("dead", () => h.app.outbox.stats().dead === 1);
@@ -163,14 +163,11 @@ describe("operations", () => {
       await h.say(`!st2replay ${id}`, { user: "admin" });
       expect((await h.next((m) => m.target.kind === "user", "replayed")).text).toBe("Sending 1 message(s) again.");
       await waitFor("dead again (the room still does not exist)", () => h.app.outbox.stats().dead === 1);
-    } finally {
-      await h.stop();
-    }
+    });
   });
 
   test("GET /metrics reports delivery, stream and chat state", async () => {
-    const h = await startBot({ emulator: { aliases: sampleAliases, actions: sampleActions }, web: true });
-    try {
+    await withBot({ emulator: { aliases: sampleAliases, actions: sampleActions }, web: true }, async (h) => {
       await waitFor("stream open", () => h.app.streamState().state === "open");
       const res = await h.app.web!.app.handle(new Request("http://localhost/metrics"));
       const text = await res.text();
@@ -179,16 +176,13 @@ describe("operations", () => {
       expect(text).toContain("st2bot_stream_up 1");
       expect(text).toContain("st2bot_chat_up 1");
       expect(text).toContain("st2bot_outbox_dead 0");
-    } finally {
-      await h.stop();
-    }
+    });
   });
 });
 
 describe("reloading aliases on demand", () => {
   test("an admin's !st2reload picks up aliases StackStorm changed without telling the stream", async () => {
-    const h = await startBot({ emulator: { aliases: sampleAliases, actions: sampleActions } });
-    try {
+    await withBot({ emulator: { aliases: sampleAliases, actions: sampleActions } }, async (h) => {
       h.emulator.setAliases([...sampleAliases, { name: "quiet_add", pack: "late", action_ref: "core.local", formats: ["late arrival {{x}}"] }]);
       await h.say("!st2 late arrival 1", { room: "ops" });
       expect((await h.next(inRoom("ops"), "not yet")).text).toStartWith('Command "late arrival 1" not found.');
@@ -198,8 +192,6 @@ describe("reloading aliases on demand", () => {
       expect((await h.next((m) => m.target.kind === "user", "reloaded")).text).toBe(`Reloaded ${sampleAliases.length + 1} action aliases from StackStorm.`);
       await h.say("!st2 late arrival 1", { room: "ops" });
       expect(h.emulator.executions.at(-1)!.parameters).toMatchObject({ x: "1" });
-    } finally {
-      await h.stop();
-    }
+    });
   });
 });

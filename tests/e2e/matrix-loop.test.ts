@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
 import { type MatrixEmulator, type Sent, startMatrixEmulator } from "../emulators/matrix.ts";
-import { completed, type LoopHarness, startLoop, taker, waitFor } from "./backend-loop.ts";
+import { completed, type LoopHarness, startLoop, taker } from "./backend-loop.ts";
+import { waitFor } from "../support/wait.ts";
 
 const BOT_TOKEN = "syt_c3QyYm90_loop0token0a1b2c3";
 

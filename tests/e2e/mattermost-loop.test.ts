@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
 import { type EmuPost, type MattermostEmulator, startMattermostEmulator } from "../emulators/mattermost.ts";
-import { completed, type LoopHarness, startLoop, taker, waitFor } from "./backend-loop.ts";
+import { completed, type LoopHarness, startLoop, taker } from "./backend-loop.ts";
+import { waitFor } from "../support/wait.ts";
 
 const BOT_TOKEN = "pat-bot-loop-0a1b2c3d4e5f60718293";
 

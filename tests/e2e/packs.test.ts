@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
-import { API_KEY, startBot, waitFor, type BotHarness } from "../support/bot.ts";
+import { API_KEY, startBot, type BotHarness } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 import type { SentMessage } from "../../src/chat/memory.ts";
 import type { AliasInput } from "../../src/emulator/index.ts";
 

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { captureLogs } from "../../src/lib/log.ts";
-import { startBot, waitFor, type BotHarness } from "../support/bot.ts";
+import { startBot, type BotHarness } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 
 let h: BotHarness;
 const lines: string[] = [];

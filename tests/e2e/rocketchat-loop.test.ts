@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
 import { type EmuMessage, type RocketChatEmulator, startRocketChatEmulator } from "../emulators/rocketchat.ts";
-import { completed, type LoopHarness, startLoop, taker, waitFor } from "./backend-loop.ts";
+import { completed, type LoopHarness, startLoop, taker } from "./backend-loop.ts";
+import { waitFor } from "../support/wait.ts";
 
 const BOT_TOKEN = "pat-RC-loop-5fT8gH2jK4mN6pQ9";
 

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
 import { type PostedMessage, SlackEmulator } from "../emulators/slack.ts";
-import { completed, type LoopHarness, startLoop, taker, waitFor } from "./backend-loop.ts";
+import { completed, type LoopHarness, startLoop, taker } from "./backend-loop.ts";
+import { waitFor } from "../support/wait.ts";
 
 const ALICE = "U0ALICE";
 const GENERAL = "C0GENERAL";

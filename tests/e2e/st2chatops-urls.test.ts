@@ -4,35 +4,44 @@
  * end to end — aliases load, a command runs, and its result arrives through the stream.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { startApp, type App } from "../../src/app.ts";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import { derivedUrls, parseConfig } from "../../src/config/load.ts";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
-import { API_KEY, waitFor } from "../support/bot.ts";
+import { API_KEY } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 let emulator: TestEmulator;
 let dir: string;
 beforeAll(async () => {
   emulator = await startTestEmulator({ aliases: sampleAliases, actions: sampleActions, apiKeys: [API_KEY], completionDelayMs: 5 });
-  dir = mkdtempSync(join(tmpdir(), "st2bot-urls-"));
+  dir = tmp("urls");
 });
 afterAll(async () => {
   assertNoViolations(emulator);
   await emulator.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
-/** st2bot with only environment variables for StackStorm, as st2chatops.env gives them. */
-async function botFromEnv(env: Record<string, string>, sub: string): Promise<{ app: App; backend: MemoryBackend }> {
+/**
+ * Runs `body` with an st2bot configured only by environment variables for StackStorm, as
+ * st2chatops.env gives them, and stops it however `body` ends.
+ */
+async function withBotFromEnv(env: Record<string, string>, sub: string, body: (app: App, backend: MemoryBackend) => Promise<void>): Promise<void> {
   const dataDir = join(dir, sub);
   const config = parseConfig(`[bot]\ndata_dir = ${JSON.stringify(dataDir)}\nlog_level = "error"\n[web]\nenabled = false\n`, "<test>", { ...env, ST2_API_KEY: API_KEY });
   const backend = new MemoryBackend();
-  return { app: await startApp({ config, backend }), backend };
+  const app = await startApp({ config, backend });
+  try {
+    await body(app, backend);
+  } finally {
+    await app.stop();
+  }
 }
 
 /** Runs one command and waits for its ack and its streamed result in #ops. */
@@ -51,28 +60,22 @@ async function roundTrip(app: App, backend: MemoryBackend): Promise<void> {
 describe("st2chatops URLs", () => {
   test("ST2_API_URL=…/api, ST2_AUTH_URL=…/auth, ST2_STREAM_URL=…/stream: a command runs and its result arrives", async () => {
     const env = { ST2_API_URL: `${emulator.url}/api`, ST2_AUTH_URL: `${emulator.url}/auth`, ST2_STREAM_URL: `${emulator.url}/stream` };
-    const { app, backend } = await botFromEnv(env, "prefixed");
-    try {
+    await withBotFromEnv(env, "prefixed", async (app, backend) => {
       expect(app.config.stackstorm.api_url).toBe(emulator.apiUrl);
       expect(app.config.stackstorm.stream_url).toBe(emulator.streamUrl);
       expect(derivedUrls(app.config).map((d) => d.key)).toEqual(["api_url", "auth_url", "stream_url"]);
       await roundTrip(app, backend);
       // Nothing went to the unversioned paths that 404 on a real StackStorm.
       expect(emulator.requests.filter((r) => r.status === 404)).toEqual([]);
-    } finally {
-      await app.stop();
-    }
+    });
   });
 
   test("the same with trailing slashes, and err-stackstorm's …/api/v1 left as it is", async () => {
     const env = { ST2_API_URL: `${emulator.url}/api/v1`, ST2_AUTH_URL: `${emulator.url}/auth/`, ST2_STREAM_URL: `${emulator.url}/stream/v1/` };
-    const { app, backend } = await botFromEnv(env, "mixed");
-    try {
+    await withBotFromEnv(env, "mixed", async (app, backend) => {
       expect(derivedUrls(app.config)).toEqual([{ key: "auth_url", given: `${emulator.url}/auth/`, used: emulator.authUrl }]);
       await roundTrip(app, backend);
-    } finally {
-      await app.stop();
-    }
+    });
   });
 
   test("hubot's direct-port form http://127.0.0.1:9101 (no prefix) becomes …:9101/v1", async () => {
@@ -91,12 +94,12 @@ describe("st2chatops URLs", () => {
       });
     const servers = [direct("/api"), direct("/auth"), direct("/stream")];
     const [api, auth, stream] = servers.map((s) => `http://127.0.0.1:${s.port}`) as [string, string, string];
-    const { app, backend } = await botFromEnv({ ST2_API_URL: api, ST2_AUTH_URL: auth, ST2_STREAM_URL: stream }, "direct");
     try {
-      expect(app.config.stackstorm.api_url).toBe(`${api}/v1`);
-      await roundTrip(app, backend);
+      await withBotFromEnv({ ST2_API_URL: api, ST2_AUTH_URL: auth, ST2_STREAM_URL: stream }, "direct", async (app, backend) => {
+        expect(app.config.stackstorm.api_url).toBe(`${api}/v1`);
+        await roundTrip(app, backend);
+      });
     } finally {
-      await app.stop();
       for (const s of servers) s.stop(true);
     }
   });

@@ -5,7 +5,8 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
-import { startBot, waitFor, type BotHarness } from "../support/bot.ts";
+import { startBot, type BotHarness } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 
 let bot: BotHarness | undefined;
 afterEach(async () => {

@@ -3,9 +3,6 @@
  * mistyped ST2BOT_LOG_LEVEL is refused instead of silencing every log line.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { startApp } from "../../src/app.ts";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import type { MessageHandler } from "../../src/chat/types.ts";
@@ -13,16 +10,18 @@ import { parseConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
 import { API_KEY, configFor } from "../support/bot.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 let emulator: TestEmulator;
 let dir: string;
 beforeAll(async () => {
   emulator = await startTestEmulator({ apiKeys: [API_KEY] });
-  dir = mkdtempSync(join(tmpdir(), "st2bot-startup-"));
+  dir = tmp("startup");
 });
 afterAll(async () => {
   await emulator.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** A chat service that refuses the bot's credentials, as Slack does with a revoked token. */

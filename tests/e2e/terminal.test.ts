@@ -4,12 +4,15 @@
  * (scripts/setup-test-deps.sh installs it for CI).
  */
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { API_KEY } from "../support/bot.ts";
 import { startTestEmulator } from "../support/emulator.ts";
+import { waitFor } from "../support/wait.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const tmux = Bun.which("tmux");
 const socket = `st2bot-test-${process.pid}`;
@@ -23,13 +26,9 @@ const keys = (...k: string[]) => run("send-keys", "-t", session, ...k);
 /** The pane stays after st2bot exits (remain-on-exit), so what it printed last can be read. */
 const alive = () => run("display-message", "-p", "-t", session, "#{pane_dead}").stdout.toString().trim() === "0";
 
-async function until(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the screen:\n${screen()}`);
-    await Bun.sleep(50);
-  }
-}
+const until = (what: string, fn: () => boolean, ms = 15_000) =>
+  waitFor(what, fn, ms, { everyMs: 50, detail: () => `the screen:
+${screen()}` });
 
 /** Starts `command` in a fresh tmux session on a real TTY; its pane stays readable after exit. */
 function open(name: string, command: string): void {
@@ -77,7 +76,7 @@ test.skipIf(!tmux && !process.env.CI)("on a terminal: /help, history, Markdown s
 
 test.skipIf(!tmux && !process.env.CI)("a second Ctrl-C quits at once, without waiting for a result still running", async () => {
   const emulator = await startTestEmulator({ aliases: sampleAliases, actions: sampleActions, apiKeys: [API_KEY], completionDelayMs: 60_000 });
-  const dir = mkdtempSync(join(tmpdir(), "st2bot-terminal-"));
+  const dir = tmp("terminal");
   try {
     const config = join(dir, "st2bot.toml");
     writeFileSync(
@@ -100,6 +99,5 @@ test.skipIf(!tmux && !process.env.CI)("a second Ctrl-C quits at once, without wa
     expect(screen()).not.toContain("Action core.remote completed.");
   } finally {
     await emulator.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);

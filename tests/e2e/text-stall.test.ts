@@ -6,11 +6,13 @@
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { API_KEY } from "../support/bot.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const root = join(import.meta.dir, "..", "..");
 const TOKEN = "stall-test-webhook-token-0123456789abcdef";
@@ -22,11 +24,10 @@ let emulator: TestEmulator;
 let dir: string;
 beforeAll(async () => {
   emulator = await startTestEmulator({ apiKeys: [API_KEY] });
-  dir = mkdtempSync(join(tmpdir(), "st2bot-stall-"));
+  dir = tmp("stall");
 });
 afterAll(async () => {
   await emulator.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 function freePort(): number {

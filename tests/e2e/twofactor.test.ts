@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { AliasInput } from "../../src/emulator/index.ts";
 import { TWOFACTOR_MESSAGE } from "../../src/bot/twofactor.ts";
 import { assertNoViolations } from "../support/emulator.ts";
-import { API_KEY, clientsideOptions, linkIdentity, startBot, waitFor, type BotHarness } from "../support/bot.ts";
+import { API_KEY, clientsideOptions, linkIdentity, startBot, type BotHarness } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 
 const ALIASES: AliasInput[] = [
   {

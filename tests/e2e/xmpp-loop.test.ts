@@ -7,10 +7,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { XmlElement } from "@xmpp/client";
 import { NS } from "../../src/chat/xmpp/ns.ts";
-import { type Prosody, ProsodyNotInstalledError, startProsody } from "../../scripts/prosody.ts";
+import { prosodyForFile, reportProsodyMissing } from "../support/prosody.ts";
 import { assertNoViolations } from "../support/emulator.ts";
 import { XmppPerson } from "../support/xmpp-person.ts";
-import { completed, type LoopHarness, startLoop, taker, waitFor } from "./backend-loop.ts";
+import { completed, type LoopHarness, startLoop, taker } from "./backend-loop.ts";
+import { waitFor } from "../support/wait.ts";
 
 const USERS = { st2bot: "st2bot-pw", alice: "alice-pw" };
 const ROOM = "ops@conference.localhost";
@@ -23,19 +24,10 @@ const inRoom = (m: XmlElement) => m.attrs.type === "groupchat" && m.attrs.from =
 /** What the bot said to Alice directly, from its own JID. */
 const directFromBot = (m: XmlElement) => m.attrs.type === "chat" && m.attrs.from?.split("/")[0] === "st2bot@localhost";
 
-let prosody: Prosody | undefined;
-let skipReason: string | undefined;
-try {
-  prosody = await startProsody({ users: USERS });
-} catch (err) {
-  if (!(err instanceof ProsodyNotInstalledError)) throw err;
-  skipReason = err.message;
-}
+const { server: prosody, skipReason } = await prosodyForFile({ users: USERS });
 
 if (skipReason) {
-  console.error(`\n!! XMPP LOOP TESTS SKIPPED: ${skipReason}\n`);
-  if (process.env.CI) test("prosody is installed for the XMPP loop tests", () => expect(skipReason).toBeUndefined());
-  else test.skip(`the ChatOps loop on XMPP (${skipReason})`, () => undefined);
+  reportProsodyMissing(skipReason, "XMPP loop tests");
 } else {
   describe("the ChatOps loop on XMPP", () => {
     const server = prosody!;
@@ -60,7 +52,6 @@ if (skipReason) {
     afterAll(async () => {
       await h?.stop();
       await alice?.close();
-      await server.stop();
       if (h) assertNoViolations(h.st2);
     }, 20_000);
 

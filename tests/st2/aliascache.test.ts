@@ -7,7 +7,8 @@ import { St2Stream } from "../../src/st2/stream.ts";
 import { AliasIndex } from "../../src/st2/aliases/index.ts";
 import type { ActionAlias } from "../../src/st2/aliases/types.ts";
 import { St2ApiError, St2Http } from "../../src/st2/http.ts";
-import { captureLogs, waitFor } from "./helpers.ts";
+import { captureLogs } from "./helpers.ts";
+import { waitFor } from "../support/wait.ts";
 
 const alias = (n: number, extra: Record<string, unknown> = {}): ActionAlias =>
   ({
@@ -169,7 +170,7 @@ describe("AliasCache", () => {
   test("startTimer refreshes periodically until stop()", async () => {
     const c = controlled();
     c.cache.startTimer(20);
-    await waitFor(() => c.loads() >= 3, 2000, "three timed refreshes");
+    await waitFor("three timed refreshes", () => c.loads() >= 3, 2000);
     c.cache.stop();
     const n = c.loads();
     await Bun.sleep(80);
@@ -199,14 +200,14 @@ describe("AliasCache with the client and the stream, against the emulator", () =
     });
     try {
       stream.start();
-      await waitFor(() => cache.aliases.length === 120 && emu.streamCount === 1, 3000, "the first load");
+      await waitFor("the first load", () => cache.aliases.length === 120 && emu.streamCount === 1, 3000);
 
       emu.addAlias({ name: "deploy", pack: "ops", action_ref: "core.local", formats: ["deploy {{app}}"] });
-      await waitFor(() => names(cache.aliases).includes("deploy"), 3000, "the created alias");
+      await waitFor("the created alias", () => names(cache.aliases).includes("deploy"), 3000);
       emu.updateAlias({ name: "deploy", pack: "ops", action_ref: "core.local", formats: ["ship {{app}}"] });
-      await waitFor(() => JSON.stringify(cache.aliases.at(-1)).includes("ship {{app}}"), 3000, "the updated alias");
+      await waitFor("the updated alias", () => JSON.stringify(cache.aliases.at(-1)).includes("ship {{app}}"), 3000);
       emu.deleteAlias("ops.deploy");
-      await waitFor(() => !names(cache.aliases).includes("deploy"), 3000, "the deleted alias");
+      await waitFor("the deleted alias", () => !names(cache.aliases).includes("deploy"), 3000);
 
       // While the stream is away, a change is missed; the reconnection's refresh brings it in.
       const loadsBefore = emu.requests.filter((r) => r.path === "/api/v1/actionalias").length;
@@ -216,7 +217,7 @@ describe("AliasCache with the client and the stream, against the emulator", () =
       expect(cache.lastError).toContain("StackStorm unreachable");
       await emu.faults.down(false);
       emu.setAliases([{ name: "only", pack: "demo", action_ref: "core.local", formats: ["only"] }]);
-      await waitFor(() => names(cache.aliases).join() === "only", 5000, "the re-sync after reconnecting");
+      await waitFor("the re-sync after reconnecting", () => names(cache.aliases).join() === "only", 5000);
       expect(emu.requests.filter((r) => r.path === "/api/v1/actionalias").length).toBeGreaterThan(loadsBefore);
       expect(cache.lastError).toBeUndefined();
       assertNoViolations(emu);

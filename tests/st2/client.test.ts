@@ -6,6 +6,7 @@ import { St2Client } from "../../src/st2/client.ts";
 import { ApiKeyProvider, PasswordProvider, TokenProvider } from "../../src/st2/credentials.ts";
 import { St2ApiError, St2Http } from "../../src/st2/http.ts";
 import { captureLogs, fakeServer, jsonResponse, type Seen } from "./helpers.ts";
+import { waitFor } from "../support/wait.ts";
 
 const PASSWORD = "client-test-Passw0rd";
 const API_KEY = "client-test-apikey-0001";
@@ -292,9 +293,7 @@ describe("credentials through the client", () => {
     await Bun.sleep(100);
     expect(client.health().state).toBe("failing");
     st2.valid.add(token);
-    const until = Date.now() + 3000;
-    while (client.health().state !== "ok" && Date.now() < until) await Bun.sleep(10);
-    stop();
+    await waitFor("the health check to pass", () => client.health().state === "ok", 3000).finally(stop);
     expect(client.health().state).toBe("ok");
     expect(logs.text()).toContain("StackStorm accepts the token …0042 again");
     expect(logs.text()).not.toContain(token);

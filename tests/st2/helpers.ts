@@ -2,27 +2,16 @@
  * Shared pieces of the st2/ tests: log capture (to prove no secret leaks), throw-away TLS
  * certificates made with openssl, and a small Bun.serve fake for what the emulator cannot do.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { captureLogs as capture } from "../../src/lib/log.ts";
+import { makeTempDir, removeTempDir } from "../support/tmp.ts";
 
 /** Captures every log line until `restore()`. */
 export function captureLogs(): { lines: string[]; text: () => string; restore: () => void } {
   const lines: string[] = [];
   const restore = capture((line) => lines.push(line));
   return { lines, text: () => lines.join("\n"), restore };
-}
-
-/** Waits until `check()` is truthy, polling; fails after `ms`. */
-export async function waitFor<T>(check: () => T | undefined | false | null, ms = 5_000, what = "condition"): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
 }
 
 export interface TestCerts {
@@ -46,7 +35,7 @@ function openssl(args: string[], cwd: string): void {
 
 /** A CA, a server certificate for 127.0.0.1 signed by it, a client certificate, and a self-signed one. */
 export function makeCerts(): TestCerts {
-  const dir = mkdtempSync(join(tmpdir(), "st2bot-tls-"));
+  const dir = makeTempDir("tls");
   const days = ["-days", "2"];
   openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", ...days, "-subj", "/CN=st2bot test CA"], dir);
   writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
@@ -69,7 +58,7 @@ export function makeCerts(): TestCerts {
     clientKey: p("client.key"),
     selfCert: p("self.pem"),
     selfKey: p("self.key"),
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    cleanup: () => removeTempDir(dir),
   };
 }
 

@@ -5,7 +5,8 @@ import { St2Client } from "../../src/st2/client.ts";
 import { ApiKeyProvider, MissingCredentialProvider, PasswordProvider, TokenProvider, type CredentialProvider } from "../../src/st2/credentials.ts";
 import { St2Http } from "../../src/st2/http.ts";
 import { St2Stream, parseEvent, streamEvents, type St2Event, type StreamState } from "../../src/st2/stream.ts";
-import { captureLogs, jsonResponse, waitFor } from "./helpers.ts";
+import { captureLogs, jsonResponse } from "./helpers.ts";
+import { waitFor } from "../support/wait.ts";
 
 const enc = new TextEncoder();
 
@@ -95,7 +96,7 @@ describe("St2Stream", () => {
     const fake = sseServer();
     cleanups.push(fake.stop);
     const { s } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0001"), { extraEvents: ["st2.execution__create"] });
-    await waitFor(() => fake.conns[0], 3000, "a connection");
+    await waitFor("a connection", () => fake.conns[0], 3000);
     expect(fake.conns[0]!.query.get("events")!.split(",")).toEqual([
       "st2.announcement__errbot",
       "st2.actionalias__create",
@@ -105,7 +106,7 @@ describe("St2Stream", () => {
     ]);
     expect(fake.conns[0]!.headers.get("St2-Api-Key")).toBe("stream-api-key-0001");
     expect(fake.conns[0]!.headers.get("Accept")).toBe("text/event-stream");
-    await waitFor(() => s.state() === "open", 3000, "open");
+    await waitFor("open", () => s.state() === "open", 3000);
   });
 
   test("delivers events in order, parsed, and a failing handler does not stop the stream", async () => {
@@ -120,11 +121,11 @@ describe("St2Stream", () => {
         await Bun.sleep(5);
       },
     });
-    const conn = await waitFor(() => fake.conns[0], 3000, "a connection");
+    const conn = await waitFor("a connection", () => fake.conns[0], 3000);
     conn.send(announcement("one") + announcement("two"));
     conn.send(`event: st2.actionalias__create\ndata: {"name":"x","pack":"p"}\n\n`);
     conn.send(announcement("three"));
-    await waitFor(() => seen.length === 3, 3000, "three announcements");
+    await waitFor("three announcements", () => seen.length === 3, 3000);
     expect(seen).toEqual(["one", "two", "three"]);
     expect(logs.text()).toContain("handler blew up");
     expect(s.state()).toBe("open");
@@ -134,12 +135,12 @@ describe("St2Stream", () => {
     const fake = sseServer();
     cleanups.push(fake.stop);
     const { events } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0003"));
-    const conn = await waitFor(() => fake.conns[0], 3000, "a connection");
+    const conn = await waitFor("a connection", () => fake.conns[0], 3000);
     conn.send(`event: st2.announcement__errbot\ndata: not json ${"x".repeat(500)}\n\n`);
     conn.send(`event: st2.announcement__errbot\ndata: {"message":"no payload"}\n\n`);
     conn.send(`event: st2.actionalias__update\ndata: [1,2]\n\n`);
     conn.send(announcement("good"));
-    await waitFor(() => events.length === 1, 3000, "the good event");
+    await waitFor("the good event", () => events.length === 1, 3000);
     expect(events[0]!.name).toBe("st2.announcement__errbot");
     const warnings = logs.lines.filter((l) => l.includes("skipped a malformed stream event"));
     expect(warnings.length).toBe(3);
@@ -152,7 +153,7 @@ describe("St2Stream", () => {
     const fake = sseServer();
     cleanups.push(fake.stop);
     const { connects } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0004"), { idleTimeoutMs: 500 });
-    const conn = await waitFor(() => fake.conns[0], 3000, "a connection");
+    const conn = await waitFor("a connection", () => fake.conns[0], 3000);
     // Beats ten times as often as the idle limit, so a busy machine cannot fake a timeout.
     for (let i = 0; i < 16; i++) {
       await Bun.sleep(50);
@@ -167,8 +168,8 @@ describe("St2Stream", () => {
     const fake = sseServer();
     cleanups.push(fake.stop);
     const { connects, states } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0005"), { idleTimeoutMs: 150 });
-    await waitFor(() => fake.conns.length >= 2, 3000, "a second connection");
-    await waitFor(() => connects() >= 2, 3000, "onConnect again");
+    await waitFor("a second connection", () => fake.conns.length >= 2, 3000);
+    await waitFor("onConnect again", () => connects() >= 2, 3000);
     expect(states.find(([st]) => st === "reconnecting")![1]).toContain("no data from StackStorm");
   });
 
@@ -176,7 +177,7 @@ describe("St2Stream", () => {
     const fake = sseServer(undefined, false);
     cleanups.push(fake.stop);
     const { states, connects } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0010"), { idleTimeoutMs: 150 });
-    await waitFor(() => fake.conns.length >= 2, 3000, "a second attempt");
+    await waitFor("a second attempt", () => fake.conns.length >= 2, 3000);
     expect(connects()).toBe(0);
     expect(states.find(([st]) => st === "reconnecting")![1]).toContain("did not answer within");
   });
@@ -186,13 +187,13 @@ describe("St2Stream", () => {
     cleanups.push(fake.stop);
     const { delays, connects, events } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0006"));
     for (let i = 0; i < 4; i++) {
-      const conn = await waitFor(() => fake.conns[i], 3000, `connection ${i}`);
-      await waitFor(() => connects() === i + 1, 3000, `onConnect ${i}`);
+      const conn = await waitFor(`connection ${i}`, () => fake.conns[i], 3000);
+      await waitFor(`onConnect ${i}`, () => connects() === i + 1, 3000);
       conn.close();
     }
-    const conn = await waitFor(() => fake.conns[4], 3000, "connection 4");
+    const conn = await waitFor("connection 4", () => fake.conns[4], 3000);
     conn.send(announcement("after the drops"));
-    await waitFor(() => events.length === 1, 3000, "an event after reconnecting");
+    await waitFor("an event after reconnecting", () => events.length === 1, 3000);
     // Backoff(initial 40, ×1.75, cap 200, jitter pinned to the top).
     expect(delays()).toEqual([40, 70, 123, 200]);
     expect(connects()).toBe(5);
@@ -202,11 +203,11 @@ describe("St2Stream", () => {
     const fake = sseServer();
     cleanups.push(fake.stop);
     const { delays } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0007"), { healthyAfterMs: 100 });
-    (await waitFor(() => fake.conns[0], 3000, "connection 0")).close();
-    const second = await waitFor(() => fake.conns[1], 3000, "connection 1");
+    (await waitFor("connection 0", () => fake.conns[0], 3000)).close();
+    const second = await waitFor("connection 1", () => fake.conns[1], 3000);
     await Bun.sleep(250);
     second.close();
-    await waitFor(() => fake.conns[2], 3000, "connection 2");
+    await waitFor("connection 2", () => fake.conns[2], 3000);
     expect(delays()).toEqual([40, 40]);
   });
 
@@ -228,11 +229,11 @@ describe("St2Stream", () => {
       },
     });
     const { connects, delays } = startStream(fake.stream, provider);
-    await waitFor(() => connects() === 1, 3000, "first connection");
+    await waitFor("first connection", () => connects() === 1, 3000);
     // StackStorm forgets the token; the current connection drops.
     valid = "nobody";
     fake.conns[0]!.close();
-    await waitFor(() => connects() === 2, 3000, "connection with a renewed token");
+    await waitFor("connection with a renewed token", () => connects() === 2, 3000);
     expect(issued).toBe(2);
     expect(fake.conns[1]!.headers.get("X-Auth-Token")).toBe("stream-token-2-padding");
     // The drop itself backs off; the 401 that followed reconnects at once.
@@ -246,7 +247,7 @@ describe("St2Stream", () => {
     cleanups.push(fake.stop);
     const token = "static-stream-token-0001";
     const { delays, s } = startStream(fake.stream, new TokenProvider(token));
-    await waitFor(() => delays().length >= 3, 3000, "three retries");
+    await waitFor("three retries", () => delays().length >= 3, 3000);
     expect(delays().slice(0, 3)).toEqual([40, 70, 123]);
     expect(s.state()).not.toBe("open");
     expect(logs.text()).toContain("cannot renew a token");
@@ -266,9 +267,9 @@ describe("St2Stream", () => {
       describe: () => "test provider",
     };
     const { delays, connects } = startStream(fake.stream, throwing);
-    await waitFor(() => delays().length >= 2, 3000, "two retries");
+    await waitFor("two retries", () => delays().length >= 2, 3000);
     refuse = false;
-    await waitFor(() => connects() === 1, 3000, "connected once StackStorm accepts the token");
+    await waitFor("connected once StackStorm accepts the token", () => connects() === 1, 3000);
     expect(logs.text()).toContain("the identity service is down");
   });
 
@@ -277,7 +278,7 @@ describe("St2Stream", () => {
     const port = new URL(fake.stream).port;
     fake.stop();
     const { delays, connects } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0008"));
-    await waitFor(() => delays().length >= 2, 3000, "two retries");
+    await waitFor("two retries", () => delays().length >= 2, 3000);
     const back = Bun.serve({
       port: Number(port),
       hostname: "127.0.0.1",
@@ -285,7 +286,7 @@ describe("St2Stream", () => {
       fetch: () => new Response(new ReadableStream({ start: (c) => c.enqueue(enc.encode("\n")) }), { headers: { "Content-Type": "text/event-stream" } }),
     });
     cleanups.push(() => back.stop(true));
-    await waitFor(() => connects() === 1, 3000, "connection once StackStorm is back");
+    await waitFor("connection once StackStorm is back", () => connects() === 1, 3000);
     expect(logs.text()).toContain("StackStorm unreachable at");
   });
 
@@ -293,9 +294,9 @@ describe("St2Stream", () => {
     const fake = sseServer();
     cleanups.push(fake.stop);
     const { s, states } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0009"));
-    await waitFor(() => s.state() === "open", 3000, "open");
+    await waitFor("open", () => s.state() === "open", 3000);
     fake.conns[0]!.close();
-    await waitFor(() => s.state() === "reconnecting", 3000, "reconnecting");
+    await waitFor("reconnecting", () => s.state() === "reconnecting", 3000);
     await s.stop();
     expect(s.state()).toBe("stopped");
     await Bun.sleep(150);
@@ -353,11 +354,11 @@ describe("St2Stream against the StackStorm emulator", () => {
   test("announcements and alias changes arrive; StackStorm's heartbeats keep the connection", async () => {
     const { emu, provider } = await emulated({ heartbeatMs: 40 });
     const { events, connects } = startStream(emu.streamUrl, provider, { idleTimeoutMs: 500 });
-    await waitFor(() => connects() === 1 && emu.streamCount === 1, 3000, "connected");
+    await waitFor("connected", () => connects() === 1 && emu.streamCount === 1, 3000);
     emu.announce("errbot", { message: "done", channel: "#ops", user: "alice" });
     emu.announce("hubot", { message: "not for us" });
     emu.addAlias({ name: "deploy", pack: "ops", action_ref: "core.local", formats: ["deploy {{app}}"] });
-    await waitFor(() => events.length === 2, 3000, "two events");
+    await waitFor("two events", () => events.length === 2, 3000);
     expect(events.map((e) => e.name)).toEqual(["st2.announcement__errbot", "st2.actionalias__create"]);
     expect((events[0]!.data as { payload: { message: string } }).payload.message).toBe("done");
     await Bun.sleep(800);
@@ -368,22 +369,22 @@ describe("St2Stream against the StackStorm emulator", () => {
     const { emu, provider } = await emulated();
     const { connects, delays, events } = startStream(emu.streamUrl, provider);
     for (let i = 1; i <= 3; i++) {
-      await waitFor(() => connects() === i && emu.streamCount === 1, 3000, `connection ${i}`);
+      await waitFor(`connection ${i}`, () => connects() === i && emu.streamCount === 1, 3000);
       emu.faults.dropStreams();
     }
-    await waitFor(() => connects() === 4 && emu.streamCount === 1, 3000, "connection 4");
+    await waitFor("connection 4", () => connects() === 4 && emu.streamCount === 1, 3000);
     emu.announce("errbot", { message: "still here" });
-    await waitFor(() => events.length === 1, 3000, "an event after reconnecting");
+    await waitFor("an event after reconnecting", () => events.length === 1, 3000);
     expect(delays()).toEqual([40, 70, 123]);
   });
 
   test("expired tokens: the reconnection's 401 renews the token and reconnects at once", async () => {
     const { emu, provider } = await emulated();
     const { connects, delays } = startStream(emu.streamUrl, provider);
-    await waitFor(() => connects() === 1, 3000, "connected");
+    await waitFor("connected", () => connects() === 1, 3000);
     emu.faults.expireTokens();
     emu.faults.dropStreams();
-    await waitFor(() => connects() === 2, 3000, "reconnected with a new token");
+    await waitFor("reconnected with a new token", () => connects() === 2, 3000);
     expect(emu.tokens).toHaveLength(2);
     expect(delays()).toEqual([40, 0]);
     const streams = emu.requests.filter((r) => r.path === "/stream/v1/stream");
@@ -395,11 +396,11 @@ describe("St2Stream against the StackStorm emulator", () => {
   test("garbage on the stream is skipped and later events still arrive", async () => {
     const { emu, provider } = await emulated();
     const { events, connects } = startStream(emu.streamUrl, provider);
-    await waitFor(() => connects() === 1 && emu.streamCount === 1, 3000, "connected");
+    await waitFor("connected", () => connects() === 1 && emu.streamCount === 1, 3000);
     emu.faults.streamGarbage("event: st2.announcement__errbot\ndata: {broken json\n\n");
     emu.faults.streamGarbage("data: no event name\n\n");
     emu.announce("errbot", { message: "fine" });
-    await waitFor(() => events.length === 1, 3000, "the good event");
+    await waitFor("the good event", () => events.length === 1, 3000);
     expect(logs.lines.filter((l) => l.includes("skipped a malformed stream event"))).toHaveLength(2);
     expect(connects()).toBe(1);
   });
@@ -407,17 +408,17 @@ describe("St2Stream against the StackStorm emulator", () => {
   test("no heartbeat for idleTimeoutMs: the connection is treated as dead and replaced", async () => {
     const { emu, provider } = await emulated({ heartbeatMs: 60_000 });
     const { connects, states } = startStream(emu.streamUrl, provider, { idleTimeoutMs: 150 });
-    await waitFor(() => connects() >= 2, 3000, "a reconnection");
+    await waitFor("a reconnection", () => connects() >= 2, 3000);
     expect(states.find(([s]) => s === "reconnecting")![1]).toContain("no data from StackStorm for 150 ms");
   });
 
   test("StackStorm down and back: retried with backoff until it answers", async () => {
     const { emu, provider } = await emulated();
     const { connects, delays } = startStream(emu.streamUrl, provider);
-    await waitFor(() => connects() === 1, 3000, "connected");
+    await waitFor("connected", () => connects() === 1, 3000);
     await emu.faults.down(true);
-    await waitFor(() => delays().length >= 3, 3000, "retries while down");
+    await waitFor("retries while down", () => delays().length >= 3, 3000);
     await emu.faults.down(false);
-    await waitFor(() => connects() === 2, 3000, "reconnected");
+    await waitFor("reconnected", () => connects() === 2, 3000);
   });
 });

@@ -3,22 +3,23 @@
  * shared-memory files 0600 — when st2bot creates them, and when an older run left them open to
  * other local users (tightened at open, with a log line) — and deleted rows are overwritten.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase } from "../../src/store/db.ts";
 import { captureLogs } from "../st2/helpers.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 let root: string;
 
-afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 describe("file modes", () => {
   test("a new data directory is 0700 and the database, -wal and -shm are 0600", () => {
-    root = mkdtempSync(join(tmpdir(), "st2bot-store-"));
+    root = tmp("store");
     const dir = join(root, "data");
     const file = join(dir, "st2bot.sqlite");
     const db = openDatabase(file);
@@ -32,7 +33,7 @@ describe("file modes", () => {
   });
 
   test("an existing world-readable directory and files are made private at open, and the log says so", () => {
-    root = mkdtempSync(join(tmpdir(), "st2bot-store-"));
+    root = tmp("store");
     const dir = join(root, "data");
     const file = join(dir, "st2bot.sqlite");
     mkdirSync(dir, { mode: 0o755 });
@@ -58,7 +59,7 @@ describe("file modes", () => {
 });
 
 test("a shared directory (other files in it) is left as it is, with a warning; the database files are still 0600", () => {
-  root = mkdtempSync(join(tmpdir(), "st2bot-store-"));
+  root = tmp("store");
   const dir = join(root, "shared");
   mkdirSync(dir);
   chmodSync(dir, 0o755);
@@ -78,7 +79,7 @@ test("a shared directory (other files in it) is left as it is, with a warning; t
 });
 
 test("secure_delete is on: a deleted row's text is gone from the database file", () => {
-  root = mkdtempSync(join(tmpdir(), "st2bot-store-"));
+  root = tmp("store");
   const file = join(root, "st2bot.sqlite");
   const db = openDatabase(file);
   expect((db.query("PRAGMA secure_delete").get() as { secure_delete: number }).secure_delete).toBe(1);
@@ -91,7 +92,7 @@ test("secure_delete is on: a deleted row's text is gone from the database file",
 });
 
 test("a database written before secure_delete is rewritten once: rows deleted back then are gone from every file", () => {
-  root = mkdtempSync(join(tmpdir(), "st2bot-store-"));
+  root = tmp("store");
   const file = join(root, "st2bot.sqlite");
   // An older st2bot: same schema, secure_delete off, a delivered login link deleted.
   openDatabase(file).close();

@@ -2,14 +2,13 @@
  * Starts a whole st2bot (src/app.ts) against a StackStorm emulator, with the in-memory chat
  * backend, for end-to-end tests: `say` a line as a chat user, then wait for what the bot sent.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { startApp, type App } from "../../src/app.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { MemoryBackend, type SentMessage } from "../../src/chat/memory.ts";
 import type { EmulatorOptions } from "../../src/emulator/index.ts";
 import { startTestEmulator, type TestEmulator } from "./emulator.ts";
+import { waitFor } from "./wait.ts";
+import { makeTempDir, removeTempDir } from "./tmp.ts";
 
 export interface BotHarness {
   app: App;
@@ -40,16 +39,6 @@ export interface BotOptions {
 
 export const API_KEY = "test-api-key-0123456789";
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
-
 export function configFor(emulator: TestEmulator, dataDir: string, opts: BotOptions = {}, extra = "") {
   return parseConfig(
     `[bot]
@@ -73,7 +62,7 @@ ${extra}`,
 
 export async function startBot(opts: BotOptions = {}): Promise<BotHarness> {
   const emulator = opts.useEmulator ?? (await startTestEmulator({ apiKeys: [API_KEY], completionDelayMs: 5, ...opts.emulator }));
-  const dataDir = mkdtempSync(join(tmpdir(), "st2bot-e2e-"));
+  const dataDir = makeTempDir("e2e");
   const backend = opts.backend ?? new MemoryBackend({ name: "memory" });
   let app = await startApp({ config: configFor(emulator, dataDir, opts), backend, streamIdleTimeoutMs: opts.streamIdleTimeoutMs });
   const taken = new Set<number>();
@@ -89,9 +78,7 @@ export async function startBot(opts: BotOptions = {}): Promise<BotHarness> {
       const found = await waitFor(what, () => {
         const i = backend.sent.findIndex((m, idx) => !taken.has(idx) && pred(m));
         return i >= 0 ? i : undefined;
-      }, ms).catch((err) => {
-        throw new Error(`${(err as Error).message}; sent so far:\n${backend.sent.map((m) => JSON.stringify(m.target) + " " + m.text).join("\n")}`);
-      });
+      }, ms, { detail: () => `sent so far:\n${backend.sent.map((m) => JSON.stringify(m.target) + " " + m.text).join("\n")}` });
       taken.add(found);
       return backend.sent[found]!;
     },
@@ -102,10 +89,29 @@ export async function startBot(opts: BotOptions = {}): Promise<BotHarness> {
     async stop() {
       await app.stop();
       if (!opts.useEmulator) await emulator.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeTempDir(dataDir);
     },
   };
   return h;
+}
+
+/**
+ * Starts a bot with `opts`, runs `body` with it and stops it however `body` ends (its error,
+ * not one from stopping, is what the test reports). For tests that need a bot of their own.
+ */
+export async function withBot<T>(opts: BotOptions, body: (h: BotHarness) => Promise<T>): Promise<T> {
+  const h = await startBot(opts);
+  let failed = false;
+  try {
+    return await body(h);
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    await h.stop().catch((err: unknown) => {
+      if (!failed) throw err;
+    });
+  }
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { client as sdkClient, xml, type XmlElement, type XmppClient } from "@xmpp/client";
 import { NS } from "../../src/chat/xmpp/ns.ts";
+import { waitFor } from "./wait.ts";
 
 /** Who connects, and where. */
 export interface PersonAccount {
@@ -146,13 +147,3 @@ function errorName(stanza: XmlElement): string {
   return error?.children.find((c): c is XmlElement => typeof c !== "string" && c.name !== "text")?.name ?? "error";
 }
 
-// Kept local rather than imported from ./bot.ts, which would load the whole app into chat tests.
-async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}

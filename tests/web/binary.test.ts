@@ -5,11 +5,13 @@
  * Host header reroutes nothing. One build, one `st2bot run` against the StackStorm emulator.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const root = join(import.meta.dir, "..", "..");
 const KEY = "binary-test-api-key-0123456789";
@@ -22,7 +24,7 @@ let base = "";
 
 beforeAll(async () => {
   emulator = await startTestEmulator({ apiKeys: { [KEY]: "st2admin" } });
-  dir = mkdtempSync(join(tmpdir(), "st2bot-binary-web-"));
+  dir = tmp("binary-web");
   const build = Bun.spawn([process.execPath, join(root, "scripts", "build.ts"), "--outdir", join(dir, "built")], { cwd: root, stdout: "pipe", stderr: "pipe" });
   if ((await build.exited) !== 0) throw new Error(`build failed: ${await new Response(build.stderr).text()}`);
   const empty = join(dir, "empty");
@@ -59,7 +61,6 @@ afterAll(async () => {
   bot?.kill();
   await bot?.exited;
   await emulator?.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test("the login page, its script and its style come out of the executable", async () => {

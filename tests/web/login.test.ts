@@ -4,8 +4,7 @@
  * the headers, and that neither the password nor anything else secret is kept or logged.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Identities, INVALID_SESSION } from "../../src/auth/identity.ts";
 import { CleartextStore, EncryptedStore, importKey, type SecretStore } from "../../src/auth/secrets.ts";
@@ -19,6 +18,9 @@ import { loginPlugin, type LoginLimits } from "../../src/web/login.ts";
 import { createServer, peerAddress, type WebServer } from "../../src/web/server.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 import { captureLogs } from "../st2/helpers.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const BOT_KEY = "bot-api-key-0123456789abcdef";
 const ALICE_KEY = "alice-api-key-0123456789abcdef";
@@ -55,7 +57,7 @@ afterAll(async () => {
 const testPeer = (r: Request) => r.headers.get("x-test-peer") ?? undefined;
 
 async function setup(opts: { limits?: Partial<LoginLimits>; clock?: () => number; store?: "encrypted" | "cleartext" } = {}) {
-  dir = mkdtempSync(join(tmpdir(), "st2bot-login-"));
+  dir = tmp("login");
   config = parseConfig(
     `[bot]
 data_dir = ${JSON.stringify(dir)}
@@ -80,7 +82,6 @@ url = "https://chatops.example.com/"`,
 
 afterEach(() => {
   db.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const URL_BASE = "http://127.0.0.1:8888";

@@ -1,13 +1,15 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import { WebSchema } from "../../src/config/schema.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
 import { setLogSink } from "../../src/lib/log.ts";
 import { createServer, HSTS, SECURITY_HEADERS } from "../../src/web/server.ts";
+import { tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 setLogSink(() => {});
 const web = (extra: Record<string, unknown> = {}) => v.parse(WebSchema, { port: 0, ...extra });
@@ -69,7 +71,7 @@ describe("TLS", () => {
 
   /** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, all signed by it. */
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "st2bot-tls-"));
+    dir = tmp("tls");
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=st2bot test CA");
     writeFileSync(file("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
     for (const who of ["server", "client"]) {
@@ -80,7 +82,6 @@ describe("TLS", () => {
     // A second CA whose client certificates the server must refuse.
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "1", "-subj", "/CN=intruder");
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test("serves HTTPS itself with the configured certificate", async () => {
     const server = createServer({ config: web({ tls_cert: file("server.pem"), tls_key: file("server.key") }) });

@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import { MemoryBackend } from "../../src/chat/memory.ts";
@@ -15,6 +14,9 @@ import { createServer } from "../../src/web/server.ts";
 import { webhookPlugin } from "../../src/web/webhook.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { ReplayStore } from "../../src/store/replay.ts";
+import { tempDbPath, tempDirs } from "../support/tmp.ts";
+
+const tmp = tempDirs();
 
 const logLines: string[] = [];
 captureLogs((line) => logLines.push(line));
@@ -216,15 +218,9 @@ describe("POST /chatops/message", () => {
 });
 
 describe("webhook → outbox", () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
 
   test("a flood of 2,000 posts: all 202, all delivered, none lost", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "st2bot-webhook-"));
-    dirs.push(dir);
-    const db = openDatabase(join(dir, "st2bot.db"));
+    const db = openDatabase(tempDbPath(tmp, "webhook"));
     const backend = new MemoryBackend();
     const outbox = new Outbox({ db, backend, deadAfterMs: 60_000, maxRetryDelayMs: 100 });
     outbox.start();
@@ -259,10 +255,6 @@ describe("webhook → outbox", () => {
 });
 
 describe("replay protection in the database (issue 10, item 6)", () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
 
   /** A webhook on the database file in `dir`, as `st2bot run` builds it. */
   function open(dir: string) {
@@ -274,8 +266,7 @@ describe("replay protection in the database (issue 10, item 6)", () => {
   }
 
   test("a signed post replayed after a restart (new app, same database) is refused", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "st2bot-replay-"));
-    dirs.push(dir);
+    const dir = tmp("replay");
     const headers = sign(good);
     const first = open(dir);
     expect((await call(first.app, post(good, headers))).status).toBe(202);
@@ -287,8 +278,7 @@ describe("replay protection in the database (issue 10, item 6)", () => {
   });
 
   test("the replay record and the outbox row are one transaction: a failed insert records nothing", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "st2bot-replay-"));
-    dirs.push(dir);
+    const dir = tmp("replay");
     const hook = open(dir);
     hook.db.exec("CREATE TRIGGER full_disk BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
     const headers = sign(good);
@@ -348,21 +338,17 @@ describe("weak webhook secrets are refused at start (issue 10, item 6)", () => {
   });
 
   test("a short secret read from token_file is refused too, and the secret is not in the message", () => {
-    const dir = mkdtempSync(join(tmpdir(), "st2bot-token-"));
+    const dir = tmp("token");
     writeFileSync(join(dir, "token"), "short-token\n");
-    try {
-      const error = (() => {
-        try {
-          parseConfig('[webhook]\ntoken_file = "token"\n', join(dir, "st2bot.toml"), {});
-        } catch (err) {
-          return String(err);
-        }
-      })();
-      expect(error).toContain("webhook.token is 11 bytes long; it must be at least 32");
-      expect(error).not.toContain("short-token");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const error = (() => {
+      try {
+        parseConfig('[webhook]\ntoken_file = "token"\n', join(dir, "st2bot.toml"), {});
+      } catch (err) {
+        return String(err);
+      }
+    })();
+    expect(error).toContain("webhook.token is 11 bytes long; it must be at least 32");
+    expect(error).not.toContain("short-token");
   });
 
   test("the plugin refuses one as well, whatever built its config", () => {

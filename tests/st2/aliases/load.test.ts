@@ -1,9 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadAliasFiles, packFromPath } from "../../../src/st2/aliases/load.ts";
 import { REFERENCE_DIR } from "../../support/reference.ts";
+import { tempDirs } from "../../support/tmp.ts";
+
+const tmp = tempDirs();
 
 let root: string;
 
@@ -15,7 +17,7 @@ function write(rel: string, text: string): string {
 }
 
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), "st2bot-aliases-"));
+  root = tmp("aliases");
   write("packs/ops/aliases/deploy.yaml", "name: deploy\naction_ref: ops.deploy\nformats:\n  - deploy {{app}}\n");
   write("packs/ops/aliases/nested/restart.yml", "name: restart\naction_ref: ops.restart\nformats: ['restart {{svc}}']\n");
   write("packs/ops/aliases/notes.txt", "not an alias");
@@ -31,7 +33,6 @@ beforeAll(() => {
   write("bad/empty.yaml", "");
 });
 
-afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe("loadAliasFiles", () => {
   test("a pack folder, recursively, .yaml and .yml only; pack from packs/<pack>/aliases", async () => {
