@@ -14,7 +14,8 @@
  */
 import { startNgircd } from "../ngircd.ts";
 import { IrcPerson, type IrcLine } from "../../tests/support/irc-person.ts";
-import { startLoop, waitFor } from "../../tests/e2e/backend-loop.ts";
+import { startLoop } from "../../tests/e2e/backend-loop.ts";
+import { waitFor } from "../../tests/support/wait.ts";
 
 const COMMANDS = Number(process.argv[2] ?? 50);
 const BURST = Number(process.argv[3] ?? 500);

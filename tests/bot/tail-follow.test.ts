@@ -12,7 +12,8 @@ import type { OutputBuffer } from "../../src/bot/tail/output.ts";
 import type { TailView } from "../../src/bot/tail/render.ts";
 import { SendError } from "../../src/lib/errors.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
-import { waitFor } from "../support/bot.ts";
+import {  } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 
 const KEY = "tail-follow-key-0123456789";
 const PIECES = Array.from({ length: 24 }, (_, i) => `piece ${i}\n`);

@@ -18,6 +18,7 @@ import { InspircdNotInstalledError, startInspircd } from "../../scripts/inspircd
 import { startIrcEmulator } from "../emulators/irc.ts";
 import { IrcPerson } from "../support/irc-person.ts";
 import { type Delivered, runBackendContract } from "./contract.ts";
+import { waitFor } from "../support/wait.ts";
 
 // Secrets in configs are registered with the process-wide log redaction: every one here is
 // unique, so no other test file's text is ever redacted by them.
@@ -36,16 +37,6 @@ afterAll(async () => {
   await server?.stop();
   restoreLogs();
 }, 20_000);
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
 const fast = (): IrcDeps => ({ backoff: new Backoff({ initialMs: 200, maxMs: 1_000 }), joinTimeoutMs: 3_000, retryMs: 500 });
 

@@ -9,7 +9,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import { MemoryBackend } from "../../src/chat/memory.ts";
-import { clientsideOptions, startBot, waitFor, type BotHarness } from "../support/bot.ts";
+import { clientsideOptions, startBot, type BotHarness } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 import { haveRedis, RedisServer } from "../support/redis.ts";
 
 const KEY_ENV = "ST2BOT_TEST_CLUSTER_LOGIN_KEY";

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Ngircd, NgircdNotInstalledError, startNgircd } from "../../scripts/ngircd.ts";
 import { assertNoViolations } from "../support/emulator.ts";
 import { type IrcLine, IrcPerson } from "../support/irc-person.ts";
-import { completed, type LoopHarness, startLoop, taker, waitFor } from "./backend-loop.ts";
+import { completed, type LoopHarness, startLoop, taker } from "./backend-loop.ts";
+import { waitFor } from "../support/wait.ts";
 
 const text = (l: IrcLine) => l.params[1] ?? "";
 const plain = (s: string) => s.replace(/\x03(?:\d{1,2}(?:,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/g, "");

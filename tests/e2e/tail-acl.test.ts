@@ -4,7 +4,8 @@
  * as for `!st2 execution`. Through the in-memory backend, which cannot edit: a sequence.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { type BotHarness, startBot, waitFor } from "../support/bot.ts";
+import { type BotHarness, startBot } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 
 let h: BotHarness;
 

@@ -10,7 +10,8 @@ import { assertNoViolations } from "../support/emulator.ts";
 import { type EmuPost, type MattermostEmulator, startMattermostEmulator } from "../emulators/mattermost.ts";
 import { type MatrixEmulator, type Sent, startMatrixEmulator } from "../emulators/matrix.ts";
 import { type EmuMessage, type RocketChatEmulator, startRocketChatEmulator } from "../emulators/rocketchat.ts";
-import { type LoopHarness, startLoop, waitFor } from "./backend-loop.ts";
+import { type LoopHarness, startLoop } from "./backend-loop.ts";
+import { waitFor } from "../support/wait.ts";
 
 const INTERVAL_MS = 250;
 const PIECES = Array.from({ length: 10 }, (_, i) => `step ${i} of the rollout\n`);

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
 import { type PostedMessage, SlackEmulator } from "../emulators/slack.ts";
-import { type LoopHarness, startLoop, taker, waitFor } from "./backend-loop.ts";
+import { type LoopHarness, startLoop, taker } from "./backend-loop.ts";
+import { waitFor } from "../support/wait.ts";
 import { API_KEY } from "../support/bot.ts";
 
 const ALICE = "U0ALICE";

@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startApp, type App } from "../../src/app.ts";
 import { TextBackend, type TextIO } from "../../src/chat/text.ts";
-import { API_KEY, configFor, waitFor } from "../support/bot.ts";
+import { API_KEY, configFor } from "../support/bot.ts";
+import { waitFor } from "../support/wait.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 
 const INTERVAL_MS = 250;
