@@ -19,6 +19,7 @@ export interface MemoryBackendOptions {
   name?: string;
   maxMessageLength?: number;
   sendRate?: Rate;
+  overallSendRate?: Rate;
   /** Users and rooms that exist, for `resolve`. Default: any name resolves. */
   users?: string[];
   rooms?: string[];
@@ -31,6 +32,7 @@ export class MemoryBackend implements ChatBackend {
   readonly name: string;
   readonly maxMessageLength: number;
   readonly sendRate?: Rate;
+  readonly overallSendRate?: Rate;
   readonly sent: SentMessage[] = [];
   private handler?: MessageHandler;
   private state: BackendStatus = { state: "disconnected", since: Date.now() };
@@ -41,6 +43,7 @@ export class MemoryBackend implements ChatBackend {
     this.name = opts.name ?? "memory";
     this.maxMessageLength = opts.maxMessageLength ?? 4000;
     this.sendRate = opts.sendRate;
+    this.overallSendRate = opts.overallSendRate;
   }
 
   async start(onMessage: MessageHandler): Promise<void> {

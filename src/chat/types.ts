@@ -162,6 +162,12 @@ export interface ChatBackend {
    * (Slack: about one message per second per channel). Absent means unlimited.
    */
   readonly sendRate?: Rate;
+  /**
+   * The service's published limit for the whole bot, across every channel (Discord: 50
+   * requests per second), honoured by the outbox on top of `sendRate`. Absent: the outbox
+   * assumes ten times `sendRate` (unlimited without either).
+   */
+  readonly overallSendRate?: Rate;
   /** Connects and starts delivering messages to `onMessage`; reconnects by itself after drops. */
   start(onMessage: MessageHandler): Promise<void>;
   stop(): Promise<void>;

@@ -61,7 +61,10 @@ export interface OutboxOptions {
   sendTimeoutMs?: number;
   /** How long `stop()` waits for sends in flight (default 2 s). */
   stopGraceMs?: number;
-  /** The whole backend's send rate; default ten times `backend.sendRate` (unlimited without one). */
+  /**
+   * The whole backend's send rate. Default: `backend.overallSendRate` when the backend publishes
+   * one, else ten times `backend.sendRate` (unlimited without either).
+   */
   overallRate?: Rate;
   /** Jitter source for the backoff (tests pass a constant). */
   random?: () => number;
@@ -92,9 +95,13 @@ export interface OutboxStats {
   failedAttempts: number;
 }
 
-/** The rate of the whole backend: what the options say, else ten times its per-target rate. */
-function overallRateOf(backend: ChatBackend, configured?: Rate): Rate | undefined {
-  return configured ?? scaleRate(backend.sendRate, 10);
+/**
+ * The rate of the whole backend: what the options say, else what the backend publishes as its
+ * overall limit, else ten times its per-target rate (a guess for backends that publish no
+ * overall limit); undefined (unlimited) without any.
+ */
+export function overallRateOf(backend: ChatBackend, configured?: Rate): Rate | undefined {
+  return configured ?? backend.overallSendRate ?? scaleRate(backend.sendRate, 10);
 }
 
 /** The durable outbox (see the file comment for its guarantees). */
