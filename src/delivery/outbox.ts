@@ -20,25 +20,23 @@
  * rejected content), is kept as dead (retry.ts): visible in `listDead`, logged, re-playable
  * with `replay`.
  *
- * The parts: outbox-table.ts (SQL and rows), intake.ts (durable storing and batching), lanes.ts
- * and queue.ts (per-target scheduling), lib/rate.ts (token buckets), send.ts (one attempt),
- * retry.ts (what a failure means), confirmations.ts (batched deletes), checkpoint.ts (the WAL),
- * sealed.ts (secret texts at rest), actions.ts (action tokens at send time).
+ * The parts: outbox-table.ts (SQL and rows), intake.ts (durable storing and batching),
+ * dispatch.ts (delivering), lanes.ts and queue.ts (per-target scheduling), lib/rate.ts (token
+ * buckets), send.ts (one attempt), retry.ts (what a failure means), confirmations.ts (batched
+ * deletes), checkpoint.ts (the WAL), sealed.ts (secret texts at rest), actions.ts (action tokens
+ * at send time).
  */
 import type { Database } from "bun:sqlite";
 import type { ActionRequest, ChatAction, ChatBackend } from "../chat/types.ts";
 import { Backoff } from "../lib/backoff.ts";
 import { logger } from "../lib/log.ts";
-import { type Rate, scaleRate, TokenBucket } from "../lib/rate.ts";
+import { type Rate, scaleRate } from "../lib/rate.ts";
 import { Sealer } from "../store/seal.ts";
 import type { Announcement } from "./announcement.ts";
 import { IdleCheckpointer } from "./checkpoint.ts";
-import { Confirmations } from "./confirmations.ts";
-import { Intake, type Stored } from "./intake.ts";
-import { type Lane, Lanes } from "./lanes.ts";
-import { type DeadMessage, type Entry, type OutboxSource, OutboxTable } from "./outbox-table.ts";
-import { afterFailure, type RetryPolicy } from "./retry.ts";
-import { Sender } from "./send.ts";
+import { Dispatcher } from "./dispatch.ts";
+import { Intake } from "./intake.ts";
+import { type DeadMessage, type OutboxSource, OutboxTable } from "./outbox-table.ts";
 
 export type { Rate } from "../lib/rate.ts";
 export type { DeadMessage, OutboxSource } from "./outbox-table.ts";
@@ -110,48 +108,33 @@ export class Outbox {
   private readonly opts: OutboxOptions;
   private readonly table: OutboxTable;
   private readonly intake: Intake;
-  private readonly lanes: Lanes;
-  private readonly sender: Sender;
-  private readonly retry: RetryPolicy;
-  private readonly confirmations: Confirmations;
+  private readonly dispatch: Dispatcher;
   private readonly checkpointer: IdleCheckpointer;
-  private readonly overall?: TokenBucket;
-  private started = false;
-  private stopped = false;
-  private pending = 0;
-  private delivered = 0;
-  private failedAttempts = 0;
-  private waiters: Array<() => void> = [];
 
   constructor(opts: OutboxOptions) {
     this.opts = opts;
     this.now = opts.clock ?? Date.now;
     this.table = new OutboxTable(opts.db);
     const sealer = opts.sealer ?? Sealer.ephemeral();
-    const active = () => this.started && !this.stopped;
-    this.checkpointer = new IdleCheckpointer(opts.db, () => this.stopped);
+    const stopped = () => this.dispatch.halted;
+    this.checkpointer = new IdleCheckpointer(opts.db, stopped);
     const wrote = () => this.checkpointer.wrote();
-    this.intake = new Intake({ table: this.table, sealer, now: this.now, wrote, admit: (s) => this.admit(s), stopped: () => this.stopped });
-    this.sender = new Sender({ backend: opts.backend, sealer, now: this.now, sendTimeoutMs: opts.sendTimeoutMs ?? 30_000, issueActions: opts.issueActions });
-    this.lanes = new Lanes({
-      step: (lane) => this.step(lane),
-      active,
+    this.dispatch = new Dispatcher({
+      table: this.table,
+      backend: opts.backend,
+      sealer,
       now: this.now,
-      rate: opts.backend.sendRate,
+      wrote,
+      deadAfterMs: opts.deadAfterMs,
       backoff: () =>
         new Backoff({ initialMs: Math.min(opts.initialRetryDelayMs ?? 500, opts.maxRetryDelayMs), maxMs: opts.maxRetryDelayMs, random: opts.random }),
+      sendTimeoutMs: opts.sendTimeoutMs ?? 30_000,
+      overallRate: overallRateOf(opts.backend, opts.overallRate),
+      onDelivered: opts.onDelivered,
+      onDead: opts.onDead,
+      issueActions: opts.issueActions,
     });
-    this.retry = {
-      table: this.table,
-      now: this.now,
-      deadAfterMs: opts.deadAfterMs,
-      dead: (lane, entry, reason) => this.dead(lane, entry, reason),
-      forgetTarget: (key) => this.sender.forget(key),
-      countFailure: () => this.failedAttempts++,
-    };
-    this.confirmations = new Confirmations({ table: this.table, wrote, flushed: (batch) => this.flushed(batch) });
-    const rate = overallRateOf(opts.backend, opts.overallRate);
-    if (rate) this.overall = new TokenBucket(rate, this.now());
+    this.intake = new Intake({ table: this.table, sealer, now: this.now, wrote, admit: (s) => this.dispatch.admit(s), stopped });
   }
 
   /**
@@ -193,38 +176,27 @@ export class Outbox {
 
   /** Starts delivering, beginning with every pending row a previous run left (crash recovery). */
   start(): void {
-    if (this.started && !this.stopped) return;
-    this.lanes.clear();
-    this.started = true;
-    this.stopped = false;
-    this.pending = 0;
+    if (this.dispatch.active) return;
     const entries = this.table.pending();
-    for (const entry of entries) {
-      this.pending++;
-      this.lanes.push(entry);
-    }
+    this.dispatch.start(entries);
     if (entries.length > 0) log.info("resuming delivery of queued messages", { count: entries.length });
   }
 
   /** Stops delivering; waits up to `stopGraceMs` for sends in flight, then records what they confirmed. */
   async stop(): Promise<void> {
-    const running = this.started && !this.stopped;
-    // Stopped first, so a batch that fails to store now is reported rather than retried later.
-    this.stopped = true;
+    const running = this.dispatch.active;
+    // Stopped first (the dispatcher's synchronous part), so a batch that fails to store now is
+    // reported rather than retried later.
+    const stopping = this.dispatch.stop(this.opts.stopGraceMs ?? 2000);
     this.intake.flush();
-    if (!running) return;
-    const inflight = this.lanes.halt();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.stopGraceMs ?? 2000)));
-    await Promise.race([Promise.allSettled(inflight), grace]);
-    clearTimeout(timer);
-    this.confirmations.flush();
-    this.checkpointer.cancel();
+    await stopping;
+    if (running) this.checkpointer.cancel();
   }
 
   /** Pending (in memory) and dead (from the database) counts, and this run's totals. */
   stats(): OutboxStats {
-    return { pending: this.pending, dead: this.table.countDead(), delivered: this.delivered, failedAttempts: this.failedAttempts };
+    const { pending, delivered, failedAttempts } = this.dispatch.counts();
+    return { pending, dead: this.table.countDead(), delivered, failedAttempts };
   }
 
   /** The oldest dead messages first. */
@@ -239,97 +211,13 @@ export class Outbox {
    */
   replay(id: number | "all"): number {
     const entries = this.table.replay(id, this.now());
-    for (const entry of entries) {
-      log.info("replaying a dead message", { id: entry.id, target: entry.key });
-      if (this.started && !this.stopped) {
-        this.pending++;
-        this.lanes.push(entry);
-      }
-    }
+    for (const entry of entries) log.info("replaying a dead message", { id: entry.id, target: entry.key });
+    this.dispatch.requeue(entries);
     return entries.length;
   }
 
   /** Resolves true once nothing is pending (every message delivered or dead), false after `timeoutMs`. */
-  async drain(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.pending > 0 || this.confirmations.waiting > 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(left, 50));
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    return true;
-  }
-
-  /** Hands a stored message to its target's lane (or reports it dead). */
-  private admit(s: Stored): void {
-    if (s.deadReason) return this.reportDead(s.id, s.key, s.deadReason);
-    if (!this.started || this.stopped) return;
-    this.pending++;
-    log.debug("stored", { id: s.id, target: s.key });
-    this.lanes.push({ id: s.id, key: s.key, payload: s.payload, acceptedAt: s.acceptedAt, createdAt: s.acceptedAt, attempts: 0, partsSent: 0, announcement: s.announcement });
-  }
-
-  /** Sends the next part of the lane's head; returns how long to wait before the next step (0: go on). */
-  private async step(lane: Lane): Promise<number> {
-    const entry = lane.queue.peek()!;
-    const now = this.now();
-    if (lane.readyAt > now) return lane.readyAt - now;
-    const unsendable = this.sender.prepare(entry);
-    if (unsendable) {
-      this.dead(lane, entry, unsendable);
-      return 0;
-    }
-    const rateWait = Math.max(lane.bucket?.wait(now) ?? 0, this.overall?.wait(now) ?? 0);
-    if (rateWait > 0) return rateWait;
-    lane.bucket?.take();
-    this.overall?.take();
-    try {
-      await this.sender.sendNextPart(entry);
-    } catch (err) {
-      return afterFailure(this.retry, lane, entry, err);
-    }
-    entry.partsSent++;
-    if (entry.partsSent < entry.parts!.length) {
-      this.table.progress(entry.id, entry.partsSent);
-      return 0;
-    }
-    lane.queue.shift();
-    lane.backoff.reset();
-    log.debug("sent and confirmed", { id: entry.id, target: entry.key });
-    this.confirmations.add(entry);
-    return 0;
-  }
-
-  private dead(lane: Lane, entry: Entry, reason: string): void {
-    this.table.markDead(entry.id, reason, entry.attempts);
-    lane.queue.shift();
-    this.pending--;
-    this.reportDead(entry.id, entry.key, reason);
-    this.wake();
-  }
-
-  private reportDead(id: number, key: string, reason: string): void {
-    log.error("MESSAGE NOT DELIVERED: kept as dead, replay it once the cause is fixed", { id, target: key, reason });
-    this.opts.onDead?.(id, reason);
-  }
-
-  /** Counts and reports a batch of confirmed messages whose rows were deleted. */
-  private flushed(batch: Entry[]): void {
-    this.pending -= batch.length;
-    this.delivered += batch.length;
-    if (this.opts.onDelivered) for (const e of batch) this.opts.onDelivered(e.id, e.announcement!);
-    this.wake();
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w();
+  drain(timeoutMs: number): Promise<boolean> {
+    return this.dispatch.drain(timeoutMs);
   }
 }
