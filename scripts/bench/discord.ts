@@ -49,7 +49,7 @@ console.log(`connected (GET /gateway/bot, HELLO, IDENTIFY, READY) in ${(performa
 
 // 1. Commands one at a time, as people type them, round-robin over the 20 channels and at most
 // 8 a second: the outbox paces each channel to Discord's 1 message/s (burst 5) and the whole
-// backend to ten times that, and this measures st2bot and the libraries, not that pacing.
+// backend to Discord's global 50/s, and this measures st2bot and the libraries, not that pacing.
 const trips: number[] = [];
 for (let i = 0; i < COMMANDS + 20; i++) {
   const n = discord.received.length;
