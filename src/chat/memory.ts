@@ -3,6 +3,7 @@
  * sent, without I/O. It can be told to fail sends, to test delivery and retries.
  */
 import { SendError } from "../lib/errors.ts";
+import type { Rate } from "../lib/rate.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "./types.ts";
 
 /** One message the bot sent, as the memory backend recorded it. */
@@ -17,7 +18,8 @@ export interface SentMessage {
 export interface MemoryBackendOptions {
   name?: string;
   maxMessageLength?: number;
-  sendRate?: { perSecond: number; burst: number };
+  sendRate?: Rate;
+  overallSendRate?: Rate;
   /** Users and rooms that exist, for `resolve`. Default: any name resolves. */
   users?: string[];
   rooms?: string[];
@@ -29,7 +31,8 @@ type FailMode = { kind: "error"; retryable: boolean; retryAfterMs?: number } | {
 export class MemoryBackend implements ChatBackend {
   readonly name: string;
   readonly maxMessageLength: number;
-  readonly sendRate?: { perSecond: number; burst: number };
+  readonly sendRate?: Rate;
+  readonly overallSendRate?: Rate;
   readonly sent: SentMessage[] = [];
   private handler?: MessageHandler;
   private state: BackendStatus = { state: "disconnected", since: Date.now() };
@@ -40,6 +43,7 @@ export class MemoryBackend implements ChatBackend {
     this.name = opts.name ?? "memory";
     this.maxMessageLength = opts.maxMessageLength ?? 4000;
     this.sendRate = opts.sendRate;
+    this.overallSendRate = opts.overallSendRate;
   }
 
   async start(onMessage: MessageHandler): Promise<void> {

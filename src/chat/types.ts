@@ -2,6 +2,7 @@
  * The one contract between st2bot and a chat service. A backend only translates between its
  * service and these shapes; routing, ACLs and formatting policy live in src/bot and src/delivery.
  */
+import type { Rate } from "../lib/rate.ts";
 
 /** Who sent a message. */
 export interface Identity {
@@ -165,7 +166,13 @@ export interface ChatBackend {
    * The service's published send limit, honoured by the outbox before any 429 happens
    * (Slack: about one message per second per channel). Absent means unlimited.
    */
-  readonly sendRate?: { perSecond: number; burst: number };
+  readonly sendRate?: Rate;
+  /**
+   * The service's published limit for the whole bot, across every channel (Discord: 50
+   * requests per second), honoured by the outbox on top of `sendRate`. Absent: the outbox
+   * assumes ten times `sendRate` (unlimited without either).
+   */
+  readonly overallSendRate?: Rate;
   /** Connects and starts delivering messages to `onMessage`; reconnects by itself after drops. */
   start(onMessage: MessageHandler): Promise<void>;
   stop(): Promise<void>;

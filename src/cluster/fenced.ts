@@ -33,6 +33,9 @@ export function fencedBackend(inner: ChatBackend, fence: Fence): ChatBackend {
     get sendRate() {
       return inner.sendRate;
     },
+    get overallSendRate() {
+      return inner.overallSendRate;
+    },
     start: (onMessage: MessageHandler) => inner.start(onMessage),
     stop: () => inner.stop(),
     status: () => inner.status(),

@@ -19,3 +19,10 @@ test("sends only while the lease is valid; a refused send is retryable and repor
   expect(b.name).toBe(inner.name);
   expect(b.maxMessageLength).toBe(inner.maxMessageLength);
 });
+
+test("passes the backend's published send rates through, so the outbox paces a leader like a single instance", () => {
+  const inner = new MemoryBackend({ sendRate: { perSecond: 1, burst: 5 }, overallSendRate: { perSecond: 50, burst: 50 } });
+  const b = fencedBackend(inner, { maySend: () => true, expired: () => {} });
+  expect(b.sendRate).toEqual({ perSecond: 1, burst: 5 });
+  expect(b.overallSendRate).toEqual({ perSecond: 50, burst: 50 });
+});

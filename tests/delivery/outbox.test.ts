@@ -317,6 +317,40 @@ describe("Outbox rate limits and threads", () => {
     expect(at[4]! - at[0]!).toBeGreaterThanOrEqual(145);
   });
 
+  test("a backend's published overall rate replaces the ten-times-sendRate guess, below it", async () => {
+    // Ten times this sendRate would let 10 go at once; the published overall rate lets 2.
+    const backend = new MemoryBackend({ sendRate: { perSecond: 1, burst: 1 }, overallSendRate: { perSecond: 20, burst: 2 } });
+    const outbox = newOutbox(backend);
+    outbox.start();
+    for (let i = 0; i < 5; i++) outbox.enqueue({ message: `m${i}`, channel: `#room${i}` }, "stream");
+    expect(await outbox.drain(5000)).toBe(true);
+    const at = backend.sent.map((s) => s.at).sort((a, b) => a - b);
+    expect(at).toHaveLength(5);
+    // 2 tokens at start, then one per 50 ms: the fifth send cannot come before 150 ms.
+    expect(at[4]! - at[0]!).toBeGreaterThanOrEqual(145);
+  });
+
+  test("a backend's published overall rate replaces the ten-times-sendRate guess, above it", async () => {
+    // Ten times this sendRate is 10 at once, then 10/s: 30 targets would take 2 s. The published
+    // overall rate (Discord's global 50/s is the real case) lets all 30 go at once.
+    const backend = new MemoryBackend({ sendRate: { perSecond: 1, burst: 1 }, overallSendRate: { perSecond: 1000, burst: 30 } });
+    const outbox = newOutbox(backend);
+    outbox.start();
+    for (let i = 0; i < 30; i++) outbox.enqueue({ message: `m${i}`, channel: `#room${i}` }, "stream");
+    expect(await outbox.drain(5000)).toBe(true);
+    const at = backend.sent.map((s) => s.at).sort((a, b) => a - b);
+    expect(at).toHaveLength(30);
+    expect(at[29]! - at[0]!).toBeLessThan(1500);
+    // And the explicit option still wins over what the backend publishes.
+    const capped = new MemoryBackend({ overallSendRate: { perSecond: 1000, burst: 30 } });
+    const slow = newOutbox(capped, { overallRate: { perSecond: 20, burst: 2 } });
+    slow.start();
+    for (let i = 0; i < 5; i++) slow.enqueue({ message: `m${i}`, channel: `#room${i}` }, "stream");
+    expect(await slow.drain(5000)).toBe(true);
+    const slowAt = capped.sent.map((s) => s.at).sort((a, b) => a - b);
+    expect(slowAt[4]! - slowAt[0]!).toBeGreaterThanOrEqual(145);
+  });
+
   test("room messages go to the thread named in the context; whispers go to the user", async () => {
     const backend = new MemoryBackend();
     const outbox = newOutbox(backend);

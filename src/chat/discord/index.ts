@@ -48,6 +48,7 @@ class DiscordBackend implements ChatBackend {
   readonly name = "discord";
   readonly maxMessageLength = LIMITS.content;
   readonly sendRate = DISCORD_SEND_RATE;
+  readonly overallSendRate = { perSecond: 50, burst: 50 }; // Discord's global limit: 50 requests/s per bot, every channel together
   private readonly rest: REST;
   private readonly directory: DiscordDirectory;
   private readonly gateway: Gateway;

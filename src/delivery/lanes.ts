@@ -1,0 +1,145 @@
+/**
+ * The outbox's per-target lanes: one queue per target key (`user:alice`, `channel:#ops`), each
+ * with its own backoff and rate bucket, run one message at a time in id order. Targets are
+ * independent: a hung or failing target never delays another. What one step does is the
+ * outbox's business (`LanesOptions.step`); this module only decides when a lane runs.
+ */
+import type { Backoff } from "../lib/backoff.ts";
+import { logger } from "../lib/log.ts";
+import { type Rate, TokenBucket } from "../lib/rate.ts";
+import type { Entry } from "./outbox-table.ts";
+import { Queue } from "./queue.ts";
+
+const log = logger("delivery.outbox");
+
+/** Sends a lane makes before letting the event loop run. */
+const YIELD_EVERY = 32;
+
+/** One target's queue and the state of its sending. */
+export interface Lane {
+  key: string;
+  queue: Queue<Entry>;
+  running: boolean;
+  /** Set while the lane waits (backoff, rate limit) before its next step. */
+  timer?: ReturnType<typeof setTimeout>;
+  /** No step before this time (a retry's backoff or a service's Retry-After). */
+  readyAt: number;
+  backoff: Backoff;
+  /** The per-target rate (the backend's `sendRate`); absent when unlimited. */
+  bucket?: TokenBucket;
+  /** The step in progress, for `stop()` to wait on. */
+  inflight?: Promise<void>;
+}
+
+/** What the lanes run and when they may. */
+export interface LanesOptions {
+  /**
+   * Works on the lane's head (`queue.peek()`, never empty); resolves with how long to wait
+   * before the next step (0: go on). It removes the head itself once the head is done.
+   */
+  step: (lane: Lane) => Promise<number>;
+  /** True while delivery runs (started and not stopped). */
+  active: () => boolean;
+  now: () => number;
+  /** A fresh backoff for a new lane. */
+  backoff: () => Backoff;
+  /** Each target's rate; absent when unlimited. */
+  rate?: Rate;
+}
+
+/** Every lane with work or a rate bucket not yet refilled; idle lanes are dropped. */
+export class Lanes {
+  private readonly lanes = new Map<string, Lane>();
+
+  constructor(private readonly opts: LanesOptions) {}
+
+  /** Queues `entry` in its target's lane, in id order but never in front of the head, and runs it. */
+  push(entry: Entry): void {
+    let lane = this.lanes.get(entry.key);
+    if (!lane) {
+      lane = this.newLane(entry.key);
+      this.lanes.set(entry.key, lane);
+    }
+    // Never in front of the head: it may be half sent.
+    lane.queue.insertSorted(entry, (e) => e.id, lane.running || lane.timer ? 1 : 0);
+    this.kick(lane);
+  }
+
+  /** Forgets every lane and its timer (before `start()` reloads the queues from the table). */
+  clear(): void {
+    for (const lane of this.lanes.values()) if (lane.timer) clearTimeout(lane.timer);
+    this.lanes.clear();
+  }
+
+  /** Cancels every waiting lane's timer and returns the steps still in flight (for `stop()`). */
+  halt(): Promise<void>[] {
+    const inflight: Promise<void>[] = [];
+    for (const lane of this.lanes.values()) {
+      if (lane.timer) clearTimeout(lane.timer);
+      lane.timer = undefined;
+      if (lane.inflight) inflight.push(lane.inflight);
+    }
+    return inflight;
+  }
+
+  private newLane(key: string): Lane {
+    const rate = this.opts.rate;
+    return {
+      key,
+      queue: new Queue<Entry>(),
+      running: false,
+      readyAt: 0,
+      backoff: this.opts.backoff(),
+      bucket: rate ? new TokenBucket(rate, this.opts.now()) : undefined,
+    };
+  }
+
+  /** Runs a lane unless it is running or waiting; never reentrant with the caller. */
+  private kick(lane: Lane): void {
+    if (lane.running || lane.timer || !this.opts.active()) return;
+    lane.running = true;
+    queueMicrotask(() => void this.run(lane));
+  }
+
+  private async run(lane: Lane): Promise<void> {
+    try {
+      for (let steps = 1; this.opts.active() && lane.queue.size > 0; steps++) {
+        // A backend that confirms at once keeps this loop in microtasks; yield now and then so
+        // the stream keeps being read and confirmed rows get deleted.
+        if (steps % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        const step = this.opts.step(lane);
+        lane.inflight = step.then(() => undefined, () => undefined);
+        const wait = await step;
+        lane.inflight = undefined;
+        if (wait > 0) return this.runLater(lane, wait);
+      }
+      this.forgetIdle(lane);
+    } catch (err) {
+      // A bug or a database error: log it and try again later rather than stall the target.
+      log.error("delivery lane failed", { target: lane.key, error: String(err) });
+      this.runLater(lane, 1000);
+    } finally {
+      lane.inflight = undefined;
+      lane.running = false;
+    }
+  }
+
+  /**
+   * Runs the lane again after `ms`. Not once stopped: a send that was in flight during `stop()`
+   * ends later, and its retry timer would otherwise keep the process alive for up to a minute.
+   */
+  private runLater(lane: Lane, ms: number): void {
+    if (!this.opts.active()) return;
+    lane.timer = setTimeout(() => {
+      lane.timer = undefined;
+      this.kick(lane);
+    }, ms);
+  }
+
+  /** Drops an idle lane once its rate bucket refilled, so many one-off targets do not pile up. */
+  private forgetIdle(lane: Lane): void {
+    if (lane.queue.size === 0 && !lane.timer && (!lane.bucket || lane.bucket.full(this.opts.now()))) {
+      this.lanes.delete(lane.key);
+    }
+  }
+}

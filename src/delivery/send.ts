@@ -1,0 +1,94 @@
+/**
+ * One send attempt of the outbox: a stored entry made sendable once (payload parsed, a sealed
+ * text opened, split to the backend's size), its target resolved (cached), and its next part
+ * handed to the backend with a timeout. Whether the attempt counts as a success, a retry or a
+ * dead letter is decided by the caller (see retry.ts).
+ */
+import type { ActionRequest, ChatAction, ChatBackend, Outgoing, Target } from "../chat/types.ts";
+import { SendError } from "../lib/errors.ts";
+import { withTimeout } from "../lib/timeout.ts";
+import type { Sealer } from "../store/seal.ts";
+import { type Announcement, targetOf, threadOf } from "./announcement.ts";
+import { type Entry, parsePayload } from "./outbox-table.ts";
+import { openBody } from "./sealed.ts";
+import { splitMessage } from "./split.ts";
+
+const RESOLVE_CACHE_MS = 5 * 60_000;
+
+/** What a sender sends with. */
+export interface SenderOptions {
+  backend: ChatBackend;
+  /** Opens sealed texts (the one the intake sealed them with). */
+  sealer: Sealer;
+  now: () => number;
+  /** A send or resolve not confirmed within this is a retryable failure (SendError). */
+  sendTimeoutMs: number;
+  /** Issues a message's action tokens at send time; absent: actions are dropped (text only). */
+  issueActions?: (requests: ActionRequest[]) => ChatAction[];
+}
+
+/** Sends entries part by part; keeps a cache of resolved targets (five minutes). */
+export class Sender {
+  private readonly resolved = new Map<string, { target: Target; until: number }>();
+
+  constructor(private readonly opts: SenderOptions) {}
+
+  /**
+   * Parses and splits `entry` once (sets `announcement` and `parts`); returns why it can never
+   * be sent (unreadable, empty), or undefined when it is ready.
+   */
+  prepare(entry: Entry): string | undefined {
+    if (entry.parts) return undefined;
+    const a = entry.announcement ?? openBody(this.opts.sealer, parsePayload(entry.payload), entry.key, entry.id);
+    if (!a) return "the stored announcement is unreadable";
+    entry.announcement = a;
+    entry.parts = splitMessage(a.message, this.opts.backend.maxMessageLength);
+    if (entry.parts.length === 0) return "the message is empty";
+    return undefined;
+  }
+
+  /**
+   * Sends part `entry.partsSent` of a prepared entry; resolves once the backend confirmed it.
+   * Throws what the backend threw (SendError), or a retryable SendError on a timeout.
+   */
+  async sendNextPart(entry: Entry): Promise<void> {
+    const a = entry.announcement!;
+    const parts = entry.parts!;
+    const target = await this.resolveTarget(entry.key, a);
+    const index = entry.partsSent;
+    // The same id on every retry of this part (even after a restart or a replay), so a
+    // service with idempotent sends posts it once; row id + creation time stay unique
+    // should the database ever be recreated and ids start over.
+    const id = `${entry.id}.${entry.createdAt}.${index}`;
+    const msg: Outgoing = index === 0 && a.extra ? { text: parts[index]!, extra: a.extra, id } : { text: parts[index]!, id };
+    // Controls go under the last part, after everything they answer.
+    if (a.actions?.length && this.opts.issueActions && index === parts.length - 1) msg.actions = this.opts.issueActions(a.actions);
+    await this.withTimeout(this.opts.backend.send(target, msg), "send");
+  }
+
+  /** Drops the cached target of `key` (it was rejected: resolve it afresh next time). */
+  forget(key: string): void {
+    this.resolved.delete(key);
+  }
+
+  private async resolveTarget(key: string, a: Announcement): Promise<Target> {
+    const now = this.opts.now();
+    let cached = this.resolved.get(key);
+    if (!cached || cached.until < now) {
+      const t = targetOf(a)!;
+      const target = await this.withTimeout(this.opts.backend.resolve(t.kind, t.value), "resolve");
+      cached = { target, until: now + RESOLVE_CACHE_MS };
+      if (this.resolved.size > 10_000) this.resolved.clear();
+      this.resolved.set(key, cached);
+    }
+    const target = cached.target;
+    if (target.kind !== "room") return target;
+    const thread = threadOf(a);
+    return thread ? { ...target, thread } : target;
+  }
+
+  private withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
+    const ms = this.opts.sendTimeoutMs;
+    return withTimeout(work, ms, () => new SendError(`${what} timed out after ${ms} ms`, true));
+  }
+}
