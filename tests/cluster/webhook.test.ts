@@ -80,7 +80,7 @@ describe.skipIf(!haveRedis())("webhook with wait_replicas (real primary and repl
         return r;
       };
       while (!replica.cli("INFO", "replication").includes("master_link_status:up")) await Bun.sleep(20);
-      const intake = new SharedIntake({ redis: await connect(), waitRedis: await connect(), waitReplicas: 1, waitTimeoutMs: 300, prefix: "wr", db: openDatabase(":memory:"), dedupeWindowMs: 30_000 });
+      const intake = new SharedIntake({ redis: await connect(), waitRedis: await connect(), waitReplicas: 1, waitTimeoutMs: 2_000, prefix: "wr", db: openDatabase(":memory:"), dedupeWindowMs: 30_000 });
       const config = v.parse(WebhookSchema, { token: TOKEN });
       const app = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox: intake, replay: intake.replayLedger(), peerAddress: () => "127.0.0.1" })] }).app;
       const post = () => app.handle(new Request("http://localhost/chatops/message", { method: "POST", body: JSON.stringify({ channel: "#ops", message: "m" }), headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` } }));
