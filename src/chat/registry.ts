@@ -35,7 +35,7 @@ export const BACKENDS: readonly BackendEntry[] = [
   { ...xmpp, create: async (c) => (await import("./xmpp/index.ts")).createXmppBackend(c) },
   { ...rocketchat, create: async (c) => (await import("./rocketchat/index.ts")).createRocketChatBackend(c) },
   { ...matrix, create: async (c) => (await import("./matrix/index.ts")).createMatrixBackend(c), probe: async (c) => (await import("./matrix/probe.ts")).probeMatrix(c) },
-  { ...discord, create: async (c) => (await import("./discord/index.ts")).createDiscordBackend(c) },
+  { ...discord, create: async (c) => (await import("./discord/index.ts")).createDiscordBackend(c), probe: async (c) => (await import("./discord/probe.ts")).probeDiscord(c) },
   { ...irc, create: async (c) => (await import("./irc/index.ts")).createIrcBackend(c), probe: async (c) => (await import("./irc/probe.ts")).probeIrc(c) },
   { ...text, create: async (c) => (await import("./text.ts")).createTextBackend(c) },
 ];
