@@ -33,10 +33,10 @@ export const BACKENDS: readonly BackendEntry[] = [
   { ...slack, create: async (c) => (await import("./slack/index.ts")).createSlackBackend(c) },
   { ...mattermost, create: async (c) => (await import("./mattermost/index.ts")).createMattermostBackend(c) },
   { ...xmpp, create: async (c) => (await import("./xmpp/index.ts")).createXmppBackend(c) },
-  { ...rocketchat, create: async (c) => (await import("./rocketchat/index.ts")).createRocketChatBackend(c) },
+  { ...rocketchat, create: async (c) => (await import("./rocketchat/index.ts")).createRocketChatBackend(c), probe: async (c) => (await import("./rocketchat/probe.ts")).probeRocketChat(c) },
   { ...matrix, create: async (c) => (await import("./matrix/index.ts")).createMatrixBackend(c), probe: async (c) => (await import("./matrix/probe.ts")).probeMatrix(c) },
-  { ...discord, create: async (c) => (await import("./discord/index.ts")).createDiscordBackend(c) },
-  { ...irc, create: async (c) => (await import("./irc/index.ts")).createIrcBackend(c) },
+  { ...discord, create: async (c) => (await import("./discord/index.ts")).createDiscordBackend(c), probe: async (c) => (await import("./discord/probe.ts")).probeDiscord(c) },
+  { ...irc, create: async (c) => (await import("./irc/index.ts")).createIrcBackend(c), probe: async (c) => (await import("./irc/probe.ts")).probeIrc(c) },
   { ...text, create: async (c) => (await import("./text.ts")).createTextBackend(c) },
 ];
 

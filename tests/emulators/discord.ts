@@ -65,6 +65,7 @@ const ERR = {
   unknownChannel: { status: 404, body: { message: "Unknown Channel", code: 10003 } },
   unknownUser: { status: 404, body: { message: "Unknown User", code: 10013 } },
   empty: { status: 400, body: { message: "Cannot send an empty message", code: 50006 } },
+  unknownGuild: { status: 404, body: { message: "Unknown Guild", code: 10004 } },
   notFound: { status: 404, body: { message: "404: Not Found", code: 0 } },
 };
 
@@ -309,7 +310,11 @@ export class DiscordEmulator {
     if (route === "GET /gateway/bot") {
       return json({ url: `ws://127.0.0.1:${this.server.port}/gateway`, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 86_400_000, max_concurrency: 1 } });
     }
+    if (route === "GET /users/@me") return json(this.bot);
     let m: RegExpExecArray | null;
+    if ((m = /^GET \/guilds\/(\d+)$/.exec(route))) {
+      return m[1] === this.guild.id ? json({ ...this.guild, owner_id: this.bot.id, features: [] }) : json(ERR.unknownGuild.body, 404);
+    }
     if ((m = /^POST \/channels\/(\d+)\/messages$/.exec(route))) return this.createMessage(m[1]!, await req.json().catch(() => ({})));
     if (route === "POST /users/@me/channels") {
       const body = (await req.json().catch(() => ({}))) as { recipient_id?: string };

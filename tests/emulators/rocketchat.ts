@@ -1,6 +1,6 @@
 /**
  * A Rocket.Chat server on the wire, for tests: the REST endpoints st2bot's client calls
- * (`/api/v1/login`, `me`, `users.info`, `rooms.info`, `im.create`, `chat.sendMessage`,
+ * (`/api/v1/login`, `logout`, `me`, `users.info`, `rooms.info`, `im.create`, `chat.sendMessage`,
  * `chat.postMessage`, `chat.getMessage`) and the realtime API (DDP over a WebSocket at
  * `/websocket`: `server_id`, connect/connected, login with a resume token, sub/ready to
  * `stream-room-messages` `__my_messages__`, `changed` frames, ping/pong both ways). Shapes
@@ -111,7 +111,8 @@ export class RocketChatEmulator {
   refuseResume = false;
   /** The next `n` realtime logins meet Meteor's method rate limiter (`too-many-requests`). */
   private limitedLogins: number[] = [];
-  private readonly sessions = new Map<string, string>();
+  /** Login tokens (from `/api/v1/login`) → user id. */
+  readonly sessions = new Map<string, string>();
   private readonly sockets = new Set<ServerWebSocket<SocketData>>();
   private pending429: number[] = [];
   private lostReplies = 0;
@@ -267,6 +268,9 @@ export class RocketChatEmulator {
     switch (`${req.method} ${name}`) {
       case "GET me":
         return json({ ...publicUser(me), success: true });
+      case "POST logout": // ends a login token; a personal access token is not a session and stays
+        this.sessions.delete(req.headers.get("x-auth-token") ?? "");
+        return json({ status: "success", data: { message: "You've been logged out!" } });
       case "GET users.info": {
         const u = [...this.users.values()].find((x) => x._id === q.get("userId") || x.username === q.get("username"));
         return u ? json({ user: publicUser(u), success: true }) : failure("User not found.");

@@ -4,8 +4,8 @@
  */
 import type { IrcChannel } from "./settings.ts";
 
-/** Numerics that refuse a JOIN, with what a person should fix. */
-const JOIN_REFUSALS: Record<string, string> = {
+/** Numerics that refuse a JOIN, with what a person should fix (doctor's probe reports them too). */
+export const JOIN_REFUSALS: Record<string, string> = {
   "403": "no such channel",
   "405": "joined too many channels",
   "471": "the channel is full (+l)",

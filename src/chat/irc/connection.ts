@@ -214,7 +214,10 @@ export class Connection {
           refusal = new ConfigError("the IRC server refused the server password: check irc.server_password");
         } else if (e.error === "irc") refusal ??= new Error(`the IRC server closed the connection: ${e.reason ?? "no reason"}`);
       });
-      client.on("socket error", (err) => (refusal ??= new Error(`cannot connect to ${this.account.host}:${this.account.port}: ${err.message}`)));
+      // irc-framework never emits "socket error": the socket's error (refused, TLS, DNS) comes with "socket close".
+      client.on("socket close", (err?: unknown) => {
+        if (err instanceof Error) refusal ??= new Error(`cannot connect to ${this.account.host}:${this.account.port}: ${err.message}`);
+      });
       client.on("close", () => {
         if (!this.registered) fail(refusal ?? new Error("the IRC server closed the connection during registration"));
       });
