@@ -22,7 +22,8 @@ import { exampleText } from "./example.ts";
 import { indexHints, unpackHints, type IndexHints } from "./hints.ts";
 import { emitJs, newRegExp } from "./pyregex/emit.ts";
 import { catastrophicRepeat } from "./pyregex/risk.ts";
-import { pyRepr, PyRegexError, UnsupportedRegexError, type PyParsed } from "./pyregex/parse.ts";
+import { pyRepr, PyRegexError, UnsupportedRegexError } from "./pyregex/errors.ts";
+import type { PyParsed } from "./pyregex/ast.ts";
 import { anchoredPattern, expandFormat, findDefaults, parseFinal, readRegex, type RegexFacts } from "./template.ts";
 
 // ---------------------------------------------------------------------------------------
