@@ -15,8 +15,11 @@ const log = logger("st2.client");
 
 /** The three StackStorm roots, without trailing slashes (`https://st2/api/v1`). */
 export interface St2Urls {
+  /** `[stackstorm] api_url`: the REST API. */
   api: string;
+  /** `[stackstorm] auth_url`: where tokens are issued. */
   auth: string;
+  /** `[stackstorm] stream_url`: the event stream (SSE). */
   stream: string;
 }
 
@@ -34,8 +37,11 @@ export interface AuthHealth {
 
 /** What a client is made of; `fromConfig` builds the bot's from `[stackstorm]`. */
 export interface St2ClientOptions {
+  /** The HTTP layer (TLS options, timeouts); shared by every client of one StackStorm. */
   http: St2Http;
+  /** The three roots; trailing slashes are removed. */
   urls: St2Urls;
+  /** Whose credential every authenticated call carries, and how it is renewed. */
   provider: CredentialProvider;
   /** Whose credential, for the log: "the bot's" for st2bot's own client. */
   whose?: string;
@@ -46,8 +52,11 @@ export const PROBE_PATH = "/user";
 
 /** One identity's authenticated exchange with StackStorm and the health of its credential. */
 export class St2Session {
+  /** The HTTP layer, shared with clients made by `withCredential`. */
   readonly http: St2Http;
+  /** The three roots, without trailing slashes. */
   readonly urls: St2Urls;
+  /** The credential this session acts with. */
   readonly provider: CredentialProvider;
   private auth: AuthHealth;
   private healthTimer: ReturnType<typeof setInterval> | undefined;

@@ -5,10 +5,15 @@
 
 /** The inline flags that change how a Python pattern reads. */
 export interface PyFlags {
+  /** IGNORECASE. */
   i: boolean;
+  /** MULTILINE: `^` and `$` at every line. */
   m: boolean;
+  /** DOTALL: `.` matches a newline too. */
   s: boolean;
+  /** VERBOSE: whitespace and `#` comments ignored. */
   x: boolean;
+  /** ASCII: `\w`, `\d`, `\s`, `\b` ASCII-only. */
   a: boolean;
 }
 /** One flag letter, as `(?i)` spells it. */
