@@ -3,6 +3,7 @@
  * REST and DDP render a message, and the server's refusal bodies. The server is rocketchat.ts.
  */
 
+/** A user the emulated server knows. */
 export interface RcUserFixture {
   username: string;
   id?: string;
