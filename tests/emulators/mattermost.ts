@@ -8,103 +8,10 @@
  * only; message and/or props; `edit_at` set), recorded in `edits`; a queued 429 applies to it too.
  */
 import type { Server, ServerWebSocket } from "bun";
+import { appError, type EmuChannel, type EmuPost, type EmuUser, forbidden, forClient, json, type MattermostEmulatorOptions, newId, notFound, publicChannel, publicUser, type SocketData, type UserFixture, validAttachments } from "./mattermost-wire.ts";
 
-export interface UserFixture {
-  username: string;
-  id?: string;
-  password?: string;
-  /** A personal access token that authenticates as this user. */
-  token?: string;
-  first_name?: string;
-  last_name?: string;
-  email?: string;
-  is_bot?: boolean;
-}
-
-export interface ChannelFixture {
-  name: string;
-  id?: string;
-  display_name?: string;
-  /** Open, private, or a group DM ("G", which belongs to no team). */
-  type?: "O" | "P" | "G";
-  /** Usernames of the members. */
-  members: string[];
-}
-
-export interface MattermostEmulatorOptions {
-  team?: { name: string; display_name?: string; id?: string };
-  users: UserFixture[];
-  channels: ChannelFixture[];
-  /** What `/config/client` reports as MaxPostSize (runes); 16383 as on servers since 5.0. */
-  maxPostSize?: number;
-  /** Listen on this loopback port (default: a free one), e.g. to play a restarted server. */
-  port?: number;
-}
-
-export interface EmuUser {
-  id: string;
-  username: string;
-  first_name: string;
-  last_name: string;
-  email: string;
-  is_bot: boolean;
-  password?: string;
-  token?: string;
-}
-
-export interface EmuChannel {
-  id: string;
-  name: string;
-  display_name: string;
-  type: "O" | "P" | "D" | "G";
-  team_id: string;
-  members: Set<string>;
-}
-
-export interface EmuPost {
-  id: string;
-  create_at: number;
-  update_at: number;
-  edit_at: number;
-  delete_at: number;
-  is_pinned: boolean;
-  user_id: string;
-  channel_id: string;
-  root_id: string;
-  original_id: string;
-  message: string;
-  type: string;
-  props: Record<string, unknown>;
-  hashtags: string;
-  pending_post_id: string;
-  reply_count: number;
-  metadata: Record<string, unknown>;
-}
-
-interface SocketData {
-  userId?: string;
-  /** Accepted but never answered: a proxy or server that hangs after the upgrade. */
-  silent: boolean;
-  seq: number;
-  connectionId: string;
-}
-
-const ID_ALPHABET = "ybndrfg8ejkmcpqxot1uwisza345h769";
-
-/** A 26-character id in Mattermost's own alphabet (base32 of 16 random bytes). */
-export function newId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(26));
-  return Array.from(bytes, (b) => ID_ALPHABET[b % 32]).join("");
-}
-
-const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", "X-Version-Id": "10.5.0.10.5.0.emulator.false", ...headers } });
-
-const appError = (status: number, id: string, message: string) =>
-  json({ id, message, detailed_error: "", request_id: newId(), status_code: status }, status);
-
-const notFound = () => appError(404, "api.context.404.app_error", "Sorry, we could not find the page.");
-const forbidden = () => appError(403, "api.context.permissions.app_error", "You do not have the appropriate permissions.");
+export type { ChannelFixture, EmuChannel, EmuPost, EmuUser, MattermostEmulatorOptions, UserFixture } from "./mattermost-wire.ts";
+export { newId } from "./mattermost-wire.ts";
 
 export class MattermostEmulator {
   readonly team: { id: string; name: string; display_name: string };
@@ -559,34 +466,6 @@ export class MattermostEmulator {
     if (channel.type === "D") for (const id of channel.members) if (id !== sender.id) ids.add(id);
     return [...ids];
   }
-}
-
-function validAttachments(value: unknown): boolean {
-  return value === undefined || (Array.isArray(value) && value.every((a) => typeof a === "object" && a !== null && !Array.isArray(a)));
-}
-
-/** What a client sees of a post: actions without their `integration` (Mattermost keeps it on the server). */
-function forClient(post: EmuPost): EmuPost {
-  const attachments = post.props.attachments as { actions?: Record<string, unknown>[] }[] | undefined;
-  if (!attachments) return post;
-  const stripped = attachments.map((a) => (a.actions ? { ...a, actions: a.actions.map(({ integration: _, ...rest }) => rest) } : a));
-  return { ...post, props: { ...post.props, attachments: stripped } };
-}
-
-function publicUser(u: EmuUser) {
-  return {
-    id: u.id, create_at: 0, update_at: 0, delete_at: 0, username: u.username, auth_data: "", auth_service: "",
-    email: u.email, nickname: "", first_name: u.first_name, last_name: u.last_name, position: "", roles: "system_user",
-    locale: "en", is_bot: u.is_bot, timezone: { automaticTimezone: "", manualTimezone: "", useAutomaticTimezone: "true" },
-  };
-}
-
-function publicChannel(c: EmuChannel) {
-  return {
-    id: c.id, create_at: 0, update_at: 0, delete_at: 0, team_id: c.team_id, type: c.type, display_name: c.display_name,
-    name: c.name, header: "", purpose: "", last_post_at: 0, total_msg_count: 0, extra_update_at: 0, creator_id: "",
-    group_constrained: null, shared: false,
-  };
 }
 
 /** Builds and starts an emulator. */
