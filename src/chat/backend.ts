@@ -13,7 +13,9 @@ export type SectionSchema<S> = v.GenericSchema<unknown, S> & { readonly type: "s
 
 /** A hint `st2bot doctor` prints for a section that works but is probably not what was meant. */
 export interface Advice {
+  /** What looks wrong, in a sentence. */
   what: string;
+  /** What to change in the config. */
   fix: string;
 }
 
@@ -22,8 +24,11 @@ export interface Advice {
  * e.g. "can log in", "can join #ops". Same shape as doctor's own checks.
  */
 export interface DoctorCheck {
+  /** `fail` makes doctor exit non-zero; `warn` is printed only. */
   verdict: "ok" | "warn" | "fail";
+  /** What was checked, and the outcome. */
   what: string;
+  /** What to do about a warning or failure. */
   fix?: string;
 }
 

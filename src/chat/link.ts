@@ -22,6 +22,7 @@ export interface LinkDriver {
   close(): Promise<void>;
 }
 
+/** How a `ReconnectingLink` logs, backs off and words failures. */
 export interface LinkOptions {
   /** The backend's logger (state changes are logged there). */
   log: Logger;
@@ -77,6 +78,7 @@ export class ReconnectingLink {
     this.setState("stopped");
   }
 
+  /** The connection state now (a copy): what the backend's own `status()` returns. */
   status(): BackendStatus {
     return { ...this.state };
   }

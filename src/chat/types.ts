@@ -10,7 +10,9 @@ export interface Identity {
   id: string;
   /** The short handle people type (`alice`). */
   nick: string;
+  /** The display name, where the service has one (shown by `!whoami`; never decides access). */
   fullName?: string;
+  /** The address the service reports, where it has one (shown by `!whoami`; never decides access). */
   email?: string;
   /** What ACL rules match on (Errbot's `aclattr`), e.g. `@alice` on Slack, `alice@host` on XMPP. */
   aclId: string;
@@ -30,7 +32,9 @@ export interface Identity {
   aclMask?: string;
 }
 
+/** A room (channel, group chat, MUC) a message was said in. */
 export interface Room {
+  /** The service's stable id for it (Slack C123, Mattermost channel id, room JID). */
   id: string;
   /** Human name, e.g. `#ops`, `~town-square`, `ops@conference.host`. */
   name: string;
@@ -38,10 +42,13 @@ export interface Room {
 
 /** One incoming chat message, normalized. */
 export interface Message {
+  /** What was typed, as the service delivered it (the backend has turned markup into text). */
   text: string;
+  /** Who said it. */
   from: Identity;
   /** Absent for a direct message. */
   room?: Room;
+  /** True for a one-to-one message to the bot (admin commands and logins may require one). */
   direct: boolean;
   /** Thread id where the service has threads and the message was in one. */
   thread?: string;
@@ -74,6 +81,7 @@ export interface ChatChoice {
   label: string;
   /** The callback token; a secret as long as it is unused (never logged, never shown). */
   token: string;
+  /** A hint for the service's colouring (approve / deny); plain where unsupported. */
   style?: "primary" | "danger";
 }
 
@@ -83,12 +91,15 @@ export interface ChatChoice {
  * no usable token is ever stored in clear (tokens are kept hashed, store/actions.ts).
  */
 export interface ActionRequest {
+  /** Buttons or a select, as in `ChatAction`. */
   kind: ChatAction["kind"];
+  /** The select's prompt (required for a select, ignored for buttons). */
   placeholder?: string;
   /** Choices sharing a group are answered once: after one succeeds, the others say so. */
   group: string;
   /** When the tokens stop working (epoch ms). */
   expiresAt: number;
+  /** What each choice shows and the command a click runs as the person who clicked. */
   choices: { label: string; style?: "primary" | "danger"; command: string }[];
 }
 
@@ -115,7 +126,9 @@ export type Target =
 
 /** A message to send: text plus the announcement's `extra` for rich formatting. */
 export interface Outgoing {
+  /** The plain text; always enough on its own (a backend without rich formatting sends only this). */
   text: string;
+  /** StackStorm's announcement `extra` (e.g. `slack` attachments), read by the backend it names. */
   extra?: Record<string, unknown>;
   /** The text carries a secret (a login link): kept encrypted at rest. Backends ignore it. */
   secret?: boolean;
@@ -139,18 +152,26 @@ export interface Outgoing {
  * to the backend instance that made it.
  */
 export interface MessageRef {
+  /** The conversation the message is in, in the backend's terms. */
   readonly room: string;
+  /** The message's id within it, in the backend's terms. */
   readonly id: string;
 }
 
+/** Where a backend's connection stands; `stopped` only after `stop()`. */
 export type ConnectionState = "connecting" | "connected" | "disconnected" | "stopped";
 
+/** A backend's connection as `!status`, `/health` and the log report it. */
 export interface BackendStatus {
+  /** The connection's state. */
   state: ConnectionState;
+  /** Why, in a few words (the last error while disconnected; e.g. a room not joined while connected). */
   detail?: string;
+  /** When `state` last changed (epoch ms); a change of `detail` alone does not move it. */
   since: number;
 }
 
+/** What a backend calls for each incoming message (and click); resolves once the bot has handled it. */
 export type MessageHandler = (msg: Message) => Promise<void> | void;
 
 /**
@@ -175,10 +196,13 @@ export interface ChatBackend {
   readonly overallSendRate?: Rate;
   /** Connects and starts delivering messages to `onMessage`; reconnects by itself after drops. */
   start(onMessage: MessageHandler): Promise<void>;
+  /** Disconnects and stops reconnecting. */
   stop(): Promise<void>;
+  /** The connection's state now (a copy). */
   status(): BackendStatus;
   /** The names people may address the bot by (`st2bot`, `@st2bot`, `<@U0BOT>`). */
   botNames(): string[];
+  /** Posts one message (the outbox has split it to `maxMessageLength`); errors: see above. */
   send(target: Target, msg: Outgoing): Promise<void>;
   /**
    * Turns the `user` or `channel` string StackStorm sends back (announcement payload, webhook)

@@ -1,13 +1,13 @@
 /**
- * The execution-management endpoints, answering as StackStorm's `ActionExecutionsController`
- * and `ActionExecutionReRunController` do: listing with filters, cancelling (DELETE) and
- * re-running. Kept apart from routes.ts, which registers them.
+ * The execution endpoints, answering as StackStorm's `ActionExecutionsController` and
+ * `ActionExecutionReRunController` do: create, get, list with filters, cancel (DELETE) and
+ * re-run; and the `action_execute` check alias execution shares.
  */
-import { checkBody, parameterNameError, type BodySchema } from "./bodies.ts";
-import type { Executions } from "./executions.ts";
+import { EXECUTION_REQUEST, checkBody, parameterNameError, type BodySchema } from "./bodies.ts";
+import type { Call, RouteDeps } from "./call.ts";
 import { Fault, json } from "./http.ts";
+import { page } from "./paging.ts";
 import type { ExecutionView } from "./result.ts";
-import type { EmulatorState } from "./state.ts";
 import type { CredentialUse, EmulatedExecution } from "./types.ts";
 
 /** `LIVEACTION_CANCELABLE_STATES` (st2common/constants/action.py). */
@@ -50,18 +50,15 @@ export function excludeAttributes(view: ExecutionView, query: Record<string, str
   return out as ExecutionView;
 }
 
-/** What the management routes need from the emulator. */
-export interface ExecRouteDeps {
-  state: EmulatorState;
-  executions: Executions;
-  /** The emulator's RBAC predicate (`opts.canExecute`): also decides `execution_stop`. */
-  canExecute?: (user: string, actionRef: string) => boolean;
+/** StackStorm's RBAC refusal for `permission` on `resource`. */
+function refuse(deps: RouteDeps, cred: CredentialUse, ref: string, permission: string, resource: string): void {
+  if (!deps.opts.canExecute || deps.opts.canExecute(cred.user!, ref)) return;
+  throw new Fault(403, `User "${cred.user}" doesn't have required permission "${permission}" on resource "${resource}"`);
 }
 
-/** StackStorm's RBAC refusal for `permission` on `resource`. */
-function refuse(deps: ExecRouteDeps, cred: CredentialUse, ref: string, permission: string, resource: string): void {
-  if (!deps.canExecute || deps.canExecute(cred.user!, ref)) return;
-  throw new Fault(403, `User "${cred.user}" doesn't have required permission "${permission}" on resource "${resource}"`);
+/** RBAC's `action_execute` on the action, as `assert_user_has_resource_db_permission` answers. */
+export function checkExecute(deps: RouteDeps, cred: CredentialUse, ref: string): void {
+  refuse(deps, cred, ref, "action_execute", actionResource(ref));
 }
 
 function actionResource(ref: string): string {
@@ -69,10 +66,40 @@ function actionResource(ref: string): string {
   return `action:${pack}:${rest.join(".")}`;
 }
 
-function found(deps: ExecRouteDeps, id: string): EmulatedExecution {
+function found(deps: RouteDeps, id: string): EmulatedExecution {
   const ex = deps.state.execution(id);
   if (!ex) throw new Fault(404, `Unable to identify resource with id "${id}".`);
   return ex;
+}
+
+/**
+ * `ActionExecutionsController.post` (`_handle_schedule_execution`): body schema, then the
+ * action must exist (400), RBAC (403), and only admins may run as another `user` (403).
+ */
+export function createExecution(deps: RouteDeps, call: Call): Response {
+  const body = checkBody(call.body, EXECUTION_REQUEST);
+  const parameters = (body.parameters ?? {}) as Record<string, unknown>;
+  const badName = parameterNameError(parameters);
+  if (badName) throw new Fault(400, badName);
+  const cred = call.credential!;
+  const ref = body.action as string;
+  const action = deps.state.registeredAction(ref);
+  if (!action) throw new Fault(400, `Action "${ref}" cannot be found.`);
+  checkExecute(deps, cred, ref);
+  const user = (body.user as string | null | undefined) || cred.user!;
+  if (user !== cred.user && !deps.state.isAdmin(cred)) throw new Fault(403, '"user" attribute can only be provided by admins');
+  const ex = deps.executions.create({ action, parameters: { ...parameters }, user });
+  return json(201, deps.executions.view(ex));
+}
+
+/** `GET /executions`: filtered, newest first, `exclude_attributes` honoured, paged. */
+export function listExecutions(deps: RouteDeps, call: Call): Response {
+  return page(deps.state, call, filterExecutions(deps.state.executions, call.query).map((e) => excludeAttributes(deps.executions.view(e), call.query)));
+}
+
+/** `GET /executions/{id}`: one execution, its result included. */
+export function getExecution(deps: RouteDeps, id: string): Response {
+  return json(200, deps.executions.view(found(deps, id)));
 }
 
 /**
@@ -81,7 +108,7 @@ function found(deps: ExecRouteDeps, id: string): EmulatedExecution {
  * state is refused with a faultstring — and, as StackStorm does (`abort(http_client.OK, …)`),
  * with status 200.
  */
-export function cancelExecution(deps: ExecRouteDeps, call: { credential?: CredentialUse }, id: string): Response {
+export function cancelExecution(deps: RouteDeps, call: { credential?: CredentialUse }, id: string): Response {
   const ex = found(deps, id);
   refuse(deps, call.credential!, ex.action.ref, "execution_stop", `execution:${ex.id}`);
   if (ex.status === "canceled") return json(200, deps.executions.view(ex));
@@ -95,7 +122,7 @@ export function cancelExecution(deps: ExecRouteDeps, call: { credential?: Creden
  * same action, `context["re-run"].ref` naming the original; `tasks` only for Orquesta; only
  * admins may name another `user`. 201 with the new execution.
  */
-export function rerunExecution(deps: ExecRouteDeps, call: { body: unknown; credential?: CredentialUse }, id: string): Response {
+export function rerunExecution(deps: RouteDeps, call: { body: unknown; credential?: CredentialUse }, id: string): Response {
   const body = checkBody(call.body, RERUN_REQUEST);
   const given = (body.parameters ?? {}) as Record<string, unknown>;
   const badName = parameterNameError(given);

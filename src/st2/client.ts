@@ -1,14 +1,26 @@
 /**
- * StackStorm's REST API as typed calls. Every authenticated call carries the header of one
- * credential provider; a 401 asks the provider to renew and retries once. The client keeps
- * the last auth verdict (`health()`) so `!status` and the log can say in plain words that
- * StackStorm stopped accepting the credential, and re-checks it on a timer when asked.
+ * StackStorm's REST API as typed calls, grouped by what they touch: tokens and keys, action
+ * aliases, executions and inquiries. The authenticated exchange, its 401 renewal and the
+ * credential's health are `St2Session` (session.ts); the request bodies and their allowed
+ * keys are requests.ts. Both are re-exported here, so importers need only this module.
  */
 import * as v from "valibot";
 import type { Config } from "../config/schema.ts";
 import { logger } from "../lib/log.ts";
-import { St2ApiError, St2Http, pathOf, type FetchFn } from "./http.ts";
+import { St2ApiError, St2Http, type FetchFn } from "./http.ts";
 import { botProvider, MissingCredentialProvider, type CredentialProvider } from "./credentials.ts";
+import {
+  EXECUTION_CREATE_KEYS,
+  EXECUTION_KEYS,
+  MATCH_KEYS,
+  pick,
+  query,
+  type AliasExecutionRequest,
+  type AliasHelpQuery,
+  type ExecutionRequest,
+  type MatchAndExecuteRequest,
+} from "./requests.ts";
+import { parseAnswer, PROBE_PATH, St2Session } from "./session.ts";
 import {
   ActionAliasSchema,
   AliasExecutionSchema,
@@ -31,128 +43,21 @@ import {
   type UserInfo,
 } from "./schemas.ts";
 
+export type { AliasExecutionRequest, AliasHelpQuery, ExecutionRequest, MatchAndExecuteRequest } from "./requests.ts";
+export type { AuthHealth, St2ClientOptions, St2Urls } from "./session.ts";
+
 const log = logger("st2.client");
-
-/** The three StackStorm roots, without trailing slashes (`https://st2/api/v1`). */
-export interface St2Urls {
-  api: string;
-  auth: string;
-  stream: string;
-}
-
-/** The last verdict on the client's credential. */
-export interface AuthHealth {
-  /** `unknown` until the first authenticated answer. */
-  state: "unknown" | "ok" | "failing";
-  /** Why it is failing (StackStorm's faultstring or the renewal error); absent when ok. */
-  reason?: string;
-  /** When the state last changed. */
-  since: Date;
-  /** The credential, described safely (`api key …abcd`). */
-  credential: string;
-}
-
-/** The body of `POST /api/v1/aliasexecution`; only these keys are sent (StackStorm rejects others). */
-export interface AliasExecutionRequest {
-  name: string;
-  format: string;
-  command: string;
-  source_channel: string;
-  user?: string;
-  source_context?: Record<string, unknown>;
-  notification_channel?: string;
-  notification_route?: string;
-}
-
-/** The body of `POST /api/v1/aliasexecution/match_and_execute` (no `source_context` here). */
-export interface MatchAndExecuteRequest {
-  command: string;
-  source_channel: string;
-  user: string;
-  notification_channel?: string;
-  notification_route?: string;
-}
-
-/**
- * The body of `POST /api/v1/executions` as st2bot sends it: an action ref and its parameters.
- * StackStorm's `LiveActionCreateAPI` refuses keys it does not know, and parameter names must be
- * word characters (`^\w+$`).
- */
-export interface ExecutionRequest {
-  action: string;
-  parameters?: Record<string, unknown>;
-}
-
-/** The paging and filters of `GET /actionalias/help`, passed through as query parameters. */
-export interface AliasHelpQuery {
-  pack?: string;
-  /** A case-insensitive regular expression on `display`: escape user text before passing it. */
-  filter?: string;
-  limit?: number;
-  offset?: number;
-}
 
 /** The answer of `probeApiKey`. */
 export type ProbeResult = { valid: true; user: UserInfo } | { valid: false; reason: string };
-
-/** What a client is made of; `fromConfig` builds the bot's from `[stackstorm]`. */
-export interface St2ClientOptions {
-  http: St2Http;
-  urls: St2Urls;
-  provider: CredentialProvider;
-  /** Whose credential, for the log: "the bot's" for st2bot's own client. */
-  whose?: string;
-}
 
 /** StackStorm's page cap for non-admin users; also the page size st2bot asks for. */
 export const PAGE_SIZE = 100;
 /** A bound on paging so a server that never says "last page" cannot loop us forever. */
 const MAX_PAGES = 1_000;
-/** A cheap authenticated GET that tells who the credential belongs to. */
-const PROBE_PATH = "/user";
 
-const EXECUTION_KEYS = [
-  "name",
-  "format",
-  "command",
-  "source_channel",
-  "user",
-  "source_context",
-  "notification_channel",
-  "notification_route",
-] as const satisfies ReadonlyArray<keyof AliasExecutionRequest>;
-
-const MATCH_KEYS = [
-  "command",
-  "source_channel",
-  "user",
-  "notification_channel",
-  "notification_route",
-] as const satisfies ReadonlyArray<keyof MatchAndExecuteRequest>;
-
-const EXECUTION_CREATE_KEYS = ["action", "parameters"] as const satisfies ReadonlyArray<keyof ExecutionRequest>;
-
-/** Typed StackStorm calls as one identity (see the file comment for the 401 and health rules). */
-export class St2Client {
-  readonly http: St2Http;
-  readonly urls: St2Urls;
-  readonly provider: CredentialProvider;
-  private auth: AuthHealth;
-  private healthTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly whose: string;
-
-  constructor(opts: St2ClientOptions) {
-    this.http = opts.http;
-    this.whose = opts.whose ?? "the";
-    this.urls = {
-      api: trimSlash(opts.urls.api),
-      auth: trimSlash(opts.urls.auth),
-      stream: trimSlash(opts.urls.stream),
-    };
-    this.provider = opts.provider;
-    this.auth = { state: "unknown", since: new Date(), credential: this.provider.describe() };
-  }
-
+/** Typed StackStorm calls as one identity (see `St2Session` for the 401 and health rules). */
+export class St2Client extends St2Session {
   /**
    * The bot's client: TLS options and URLs from `[stackstorm]`, the bot's credential in the
    * bridges' precedence (API key, token, user/password).
@@ -189,7 +94,7 @@ export class St2Client {
       headers: { Authorization: `Basic ${basic}` },
       json: { ttl: Math.round(ttlSeconds) },
     });
-    return parse(TokenSchema, res.body, "POST", `${this.urls.auth}/tokens`, res.status);
+    return parseAnswer(TokenSchema, res.body, "POST", `${this.urls.auth}/tokens`, res.status);
   }
 
   /**
@@ -210,7 +115,7 @@ export class St2Client {
     const url = `${this.urls.api}${PROBE_PATH}`;
     try {
       const res = await this.http.request("GET", url, { headers: { "St2-Api-Key": apikey } });
-      return { valid: true, user: parse(UserInfoSchema, res.body ?? {}, "GET", url, res.status) };
+      return { valid: true, user: parseAnswer(UserInfoSchema, res.body ?? {}, "GET", url, res.status) };
     } catch (err) {
       if (err instanceof St2ApiError && err.status === 401) return { valid: false, reason: err.faultstring };
       throw err;
@@ -296,139 +201,4 @@ export class St2Client {
     const url = `${this.urls.api}/inquiries/${encodeURIComponent(id)}`;
     return (await this.call("PUT", url, InquiryResponseSchema, { id, response })).data;
   }
-
-  /**
-   * One authenticated call to `<api_url><path>` (`path` starts with `/`), the answer checked
-   * against `schema`: the seam for endpoint modules kept beside this file (executions.ts).
-   */
-  async api<S extends v.GenericSchema>(method: string, path: string, schema: S, json?: unknown): Promise<v.InferOutput<S>> {
-    return (await this.call(method, `${this.urls.api}${path}`, schema, json)).data;
-  }
-
-  // ---- health ------------------------------------------------------------------------------
-
-  /** The last verdict on this client's credential (a copy). */
-  health(): AuthHealth {
-    return { ...this.auth };
-  }
-
-  /**
-   * While the credential is failing, re-checks it every `intervalMs` with a cheap GET, so a
-   * replaced key or a restored account is noticed without a restart. Returns a stopper;
-   * calling it again replaces the previous timer.
-   */
-  startHealthCheck(intervalMs: number): () => void {
-    this.stopHealthCheck();
-    this.healthTimer = setInterval(() => void this.recheck(), intervalMs);
-    this.healthTimer.unref?.();
-    return () => this.stopHealthCheck();
-  }
-
-  /** Stops the re-check timer; safe to call when none runs. */
-  stopHealthCheck(): void {
-    if (this.healthTimer) clearInterval(this.healthTimer);
-    this.healthTimer = undefined;
-  }
-
-  /** One re-check of a failing credential; does nothing while it is not failing. */
-  async recheck(): Promise<void> {
-    if (this.auth.state !== "failing") return;
-    try {
-      await this.call("GET", `${this.urls.api}${PROBE_PATH}`, UserInfoSchema);
-    } catch (err) {
-      log.debug("StackStorm credential still failing", { credential: this.auth.credential, error: describeError(err) });
-    }
-  }
-
-  // ---- the pipeline ------------------------------------------------------------------------
-
-  /**
-   * One authenticated exchange: header from the provider, 401 → `onUnauthorized` → one retry,
-   * the answer checked against `schema`. Updates `health()` on every auth verdict.
-   */
-  private async call<S extends v.GenericSchema>(
-    method: string,
-    url: string,
-    schema: S,
-    json?: unknown,
-  ): Promise<{ data: v.InferOutput<S>; headers: Headers }> {
-    let header = await this.authHeader();
-    let res;
-    try {
-      res = await this.http.request(method, url, { headers: header, json });
-    } catch (err) {
-      if (!isUnauthorized(err)) throw err;
-      if (!(await this.provider.onUnauthorized(header))) throw this.failing(err);
-      header = await this.authHeader();
-      try {
-        res = await this.http.request(method, url, { headers: header, json });
-      } catch (again) {
-        throw isUnauthorized(again) ? this.failing(again) : again;
-      }
-    }
-    this.markOk();
-    return { data: parse(schema, res.body, method, url, res.status), headers: res.headers };
-  }
-
-  /** The provider's header; a refused renewal (wrong password) counts as a failing credential. */
-  private async authHeader(): Promise<Record<string, string>> {
-    try {
-      return await this.provider.header();
-    } catch (err) {
-      throw isUnauthorized(err) ? this.failing(err) : err;
-    }
-  }
-
-  private failing(err: St2ApiError): St2ApiError {
-    const reason = err.faultstring;
-    if (this.auth.state !== "failing" || this.auth.reason !== reason) {
-      const remedy = this.provider.remedy ? `: ${this.provider.remedy}` : "";
-      log.error(
-        `StackStorm refused ${this.whose} ${this.auth.credential} (${reason})${remedy}; st2bot keeps running and notices by itself once StackStorm accepts it again`,
-      );
-      this.auth = { state: "failing", reason, since: new Date(), credential: this.auth.credential };
-    }
-    return err;
-  }
-
-  private markOk(): void {
-    if (this.auth.state === "ok") return;
-    if (this.auth.state === "failing") log.info(`StackStorm accepts ${this.whose} ${this.auth.credential} again`);
-    this.auth = { state: "ok", since: new Date(), credential: this.auth.credential };
-  }
-}
-
-function isUnauthorized(err: unknown): err is St2ApiError {
-  return err instanceof St2ApiError && err.status === 401;
-}
-
-function describeError(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function trimSlash(url: string): string {
-  return url.replace(/\/+$/, "");
-}
-
-/** A query string of the defined values only. */
-function query(params: Record<string, string | number | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, val] of Object.entries(params)) if (val !== undefined) q.set(k, String(val));
-  return q.toString();
-}
-
-/** Only the allowed keys, and only those with a value: StackStorm rejects unknown keys. */
-function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Partial<Pick<T, K>> {
-  const out: Partial<Pick<T, K>> = {};
-  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
-  return out;
-}
-
-/** Checks an answer; a surprising shape becomes an St2ApiError naming the first problem. */
-function parse<S extends v.GenericSchema>(schema: S, body: unknown, method: string, url: string, status: number): v.InferOutput<S> {
-  const result = v.safeParse(schema, body);
-  if (result.success) return result.output;
-  const issue = result.issues[0];
-  const where = issue?.path?.map((p) => String(p.key)).join(".") || "(top level)";
-  throw new St2ApiError(status, `unexpected answer from StackStorm at ${where}: ${issue?.message ?? "invalid"}`, method, pathOf(url));
 }

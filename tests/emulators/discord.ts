@@ -9,65 +9,9 @@
  * bot returns the message first posted with it, as Discord does. Loopback only.
  */
 import type { Server, ServerWebSocket } from "bun";
+import { type Conn, type DiscordEmulatorOptions, type EmuChannel, type EmuMessage, ERR, json, type Session, snowflake } from "./discord-wire.ts";
 
-export interface EmuMessage {
-  id: string;
-  channel_id: string;
-  guild_id?: string;
-  author: { id: string; username: string; global_name: string | null; discriminator: string; bot?: boolean };
-  content: string;
-  embeds: Array<Record<string, unknown>>;
-  nonce?: string;
-  allowed_mentions?: unknown;
-  message_reference?: { message_id: string; channel_id?: string };
-  type: number;
-  mentions: Array<{ id: string; username: string }>;
-  timestamp: string;
-}
-
-interface EmuChannel {
-  id: string;
-  type: number;
-  name?: string;
-  guild_id?: string;
-  parent_id?: string;
-  recipients?: string[];
-}
-
-interface Session {
-  id: string;
-  seq: number;
-  /** Every dispatch of the session, for a RESUME's replay. */
-  events: Array<{ s: number; t: string; d: unknown }>;
-  socket?: ServerWebSocket<Conn>;
-}
-
-interface Conn {
-  session?: Session;
-  identified: boolean;
-}
-
-export interface DiscordEmulatorOptions {
-  token: string;
-  /** Heartbeat interval sent in HELLO (ms; Discord's is about 41 s). */
-  heartbeatIntervalMs?: number;
-  /** False: the Message Content intent is off in the portal, IDENTIFY with it closes 4014. */
-  messageContentAllowed?: boolean;
-  /** Per-channel message bucket (Discord: 5 per 5 s). */
-  bucket?: { limit: number; windowMs: number };
-}
-
-let nextId = 1_180_000_000_000_000_000n;
-const snowflake = () => String(nextId++);
-
-const ERR = {
-  unauthorized: { status: 401, body: { message: "401: Unauthorized", code: 0 } },
-  unknownChannel: { status: 404, body: { message: "Unknown Channel", code: 10003 } },
-  unknownUser: { status: 404, body: { message: "Unknown User", code: 10013 } },
-  empty: { status: 400, body: { message: "Cannot send an empty message", code: 50006 } },
-  unknownGuild: { status: 404, body: { message: "Unknown Guild", code: 10004 } },
-  notFound: { status: 404, body: { message: "404: Not Found", code: 0 } },
-};
+export type { DiscordEmulatorOptions, EmuMessage } from "./discord-wire.ts";
 
 export class DiscordEmulator {
   readonly bot = { id: snowflake(), username: "st2bot", global_name: null, discriminator: "0000", bot: true };
@@ -398,10 +342,6 @@ export class DiscordEmulator {
       "X-RateLimit-Bucket": "5e9c2a7f3b1d4c80a6e2f1d9b7c3a5e1",
     };
   }
-}
-
-function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
 }
 
 /** Starts an emulator on a free loopback port. */

@@ -7,104 +7,12 @@
  * (hello seq 0), as after a server restart. `PUT /posts/{id}/patch` edits a post (its author
  * only; message and/or props; `edit_at` set), recorded in `edits`; a queued 429 applies to it too.
  */
-import type { Server, ServerWebSocket } from "bun";
+import type { Server } from "bun";
+import { MattermostSockets } from "./mattermost-socket.ts";
+import { appError, type EmuChannel, type EmuPost, type EmuUser, forbidden, forClient, json, type MattermostEmulatorOptions, newId, notFound, publicChannel, publicUser, type SocketData, type UserFixture, validAttachments } from "./mattermost-wire.ts";
 
-export interface UserFixture {
-  username: string;
-  id?: string;
-  password?: string;
-  /** A personal access token that authenticates as this user. */
-  token?: string;
-  first_name?: string;
-  last_name?: string;
-  email?: string;
-  is_bot?: boolean;
-}
-
-export interface ChannelFixture {
-  name: string;
-  id?: string;
-  display_name?: string;
-  /** Open, private, or a group DM ("G", which belongs to no team). */
-  type?: "O" | "P" | "G";
-  /** Usernames of the members. */
-  members: string[];
-}
-
-export interface MattermostEmulatorOptions {
-  team?: { name: string; display_name?: string; id?: string };
-  users: UserFixture[];
-  channels: ChannelFixture[];
-  /** What `/config/client` reports as MaxPostSize (runes); 16383 as on servers since 5.0. */
-  maxPostSize?: number;
-  /** Listen on this loopback port (default: a free one), e.g. to play a restarted server. */
-  port?: number;
-}
-
-export interface EmuUser {
-  id: string;
-  username: string;
-  first_name: string;
-  last_name: string;
-  email: string;
-  is_bot: boolean;
-  password?: string;
-  token?: string;
-}
-
-export interface EmuChannel {
-  id: string;
-  name: string;
-  display_name: string;
-  type: "O" | "P" | "D" | "G";
-  team_id: string;
-  members: Set<string>;
-}
-
-export interface EmuPost {
-  id: string;
-  create_at: number;
-  update_at: number;
-  edit_at: number;
-  delete_at: number;
-  is_pinned: boolean;
-  user_id: string;
-  channel_id: string;
-  root_id: string;
-  original_id: string;
-  message: string;
-  type: string;
-  props: Record<string, unknown>;
-  hashtags: string;
-  pending_post_id: string;
-  reply_count: number;
-  metadata: Record<string, unknown>;
-}
-
-interface SocketData {
-  userId?: string;
-  /** Accepted but never answered: a proxy or server that hangs after the upgrade. */
-  silent: boolean;
-  seq: number;
-  connectionId: string;
-}
-
-const ID_ALPHABET = "ybndrfg8ejkmcpqxot1uwisza345h769";
-
-/** A 26-character id in Mattermost's own alphabet (base32 of 16 random bytes). */
-export function newId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(26));
-  return Array.from(bytes, (b) => ID_ALPHABET[b % 32]).join("");
-}
-
-const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", "X-Version-Id": "10.5.0.10.5.0.emulator.false", ...headers } });
-
-const appError = (status: number, id: string, message: string) =>
-  json({ id, message, detailed_error: "", request_id: newId(), status_code: status }, status);
-
-const notFound = () => appError(404, "api.context.404.app_error", "Sorry, we could not find the page.");
-const forbidden = () => appError(403, "api.context.permissions.app_error", "You do not have the appropriate permissions.");
+export type { ChannelFixture, EmuChannel, EmuPost, EmuUser, MattermostEmulatorOptions, UserFixture } from "./mattermost-wire.ts";
+export { newId } from "./mattermost-wire.ts";
 
 export class MattermostEmulator {
   readonly team: { id: string; name: string; display_name: string };
@@ -118,11 +26,10 @@ export class MattermostEmulator {
   /** Every REST request, `METHOD /path`, for asserting what the client asked. */
   readonly requests: string[] = [];
   private readonly sessions = new Map<string, string>();
-  private readonly sockets = new Set<ServerWebSocket<SocketData>>();
+  private readonly sockets = new MattermostSockets((token) => this.userForToken(token), () => this.users);
   private readonly maxPostSize: number;
   private readonly port: number;
   private pending429: { retryAfterSec: number }[] = [];
-  private silentSockets = 0;
   private readonly hidden = new Set<string>();
   private delayMs = 0;
   private server!: Server<SocketData>;
@@ -147,14 +54,9 @@ export class MattermostEmulator {
       port: this.port,
       fetch: (req, server) => this.handle(req, server),
       websocket: {
-        open: (ws) => {
-          this.sockets.add(ws);
-          if (ws.data.userId && !ws.data.silent) this.hello(ws);
-        },
-        message: (ws, raw) => this.onSocketMessage(ws, String(raw)),
-        close: (ws) => {
-          this.sockets.delete(ws);
-        },
+        open: (ws) => this.sockets.open(ws),
+        message: (ws, raw) => this.sockets.onMessage(ws, String(raw)),
+        close: (ws) => this.sockets.close(ws),
       },
     });
     return this;
@@ -228,7 +130,7 @@ export class MattermostEmulator {
     const sender = this.user(p.user);
     const channel = this.channel(p.channel, p.user);
     const post = this.storePost({ user_id: sender.id, channel_id: channel.id, message: p.message, root_id: p.root_id ?? "", props: {}, type: p.type ?? "" });
-    this.broadcastPosted(post, channel, sender);
+    this.sockets.broadcastPosted(post, channel, sender);
     return post;
   }
 
@@ -254,18 +156,17 @@ export class MattermostEmulator {
 
   /** The next `n` WebSockets are upgraded but never answered (no auth reply, no hello). */
   silenceNextSockets(n: number): void {
-    this.silentSockets = n;
+    this.sockets.silenceNext(n);
   }
 
   /** Closes every WebSocket abruptly (no close frame), as a network drop or server crash would. */
   dropSockets(): void {
-    for (const ws of this.sockets) ws.terminate();
-    this.sockets.clear();
+    this.sockets.drop();
   }
 
   /** How many authenticated WebSocket sessions are open. */
   get connectedSockets(): number {
-    return [...this.sockets].filter((s) => s.data.userId && !s.data.silent).length;
+    return this.sockets.connected;
   }
 
   async stop(): Promise<void> {
@@ -278,7 +179,7 @@ export class MattermostEmulator {
   private async handle(req: Request, server: Server<SocketData>): Promise<Response | undefined> {
     const url = new URL(req.url);
     const path = url.pathname.replace(/\/+$/, "");
-    if (path === "/api/v4/websocket") return this.upgrade(req, server);
+    if (path === "/api/v4/websocket") return this.sockets.upgrade(req, server);
     this.requests.push(`${req.method} ${path}`);
     if (this.delayMs > 0) await Bun.sleep(this.delayMs);
     if (req.method === "POST" && path === "/api/v4/users/login") return this.login(req);
@@ -415,7 +316,7 @@ export class MattermostEmulator {
     }
     const post = this.storePost({ user_id: me, channel_id: channel.id, message, root_id: rootId, props, type: "" });
     this.received.push(post);
-    this.broadcastPosted(post, channel, this.users.get(me)!);
+    this.sockets.broadcastPosted(post, channel, this.users.get(me)!);
     return json(post, 201);
   }
 
@@ -480,113 +381,6 @@ export class MattermostEmulator {
     if (post.root_id) this.posts.get(post.root_id)!.reply_count++;
     return post;
   }
-
-  // ---- WebSocket ----
-
-  private upgrade(req: Request, server: Server<SocketData>): Response | undefined {
-    const header = req.headers.get("authorization") ?? "";
-    const token = /^(?:Bearer|Token)\s+(\S+)$/i.exec(header)?.[1];
-    const silent = this.silentSockets > 0;
-    if (silent) this.silentSockets--;
-    const data: SocketData = { userId: token ? this.userForToken(token) : undefined, silent, seq: 0, connectionId: newId() };
-    if (server.upgrade(req, { data })) return undefined;
-    return appError(400, "api.web_socket.connect.upgrade.app_error", "Failed to upgrade websocket connection.");
-  }
-
-  private onSocketMessage(ws: ServerWebSocket<SocketData>, raw: string): void {
-    if (ws.data.silent) return;
-    let msg: { action?: string; seq?: number; data?: { token?: string } };
-    try {
-      msg = JSON.parse(raw);
-    } catch {
-      return;
-    }
-    const reply = (body: Record<string, unknown>) => ws.send(JSON.stringify({ ...body, seq_reply: msg.seq }));
-    if (msg.action === "authentication_challenge") {
-      const userId = msg.data?.token ? this.userForToken(msg.data.token) : undefined;
-      if (!userId) {
-        reply({ status: "FAIL", error: { id: "api.web_socket_router.not_authenticated.app_error", message: "No authentication token provided.", status_code: 401 } });
-        return;
-      }
-      const first = !ws.data.userId;
-      ws.data.userId = userId;
-      reply({ status: "OK" });
-      if (first) this.hello(ws);
-      return;
-    }
-    if (!ws.data.userId) {
-      reply({ status: "FAIL", error: { id: "api.web_socket_router.not_authenticated.app_error", message: "No authentication token provided.", status_code: 401 } });
-      return;
-    }
-    if (msg.action === "ping") reply({ status: "OK", data: { text: "pong", version: "10.5.0", server_time: Date.now(), node_id: "" } });
-    else reply({ status: "OK" });
-  }
-
-  private hello(ws: ServerWebSocket<SocketData>): void {
-    this.emit(ws, "hello", { connection_id: ws.data.connectionId, server_version: "10.5.0.10.5.0.emulator.false", server_hostname: "emulator" }, { user_id: ws.data.userId });
-  }
-
-  private emit(ws: ServerWebSocket<SocketData>, event: string, data: Record<string, unknown>, broadcast: Record<string, unknown> = {}): void {
-    const seq = ws.data.seq++;
-    const full = { omit_users: null, user_id: "", channel_id: "", team_id: "", connection_id: "", omit_connection_id: "", ...broadcast };
-    ws.send(JSON.stringify({ event, data, broadcast: full, seq }));
-  }
-
-  private broadcastPosted(post: EmuPost, channel: EmuChannel, sender: EmuUser): void {
-    const data: Record<string, unknown> = {
-      channel_display_name: channel.type === "D" ? `@${sender.username}` : channel.display_name,
-      channel_name: channel.name,
-      channel_type: channel.type,
-      post: JSON.stringify(post),
-      sender_name: `@${sender.username}`,
-      set_online: true,
-      team_id: channel.team_id,
-    };
-    const mentions = this.mentions(post, channel, sender);
-    if (mentions.length > 0) data.mentions = JSON.stringify(mentions);
-    for (const ws of this.sockets) {
-      if (ws.data.userId && !ws.data.silent && channel.members.has(ws.data.userId)) this.emit(ws, "posted", data, { channel_id: channel.id });
-    }
-  }
-
-  /** Members named `@username` in the text; in a direct channel the other member always is. */
-  private mentions(post: EmuPost, channel: EmuChannel, sender: EmuUser): string[] {
-    const ids = new Set<string>();
-    for (const m of post.message.matchAll(/@([a-z0-9._-]+)/gi)) {
-      const user = [...this.users.values()].find((u) => u.username === m[1]!.toLowerCase().replace(/[._-]+$/, ""));
-      if (user && user.id !== sender.id && channel.members.has(user.id)) ids.add(user.id);
-    }
-    if (channel.type === "D") for (const id of channel.members) if (id !== sender.id) ids.add(id);
-    return [...ids];
-  }
-}
-
-function validAttachments(value: unknown): boolean {
-  return value === undefined || (Array.isArray(value) && value.every((a) => typeof a === "object" && a !== null && !Array.isArray(a)));
-}
-
-/** What a client sees of a post: actions without their `integration` (Mattermost keeps it on the server). */
-function forClient(post: EmuPost): EmuPost {
-  const attachments = post.props.attachments as { actions?: Record<string, unknown>[] }[] | undefined;
-  if (!attachments) return post;
-  const stripped = attachments.map((a) => (a.actions ? { ...a, actions: a.actions.map(({ integration: _, ...rest }) => rest) } : a));
-  return { ...post, props: { ...post.props, attachments: stripped } };
-}
-
-function publicUser(u: EmuUser) {
-  return {
-    id: u.id, create_at: 0, update_at: 0, delete_at: 0, username: u.username, auth_data: "", auth_service: "",
-    email: u.email, nickname: "", first_name: u.first_name, last_name: u.last_name, position: "", roles: "system_user",
-    locale: "en", is_bot: u.is_bot, timezone: { automaticTimezone: "", manualTimezone: "", useAutomaticTimezone: "true" },
-  };
-}
-
-function publicChannel(c: EmuChannel) {
-  return {
-    id: c.id, create_at: 0, update_at: 0, delete_at: 0, team_id: c.team_id, type: c.type, display_name: c.display_name,
-    name: c.name, header: "", purpose: "", last_post_at: 0, total_msg_count: 0, extra_update_at: 0, creator_id: "",
-    group_constrained: null, shared: false,
-  };
 }
 
 /** Builds and starts an emulator. */

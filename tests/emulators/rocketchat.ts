@@ -14,86 +14,10 @@
  * streams the changed message and records it in `edits`.
  */
 import type { Server, ServerWebSocket } from "bun";
+import { ddpMessage, type EmuMessage, type EmuRoom, type EmuUser, failure, json, publicUser, randomId, restMessage, type RocketChatEmulatorOptions, ROOM_NOT_FOUND, type SocketData } from "./rocketchat-wire.ts";
 
-export interface RcUserFixture {
-  username: string;
-  id?: string;
-  name?: string;
-  password?: string;
-  /** A personal access token: REST (with the user id) and the DDP resume login accept it. */
-  token?: string;
-}
-
-export interface RcRoomFixture {
-  name: string;
-  id?: string;
-  /** Public channel or private group. */
-  t?: "c" | "p";
-  /** Usernames of the members. */
-  members: string[];
-}
-
-export interface RocketChatEmulatorOptions {
-  users: RcUserFixture[];
-  rooms: RcRoomFixture[];
-  /** How a repeated `_id` on chat.sendMessage is answered (default: as current servers, an error). */
-  duplicateIdReply?: "error" | "empty";
-  /** `Message_MaxAllowedSize` (default 5000, the server's default). */
-  maxAllowedSize?: number;
-  /** The server's own DDP ping period (default: none). */
-  serverPingMs?: number;
-  port?: number;
-}
-
-export interface EmuUser {
-  _id: string;
-  username: string;
-  name: string;
-  password?: string;
-  token?: string;
-}
-
-export interface EmuRoom {
-  _id: string;
-  t: "c" | "p" | "d";
-  name?: string;
-  members: Set<string>;
-}
-
-export interface EmuMessage {
-  _id: string;
-  rid: string;
-  msg: string;
-  ts: number;
-  u: { _id: string; username: string; name: string };
-  tmid?: string;
-  attachments?: unknown[];
-  mentions: { _id: string; username: string; name: string; type: "user" }[];
-  t?: string;
-  editedAt?: number;
-}
-
-interface SocketData {
-  userId?: string;
-  subs: Set<string>;
-  /** A dead peer: frames are no longer read or answered. */
-  silent: boolean;
-}
-
-const ALPHABET = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
-/** Meteor's Random.id(): 17 characters. */
-export const randomId = () => Array.from(crypto.getRandomValues(new Uint8Array(17)), (b) => ALPHABET[b % ALPHABET.length]).join("");
-
-const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
-/** `API.v1.failure(message, errorType)`. */
-const failure = (error: string, errorType?: string) => json({ success: false, error, ...(errorType ? { errorType } : {}) }, 400);
-const ROOM_NOT_FOUND = () => failure('The required "roomId" or "roomName" param provided does not match any channel [error-room-not-found]', "error-room-not-found");
-
-/** A message as REST returns it (dates as ISO strings). */
-const restMessage = (m: EmuMessage) => ({ ...m, ts: new Date(m.ts).toISOString(), _updatedAt: new Date(m.ts).toISOString(), ...(m.editedAt ? { editedAt: new Date(m.editedAt).toISOString() } : {}) });
-/** The same message as DDP sends it (EJSON dates). */
-const ddpMessage = (m: EmuMessage) => ({ ...m, ts: { $date: m.ts }, _updatedAt: { $date: m.ts }, ...(m.editedAt ? { editedAt: { $date: m.editedAt } } : {}) });
+export type { EmuMessage, EmuRoom, EmuUser, RcRoomFixture, RcUserFixture, RocketChatEmulatorOptions } from "./rocketchat-wire.ts";
+export { randomId } from "./rocketchat-wire.ts";
 
 export class RocketChatEmulator {
   readonly users = new Map<string, EmuUser>();
@@ -459,10 +383,6 @@ export class RocketChatEmulator {
       return void send({ msg: "ready", subs: [f.id] });
     }
   }
-}
-
-function publicUser(u: EmuUser) {
-  return { _id: u._id, username: u.username, name: u.name, status: "online", active: true, type: "user", roles: ["user"] };
 }
 
 export function startRocketChatEmulator(opts: RocketChatEmulatorOptions): RocketChatEmulator {

@@ -3,7 +3,7 @@
  * pattern matches, with chosen values in the format's `{{ }}` parameters.
  */
 import { emitNode } from "./pyregex/emit.ts";
-import type { PyFlags, PyNode, PyParsed, PySeq } from "./pyregex/parse.ts";
+import type { PyFlags, PyNode, PyParsed, PySeq } from "./pyregex/ast.ts";
 
 /**
  * Text `parsed` matches: groups named after a format field take `sample(name, i)`, optional

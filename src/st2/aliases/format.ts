@@ -18,57 +18,17 @@
  * (`template.ts`), and the RegExp is built, from a fresh parse, on first use.
  */
 import { prepareCommand, type PreparedCommand } from "./command.ts";
+import { FormatError, NoValueError, ParseMismatchError } from "./errors.ts";
 import { exampleText } from "./example.ts";
 import { indexHints, unpackHints, type IndexHints } from "./hints.ts";
 import { emitJs, newRegExp } from "./pyregex/emit.ts";
 import { catastrophicRepeat } from "./pyregex/risk.ts";
-import { pyRepr, PyRegexError, UnsupportedRegexError, type PyParsed } from "./pyregex/parse.ts";
+import { pyRepr, PyRegexError, UnsupportedRegexError } from "./pyregex/errors.ts";
+import type { PyParsed } from "./pyregex/ast.ts";
 import { anchoredPattern, expandFormat, findDefaults, parseFinal, readRegex, type RegexFacts } from "./template.ts";
 
-// ---------------------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------------------
-
-/** StackStorm's `ParseException`: the command does not fit the format. */
-export class AliasParseError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
-
-/** The command does not match: `Command "<c>" doesn't match format string "<f>"`. */
-export class ParseMismatchError extends AliasParseError {
-  constructor(
-    readonly command: string,
-    readonly format: string,
-  ) {
-    super(`Command "${command}" doesn't match format string "${format}"`);
-  }
-}
-
-/** The format is non-empty but the command supplied nothing and no default applies. */
-export class NoValueError extends AliasParseError {
-  constructor() {
-    super("No value supplied and no default value found.");
-  }
-}
-
-/**
- * The format cannot be used: Python's `re` rejects the pattern StackStorm builds from it (so
- * StackStorm itself fails on it), or it uses a Python feature JavaScript cannot reproduce.
- */
-export class FormatError extends Error {
-  constructor(
-    readonly format: string,
-    readonly reason: string,
-    /** The Python regex StackStorm derives from the format, when it got that far. */
-    readonly pattern?: string,
-  ) {
-    super(`Invalid alias format "${format}": ${reason}`);
-    this.name = new.target.name;
-  }
-}
+// The errors are part of this module's contract; they live in errors.ts only for size.
+export { AliasParseError, FormatError, NoValueError, ParseMismatchError } from "./errors.ts";
 
 /** One regex hit of a format on a command. */
 export interface FormatHit {

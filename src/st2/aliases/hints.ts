@@ -4,7 +4,7 @@
  * whole word it contains. Only requirements that hold for *every* match are reported, so
  * using them to skip a format never changes a verdict.
  */
-import type { PyFlags, PyNode, PySeq } from "./pyregex/parse.ts";
+import type { PyFlags, PyNode, PySeq } from "./pyregex/ast.ts";
 import { isSpaceCp, PY_SPACE, splitWords } from "./words.ts";
 
 /** What the index needs to file a format: the words every match starts with, and more. */

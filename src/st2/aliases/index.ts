@@ -18,58 +18,16 @@
  */
 import { prepareCommand, type PreparedCommand } from "./command.ts";
 import { compileFormat, FormatError } from "./format.ts";
-import type { CompiledFormat, FormatHit } from "./format.ts";
-import { MAX_INDEXED_DEPTH } from "./hints.ts";
+import type { FormatHit } from "./format.ts";
 import { helpOf, type HelpQuery, type HelpResult } from "./help.ts";
+import type { AliasProblem, Incomplete, Match, MatchOutcome } from "./outcome.ts";
+import { displayOf, Pool, refOf, type Hit, type Pattern } from "./pool.ts";
 import { Suggester } from "./suggest.ts";
-import { containsInOrder, splitWords } from "./words.ts";
+import { splitWords } from "./words.ts";
 import { formatPatterns, isEnabled, normaliseFormat } from "./types.ts";
 import type { ActionAlias } from "./types.ts";
 
-export interface Match {
-  alias: ActionAlias;
-  /** The format's help text (its representation when the entry has no display). */
-  display: string;
-  /** The representation that matched: send it as `format` to POST /aliasexecution. */
-  representation: string;
-  params: Record<string, string>;
-  /** When several representations of this alias matched and the most specific was picked. */
-  chosenAmong?: string[];
-}
-
-export type MatchOutcome =
-  | { kind: "match"; match: Match }
-  | {
-      kind: "multiple";
-      alias: ActionAlias;
-      representation: string;
-      display: string;
-      /** One execution per regex hit; `command` is the hit's text (plus any trailing pairs). */
-      hits: { command: string; params: Record<string, string> }[];
-    }
-  | {
-      kind: "none";
-      message: string;
-      /** Close displays ("did you mean"), computed when first read. */
-      suggestions: string[];
-      /**
-       * Representations whose leading words are exactly the command, with the parameters
-       * it lacks (`deploy` for `deploy {{app}} to {{env=staging}}` lacks `app`).
-       */
-      incomplete: Incomplete[];
-    }
-  | { kind: "ambiguous"; message: string; candidates: Match[]; multi?: boolean }
-  /** Refused unmatched: longer than the bounds below (matching cost grows with length). */
-  | { kind: "too-long"; message: string; length: number; limit: number };
-
-/** A representation the command started but did not finish. */
-export interface Incomplete {
-  alias: ActionAlias;
-  display: string;
-  representation: string;
-  /** Required parameters (no default) the command did not give, in format order. */
-  missing: string[];
-}
+export type { AliasProblem, Incomplete, Match, MatchOutcome } from "./outcome.ts";
 
 /**
  * The longest command matched at all. Trailing `key=value` pairs (JSON values included) are
@@ -87,129 +45,13 @@ export const MAX_MATCHED_LENGTH = 1024;
 
 export type { HelpQuery, HelpResult };
 
-export interface AliasProblem {
-  ref: string;
-  format: string;
-  reason: string;
-}
-
-/** One (alias, representation) pair StackStorm would try (the representation is `compiled.format`). */
-interface Pattern {
-  order: number;
-  alias: ActionAlias;
-  display: string;
-  matchMultiple: boolean;
-  compiled: CompiledFormat;
-  /** Set when JavaScript refused the translated regex on first use: never tried again. */
-  dead?: boolean;
-}
-
-interface Hit {
-  pattern: Pattern;
-  hit: FormatHit;
-}
-
-class TrieNode {
-  /** Patterns filed at this node (most inner nodes have none: allocated when needed). */
-  patterns: Pattern[] | undefined;
-  children: Map<string, TrieNode> | undefined;
-
-  child(word: string): TrieNode {
-    this.children ??= new Map();
-    let node = this.children.get(word);
-    if (!node) {
-      node = new TrieNode();
-      this.children.set(word, node);
-    }
-    return node;
-  }
-}
-
-/** The patterns of one matching pass (StackStorm runs a normal and a match_multiple pass). */
-class Pool {
-  private readonly root = new TrieNode();
-  /** Patterns with no leading word but a word they need elsewhere, by that word. */
-  private readonly byWord = new Map<string, Pattern[]>();
-  /** Patterns with neither: always tried. */
-  private readonly fallback: Pattern[] = [];
-  /** Display-only entries (empty representation): only a blank command can match them. */
-  private readonly blank: Pattern[] = [];
-
-  add(pattern: Pattern): void {
-    if (pattern.compiled.format === "") {
-      this.blank.push(pattern);
-      return;
-    }
-    const { paths, word } = pattern.compiled.hints;
-    if (paths.length === 0) {
-      if (!word) this.fallback.push(pattern);
-      else {
-        const list = this.byWord.get(word);
-        if (list) list.push(pattern);
-        else this.byWord.set(word, [pattern]);
-      }
-      return;
-    }
-    for (const path of paths) {
-      let node = this.root;
-      for (const word of path) node = node.child(word);
-      (node.patterns ??= []).push(pattern);
-    }
-  }
-
-  /** The patterns whose leading literal words are exactly `words` (none past the indexed depth). */
-  filedAt(words: string[]): readonly Pattern[] {
-    if (words.length === 0 || words.length > MAX_INDEXED_DEPTH) return [];
-    let node: TrieNode | undefined = this.root;
-    for (const word of words) node = node?.children?.get(word);
-    return node?.patterns ?? [];
-  }
-
-  /** Every hit among the candidates for this command (`words`: all of its words), in StackStorm's order. */
-  run(prepared: PreparedCommand, words: string[], problems: AliasProblem[]): Hit[] {
-    const hits: Hit[] = [];
-    if (words.length === 0) tryAll(this.blank, prepared, hits, problems);
-    tryAll(this.fallback, prepared, hits, problems);
-    if (this.byWord.size > 0) {
-      const seen: Pattern[][] = [];
-      for (const word of words) {
-        const patterns = this.byWord.get(word);
-        // A word said twice must not try its patterns twice.
-        if (patterns && !seen.includes(patterns)) {
-          seen.push(patterns);
-          tryAll(patterns, prepared, hits, problems);
-        }
-      }
-    }
-    let node: TrieNode | undefined = this.root;
-    for (let depth = 0; depth < words.length && depth < MAX_INDEXED_DEPTH; depth++) {
-      node = node.children?.get(words[depth] ?? "");
-      if (!node) break;
-      if (node.patterns) tryAll(node.patterns, prepared, hits, problems);
-    }
-    if (hits.length > 1) hits.sort((a, b) => a.pattern.order - b.pattern.order);
-    return hits;
-  }
-}
-
-function tryAll(patterns: readonly Pattern[], prepared: PreparedCommand, out: Hit[], problems: AliasProblem[]): void {
-  for (const pattern of patterns) {
-    if (pattern.dead || !containsInOrder(prepared.stream, pattern.compiled.literals)) continue;
-    let hit: FormatHit | null;
-    try {
-      hit = pattern.compiled.run(prepared);
-    } catch (err) {
-      // The RegExp is built on first use; a refusal then is reported like any bad format.
-      if (!(err instanceof FormatError)) throw err;
-      pattern.dead = true;
-      problems.push({ ref: refOf(pattern.alias), format: pattern.compiled.format, reason: err.reason });
-      continue;
-    }
-    if (hit) out.push({ pattern, hit });
-  }
-}
-
+/**
+ * The enabled aliases' representations, compiled once and filed for fast lookup; `match`
+ * gives StackStorm's verdict on a command, `help` its help listing. Immutable: a changed alias
+ * set builds a new index (st2/aliascache.ts swaps it).
+ */
 export class AliasIndex {
+  /** Every alias the index was built from, enabled or not (a copy of the input). */
   readonly aliases: readonly ActionAlias[];
   /** Representations that cannot be used (skipped), with the reason. */
   readonly problems: AliasProblem[] = [];
@@ -217,6 +59,7 @@ export class AliasIndex {
   private readonly multi = new Pool();
   private readonly suggester = new Suggester();
 
+  /** Compiles every representation; one that cannot be used lands in `problems`, not an exception. */
   constructor(aliases: readonly ActionAlias[]) {
     this.aliases = aliases.slice();
     let order = 0;
@@ -359,15 +202,6 @@ function findIncomplete(pools: Pool[], words: string[]): Incomplete[] {
   }
   return out.sort((a, b) => a.missing.length - b.missing.length || (a.representation < b.representation ? -1 : 1));
 }
-
-function refOf(alias: ActionAlias): string {
-  return alias.ref || `${alias.pack}.${alias.name}`;
-}
-
-function displayOf(pattern: Pattern): string {
-  return pattern.display || pattern.compiled.format;
-}
-
 function toMatch({ pattern, hit }: Hit): Match {
   return { alias: pattern.alias, display: displayOf(pattern), representation: pattern.compiled.format, params: hit.params };
 }

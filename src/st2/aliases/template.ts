@@ -6,8 +6,9 @@
  * shortcut keeps building thousands of formats cheap in time and in memory; anything it
  * does not recognise exactly goes to the full parse.
  */
-import { parsePython, PyRegexError } from "./pyregex/parse.ts";
-import type { AtKind, PyFlags, PyNode, PyParsed, PySeq } from "./pyregex/parse.ts";
+import { parsePython } from "./pyregex/parse.ts";
+import { PyRegexError } from "./pyregex/errors.ts";
+import type { AtKind, PyFlags, PyNode, PyParsed, PySeq } from "./pyregex/ast.ts";
 import { BEGIN, END, getSnippets, joinGroups, PARAM_HEAD, PARAM_TAIL, paramMatch } from "./snippets.ts";
 import { PY_SPACE } from "./words.ts";
 

@@ -22,9 +22,12 @@ export const AliasFormatObjectSchema = v.looseObject({
   ),
   match_multiple: v.nullish(v.boolean()),
 });
+/** A `formats` entry in object form, validated (`representation` always a list when present). */
 export type AliasFormatObject = v.InferOutput<typeof AliasFormatObjectSchema>;
 
+/** One `formats` entry: a string (display and representation at once) or the object form. */
 export const AliasFormatSchema = v.union([v.string(), AliasFormatObjectSchema]);
+/** One validated `formats` entry. */
 export type AliasFormat = v.InferOutput<typeof AliasFormatSchema>;
 
 const AckSchema = v.looseObject({
@@ -62,6 +65,7 @@ export const ActionAliasSchema = v.pipe(
   }),
   v.transform((a) => ({ ...a, ref: a.ref || `${a.pack}.${a.name}` })),
 );
+/** A validated action alias (`ref` and `enabled` filled in). */
 export type ActionAlias = v.InferOutput<typeof ActionAliasSchema>;
 
 /** A format entry normalised like StackStorm's `normalise_alias_format_string`. */
@@ -70,6 +74,7 @@ export interface NormalisedFormat {
   display: string;
   /** The regex-like formats the command is matched against. */
   representations: string[];
+  /** The entry's `match_multiple`: one execution per regex hit in the command. */
   matchMultiple: boolean;
 }
 

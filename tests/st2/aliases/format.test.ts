@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { prepareCommand } from "../../../src/st2/aliases/command.ts";
 import { AliasParseError, compileFormat, FormatError, NoValueError, ParseMismatchError, parseFormat, parseMultiple } from "../../../src/st2/aliases/format.ts";
 import { compilePython } from "../../../src/st2/aliases/pyregex/emit.ts";
-import { parsePython, PyRegexError, UnsupportedRegexError } from "../../../src/st2/aliases/pyregex/parse.ts";
+import { parsePython } from "../../../src/st2/aliases/pyregex/parse.ts";
+import { PyRegexError, UnsupportedRegexError } from "../../../src/st2/aliases/pyregex/errors.ts";
 import { REFERENCE_DIR } from "../../support/reference.ts";
 
 interface Vector {

@@ -3,8 +3,9 @@
  * `\s`, `\w`, `\d`, `\b`, `$`, `.`, inline flags and empty optional iterations are spelled
  * out explicitly, since JavaScript reads each of them differently.
  */
-import { parsePython, UnsupportedRegexError } from "./parse.ts";
-import type { AtKind, FlagName, PyFlags, PyNode, PyParsed, PySeq, SetItem } from "./parse.ts";
+import { parsePython } from "./parse.ts";
+import type { AtKind, FlagName, PyFlags, PyNode, PyParsed, PySeq, SetItem } from "./ast.ts";
+import { UnsupportedRegexError } from "./errors.ts";
 
 /** Python's `\s` (str.isspace) differs from JavaScript's: +\x1c-\x1f, \x85; −\ufeff. */
 const PY_SPACE_MEMBERS = "\\t-\\r\\u{1c}-\\u{20}\\u{85}\\u{a0}\\u{1680}\\u{2000}-\\u{200a}\\u{2028}\\u{2029}\\u{202f}\\u{205f}\\u{3000}";

@@ -4,61 +4,8 @@
  * words them. StackStorm passes alias formats to Python's `re`, so accepting or rejecting
  * a pattern exactly as Python does is what makes the local verdict match the server's.
  */
-
-/** A Python `re.error` (message as CPython words it, with the position). */
-export class PyRegexError extends Error {
-  constructor(
-    readonly msg: string,
-    /** Where CPython reports it (its compiler's errors carry no position). */
-    readonly pos?: number,
-  ) {
-    super(pos === undefined ? msg : `${msg} at position ${pos}`);
-    this.name = new.target.name;
-  }
-}
-
-/** Valid Python, but not something the local matcher can reproduce in JavaScript. */
-export class UnsupportedRegexError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// Python regex syntax tree
-// ---------------------------------------------------------------------------------------
-
-/** The inline flags that change how a Python pattern reads. */
-export interface PyFlags {
-  i: boolean;
-  m: boolean;
-  s: boolean;
-  x: boolean;
-  a: boolean;
-}
-export type FlagName = keyof PyFlags;
-
-/** A class shorthand: `\d`, `\w`, `\s` and their complements. */
-export type Category = "d" | "D" | "w" | "W" | "s" | "S";
-/** One member of a character class. */
-export type SetItem = { k: "cp"; cp: number } | { k: "range"; lo: number; hi: number } | { k: "cat"; cat: Category };
-export type AtKind = "bol" | "bos" | "eol" | "eos" | "b" | "B";
-
-export type PyNode =
-  | { t: "lit"; cp: number }
-  | { t: "any" }
-  | { t: "set"; neg: boolean; items: SetItem[] }
-  | { t: "at"; at: AtKind }
-  | { t: "group"; index: number | null; on: Partial<PyFlags>; off: Partial<PyFlags>; body: PySeq; width?: Width }
-  | { t: "alt"; branches: PySeq[] }
-  | { t: "repeat"; min: number; max: number; lazy: boolean; body: PyNode }
-  | { t: "look"; behind: boolean; neg: boolean; body: PySeq }
-  | { t: "ref"; index: number };
-export type PySeq = PyNode[];
-
-/** [min, max] width of a sub-pattern, as `SubPattern.getwidth()` computes it. */
-type Width = [number, number];
+import type { AtKind, Category, FlagName, PyFlags, PyNode, PyParsed, PySeq, SetItem, Width } from "./ast.ts";
+import { PyRegexError, pyRepr, UnsupportedRegexError } from "./errors.ts";
 
 const MAXREPEAT = 4294967295; // CPython's sre MAXREPEAT (2**32 - 1)
 const SPECIAL_CHARS = new Set(".\\[{()*+?^$|");
@@ -161,13 +108,6 @@ class Source {
   error(msg: string, offset = 0): PyRegexError {
     return new PyRegexError(msg, this.tell() - offset);
   }
-}
-
-/** Python's `repr()` of a short string, for error messages worded like CPython's. */
-export function pyRepr(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  const body = s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\t/g, "\\t").replace(/\r/g, "\\r");
-  return quote + (quote === "'" ? body.replace(/'/g, "\\'") : body) + quote;
 }
 
 /** `re._parser.State`: group numbering, names and widths. */
@@ -645,17 +585,6 @@ function setFlag(target: Partial<PyFlags>, char: string): void {
 }
 
 const NO_FLAGS: PyFlags = { i: false, m: false, s: false, x: false, a: false };
-
-export interface PyParsed {
-  ast: PySeq;
-  /** Global flags: the base flags plus inline `(?…)` flags at the start. */
-  flags: PyFlags;
-  /** Python group number → name, for named groups. */
-  names: Map<number, string>;
-  groupCount: number;
-  /** Where the first global flags group starts (null when there is none). */
-  globalFlagsAt: number | null;
-}
 
 /** Parses a Python pattern (`re.compile(pattern, flags)`); throws PyRegexError like CPython. */
 export function parsePython(pattern: string, base: Partial<PyFlags> = {}): PyParsed {

@@ -5,7 +5,7 @@
  * under a repeat (`(.|.)*`) is exponential in the command's length, which no length bound
  * makes small. None of the 198 exchange aliases has either; such a format is refused.
  */
-import type { PyNode, PySeq } from "./parse.ts";
+import type { PyNode, PySeq } from "./ast.ts";
 
 /** Why the tree is exponential on a backtracking engine, or undefined when it is not. */
 export function catastrophicRepeat(seq: PySeq): string | undefined {

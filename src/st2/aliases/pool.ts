@@ -1,0 +1,148 @@
+/**
+ * Where the alias index files its representations so a command tries only a few of them:
+ * a trie of leading literal words, a map from a word needed elsewhere, a list always tried.
+ * One `Pool` per StackStorm matching pass (normal and match_multiple).
+ */
+import type { PreparedCommand } from "./command.ts";
+import { FormatError, type CompiledFormat, type FormatHit } from "./format.ts";
+import { MAX_INDEXED_DEPTH } from "./hints.ts";
+import type { AliasProblem } from "./outcome.ts";
+import type { ActionAlias } from "./types.ts";
+import { containsInOrder } from "./words.ts";
+
+/** One (alias, representation) pair StackStorm would try (the representation is `compiled.format`). */
+export interface Pattern {
+  /** Its place in StackStorm's trying order (alias order, then format order). */
+  order: number;
+  /** The alias it belongs to. */
+  alias: ActionAlias;
+  /** The format entry's display ("" when it has none). */
+  display: string;
+  /** Whether the format entry is `match_multiple`. */
+  matchMultiple: boolean;
+  /** The representation, compiled. */
+  compiled: CompiledFormat;
+  /** Set when JavaScript refused the translated regex on first use: never tried again. */
+  dead?: boolean;
+}
+
+/** One representation that matched, with what its regex captured. */
+export interface Hit {
+  /** The representation that matched. */
+  pattern: Pattern;
+  /** What its regex captured. */
+  hit: FormatHit;
+}
+
+/** One word of the trie: the patterns whose leading words end here, and the next words. */
+class TrieNode {
+  /** Patterns filed at this node (most inner nodes have none: allocated when needed). */
+  patterns: Pattern[] | undefined;
+  children: Map<string, TrieNode> | undefined;
+
+  child(word: string): TrieNode {
+    this.children ??= new Map();
+    let node = this.children.get(word);
+    if (!node) {
+      node = new TrieNode();
+      this.children.set(word, node);
+    }
+    return node;
+  }
+}
+
+/** The patterns of one matching pass (StackStorm runs a normal and a match_multiple pass). */
+export class Pool {
+  private readonly root = new TrieNode();
+  /** Patterns with no leading word but a word they need elsewhere, by that word. */
+  private readonly byWord = new Map<string, Pattern[]>();
+  /** Patterns with neither: always tried. */
+  private readonly fallback: Pattern[] = [];
+  /** Display-only entries (empty representation): only a blank command can match them. */
+  private readonly blank: Pattern[] = [];
+
+  /** Files a pattern under its leading words, else a word it needs, else the always-tried list. */
+  add(pattern: Pattern): void {
+    if (pattern.compiled.format === "") {
+      this.blank.push(pattern);
+      return;
+    }
+    const { paths, word } = pattern.compiled.hints;
+    if (paths.length === 0) {
+      if (!word) this.fallback.push(pattern);
+      else {
+        const list = this.byWord.get(word);
+        if (list) list.push(pattern);
+        else this.byWord.set(word, [pattern]);
+      }
+      return;
+    }
+    for (const path of paths) {
+      let node = this.root;
+      for (const word of path) node = node.child(word);
+      (node.patterns ??= []).push(pattern);
+    }
+  }
+
+  /** The patterns whose leading literal words are exactly `words` (none past the indexed depth). */
+  filedAt(words: string[]): readonly Pattern[] {
+    if (words.length === 0 || words.length > MAX_INDEXED_DEPTH) return [];
+    let node: TrieNode | undefined = this.root;
+    for (const word of words) node = node?.children?.get(word);
+    return node?.patterns ?? [];
+  }
+
+  /** Every hit among the candidates for this command (`words`: all of its words), in StackStorm's order. */
+  run(prepared: PreparedCommand, words: string[], problems: AliasProblem[]): Hit[] {
+    const hits: Hit[] = [];
+    if (words.length === 0) tryAll(this.blank, prepared, hits, problems);
+    tryAll(this.fallback, prepared, hits, problems);
+    if (this.byWord.size > 0) {
+      const seen: Pattern[][] = [];
+      for (const word of words) {
+        const patterns = this.byWord.get(word);
+        // A word said twice must not try its patterns twice.
+        if (patterns && !seen.includes(patterns)) {
+          seen.push(patterns);
+          tryAll(patterns, prepared, hits, problems);
+        }
+      }
+    }
+    let node: TrieNode | undefined = this.root;
+    for (let depth = 0; depth < words.length && depth < MAX_INDEXED_DEPTH; depth++) {
+      node = node.children?.get(words[depth] ?? "");
+      if (!node) break;
+      if (node.patterns) tryAll(node.patterns, prepared, hits, problems);
+    }
+    if (hits.length > 1) hits.sort((a, b) => a.pattern.order - b.pattern.order);
+    return hits;
+  }
+}
+
+/** Runs each live pattern whose required literals appear in order; a regex JavaScript refuses is retired. */
+function tryAll(patterns: readonly Pattern[], prepared: PreparedCommand, out: Hit[], problems: AliasProblem[]): void {
+  for (const pattern of patterns) {
+    if (pattern.dead || !containsInOrder(prepared.stream, pattern.compiled.literals)) continue;
+    let hit: FormatHit | null;
+    try {
+      hit = pattern.compiled.run(prepared);
+    } catch (err) {
+      // The RegExp is built on first use; a refusal then is reported like any bad format.
+      if (!(err instanceof FormatError)) throw err;
+      pattern.dead = true;
+      problems.push({ ref: refOf(pattern.alias), format: pattern.compiled.format, reason: err.reason });
+      continue;
+    }
+    if (hit) out.push({ pattern, hit });
+  }
+}
+
+/** The alias's `pack.name`, for problem reports. */
+export function refOf(alias: ActionAlias): string {
+  return alias.ref || `${alias.pack}.${alias.name}`;
+}
+
+/** The help text of a pattern: its display, else its representation. */
+export function displayOf(pattern: Pattern): string {
+  return pattern.display || pattern.compiled.format;
+}
