@@ -32,7 +32,7 @@ import { ReplayStore } from "./store/replay.ts";
 import { ActionTokens } from "./store/actions.ts";
 import { issueActions } from "./delivery/actions.ts";
 import { actionsPlugin } from "./web/actions.ts";
-import { ConfigError } from "./lib/errors.ts";
+import { ConfigError, describeError } from "./lib/errors.ts";
 import { botCredential } from "./config/load.ts";
 import { levelOf, logger, setLogFormat, setLogLevel, type Level } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
@@ -87,7 +87,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
       try {
         await step();
       } catch (err) {
-        log.warn(`could not stop the ${what} cleanly`, { error: err instanceof Error ? err.message : String(err) });
+        log.warn(`could not stop the ${what} cleanly`, { error: describeError(err) });
       }
     }
   };

@@ -4,7 +4,7 @@
  * turns failures into plain-language replies — never a stack trace.
  */
 import type { ChatBackend, Message, MessageHandler, Outgoing, Target } from "../chat/types.ts";
-import { CommandError } from "../lib/errors.ts";
+import { CommandError, describeError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
 import { collapseSpace, PY_SPACE_CLASS, pyStrip } from "../st2/aliases/words.ts";
 import { note, writeAudit } from "./audit.ts";
@@ -182,10 +182,10 @@ async function safely(ctx: Context, fn: () => Promise<void>): Promise<void> {
     }
     const id = crypto.randomUUID().slice(0, 8);
     note(ctx, { outcome: `error ${id}` });
-    log.error("command failed", { id, command: ctx.command?.name, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+    log.error("command failed", { id, command: ctx.command?.name, error: describeError(err, { stack: true }) });
     await ctx.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch(replyFailed);
   }
 }
 
 // The reply could not even be queued (the outbox's database failed): nothing left to tell the user.
-const replyFailed = (err: unknown) => log.error("could not queue a reply", { error: err instanceof Error ? err.message : String(err) });
+const replyFailed = (err: unknown) => log.error("could not queue a reply", { error: describeError(err) });

@@ -10,7 +10,7 @@
  */
 import * as v from "valibot";
 import type { Config } from "../config/schema.ts";
-import { CommandError } from "../lib/errors.ts";
+import { CommandError, describeError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
 import type { St2Event } from "../st2/stream.ts";
 
@@ -155,7 +155,7 @@ export class TwoFactor {
       log.warn("a two-factor confirmation did not arrive in time; the alias execution was dropped", { uuid, alias: pending.alias, user: pending.user });
       pending
         .reply(`No two-factor confirmation arrived within ${spell(this.ttlMs)}, so I did not run ${pending.alias}. Please ask again.`)
-        .catch((err) => log.error("could not queue a reply", { error: describe(err) }));
+        .catch((err) => log.error("could not queue a reply", { error: describeError(err) }));
     }
     if (this.held.size === 0) this.stop();
     return dropped;
@@ -181,12 +181,12 @@ async function runReporting(pending: PendingConfirmation): Promise<void> {
     await pending.run();
   } catch (err) {
     if (err instanceof CommandError) {
-      await pending.reply(err.userMessage).catch((e) => log.error("could not queue a reply", { error: describe(e) }));
+      await pending.reply(err.userMessage).catch((e) => log.error("could not queue a reply", { error: describeError(e) }));
       return;
     }
     const id = crypto.randomUUID().slice(0, 8);
-    log.error("confirmed alias execution failed", { id, alias: pending.alias, error: err instanceof Error ? err.stack ?? err.message : String(err) });
-    await pending.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch((e) => log.error("could not queue a reply", { error: describe(e) }));
+    log.error("confirmed alias execution failed", { id, alias: pending.alias, error: describeError(err, { stack: true }) });
+    await pending.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch((e) => log.error("could not queue a reply", { error: describeError(e) }));
   }
 }
 
@@ -194,8 +194,4 @@ async function runReporting(pending: PendingConfirmation): Promise<void> {
 function spell(ms: number): string {
   const [n, unit] = ms >= 60_000 ? [Math.round(ms / 60_000), "minute"] : [Math.max(1, Math.round(ms / 1000)), "second"];
   return `${n} ${unit}${n === 1 ? "" : "s"}`;
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -22,7 +22,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { ActionRequest, ChatAction, ChatBackend, Outgoing, Target } from "../chat/types.ts";
 import { Backoff } from "../lib/backoff.ts";
-import { isRetryable, SendError } from "../lib/errors.ts";
+import { describeError, isRetryable, SendError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
 import { type Announcement, targetKey, targetOf, threadOf } from "./announcement.ts";
 import { splitMessage } from "./split.ts";
@@ -596,7 +596,7 @@ export class Outbox {
 
   /** Classifies a failure: dead now, wait out a Retry-After, or back off; returns the wait. */
   private failed(lane: Lane, entry: Entry, err: unknown): number {
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = describeError(err);
     const now = this.now();
     if (!isRetryable(err)) {
       this.resolved.delete(entry.key);

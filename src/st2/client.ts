@@ -30,6 +30,7 @@ import {
   type Token,
   type UserInfo,
 } from "./schemas.ts";
+import { describeError } from "../lib/errors.ts";
 
 const log = logger("st2.client");
 
@@ -400,10 +401,6 @@ export class St2Client {
 
 function isUnauthorized(err: unknown): err is St2ApiError {
   return err instanceof St2ApiError && err.status === 401;
-}
-
-function describeError(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function trimSlash(url: string): string {

@@ -14,6 +14,7 @@ import { Backoff, type BackoffOptions } from "../lib/backoff.ts";
 import { logger, redact } from "../lib/log.ts";
 import { duration, faultOf, pathOf, St2ApiError } from "./http.ts";
 import type { St2Client } from "./client.ts";
+import { describeError } from "../lib/errors.ts";
 
 const log = logger("st2.stream");
 
@@ -212,7 +213,7 @@ export class St2Stream {
       this.unauthorizedInARow++;
       // A provider that throws instead of answering false must not end the reconnect loop.
       const renewed = await this.opts.client.provider.onUnauthorized(this.lastHeader).catch((err: unknown) => {
-        log.error(`could not renew the StackStorm credential for the stream: ${err instanceof Error ? err.message : String(err)}`);
+        log.error(`could not renew the StackStorm credential for the stream: ${describeError(err)}`);
         return false;
       });
       // Reconnect at once after a renewal, but not again if the fresh credential failed too.
@@ -245,7 +246,7 @@ export class St2Stream {
       try {
         await fn();
       } catch (err) {
-        log.error(`handling ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+        log.error(`handling ${what} failed: ${describeError(err)}`);
       }
     });
   }
@@ -260,7 +261,7 @@ export class St2Stream {
     try {
       this.opts.onState?.(state, detail);
     } catch (err) {
-      log.error(`onState callback failed: ${err instanceof Error ? err.message : String(err)}`);
+      log.error(`onState callback failed: ${describeError(err)}`);
     }
   }
 }
