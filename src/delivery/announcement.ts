@@ -6,11 +6,10 @@
  */
 import * as v from "valibot";
 import type { ActionRequest } from "../chat/types.ts";
+import { isRecord } from "../lib/record.ts";
 
-/** A JSON object (not an array); `null` is read as absent (StackStorm sends `null` for unset fields). */
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-const looseObject = v.nullish(v.custom<Record<string, unknown>>(isPlainObject));
+// A JSON object (not an array); `null` is read as absent (StackStorm sends `null` for unset fields).
+const looseObject = v.nullish(v.custom<Record<string, unknown>>(isRecord));
 const looseString = v.nullish(v.string());
 
 /**
@@ -167,6 +166,6 @@ export function threadOf(a: Announcement): string | undefined {
   const direct = asThreadId(ctx.thread) ?? asThreadId(ctx.thread_ts);
   if (direct) return direct;
   const slack = a.extra?.slack;
-  const threadResponse = typeof slack === "object" && slack !== null && (slack as Record<string, unknown>).thread_response;
+  const threadResponse = isRecord(slack) && slack.thread_response;
   return threadResponse ? asThreadId(ctx.ts) ?? asThreadId(ctx.message_ts) : undefined;
 }

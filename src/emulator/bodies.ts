@@ -4,8 +4,9 @@
  * `'name' is a required property`, `5 is not of type 'string'`,
  * `Additional properties are not allowed ('x' was unexpected)`.
  */
-import { Fault, isObject } from "./http.ts";
+import { Fault } from "./http.ts";
 import { pyRepr } from "./python.ts";
+import { isRecord } from "../lib/record.ts";
 
 type JsonType = string;
 
@@ -91,12 +92,12 @@ export const INQUIRY_RESPONSE: BodySchema = { properties: [str("id", true), ["re
  * required keys, declared types, `additionalProperties: false`. Used for inquiry responses.
  */
 export function fromJsonSchema(schema: Record<string, unknown>): BodySchema {
-  const props = isObject(schema.properties) ? schema.properties : {};
+  const props = isRecord(schema.properties) ? schema.properties : {};
   const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
   const properties: BodySchema["properties"] = Object.entries(props).map(([name, prop]) => {
-    const type = isObject(prop) ? prop.type : undefined;
+    const type = isRecord(prop) ? prop.type : undefined;
     const types = type === undefined ? [] : Array.isArray(type) ? type.map(String) : [String(type)];
-    return [name, types, required.includes(name) || (isObject(prop) && prop.required === true)];
+    return [name, types, required.includes(name) || (isRecord(prop) && prop.required === true)];
   });
   return { properties, closed: schema.additionalProperties === false };
 }
@@ -109,7 +110,7 @@ export function checkBody(body: unknown, schema: BodySchema): Record<string, unk
 }
 
 export function bodyError(body: unknown, schema: BodySchema): string | undefined {
-  if (!isObject(body)) return `${pyRepr(body)} is not of type 'object'`;
+  if (!isRecord(body)) return `${pyRepr(body)} is not of type 'object'`;
   for (const [name, types, required] of schema.properties) {
     if (!(name in body)) {
       if (required) return `'${name}' is a required property`;
@@ -145,7 +146,7 @@ export function hasType(value: unknown, type: string): boolean {
     case "array":
       return Array.isArray(value);
     case "object":
-      return isObject(value);
+      return isRecord(value);
     default:
       return true;
   }

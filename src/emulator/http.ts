@@ -64,7 +64,3 @@ export function intParam(query: Record<string, string>, name: string, fallback: 
   if (!/^-?[0-9]+$/.test(raw)) throw new Fault(400, `Parameter "${name}" is not of type integer`);
   return Number(raw);
 }
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}

@@ -15,6 +15,7 @@ import { logger, redact } from "../lib/log.ts";
 import { duration, faultOf, pathOf, St2ApiError } from "./http.ts";
 import type { St2Client } from "./client.ts";
 import { describeError } from "../lib/errors.ts";
+import { isRecord } from "../lib/record.ts";
 
 const log = logger("st2.stream");
 
@@ -279,15 +280,11 @@ export function parseEvent(msg: EventSourceMessage): St2Event | undefined {
   } catch {
     return skip(name, "its data is not JSON", msg.data);
   }
-  if (!isObject(data)) return skip(name, "its data is not a JSON object", msg.data);
-  if (name.startsWith("st2.announcement__") && !isObject(data.payload)) {
+  if (!isRecord(data)) return skip(name, "its data is not a JSON object", msg.data);
+  if (name.startsWith("st2.announcement__") && !isRecord(data.payload)) {
     return skip(name, "the announcement has no payload object", msg.data);
   }
   return { name, data };
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
 function skip(name: string, why: string, data: string): undefined {

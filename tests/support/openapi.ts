@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { hasType } from "../../src/emulator/bodies.ts";
-import { isObject } from "../../src/emulator/http.ts";
+import { isRecord as isObject } from "../../src/lib/record.ts";
 
 /** One reason StackStorm would reject a request. */
 export interface Violation {

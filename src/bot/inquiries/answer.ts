@@ -3,6 +3,7 @@
  * StackStorm will, so a typo gets a message naming the property instead of a round trip.
  */
 import { closedSchema, describeType, inquiryFields, showValue, type InquiryField } from "./schema.ts";
+import { isRecord } from "../../lib/record.ts";
 
 export type AnswerResult = { ok: true; response: Record<string, unknown> } | { ok: false; error: string };
 
@@ -147,7 +148,7 @@ function castTo(text: string, type: string): unknown {
       return t === "" ? [] : t.split(",").map((s) => s.trim());
     }
     case "object":
-      return jsonOf(t, (x) => typeof x === "object" && x !== null && !Array.isArray(x));
+      return jsonOf(t, isRecord);
     default:
       return NOT_THIS;
   }
@@ -185,7 +186,7 @@ function hasType(value: unknown, type: string): boolean {
     case "array":
       return Array.isArray(value);
     case "object":
-      return typeof value === "object" && value !== null && !Array.isArray(value);
+      return isRecord(value);
     default:
       return true; // a type this reader does not know: leave it to StackStorm
   }

@@ -9,6 +9,7 @@ import * as v from "valibot";
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
 import { packFromPath } from "./load.ts";
 import { ActionAliasSchema, type ActionAlias } from "./types.ts";
+import { isRecord } from "../../lib/record.ts";
 
 /** An alias and where it is written. */
 export interface LocatedAlias {
@@ -118,7 +119,7 @@ function addAction(record: Record<string, unknown>, file: string, out: LintInput
   const pack = typeof record.pack === "string" && record.pack ? record.pack : (parts.at(-3) ?? "");
   if (typeof record.name !== "string") return;
   const params = record.parameters;
-  const names = typeof params === "object" && params !== null && !Array.isArray(params) ? Object.keys(params) : [];
+  const names = isRecord(params) ? Object.keys(params) : [];
   const ref = `${pack}.${record.name}`;
   out.actions.set(ref, { ref, runner: record.runner_type as string, parameters: new Set(names) });
 }
