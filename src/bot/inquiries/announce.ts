@@ -12,6 +12,7 @@ import type { BotMessage } from "../types.ts";
 import { answerExample, describeInquiry, inquiryFields } from "./schema.ts";
 import { answerActions } from "./buttons.ts";
 import { isRecord } from "../../lib/record.ts";
+import { sourceThread } from "../../chat/thread.ts";
 
 /** The stream events an inquiry shows up in (StackStorm has no inquiry-specific event). */
 export const INQUIRY_EVENTS = ["st2.execution__create", "st2.execution__update"];
@@ -107,17 +108,11 @@ export function inquiryOrigin(context: Record<string, unknown> | undefined): Inq
     if (nonEmpty(ctx.api_user)) origin.user = ctx.api_user;
     if (nonEmpty(ctx.action)) origin.workflow = ctx.action;
     if (depth === 0 && isRecord(ctx.orquesta) && nonEmpty(ctx.orquesta.task_name)) origin.task = ctx.orquesta.task_name;
-    const thread = threadOf(ctx.source_context);
+    const thread = sourceThread(ctx.source_context);
     if (thread) origin.thread = thread;
     ctx = ctx.parent;
   }
   return origin;
-}
-
-function threadOf(sourceContext: unknown): string | undefined {
-  if (!isRecord(sourceContext)) return undefined;
-  const t = sourceContext.thread ?? sourceContext.thread_ts;
-  return nonEmpty(t) ? t : typeof t === "number" ? String(t) : undefined;
 }
 
 /**
