@@ -16,7 +16,7 @@ import { createAcl } from "./middleware/acl.ts";
 import { canonicalTyped, createRouter } from "./router.ts";
 import { builtinCommands, unknownCommandReply, type StatusSource } from "./commands/builtins.ts";
 import { st2HelpCommand, st2RunCommand, type St2CommandDeps } from "./commands/st2.ts";
-import { ANONYMOUS, chatUserKey, loginHint, requireChatUserKey, sessionCommands } from "./commands/sessions.ts";
+import { ANONYMOUS, chatUserKey, requireChatUserKey, sessionCommands } from "./commands/sessions.ts";
 import { inquiryCommands } from "./inquiries/commands.ts";
 import { executionCommands } from "./executions/commands.ts";
 import { aliasOfExecution } from "./executions/alias.ts";
@@ -25,6 +25,7 @@ import { reloadCommand } from "./commands/reload.ts";
 import type { BotMessage, Command } from "./types.ts";
 import type { TwoFactor } from "./twofactor.ts";
 import { withClicks, type ClickTokens } from "./clicks.ts";
+import { loginHint, pluginPrefix } from "./names.ts";
 
 
 /** Everything the bot is built from; app.ts wires the real parts, tests fakes. */
@@ -59,7 +60,7 @@ export function addressed(target: Target, out: Outgoing): BotMessage {
  */
 export function createBot(deps: BotDeps): { handler: MessageHandler; commands: readonly Command[] } {
   const { config, backend, identities } = deps;
-  const runName = config.stackstorm.plugin_prefix || "st2";
+  const runName = pluginPrefix(config);
   const acl = createAcl({
     rules: config.access_controls,
     defaults: config.access_controls_default,

@@ -6,6 +6,7 @@ import type { Config } from "../../config/schema.ts";
 import { CommandError } from "../../lib/errors.ts";
 import { redact } from "../../lib/log.ts";
 import type { Command } from "../types.ts";
+import { pluginPrefix } from "../names.ts";
 
 /** What the commands need of the outbox (kept to an interface: bot/ does not import delivery/). */
 export interface OutboxControl {
@@ -24,7 +25,7 @@ const preview = (text: string | undefined) => {
  * and `<pp>replay <id|all>`; both admin-only.
  */
 export function outboxCommands(config: Config, outbox: OutboxControl): Command[] {
-  const pp = config.stackstorm.plugin_prefix || "st2";
+  const pp = pluginPrefix(config);
   return [
     {
       plugin: "St2",

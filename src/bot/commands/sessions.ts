@@ -8,6 +8,7 @@ import type { Identities } from "../../auth/identity.ts";
 import { WindowLimit, type WindowLimitOptions } from "../../auth/limit.ts";
 import { CommandError } from "../../lib/errors.ts";
 import type { Command } from "../types.ts";
+import { pluginPrefix } from "../names.ts";
 
 /**
  * The key a chat user's StackStorm credential is stored under, unique across backends: their
@@ -29,12 +30,6 @@ export function requireChatUserKey(backend: string, msg: Message): string {
   return key;
 }
 
-/** How to log in, in words, for the messages that tell a user they must link their identity first. */
-export function loginHint(config: Config): string {
-  const p = `${config.bot.prefix}${config.stackstorm.plugin_prefix || "st2"}`;
-  return `send me \`${p}session_start <shared word>\` in a direct message and follow the link`;
-}
-
 /**
  * How many login links one chat user may ask for: each costs an argon2id hash (19 MiB while it
  * runs), and a user needs a new link only when the last one expired or the word was mistyped.
@@ -46,7 +41,7 @@ export const SESSION_START_LIMIT: WindowLimitOptions = { max: 3, windowMs: 10 * 
  * `<pp>session_cancel`. Each refuses with a plain message unless client-side login is enabled.
  */
 export function sessionCommands(config: Config, identities: Identities, limit: WindowLimitOptions = SESSION_START_LIMIT): Command[] {
-  const pp = config.stackstorm.plugin_prefix || "st2";
+  const pp = pluginPrefix(config);
   const starts = new WindowLimit(limit);
   const base = config.stackstorm.rbac_auth.clientside?.url.replace(/\/*$/, "/");
   const requireClientside = () => {

@@ -12,6 +12,7 @@ import { CommandError, ConfigError } from "../../lib/errors.ts";
 import type { Command, Context } from "../types.ts";
 import { note, traceMatch } from "../audit.ts";
 import { needsTwoFactor, TWOFACTOR_MESSAGE, type TwoFactor } from "../twofactor.ts";
+import { pluginPrefix } from "../names.ts";
 
 export interface St2CommandDeps {
   config: Config;
@@ -44,7 +45,7 @@ export function st2RunCommand(deps: St2CommandDeps): Command {
   const prefix = deps.config.stackstorm.plugin_prefix;
   return {
     plugin: "St2",
-    name: prefix || "st2",
+    name: pluginPrefix(deps.config),
     help: "Run a StackStorm action alias",
     usage: `${prefix ? prefix + " " : ""}<command>`,
     run: async (ctx) => {
@@ -68,7 +69,7 @@ function notLoaded(refused: boolean | undefined): string {
 }
 
 function helpHint(config: Config): string {
-  return `Type ${config.bot.prefix}${config.stackstorm.plugin_prefix || "st2"}help to see what is available.`;
+  return `Type ${config.bot.prefix}${pluginPrefix(config)}help to see what is available.`;
 }
 
 function typedForm(config: Config, display: string): string {
@@ -257,7 +258,7 @@ function wholeNumber(value: string | undefined, flag: string, min: number): numb
 
 /** `st2help`: the aliases this user may run, grouped by pack, paged to the message size. */
 export function st2HelpCommand(deps: St2CommandDeps): Command {
-  const name = `${deps.config.stackstorm.plugin_prefix || "st2"}help`;
+  const name = `${pluginPrefix(deps.config)}help`;
   return {
     plugin: "St2",
     name,

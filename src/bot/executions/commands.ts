@@ -23,6 +23,7 @@ import { parseListArgs, parsePairs, splitId } from "./args.ts";
 import { shortId } from "../inquiries/ids.ts";
 import { listingIds, RECENT, recentExecutions, resolveId } from "./resolve.ts";
 import { renderExecution, renderList } from "./render.ts";
+import { pluginPrefix } from "../names.ts";
 
 /** What the execution commands need beyond the st2 command's client and expiry handling. */
 export interface ExecutionCommandDeps extends Pick<St2CommandDeps, "config" | "clientFor" | "expired"> {
@@ -133,7 +134,7 @@ async function rerun(ctx: Context, as: As, args: string, deps: ExecutionCommandD
   const short = shortId(again.id, recent.map((e) => e.id));
   await ctx.reply(
     `Running ${ex.action?.ref ?? "it"} again${changed}: execution ${again.id} (re-run of ${ex.id}). ` +
-      `Type ${deps.config.bot.prefix}${deps.config.stackstorm.plugin_prefix || "st2"} execution ${short} for its result` +
+      `Type ${deps.config.bot.prefix}${pluginPrefix(deps.config)} execution ${short} for its result` +
       `${url ? `, or see ${url}` : ""}.`,
   );
 }

@@ -7,6 +7,7 @@ import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
 import type { Inquiry } from "../../st2/schemas.ts";
 import { isRecord } from "../../lib/record.ts";
+import { pluginPrefix } from "../names.ts";
 
 /** One property an inquiry asks for, read from its draft-4 JSON Schema. */
 export interface InquiryField {
@@ -111,12 +112,12 @@ function minutesText(m: number): string {
 
 /** The name of the answer command, consistent with `st2help` (`<plugin_prefix or st2>respond`). */
 export function respondCommandName(config: Config): string {
-  return `${config.stackstorm.plugin_prefix || "st2"}respond`;
+  return `${pluginPrefix(config)}respond`;
 }
 
 /** The name of the list command (`<plugin_prefix or st2>inquiries`). */
 export function listCommandName(config: Config): string {
-  return `${config.stackstorm.plugin_prefix || "st2"}inquiries`;
+  return `${pluginPrefix(config)}inquiries`;
 }
 
 /**
