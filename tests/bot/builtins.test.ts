@@ -7,6 +7,7 @@ import { createAcl } from "../../src/bot/middleware/acl.ts";
 import { closeMatches, similarity } from "../../src/bot/suggest.ts";
 import type { Command, Context } from "../../src/bot/types.ts";
 import { registerSecret } from "../../src/lib/log.ts";
+import { chatInfo } from "../../src/bot/router.ts";
 
 const alice: Identity = { id: "U0ALICE", nick: "alice", fullName: "Alice Liddell", aclId: "@alice", st2User: "alice" };
 const START = Date.parse("2030-01-01T00:00:00Z");
@@ -39,13 +40,14 @@ function setup(over: Partial<BuiltinDeps> = {}) {
 async function say(commands: Command[], typed: string, msg: Partial<Message> = {}): Promise<string[]> {
   const replies: string[] = [];
   const [name = "", ...rest] = typed.split(" ");
+  const m: Message = { text: `!${typed}`, from: alice, direct: true, ...msg };
   const ctx: Context = {
-    msg: { text: `!${typed}`, from: alice, direct: true, ...msg },
-    backend: new MemoryBackend({ name: "slack" }),
+    msg: m,
+    chat: chatInfo(new MemoryBackend({ name: "slack" }), m),
     command: { name, args: rest.join(" "), typed },
     isAdmin: false,
     reply: async (text) => void replies.push(text),
-    send: async () => {},
+    replySecret: async () => {},
   };
   const cmd = commands.find((c) => c.name === name);
   if (!cmd) throw new Error(`no command ${name}`);

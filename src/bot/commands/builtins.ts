@@ -97,7 +97,7 @@ function statusCommand(deps: BuiltinDeps): Command {
     plugin: "Health",
     name: "status",
     help: "Show the bot's version, uptime and the state of chat, StackStorm, the stream and the outbox",
-    run: async (ctx) => ctx.reply(statusText(deps, ctx.backend.name)),
+    run: async (ctx) => ctx.reply(statusText(deps, ctx.chat.name)),
   };
 }
 
@@ -151,7 +151,7 @@ export function whoamiText(ctx: Context): string {
     ["person", from.id],
     ["nick", from.nick],
     ["fullname", from.fullName],
-    ["client", ctx.backend.name],
+    ["client", ctx.chat.name],
     ["email", from.email],
     ["aclattr", from.aclId],
     ["st2 user", from.st2User],

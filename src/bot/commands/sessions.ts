@@ -61,7 +61,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
         }
         const word = ctx.command?.args ?? "";
         if (!word) throw new CommandError(`Usage: ${config.bot.prefix}${pp}session_start <shared word> — pick a word you will type again on the login page.`);
-        const user = requireChatUserKey(ctx.backend.name, ctx.msg);
+        const user = requireChatUserKey(ctx.chat.name, ctx.msg);
         const verdict = starts.take(user);
         if (!verdict.ok) {
           const wait = Math.max(1, Math.ceil(verdict.retryAfterMs / 60_000));
@@ -73,7 +73,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
         const minutes = Math.round(config.stackstorm.session_ttl / 60);
         // Marked secret: the outbox keeps the link encrypted until it is delivered.
         const text = `Open ${base}login/${id} within ${minutes} minutes and log in to StackStorm there. The link works once.`;
-        await ctx.send(ctx.backend.replyTarget(ctx.msg), { text, secret: true });
+        await ctx.replySecret(text);
       },
     },
     {
@@ -82,7 +82,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
       help: "Forget your StackStorm credentials and end your login session",
       run: async (ctx) => {
         requireClientside();
-        const had = await identities.forget(requireChatUserKey(ctx.backend.name, ctx.msg));
+        const had = await identities.forget(requireChatUserKey(ctx.chat.name, ctx.msg));
         await ctx.reply(had ? "Your StackStorm session has ended and your stored credentials were deleted." : "You had no StackStorm session; nothing was stored for you.");
       },
     },
@@ -110,7 +110,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
         requireClientside();
         const who = ctx.command?.args ?? "";
         if (!who) throw new CommandError(`Usage: ${config.bot.prefix}${pp}session_cancel <user or id>`);
-        const user = who.includes(":") ? who : `${ctx.backend.name}:${who.replace(/^@/, "")}`;
+        const user = who.includes(":") ? who : `${ctx.chat.name}:${who.replace(/^@/, "")}`;
         const cancelled = identities.sessions.cancel(who) + identities.sessions.cancel(user);
         const deleted = await identities.forget(user);
         await ctx.reply(cancelled || deleted ? `Cancelled ${cancelled} session(s)${deleted ? ` and deleted the stored credentials of ${user}` : ""}.` : `No session or stored credentials found for "${who}".`);

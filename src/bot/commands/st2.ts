@@ -136,7 +136,7 @@ async function runOrConfirm(ctx: Context, deps: St2CommandDeps, alias: ActionAli
   const as = await deps.clientFor(ctx);
   const action = deps.config.stackstorm.twofactor_action;
   if (!deps.twofactor || !action || !needsTwoFactor(deps.config, alias)) return run(as);
-  const { msg, backend } = ctx;
+  const { msg, chat } = ctx;
   const twofactor = deps.twofactor;
   // Held before the 2FA action starts, so even an instant confirmation finds it.
   const uuid = twofactor.hold({
@@ -145,7 +145,7 @@ async function runOrConfirm(ctx: Context, deps: St2CommandDeps, alias: ActionAli
     run: async () => run(await deps.clientFor(ctx)),
     reply: (text) => ctx.reply(text),
   });
-  const parameters: Record<string, unknown> = { uuid, user: msg.from.st2User, channel: backend.sourceChannel(msg) };
+  const parameters: Record<string, unknown> = { uuid, user: msg.from.st2User, channel: chat.sourceChannel() };
   if (alias.description) parameters.hint = alias.description;
   try {
     await callStackStorm(ctx, as, deps, () => as.client.createExecution({ action, parameters }));
@@ -158,8 +158,8 @@ async function runOrConfirm(ctx: Context, deps: St2CommandDeps, alias: ActionAli
 }
 
 async function execute(ctx: Context, as: As, deps: St2CommandDeps, alias: ActionAlias, format: string, command: string): Promise<void> {
-  const { msg, backend } = ctx;
-  const source_context: Record<string, unknown> = { backend: backend.name, user_id: msg.from.id, user: msg.from.st2User };
+  const { msg, chat } = ctx;
+  const source_context: Record<string, unknown> = { backend: chat.name, user_id: msg.from.id, user: msg.from.st2User };
   if (msg.room) {
     source_context.room = msg.room.id;
     source_context.room_name = msg.room.name;
@@ -172,7 +172,7 @@ async function execute(ctx: Context, as: As, deps: St2CommandDeps, alias: Action
       format,
       command,
       user: msg.from.st2User,
-      source_channel: backend.sourceChannel(msg),
+      source_channel: chat.sourceChannel(),
       source_context,
       notification_route: deps.config.stackstorm.route_key,
     }),
@@ -273,7 +273,7 @@ export function st2HelpCommand(deps: St2CommandDeps): Command {
         const ref = findRef(index, h.pack, h.display);
         return !ref || deps.aliasVisible(ctx, ref, h.display);
       });
-      await ctx.reply(renderHelp(deps.config, visible, args, ctx.backend.maxMessageLength, name));
+      await ctx.reply(renderHelp(deps.config, visible, args, ctx.chat.maxMessageLength, name));
     },
   };
 }

@@ -76,7 +76,7 @@ async function list(ctx: Context, as: As, args: string, deps: ExecutionCommandDe
   const what = [q.mine && "yours", q.action && `of ${q.action}`, q.status && `${q.status}`].filter(Boolean).join(", ");
   const heading = `${shown.length} most recent StackStorm execution${shown.length === 1 ? "" : "s"}${what ? ` (${what})` : ""}`;
   const empty = `No recent StackStorm executions${what ? ` (${what})` : ""}`;
-  await ctx.reply(renderList(shown, listingIds(shown, recent), heading, empty, ctx.backend.maxMessageLength));
+  await ctx.reply(renderList(shown, listingIds(shown, recent), heading, empty, ctx.chat.maxMessageLength));
 }
 
 /** Resolves the typed id and fetches the execution, as the caller. */
@@ -89,7 +89,7 @@ async function show(ctx: Context, as: As, args: string, deps: ExecutionCommandDe
   if (rest) throw new CommandError(`Usage: ${usage}`);
   const ex = await fetchTyped(ctx, as, id, deps);
   if (!as.personal && !(await mayAct(ctx, as, ex, deps, "show"))) return;
-  await ctx.reply(renderExecution(ex, ctx.backend.maxMessageLength, webUrl(deps, ex.id)));
+  await ctx.reply(renderExecution(ex, ctx.chat.maxMessageLength, webUrl(deps, ex.id)));
 }
 
 /**
