@@ -18,7 +18,7 @@ import { Outbox } from "./delivery/outbox.ts";
 import { Sealer } from "./store/seal.ts";
 import { parseStreamAnnouncement } from "./delivery/announcement.ts";
 import { createBot } from "./bot/index.ts";
-import type { StatusSource } from "./bot/commands/builtins.ts";
+import type { StatusSource } from "./bot/status.ts";
 import { wireInquiries } from "./bot/inquiries/wiring.ts";
 import { TwoFactor } from "./bot/twofactor.ts";
 import { Identities } from "./auth/identity.ts";

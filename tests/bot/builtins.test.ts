@@ -2,7 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import type { Identity, Message } from "../../src/chat/types.ts";
-import { type BuiltinDeps, type StatusSource, builtinCommands, duration, unknownCommandReply } from "../../src/bot/commands/builtins.ts";
+import { type BuiltinDeps, builtinCommands, duration, unknownCommandReply } from "../../src/bot/commands/builtins.ts";
+import type { StatusSource } from "../../src/bot/status.ts";
 import { createAcl } from "../../src/bot/middleware/acl.ts";
 import { closeMatches, similarity } from "../../src/bot/suggest.ts";
 import type { Command, Context } from "../../src/bot/types.ts";

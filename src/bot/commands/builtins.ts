@@ -4,29 +4,10 @@
  * from an injected `StatusSource`; the services named in `!about` come from chat's registry.
  */
 import { backendLabels } from "../../chat/registry.ts";
-import type { BackendStatus } from "../../chat/types.ts";
 import { redact } from "../../lib/log.ts";
 import { closeMatches } from "../suggest.ts";
 import type { Command, Context } from "../types.ts";
-
-/** A component's state for `!status`, e.g. `{state: "connected"}` or `{state: "error", detail: "HTTP 503"}`. */
-export interface ComponentState {
-  state: string;
-  detail?: string;
-}
-
-/** Where `!status` and `!about` read the live state of the bot. */
-export interface StatusSource {
-  version: string;
-  /** Epoch milliseconds. */
-  startedAt: number;
-  chat(): BackendStatus;
-  st2(): ComponentState;
-  /** How many action aliases are cached. */
-  aliases(): number;
-  stream(): ComponentState;
-  outbox(): { pending: number; dead: number; delivered: number; failedAttempts: number };
-}
+import type { ComponentState, StatusSource } from "../status.ts";
 
 export interface BuiltinDeps {
   /** The bot prefix (`!`), shown in help lines. */

@@ -7,10 +7,11 @@ import { CommandError } from "../../lib/errors.ts";
 import { redact } from "../../lib/log.ts";
 import type { Command } from "../types.ts";
 import { pluginPrefix } from "../names.ts";
+import type { OutboxCounts } from "../status.ts";
 
 /** What the commands need of the outbox (kept to an interface: bot/ does not import delivery/). */
 export interface OutboxControl {
-  stats(): { pending: number; dead: number; delivered: number; failedAttempts: number };
+  stats(): OutboxCounts;
   listDead(limit: number): { id: number; targetKey: string; createdAt: number; attempts: number; lastError: string | null; announcement?: { message: string } }[];
   replay(id: number | "all"): number;
 }
