@@ -12,7 +12,7 @@ import type { FetchFn } from "./st2/http.ts";
 import { AliasCache } from "./st2/aliascache.ts";
 import { AliasIndex } from "./st2/aliases/index.ts";
 import { servedBy } from "./st2/packs.ts";
-import { St2Stream, type StreamState } from "./st2/stream.ts";
+import { St2Stream, type StreamStatus } from "./st2/stream.ts";
 import { openDatabase, type Database } from "./store/db.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { Sealer } from "./store/seal.ts";
@@ -62,7 +62,7 @@ export interface App {
   db: Database;
   web?: WebServer;
   startedAt: Date;
-  streamState(): { state: StreamState; detail?: string };
+  streamState(): StreamStatus;
   /** Stops every part (each even when another fails to stop) and closes the database. */
   stop(): Promise<void>;
 }
@@ -176,7 +176,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
       return { state: h.state, detail: h.reason };
     },
     aliases: () => aliases.index.size,
-    stream: () => stream.state,
+    stream: () => stream.state(),
     outbox: () => outbox.stats(),
   };
   const bot = createBot({
@@ -217,8 +217,8 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   // so the first chat line already finds them; a StackStorm that is down does not stop
   // st2bot: the stream's reconnect and the timer load them later.
   const loading = aliases.refresh();
-  stream.stream.start();
-  teardown.push(["stream", () => stream.stream.stop()]);
+  stream.start();
+  teardown.push(["stream", () => stream.stop()]);
   const loaded = await loading;
   // A refused credential was logged once, with its remedy, by the client.
   if (!loaded && client.health().state !== "failing") log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
@@ -238,7 +238,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     db,
     web,
     startedAt,
-    streamState: () => stream.state,
+    streamState: () => stream.state(),
     stop,
   };
 }
@@ -250,8 +250,8 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
  */
 function connectStream(config: Config, client: St2Client, aliases: AliasCache, outbox: Outbox, twofactor: TwoFactor, idleTimeoutMs?: number) {
   const inquiries = wireInquiries({ config, enqueue: (a) => outbox.enqueueSoon(a, "stream"), defaultChannel: config.stackstorm.inquiry_channel });
-  const link: { stream?: St2Stream; state: { state: StreamState; detail?: string }; connectedOnce?: boolean } = { state: { state: "idle" } };
-  link.stream = new St2Stream({
+  let connectedOnce = false;
+  return new St2Stream({
     client,
     routeKey: config.stackstorm.route_key,
     idleTimeoutMs,
@@ -272,13 +272,11 @@ function connectStream(config: Config, client: St2Client, aliases: AliasCache, o
     // what changed between that answer and this connect (a few ms at start) is caught by the
     // timer's next refresh.
     onConnect: () => {
-      const first = !link.connectedOnce;
-      link.connectedOnce = true;
+      const first = !connectedOnce;
+      connectedOnce = true;
       if (!first || !(aliases.refreshing || aliases.loaded)) void aliases.refresh();
     },
-    onState: (s, detail) => (link.state = { state: s, detail }),
   });
-  return link as Required<typeof link>;
 }
 
 /** Binds the web server; a busy port names the setting that moves it. */

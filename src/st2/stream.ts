@@ -28,6 +28,12 @@ export interface St2Event {
 /** Where the connection is; `reconnecting` carries the reason and the delay as its detail. */
 export type StreamState = "idle" | "connecting" | "open" | "reconnecting" | "stopped";
 
+/** The stream's state and, when it is not open, why (the last failure, for `!status`). */
+export interface StreamStatus {
+  state: StreamState;
+  detail?: string;
+}
+
 /** What the stream needs of a client: the stream root, the HTTP layer and the credential. */
 export type StreamSource = Pick<St2Client, "http" | "provider"> & { urls: Pick<St2Client["urls"], "stream"> };
 
@@ -70,7 +76,7 @@ const MAX_LOGGED_DATA = 200;
 
 /** One stream connection kept alive until `stop()` (see the file comment for the policy). */
 export class St2Stream {
-  private current: StreamState = "idle";
+  private current: StreamStatus = { state: "idle" };
   private es: EventSourceClient | undefined;
   /** Bumped per attempt so callbacks of an abandoned attempt are ignored. */
   private attempt = 0;
@@ -96,7 +102,7 @@ export class St2Stream {
 
   /** Connects and keeps connected until `stop()`. Calling it twice does nothing. */
   start(): void {
-    if (this.current !== "idle" && this.current !== "stopped") return;
+    if (this.current.state !== "idle" && this.current.state !== "stopped") return;
     void this.connect();
   }
 
@@ -110,8 +116,8 @@ export class St2Stream {
     await this.chain;
   }
 
-  /** The current connection state. */
-  state(): StreamState {
+  /** The current connection state, with the detail `onState` was given. */
+  state(): StreamStatus {
     return this.current;
   }
 
@@ -198,7 +204,7 @@ export class St2Stream {
 
   /** The attempt ended (refused, failed, closed by StackStorm or idle): plan the next one. */
   private dropped(attempt: number, reason?: Error): void {
-    if (attempt !== this.attempt || this.current === "stopped") return;
+    if (attempt !== this.attempt || this.current.state === "stopped") return;
     this.attempt++;
     this.es?.close();
     this.es = undefined;
@@ -222,7 +228,7 @@ export class St2Stream {
     } else {
       delay = this.backoff.next();
     }
-    if (attempt !== this.attempt || this.current === "stopped") return;
+    if (attempt !== this.attempt || this.current.state === "stopped") return;
     const detail = `${redact(failure.message)}; reconnecting in ${delay} ms`;
     // The same failure again is a retry, not news: warn once per different failure.
     const repeated = failure.message === this.lastWarned;
@@ -258,7 +264,7 @@ export class St2Stream {
   }
 
   private setState(state: StreamState, detail?: string): void {
-    this.current = state;
+    this.current = detail === undefined ? { state } : { state, detail };
     try {
       this.opts.onState?.(state, detail);
     } catch (err) {
