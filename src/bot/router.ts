@@ -4,10 +4,10 @@
  * turns failures into plain-language replies — never a stack trace.
  */
 import type { ChatBackend, Message, MessageHandler, Outgoing } from "../chat/types.ts";
-import { CommandError, describeError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
 import { collapseSpace, PY_SPACE_CLASS, pyStrip } from "../st2/aliases/words.ts";
 import { note, writeAudit } from "./audit.ts";
+import { reportFailures } from "./report.ts";
 import type { ChatInfo, Command, Context, Middleware, ParsedCommand } from "./types.ts";
 
 const log = logger("bot.router");
@@ -177,22 +177,16 @@ async function run(ctx: Context, middleware: Middleware[], handler: () => Promis
   await step(0);
 }
 
-/** Expected failures go to the user as written; anything else gets a generic reply with an id. */
-async function safely(ctx: Context, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof CommandError) {
-      if (!ctx.audit?.outcome) note(ctx, { outcome: `refused: ${err.userMessage.split("\n")[0]}` });
-      await ctx.reply(err.userMessage).catch(replyFailed);
-      return;
-    }
-    const id = crypto.randomUUID().slice(0, 8);
-    note(ctx, { outcome: `error ${id}` });
-    log.error("command failed", { id, command: ctx.command?.name, error: describeError(err, { stack: true }) });
-    await ctx.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch(replyFailed);
-  }
+/** Runs `fn` for `ctx`, its failure reported to the user (see `reportFailures`) and noted for the audit line. */
+function safely(ctx: Context, fn: () => Promise<void>): Promise<void> {
+  return reportFailures(fn, {
+    reply: (text) => ctx.reply(text),
+    log,
+    failed: "command failed",
+    fields: { command: ctx.command?.name },
+    outcome: (o) => {
+      if ("errorId" in o) note(ctx, { outcome: `error ${o.errorId}` });
+      else if (!ctx.audit?.outcome) note(ctx, { outcome: `refused: ${o.refused}` });
+    },
+  });
 }
-
-// The reply could not even be queued (the outbox's database failed): nothing left to tell the user.
-const replyFailed = (err: unknown) => log.error("could not queue a reply", { error: describeError(err) });

@@ -10,8 +10,9 @@
  */
 import * as v from "valibot";
 import type { Config } from "../config/schema.ts";
-import { CommandError, describeError } from "../lib/errors.ts";
+import { describeError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
+import { reportFailures } from "./report.ts";
 import type { St2Event } from "../st2/stream.ts";
 
 const log = logger("bot.twofactor");
@@ -140,7 +141,8 @@ export class TwoFactor {
     }
     this.release(uuid);
     log.info("two-factor confirmation received; running the held alias execution", { uuid, alias: pending.alias, user: pending.user });
-    await runReporting(pending);
+    // Failures reach the asker as the router words them.
+    await reportFailures(() => pending.run(), { reply: (text) => pending.reply(text), log, failed: "confirmed alias execution failed", fields: { alias: pending.alias } });
     return true;
   }
 
@@ -172,21 +174,6 @@ export class TwoFactor {
     this.timer = setInterval(() => this.sweep(), this.sweepEveryMs);
     // A pending confirmation alone must not keep the process alive.
     this.timer.unref?.();
-  }
-}
-
-/** Runs a confirmed execution; failures reach the asker as the router would word them. */
-async function runReporting(pending: PendingConfirmation): Promise<void> {
-  try {
-    await pending.run();
-  } catch (err) {
-    if (err instanceof CommandError) {
-      await pending.reply(err.userMessage).catch((e) => log.error("could not queue a reply", { error: describeError(e) }));
-      return;
-    }
-    const id = crypto.randomUUID().slice(0, 8);
-    log.error("confirmed alias execution failed", { id, alias: pending.alias, error: describeError(err, { stack: true }) });
-    await pending.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch((e) => log.error("could not queue a reply", { error: describeError(e) }));
   }
 }
 
