@@ -34,7 +34,7 @@ import { issueActions } from "./delivery/actions.ts";
 import { actionsPlugin } from "./web/actions.ts";
 import { ConfigError, describeError } from "./lib/errors.ts";
 import { botCredential } from "./config/load.ts";
-import { levelOf, logger, setLogFormat, setLogLevel, type Level } from "./lib/log.ts";
+import { logger, setLogFormat, setLogLevel } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 
 const log = logger("app");
@@ -74,7 +74,8 @@ export interface App {
  */
 export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
-  setLogLevel(logLevel(config));
+  // ST2BOT_LOG_LEVEL is one of the config's environment overrides (config/load.ts).
+  setLogLevel(config.bot.log_level);
   setLogFormat(config.bot.log_format);
   refuseWithoutCredential(config);
   const startedAt = new Date();
@@ -125,15 +126,6 @@ function openStateDatabase(path: string): Database {
         "(under systemd: StateDirectory=st2bot and data_dir = \"/var/lib/st2bot\")";
     throw new ConfigError(`cannot open the database ${path} (${e.code ?? e.message ?? String(err)}): ${what}`);
   }
-}
-
-/** The environment wins over the file, as for every other setting; a typo must not silence the log. */
-function logLevel(config: Config): Level {
-  const env = process.env.ST2BOT_LOG_LEVEL;
-  if (!env) return config.bot.log_level;
-  const level = levelOf(env);
-  if (!level) throw new ConfigError(`ST2BOT_LOG_LEVEL: "${env}" is not a log level; use debug, info, warn or error`);
-  return level;
 }
 
 interface Started {

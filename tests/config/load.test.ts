@@ -108,6 +108,12 @@ describe("credentials", () => {
     expect(botCredential(c)).toEqual({ kind: "apikey", apikey: "envkey" });
   });
 
+  test("ST2BOT_LOG_LEVEL overrides bot.log_level like every other variable; a mistyped one is refused", () => {
+    expect(parseConfig('[bot]\nlog_level = "error"\n', "c", { ST2BOT_LOG_LEVEL: "debug" }).bot.log_level).toBe("debug");
+    expect(parseConfig('[bot]\nlog_level = "warn"\n', "c", {}).bot.log_level).toBe("warn");
+    expect(() => parseConfig("", "c", { ST2BOT_LOG_LEVEL: "DEBUG" })).toThrow('ST2BOT_LOG_LEVEL: "DEBUG" is not a log level; use debug, info, warn or error');
+  });
+
   test("secrets from files, relative to the config file", () => {
     const dir = mkdtempSync(join(tmpdir(), "st2bot-cfg-"));
     writeFileSync(join(dir, "pw"), "s3cret\n");
