@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parse as parseToml, TomlError } from "smol-toml";
+import { editDistance } from "../lib/distance.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { LEVELS, levelOf, registerSecret } from "../lib/log.ts";
 import { type Config, ConfigSchema } from "./schema.ts";
@@ -296,33 +297,18 @@ function unwrap(schema: unknown): unknown {
   return s;
 }
 
-/** The closest known key within a small edit distance. */
+/** The closest known key within a small edit distance (lib/distance: a swap of two letters is one edit). */
 export function suggest(word: string, candidates: string[]): string | undefined {
   let best: string | undefined;
   let bestScore = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    const d = editDistance(word.toLowerCase(), c.toLowerCase(), bestScore);
     if (d < bestScore) {
       best = c;
       bestScore = d;
     }
   }
   return best;
-}
-
-/** Levenshtein distance (insertions, deletions, substitutions) between two strings. */
-export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }
 
 function checkConsistency(config: Config, name: string, lines: Map<string, number>): void {

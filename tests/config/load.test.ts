@@ -56,6 +56,8 @@ describe("bad config names the file, line and key", () => {
 
   test("unknown table", () => {
     expect(errorOf(() => parseConfig("[stakstorm]\napi_url = \"x\"\n", "c.toml"))).toBe('c.toml:1: unknown key "stakstorm" (did you mean "stackstorm"?)');
+    // Swapped letters count as one edit each (lib/distance), as in chat's suggestions: Levenshtein said 4.
+    expect(errorOf(() => parseConfig('[bot]\nrpefxi = "!"\n', "c.toml"))).toBe('c.toml:2: unknown key "bot.rpefxi" (did you mean "prefix"?)');
   });
 
   test("wrong type names the key path and line", () => {
