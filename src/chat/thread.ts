@@ -3,7 +3,7 @@
  * `source_context` (`thread`, or hubot-stackstorm's `thread_ts`), StackStorm echoes it back in
  * announcements and inquiry contexts. Read here once, for delivery/ and bot/ alike.
  */
-import { isRecord } from "../lib/record.ts";
+import { isRecord } from "../lib/json.ts";
 
 /** A thread id as a string: a non-empty string, or a number (Slack's `ts` may arrive as one). */
 export function asThreadId(value: unknown): string | undefined {

@@ -7,7 +7,7 @@
 import * as v from "valibot";
 import type { ActionRequest } from "../chat/types.ts";
 import { asThreadId, sourceThread } from "../chat/thread.ts";
-import { isRecord } from "../lib/record.ts";
+import { isRecord } from "../lib/json.ts";
 
 // A JSON object (not an array); `null` is read as absent (StackStorm sends `null` for unset fields).
 const looseObject = v.nullish(v.custom<Record<string, unknown>>(isRecord));

@@ -6,7 +6,7 @@
  */
 import { Fault } from "./http.ts";
 import { pyRepr } from "./python.ts";
-import { isRecord } from "../lib/record.ts";
+import { hasJsonType, isRecord } from "../lib/json.ts";
 
 type JsonType = string;
 
@@ -117,7 +117,7 @@ export function bodyError(body: unknown, schema: BodySchema): string | undefined
       continue;
     }
     const value = body[name];
-    if (types.length && !types.some((t) => hasType(value, t))) return `${pyRepr(value)} is not of type ${types.map((t) => `'${t}'`).join(", ")}`;
+    if (types.length && !types.some((t) => hasJsonType(value, t))) return `${pyRepr(value)} is not of type ${types.map((t) => `'${t}'`).join(", ")}`;
     const min = schema.minimum?.[name];
     if (min !== undefined && typeof value === "number" && value < min) return `${value} is less than the minimum of ${min}`;
   }
@@ -128,26 +128,4 @@ export function bodyError(body: unknown, schema: BodySchema): string | undefined
     if (extra.length > 1) return `Additional properties are not allowed (${extra.map((k) => `'${k}'`).join(", ")} were unexpected)`;
   }
   return undefined;
-}
-
-/** JSON Schema's type test (draft 4: integers are numbers without a fraction). */
-export function hasType(value: unknown, type: string): boolean {
-  switch (type) {
-    case "string":
-      return typeof value === "string";
-    case "integer":
-      return typeof value === "number" && Number.isInteger(value);
-    case "number":
-      return typeof value === "number";
-    case "boolean":
-      return typeof value === "boolean";
-    case "null":
-      return value === null;
-    case "array":
-      return Array.isArray(value);
-    case "object":
-      return isRecord(value);
-    default:
-      return true;
-  }
 }

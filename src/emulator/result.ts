@@ -5,7 +5,7 @@
  */
 import { renderTemplate, renderValues } from "./jinja.ts";
 import { pyStr, pyTruthy, toHumanTime } from "./python.ts";
-import { isRecord } from "../lib/record.ts";
+import { isRecord } from "../lib/json.ts";
 
 /** The fields of an execution the template reads (the API's execution object). */
 export interface ExecutionView {

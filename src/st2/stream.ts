@@ -15,7 +15,7 @@ import { logger, redact } from "../lib/log.ts";
 import { duration, faultOf, pathOf, St2ApiError } from "./http.ts";
 import type { St2Client } from "./client.ts";
 import { describeError } from "../lib/errors.ts";
-import { isRecord } from "../lib/record.ts";
+import { isRecord } from "../lib/json.ts";
 
 const log = logger("st2.stream");
 

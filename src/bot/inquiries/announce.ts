@@ -11,7 +11,7 @@ import type { St2Event } from "../../st2/stream.ts";
 import type { BotMessage } from "../types.ts";
 import { answerExample, describeInquiry, inquiryFields } from "./schema.ts";
 import { answerActions } from "./buttons.ts";
-import { isRecord } from "../../lib/record.ts";
+import { isRecord } from "../../lib/json.ts";
 import { sourceThread } from "../../chat/thread.ts";
 
 /** The stream events an inquiry shows up in (StackStorm has no inquiry-specific event). */

@@ -3,7 +3,7 @@
  * StackStorm will, so a typo gets a message naming the property instead of a round trip.
  */
 import { closedSchema, describeType, inquiryFields, showValue, type InquiryField } from "./schema.ts";
-import { isRecord } from "../../lib/record.ts";
+import { hasJsonType, isRecord } from "../../lib/json.ts";
 
 export type AnswerResult = { ok: true; response: Record<string, unknown> } | { ok: false; error: string };
 
@@ -165,31 +165,10 @@ function jsonOf(text: string, ok: (x: unknown) => boolean): unknown {
 
 /** A value that arrived typed (JSON answers) must already have one of the property's types. */
 function checkValue(value: unknown, field: InquiryField): ValueResult {
-  if (field.types.length && !field.types.some((t) => hasType(value, t))) {
+  if (field.types.length && !field.types.some((t) => hasJsonType(value, t))) {
     return { ok: false, error: `"${field.name}" must be ${describeType(field)}, but the JSON gives ${JSON.stringify(value)} (${jsonTypeOf(value)}).` };
   }
   return checkEnum(value, field);
-}
-
-function hasType(value: unknown, type: string): boolean {
-  switch (type) {
-    case "boolean":
-      return typeof value === "boolean";
-    case "integer":
-      return typeof value === "number" && Number.isInteger(value);
-    case "number":
-      return typeof value === "number" && Number.isFinite(value);
-    case "string":
-      return typeof value === "string";
-    case "null":
-      return value === null;
-    case "array":
-      return Array.isArray(value);
-    case "object":
-      return isRecord(value);
-    default:
-      return true; // a type this reader does not know: leave it to StackStorm
-  }
 }
 
 function checkEnum(value: unknown, field: InquiryField): ValueResult {

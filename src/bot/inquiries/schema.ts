@@ -6,7 +6,7 @@
 import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
 import type { Inquiry } from "../../st2/schemas.ts";
-import { isRecord } from "../../lib/record.ts";
+import { isRecord } from "../../lib/json.ts";
 import { pluginPrefix } from "../names.ts";
 
 /** One property an inquiry asks for, read from its draft-4 JSON Schema. */

@@ -8,7 +8,7 @@
 import { Marked } from "marked";
 import { attachmentColor, splitPretext } from "../attachments.ts";
 import type { Outgoing } from "../types.ts";
-import { isRecord } from "../../lib/record.ts";
+import { isRecord } from "../../lib/json.ts";
 
 /** Colours for an announcement without `extra.color` (Slack's good/danger). */
 export const SUCCESS_COLOR = "#2eb886";

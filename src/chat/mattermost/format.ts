@@ -6,7 +6,7 @@
  */
 import { type Attachment, attachmentColor, splitPretext } from "../attachments.ts";
 import type { Outgoing } from "../types.ts";
-import { isRecord } from "../../lib/record.ts";
+import { isRecord } from "../../lib/json.ts";
 
 /** Attachment colour of a failed execution when the announcement names none (Mattermost's "danger"). */
 export const FAILURE_COLOR = "#D24B4E";

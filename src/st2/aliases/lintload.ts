@@ -9,7 +9,7 @@ import * as v from "valibot";
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
 import { packFromPath } from "./load.ts";
 import { ActionAliasSchema, type ActionAlias } from "./types.ts";
-import { isRecord } from "../../lib/record.ts";
+import { isRecord } from "../../lib/json.ts";
 
 /** An alias and where it is written. */
 export interface LocatedAlias {
