@@ -1,3 +1,4 @@
+import { describeError } from "../lib/errors.ts";
 /** Small HTTP helpers shared by the emulator's routes. */
 
 /** A StackStorm error answer: `{"faultstring": ...}` with a status. Thrown by routes. */
@@ -53,7 +54,7 @@ export async function readBody(req: Request): Promise<{ body: unknown; error?: s
   try {
     return { body: JSON.parse(text) };
   } catch (err) {
-    return { body: text, error: `Failed to parse request body: ${(err as Error).message}` };
+    return { body: text, error: `Failed to parse request body: ${describeError(err)}` };
   }
 }
 

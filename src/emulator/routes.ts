@@ -25,6 +25,7 @@ import { pyRepr } from "./python.ts";
 import type { EmulatorState } from "./state.ts";
 import type { StreamHub } from "./stream.ts";
 import type { CredentialUse, EmulatedExecution, EmulatorOptions, ParamSpec, StoredAlias } from "./types.ts";
+import { describeError } from "../lib/errors.ts";
 
 /** One parsed request as the routes see it. */
 export interface Call {
@@ -213,7 +214,7 @@ export class Routes {
     try {
       paramSets = this.state.engine.extract(format, body.command as string, multiple);
     } catch (err) {
-      throw new Fault(400, (err as Error).message);
+      throw new Fault(400, describeError(err));
     }
     const immutable = alias.immutable_parameters ?? {};
     const overridden = (p: Record<string, unknown>) => Object.keys(immutable).filter((k) => k in p);

@@ -10,6 +10,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document }
 import { packFromPath } from "./load.ts";
 import { ActionAliasSchema, type ActionAlias } from "./types.ts";
 import { isRecord } from "../../lib/json.ts";
+import { describeError } from "../../lib/errors.ts";
 
 /** An alias and where it is written. */
 export interface LocatedAlias {
@@ -77,7 +78,7 @@ function kindOf(root: string, file: string): "action" | "alias" | "other" {
 
 async function readOne(file: string, given: boolean, kind: ReturnType<typeof kindOf>, out: LintInput): Promise<void> {
   const text = await readFile(file, "utf8").catch((err) => {
-    out.errors.push({ file, line: 1, reason: String((err as Error).message) });
+    out.errors.push({ file, line: 1, reason: describeError(err) });
     return undefined;
   });
   if (text === undefined) return;
