@@ -12,13 +12,13 @@ import type { FetchFn } from "./st2/http.ts";
 import { AliasCache } from "./st2/aliascache.ts";
 import { AliasIndex } from "./st2/aliases/index.ts";
 import { servedBy } from "./st2/packs.ts";
-import { St2Stream, type StreamState } from "./st2/stream.ts";
+import { St2Stream, type StreamStatus } from "./st2/stream.ts";
 import { openDatabase, type Database } from "./store/db.ts";
 import { Outbox } from "./delivery/outbox.ts";
 import { Sealer } from "./store/seal.ts";
 import { parseStreamAnnouncement, type Announcement } from "./delivery/announcement.ts";
 import { createBot } from "./bot/index.ts";
-import type { StatusSource } from "./bot/commands/builtins.ts";
+import type { StatusSource } from "./bot/status.ts";
 import { wireInquiries } from "./bot/inquiries/wiring.ts";
 import { TwoFactor } from "./bot/twofactor.ts";
 import { Identities } from "./auth/identity.ts";
@@ -32,9 +32,9 @@ import { ReplayStore } from "./store/replay.ts";
 import { ActionTokens } from "./store/actions.ts";
 import { issueActions } from "./delivery/actions.ts";
 import { actionsPlugin } from "./web/actions.ts";
-import { ConfigError } from "./lib/errors.ts";
+import { ConfigError, describeError } from "./lib/errors.ts";
 import { botCredential } from "./config/load.ts";
-import { levelOf, logger, setLogFormat, setLogLevel, type Level } from "./lib/log.ts";
+import { logger, setLogFormat, setLogLevel } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 import type { Cluster } from "./cluster/index.ts";
 
@@ -65,7 +65,7 @@ export interface App {
   /** Present in cluster mode (`[cluster]`): role, lease, the shared intake. */
   cluster?: Cluster;
   startedAt: Date;
-  streamState(): { state: StreamState; detail?: string };
+  streamState(): StreamStatus;
   /** Stops every part (each even when another fails to stop) and closes the database. */
   stop(): Promise<void>;
 }
@@ -77,7 +77,8 @@ export interface App {
  */
 export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
-  setLogLevel(logLevel(config));
+  // ST2BOT_LOG_LEVEL is one of the config's environment overrides (config/load.ts).
+  setLogLevel(config.bot.log_level);
   setLogFormat(config.bot.log_format);
   refuseWithoutCredential(config);
   const startedAt = new Date();
@@ -90,7 +91,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
       try {
         await step();
       } catch (err) {
-        log.warn(`could not stop the ${what} cleanly`, { error: err instanceof Error ? err.message : String(err) });
+        log.warn(`could not stop the ${what} cleanly`, { error: describeError(err) });
       }
     }
   };
@@ -128,15 +129,6 @@ function openStateDatabase(path: string): Database {
         "(under systemd: StateDirectory=st2bot and data_dir = \"/var/lib/st2bot\")";
     throw new ConfigError(`cannot open the database ${path} (${e.code ?? e.message ?? String(err)}): ${what}`);
   }
-}
-
-/** The environment wins over the file, as for every other setting; a typo must not silence the log. */
-function logLevel(config: Config): Level {
-  const env = process.env.ST2BOT_LOG_LEVEL;
-  if (!env) return config.bot.log_level;
-  const level = levelOf(env);
-  if (!level) throw new ConfigError(`ST2BOT_LOG_LEVEL: "${env}" is not a log level; use debug, info, warn or error`);
-  return level;
 }
 
 interface Started {
@@ -190,7 +182,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
       return { state: h.state, detail: h.reason };
     },
     aliases: () => aliases.index.size,
-    stream: () => stream.state,
+    stream: () => stream.state(),
     outbox: () => outboxControl.stats(),
     cluster: cluster ? () => cluster.status() : undefined,
   };
@@ -233,8 +225,8 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   // so the first chat line already finds them; a StackStorm that is down does not stop
   // st2bot: the stream's reconnect and the timer load them later.
   const loading = aliases.refresh();
-  stream.stream.start();
-  teardown.push(["stream", () => stream.stream.stop()]);
+  stream.start();
+  teardown.push(["stream", () => stream.stop()]);
   const loaded = await loading;
   // A refused credential was logged once, with its remedy, by the client.
   if (!loaded && client.health().state !== "failing") log.warn("StackStorm's action aliases could not be loaded yet; st2bot keeps running and retries", { reason: aliases.lastError });
@@ -264,7 +256,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     web,
     cluster,
     startedAt,
-    streamState: () => stream.state,
+    streamState: () => stream.state(),
     stop,
   };
 }
@@ -277,8 +269,8 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
 function connectStream(config: Config, client: St2Client, aliases: AliasCache, announce: Announce, twofactor: TwoFactor, idleTimeoutMs?: number) {
   // An inquiry's announcement is identified by its own content (the same event gives the same one).
   const inquiries = wireInquiries({ config, enqueue: (a) => announce("inquiry", a, a), defaultChannel: config.stackstorm.inquiry_channel });
-  const link: { stream?: St2Stream; state: { state: StreamState; detail?: string }; connectedOnce?: boolean } = { state: { state: "idle" } };
-  link.stream = new St2Stream({
+  let connectedOnce = false;
+  return new St2Stream({
     client,
     routeKey: config.stackstorm.route_key,
     idleTimeoutMs,
@@ -299,13 +291,11 @@ function connectStream(config: Config, client: St2Client, aliases: AliasCache, a
     // what changed between that answer and this connect (a few ms at start) is caught by the
     // timer's next refresh.
     onConnect: () => {
-      const first = !link.connectedOnce;
-      link.connectedOnce = true;
+      const first = !connectedOnce;
+      connectedOnce = true;
       if (!first || !(aliases.refreshing || aliases.loaded)) void aliases.refresh();
     },
-    onState: (s, detail) => (link.state = { state: s, detail }),
   });
-  return link as Required<typeof link>;
 }
 
 /** Where a stream announcement goes: the outbox, or (cluster mode) the shared intake, which needs the event to de-duplicate. */

@@ -6,7 +6,7 @@
  */
 import { existsSync, writeFileSync } from "node:fs";
 import { parseCommandArgs, UsageError, USAGE, wantsHelp } from "./cli/args.ts";
-import { ConfigError, St2botError } from "./lib/errors.ts";
+import { ConfigError, describeError, St2botError } from "./lib/errors.ts";
 import { VERSION } from "./version.ts";
 
 const HELP = `st2bot ${VERSION} — StackStorm ChatOps in one executable
@@ -141,7 +141,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof ConfigError) io.stderr(`st2bot: configuration error:\n${err.message}\n`);
     else if (err instanceof St2botError) io.stderr(`st2bot: ${err.userMessage}\n`);
-    else io.stderr(`st2bot: ${err instanceof Error ? err.message : String(err)}\n`);
+    else io.stderr(`st2bot: ${describeError(err)}\n`);
     return 1;
   }
 }

@@ -14,9 +14,10 @@ import { CommandError } from "../lib/errors.ts";
 import { isAdmin } from "./acl.ts";
 import { createAcl } from "./middleware/acl.ts";
 import { canonicalTyped, createRouter } from "./router.ts";
-import { builtinCommands, unknownCommandReply, type StatusSource } from "./commands/builtins.ts";
+import { builtinCommands, unknownCommandReply } from "./commands/builtins.ts";
+import type { StatusSource } from "./status.ts";
 import { st2HelpCommand, st2RunCommand, type St2CommandDeps } from "./commands/st2.ts";
-import { ANONYMOUS, chatUserKey, loginHint, requireChatUserKey, sessionCommands } from "./commands/sessions.ts";
+import { ANONYMOUS, chatUserKey, requireChatUserKey, sessionCommands } from "./commands/sessions.ts";
 import { inquiryCommands } from "./inquiries/commands.ts";
 import { executionCommands } from "./executions/commands.ts";
 import { aliasOfExecution } from "./executions/alias.ts";
@@ -27,6 +28,7 @@ import { Tails } from "./tail/tails.ts";
 import { followAfterAck, followsLive, tailCommand } from "./tail/command.ts";
 import type { TwoFactor } from "./twofactor.ts";
 import { withClicks, type ClickTokens } from "./clicks.ts";
+import { loginHint, pluginPrefix } from "./names.ts";
 
 
 /** Everything the bot is built from; app.ts wires the real parts, tests fakes. */
@@ -49,14 +51,6 @@ export interface BotDeps {
   streamIdleTimeoutMs?: number;
 }
 
-/** Turns a target into the announcement shape the outbox keeps. */
-export function addressed(target: Target, out: Outgoing): BotMessage {
-  const secret = out.secret ? { secret: true } : {};
-  return target.kind === "room"
-    ? { message: out.text, channel: target.id, extra: out.extra, context: target.thread ? { thread: target.thread } : undefined, ...secret }
-    : { message: out.text, user: target.id, whisper: true, extra: out.extra, ...secret };
-}
-
 /**
  * Builds the commands and returns the handler the chat backend feeds messages to (see
  * `createRouter`), with the commands for inspection. Every reply goes through `deps.send`.
@@ -64,7 +58,7 @@ export function addressed(target: Target, out: Outgoing): BotMessage {
 export function createBot(deps: BotDeps): { handler: MessageHandler; commands: readonly Command[]; stop(): Promise<void> } {
   const { config, backend, identities } = deps;
   const tails = new Tails({ backend, intervalMs: config.stackstorm.live_output_interval * 1000, streamIdleTimeoutMs: deps.streamIdleTimeoutMs });
-  const runName = config.stackstorm.plugin_prefix || "st2";
+  const runName = pluginPrefix(config);
   const acl = createAcl({
     rules: config.access_controls,
     defaults: config.access_controls_default,
@@ -79,12 +73,12 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     config,
     aliases: () => ({ index: deps.aliases.index, disabled: disabled(), loaded: deps.aliases.loaded, refused: deps.status.st2().state === "failing" }),
     clientFor: async (ctx) => {
-      const found = await identities.clientFor(chatUserKey(ctx.backend.name, ctx.msg));
+      const found = await identities.clientFor(chatUserKey(ctx.chat.name, ctx.msg));
       if (!found.ok) throw new CommandError(found.reason === "anonymous" ? ANONYMOUS : `You have not linked your StackStorm identity yet: ${loginHint(config)}.`);
       return { client: found.client, personal: identities.clientside };
     },
     expired: async (ctx) => {
-      await identities.forget(requireChatUserKey(ctx.backend.name, ctx.msg));
+      await identities.forget(requireChatUserKey(ctx.chat.name, ctx.msg));
       return `StackStorm no longer accepts your login (it expired or was revoked), so I forgot it. To log in again, ${loginHint(config)}.`;
     },
     authorizeAlias: acl.authorizeAlias,
@@ -148,15 +142,22 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     fallbackAfterPrefix: !config.stackstorm.plugin_prefix,
     middleware: [acl.middleware],
     isAdmin: (msg) => isAdmin(msg.from.aclId, config.bot.admins, msg.from.aclMask),
-    deliver: async (target, out) => deps.send(addressed(target, plain(out))),
-    reply: async (msg, out) => reply(msg, out),
+    reply: (msg, out) => reply(msg, out),
     unknown: (ctx, typed) => ctx.reply(unknownCommandReply(typed, commands.map((c) => c.name), config.bot.prefix)),
   });
-  // Under the source_channel StackStorm sends the result to: one ordered queue per place.
-  const reply = (msg: Message, out: Outgoing) =>
-    deps.send({ message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined });
+  // Under the source_channel StackStorm sends the result to: one ordered queue per place. A
+  // secret (a login link, asked for in a direct message) goes to the reply target, sealed.
+  const reply = async (msg: Message, out: Outgoing) =>
+    deps.send(out.secret ? sealedReply(backend.replyTarget(msg), plain(out)) : { message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined });
   if (!deps.clicks) return { handler: (msg) => (msg.action ? undefined : handler(msg)), commands, stop: () => tails.stop() };
   return { handler: withClicks(handler, { tokens: deps.clicks, reply: async (msg, text) => reply(msg, { text }) }), commands, stop: () => tails.stop() };
+}
+
+/** A secret reply as the outbox keeps it: to the user directly, or to a room (and thread). */
+function sealedReply(target: Target, out: Outgoing): BotMessage {
+  return target.kind === "room"
+    ? { message: out.text, channel: target.id, extra: out.extra, context: target.thread ? { thread: target.thread } : undefined, secret: true }
+    : { message: out.text, user: target.id, whisper: true, extra: out.extra, secret: true };
 }
 
 /** `st2` when plugin_prefix is empty: only the subcommands, anything else gets their usage. */

@@ -3,12 +3,12 @@
  * prefix or the bot's name, finds the command, runs the middleware (ACL) and the command, and
  * turns failures into plain-language replies — never a stack trace.
  */
-import type { ChatBackend, Message, MessageHandler, Outgoing, Target } from "../chat/types.ts";
-import { CommandError } from "../lib/errors.ts";
+import type { ChatBackend, Message, MessageHandler, Outgoing } from "../chat/types.ts";
 import { logger } from "../lib/log.ts";
 import { collapseSpace, PY_SPACE_CLASS, pyStrip } from "../st2/aliases/words.ts";
 import { note, writeAudit } from "./audit.ts";
-import type { Command, Context, Middleware, ParsedCommand } from "./types.ts";
+import { reportFailures } from "./report.ts";
+import type { ChatInfo, Command, Context, Middleware, ParsedCommand } from "./types.ts";
 
 const log = logger("bot.router");
 
@@ -30,11 +30,9 @@ export interface RouterOptions {
   /** Runs before every command, in order (the ACL). */
   middleware: Middleware[];
   isAdmin(msg: Message): boolean;
-  /** Sends a message durably (the outbox). */
-  deliver(target: Target, out: Outgoing): Promise<void>;
   /**
-   * Answers a message durably where it was asked. Kept apart from `deliver` so replies and
-   * StackStorm's results for the same place share one ordered queue.
+   * Answers a message durably where it was asked (the outbox), `out.secret` set for
+   * `Context.replySecret`.
    */
   reply(msg: Message, out: Outgoing): Promise<void>;
   /** Answers a command nobody claims (`Command "x" not found. Did you mean ...`). */
@@ -153,10 +151,19 @@ export function createRouter(backend: ChatBackend, opts: RouterOptions): Message
 function createContext(backend: ChatBackend, msg: Message, opts: RouterOptions): Context {
   return {
     msg,
-    backend,
+    chat: chatInfo(backend, msg),
     isAdmin: opts.isAdmin(msg),
     reply: (text, extra) => opts.reply(msg, { text, extra }),
-    send: (target, out) => opts.deliver(target, out),
+    replySecret: (text) => opts.reply(msg, { text, secret: true }),
+  };
+}
+
+/** What a command may read of `backend` for `msg` (see `ChatInfo`); a view, not the backend. */
+export function chatInfo(backend: ChatBackend, msg: Message): ChatInfo {
+  return {
+    name: backend.name,
+    maxMessageLength: backend.maxMessageLength,
+    sourceChannel: () => backend.sourceChannel(msg),
   };
 }
 
@@ -170,22 +177,16 @@ async function run(ctx: Context, middleware: Middleware[], handler: () => Promis
   await step(0);
 }
 
-/** Expected failures go to the user as written; anything else gets a generic reply with an id. */
-async function safely(ctx: Context, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof CommandError) {
-      if (!ctx.audit?.outcome) note(ctx, { outcome: `refused: ${err.userMessage.split("\n")[0]}` });
-      await ctx.reply(err.userMessage).catch(replyFailed);
-      return;
-    }
-    const id = crypto.randomUUID().slice(0, 8);
-    note(ctx, { outcome: `error ${id}` });
-    log.error("command failed", { id, command: ctx.command?.name, error: err instanceof Error ? err.stack ?? err.message : String(err) });
-    await ctx.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch(replyFailed);
-  }
+/** Runs `fn` for `ctx`, its failure reported to the user (see `reportFailures`) and noted for the audit line. */
+function safely(ctx: Context, fn: () => Promise<void>): Promise<void> {
+  return reportFailures(fn, {
+    reply: (text) => ctx.reply(text),
+    log,
+    failed: "command failed",
+    fields: { command: ctx.command?.name },
+    outcome: (o) => {
+      if ("errorId" in o) note(ctx, { outcome: `error ${o.errorId}` });
+      else if (!ctx.audit?.outcome) note(ctx, { outcome: `refused: ${o.refused}` });
+    },
+  });
 }
-
-// The reply could not even be queued (the outbox's database failed): nothing left to tell the user.
-const replyFailed = (err: unknown) => log.error("could not queue a reply", { error: err instanceof Error ? err.message : String(err) });

@@ -10,8 +10,9 @@
  */
 import * as v from "valibot";
 import type { Config } from "../config/schema.ts";
-import { CommandError } from "../lib/errors.ts";
+import { describeError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
+import { reportFailures } from "./report.ts";
 import type { St2Event } from "../st2/stream.ts";
 
 const log = logger("bot.twofactor");
@@ -140,7 +141,8 @@ export class TwoFactor {
     }
     this.release(uuid);
     log.info("two-factor confirmation received; running the held alias execution", { uuid, alias: pending.alias, user: pending.user });
-    await runReporting(pending);
+    // Failures reach the asker as the router words them.
+    await reportFailures(() => pending.run(), { reply: (text) => pending.reply(text), log, failed: "confirmed alias execution failed", fields: { alias: pending.alias } });
     return true;
   }
 
@@ -155,7 +157,7 @@ export class TwoFactor {
       log.warn("a two-factor confirmation did not arrive in time; the alias execution was dropped", { uuid, alias: pending.alias, user: pending.user });
       pending
         .reply(`No two-factor confirmation arrived within ${spell(this.ttlMs)}, so I did not run ${pending.alias}. Please ask again.`)
-        .catch((err) => log.error("could not queue a reply", { error: describe(err) }));
+        .catch((err) => log.error("could not queue a reply", { error: describeError(err) }));
     }
     if (this.held.size === 0) this.stop();
     return dropped;
@@ -175,27 +177,8 @@ export class TwoFactor {
   }
 }
 
-/** Runs a confirmed execution; failures reach the asker as the router would word them. */
-async function runReporting(pending: PendingConfirmation): Promise<void> {
-  try {
-    await pending.run();
-  } catch (err) {
-    if (err instanceof CommandError) {
-      await pending.reply(err.userMessage).catch((e) => log.error("could not queue a reply", { error: describe(e) }));
-      return;
-    }
-    const id = crypto.randomUUID().slice(0, 8);
-    log.error("confirmed alias execution failed", { id, alias: pending.alias, error: err instanceof Error ? err.stack ?? err.message : String(err) });
-    await pending.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch((e) => log.error("could not queue a reply", { error: describe(e) }));
-  }
-}
-
 /** `10 minutes`, `1 minute`, `30 seconds`. */
 function spell(ms: number): string {
   const [n, unit] = ms >= 60_000 ? [Math.round(ms / 60_000), "minute"] : [Math.max(1, Math.round(ms / 1000)), "second"];
   return `${n} ${unit}${n === 1 ? "" : "s"}`;
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -2,7 +2,7 @@
  * The shapes every command and middleware in src/bot shares: one context per incoming message
  * (grammY/Hono style), so command code never imports a backend.
  */
-import type { ActionRequest, ChatBackend, Message, Outgoing, Target } from "../chat/types.ts";
+import type { ActionRequest, Message } from "../chat/types.ts";
 
 /** A parsed command line: `!st2help --pack core` → name `st2help`, args `--pack core`. */
 export interface ParsedCommand {
@@ -17,11 +17,24 @@ export interface ParsedCommand {
   typed: string;
 }
 
+/**
+ * What a command may know of the chat service a message came in on: never the backend itself,
+ * so everything a command says goes through `Context.reply` into the durable outbox.
+ */
+export interface ChatInfo {
+  /** The backend's registry name (`slack`): `source_context.backend`, the prefix of chat user keys. */
+  readonly name: string;
+  /** Longest text one message may hold on this service (characters). */
+  readonly maxMessageLength: number;
+  /** The `source_channel` StackStorm gets for this message (err-stackstorm's form on this service). */
+  sourceChannel(): string;
+}
+
 /** One per incoming message: what was said, by whom and where, and how to answer it. */
 export interface Context {
   readonly msg: Message;
-  /** The backend the message came in on (its name, message size, source_channel form). */
-  readonly backend: ChatBackend;
+  /** The chat service the message came in on, as far as commands need it. */
+  readonly chat: ChatInfo;
   /** Set by the router once the command is recognised. */
   command?: ParsedCommand;
   /** The command definition the router dispatched to (its plugin and admin flag, for the ACL). */
@@ -32,8 +45,11 @@ export interface Context {
   audit?: Audit;
   /** Replies in the same room and thread as the message (or in the DM). */
   reply(text: string, extra?: Record<string, unknown>): Promise<void>;
-  /** Sends somewhere else, e.g. a direct message to the sender. */
-  send(target: Target, msg: Outgoing): Promise<void>;
+  /**
+   * Replies with text that carries a secret (a login link): the outbox keeps it sealed until
+   * it is delivered. Only for messages in a direct chat (the caller refuses rooms).
+   */
+  replySecret(text: string): Promise<void>;
 }
 
 /** What a command did, for the audit line the router writes once it is done. */

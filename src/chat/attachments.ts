@@ -15,8 +15,6 @@ export interface AttachmentColors {
   failure: string;
 }
 
-/** A plain JSON object (not an array, not null): the only shape `extra.*` fields are read from. */
-export const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
 
 /** hubot-stackstorm's split between attachment pretext and body. */
 const PRETEXT_DELIMITER = "{~}";

@@ -5,7 +5,7 @@
  * reconnect loop runs at a time, and `stop` ends it.
  */
 import { Backoff, sleep } from "../lib/backoff.ts";
-import { ConfigError, SendError } from "../lib/errors.ts";
+import { ConfigError, describeError, SendError } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
 import type { BackendStatus, ConnectionState } from "./types.ts";
 
@@ -49,7 +49,7 @@ export class ReconnectingLink {
   constructor(private readonly driver: LinkDriver, opts: LinkOptions) {
     this.backoff = opts.backoff ?? new Backoff();
     this.log = opts.log;
-    this.describe = opts.describe ?? ((err) => (err instanceof Error ? err.message : String(err)));
+    this.describe = opts.describe ?? describeError;
   }
 
   /**

@@ -3,6 +3,7 @@
  * answered the same everywhere, and an option-looking word never taken as a file name.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { describeError } from "../lib/errors.ts";
 
 /** Bad usage of a subcommand: main prints the message and the command's usage, exit 2. */
 export class UsageError extends Error {
@@ -70,7 +71,7 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig["options"
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""), command);
+    throw new UsageError(describeError(err).replace(/\. To specify a positional argument.*$/s, ""), command);
   }
   for (const p of parsed.positionals) {
     if (p.startsWith("-")) throw new UsageError(`"${p}" looks like an option, not a file name (write ./${p} for a file of that name)`, command);

@@ -34,7 +34,7 @@ stream_url = "${emulator.streamUrl}"
 apikey = "${DEMO_KEY}"
 `,
     "<demo>",
-    {},
+    { ST2BOT_LOG_LEVEL: process.env.ST2BOT_LOG_LEVEL },
     BACKEND_SECTIONS,
   );
   const say = (s: string) => process.stderr.write(s + "\n");

@@ -11,6 +11,7 @@ import { faultOf, St2ApiError } from "../st2/http.ts";
 import { AliasIndex } from "../st2/aliases/index.ts";
 import { packsWithoutAliases } from "../st2/packs.ts";
 import { stockRuleFor } from "./rule.ts";
+import { describeError } from "../lib/errors.ts";
 
 /** One verdict of the doctor; `fix` says what to do (shown under a ✗ or a !). */
 export interface Check {
@@ -88,7 +89,7 @@ function located(path: string, config: Config): { key: UrlKey; url: string } {
 
 /** A failed StackStorm request as a ✗ that names the URL, the status and what to do. */
 export function explain(err: unknown, config: Config, client: St2Client): Check {
-  if (!(err instanceof St2ApiError)) return { verdict: "fail", what: `StackStorm check failed: ${err instanceof Error ? err.message : String(err)}` };
+  if (!(err instanceof St2ApiError)) return { verdict: "fail", what: `StackStorm check failed: ${describeError(err)}` };
   const { key, url } = located(err.path, config);
   const { status, faultstring } = err;
   if (status === 0) {

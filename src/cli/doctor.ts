@@ -13,6 +13,7 @@ import { BACKENDS, backendNamed } from "../chat/registry.ts";
 import { captureLogs } from "../lib/log.ts";
 import { loadSecretsKey } from "../app.ts";
 import { checkStackStorm, checkUrls, type Check } from "./doctor-st2.ts";
+import { describeError } from "../lib/errors.ts";
 
 const mark: Record<Check["verdict"], string> = { ok: "✓", warn: "!", fail: "✗" };
 
@@ -73,7 +74,7 @@ async function probeChat(config: Config): Promise<Check[]> {
   try {
     return await entry.probe(config);
   } catch (err) {
-    return [{ verdict: "fail", what: `cannot check chat backend "${entry.name}": ${err instanceof Error ? err.message : String(err)}` }];
+    return [{ verdict: "fail", what: `cannot check chat backend "${entry.name}": ${describeError(err)}` }];
   }
 }
 
@@ -104,6 +105,6 @@ async function checkSecretsKey(config: Config): Promise<Check> {
     const source = process.env[config.secrets.key_env] ? `$${config.secrets.key_env}` : `secrets.key_file ${config.secrets.key_file}`;
     return { verdict: "ok", what: `secrets key from ${source} is a valid 32-byte key` };
   } catch (err) {
-    return { verdict: "fail", what: `the encrypted secrets store's key: ${err instanceof Error ? err.message : String(err)}`, fix: "create one: openssl rand -base64 32 (in the variable, or a chmod 600 file named by secrets.key_file)" };
+    return { verdict: "fail", what: `the encrypted secrets store's key: ${describeError(err)}`, fix: "create one: openssl rand -base64 32 (in the variable, or a chmod 600 file named by secrets.key_file)" };
   }
 }

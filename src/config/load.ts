@@ -6,8 +6,9 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parse as parseToml, TomlError } from "smol-toml";
+import { editDistance } from "../lib/distance.ts";
 import { ConfigError } from "../lib/errors.ts";
-import { registerSecret } from "../lib/log.ts";
+import { LEVELS, levelOf, registerSecret } from "../lib/log.ts";
 import { type Config, ConfigSchema } from "./schema.ts";
 
 /**
@@ -16,8 +17,17 @@ import { type Config, ConfigSchema } from "./schema.ts";
  */
 export type BackendSections = Readonly<Record<string, v.GenericSchema>>;
 
-/** hubot-stackstorm's environment variables and the key each one overrides. */
-export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[]]> = [
+/**
+ * An environment value's own check, where the schema's message alone would not name the
+ * variable: what is wrong with `value`, or undefined when it is fine.
+ */
+type EnvCheck = (value: string) => string | undefined;
+
+/**
+ * hubot-stackstorm's environment variables (and st2bot's ST2BOT_LOG_LEVEL), the key each one
+ * overrides, and the check a value must pass first.
+ */
+export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], EnvCheck?]> = [
   ["ST2_API_URL", ["stackstorm", "api_url"]],
   ["ST2_AUTH_URL", ["stackstorm", "auth_url"]],
   ["ST2_STREAM_URL", ["stackstorm", "stream_url"]],
@@ -27,6 +37,8 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[]]> 
   ["ST2_AUTH_PASSWORD", ["stackstorm", "api_auth", "user", "password"]],
   ["ST2_ROUTE", ["stackstorm", "route_key"]],
   ["HUBOT_2FA", ["stackstorm", "twofactor_action"]],
+  // A typo must not silence the log: refused, naming the levels there are.
+  ["ST2BOT_LOG_LEVEL", ["bot", "log_level"], (value) => (levelOf(value) ? undefined : `"${value}" is not a log level; use ${LEVELS.join(", ").replace(/, (\w+)$/, " or $1")}`)],
 ];
 
 type Table = Record<string, unknown>;
@@ -204,9 +216,11 @@ function normaliseSt2Urls(config: Config): DerivedUrl[] {
 const fileDir = (name: string) => (name.startsWith("<") ? process.cwd() : dirname(resolve(name)));
 
 function applyEnv(raw: Table, env: Record<string, string | undefined>): void {
-  for (const [variable, path] of ENV_OVERRIDES) {
+  for (const [variable, path, check] of ENV_OVERRIDES) {
     const value = env[variable];
     if (value === undefined || value === "") continue;
+    const problem = check?.(value);
+    if (problem) throw new ConfigError(`${variable}: ${problem}`);
     let node = raw;
     for (const key of path.slice(0, -1)) {
       if (typeof node[key] !== "object" || node[key] === null) node[key] = {};
@@ -283,33 +297,18 @@ function unwrap(schema: unknown): unknown {
   return s;
 }
 
-/** The closest known key within a small edit distance. */
+/** The closest known key within a small edit distance (lib/distance: a swap of two letters is one edit). */
 export function suggest(word: string, candidates: string[]): string | undefined {
   let best: string | undefined;
   let bestScore = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    const d = editDistance(word.toLowerCase(), c.toLowerCase(), bestScore);
     if (d < bestScore) {
       best = c;
       bestScore = d;
     }
   }
   return best;
-}
-
-/** Levenshtein distance (insertions, deletions, substitutions) between two strings. */
-export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }
 
 function checkConsistency(config: Config, name: string, lines: Map<string, number>): void {

@@ -6,11 +6,11 @@
  */
 import * as v from "valibot";
 import type { ActionRequest } from "../chat/types.ts";
+import { asThreadId, sourceThread } from "../chat/thread.ts";
+import { isRecord } from "../lib/json.ts";
 
-/** A JSON object (not an array); `null` is read as absent (StackStorm sends `null` for unset fields). */
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-const looseObject = v.nullish(v.custom<Record<string, unknown>>(isPlainObject));
+// A JSON object (not an array); `null` is read as absent (StackStorm sends `null` for unset fields).
+const looseObject = v.nullish(v.custom<Record<string, unknown>>(isRecord));
 const looseString = v.nullish(v.string());
 
 /**
@@ -153,9 +153,6 @@ export function targetKey(t: AnnouncementTarget): string {
   return `${t.kind}:${t.value}`;
 }
 
-const asThreadId = (value: unknown): string | undefined =>
-  typeof value === "string" && value !== "" ? value : typeof value === "number" ? String(value) : undefined;
-
 /**
  * The thread a room message belongs in, from what the bot put in `source_context` when the
  * command ran: `context.thread` or `context.thread_ts`; with `extra.slack.thread_response`
@@ -164,9 +161,9 @@ const asThreadId = (value: unknown): string | undefined =>
 export function threadOf(a: Announcement): string | undefined {
   const ctx = a.context;
   if (!ctx) return undefined;
-  const direct = asThreadId(ctx.thread) ?? asThreadId(ctx.thread_ts);
+  const direct = sourceThread(ctx);
   if (direct) return direct;
   const slack = a.extra?.slack;
-  const threadResponse = typeof slack === "object" && slack !== null && (slack as Record<string, unknown>).thread_response;
+  const threadResponse = isRecord(slack) && slack.thread_response;
   return threadResponse ? asThreadId(ctx.ts) ?? asThreadId(ctx.message_ts) : undefined;
 }

@@ -4,7 +4,7 @@
  * failure: no attempt counted), or a failure retried with the lane's backoff until `deadAfterMs`
  * after the message was accepted (or replayed), then dead.
  */
-import { isRetryable, SendError } from "../lib/errors.ts";
+import { describeError, isRetryable, SendError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
 import type { Lane } from "./lanes.ts";
 import type { Entry, OutboxTable } from "./outbox-table.ts";
@@ -31,7 +31,7 @@ export interface RetryPolicy {
  * the entry went dead).
  */
 export function afterFailure(policy: RetryPolicy, lane: Lane, entry: Entry, err: unknown): number {
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = describeError(err);
   const now = policy.now();
   if (!isRetryable(err)) {
     policy.forgetTarget(entry.key);

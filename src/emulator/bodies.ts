@@ -4,8 +4,9 @@
  * `'name' is a required property`, `5 is not of type 'string'`,
  * `Additional properties are not allowed ('x' was unexpected)`.
  */
-import { Fault, isObject } from "./http.ts";
+import { Fault } from "./http.ts";
 import { pyRepr } from "./python.ts";
+import { hasJsonType, isRecord } from "../lib/json.ts";
 
 type JsonType = string;
 
@@ -91,12 +92,12 @@ export const INQUIRY_RESPONSE: BodySchema = { properties: [str("id", true), ["re
  * required keys, declared types, `additionalProperties: false`. Used for inquiry responses.
  */
 export function fromJsonSchema(schema: Record<string, unknown>): BodySchema {
-  const props = isObject(schema.properties) ? schema.properties : {};
+  const props = isRecord(schema.properties) ? schema.properties : {};
   const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
   const properties: BodySchema["properties"] = Object.entries(props).map(([name, prop]) => {
-    const type = isObject(prop) ? prop.type : undefined;
+    const type = isRecord(prop) ? prop.type : undefined;
     const types = type === undefined ? [] : Array.isArray(type) ? type.map(String) : [String(type)];
-    return [name, types, required.includes(name) || (isObject(prop) && prop.required === true)];
+    return [name, types, required.includes(name) || (isRecord(prop) && prop.required === true)];
   });
   return { properties, closed: schema.additionalProperties === false };
 }
@@ -109,14 +110,14 @@ export function checkBody(body: unknown, schema: BodySchema): Record<string, unk
 }
 
 export function bodyError(body: unknown, schema: BodySchema): string | undefined {
-  if (!isObject(body)) return `${pyRepr(body)} is not of type 'object'`;
+  if (!isRecord(body)) return `${pyRepr(body)} is not of type 'object'`;
   for (const [name, types, required] of schema.properties) {
     if (!(name in body)) {
       if (required) return `'${name}' is a required property`;
       continue;
     }
     const value = body[name];
-    if (types.length && !types.some((t) => hasType(value, t))) return `${pyRepr(value)} is not of type ${types.map((t) => `'${t}'`).join(", ")}`;
+    if (types.length && !types.some((t) => hasJsonType(value, t))) return `${pyRepr(value)} is not of type ${types.map((t) => `'${t}'`).join(", ")}`;
     const min = schema.minimum?.[name];
     if (min !== undefined && typeof value === "number" && value < min) return `${value} is less than the minimum of ${min}`;
   }
@@ -127,26 +128,4 @@ export function bodyError(body: unknown, schema: BodySchema): string | undefined
     if (extra.length > 1) return `Additional properties are not allowed (${extra.map((k) => `'${k}'`).join(", ")} were unexpected)`;
   }
   return undefined;
-}
-
-/** JSON Schema's type test (draft 4: integers are numbers without a fraction). */
-export function hasType(value: unknown, type: string): boolean {
-  switch (type) {
-    case "string":
-      return typeof value === "string";
-    case "integer":
-      return typeof value === "number" && Number.isInteger(value);
-    case "number":
-      return typeof value === "number";
-    case "boolean":
-      return typeof value === "boolean";
-    case "null":
-      return value === null;
-    case "array":
-      return Array.isArray(value);
-    case "object":
-      return isObject(value);
-    default:
-      return true;
-  }
 }

@@ -1,3 +1,4 @@
+import { describeError } from "../lib/errors.ts";
 /** Small HTTP helpers shared by the emulator's routes. */
 
 /** A StackStorm error answer: `{"faultstring": ...}` with a status. Thrown by routes. */
@@ -53,7 +54,7 @@ export async function readBody(req: Request): Promise<{ body: unknown; error?: s
   try {
     return { body: JSON.parse(text) };
   } catch (err) {
-    return { body: text, error: `Failed to parse request body: ${(err as Error).message}` };
+    return { body: text, error: `Failed to parse request body: ${describeError(err)}` };
   }
 }
 
@@ -63,8 +64,4 @@ export function intParam(query: Record<string, string>, name: string, fallback: 
   if (raw === undefined || raw === "") return fallback;
   if (!/^-?[0-9]+$/.test(raw)) throw new Fault(400, `Parameter "${name}" is not of type integer`);
   return Number(raw);
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

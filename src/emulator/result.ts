@@ -5,6 +5,7 @@
  */
 import { renderTemplate, renderValues } from "./jinja.ts";
 import { pyStr, pyTruthy, toHumanTime } from "./python.ts";
+import { isRecord } from "../lib/json.ts";
 
 /** The fields of an execution the template reads (the API's execution object). */
 export interface ExecutionView {
@@ -33,13 +34,13 @@ export function defaultResultMessage(execution: ExecutionView): string {
 }
 
 function resultBody(runner: string, result: unknown): string {
-  if (!isMapping(result)) return pyStr(result) + "\n";
+  if (!isRecord(result)) return pyStr(result) + "\n";
   if (["run-python", "python-script", "windows-cmd", "windows-script"].includes(runner)) {
     return serialize(pick(result, PYTHON_KEYS)) + "\n";
   }
   if (["remote-shell-cmd", "remote-shell-script"].includes(runner)) {
     return Object.entries(result)
-      .map(([host, value]) => `${host} : \n${serialize(pick(isMapping(value) ? value : {}, SHELL_KEYS), "  ")}\n`)
+      .map(([host, value]) => `${host} : \n${serialize(pick(isRecord(value) ? value : {}, SHELL_KEYS), "  ")}\n`)
       .join("");
   }
   if (["local-shell-cmd", "local-shell-script"].includes(runner)) return serialize(pick(result, SHELL_KEYS)) + "\n";
@@ -56,16 +57,12 @@ function serialize(items: [string, unknown][], prefix = ""): string {
   let out = "";
   for (const [key, value] of items) {
     out += `${prefix}${key} : `;
-    if (isMapping(value)) out += "\n" + serialize(Object.entries(value), prefix + "  ");
+    if (isRecord(value)) out += "\n" + serialize(Object.entries(value), prefix + "  ");
     else if (typeof value === "string" && value.trim().split("\n").length > 1) {
       out += `      \n${prefix}  ${value.trim()}\n`;
     } else out += pyStr(value).trim() + "\n";
   }
   return out;
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** What an alias says about results: `{enabled?, format?, extra?}`. */

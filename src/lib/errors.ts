@@ -1,12 +1,18 @@
+/** Every `St2botError.code` there is: one per error class below and in st2/http.ts. */
+export type ErrorCode = "command" | "config" | "send" | "st2api";
+
 /**
  * The few named errors st2bot uses. Each has a stable `code`; `userMessage` is safe to show
  * in chat (no URLs with credentials, no tokens), while `message` may carry detail for the log.
+ * `retryable` says whether trying the same thing again later may succeed (see `isRetryable`);
+ * each class decides it from what it knows.
  */
 export class St2botError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly userMessage: string = message,
+    readonly retryable: boolean = true,
   ) {
     super(message);
     this.name = new.target.name;
@@ -34,19 +40,27 @@ export class ConfigError extends St2botError {
 export class SendError extends St2botError {
   constructor(
     message: string,
-    readonly retryable: boolean,
+    retryable: boolean,
     readonly retryAfterMs?: number,
   ) {
-    super("send", message);
+    super("send", message, message, retryable);
   }
 }
 
-/** The one retry classifier shared by the StackStorm client and the outbox. */
+/**
+ * The one retry classifier shared by the StackStorm client and the outbox: a St2botError says
+ * it itself (each class sets `retryable`); anything else (a network error, a bug) may pass.
+ */
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof SendError) return err.retryable;
-  if (err instanceof St2botError && "status" in err) {
-    const status = (err as { status: number }).status;
-    return status === 0 || status === 408 || status === 429 || status >= 500;
-  }
-  return true;
+  return err instanceof St2botError ? err.retryable : true;
+}
+
+/**
+ * The text of any thrown value, for a log line or an error message built on it: an Error's
+ * message (its name when the message is empty), anything else as a string. With `stack`, an
+ * Error's stack instead (for "something went wrong" logs that carry an error id).
+ */
+export function describeError(err: unknown, opts: { stack?: boolean } = {}): string {
+  if (!(err instanceof Error)) return String(err);
+  return (opts.stack ? err.stack : undefined) ?? (err.message || err.name);
 }

@@ -8,6 +8,7 @@ import { logger } from "../lib/log.ts";
 import { St2ApiError } from "./http.ts";
 import { AliasIndex } from "./aliases/index.ts";
 import { ActionAliasSchema, type ActionAlias } from "./aliases/types.ts";
+import { describeError } from "../lib/errors.ts";
 
 const log = logger("st2.aliascache");
 
@@ -122,7 +123,7 @@ export class AliasCache {
       return true;
     } catch (err) {
       const previous = this.lastError;
-      this.lastError = err instanceof Error ? err.message : String(err);
+      this.lastError = describeError(err);
       const kept = this.loaded ? `keeping the ${this.current.length} aliases loaded at ${this.loadedAt!.toISOString()}` : "no aliases loaded yet";
       // Once per change, not at every retry; a refused credential is the client's to report.
       const quiet = this.lastError === previous || (err instanceof St2ApiError && err.status === 401);

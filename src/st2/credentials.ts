@@ -7,7 +7,7 @@
  */
 import { botCredential } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { ConfigError } from "../lib/errors.ts";
+import { ConfigError, describeError } from "../lib/errors.ts";
 import { forgetSecret, logger, registerSecret, rememberSecret } from "../lib/log.ts";
 
 const log = logger("st2.credentials");
@@ -150,7 +150,7 @@ export class PasswordProvider implements CredentialProvider {
       return true;
     } catch (err) {
       // Called at every retry: the client logs the change of state once, with `remedy`.
-      log.debug(`could not renew the StackStorm token for ${this.describe()}: ${err instanceof Error ? err.message : String(err)}`);
+      log.debug(`could not renew the StackStorm token for ${this.describe()}: ${describeError(err)}`);
       return false;
     }
   }

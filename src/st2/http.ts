@@ -33,9 +33,14 @@ export class St2ApiError extends St2botError {
   ) {
     // Shown in chat as it is, so any known secret StackStorm might echo back is masked here.
     const safe = redact(faultstring);
-    super("st2api", `${method} ${path} failed: ${status === 0 ? "" : `${status} `}${safe}`, safe);
+    super("st2api", `${method} ${path} failed: ${status === 0 ? "" : `${status} `}${safe}`, safe, retryableStatus(status));
     this.faultstring = safe;
   }
+}
+
+/** Unreachable (0), timed out, throttled or a server fault: asking again later may work. */
+function retryableStatus(status: number): boolean {
+  return status === 0 || status === 408 || status === 429 || status >= 500;
 }
 
 /**

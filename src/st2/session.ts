@@ -10,6 +10,7 @@ import { logger } from "../lib/log.ts";
 import { St2ApiError, St2Http, pathOf } from "./http.ts";
 import type { CredentialProvider } from "./credentials.ts";
 import { UserInfoSchema } from "./schemas.ts";
+import { describeError } from "../lib/errors.ts";
 
 const log = logger("st2.client");
 
@@ -178,10 +179,6 @@ export class St2Session {
 
 function isUnauthorized(err: unknown): err is St2ApiError {
   return err instanceof St2ApiError && err.status === 401;
-}
-
-function describeError(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function trimSlash(url: string): string {

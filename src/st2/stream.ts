@@ -14,6 +14,8 @@ import { Backoff, type BackoffOptions } from "../lib/backoff.ts";
 import { logger, redact } from "../lib/log.ts";
 import { duration, faultOf, pathOf, St2ApiError } from "./http.ts";
 import type { St2Client } from "./client.ts";
+import { describeError } from "../lib/errors.ts";
+import { isRecord } from "../lib/json.ts";
 
 const log = logger("st2.stream");
 
@@ -25,6 +27,12 @@ export interface St2Event {
 
 /** Where the connection is; `reconnecting` carries the reason and the delay as its detail. */
 export type StreamState = "idle" | "connecting" | "open" | "reconnecting" | "stopped";
+
+/** The stream's state and, when it is not open, why (the last failure, for `!status`). */
+export interface StreamStatus {
+  state: StreamState;
+  detail?: string;
+}
 
 /** What the stream needs of a client: the stream root, the HTTP layer and the credential. */
 export type StreamSource = Pick<St2Client, "http" | "provider"> & { urls: Pick<St2Client["urls"], "stream"> };
@@ -74,7 +82,7 @@ const MAX_LOGGED_DATA = 200;
 
 /** One stream connection kept alive until `stop()` (see the file comment for the policy). */
 export class St2Stream {
-  private current: StreamState = "idle";
+  private current: StreamStatus = { state: "idle" };
   private es: EventSourceClient | undefined;
   /** Bumped per attempt so callbacks of an abandoned attempt are ignored. */
   private attempt = 0;
@@ -102,7 +110,7 @@ export class St2Stream {
 
   /** Connects and keeps connected until `stop()`. Calling it twice does nothing. */
   start(): void {
-    if (this.current !== "idle" && this.current !== "stopped") return;
+    if (this.current.state !== "idle" && this.current.state !== "stopped") return;
     void this.connect();
   }
 
@@ -116,8 +124,8 @@ export class St2Stream {
     await this.chain;
   }
 
-  /** The current connection state. */
-  state(): StreamState {
+  /** The current connection state, with the detail `onState` was given. */
+  state(): StreamStatus {
     return this.current;
   }
 
@@ -204,7 +212,7 @@ export class St2Stream {
 
   /** The attempt ended (refused, failed, closed by StackStorm or idle): plan the next one. */
   private dropped(attempt: number, reason?: Error): void {
-    if (attempt !== this.attempt || this.current === "stopped") return;
+    if (attempt !== this.attempt || this.current.state === "stopped") return;
     this.attempt++;
     this.es?.close();
     this.es = undefined;
@@ -220,7 +228,7 @@ export class St2Stream {
       this.unauthorizedInARow++;
       // A provider that throws instead of answering false must not end the reconnect loop.
       const renewed = await this.opts.client.provider.onUnauthorized(this.lastHeader).catch((err: unknown) => {
-        log.error(`could not renew the StackStorm credential for the stream: ${err instanceof Error ? err.message : String(err)}`);
+        log.error(`could not renew the StackStorm credential for the stream: ${describeError(err)}`);
         return false;
       });
       // Reconnect at once after a renewal, but not again if the fresh credential failed too.
@@ -228,7 +236,7 @@ export class St2Stream {
     } else {
       delay = this.backoff.next();
     }
-    if (attempt !== this.attempt || this.current === "stopped") return;
+    if (attempt !== this.attempt || this.current.state === "stopped") return;
     const detail = `${redact(failure.message)}; reconnecting in ${delay} ms`;
     // The same failure again is a retry, not news: warn once per different failure.
     const repeated = failure.message === this.lastWarned;
@@ -253,7 +261,7 @@ export class St2Stream {
       try {
         await fn();
       } catch (err) {
-        log.error(`handling ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+        log.error(`handling ${what} failed: ${describeError(err)}`);
       }
     });
   }
@@ -264,11 +272,11 @@ export class St2Stream {
   }
 
   private setState(state: StreamState, detail?: string): void {
-    this.current = state;
+    this.current = detail === undefined ? { state } : { state, detail };
     try {
       this.opts.onState?.(state, detail);
     } catch (err) {
-      log.error(`onState callback failed: ${err instanceof Error ? err.message : String(err)}`);
+      log.error(`onState callback failed: ${describeError(err)}`);
     }
   }
 }
@@ -286,15 +294,11 @@ export function parseEvent(msg: EventSourceMessage): St2Event | undefined {
   } catch {
     return skip(name, "its data is not JSON", msg.data);
   }
-  if (!isObject(data)) return skip(name, "its data is not a JSON object", msg.data);
-  if (name.startsWith("st2.announcement__") && !isObject(data.payload)) {
+  if (!isRecord(data)) return skip(name, "its data is not a JSON object", msg.data);
+  if (name.startsWith("st2.announcement__") && !isRecord(data.payload)) {
     return skip(name, "the announcement has no payload object", msg.data);
   }
   return { name, data };
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
 function skip(name: string, why: string, data: string): undefined {

@@ -22,7 +22,7 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import type { Config } from "../config/schema.ts";
 import { INVALID_SESSION, type Identities, type LoginRequest } from "../auth/identity.ts";
-import { loginHint } from "../bot/commands/sessions.ts";
+import { loginHint } from "../bot/names.ts";
 import { logger } from "../lib/log.ts";
 import { staticPlugin } from "@elysiajs/static";
 import { LOGIN_PAGE, STATIC_DIR, type Asset } from "./assets.ts";

@@ -3,7 +3,7 @@
  * operator can alert on undeliverable messages or a dropped stream.
  */
 import { Elysia } from "elysia";
-import type { ClusterState, StatusSource } from "../bot/commands/builtins.ts";
+import type { ClusterState, StatusSource } from "../bot/status.ts";
 
 /**
  * `GET /metrics`, unauthenticated like `/health`: it carries counts only, nothing secret.

@@ -8,6 +8,7 @@ import type { Message } from "../../src/chat/types.ts";
 import { type AclRequest, type AclRule, DENIED, checkAccess, findRule, glob, isAdmin, visibleTo } from "../../src/bot/acl.ts";
 import { type AclOptions, createAcl } from "../../src/bot/middleware/acl.ts";
 import type { Command, Context } from "../../src/bot/types.ts";
+import { chatInfo } from "../../src/bot/router.ts";
 
 const OK = "allowed";
 type Case = {
@@ -247,14 +248,15 @@ const adminCommand: Command = { plugin: "Dummy", name: "admin_command", help: "a
 function fakeContext(cmd: Command | undefined, typed: string, msg: Partial<Message> = {}) {
   const replies: string[] = [];
   const [name = "", ...rest] = typed.split(" ");
+  const m: Message = { text: `!${typed}`, from: { id: "U1", nick: "alice", aclId: "@alice", st2User: "alice" }, direct: true, ...msg };
   const ctx: Context = {
-    msg: { text: `!${typed}`, from: { id: "U1", nick: "alice", aclId: "@alice", st2User: "alice" }, direct: true, ...msg },
-    backend: new MemoryBackend(),
+    msg: m,
+    chat: chatInfo(new MemoryBackend(), m),
     command: { name, args: rest.join(" "), typed },
     commandDef: cmd,
     isAdmin: false,
     reply: async (text) => void replies.push(text),
-    send: async () => {},
+    replySecret: async () => {},
   };
   return { ctx, replies };
 }

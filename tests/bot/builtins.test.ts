@@ -2,11 +2,13 @@
 import { describe, expect, test } from "bun:test";
 import { MemoryBackend } from "../../src/chat/memory.ts";
 import type { Identity, Message } from "../../src/chat/types.ts";
-import { type BuiltinDeps, type StatusSource, builtinCommands, duration, unknownCommandReply } from "../../src/bot/commands/builtins.ts";
+import { type BuiltinDeps, builtinCommands, duration, unknownCommandReply } from "../../src/bot/commands/builtins.ts";
+import type { StatusSource } from "../../src/bot/status.ts";
 import { createAcl } from "../../src/bot/middleware/acl.ts";
 import { closeMatches, similarity } from "../../src/bot/suggest.ts";
 import type { Command, Context } from "../../src/bot/types.ts";
 import { registerSecret } from "../../src/lib/log.ts";
+import { chatInfo } from "../../src/bot/router.ts";
 
 const alice: Identity = { id: "U0ALICE", nick: "alice", fullName: "Alice Liddell", aclId: "@alice", st2User: "alice" };
 const START = Date.parse("2030-01-01T00:00:00Z");
@@ -39,13 +41,14 @@ function setup(over: Partial<BuiltinDeps> = {}) {
 async function say(commands: Command[], typed: string, msg: Partial<Message> = {}): Promise<string[]> {
   const replies: string[] = [];
   const [name = "", ...rest] = typed.split(" ");
+  const m: Message = { text: `!${typed}`, from: alice, direct: true, ...msg };
   const ctx: Context = {
-    msg: { text: `!${typed}`, from: alice, direct: true, ...msg },
-    backend: new MemoryBackend({ name: "slack" }),
+    msg: m,
+    chat: chatInfo(new MemoryBackend({ name: "slack" }), m),
     command: { name, args: rest.join(" "), typed },
     isAdmin: false,
     reply: async (text) => void replies.push(text),
-    send: async () => {},
+    replySecret: async () => {},
   };
   const cmd = commands.find((c) => c.name === name);
   if (!cmd) throw new Error(`no command ${name}`);

@@ -22,6 +22,7 @@ import type { Inquiry } from "../../src/st2/schemas.ts";
 import { CommandError } from "../../src/lib/errors.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { chatInfo } from "../../src/bot/router.ts";
 
 const config = (extra = ""): Config => parseConfig(`[bot]\nlog_level = "error"\n${extra}`, "<test>", {});
 const ID = "5f2c0a1b2c3d4e5f60718293";
@@ -411,11 +412,11 @@ describe("the commands against StackStorm, each chat user as their own StackStor
     const msg: Message = { text: `!${typed}`, from: { id: nick, nick, aclId: `@${nick}`, st2User: nick }, direct: true };
     const ctx: Context = {
       msg,
-      backend: new MemoryBackend(),
+      chat: chatInfo(new MemoryBackend(), msg),
       command: { name, args: rest.join(" ").trim(), typed },
       isAdmin: false,
       reply: async (text) => void replies.push(text),
-      send: async () => {},
+      replySecret: async () => {},
     };
     try {
       await commands.find((c) => c.name === name)!.run(ctx);

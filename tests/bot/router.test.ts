@@ -61,7 +61,6 @@ function harness(opts: { middleware?: Middleware[]; fallback?: boolean } = {}) {
     fallbackAfterPrefix: opts.fallback,
     middleware: opts.middleware ?? [],
     isAdmin: () => false,
-    deliver: async (target, out) => void sent.push({ target, out }),
     reply: async (m, out) => void sent.push({ target: backend.replyTarget(m), out }),
     unknown: (ctx, typed) => ctx.reply(`unknown: ${typed}`),
   });

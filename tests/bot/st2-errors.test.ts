@@ -4,6 +4,7 @@
  */
 import { expect, test } from "bun:test";
 import { MemoryBackend } from "../../src/chat/memory.ts";
+import type { Message } from "../../src/chat/types.ts";
 import { callStackStorm } from "../../src/bot/commands/st2.ts";
 import { outboxCommands, type OutboxControl } from "../../src/bot/commands/outbox.ts";
 import type { Context } from "../../src/bot/types.ts";
@@ -12,15 +13,17 @@ import { CommandError } from "../../src/lib/errors.ts";
 import { registerSecret } from "../../src/lib/log.ts";
 import { St2ApiError } from "../../src/st2/http.ts";
 import type { St2Client } from "../../src/st2/client.ts";
+import { chatInfo } from "../../src/bot/router.ts";
 
 function context(replies: string[], args = ""): Context {
+  const msg: Message = { text: "!x", from: { id: "U1", nick: "alice", aclId: "@alice", st2User: "alice" }, direct: true };
   return {
-    msg: { text: "!x", from: { id: "U1", nick: "alice", aclId: "@alice", st2User: "alice" }, direct: true },
-    backend: new MemoryBackend(),
+    msg,
+    chat: chatInfo(new MemoryBackend(), msg),
     command: { name: "x", args, typed: `x ${args}` },
     isAdmin: true,
     reply: async (text) => void replies.push(text),
-    send: async () => {},
+    replySecret: async () => {},
   };
 }
 

@@ -1,6 +1,7 @@
 /** `!status` in cluster mode names the role, fence, lease age, peers and a Redis outage. */
 import { expect, test } from "bun:test";
-import { statusText, type StatusSource } from "../../src/bot/commands/builtins.ts";
+import { statusText } from "../../src/bot/commands/builtins.ts";
+import type { StatusSource } from "../../src/bot/status.ts";
 
 const base: StatusSource = {
   version: "t",

@@ -58,6 +58,8 @@ describe("bad config names the file, line and key", () => {
 
   test("unknown table", () => {
     expect(errorOf(() => parseConfig("[stakstorm]\napi_url = \"x\"\n", "c.toml"))).toBe('c.toml:1: unknown key "stakstorm" (did you mean "stackstorm"?)');
+    // Swapped letters count as one edit each (lib/distance), as in chat's suggestions: Levenshtein said 4.
+    expect(errorOf(() => parseConfig('[bot]\nrpefxi = "!"\n', "c.toml"))).toBe('c.toml:2: unknown key "bot.rpefxi" (did you mean "prefix"?)');
   });
 
   test("wrong type names the key path and line", () => {
@@ -108,6 +110,12 @@ describe("credentials", () => {
     expect(c.stackstorm.route_key).toBe("hubot");
     expect(c.stackstorm.api_auth.user).toEqual({ name: "u", password: "p" });
     expect(botCredential(c)).toEqual({ kind: "apikey", apikey: "envkey" });
+  });
+
+  test("ST2BOT_LOG_LEVEL overrides bot.log_level like every other variable; a mistyped one is refused", () => {
+    expect(parseConfig('[bot]\nlog_level = "error"\n', "c", { ST2BOT_LOG_LEVEL: "debug" }).bot.log_level).toBe("debug");
+    expect(parseConfig('[bot]\nlog_level = "warn"\n', "c", {}).bot.log_level).toBe("warn");
+    expect(() => parseConfig("", "c", { ST2BOT_LOG_LEVEL: "DEBUG" })).toThrow('ST2BOT_LOG_LEVEL: "DEBUG" is not a log level; use debug, info, warn or error');
   });
 
   test("secrets from files, relative to the config file", () => {

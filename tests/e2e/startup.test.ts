@@ -8,7 +8,7 @@ import { MemoryBackend } from "../../src/chat/memory.ts";
 import type { MessageHandler } from "../../src/chat/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/lib/errors.ts";
-import { API_KEY, configFor } from "../support/bot.ts";
+import { API_KEY } from "../support/bot.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 import { tempDirs } from "../support/tmp.ts";
 
@@ -55,15 +55,9 @@ test("a chat service that refuses the credentials: the error comes out and every
   again.stop(true);
 });
 
-test("a mistyped ST2BOT_LOG_LEVEL is a configuration error naming the allowed levels", async () => {
-  const before = process.env.ST2BOT_LOG_LEVEL;
-  process.env.ST2BOT_LOG_LEVEL = "verbose";
-  try {
-    const err = await startApp({ config: configFor(emulator, dir), backend: new MemoryBackend() }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toBe('ST2BOT_LOG_LEVEL: "verbose" is not a log level; use debug, info, warn or error');
-  } finally {
-    if (before === undefined) delete process.env.ST2BOT_LOG_LEVEL;
-    else process.env.ST2BOT_LOG_LEVEL = before;
-  }
+test("a mistyped ST2BOT_LOG_LEVEL is a configuration error naming the allowed levels", () => {
+  // Checked where the config is loaded (one of its environment overrides), before anything starts.
+  const load = () => parseConfig(`[bot]\ndata_dir = ${JSON.stringify(dir)}\n`, "<t>", { ST2BOT_LOG_LEVEL: "verbose" });
+  expect(load).toThrow(ConfigError);
+  expect(load).toThrow('ST2BOT_LOG_LEVEL: "verbose" is not a log level; use debug, info, warn or error');
 });

@@ -106,7 +106,7 @@ describe("St2Stream", () => {
     ]);
     expect(fake.conns[0]!.headers.get("St2-Api-Key")).toBe("stream-api-key-0001");
     expect(fake.conns[0]!.headers.get("Accept")).toBe("text/event-stream");
-    await waitFor("open", () => s.state() === "open", 3000);
+    await waitFor("open", () => s.state().state === "open", 3000);
   });
 
   test("delivers events in order, parsed, and a failing handler does not stop the stream", async () => {
@@ -128,7 +128,7 @@ describe("St2Stream", () => {
     await waitFor("three announcements", () => seen.length === 3, 3000);
     expect(seen).toEqual(["one", "two", "three"]);
     expect(logs.text()).toContain("handler blew up");
-    expect(s.state()).toBe("open");
+    expect(s.state().state).toBe("open");
   });
 
   test("a malformed event is logged, truncated, and skipped", async () => {
@@ -249,7 +249,9 @@ describe("St2Stream", () => {
     const { delays, s } = startStream(fake.stream, new TokenProvider(token));
     await waitFor("three retries", () => delays().length >= 3, 3000);
     expect(delays().slice(0, 3)).toEqual([40, 70, 123]);
-    expect(s.state()).not.toBe("open");
+    expect(s.state().state).not.toBe("open");
+    // The state carries why, for !status (app.ts reads it from here, not from onState).
+    if (s.state().state === "reconnecting") expect(s.state().detail).toBeTruthy();
     expect(logs.text()).toContain("cannot renew a token");
     expect(logs.text()).not.toContain(token);
   });
@@ -294,11 +296,11 @@ describe("St2Stream", () => {
     const fake = sseServer();
     cleanups.push(fake.stop);
     const { s, states } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0009"));
-    await waitFor("open", () => s.state() === "open", 3000);
+    await waitFor("open", () => s.state().state === "open", 3000);
     fake.conns[0]!.close();
-    await waitFor("reconnecting", () => s.state() === "reconnecting", 3000);
+    await waitFor("reconnecting", () => s.state().state === "reconnecting", 3000);
     await s.stop();
-    expect(s.state()).toBe("stopped");
+    expect(s.state().state).toBe("stopped");
     await Bun.sleep(150);
     expect(fake.conns.length).toBe(1);
     expect(states.at(-1)![0]).toBe("stopped");

@@ -10,8 +10,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { hasType } from "../../src/emulator/bodies.ts";
-import { isObject } from "../../src/emulator/http.ts";
+import { hasJsonType as hasType, isRecord as isObject } from "../../src/lib/json.ts";
 
 /** One reason StackStorm would reject a request. */
 export interface Violation {

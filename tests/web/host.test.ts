@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import * as v from "valibot";
-import type { StatusSource } from "../../src/bot/commands/builtins.ts";
+import type { StatusSource } from "../../src/bot/status.ts";
 import { WebhookSchema, WebSchema } from "../../src/config/schema.ts";
 import type { Announcement } from "../../src/delivery/announcement.ts";
 import { setLogSink } from "../../src/lib/log.ts";

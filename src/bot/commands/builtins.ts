@@ -4,46 +4,10 @@
  * from an injected `StatusSource`; the services named in `!about` come from chat's registry.
  */
 import { backendLabels } from "../../chat/registry.ts";
-import type { BackendStatus } from "../../chat/types.ts";
 import { redact } from "../../lib/log.ts";
 import { closeMatches } from "../suggest.ts";
 import type { Command, Context } from "../types.ts";
-
-/** A component's state for `!status`, e.g. `{state: "connected"}` or `{state: "error", detail: "HTTP 503"}`. */
-export interface ComponentState {
-  state: string;
-  detail?: string;
-}
-
-/** Where `!status` and `!about` read the live state of the bot. */
-export interface StatusSource {
-  version: string;
-  /** Epoch milliseconds. */
-  startedAt: number;
-  chat(): BackendStatus;
-  st2(): ComponentState;
-  /** How many action aliases are cached. */
-  aliases(): number;
-  stream(): ComponentState;
-  outbox(): { pending: number; dead: number; delivered: number; failedAttempts: number };
-  /** Cluster mode only (`[cluster]`): this instance's role and lease. */
-  cluster?(): ClusterState;
-}
-
-/** One instance's view of the cluster (src/cluster/). */
-export interface ClusterState {
-  instance: string;
-  role: "leader" | "standby";
-  /** The fencing number of this instance's lease (0 before it ever led). */
-  fence: number;
-  /** Milliseconds since Redis last confirmed the lease (leader only). */
-  leaseAgeMs?: number;
-  /** Instances seen alive within three leases, this one included. */
-  peers?: number;
-  redisDown: boolean;
-  /** Stream announcements spooled locally while Redis was unreachable. */
-  spooled: number;
-}
+import type { ClusterState, ComponentState, StatusSource } from "../status.ts";
 
 export interface BuiltinDeps {
   /** The bot prefix (`!`), shown in help lines. */
@@ -114,7 +78,7 @@ function statusCommand(deps: BuiltinDeps): Command {
     plugin: "Health",
     name: "status",
     help: "Show the bot's version, uptime and the state of chat, StackStorm, the stream and the outbox",
-    run: async (ctx) => ctx.reply(statusText(deps, ctx.backend.name)),
+    run: async (ctx) => ctx.reply(statusText(deps, ctx.chat.name)),
   };
 }
 
@@ -175,7 +139,7 @@ export function whoamiText(ctx: Context): string {
     ["person", from.id],
     ["nick", from.nick],
     ["fullname", from.fullName],
-    ["client", ctx.backend.name],
+    ["client", ctx.chat.name],
     ["email", from.email],
     ["aclattr", from.aclId],
     ["st2 user", from.st2User],

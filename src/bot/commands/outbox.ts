@@ -6,10 +6,12 @@ import type { Config } from "../../config/schema.ts";
 import { CommandError } from "../../lib/errors.ts";
 import { redact } from "../../lib/log.ts";
 import type { Command } from "../types.ts";
+import { pluginPrefix } from "../names.ts";
+import type { OutboxCounts } from "../status.ts";
 
 /** What the commands need of the outbox (kept to an interface: bot/ does not import delivery/). */
 export interface OutboxControl {
-  stats(): { pending: number; dead: number; delivered: number; failedAttempts: number };
+  stats(): OutboxCounts;
   listDead(limit: number): { id: number; targetKey: string; createdAt: number; attempts: number; lastError: string | null; announcement?: { message: string } }[];
   replay(id: number | "all"): number;
 }
@@ -24,7 +26,7 @@ const preview = (text: string | undefined) => {
  * and `<pp>replay <id|all>`; both admin-only.
  */
 export function outboxCommands(config: Config, outbox: OutboxControl): Command[] {
-  const pp = config.stackstorm.plugin_prefix || "st2";
+  const pp = pluginPrefix(config);
   return [
     {
       plugin: "St2",

@@ -4,12 +4,13 @@ import type { AliasCache } from "../../st2/aliascache.ts";
 import { CommandError } from "../../lib/errors.ts";
 import { redact } from "../../lib/log.ts";
 import type { Command } from "../types.ts";
+import { pluginPrefix } from "../names.ts";
 
 /** `<pp>reload` (admins): refreshes the alias cache; on failure the last good set stays in use. */
 export function reloadCommand(config: Config, aliases: AliasCache): Command {
   return {
     plugin: "St2",
-    name: `${config.stackstorm.plugin_prefix || "st2"}reload`,
+    name: `${pluginPrefix(config)}reload`,
     adminOnly: true,
     help: "Reload the action aliases from StackStorm now (admins)",
     run: async (ctx) => {

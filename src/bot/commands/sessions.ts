@@ -8,6 +8,7 @@ import type { Identities } from "../../auth/identity.ts";
 import { WindowLimit, type WindowLimitOptions } from "../../auth/limit.ts";
 import { CommandError } from "../../lib/errors.ts";
 import type { Command } from "../types.ts";
+import { pluginPrefix } from "../names.ts";
 
 /**
  * The key a chat user's StackStorm credential is stored under, unique across backends: their
@@ -29,12 +30,6 @@ export function requireChatUserKey(backend: string, msg: Message): string {
   return key;
 }
 
-/** How to log in, in words, for the messages that tell a user they must link their identity first. */
-export function loginHint(config: Config): string {
-  const p = `${config.bot.prefix}${config.stackstorm.plugin_prefix || "st2"}`;
-  return `send me \`${p}session_start <shared word>\` in a direct message and follow the link`;
-}
-
 /**
  * How many login links one chat user may ask for: each costs an argon2id hash (19 MiB while it
  * runs), and a user needs a new link only when the last one expired or the word was mistyped.
@@ -46,7 +41,7 @@ export const SESSION_START_LIMIT: WindowLimitOptions = { max: 3, windowMs: 10 * 
  * `<pp>session_cancel`. Each refuses with a plain message unless client-side login is enabled.
  */
 export function sessionCommands(config: Config, identities: Identities, limit: WindowLimitOptions = SESSION_START_LIMIT): Command[] {
-  const pp = config.stackstorm.plugin_prefix || "st2";
+  const pp = pluginPrefix(config);
   const starts = new WindowLimit(limit);
   const base = config.stackstorm.rbac_auth.clientside?.url.replace(/\/*$/, "/");
   const requireClientside = () => {
@@ -66,7 +61,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
         }
         const word = ctx.command?.args ?? "";
         if (!word) throw new CommandError(`Usage: ${config.bot.prefix}${pp}session_start <shared word> — pick a word you will type again on the login page.`);
-        const user = requireChatUserKey(ctx.backend.name, ctx.msg);
+        const user = requireChatUserKey(ctx.chat.name, ctx.msg);
         const verdict = starts.take(user);
         if (!verdict.ok) {
           const wait = Math.max(1, Math.ceil(verdict.retryAfterMs / 60_000));
@@ -78,7 +73,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
         const minutes = Math.round(config.stackstorm.session_ttl / 60);
         // Marked secret: the outbox keeps the link encrypted until it is delivered.
         const text = `Open ${base}login/${id} within ${minutes} minutes and log in to StackStorm there. The link works once.`;
-        await ctx.send(ctx.backend.replyTarget(ctx.msg), { text, secret: true });
+        await ctx.replySecret(text);
       },
     },
     {
@@ -87,7 +82,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
       help: "Forget your StackStorm credentials and end your login session",
       run: async (ctx) => {
         requireClientside();
-        const had = await identities.forget(requireChatUserKey(ctx.backend.name, ctx.msg));
+        const had = await identities.forget(requireChatUserKey(ctx.chat.name, ctx.msg));
         await ctx.reply(had ? "Your StackStorm session has ended and your stored credentials were deleted." : "You had no StackStorm session; nothing was stored for you.");
       },
     },
@@ -115,7 +110,7 @@ export function sessionCommands(config: Config, identities: Identities, limit: W
         requireClientside();
         const who = ctx.command?.args ?? "";
         if (!who) throw new CommandError(`Usage: ${config.bot.prefix}${pp}session_cancel <user or id>`);
-        const user = who.includes(":") ? who : `${ctx.backend.name}:${who.replace(/^@/, "")}`;
+        const user = who.includes(":") ? who : `${ctx.chat.name}:${who.replace(/^@/, "")}`;
         const cancelled = (await identities.sessions.cancel(who)) + (await identities.sessions.cancel(user));
         const deleted = await identities.forget(user);
         await ctx.reply(cancelled || deleted ? `Cancelled ${cancelled} session(s)${deleted ? ` and deleted the stored credentials of ${user}` : ""}.` : `No session or stored credentials found for "${who}".`);

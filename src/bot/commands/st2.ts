@@ -13,6 +13,7 @@ import { CommandError, ConfigError } from "../../lib/errors.ts";
 import type { Command, Context } from "../types.ts";
 import { note, traceMatch } from "../audit.ts";
 import { needsTwoFactor, TWOFACTOR_MESSAGE, type TwoFactor } from "../twofactor.ts";
+import { pluginPrefix } from "../names.ts";
 
 export interface St2CommandDeps {
   config: Config;
@@ -47,7 +48,7 @@ export function st2RunCommand(deps: St2CommandDeps): Command {
   const prefix = deps.config.stackstorm.plugin_prefix;
   return {
     plugin: "St2",
-    name: prefix || "st2",
+    name: pluginPrefix(deps.config),
     help: "Run a StackStorm action alias",
     usage: `${prefix ? prefix + " " : ""}<command>`,
     run: async (ctx) => {
@@ -71,7 +72,7 @@ function notLoaded(refused: boolean | undefined): string {
 }
 
 function helpHint(config: Config): string {
-  return `Type ${config.bot.prefix}${config.stackstorm.plugin_prefix || "st2"}help to see what is available.`;
+  return `Type ${config.bot.prefix}${pluginPrefix(config)}help to see what is available.`;
 }
 
 function typedForm(config: Config, display: string): string {
@@ -138,7 +139,7 @@ async function runOrConfirm(ctx: Context, deps: St2CommandDeps, alias: ActionAli
   const as = await deps.clientFor(ctx);
   const action = deps.config.stackstorm.twofactor_action;
   if (!deps.twofactor || !action || !needsTwoFactor(deps.config, alias)) return run(as);
-  const { msg, backend } = ctx;
+  const { msg, chat } = ctx;
   const twofactor = deps.twofactor;
   // Held before the 2FA action starts, so even an instant confirmation finds it.
   const uuid = twofactor.hold({
@@ -147,7 +148,7 @@ async function runOrConfirm(ctx: Context, deps: St2CommandDeps, alias: ActionAli
     run: async () => run(await deps.clientFor(ctx)),
     reply: (text) => ctx.reply(text),
   });
-  const parameters: Record<string, unknown> = { uuid, user: msg.from.st2User, channel: backend.sourceChannel(msg) };
+  const parameters: Record<string, unknown> = { uuid, user: msg.from.st2User, channel: chat.sourceChannel() };
   if (alias.description) parameters.hint = alias.description;
   try {
     await callStackStorm(ctx, as, deps, () => as.client.createExecution({ action, parameters }));
@@ -160,8 +161,8 @@ async function runOrConfirm(ctx: Context, deps: St2CommandDeps, alias: ActionAli
 }
 
 async function execute(ctx: Context, as: As, deps: St2CommandDeps, alias: ActionAlias, format: string, command: string): Promise<void> {
-  const { msg, backend } = ctx;
-  const source_context: Record<string, unknown> = { backend: backend.name, user_id: msg.from.id, user: msg.from.st2User };
+  const { msg, chat } = ctx;
+  const source_context: Record<string, unknown> = { backend: chat.name, user_id: msg.from.id, user: msg.from.st2User };
   if (msg.room) {
     source_context.room = msg.room.id;
     source_context.room_name = msg.room.name;
@@ -174,7 +175,7 @@ async function execute(ctx: Context, as: As, deps: St2CommandDeps, alias: Action
       format,
       command,
       user: msg.from.st2User,
-      source_channel: backend.sourceChannel(msg),
+      source_channel: chat.sourceChannel(),
       source_context,
       notification_route: deps.config.stackstorm.route_key,
     }),
@@ -262,7 +263,7 @@ function wholeNumber(value: string | undefined, flag: string, min: number): numb
 
 /** `st2help`: the aliases this user may run, grouped by pack, paged to the message size. */
 export function st2HelpCommand(deps: St2CommandDeps): Command {
-  const name = `${deps.config.stackstorm.plugin_prefix || "st2"}help`;
+  const name = `${pluginPrefix(deps.config)}help`;
   return {
     plugin: "St2",
     name,
@@ -277,7 +278,7 @@ export function st2HelpCommand(deps: St2CommandDeps): Command {
         const ref = findRef(index, h.pack, h.display);
         return !ref || deps.aliasVisible(ctx, ref, h.display);
       });
-      await ctx.reply(renderHelp(deps.config, visible, args, ctx.backend.maxMessageLength, name));
+      await ctx.reply(renderHelp(deps.config, visible, args, ctx.chat.maxMessageLength, name));
     },
   };
 }

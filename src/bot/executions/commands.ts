@@ -23,6 +23,7 @@ import { parseListArgs, parsePairs, splitId } from "./args.ts";
 import { shortId } from "../inquiries/ids.ts";
 import { listingIds, RECENT, recentExecutions, resolveId } from "./resolve.ts";
 import { renderExecution, renderList } from "./render.ts";
+import { pluginPrefix } from "../names.ts";
 
 /** What the execution commands need beyond the st2 command's client and expiry handling. */
 export interface ExecutionCommandDeps extends Pick<St2CommandDeps, "config" | "clientFor" | "expired"> {
@@ -75,7 +76,7 @@ async function list(ctx: Context, as: As, args: string, deps: ExecutionCommandDe
   const what = [q.mine && "yours", q.action && `of ${q.action}`, q.status && `${q.status}`].filter(Boolean).join(", ");
   const heading = `${shown.length} most recent StackStorm execution${shown.length === 1 ? "" : "s"}${what ? ` (${what})` : ""}`;
   const empty = `No recent StackStorm executions${what ? ` (${what})` : ""}`;
-  await ctx.reply(renderList(shown, listingIds(shown, recent), heading, empty, ctx.backend.maxMessageLength));
+  await ctx.reply(renderList(shown, listingIds(shown, recent), heading, empty, ctx.chat.maxMessageLength));
 }
 
 /** Resolves the typed id and fetches the execution, as the caller. */
@@ -88,7 +89,7 @@ async function show(ctx: Context, as: As, args: string, deps: ExecutionCommandDe
   if (rest) throw new CommandError(`Usage: ${usage}`);
   const ex = await fetchTyped(ctx, as, id, deps);
   if (!as.personal && !(await mayAct(ctx, as, ex, deps, "show"))) return;
-  await ctx.reply(renderExecution(ex, ctx.backend.maxMessageLength, webUrl(deps, ex.id)));
+  await ctx.reply(renderExecution(ex, ctx.chat.maxMessageLength, webUrl(deps, ex.id)));
 }
 
 /**
@@ -133,7 +134,7 @@ async function rerun(ctx: Context, as: As, args: string, deps: ExecutionCommandD
   const short = shortId(again.id, recent.map((e) => e.id));
   await ctx.reply(
     `Running ${ex.action?.ref ?? "it"} again${changed}: execution ${again.id} (re-run of ${ex.id}). ` +
-      `Type ${deps.config.bot.prefix}${deps.config.stackstorm.plugin_prefix || "st2"} execution ${short} for its result` +
+      `Type ${deps.config.bot.prefix}${pluginPrefix(deps.config)} execution ${short} for its result` +
       `${url ? `, or see ${url}` : ""}.`,
   );
 }

@@ -9,8 +9,10 @@ import type { Config } from "../../config/schema.ts";
 import { InquirySchema, type Inquiry } from "../../st2/schemas.ts";
 import type { St2Event } from "../../st2/stream.ts";
 import type { BotMessage } from "../types.ts";
-import { answerExample, describeInquiry, inquiryFields, isObject } from "./schema.ts";
+import { answerExample, describeInquiry, inquiryFields } from "./schema.ts";
 import { answerActions } from "./buttons.ts";
+import { isRecord } from "../../lib/json.ts";
+import { sourceThread } from "../../chat/thread.ts";
 
 /** The stream events an inquiry shows up in (StackStorm has no inquiry-specific event). */
 export const INQUIRY_EVENTS = ["st2.execution__create", "st2.execution__update"];
@@ -62,7 +64,7 @@ export function readInquiryEvent(event: St2Event): InquiryRead {
   const runner = ex.runner?.name ?? ex.action?.runner_type;
   if (runner !== "inquirer") return { kind: "skip", why: "not an inquiry", id: ex.id, status: ex.status };
   if (ex.status !== "pending") return { kind: "skip", why: `the inquiry is ${ex.status ?? "of unknown status"}, not pending`, id: ex.id, status: ex.status };
-  const result = isObject(ex.result) ? ex.result : {};
+  const result = isRecord(ex.result) ? ex.result : {};
   const inquiry = v.safeParse(InquirySchema, { ...ex.parameters, ...result, id: ex.id });
   if (!inquiry.success) return { kind: "skip", why: "its schema, users, roles, route or ttl are malformed", id: ex.id, status: ex.status };
   return { kind: "pending", inquiry: inquiry.output, execution: ex };
@@ -101,22 +103,16 @@ const MAX_CONTEXT_DEPTH = 32;
 export function inquiryOrigin(context: Record<string, unknown> | undefined): InquiryOrigin {
   const origin: InquiryOrigin = {};
   let ctx: unknown = context;
-  for (let depth = 0; isObject(ctx) && depth < MAX_CONTEXT_DEPTH; depth++) {
+  for (let depth = 0; isRecord(ctx) && depth < MAX_CONTEXT_DEPTH; depth++) {
     if (nonEmpty(ctx.source_channel)) origin.channel = ctx.source_channel;
     if (nonEmpty(ctx.api_user)) origin.user = ctx.api_user;
     if (nonEmpty(ctx.action)) origin.workflow = ctx.action;
-    if (depth === 0 && isObject(ctx.orquesta) && nonEmpty(ctx.orquesta.task_name)) origin.task = ctx.orquesta.task_name;
-    const thread = threadOf(ctx.source_context);
+    if (depth === 0 && isRecord(ctx.orquesta) && nonEmpty(ctx.orquesta.task_name)) origin.task = ctx.orquesta.task_name;
+    const thread = sourceThread(ctx.source_context);
     if (thread) origin.thread = thread;
     ctx = ctx.parent;
   }
   return origin;
-}
-
-function threadOf(sourceContext: unknown): string | undefined {
-  if (!isObject(sourceContext)) return undefined;
-  const t = sourceContext.thread ?? sourceContext.thread_ts;
-  return nonEmpty(t) ? t : typeof t === "number" ? String(t) : undefined;
 }
 
 /**

@@ -3,6 +3,7 @@
  * StackStorm will, so a typo gets a message naming the property instead of a round trip.
  */
 import { closedSchema, describeType, inquiryFields, showValue, type InquiryField } from "./schema.ts";
+import { hasJsonType, isRecord } from "../../lib/json.ts";
 
 export type AnswerResult = { ok: true; response: Record<string, unknown> } | { ok: false; error: string };
 
@@ -147,7 +148,7 @@ function castTo(text: string, type: string): unknown {
       return t === "" ? [] : t.split(",").map((s) => s.trim());
     }
     case "object":
-      return jsonOf(t, (x) => typeof x === "object" && x !== null && !Array.isArray(x));
+      return jsonOf(t, isRecord);
     default:
       return NOT_THIS;
   }
@@ -164,31 +165,10 @@ function jsonOf(text: string, ok: (x: unknown) => boolean): unknown {
 
 /** A value that arrived typed (JSON answers) must already have one of the property's types. */
 function checkValue(value: unknown, field: InquiryField): ValueResult {
-  if (field.types.length && !field.types.some((t) => hasType(value, t))) {
+  if (field.types.length && !field.types.some((t) => hasJsonType(value, t))) {
     return { ok: false, error: `"${field.name}" must be ${describeType(field)}, but the JSON gives ${JSON.stringify(value)} (${jsonTypeOf(value)}).` };
   }
   return checkEnum(value, field);
-}
-
-function hasType(value: unknown, type: string): boolean {
-  switch (type) {
-    case "boolean":
-      return typeof value === "boolean";
-    case "integer":
-      return typeof value === "number" && Number.isInteger(value);
-    case "number":
-      return typeof value === "number" && Number.isFinite(value);
-    case "string":
-      return typeof value === "string";
-    case "null":
-      return value === null;
-    case "array":
-      return Array.isArray(value);
-    case "object":
-      return typeof value === "object" && value !== null && !Array.isArray(value);
-    default:
-      return true; // a type this reader does not know: leave it to StackStorm
-  }
 }
 
 function checkEnum(value: unknown, field: InquiryField): ValueResult {

@@ -41,7 +41,7 @@ function listCommand(deps: InquiryCommandDeps): Command {
     run: async (ctx) => {
       const as = await deps.clientFor(ctx);
       const pending = await listPending(ctx, as, deps);
-      await ctx.reply(renderInquiryList(deps, pending, ctx.backend.maxMessageLength));
+      await ctx.reply(renderInquiryList(deps, pending, ctx.chat.maxMessageLength));
     },
   };
 }

@@ -7,7 +7,7 @@
  */
 import type { Config } from "../../config/schema.ts";
 import type { Inquiry } from "../../st2/schemas.ts";
-import { loginHint } from "../commands/sessions.ts";
+import { loginHint } from "../names.ts";
 import { namesResponders, whoMayAnswer } from "./schema.ts";
 
 /** The StackStorm identity an answer went out with. */

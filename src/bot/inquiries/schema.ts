@@ -6,6 +6,8 @@
 import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
 import type { Inquiry } from "../../st2/schemas.ts";
+import { isRecord } from "../../lib/json.ts";
+import { pluginPrefix } from "../names.ts";
 
 /** One property an inquiry asks for, read from its draft-4 JSON Schema. */
 export interface InquiryField {
@@ -32,7 +34,7 @@ const PropertySchema = v.looseObject({
  * Properties whose definition is not an object are kept as untyped.
  */
 export function inquiryFields(schema: Record<string, unknown>): InquiryField[] {
-  const props = isObject(schema.properties) ? schema.properties : {};
+  const props = isRecord(schema.properties) ? schema.properties : {};
   const requiredList = Array.isArray(schema.required) ? schema.required.filter((r) => typeof r === "string") : [];
   return Object.entries(props).map(([name, raw]) => {
     const parsed = v.safeParse(PropertySchema, raw);
@@ -110,12 +112,12 @@ function minutesText(m: number): string {
 
 /** The name of the answer command, consistent with `st2help` (`<plugin_prefix or st2>respond`). */
 export function respondCommandName(config: Config): string {
-  return `${config.stackstorm.plugin_prefix || "st2"}respond`;
+  return `${pluginPrefix(config)}respond`;
 }
 
 /** The name of the list command (`<plugin_prefix or st2>inquiries`). */
 export function listCommandName(config: Config): string {
-  return `${config.stackstorm.plugin_prefix || "st2"}inquiries`;
+  return `${pluginPrefix(config)}inquiries`;
 }
 
 /**
@@ -158,9 +160,4 @@ export function describeInquiry(inquiry: Inquiry, config: Config): string[] {
   const ttl = describeTtl(inquiry.ttl);
   if (ttl) lines.push(ttl);
   return lines;
-}
-
-/** A JSON object (not an array, not null). */
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -6,7 +6,7 @@
  * the sink shown once more with the final status, and a closing line through the outbox.
  */
 import { logger } from "../../lib/log.ts";
-import { SendError } from "../../lib/errors.ts";
+import { describeError, SendError } from "../../lib/errors.ts";
 import type { St2Client } from "../../st2/client.ts";
 import { St2Stream } from "../../st2/stream.ts";
 import { executionOutput, OUTPUT_EVENT } from "../../st2/output.ts";
@@ -123,7 +123,7 @@ export class LiveTail {
       if (round === 1 && this.opts.showAtOnce && !this.ending) void this.tick();
     } catch (err) {
       // The stream goes on; what it brings is appended, and the next reconnect reads again.
-      log.warn("could not read an execution's output so far", { id: this.id, error: err instanceof Error ? err.message : String(err) });
+      log.warn("could not read an execution's output so far", { id: this.id, error: describeError(err) });
       if (round === this.syncs && this.pending) for (const piece of this.pending) this.out.append(piece);
       if (round === this.syncs) this.pending = undefined;
     }
@@ -156,7 +156,7 @@ export class LiveTail {
         if (err instanceof SendError && !err.retryable && ++this.refusals === MAX_REFUSALS) {
           log.warn("live output cannot be shown here; only the closing line will be sent", { id: this.id, error: err.message });
         } else {
-          log.debug("could not show live output", { id: this.id, error: err instanceof Error ? err.message : String(err) });
+          log.debug("could not show live output", { id: this.id, error: describeError(err) });
         }
         throw err;
       },

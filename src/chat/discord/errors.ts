@@ -5,7 +5,7 @@
  * hidden in the library, waits it out, and nothing is ever dropped.
  */
 import { DiscordAPIError, HTTPError, RateLimitError } from "@discordjs/rest";
-import { SendError } from "../../lib/errors.ts";
+import { describeError, SendError } from "../../lib/errors.ts";
 import { redact } from "../../lib/log.ts";
 
 /** Discord's JSON error codes st2bot acts on (https://discord.com/developers/docs/topics/opcodes-and-status-codes). */
@@ -26,7 +26,7 @@ export class DiscordSendError extends SendError {
 }
 
 /** An error's message for logs and status; never carries the token (it only travels in a header). */
-export const describe = (err: unknown): string => redact(err instanceof Error ? err.message || err.name : String(err)).slice(0, 300);
+export const describe = (err: unknown): string => redact(describeError(err)).slice(0, 300);
 
 /** Classifies whatever a REST call for `what` threw. */
 export function toSendError(what: string, err: unknown): SendError {

@@ -7,8 +7,9 @@
  * (`<@id>: …`, how a result names who asked): no @everyone, @here or role ping from a result.
  */
 import type { APIAllowedMentions, APIEmbed, APIEmbedField } from "discord-api-types/v10";
-import { attachmentColor, isRecord, splitPretext } from "../attachments.ts";
+import { attachmentColor, splitPretext } from "../attachments.ts";
 import type { Outgoing } from "../types.ts";
+import { isRecord } from "../../lib/json.ts";
 
 /** Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits). */
 export const LIMITS = { content: 2000, title: 256, description: 4096, fields: 25, fieldName: 256, fieldValue: 1024, footer: 2048, author: 256, embeds: 10, total: 6000 } as const;

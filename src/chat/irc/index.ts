@@ -14,7 +14,7 @@
  */
 import type { PrivmsgEvent } from "irc-framework";
 import type { Config } from "../../config/schema.ts";
-import { SendError } from "../../lib/errors.ts";
+import { describeError, SendError } from "../../lib/errors.ts";
 import { logger } from "../../lib/log.ts";
 import { requireSection } from "../backend.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
@@ -128,6 +128,6 @@ class IrcBackend implements ChatBackend {
     // The bot's work must neither block nor break the socket's event loop.
     void Promise.resolve()
       .then(() => handler(message))
-      .catch((err: unknown) => log.error("the message handler failed", { error: err instanceof Error ? err.message : String(err) }));
+      .catch((err: unknown) => log.error("the message handler failed", { error: describeError(err) }));
   }
 }

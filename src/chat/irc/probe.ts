@@ -11,6 +11,7 @@ import { requireSection } from "../backend.ts";
 import { sleep } from "../../lib/backoff.ts";
 import { JOIN_REFUSALS } from "./channels.ts";
 import { channelsOf, irc, type IrcChannel, type IrcSettings } from "./settings.ts";
+import { describeError } from "../../lib/errors.ts";
 
 /** How long the probe may take in all, and how long NickServ gets to answer IDENTIFY. */
 export interface IrcProbeTiming {
@@ -68,7 +69,7 @@ export async function probeIrc(config: Config, timing: IrcProbeTiming = {}): Pro
     return out;
   } catch (err) {
     if (err instanceof Stop) return [err.check];
-    return [{ verdict: "fail", what: `IRC: cannot check ${where}: ${err instanceof Error ? err.message : String(err)}` }];
+    return [{ verdict: "fail", what: `IRC: cannot check ${where}: ${describeError(err)}` }];
   } finally {
     await quit(client);
   }

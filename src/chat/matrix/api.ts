@@ -6,6 +6,7 @@
  */
 import * as v from "valibot";
 import { registerSecret } from "../../lib/log.ts";
+import { describeError } from "../../lib/errors.ts";
 
 /** A failed request: the HTTP status and the spec's `{errcode, error}` (or a network failure, status 0). */
 export class MatrixError extends Error {
@@ -158,7 +159,7 @@ export class MatrixApi {
     try {
       res = await this.fetchFn(url, { method, headers, signal, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
     } catch (err) {
-      const why = timeout.aborted ? `timed out after ${opts.timeoutMs ?? this.timeoutMs} ms` : err instanceof Error ? err.message : String(err);
+      const why = timeout.aborted ? `timed out after ${opts.timeoutMs ?? this.timeoutMs} ms` : describeError(err);
       throw new MatrixError(0, "NETWORK", `${method} ${path.split("/").slice(0, 2).join("/")}: ${why}`);
     }
     let body: unknown;
@@ -166,7 +167,7 @@ export class MatrixApi {
       body = await res.json();
     } catch (err) {
       // A 2xx whose body broke off (connection dropped mid-answer) is a transport failure.
-      if (res.ok) throw new MatrixError(0, "NETWORK", `${method} ${path.split("/").slice(0, 2).join("/")}: the answer broke off: ${err instanceof Error ? err.message : String(err)}`);
+      if (res.ok) throw new MatrixError(0, "NETWORK", `${method} ${path.split("/").slice(0, 2).join("/")}: the answer broke off: ${describeError(err)}`);
     }
     if (res.ok) return body ?? {};
     throw failure(res, body, method, path);

@@ -3,11 +3,8 @@
  * `retry_after_ms`, network, 5xx, an expired token) and what is final (forbidden, unknown room,
  * too large), and which failures mean the configuration is wrong.
  */
-import { ConfigError, SendError } from "../../lib/errors.ts";
+import { ConfigError, describeError, SendError } from "../../lib/errors.ts";
 import { MatrixError } from "./api.ts";
-
-/** An error's message for logs and status (MatrixError messages never carry a token). */
-export const describe = (err: unknown): string => (err instanceof Error ? err.message || err.name : String(err));
 
 /** The homeserver refused the credentials (not the network's fault: retrying will not help). */
 export const isAuthFailure = (err: unknown): boolean =>
@@ -16,7 +13,7 @@ export const isAuthFailure = (err: unknown): boolean =>
 /** A failed send or lookup as a SendError: rate limits carry the server's wait; 4xx but 401/408/429 are final. */
 export function sendFailure(err: unknown, what: string): SendError {
   if (err instanceof SendError) return err;
-  if (!(err instanceof MatrixError)) return new SendError(`Matrix: ${what} failed: ${describe(err)}`, true);
+  if (!(err instanceof MatrixError)) return new SendError(`Matrix: ${what} failed: ${describeError(err)}`, true);
   if (err.status === 429 || err.errcode === "M_LIMIT_EXCEEDED") return new SendError(`Matrix rate limit: ${err.message}`, true, err.retryAfterMs ?? 1000);
   const retryable = err.status === 0 || err.status === 401 || err.status === 408 || err.status >= 500;
   return new SendError(`Matrix: ${what} failed: ${err.message}`, retryable);

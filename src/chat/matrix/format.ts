@@ -6,8 +6,9 @@
  * (`m.mentions`): the user ids the text names, never `@room`.
  */
 import { Marked } from "marked";
-import { attachmentColor, isRecord, splitPretext } from "../attachments.ts";
+import { attachmentColor, splitPretext } from "../attachments.ts";
 import type { Outgoing } from "../types.ts";
+import { isRecord } from "../../lib/json.ts";
 
 /** Colours for an announcement without `extra.color` (Slack's good/danger). */
 export const SUCCESS_COLOR = "#2eb886";

@@ -10,13 +10,13 @@
 import { join } from "node:path";
 import type { Config } from "../../config/schema.ts";
 import type { Backoff } from "../../lib/backoff.ts";
-import { SendError } from "../../lib/errors.ts";
+import { describeError, SendError } from "../../lib/errors.ts";
 import { logger } from "../../lib/log.ts";
 import { requireSection } from "../backend.ts";
 import { ReconnectingLink } from "../link.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, MessageRef, Outgoing, Target } from "../types.ts";
 import { MatrixApi, MatrixError } from "./api.ts";
-import { connectFailure, describe, sendFailure } from "./errors.ts";
+import { connectFailure, sendFailure } from "./errors.ts";
 import { identityOf, readSync, type SyncBatch, toMessage } from "./events.ts";
 import { asEdit, inThread, toContent } from "./format.ts";
 import { ENCRYPTED_REFUSAL, RoomDirectory } from "./rooms.ts";
@@ -75,7 +75,7 @@ class MatrixBackend implements ChatBackend {
     this.session = new MatrixSession(this.api, cfg, this.state);
     this.rooms = new RoomDirectory(this.api, () => this.session.userId ?? cfg.user_id ?? "");
     const driver = { connect: () => this.connect(), close: async () => this.close() };
-    this.link = new ReconnectingLink(driver, { log, describe, ...(deps.backoff ? { backoff: deps.backoff } : {}) });
+    this.link = new ReconnectingLink(driver, { log, ...(deps.backoff ? { backoff: deps.backoff } : {}) });
   }
 
   /** Resolves once the first /sync answered (or a recoverable failure went to the loop); ConfigError for refused credentials. */
@@ -130,7 +130,7 @@ class MatrixBackend implements ChatBackend {
     } catch (err) {
       const stale = err instanceof MatrixError && err.status >= 400 && err.status < 500 && ![401, 403, 429].includes(err.status);
       if (!stale || this.since === undefined) throw err;
-      log.warn("the homeserver no longer knows the stored sync position; starting from now (messages sent meanwhile are not run)", { error: describe(err) });
+      log.warn("the homeserver no longer knows the stored sync position; starting from now (messages sent meanwhile are not run)", { error: describeError(err) });
       this.since = undefined;
       return this.api.sync(undefined, 0, SYNC_FILTER, this.abort.signal);
     }
@@ -149,7 +149,7 @@ class MatrixBackend implements ChatBackend {
         const roomId = await this.api.join(room);
         if (room.startsWith("#")) this.rooms.rememberAlias(room, roomId);
       } catch (err) {
-        log.error("cannot join a configured room", { room, error: describe(err) });
+        log.error("cannot join a configured room", { room, error: describeError(err) });
         failed.push(room);
       }
     }
@@ -165,7 +165,7 @@ class MatrixBackend implements ChatBackend {
       } catch (err) {
         if (generation !== this.generation) return;
         if (await this.session.recover(err).catch(() => false)) continue;
-        this.link.dropped(`sync failed: ${describe(err)}`);
+        this.link.dropped(`sync failed: ${describeError(err)}`);
         return;
       }
       if (generation !== this.generation) return;
@@ -173,7 +173,7 @@ class MatrixBackend implements ChatBackend {
         await this.handle(readSync(body, this.session.userId!));
       } catch (err) {
         // Through the link, so a server answering garbage at once is retried with backoff, not in a hot loop.
-        this.link.dropped(`an unreadable /sync answer: ${describe(err)}`);
+        this.link.dropped(`an unreadable /sync answer: ${describeError(err)}`);
         return;
       }
     }
@@ -208,7 +208,7 @@ class MatrixBackend implements ChatBackend {
     if (!msg || !handler) return;
     Promise.resolve()
       .then(() => handler(msg))
-      .catch((err) => log.error("the message handler failed", { error: describe(err) }));
+      .catch((err) => log.error("the message handler failed", { error: describeError(err) }));
   }
 
   /** Joins a room the bot was invited to (when allowed); a direct chat is remembered as one. */
@@ -227,7 +227,7 @@ class MatrixBackend implements ChatBackend {
         await this.refuse(invite.roomId);
       }
     } catch (err) {
-      log.warn("cannot join a room it was invited to", { room: invite.roomId, error: describe(err) });
+      log.warn("cannot join a room it was invited to", { room: invite.roomId, error: describeError(err) });
     }
   }
 
@@ -239,7 +239,7 @@ class MatrixBackend implements ChatBackend {
     log.warn("an end-to-end encrypted room: st2bot will not read or answer there", { room: roomId });
     // Plain on purpose: the bot has no keys. Clients show it as unencrypted, which is the point.
     await this.api.send(roomId, "m.room.message", this.txnId(), { msgtype: "m.notice", body: `st2bot: ${ENCRYPTED_REFUSAL}.`, "m.mentions": {} }).catch((err) => {
-      log.warn("cannot tell an encrypted room why the bot is silent", { room: roomId, error: describe(err) });
+      log.warn("cannot tell an encrypted room why the bot is silent", { room: roomId, error: describeError(err) });
     });
   }
 

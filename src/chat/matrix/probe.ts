@@ -7,8 +7,9 @@ import type { Config } from "../../config/schema.ts";
 import type { DoctorCheck } from "../backend.ts";
 import { requireSection } from "../backend.ts";
 import { MatrixApi } from "./api.ts";
-import { describe, isAuthFailure } from "./errors.ts";
+import { isAuthFailure } from "./errors.ts";
 import { matrix } from "./settings.ts";
+import { describeError } from "../../lib/errors.ts";
 
 /** The live checks; never throws (a failure is a finding). `fetchFn` is for tests. */
 export async function probeMatrix(config: Config, fetchFn: typeof fetch = fetch): Promise<DoctorCheck[]> {
@@ -24,8 +25,8 @@ export async function probeMatrix(config: Config, fetchFn: typeof fetch = fetch)
     for (const room of s.rooms) out.push(await probeRoom(api, room));
     return out;
   } catch (err) {
-    if (isAuthFailure(err)) return [{ verdict: "fail", what: `Matrix: ${s.homeserver} refused the bot's credentials (${describe(err)})`, fix: "check matrix.access_token, or matrix.user_id and password" }];
-    return [{ verdict: "fail", what: `Matrix: cannot reach ${s.homeserver}: ${describe(err)}`, fix: "check matrix.homeserver (the client-server URL) and the network" }];
+    if (isAuthFailure(err)) return [{ verdict: "fail", what: `Matrix: ${s.homeserver} refused the bot's credentials (${describeError(err)})`, fix: "check matrix.access_token, or matrix.user_id and password" }];
+    return [{ verdict: "fail", what: `Matrix: cannot reach ${s.homeserver}: ${describeError(err)}`, fix: "check matrix.homeserver (the client-server URL) and the network" }];
   } finally {
     if (throwaway && api.hasToken) await api.logout().catch(() => undefined);
   }
@@ -39,6 +40,6 @@ async function probeRoom(api: MatrixApi, room: string): Promise<DoctorCheck> {
     }
     return { verdict: "ok", what: `Matrix: the bot is in ${room}` };
   } catch (err) {
-    return { verdict: "fail", what: `Matrix: cannot join ${room}: ${describe(err)}`, fix: "invite the bot, or make the room public, or fix the id/alias in matrix.rooms" };
+    return { verdict: "fail", what: `Matrix: cannot join ${room}: ${describeError(err)}`, fix: "invite the bot, or make the room public, or fix the id/alias in matrix.rooms" };
   }
 }

@@ -3,7 +3,7 @@
  * end-to-end encrypted, people's display names; and turning StackStorm's `channel`/`user`
  * strings into targets (`!id:server`, `#alias:server`, `@user:server`).
  */
-import { SendError } from "../../lib/errors.ts";
+import { describeError, SendError } from "../../lib/errors.ts";
 import { logger } from "../../lib/log.ts";
 import type { Target } from "../types.ts";
 import type { MatrixApi } from "./api.ts";
@@ -123,7 +123,7 @@ export class RoomDirectory {
       await this.api.setAccountData(me, "m.direct", { ...current, [userId]: [...rooms, roomId] });
     } catch (err) {
       // The room works; only other clients of the bot's account would not show it as direct.
-      log.warn("could not record the direct chat in m.direct", { error: err instanceof Error ? err.message : String(err) });
+      log.warn("could not record the direct chat in m.direct", { error: describeError(err) });
     }
     return roomId;
   }

@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "n
 import { dirname } from "node:path";
 import * as v from "valibot";
 import { logger } from "../../lib/log.ts";
+import { describeError } from "../../lib/errors.ts";
 
 const log = logger("chat.matrix");
 
@@ -58,7 +59,7 @@ export class StateFile {
       this.last = text;
     } catch (err) {
       // Not fatal: the bot keeps working; a restart would then start from "now".
-      log.error("cannot save the Matrix sync state", { file: this.path, error: err instanceof Error ? err.message : String(err) });
+      log.error("cannot save the Matrix sync state", { file: this.path, error: describeError(err) });
     }
   }
 }

@@ -4,7 +4,7 @@
  */
 import { ClientError } from "@mattermost/client";
 import * as v from "valibot";
-import { SendError } from "../../lib/errors.ts";
+import { describeError, SendError } from "../../lib/errors.ts";
 
 const ErrorBodySchema = v.object({ message: v.optional(v.string()) });
 
@@ -13,8 +13,6 @@ export function statusOf(err: unknown): number | undefined {
   return err instanceof ClientError && typeof err.status_code === "number" ? err.status_code : undefined;
 }
 
-/** An error's message for logs and SendError text. */
-export const describe = (err: unknown): string => (err instanceof Error ? err.message || err.name : String(err));
 
 /** The lookup found nothing: final, and the signal for trying the next reading of a name. */
 export class NotFoundError extends SendError {
@@ -28,7 +26,7 @@ export function lookupFailure(err: unknown, what: string): SendError {
   const status = statusOf(err);
   if (status === 403) return new SendError(`Mattermost: the bot may not see ${what}`, false);
   if (status === 404 || status === 400) return new NotFoundError(what);
-  return new SendError(`Mattermost: looking up ${what} failed: ${describe(err)}`, true);
+  return new SendError(`Mattermost: looking up ${what} failed: ${describeError(err)}`, true);
 }
 
 /** A lookup that does not find anything is `undefined`; other failures still throw. */

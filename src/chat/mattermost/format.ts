@@ -4,8 +4,9 @@
  * replaces the list), `extra.color` colours it, and a failed execution is coloured as a failure
  * by default. Unlike Slack, the `{~}` pretext goes into the post's message, not the attachment.
  */
-import { type Attachment, attachmentColor, isRecord, splitPretext } from "../attachments.ts";
+import { type Attachment, attachmentColor, splitPretext } from "../attachments.ts";
 import type { Outgoing } from "../types.ts";
+import { isRecord } from "../../lib/json.ts";
 
 /** Attachment colour of a failed execution when the announcement names none (Mattermost's "danger"). */
 export const FAILURE_COLOR = "#D24B4E";

@@ -8,12 +8,12 @@
 import type { Config } from "../../config/schema.ts";
 import type { Backoff } from "../../lib/backoff.ts";
 import { logger } from "../../lib/log.ts";
+import { describeError } from "../../lib/errors.ts";
 import { ReconnectingLink } from "../link.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, MessageRef, Outgoing, Target } from "../types.ts";
 import { requireSection } from "../backend.ts";
 import { resolveMattermostAddress } from "./address.ts";
 import { MattermostDirectory } from "./directory.ts";
-import { describe } from "./errors.ts";
 import { identityOf, parsePosted, roomName, socketEvent, toMessage } from "./events.ts";
 import { answeredUpdate, readClick, withActions } from "./actions.ts";
 import { escapeMentions, formatPost } from "./format.ts";
@@ -67,7 +67,7 @@ class MattermostBackend implements ChatBackend {
       onDrop: () => this.link.dropped("event socket closed"),
     });
     const driver = { connect: () => this.connect(), close: async () => this.socket.stop() };
-    this.link = new ReconnectingLink(driver, { log, describe, ...(deps.backoff ? { backoff: deps.backoff } : {}) });
+    this.link = new ReconnectingLink(driver, { log, ...(deps.backoff ? { backoff: deps.backoff } : {}) });
   }
 
   /** The server's MaxPostSize once known, else the value every server accepts. */
@@ -128,7 +128,7 @@ class MattermostBackend implements ChatBackend {
       this.queue = this.queue
         .then(() => this.onPosted(data))
         .then((msg) => msg && this.dispatch(msg))
-        .catch((err) => log.error("a posted event failed", { error: describe(err) }));
+        .catch((err) => log.error("a posted event failed", { error: describeError(err) }));
     }
   }
 
@@ -137,7 +137,7 @@ class MattermostBackend implements ChatBackend {
     if (!handler) return;
     Promise.resolve()
       .then(() => handler(msg))
-      .catch((err) => log.error("the message handler failed", { error: describe(err) }));
+      .catch((err) => log.error("the message handler failed", { error: describeError(err) }));
   }
 
   /** The message a `posted` event carries for the bot, or undefined when it is not one. */
@@ -153,7 +153,7 @@ class MattermostBackend implements ChatBackend {
     const sender = await this.directory.userById(p.user_id).catch((err: unknown) => {
       // Never guess an identity from `sender_name` (a display name, or a webhook's override):
       // ACLs match on it, so a wrong guess could slip past a deny rule.
-      log.error("cannot read the sender's profile; message dropped", { userId: p.user_id, error: describe(err) });
+      log.error("cannot read the sender's profile; message dropped", { userId: p.user_id, error: describeError(err) });
       return undefined;
     });
     if (!sender) return undefined;

@@ -5,11 +5,11 @@
  */
 import { Client4 } from "@mattermost/client";
 import * as v from "valibot";
-import { ConfigError, SendError } from "../../lib/errors.ts";
+import { ConfigError, describeError, SendError } from "../../lib/errors.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
 import { type User, UserSchema } from "./directory.ts";
 import type { MattermostConfig } from "./settings.ts";
-import { describe, postFailure, statusOf } from "./errors.ts";
+import { postFailure, statusOf } from "./errors.ts";
 import { withTimeout } from "../../lib/timeout.ts";
 
 const log = logger("chat.mattermost");
@@ -116,7 +116,7 @@ export class MattermostSession {
       return await this.fetch(url, { ...options, signal: AbortSignal.timeout(this.timeoutMs) } as RequestInit);
     } catch (err) {
       // Network errors and timeouts: the post may or may not exist; the outbox retries.
-      throw new SendError(`Mattermost: posting failed: ${describe(err)}`, true);
+      throw new SendError(`Mattermost: posting failed: ${describeError(err)}`, true);
     }
   }
 

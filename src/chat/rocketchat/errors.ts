@@ -30,8 +30,6 @@ export class RestError extends SendError {
   }
 }
 
-/** An error's message for logs and SendError text. */
-export const describe = (err: unknown): string => (err instanceof Error ? err.message || err.name : String(err));
 
 /**
  * How long a 429 asks to wait. `X-RateLimit-Reset` is the server's clock in epoch milliseconds.

@@ -7,8 +7,9 @@
  * are http(s): the server refuses a whole message for one bad `title_link`, and a
  * `javascript:` link must never reach people's browsers.
  */
-import { type Attachment, attachmentColor, isRecord, splitPretext } from "../attachments.ts";
+import { type Attachment, attachmentColor, splitPretext } from "../attachments.ts";
 import type { Outgoing } from "../types.ts";
+import { isRecord } from "../../lib/json.ts";
 
 /** Attachment colour of a failed execution when the announcement names none. */
 export const FAILURE_COLOR = "#D24B4E";

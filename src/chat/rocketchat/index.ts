@@ -10,13 +10,14 @@ import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
 import type { Backoff } from "../../lib/backoff.ts";
 import { logger } from "../../lib/log.ts";
+import { describeError } from "../../lib/errors.ts";
 import { requireSection } from "../backend.ts";
 import { ReconnectingLink } from "../link.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, MessageRef, Outgoing, Target } from "../types.ts";
 import { resolveRocketChatAddress } from "./address.ts";
 import { DdpSocket } from "./ddp.ts";
 import { RocketChatDirectory } from "./directory.ts";
-import { describe, RestError } from "./errors.ts";
+import { RestError } from "./errors.ts";
 import { parseStreamed, type Streamed, toMessage } from "./events.ts";
 import { formatMessage } from "./format.ts";
 import { MeSchema, RocketChatRest, type RestSettings } from "./rest.ts";
@@ -84,7 +85,7 @@ class RocketChatBackend implements ChatBackend {
       onDrop: (reason) => this.link.dropped(reason),
     });
     const driver = { connect: () => this.connect(), close: async () => this.socket.close() };
-    this.link = new ReconnectingLink(driver, { log, describe, ...(deps.backoff ? { backoff: deps.backoff } : {}) });
+    this.link = new ReconnectingLink(driver, { log, ...(deps.backoff ? { backoff: deps.backoff } : {}) });
   }
 
   // ---- lifecycle ----
@@ -133,7 +134,7 @@ class RocketChatBackend implements ChatBackend {
     if (!handler) return;
     Promise.resolve()
       .then(() => handler(msg))
-      .catch((err) => log.error("the message handler failed", { error: describe(err) }));
+      .catch((err) => log.error("the message handler failed", { error: describeError(err) }));
   }
 
   /** A new message someone wrote in a room the bot is in: not the bot's, not a system message, not a re-send. */

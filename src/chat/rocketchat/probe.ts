@@ -11,7 +11,7 @@ import { ConfigError } from "../../lib/errors.ts";
 import type { DoctorCheck } from "../backend.ts";
 import { requireSection } from "../backend.ts";
 import { DdpSocket } from "./ddp.ts";
-import { describe } from "./errors.ts";
+import { describeError as describe } from "../../lib/errors.ts";
 import { RocketChatRest } from "./rest.ts";
 import { rocketchat } from "./settings.ts";
 

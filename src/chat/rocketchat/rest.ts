@@ -5,9 +5,9 @@
  * once and repeats the call.
  */
 import * as v from "valibot";
-import { ConfigError, SendError } from "../../lib/errors.ts";
+import { ConfigError, describeError, SendError } from "../../lib/errors.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
-import { describe, RestError, restFailure } from "./errors.ts";
+import { RestError, restFailure } from "./errors.ts";
 import type { RocketChatSettings } from "./settings.ts";
 
 const log = logger("chat.rocketchat");
@@ -110,7 +110,7 @@ export class RocketChatRest {
       return await this.fetch(this.base + path, { method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
       // Network errors and timeouts: a send may or may not have landed; the caller decides.
-      throw new SendError(`Rocket.Chat: ${what} failed: ${describe(err)}`, true);
+      throw new SendError(`Rocket.Chat: ${what} failed: ${describeError(err)}`, true);
     }
   }
 

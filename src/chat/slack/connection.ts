@@ -4,7 +4,7 @@
  * SDK's own reconnect is off, so the link's loop is the only one.
  */
 import type { SocketModeClient } from "@slack/socket-mode";
-import { ConfigError } from "../../lib/errors.ts";
+import { ConfigError, describeError } from "../../lib/errors.ts";
 import { withTimeout } from "../../lib/timeout.ts";
 import type { LinkDriver } from "../link.ts";
 import { isAuthFailure, toSendError } from "./errors.ts";
@@ -32,7 +32,7 @@ export function socketModeDriver(socket: SocketModeClient, opts: SocketModeOptio
         }
       } catch (err) {
         if (!isAuthFailure(err)) throw err;
-        throw new ConfigError(`Slack refused the configured token (${(err as Error).message}); check slack.bot_token and slack.app_token`);
+        throw new ConfigError(`Slack refused the configured token (${describeError(err)}); check slack.bot_token and slack.app_token`);
       }
     },
     close,

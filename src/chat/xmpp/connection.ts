@@ -4,13 +4,13 @@
  * its state is the backend's `status()`.
  */
 import { client as sdkClient, xml, type XmlElement, type XmppClient } from "@xmpp/client";
-import { ConfigError } from "../../lib/errors.ts";
+import { ConfigError, describeError } from "../../lib/errors.ts";
 import { type Backoff, sleep } from "../../lib/backoff.ts";
 import { withTimeout } from "../../lib/timeout.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
 import { ReconnectingLink } from "../link.ts";
 import type { BackendStatus, ConnectionState } from "../types.ts";
-import { describeError, isXmppError } from "./errors.ts";
+import { isXmppError } from "./errors.ts";
 import type { Jid } from "./jid.ts";
 import { NS } from "./ns.ts";
 

@@ -2,9 +2,6 @@
 import type { XmlElement } from "@xmpp/client";
 import { NS } from "./ns.ts";
 
-/** One line for the log or a status detail, from anything thrown. */
-export const describeError = (err: unknown): string => (err instanceof Error ? err.message || err.name : String(err));
-
 /**
  * True when `err` is the @xmpp/client error of that name: `SASLError` (login refused),
  * `StreamError` (the server closed the stream and said why), `TimeoutError` (an iq went unanswered),

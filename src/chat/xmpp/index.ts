@@ -21,13 +21,12 @@
  */
 import type { XmlElement } from "@xmpp/client";
 import type { Config } from "../../config/schema.ts";
-import { ConfigError, SendError } from "../../lib/errors.ts";
+import { ConfigError, describeError, SendError } from "../../lib/errors.ts";
 import { logger } from "../../lib/log.ts";
 import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
 import { requireSection } from "../backend.ts";
 import { Connection, type ConnectionTiming } from "./connection.ts";
 import { xmpp } from "./settings.ts";
-import { describeError } from "./errors.ts";
 import { buildMessage } from "./format.ts";
 import { parseJid } from "./jid.ts";
 import { type JoinTiming, Rooms } from "./rooms.ts";

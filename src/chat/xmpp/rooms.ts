@@ -5,9 +5,9 @@
  */
 import { xml, type XmlElement } from "@xmpp/client";
 import type { XmppRoomSettings } from "./settings.ts";
-import { ConfigError } from "../../lib/errors.ts";
+import { ConfigError, describeError } from "../../lib/errors.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
-import { describeError, errorCondition } from "./errors.ts";
+import { errorCondition } from "./errors.ts";
 import { parseJid } from "./jid.ts";
 import { NS } from "./ns.ts";
 

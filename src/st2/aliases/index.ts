@@ -26,6 +26,7 @@ import { Suggester } from "./suggest.ts";
 import { splitWords } from "./words.ts";
 import { formatPatterns, isEnabled, normaliseFormat } from "./types.ts";
 import type { ActionAlias } from "./types.ts";
+import { describeError } from "../../lib/errors.ts";
 
 export type { AliasProblem, Incomplete, Match, MatchOutcome } from "./outcome.ts";
 
@@ -103,7 +104,7 @@ export class AliasIndex {
     try {
       entries = formatPatterns(alias.formats ?? []);
     } catch (err) {
-      this.problems.push({ ref: refOf(alias), format: "", reason: (err as Error).message });
+      this.problems.push({ ref: refOf(alias), format: "", reason: describeError(err) });
       return patterns;
     }
     for (const entry of entries) {

@@ -18,6 +18,7 @@ import type { ActionMeta, LocatedAlias, LintInput } from "./lintload.ts";
 import { ST2BOT_SUBCOMMANDS } from "./reserved.ts";
 import { isEnabled, normaliseFormat } from "./types.ts";
 import { splitWords } from "./words.ts";
+import { describeError } from "../../lib/errors.ts";
 
 export type Severity = "error" | "warning";
 
@@ -97,7 +98,7 @@ function usableReps(located: LocatedAlias, findings: Finding[]): Rep[] {
     try {
       representations = normaliseFormat(entry).representations;
     } catch (err) {
-      findings.push({ ...at, severity: "error", rule: "invalid-format", message: (err as Error).message });
+      findings.push({ ...at, severity: "error", rule: "invalid-format", message: describeError(err) });
       return;
     }
     for (const format of representations) {

@@ -9,6 +9,8 @@ import * as v from "valibot";
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
 import { packFromPath } from "./load.ts";
 import { ActionAliasSchema, type ActionAlias } from "./types.ts";
+import { isRecord } from "../../lib/json.ts";
+import { describeError } from "../../lib/errors.ts";
 
 /** An alias and where it is written. */
 export interface LocatedAlias {
@@ -76,7 +78,7 @@ function kindOf(root: string, file: string): "action" | "alias" | "other" {
 
 async function readOne(file: string, given: boolean, kind: ReturnType<typeof kindOf>, out: LintInput): Promise<void> {
   const text = await readFile(file, "utf8").catch((err) => {
-    out.errors.push({ file, line: 1, reason: String((err as Error).message) });
+    out.errors.push({ file, line: 1, reason: describeError(err) });
     return undefined;
   });
   if (text === undefined) return;
@@ -118,7 +120,7 @@ function addAction(record: Record<string, unknown>, file: string, out: LintInput
   const pack = typeof record.pack === "string" && record.pack ? record.pack : (parts.at(-3) ?? "");
   if (typeof record.name !== "string") return;
   const params = record.parameters;
-  const names = typeof params === "object" && params !== null && !Array.isArray(params) ? Object.keys(params) : [];
+  const names = isRecord(params) ? Object.keys(params) : [];
   const ref = `${pack}.${record.name}`;
   out.actions.set(ref, { ref, runner: record.runner_type as string, parameters: new Set(names) });
 }

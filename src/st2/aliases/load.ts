@@ -8,6 +8,7 @@ import { basename, dirname, extname, join, resolve, sep } from "node:path";
 import * as v from "valibot";
 import { parseAllDocuments } from "yaml";
 import { ActionAliasSchema, type ActionAlias } from "./types.ts";
+import { describeError } from "../../lib/errors.ts";
 
 export interface AliasLoadError {
   file: string;
@@ -100,5 +101,5 @@ function describeIoError(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (e.code === "ENOENT") return "no such file or folder";
   if (e.code === "EACCES") return "permission denied";
-  return e.message ?? String(err);
+  return describeError(err);
 }

@@ -6,6 +6,7 @@
 import { parsePython } from "./parse.ts";
 import type { AtKind, FlagName, PyFlags, PyNode, PyParsed, PySeq, SetItem } from "./ast.ts";
 import { UnsupportedRegexError } from "./errors.ts";
+import { describeError } from "../../../lib/errors.ts";
 
 /** Python's `\s` (str.isspace) differs from JavaScript's: +\x1c-\x1f, \x85; −\ufeff. */
 const PY_SPACE_MEMBERS = "\\t-\\r\\u{1c}-\\u{20}\\u{85}\\u{a0}\\u{1680}\\u{2000}-\\u{200a}\\u{2028}\\u{2029}\\u{202f}\\u{205f}\\u{3000}";
@@ -196,7 +197,7 @@ export function newRegExp(source: string, flags: string): RegExp {
   try {
     return new RegExp(source, flags);
   } catch (err) {
-    throw new UnsupportedRegexError(`JavaScript cannot compile the translated pattern (${(err as Error).message})`);
+    throw new UnsupportedRegexError(`JavaScript cannot compile the translated pattern (${describeError(err)})`);
   }
 }
 
