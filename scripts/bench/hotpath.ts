@@ -5,7 +5,7 @@
  * in-binary part of): run it under `bun --cpu-prof --cpu-prof-interval=100` to see where the
  * microseconds go.
  *
- *   bun scripts/bench/hotpath.ts [commands=5000]
+ *   bun scripts/bench/hotpath.ts [commands=5000] [--idle MS]
  *
  * It prints; it is never a test.
  */
@@ -22,6 +22,8 @@ import { formatPatterns, type ActionAlias } from "../../src/st2/aliases/types.ts
 import { benchAliases, STANDIN_KEY } from "./standin.ts";
 
 const COMMANDS = Number(process.argv[2] ?? 5000);
+/** `--idle MS`: wait between commands, as a person (and outside.ts, ~3 ms per command) does: caches go cold. */
+const IDLE = process.argv.includes("--idle") ? Number(process.argv[process.argv.indexOf("--idle") + 1]) : 0;
 const aliases = await benchAliases(238);
 const emulator = await startEmulator({ aliases, apiKeys: [STANDIN_KEY], completionDelayMs: 600_000 });
 const dataDir = mkdtempSync(join(tmpdir(), "st2bot-hotpath-"));
@@ -58,6 +60,7 @@ for (let i = 0; i < COMMANDS + commands.length; i++) {
   const start = performance.now();
   called = 0;
   await backend.receive({ text: `!st2 ${commands[i % commands.length]}` });
+  if (IDLE) await Bun.sleep(IDLE);
   // The first pass warms every format (the outside benchmark shows first use apart).
   if (i >= commands.length && called) took.push((called - start) * 1000);
 }
