@@ -201,7 +201,7 @@ type RuleTarget = Pick<AclRequest, "plugin" | "command" | "typed" | "aliasRef">;
  */
 export function findRule(req: RuleTarget, rules: Record<string, AclRule>, awaitAlias = false): RuleLookup {
   const commandRef = `${req.plugin}:${req.command}`;
-  const typed = collapseSpace(req.typed);
+  let typed: string | undefined; // collapsed only when a key needs it (most configs have none)
   for (const [key, rule] of Object.entries(rules)) {
     if (key.toLowerCase().startsWith(ALIAS_KEY)) {
       if (req.aliasRef === undefined) {
@@ -210,6 +210,7 @@ export function findRule(req: RuleTarget, rules: Record<string, AclRule>, awaitA
       }
       if (glob(req.aliasRef, key.slice(ALIAS_KEY.length), false)) return { kind: "rule", key, rule };
     } else if (hasSpace(key)) {
+      typed ??= collapseSpace(req.typed);
       if (glob(typed, collapseSpace(key), false)) return { kind: "rule", key, rule };
     } else if (glob(commandRef, key.includes(":") ? key : `*:${key}`, false)) {
       return { kind: "rule", key, rule };
@@ -264,9 +265,11 @@ function evaluate(req: AclRequest, acl: AclRule, admins: readonly string[], chec
   const deny = (message: string): AclVerdict => ({ allowed: false, message });
   const usr = (patterns: string | string[]) => senderMatches(req.senderAcl, req.senderMask, patterns);
   // Arguments are judged in the same canonical spacing as rule keys (a deny must not be dodged by `\u0085`).
-  const args = collapseSpace(req.args);
-  if (checkArgs && acl.allowargs !== undefined && !globAny(args, acl.allowargs)) return deny(DENIED.args);
-  if (checkArgs && acl.denyargs !== undefined && globAny(args, acl.denyargs)) return deny(DENIED.args);
+  if (checkArgs && (acl.allowargs !== undefined || acl.denyargs !== undefined)) {
+    const args = collapseSpace(req.args);
+    if (acl.allowargs !== undefined && !globAny(args, acl.allowargs)) return deny(DENIED.args);
+    if (acl.denyargs !== undefined && globAny(args, acl.denyargs)) return deny(DENIED.args);
+  }
   if (acl.allowusers !== undefined && !usr(acl.allowusers)) return deny(DENIED.user);
   if (acl.denyusers !== undefined && usr(acl.denyusers)) return deny(DENIED.user);
   if (!req.direct) {

@@ -47,6 +47,8 @@ export const MAX_ADDRESSED_LENGTH = 8192;
 
 /** Python whitespace: the alias matcher's idea of it, so the ACL and the matcher agree. */
 const SEPARATOR = new RegExp(`^[:,]?[${PY_SPACE_CLASS}]+`);
+/** One Python whitespace character: where a command's name ends. Built once, not per message. */
+const SPACE = new RegExp(`[${PY_SPACE_CLASS}]`);
 
 /** How a message reached the bot: the text after the prefix or the bot's name. */
 export interface Addressed {
@@ -83,7 +85,7 @@ export function addressed(msg: Message, prefix: string, names: string[]): Addres
  */
 export function parseCommand(typed: string, commands: ReadonlyMap<string, Command>): { parsed: ParsedCommand; def: Command } | undefined {
   const text = pyStrip(typed);
-  const end = text.search(new RegExp(`[${PY_SPACE_CLASS}]`));
+  const end = text.search(SPACE);
   const name = (end < 0 ? text : text.slice(0, end)).toLowerCase();
   const def = name ? commands.get(name) : undefined;
   if (!def) return undefined;
@@ -94,7 +96,7 @@ export function parseCommand(typed: string, commands: ReadonlyMap<string, Comman
 /** `st2 cancel abc` → the `cancel` subcommand of `st2` with args `abc`; undefined when none is named. */
 function subcommandOf(def: Command, name: string, args: string): { parsed: ParsedCommand; def: Command } | undefined {
   if (!def.subcommands?.length || !args) return undefined;
-  const end = args.search(new RegExp(`[${PY_SPACE_CLASS}]`));
+  const end = args.search(SPACE);
   const word = (end < 0 ? args : args.slice(0, end)).toLowerCase();
   const sub = def.subcommands.find((s) => s.name.toLowerCase() === word);
   if (!sub) return undefined;

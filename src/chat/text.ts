@@ -5,6 +5,7 @@
  * terminal, text/terminal.ts adds line editing and history and text/markdown.ts styles the
  * Markdown; piped output stays plain, byte for byte.
  */
+import { writeSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
 import { SendError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
@@ -55,10 +56,47 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncItera
  */
 export function stdio(): TextIO {
   if (process.stdin.isTTY && process.stdout.isTTY) return { ...readlineTerminal(), interactive: true, styled: true };
+  // Bun's stdout writer switches fd 1 to non-blocking when first used: from then on a direct
+  // write(2) on a full pipe fails with EAGAIN instead of stopping the process until the reader
+  // reads (tests/chat/text-stdout.test.ts fails should that ever change).
+  process.stdout.write("");
   return {
     lines: readLines(Bun.stdin.stream()),
-    write: (text) => new Promise<void>((resolve, reject) => void process.stdout.write(text, (err) => (err ? reject(err) : resolve()))),
+    write: fdWriter(1, (bytes, done) => void process.stdout.write(bytes, done)),
     interactive: Boolean(process.stdin.isTTY),
+  };
+}
+
+/**
+ * A `TextIO.write` for a file descriptor the OS keeps non-blocking (Bun's piped stdout): the
+ * bytes are handed to the OS at once with a plain `write(2)`, and the promise resolves as soon
+ * as the OS took all of them; whatever it could not take now (a full pipe: `EAGAIN`, a short
+ * write) goes to `slow`, which calls back once the reader made room, and every later write
+ * queues behind it so the order never changes. A burst of results thus costs one system call
+ * each and no turn of the event loop each, while a stalled reader still holds each send
+ * unconfirmed (and never blocks the process).
+ */
+export function fdWriter(fd: number, slow: (bytes: Uint8Array, done: (err?: Error | null) => void) => void): (text: string) => Promise<void> {
+  let queued = 0;
+  return (text) => {
+    let bytes = Buffer.from(text);
+    if (queued === 0) {
+      try {
+        const n = writeSync(fd, bytes);
+        if (n === bytes.length) return Promise.resolve();
+        bytes = bytes.subarray(n);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") return Promise.reject(err);
+      }
+    }
+    queued++;
+    return new Promise<void>((resolve, reject) =>
+      slow(bytes, (err) => {
+        queued--;
+        if (err) reject(err);
+        else resolve();
+      }),
+    );
   };
 }
 

@@ -170,6 +170,11 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
+/** Whether lines of `level` are written now: for callers whose message costs work to build (per request, per event). */
+export function logs(level: Level): boolean {
+  return order[level] >= order[threshold];
+}
+
 /** A logger whose lines carry `component`, e.g. `logger("st2.stream")`. */
 export function logger(component: string): Logger {
   const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {

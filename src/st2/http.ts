@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { ConfigError, St2botError } from "../lib/errors.ts";
-import { logger, redact } from "../lib/log.ts";
+import { logger, logs, redact } from "../lib/log.ts";
 import type { StackStormConfig } from "../config/schema.ts";
 import { ErrorSchema } from "./schemas.ts";
 
@@ -141,7 +141,7 @@ export class St2Http {
     const started = performance.now();
     try {
       const res = await this.send(method, url, opts, combine(timer.signal, opts.signal), timedOut, timeoutMs);
-      log.debug(`${method} ${pathOf(url)} → ${res.status} in ${(performance.now() - started).toFixed(1)} ms`);
+      if (logs("debug")) log.debug(`${method} ${pathOf(url)} → ${res.status} in ${(performance.now() - started).toFixed(1)} ms`);
       let text: string;
       try {
         text = await res.text();

@@ -74,6 +74,38 @@ export const AliasExecutionSchema = v.looseObject({
 });
 export type AliasExecution = v.InferOutput<typeof AliasExecutionSchema>;
 
+// ---- the hot answer, checked by hand ----
+// Every chat command's ack waits for the POST /aliasexecution answer to be checked; valibot
+// copies every key of a looseObject while checking, which costs as much as the JSON parse.
+// `isAliasExecution` applies AliasExecutionSchema's rules without copying (the test holds the two
+// to the same verdicts); anything it refuses goes through the schema for its error text.
+
+/** What valibot's `looseObject` and `record` take: any object, arrays included (`input && typeof input === "object"`). */
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null;
+const optional = (x: unknown, check: (x: unknown) => boolean) => x === undefined || check(x);
+const isString = (x: unknown) => typeof x === "string";
+const isBoolean = (x: unknown) => typeof x === "boolean";
+const withRef = (x: unknown) => isRecord(x) && optional(x.ref, isString);
+const withName = (x: unknown) => isRecord(x) && optional(x.name, isString);
+
+function isExecution(x: unknown): boolean {
+  return isRecord(x) && typeof x.id === "string" && optional(x.status, isString) && optional(x.web_url, isString) &&
+    optional(x.action, withRef) && optional(x.start_timestamp, isString) && optional(x.end_timestamp, isString) &&
+    optional(x.elapsed_seconds, (n) => typeof n === "number" && !Number.isNaN(n)) && optional(x.parameters, isRecord) &&
+    optional(x.context, isRecord) && optional(x.runner, withName);
+}
+
+function isExecutedAlias(x: unknown): boolean {
+  if (!isRecord(x) || !optional(x.name, isString) || !optional(x.ref, isString) || !optional(x.extra, isRecord)) return false;
+  const ack = x.ack;
+  return optional(ack, (a) => isRecord(a) && optional(a.enabled, isBoolean) && optional(a.append_url, isBoolean) && optional(a.format, isString) && optional(a.extra, isRecord));
+}
+
+/** Whether `AliasExecutionSchema` accepts `x` (then `x` is its output as it stands). */
+export function isAliasExecution(x: unknown): x is AliasExecution {
+  return isRecord(x) && isExecution(x.execution) && optional(x.actionalias, isExecutedAlias) && optional(x.message, isString) && optional(x.extra, isRecord);
+}
+
 /** `POST /api/v1/aliasexecution/match_and_execute` → 201. */
 export const MatchAndExecuteSchema = v.looseObject({ results: v.array(AliasExecutionSchema) });
 export type MatchAndExecute = v.InferOutput<typeof MatchAndExecuteSchema>;

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { parseAnnouncement, parseStreamAnnouncement, targetOf, threadOf } from "../../src/delivery/announcement.ts";
+import * as v from "valibot";
+import { AnnouncementSchema, parseAnnouncement, parseStreamAnnouncement, targetOf, threadOf } from "../../src/delivery/announcement.ts";
 
 describe("targetOf: the delivery rule of both bridges", () => {
   test("whisper with a user goes to the user", () => {
@@ -70,5 +71,34 @@ describe("parseStreamAnnouncement", () => {
       ok: false,
       error: `payload: "extra" is nested more than 64 levels deep`,
     });
+  });
+});
+
+describe("the hand check before valibot", () => {
+  test("accepts and refuses exactly what AnnouncementSchema does, with the same value", () => {
+    const values: unknown[] = [undefined, null, "", "x", 0, 1, true, false, {}, { a: { b: 1 } }, [], ["x"], new Date(0)];
+    let checked = 0;
+    for (const message of ["hi", "", " ", 3, null, undefined, ["hi"]]) {
+      for (const field of ["channel", "user", "whisper", "context", "extra"]) {
+        for (const value of values) {
+          const data: Record<string, unknown> = { message, channel: "#ops", [field]: value, unknown_key: 1 };
+          const schema = v.safeParse(AnnouncementSchema, data);
+          const parsed = parseAnnouncement(data);
+          if (!schema.success) expect(parsed.ok).toBe(false);
+          else if (typeof message === "string" && message.trim() !== "") {
+            const o = schema.output;
+            const expected: Record<string, unknown> = { message: o.message };
+            if (o.channel) expected.channel = o.channel;
+            if (o.user) expected.user = o.user;
+            if (o.whisper) expected.whisper = true;
+            if (o.context) expected.context = o.context;
+            if (o.extra) expected.extra = o.extra;
+            expect(parsed).toEqual({ ok: true, value: expected as never });
+          }
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBe(7 * 5 * values.length);
   });
 });

@@ -9,7 +9,7 @@
  * polynomial in whitespace runs. Both are computed here by linear scanners that give the
  * same answers (tests/st2/aliases/command.test.ts runs them against the regexes).
  */
-import { isBlank, PY_SPACE } from "./words.ts";
+import { isBlank, isSpaceUnit } from "./words.ts";
 
 /** A command after StackStorm's first step: trailing `key=value` pairs cut off. */
 export interface PreparedCommand {
@@ -37,7 +37,8 @@ export function prepareCommand(command: string): PreparedCommand {
   return { command, stream: ` ${stream} `, pairs, pairsText, blank: isBlank(stream) };
 }
 
-const isSpace = (ch: string | undefined): boolean => ch !== undefined && PY_SPACE.has(ch);
+
+const isSpace = (ch: string | undefined): boolean => ch !== undefined && isSpaceUnit(ch.charCodeAt(0));
 
 // States of the reversed automaton below, one bit each.
 const TRAIL = 1 << 0; // whitespace after the last value (or before a later pair's key)
@@ -71,16 +72,22 @@ function endingPairs(command: string): string {
   let states = 0;
   let found = -1;
   for (let i = command.length - 1; i >= 0; i--) {
-    states = step(states, command[i] ?? "", i === command.length - 1);
+    states = step(states, command.charCodeAt(i), i === command.length - 1);
     if (states & LEAD) found = i;
   }
   if (states & KEY) found = 0;
   return found < 0 ? "" : command.slice(found);
 }
 
-/** One character, read right to left, through the reversed pair language. */
-function step(states: number, ch: string, first: boolean): number {
-  const space = isSpace(ch);
+const DQUOTE = 0x22;
+const SQUOTE = 0x27;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const EQUALS_SIGN = 0x3d;
+
+/** One UTF-16 unit (`charCodeAt`), read right to left, through the reversed pair language. */
+function step(states: number, ch: number, first: boolean): number {
+  const space = isSpaceUnit(ch);
   let next = 0;
   // Where a value may end (reading backwards, begin): at the end of the string, or after
   // trailing whitespace, or after the whitespace that separates it from a later pair.
@@ -89,19 +96,19 @@ function step(states: number, ch: string, first: boolean): number {
     if (space) next |= TRAIL;
     else {
       next |= BARE;
-      if (ch === '"') next |= DQ_CLOSE;
-      else if (ch === "'") next |= SQ_CLOSE;
-      else if (ch === "}") next |= BR_CLOSE;
+      if (ch === DQUOTE) next |= DQ_CLOSE;
+      else if (ch === SQUOTE) next |= SQ_CLOSE;
+      else if (ch === RBRACE) next |= BR_CLOSE;
     }
   }
   if (!space && states & BARE) next |= BARE;
   if (states & (DQ_CLOSE | DQ_BODY)) next |= DQ_BODY;
   if (states & (SQ_CLOSE | SQ_BODY)) next |= SQ_BODY;
   if (states & (BR_CLOSE | BR_BODY)) next |= BR_BODY;
-  if (ch === '"' && states & DQ_BODY) next |= VALUE;
-  if (ch === "'" && states & SQ_BODY) next |= VALUE;
-  if (ch === "{" && states & BR_BODY) next |= VALUE;
-  if (ch === "=" && states & (BARE | VALUE)) next |= EQUALS;
+  if (ch === DQUOTE && states & DQ_BODY) next |= VALUE;
+  if (ch === SQUOTE && states & SQ_BODY) next |= VALUE;
+  if (ch === LBRACE && states & BR_BODY) next |= VALUE;
+  if (ch === EQUALS_SIGN && states & (BARE | VALUE)) next |= EQUALS;
   if (space && states & (EQUALS | EQ_SPACE)) next |= EQ_SPACE;
   if (!space && states & (EQUALS | EQ_SPACE | KEY)) next |= KEY;
   if (space && states & (KEY | LEAD)) next |= LEAD;

@@ -204,7 +204,15 @@ function findIncomplete(pools: Pool[], words: string[]): Incomplete[] {
   return out.sort((a, b) => a.missing.length - b.missing.length || (a.representation < b.representation ? -1 : 1));
 }
 function toMatch({ pattern, hit }: Hit): Match {
-  return { alias: pattern.alias, display: displayOf(pattern), representation: pattern.compiled.format, params: hit.params };
+  // The parameters are assembled when read (help, tests): running the alias needs only its format.
+  return {
+    alias: pattern.alias,
+    display: displayOf(pattern),
+    representation: pattern.compiled.format,
+    get params() {
+      return hit.params;
+    },
+  };
 }
 
 /** The text to send for one match_multiple hit: the trailing pairs apply to every hit. */
