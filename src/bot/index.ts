@@ -152,6 +152,8 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     reply: async (msg, out) => reply(msg, out),
     unknown: (ctx, typed) => ctx.reply(unknownCommandReply(typed, commands.map((c) => c.name), config.bot.prefix)),
   });
+  // A request confirmed after it was held elsewhere (another instance, before a failover) goes through the router again.
+  deps.twofactor?.resumeWith(async (msg) => handler(msg));
   // Under the source_channel StackStorm sends the result to: one ordered queue per place.
   const reply = (msg: Message, out: Outgoing) =>
     deps.send({ message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined });

@@ -13,6 +13,7 @@ import { logger } from "../lib/log.ts";
 import type { SecretStore } from "../auth/secrets.ts";
 import type { SessionStore } from "../auth/sessions.ts";
 import { RedisSessions } from "./sessions.ts";
+import { RedisConfirmations } from "./confirmations.ts";
 import { fencedBackend } from "./fenced.ts";
 import { RedisSecretStore } from "./secrets.ts";
 import { SharedDeadLetters } from "./dead.ts";
@@ -44,6 +45,8 @@ export interface Cluster {
   outboxControl(local: ConstructorParameters<typeof SharedDeadLetters>[2]): SharedDeadLetters;
   /** Login sessions shared by every instance: a link made by the leader opens on any of them. */
   sessions(ttlMs: number): SessionStore;
+  /** Held two-factor requests, shared: a confirmation runs the request on whichever instance leads. */
+  confirmations: RedisConfirmations;
   /** For the delivery outbox's `onDelivered` and `onDead`. */
   delivered(localId: number): void;
   died(localId: number, reason: string): void;
@@ -115,6 +118,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
     fence: (backend) => fencedBackend(backend, lease),
     secretStore: (key) => new RedisSecretStore(main, c.key_prefix, key).open(),
     sessions: (ttlMs) => new RedisSessions(main, c.key_prefix, ttlMs),
+    confirmations: new RedisConfirmations(main, c.key_prefix),
     outboxControl: (local) => {
       dead ??= new SharedDeadLetters(main, c.key_prefix, local);
       dead.start();

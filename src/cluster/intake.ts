@@ -32,6 +32,9 @@ const GUARDED_XADD = `if KEYS[1] ~= '' then
 end
 return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))`;
 
+/** The source of a shared-outbox entry that is a two-factor confirmation (its payload is the uuid). */
+export const CONFIRMATION = "2fa";
+
 /** Thrown when a signed post was accepted before (another instance may have taken it): a replay. */
 export class ReplayedPost extends Error {
   readonly replayed = true;
@@ -121,15 +124,27 @@ export class SharedIntake {
    * occurrence across the cluster, or spooled while Redis is unreachable. Never throws.
    */
   async acceptStream(eventName: string, eventData: unknown, a: Announcement): Promise<void> {
+    await this.acceptOnce(eventName, eventData, JSON.stringify(a), "stream");
+  }
+
+  /**
+   * A two-factor confirmation (the stream event names `uuid`): appended once like an
+   * announcement, as an entry the leader's relay hands to the held requests instead of chat —
+   * so it is taken by whichever instance leads when it is read, also after a failover.
+   */
+  async acceptConfirmation(eventName: string, eventData: unknown, uuid: string): Promise<void> {
+    await this.acceptOnce(eventName, eventData, uuid, CONFIRMATION);
+  }
+
+  private async acceptOnce(eventName: string, eventData: unknown, payload: string, source: string): Promise<void> {
     const guard = this.dedupeKey(eventName, eventData);
-    const payload = JSON.stringify(a);
     try {
       // Behind a spool, an announcement waits its turn: order is kept across an outage.
       if (this.spoolSize > 0) throw new Error("older announcements are still spooled");
-      await this.append(guard, this.opts.dedupeWindowMs, payload, "stream");
+      await this.append(guard, this.opts.dedupeWindowMs, payload, source);
     } catch (err) {
       try {
-        this.sql.spool.run(guard, payload, "stream", this.now());
+        this.sql.spool.run(guard, payload, source, this.now());
       } catch (spoolErr) {
         // Neither Redis nor the local disk took it: say so loudly, never crash the stream.
         log.error("ANNOUNCEMENT LOST: Redis is unreachable and the local spool could not store it", { redis: String(err), spool: String(spoolErr) });
