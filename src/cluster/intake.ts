@@ -156,6 +156,25 @@ export class SharedIntake {
   }
 
   /**
+   * A reply of the bot itself (made on the leader): appended to the shared outbox like any
+   * announcement, so it is ordered with stream results (one stream, one order) and a leader
+   * that crashes before chat confirmed it leaves it to the next leader. Goes to `local` (the
+   * leader's own outbox) instead when it is secret (a login link never sits in Redis in clear)
+   * or when Redis does not take it (chat commands keep answering during an outage).
+   */
+  reply(a: Announcement, local: (a: Announcement) => void): void {
+    if (a.secret || this.spoolSize > 0) return local(a);
+    this.append("", 0, JSON.stringify(a), "bot").catch((err) => {
+      log.warn("Redis did not take a reply; it is delivered from this instance only", { error: String(err) });
+      try {
+        local(a);
+      } catch (localErr) {
+        log.error("REPLY LOST: neither Redis nor the local outbox took it", { redis: String(err), local: String(localErr) });
+      }
+    });
+  }
+
+  /**
    * The webhook's enqueue: resolves with the entry id once Redis (and `waitReplicas` replicas)
    * confirmed; rejects otherwise.
    */
