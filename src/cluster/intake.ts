@@ -106,7 +106,11 @@ export class SharedIntake {
 
   /** Forwards the spool every second while it holds anything. */
   start(): void {
-    this.flushTimer = setInterval(() => void this.flushSpool(), 1000);
+    this.flushTimer = setInterval(() => {
+      // Also when no announcement comes: a quiet spell after a burst must not keep its counts.
+      this.sweepSeen();
+      void this.flushSpool();
+    }, 1000);
   }
 
   /** Stops forwarding the spool (what it holds stays for the next run). */
@@ -248,12 +252,22 @@ export class SharedIntake {
       this.seen.set(hash, entry);
     }
     entry.n++;
-    // Counts older than the window are dropped at most once a second (a sweep per call would make a burst quadratic).
-    if (now >= this.sweepAt) {
-      this.sweepAt = now + 1000;
-      for (const [h, e] of this.seen) if (now - e.firstAt > window) this.seen.delete(h);
-    }
+    this.sweepSeen();
     return `${this.opts.prefix}:seen:${hash}:${entry.n}`;
+  }
+
+  /** Drops counts older than the window (at most once a second: a sweep per call would make a burst quadratic). */
+  private sweepSeen(): void {
+    const now = this.now();
+    if (now < this.sweepAt) return;
+    this.sweepAt = now + 1000;
+    const window = this.opts.dedupeWindowMs;
+    for (const [h, e] of this.seen) if (now - e.firstAt > window) this.seen.delete(h);
+  }
+
+  /** How many announcement hashes are counted now (they leave once their window passed). */
+  get counted(): number {
+    return this.seen.size;
   }
 
   /** Forwards spooled announcements in order; stops at the first failure (Redis still away). */

@@ -72,6 +72,7 @@ export class Relay {
   private readonly held = new Set<string>();
   /** Local ids reported dead inside `enqueue` itself (no target), before they were mapped. */
   private readonly early = new Map<number, string>();
+  private admitting = false;
   private acks: string[] = [];
   private dead: Array<[string, string]> = [];
   private ackScheduled = false;
@@ -115,7 +116,9 @@ export class Relay {
   died(localId: number, reason: string): void {
     const entry = this.ids.get(localId);
     if (entry === undefined) {
-      this.early.set(localId, reason);
+      // Inside `admit`'s enqueue (no target): mapped just after. Any other is not an entry of
+      // the shared outbox (a reply kept local) and must not be remembered for ever.
+      if (this.admitting) this.early.set(localId, reason);
       return;
     }
     this.ids.delete(localId);
@@ -262,7 +265,13 @@ export class Relay {
         this.scheduleAcks();
         continue;
       }
-      const localId = this.sink!.enqueue(a, isSource(f.s) ? f.s : "stream");
+      this.admitting = true;
+      let localId: number;
+      try {
+        localId = this.sink!.enqueue(a, isSource(f.s) ? f.s : "stream");
+      } finally {
+        this.admitting = false;
+      }
       this.ids.set(localId, { id, payload: f.a!, source: f.s ?? "stream" });
       this.held.add(id);
       const reason = this.early.get(localId);
