@@ -24,6 +24,9 @@ import { ensureGroup, Relay, type RelaySink } from "./relay.ts";
 
 const log = logger("cluster");
 
+/** How long the relay's read waits for new entries. */
+const READ_BLOCK_MS = 500;
+
 /** What `!status` and `/metrics` show of the cluster. */
 export interface ClusterStatus extends LeaseStatus {
   instance: string;
@@ -63,13 +66,14 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
   const c = config.cluster as ClusterConfig;
   const instance = instanceName(c);
   const main = createRedis(c);
-  const reader = createRedis(c);
+  // The relay's XREADGROUP blocks up to READ_BLOCK_MS by design.
+  const reader = createRedis(c, READ_BLOCK_MS);
   // Appends of one event-loop turn go out as one pipeline (ioredis keeps their order).
   main.options.enableAutoPipelining = true;
   await connectQuietly(main, "main");
   await connectQuietly(reader, "reader");
   // WAIT holds up its connection until the replicas answer: webhooks get their own.
-  const waiter = c.wait_replicas > 0 ? createRedis(c) : undefined;
+  const waiter = c.wait_replicas > 0 ? createRedis(c, c.wait_timeout_seconds * 1000) : undefined;
   if (waiter) await connectQuietly(waiter, "webhook");
   const intake = new SharedIntake({
     redis: main,
@@ -99,7 +103,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
       resolveLost(reason);
     },
   });
-  relay = new Relay({ redis: reader, commands: main, prefix: c.key_prefix, instance, mayRead: () => lease.maySend(), reclaimEveryMs: 2 * c.lease_seconds * 1000 });
+  relay = new Relay({ redis: reader, commands: main, prefix: c.key_prefix, instance, mayRead: () => lease.maySend(), reclaimEveryMs: 2 * c.lease_seconds * 1000, blockMs: READ_BLOCK_MS });
   const becomeLeader = async () => {
     try {
       const sink = await elected!();
