@@ -56,6 +56,8 @@ export interface HeldRecord {
   user: string;
   /** The asking message without the backend's raw event (sent through the router again). */
   message: Message;
+  /** When the confirmation's time is up (ms since the epoch); the store keeps it a while longer, so its holder can still tell the asker. */
+  expiresAt?: number;
 }
 
 /**
@@ -158,7 +160,9 @@ export class TwoFactor {
     this.held.set(uuid, { ...pending, expiresAt: this.now() + this.ttlMs });
     if (this.store && pending.message) {
       const { raw: _raw, action: _action, ...message } = pending.message;
-      const put = this.store.put(uuid, { alias: pending.alias, user: pending.user, message }, this.ttlMs);
+      const expiresAt = this.now() + this.ttlMs;
+      // Kept past its time by a sweep and a minute: the holder's sweep must still find it to tell the asker.
+      const put = this.store.put(uuid, { alias: pending.alias, user: pending.user, message, expiresAt }, this.ttlMs + this.sweepEveryMs + 60_000);
       put.catch(() => undefined); // the caller awaits `persisted`
       this.stored.set(uuid, put);
     }
@@ -219,6 +223,13 @@ export class TwoFactor {
       log.warn("ignored a two-factor confirmation for a request st2bot does not hold (unknown, already confirmed or expired)", { uuid });
       return undefined;
     }
+    if (record.expiresAt !== undefined && record.expiresAt <= this.now()) {
+      log.warn("ignored a two-factor confirmation that came too late", { uuid, alias: record.alias, user: record.user });
+      if (local) this.tellExpired(local);
+      // Another instance holds it: back into the store, so its holder's sweep still tells the asker.
+      else this.store?.put(uuid, record as HeldRecord, this.sweepEveryMs + 60_000).catch(() => undefined);
+      return undefined;
+    }
     log.info("two-factor confirmation received; running the held alias execution", { uuid, alias: record.alias, user: record.user });
     if (local) return () => runReporting(local);
     const resume = this.resumer;
@@ -250,11 +261,18 @@ export class TwoFactor {
   private async expire(uuid: string, pending: Held): Promise<void> {
     try {
       if (this.store && !(await this.store.take(uuid))) return;
-      log.warn("a two-factor confirmation did not arrive in time; the alias execution was dropped", { uuid, alias: pending.alias, user: pending.user });
-      await pending.reply(`No two-factor confirmation arrived within ${spell(this.ttlMs)}, so I did not run ${pending.alias}. Please ask again.`);
     } catch (err) {
-      log.error("could not queue a reply", { error: describe(err) });
+      log.error("could not drop an expired two-factor request from the shared store", { error: describe(err) });
+      return;
     }
+    this.tellExpired(pending);
+  }
+
+  private tellExpired(pending: Held): void {
+    log.warn("a two-factor confirmation did not arrive in time; the alias execution was dropped", { alias: pending.alias, user: pending.user });
+    pending
+      .reply(`No two-factor confirmation arrived within ${spell(this.ttlMs)}, so I did not run ${pending.alias}. Please ask again.`)
+      .catch((err) => log.error("could not queue a reply", { error: describe(err) }));
   }
 
   /** Stops the expiry timer (held executions stay until the next `hold` or `sweep`). */
