@@ -72,6 +72,10 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
   main.options.enableAutoPipelining = true;
   await connectQuietly(main, "main");
   await connectQuietly(reader, "reader");
+  // The lease on a connection of its own: a renewal must not queue behind a burst of appends
+  // (it would time out, or arrive after the lease ran out in Redis while this instance still sends).
+  const leasing = createRedis(c);
+  await connectQuietly(leasing, "lease");
   // WAIT holds up its connection until the replicas answer: webhooks get their own.
   const waiter = c.wait_replicas > 0 ? createRedis(c, c.wait_timeout_seconds * 1000) : undefined;
   if (waiter) await connectQuietly(waiter, "webhook");
@@ -91,7 +95,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
   let dead: SharedDeadLetters | undefined;
   let elected: (() => Promise<RelaySink>) | undefined;
   const lease = new Lease({
-    redis: main,
+    redis: leasing,
     prefix: c.key_prefix,
     instance,
     leaseMs: c.lease_seconds * 1000,
@@ -144,6 +148,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
       await lease.stop();
       main.disconnect();
       reader.disconnect();
+      leasing.disconnect();
       waiter?.disconnect();
     },
   };
