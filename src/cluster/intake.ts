@@ -80,6 +80,7 @@ export class SharedIntake {
   private readonly repeats = new Map<number, number>();
   private readonly sql;
   private pendingGuard?: { key: string; ttlMs: number };
+  private turnWaiters: Array<() => void> = [];
   private flushTimer?: ReturnType<typeof setInterval>;
   private flushing = false;
   private spoolSize: number;
@@ -108,6 +109,18 @@ export class SharedIntake {
   /** The stream key. */
   get stream(): string {
     return `${this.opts.prefix}:outbox`;
+  }
+
+  /** Resolves, in call order, once this turn of the event loop is over (one setImmediate for all). */
+  private endOfTurn(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.turnWaiters.push(resolve) > 1) return;
+      setImmediate(() => {
+        const waiters = this.turnWaiters;
+        this.turnWaiters = [];
+        for (const w of waiters) w();
+      });
+    });
   }
 
   /** Forwards the spool every second while it holds anything. */
@@ -147,6 +160,10 @@ export class SharedIntake {
   }
 
   private async acceptOnce(eventName: string, eventData: unknown, payload: string, source: string): Promise<void> {
+    // Appended at the end of this turn of the event loop, as one process stores announcements
+    // (Outbox.enqueueSoon): a bot ack whose StackStorm answer was read in the same turn as the
+    // execution's result still goes first (tests/e2e/cluster-order.test.ts).
+    await this.endOfTurn();
     const guard = this.dedupeKey(eventName, eventData);
     try {
       // Behind a spool, an announcement waits its turn: order is kept across an outage.
