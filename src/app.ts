@@ -164,7 +164,11 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     onDead: cluster ? (id, reason) => cluster.died(id, reason) : undefined,
   });
   const identities = await openIdentities(config, db, client, key, cluster);
-  const twofactor = TwoFactor.fromConfig(config);
+  // Cluster mode: held requests live in Redis and confirmations go through the shared outbox to the leader.
+  const twofactor = TwoFactor.fromConfig(config, {
+    store: cluster?.confirmations,
+    forward: cluster ? (uuid, e) => void cluster.intake.acceptConfirmation(e.name, e.data, uuid) : undefined,
+  });
   teardown.push(["two-factor expiry timer", () => twofactor.stop()]);
   const announce: Announce = cluster
     ? (name, data, a) => void cluster.intake.acceptStream(name, data, a)
@@ -193,7 +197,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     identities,
     outbox: outboxControl,
     twofactor,
-    send: (m) => void outbox.enqueue(m, "bot"),
+    send: cluster ? (m) => cluster.intake.reply(m, (a) => void outbox.enqueue(a, "bot")) : (m) => void outbox.enqueue(m, "bot"),
     status,
     clicks,
     streamIdleTimeoutMs: opts.streamIdleTimeoutMs,
@@ -236,7 +240,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     cluster.start(async () => {
       outbox.start();
       await backend.start(bot.handler);
-      return outbox;
+      return { enqueue: (a, source) => outbox.enqueue(a, source), stats: () => outbox.stats(), confirm: (uuid) => twofactor.claim(uuid).then((run) => void run?.()) };
     });
   aliases.startTimer(config.stackstorm.timer_update * 1000);
   teardown.push(["alias timer", () => aliases.stop()]);

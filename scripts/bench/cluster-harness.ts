@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import type { Subprocess } from "bun";
-import { startEmulator, type Emulator } from "../../src/emulator/index.ts";
+import { startEmulator, type Emulator, type EmulatorOptions } from "../../src/emulator/index.ts";
 import { freePort, RedisServer } from "../../tests/support/redis.ts";
 
 const KEY = "cluster-test-api-key-0123456789";
@@ -67,10 +67,30 @@ export class Node {
     return Boolean(this.proc) && this.proc!.exitCode === null && !this.proc!.signalCode;
   }
 
+  /** While set, stdout is not read: the pipe fills and the instance's chat writes stay unconfirmed. */
+  private paused?: { until: Promise<void>; resume: () => void };
+
+  /** Stops reading the instance's stdout (its terminal "chat service" stops confirming sends). */
+  pauseOutput(): void {
+    let resume = () => undefined as void;
+    const until = new Promise<void>((r) => (resume = r));
+    this.paused ??= { until, resume };
+  }
+
+  /** Reads its stdout again. */
+  resumeOutput(): void {
+    this.paused?.resume();
+    this.paused = undefined;
+  }
+
   private async read(stream: ReadableStream<Uint8Array>): Promise<void> {
     const decoder = new TextDecoder();
     let buffer = "";
-    for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+    const reader = stream.getReader();
+    for (;;) {
+      while (this.paused) await this.paused.until;
+      const { value: chunk, done } = await reader.read();
+      if (done) break;
       const at = performance.now();
       buffer += decoder.decode(chunk, { stream: true });
       let nl: number;
@@ -126,6 +146,8 @@ export interface HarnessOptions {
   redisLines?: string[];
   /** No `[cluster]` table at all: one plain instance (the single-node baseline). */
   single?: boolean;
+  /** The emulator's aliases and actions (default: none). */
+  emulator?: Pick<EmulatorOptions, "aliases" | "actions">;
 }
 
 /** Redis, the emulator and the st2bot instances (see the file comment). */
@@ -143,7 +165,7 @@ export class ClusterHarness {
     const h = new ClusterHarness();
     h.primaryPort = opts.primaryPort;
     if (!opts.redisLines && !opts.single) h.redis = await RedisServer.start({ appendonly: opts.appendonly ?? true });
-    h.emulator = await startEmulator({ apiKeys: [KEY] });
+    h.emulator = await startEmulator({ apiKeys: [KEY], ...opts.emulator });
     for (let i = 0; i < (opts.nodes ?? 2); i++) await h.add(`n${i}`, opts);
     return h;
   }

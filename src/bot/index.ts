@@ -145,6 +145,8 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     reply: (msg, out) => reply(msg, out),
     unknown: (ctx, typed) => ctx.reply(unknownCommandReply(typed, commands.map((c) => c.name), config.bot.prefix)),
   });
+  // A request confirmed after it was held elsewhere (another instance, before a failover) goes through the router again.
+  deps.twofactor?.resumeWith(async (msg) => handler(msg));
   // Under the source_channel StackStorm sends the result to: one ordered queue per place. A
   // secret (a login link, asked for in a direct message) goes to the reply target, sealed.
   const reply = async (msg: Message, out: Outgoing) =>

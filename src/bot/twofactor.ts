@@ -9,6 +9,7 @@
  * person who asked.
  */
 import * as v from "valibot";
+import type { Message } from "../chat/types.ts";
 import type { Config } from "../config/schema.ts";
 import { describeError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
@@ -46,6 +47,29 @@ export interface PendingConfirmation {
   run(): Promise<void>;
   /** Tells the asker (where they asked) something about their request. */
   reply(text: string): Promise<void>;
+  /** The chat message that asked: what a shared store keeps, so another instance can run it. */
+  message?: Message;
+}
+
+/** What a shared store keeps of a held execution: enough for any instance to run it again. */
+export interface HeldRecord {
+  alias: string;
+  user: string;
+  /** The asking message without the backend's raw event (sent through the router again). */
+  message: Message;
+  /** When the confirmation's time is up (ms since the epoch); the store keeps it a while longer, so its holder can still tell the asker. */
+  expiresAt?: number;
+}
+
+/**
+ * Where held executions are shared (cluster mode: Redis, keyed by a hash of the uuid, with a
+ * TTL). `take` hands a record to exactly one caller across every instance; it rejects when the
+ * store cannot be reached (the confirmation is then tried again, never dropped silently).
+ */
+export interface ConfirmationStore {
+  put(uuid: string, record: HeldRecord, ttlMs: number): Promise<void>;
+  take(uuid: string): Promise<HeldRecord | undefined>;
+  drop(uuid: string): Promise<void>;
 }
 
 /** How a TwoFactor store is set up; tests pass a clock. */
@@ -58,6 +82,13 @@ export interface TwoFactorOptions {
   now?: () => number;
   /** How often held executions are checked for expiry while any are held. Default a minute. */
   sweepEveryMs?: number;
+  /** Shares held executions between instances (cluster mode); absent, they live in this process only. */
+  store?: ConfirmationStore;
+  /**
+   * Where a parsed confirmation goes instead of being taken here (cluster mode: the shared
+   * outbox, so the leader takes it, also when it arrives while no instance leads).
+   */
+  forward?: (uuid: string, event: St2Event) => void;
 }
 
 const AnnouncementSchema = v.looseObject({ payload: v.looseObject({ uuid: v.pipe(v.string(), v.nonEmpty()) }) });
@@ -74,12 +105,39 @@ export class TwoFactor {
   private readonly now: () => number;
   private readonly sweepEveryMs: number;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly store?: ConfirmationStore;
+  private readonly forward?: (uuid: string, event: St2Event) => void;
+  private readonly stored = new Map<string, Promise<void>>();
+  /** Messages sent through the router again after their confirmation: they run without asking again. */
+  private readonly confirmed = new WeakSet<Message>();
+  private resumer?: (message: Message) => Promise<void>;
 
   constructor(opts: TwoFactorOptions = {}) {
     this.enabled = opts.enabled ?? true;
     this.ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
     this.now = opts.now ?? Date.now;
     this.sweepEveryMs = opts.sweepEveryMs ?? 60_000;
+    this.store = opts.store;
+    this.forward = opts.forward;
+  }
+
+  /**
+   * How a record held by another instance (or by this one before a restart) is run: its message
+   * goes through the router again (ACL and matching as now), marked confirmed. Set by the bot.
+   */
+  resumeWith(resume: (message: Message) => Promise<void>): void {
+    this.resumer = resume;
+  }
+
+  /** Whether `message` is a confirmed request sent through again: run it, do not hold it. */
+  isConfirmed(message: Message): boolean {
+    return this.confirmed.has(message);
+  }
+
+  /** Resolves once the execution held under `uuid` is in the shared store (at once without one); rejects when it could not be stored. */
+  async persisted(uuid: string): Promise<void> {
+    await this.stored.get(uuid);
+    this.stored.delete(uuid);
   }
 
   /** How many confirmations are awaited. */
@@ -101,6 +159,14 @@ export class TwoFactor {
   hold(pending: PendingConfirmation): string {
     const uuid = crypto.randomUUID();
     this.held.set(uuid, { ...pending, expiresAt: this.now() + this.ttlMs });
+    if (this.store && pending.message) {
+      const { raw: _raw, action: _action, ...message } = pending.message;
+      const expiresAt = this.now() + this.ttlMs;
+      // Kept past its time by a sweep and a minute: the holder's sweep must still find it to tell the asker.
+      const put = this.store.put(uuid, { alias: pending.alias, user: pending.user, message, expiresAt }, this.ttlMs + this.sweepEveryMs + 60_000);
+      put.catch(() => undefined); // the caller awaits `persisted`
+      this.stored.set(uuid, put);
+    }
     this.startSweeping();
     log.debug("holding an alias execution for two-factor confirmation", { uuid, alias: pending.alias, user: pending.user });
     return uuid;
@@ -109,6 +175,8 @@ export class TwoFactor {
   /** Forgets a held execution without running it (its 2FA action could not be started). */
   release(uuid: string): void {
     this.held.delete(uuid);
+    this.stored.delete(uuid);
+    this.store?.drop(uuid).catch(() => undefined);
     if (this.held.size === 0) this.stop();
   }
 
@@ -124,7 +192,8 @@ export class TwoFactor {
       log.warn("ignored a two-factor confirmation without a uuid", { event: event.name });
       return true;
     }
-    void this.confirm(parsed.output.payload.uuid);
+    if (this.forward) this.forward(parsed.output.payload.uuid, event);
+    else void this.confirm(parsed.output.payload.uuid).catch((err) => log.error("could not take a two-factor confirmation", { error: describeError(err) }));
     return true;
   }
 
@@ -133,17 +202,46 @@ export class TwoFactor {
    * run's outcome, which goes to the asker), false for an unknown, used or expired uuid.
    */
   async confirm(uuid: string): Promise<boolean> {
-    this.sweep();
-    const pending = this.held.get(uuid);
-    if (!pending) {
-      log.warn("ignored a two-factor confirmation for a request st2bot does not hold (unknown, already confirmed or expired)", { uuid });
-      return false;
-    }
-    this.release(uuid);
-    log.info("two-factor confirmation received; running the held alias execution", { uuid, alias: pending.alias, user: pending.user });
-    // Failures reach the asker as the router words them.
-    await reportFailures(() => pending.run(), { reply: (text) => pending.reply(text), log, failed: "confirmed alias execution failed", fields: { alias: pending.alias } });
+    const run = await this.claim(uuid);
+    if (!run) return false;
+    await run();
     return true;
+  }
+
+  /**
+   * Takes the execution held under `uuid` (once across every instance sharing the store) and
+   * resolves with what runs it, or undefined for an unknown, used or expired uuid. Rejects when
+   * the shared store cannot be reached: nothing was taken, the caller may try again.
+   */
+  async claim(uuid: string): Promise<(() => Promise<void>) | undefined> {
+    this.sweep();
+    const local = this.held.get(uuid);
+    const record = this.store ? await this.store.take(uuid) : local;
+    this.held.delete(uuid);
+    this.stored.delete(uuid);
+    if (this.held.size === 0) this.stop();
+    if (!record) {
+      log.warn("ignored a two-factor confirmation for a request st2bot does not hold (unknown, already confirmed or expired)", { uuid });
+      return undefined;
+    }
+    if (record.expiresAt !== undefined && record.expiresAt <= this.now()) {
+      log.warn("ignored a two-factor confirmation that came too late", { uuid, alias: record.alias, user: record.user });
+      if (local) this.tellExpired(local);
+      // Another instance holds it: back into the store, so its holder's sweep still tells the asker.
+      else this.store?.put(uuid, record as HeldRecord, this.sweepEveryMs + 60_000).catch(() => undefined);
+      return undefined;
+    }
+    log.info("two-factor confirmation received; running the held alias execution", { uuid, alias: record.alias, user: record.user });
+    // Failures reach the asker as the router words them.
+    if (local) return () => reportFailures(() => local.run(), { reply: (text) => local.reply(text), log, failed: "confirmed alias execution failed", fields: { alias: local.alias } });
+    const resume = this.resumer;
+    if (!resume || !record.message) {
+      log.error("a confirmed alias execution held by another instance cannot be run here (no router)", { uuid, alias: record.alias });
+      return undefined;
+    }
+    const message = { ...record.message };
+    this.confirmed.add(message);
+    return () => resume(message).catch((err) => log.error("confirmed alias execution failed", { alias: record.alias, error: describeError(err) }));
   }
 
   /** Drops every held execution past its time, telling each asker; returns how many. */
@@ -153,14 +251,30 @@ export class TwoFactor {
     for (const [uuid, pending] of this.held) {
       if (pending.expiresAt > now) continue;
       this.held.delete(uuid);
+      this.stored.delete(uuid);
       dropped++;
-      log.warn("a two-factor confirmation did not arrive in time; the alias execution was dropped", { uuid, alias: pending.alias, user: pending.user });
-      pending
-        .reply(`No two-factor confirmation arrived within ${spell(this.ttlMs)}, so I did not run ${pending.alias}. Please ask again.`)
-        .catch((err) => log.error("could not queue a reply", { error: describeError(err) }));
+      void this.expire(uuid, pending);
     }
     if (this.held.size === 0) this.stop();
     return dropped;
+  }
+
+  /** Tells the asker, unless another instance took the shared record (it was confirmed there just now). */
+  private async expire(uuid: string, pending: Held): Promise<void> {
+    try {
+      if (this.store && !(await this.store.take(uuid))) return;
+    } catch (err) {
+      log.error("could not drop an expired two-factor request from the shared store", { error: describeError(err) });
+      return;
+    }
+    this.tellExpired(pending);
+  }
+
+  private tellExpired(pending: Held): void {
+    log.warn("a two-factor confirmation did not arrive in time; the alias execution was dropped", { alias: pending.alias, user: pending.user });
+    pending
+      .reply(`No two-factor confirmation arrived within ${spell(this.ttlMs)}, so I did not run ${pending.alias}. Please ask again.`)
+      .catch((err) => log.error("could not queue a reply", { error: describeError(err) }));
   }
 
   /** Stops the expiry timer (held executions stay until the next `hold` or `sweep`). */

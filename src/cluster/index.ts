@@ -13,6 +13,7 @@ import { logger } from "../lib/log.ts";
 import type { SecretStore } from "../auth/secrets.ts";
 import type { SessionStore } from "../auth/sessions.ts";
 import { RedisSessions } from "./sessions.ts";
+import { RedisConfirmations } from "./confirmations.ts";
 import { fencedBackend } from "./fenced.ts";
 import { RedisSecretStore } from "./secrets.ts";
 import { SharedDeadLetters } from "./dead.ts";
@@ -22,6 +23,9 @@ import { createRedis, instanceName, type ClusterConfig, type Redis } from "./red
 import { ensureGroup, Relay, type RelaySink } from "./relay.ts";
 
 const log = logger("cluster");
+
+/** How long the relay's read waits for new entries. */
+const READ_BLOCK_MS = 500;
 
 /** What `!status` and `/metrics` show of the cluster. */
 export interface ClusterStatus extends LeaseStatus {
@@ -44,6 +48,8 @@ export interface Cluster {
   outboxControl(local: ConstructorParameters<typeof SharedDeadLetters>[2]): SharedDeadLetters;
   /** Login sessions shared by every instance: a link made by the leader opens on any of them. */
   sessions(ttlMs: number): SessionStore;
+  /** Held two-factor requests, shared: a confirmation runs the request on whichever instance leads. */
+  confirmations: RedisConfirmations;
   /** For the delivery outbox's `onDelivered` and `onDead`. */
   delivered(localId: number): void;
   died(localId: number, reason: string): void;
@@ -60,13 +66,18 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
   const c = config.cluster as ClusterConfig;
   const instance = instanceName(c);
   const main = createRedis(c);
-  const reader = createRedis(c);
+  // The relay's XREADGROUP blocks up to READ_BLOCK_MS by design.
+  const reader = createRedis(c, READ_BLOCK_MS);
   // Appends of one event-loop turn go out as one pipeline (ioredis keeps their order).
   main.options.enableAutoPipelining = true;
   await connectQuietly(main, "main");
   await connectQuietly(reader, "reader");
+  // The lease on a connection of its own: a renewal must not queue behind a burst of appends
+  // (it would time out, or arrive after the lease ran out in Redis while this instance still sends).
+  const leasing = createRedis(c);
+  await connectQuietly(leasing, "lease");
   // WAIT holds up its connection until the replicas answer: webhooks get their own.
-  const waiter = c.wait_replicas > 0 ? createRedis(c) : undefined;
+  const waiter = c.wait_replicas > 0 ? createRedis(c, c.wait_timeout_seconds * 1000) : undefined;
   if (waiter) await connectQuietly(waiter, "webhook");
   const intake = new SharedIntake({
     redis: main,
@@ -84,7 +95,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
   let dead: SharedDeadLetters | undefined;
   let elected: (() => Promise<RelaySink>) | undefined;
   const lease = new Lease({
-    redis: main,
+    redis: leasing,
     prefix: c.key_prefix,
     instance,
     leaseMs: c.lease_seconds * 1000,
@@ -96,7 +107,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
       resolveLost(reason);
     },
   });
-  relay = new Relay({ redis: reader, commands: main, prefix: c.key_prefix, instance, mayRead: () => lease.maySend(), reclaimEveryMs: 2 * c.lease_seconds * 1000 });
+  relay = new Relay({ redis: reader, commands: main, prefix: c.key_prefix, instance, mayRead: () => lease.maySend(), reclaimEveryMs: 2 * c.lease_seconds * 1000, blockMs: READ_BLOCK_MS });
   const becomeLeader = async () => {
     try {
       const sink = await elected!();
@@ -115,6 +126,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
     fence: (backend) => fencedBackend(backend, lease),
     secretStore: (key) => new RedisSecretStore(main, c.key_prefix, key).open(),
     sessions: (ttlMs) => new RedisSessions(main, c.key_prefix, ttlMs),
+    confirmations: new RedisConfirmations(main, c.key_prefix),
     outboxControl: (local) => {
       dead ??= new SharedDeadLetters(main, c.key_prefix, local);
       dead.start();
@@ -136,6 +148,7 @@ export async function openCluster(config: Config, localDb: Database): Promise<Cl
       await lease.stop();
       main.disconnect();
       reader.disconnect();
+      leasing.disconnect();
       waiter?.disconnect();
     },
   };

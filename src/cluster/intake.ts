@@ -32,6 +32,9 @@ const GUARDED_XADD = `if KEYS[1] ~= '' then
 end
 return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))`;
 
+/** The source of a shared-outbox entry that is a two-factor confirmation (its payload is the uuid). */
+export const CONFIRMATION = "2fa";
+
 /** Thrown when a signed post was accepted before (another instance may have taken it): a replay. */
 export class ReplayedPost extends Error {
   readonly replayed = true;
@@ -68,9 +71,16 @@ export class SharedIntake {
   private readonly redis: GuardedRedis;
   private readonly waitRedis?: GuardedRedis;
   private readonly now: () => number;
-  private readonly seen = new Map<string, { n: number; firstAt: number }>();
+  /**
+   * Hash → when its window started; the count lives apart, only for hashes seen more than once
+   * (rare). Keys are numbers (see `dedupeKey`): no object or string is kept per announcement
+   * held for the window (scripts/bench/cluster-memory.ts).
+   */
+  private readonly seen = new Map<number, number>();
+  private readonly repeats = new Map<number, number>();
   private readonly sql;
   private pendingGuard?: { key: string; ttlMs: number };
+  private turnWaiters: Array<() => void> = [];
   private flushTimer?: ReturnType<typeof setInterval>;
   private flushing = false;
   private spoolSize: number;
@@ -101,9 +111,25 @@ export class SharedIntake {
     return `${this.opts.prefix}:outbox`;
   }
 
+  /** Resolves, in call order, once this turn of the event loop is over (one setImmediate for all). */
+  private endOfTurn(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.turnWaiters.push(resolve) > 1) return;
+      setImmediate(() => {
+        const waiters = this.turnWaiters;
+        this.turnWaiters = [];
+        for (const w of waiters) w();
+      });
+    });
+  }
+
   /** Forwards the spool every second while it holds anything. */
   start(): void {
-    this.flushTimer = setInterval(() => void this.flushSpool(), 1000);
+    this.flushTimer = setInterval(() => {
+      // Also when no announcement comes: a quiet spell after a burst must not keep its counts.
+      this.sweepSeen();
+      void this.flushSpool();
+    }, 1000);
   }
 
   /** Stops forwarding the spool (what it holds stays for the next run). */
@@ -121,15 +147,31 @@ export class SharedIntake {
    * occurrence across the cluster, or spooled while Redis is unreachable. Never throws.
    */
   async acceptStream(eventName: string, eventData: unknown, a: Announcement): Promise<void> {
+    await this.acceptOnce(eventName, eventData, JSON.stringify(a), "stream");
+  }
+
+  /**
+   * A two-factor confirmation (the stream event names `uuid`): appended once like an
+   * announcement, as an entry the leader's relay hands to the held requests instead of chat —
+   * so it is taken by whichever instance leads when it is read, also after a failover.
+   */
+  async acceptConfirmation(eventName: string, eventData: unknown, uuid: string): Promise<void> {
+    await this.acceptOnce(eventName, eventData, uuid, CONFIRMATION);
+  }
+
+  private async acceptOnce(eventName: string, eventData: unknown, payload: string, source: string): Promise<void> {
+    // Appended at the end of this turn of the event loop, as one process stores announcements
+    // (Outbox.enqueueSoon): a bot ack whose StackStorm answer was read in the same turn as the
+    // execution's result still goes first (tests/e2e/cluster-order.test.ts).
+    await this.endOfTurn();
     const guard = this.dedupeKey(eventName, eventData);
-    const payload = JSON.stringify(a);
     try {
       // Behind a spool, an announcement waits its turn: order is kept across an outage.
       if (this.spoolSize > 0) throw new Error("older announcements are still spooled");
-      await this.append(guard, this.opts.dedupeWindowMs, payload, "stream");
+      await this.append(guard, this.opts.dedupeWindowMs, payload, source);
     } catch (err) {
       try {
-        this.sql.spool.run(guard, payload, "stream", this.now());
+        this.sql.spool.run(guard, payload, source, this.now());
       } catch (spoolErr) {
         // Neither Redis nor the local disk took it: say so loudly, never crash the stream.
         log.error("ANNOUNCEMENT LOST: Redis is unreachable and the local spool could not store it", { redis: String(err), spool: String(spoolErr) });
@@ -138,6 +180,25 @@ export class SharedIntake {
       this.spoolSize++;
       if (this.counts.spooled++ === 0 || this.counts.spooled % 1000 === 0) log.warn("Redis is unreachable: stream announcements are spooled locally", { error: String(err), spooled: this.counts.spooled });
     }
+  }
+
+  /**
+   * A reply of the bot itself (made on the leader): appended to the shared outbox like any
+   * announcement, so it is ordered with stream results (one stream, one order) and a leader
+   * that crashes before chat confirmed it leaves it to the next leader. Goes to `local` (the
+   * leader's own outbox) instead when it is secret (a login link never sits in Redis in clear)
+   * or when Redis does not take it (chat commands keep answering during an outage).
+   */
+  reply(a: Announcement, local: (a: Announcement) => void): void {
+    if (a.secret || this.spoolSize > 0) return local(a);
+    this.append("", 0, JSON.stringify(a), "bot").catch((err) => {
+      log.warn("Redis did not take a reply; it is delivered from this instance only", { error: String(err) });
+      try {
+        local(a);
+      } catch (localErr) {
+        log.error("REPLY LOST: neither Redis nor the local outbox took it", { redis: String(err), local: String(localErr) });
+      }
+    });
   }
 
   /**
@@ -203,23 +264,46 @@ export class SharedIntake {
   /**
    * `<prefix>:seen:<sha256 of name and data>:<occurrence within the window>`; the hash is cut to
    * 128 bits (base64url), plenty against accidental collisions and half the memory per entry.
+   * The local count is keyed by the hash's first 53 bits as a number (no string kept per
+   * announcement): two announcements sharing them within a window (about 5 in a million at
+   * 300,000 per window) share a count, so the second may arrive twice — never lost, since the
+   * guard key keeps the full 128 bits.
    */
   private dedupeKey(name: string, data: unknown): string {
-    const hash = createHash("sha256").update(name).update("\0").update(JSON.stringify(data) ?? "").digest().subarray(0, 16).toString("base64url");
+    const digest = createHash("sha256").update(name).update("\0").update(JSON.stringify(data) ?? "").digest();
+    const hash = digest.subarray(0, 16).toString("base64url");
+    const local = digest.readUIntBE(0, 6) * 32 + (digest[6]! >> 3);
     const now = this.now();
     const window = this.opts.dedupeWindowMs;
-    let entry = this.seen.get(hash);
-    if (!entry || now - entry.firstAt > window) {
-      entry = { n: 0, firstAt: now };
-      this.seen.set(hash, entry);
+    const firstAt = this.seen.get(local);
+    let n = 1;
+    if (firstAt === undefined || now - firstAt > window) {
+      this.seen.set(local, now);
+      this.repeats.delete(local);
+    } else {
+      n = (this.repeats.get(local) ?? 1) + 1;
+      this.repeats.set(local, n);
     }
-    entry.n++;
-    // Counts older than the window are dropped at most once a second (a sweep per call would make a burst quadratic).
-    if (now >= this.sweepAt) {
-      this.sweepAt = now + 1000;
-      for (const [h, e] of this.seen) if (now - e.firstAt > window) this.seen.delete(h);
+    this.sweepSeen();
+    return `${this.opts.prefix}:seen:${hash}:${n}`;
+  }
+
+  /** Drops counts older than the window (at most once a second: a sweep per call would make a burst quadratic). */
+  private sweepSeen(): void {
+    const now = this.now();
+    if (now < this.sweepAt) return;
+    this.sweepAt = now + 1000;
+    const window = this.opts.dedupeWindowMs;
+    for (const [h, firstAt] of this.seen) {
+      if (now - firstAt <= window) continue;
+      this.seen.delete(h);
+      this.repeats.delete(h);
     }
-    return `${this.opts.prefix}:seen:${hash}:${entry.n}`;
+  }
+
+  /** How many announcement hashes are counted now (they leave once their window passed). */
+  get counted(): number {
+    return this.seen.size;
   }
 
   /** Forwards spooled announcements in order; stops at the first failure (Redis still away). */

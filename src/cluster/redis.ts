@@ -36,7 +36,7 @@ export function instanceName(c: ClusterConfig): string {
  * (no offline queue, one attempt): every caller has its own answer to an outage (503, spool,
  * step down) and must hear of it now, not after a reconnect.
  */
-export function redisOptions(c: ClusterConfig): RedisOptions {
+export function redisOptions(c: ClusterConfig, extraTimeoutMs = 0): RedisOptions {
   const problem = clusterProblem(c);
   if (problem) throw new ConfigError(problem);
   const url = c.redis_url ? new URL(c.redis_url) : undefined;
@@ -49,6 +49,10 @@ export function redisOptions(c: ClusterConfig): RedisOptions {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
+    // A Redis that hangs (stopped, a stalled disk under appendfsync always) fails a command
+    // after this long, as one that refuses does at once; a command that blocks by design
+    // (XREADGROUP BLOCK, WAIT) gets its own time on top (`extraTimeoutMs`).
+    commandTimeout: Math.round(c.command_timeout_seconds * 1000) + extraTimeoutMs,
     lazyConnect: true,
     // Reconnect soon and keep trying: a Redis restart must not need an st2bot restart.
     retryStrategy: (times) => Math.min(100 * times, 1000),
@@ -70,7 +74,10 @@ export function redisOptions(c: ClusterConfig): RedisOptions {
   return opts;
 }
 
-/** A client for `[cluster]`, not yet connected (call `connect()`; it reconnects by itself). */
-export function createRedis(c: ClusterConfig): Redis {
-  return new Redis(redisOptions(c));
+/**
+ * A client for `[cluster]`, not yet connected (call `connect()`; it reconnects by itself);
+ * `blocksMs`: how long its commands block by design (added to the command timeout).
+ */
+export function createRedis(c: ClusterConfig, blocksMs = 0): Redis {
+  return new Redis(redisOptions(c, blocksMs));
 }

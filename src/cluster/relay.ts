@@ -17,6 +17,7 @@
 import type { Announcement } from "../delivery/announcement.ts";
 import type { OutboxSource } from "../delivery/outbox.ts";
 import { logger } from "../lib/log.ts";
+import { CONFIRMATION } from "./intake.ts";
 import type { Redis } from "./redis.ts";
 
 const log = logger("cluster.relay");
@@ -28,6 +29,12 @@ const ADD_DEAD = `local n = redis.call('INCR', KEYS[2]) redis.call('HSET', KEYS[
 export interface RelaySink {
   enqueue(a: Announcement, source: OutboxSource): number;
   stats(): { pending: number };
+  /**
+   * A two-factor confirmation read from the shared outbox: resolves once the held request was
+   * taken (it then runs in the background) or found absent; rejects when it could not be
+   * taken (the entry stays unacknowledged and is read again).
+   */
+  confirm?(uuid: string): Promise<unknown>;
 }
 
 /** Settings of the relay; `redis` must be a connection of its own (XREADGROUP blocks it). */
@@ -65,6 +72,7 @@ export class Relay {
   private readonly held = new Set<string>();
   /** Local ids reported dead inside `enqueue` itself (no target), before they were mapped. */
   private readonly early = new Map<number, string>();
+  private admitting = false;
   private acks: string[] = [];
   private dead: Array<[string, string]> = [];
   private ackScheduled = false;
@@ -108,7 +116,9 @@ export class Relay {
   died(localId: number, reason: string): void {
     const entry = this.ids.get(localId);
     if (entry === undefined) {
-      this.early.set(localId, reason);
+      // Inside `admit`'s enqueue (no target): mapped just after. Any other is not an entry of
+      // the shared outbox (a reply kept local) and must not be remembered for ever.
+      if (this.admitting) this.early.set(localId, reason);
       return;
     }
     this.ids.delete(localId);
@@ -222,10 +232,30 @@ export class Relay {
     }
   }
 
+  /** Hands a confirmation to the held requests; acknowledged once taken, left pending (re-read later) when that failed. */
+  private confirm(id: string, uuid: string): void {
+    this.held.add(id);
+    const taking = this.sink!.confirm ? this.sink!.confirm(uuid) : Promise.resolve();
+    taking.then(
+      () => {
+        this.acks.push(id);
+        this.scheduleAcks();
+      },
+      (err) => {
+        this.held.delete(id);
+        log.warn("could not take a two-factor confirmation; it is read again later", { error: String(err) });
+      },
+    );
+  }
+
   private admit(entries: Array<[string, string[]]>, claimed: boolean): void {
     for (const [id, fields] of entries) {
       const f: Record<string, string> = {};
       for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+      if (f.s === CONFIRMATION) {
+        this.confirm(id, f.a ?? "");
+        continue;
+      }
       let a: Announcement;
       try {
         a = JSON.parse(f.a ?? "");
@@ -235,7 +265,13 @@ export class Relay {
         this.scheduleAcks();
         continue;
       }
-      const localId = this.sink!.enqueue(a, isSource(f.s) ? f.s : "stream");
+      this.admitting = true;
+      let localId: number;
+      try {
+        localId = this.sink!.enqueue(a, isSource(f.s) ? f.s : "stream");
+      } finally {
+        this.admitting = false;
+      }
       this.ids.set(localId, { id, payload: f.a!, source: f.s ?? "stream" });
       this.held.add(id);
       const reason = this.early.get(localId);

@@ -193,6 +193,11 @@ export const ClusterSchema = v.strictObject({
    */
   wait_replicas: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
   wait_timeout_seconds: v.optional(fraction, 1),
+  /**
+   * How long one Redis command may take before st2bot gives up on it: a Redis that hangs (not
+   * one that refuses) then gets a webhook 503 and a spooled announcement, not a wait forever.
+   */
+  command_timeout_seconds: v.optional(fraction, 2),
 });
 
 /**

@@ -90,6 +90,7 @@ max_retry_delay_seconds = 60
 # sentinel_name = "mymaster"
 # password_file = "/etc/st2bot/redis-password"
 # lease_seconds = 3          # a dead leader is replaced after about this long
+# command_timeout_seconds = 2   # a hung Redis: webhooks answer 503 after this long
 
 # Errbot's ACCESS_CONTROLS: the first matching key wins, in file order.
 # [access_controls."st2 apu status*"]

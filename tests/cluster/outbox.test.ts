@@ -78,6 +78,21 @@ describe.skipIf(!haveRedis())("shared outbox (real Redis)", () => {
     expect(server.cli("XLEN", "e3:outbox")).toBe("2");
   });
 
+  test("occurrence counts leave memory once their window passed, also when no announcement follows", async () => {
+    let now = 1_000_000;
+    const x = new SharedIntake({ redis: client(true), prefix: "sw1", db: openDatabase(":memory:"), dedupeWindowMs: 30_000, clock: () => now });
+    for (let i = 0; i < 500; i++) await x.acceptStream("ev", { i }, { message: `m${i}`, channel: "#ops" });
+    expect(x.counted).toBe(500);
+    x.start();
+    try {
+      now += 31_000;
+      // Quiet after the burst: the once-a-second timer alone drops them.
+      await until(() => x.counted === 0, 3000);
+    } finally {
+      x.stop();
+    }
+  });
+
   test("a signed post accepted by one instance is refused by another", async () => {
     const a = intake("r1");
     const b = intake("r1");

@@ -101,6 +101,11 @@ export class RedisServer {
     await exited;
   }
 
+  /** Sends `signal` without waiting (SIGSTOP, SIGCONT: a Redis that hangs, then resumes). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
   /** A redis-cli command against this server: its output. */
   cli(...args: string[]): string {
     return spawnSync(which("redis-cli") ?? "redis-cli", ["-p", String(this.port), ...args], { encoding: "utf8" }).stdout.trim();

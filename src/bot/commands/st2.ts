@@ -138,7 +138,7 @@ type As = { client: St2Client; personal: boolean };
 async function runOrConfirm(ctx: Context, deps: St2CommandDeps, alias: ActionAlias, run: (as: As) => Promise<void>): Promise<void> {
   const as = await deps.clientFor(ctx);
   const action = deps.config.stackstorm.twofactor_action;
-  if (!deps.twofactor || !action || !needsTwoFactor(deps.config, alias)) return run(as);
+  if (!deps.twofactor || !action || !needsTwoFactor(deps.config, alias) || deps.twofactor.isConfirmed(ctx.msg)) return run(as);
   const { msg, chat } = ctx;
   const twofactor = deps.twofactor;
   // Held before the 2FA action starts, so even an instant confirmation finds it.
@@ -147,10 +147,13 @@ async function runOrConfirm(ctx: Context, deps: St2CommandDeps, alias: ActionAli
     user: msg.from.st2User,
     run: async () => run(await deps.clientFor(ctx)),
     reply: (text) => ctx.reply(text),
+    message: msg,
   });
   const parameters: Record<string, unknown> = { uuid, user: msg.from.st2User, channel: chat.sourceChannel() };
   if (alias.description) parameters.hint = alias.description;
   try {
+    // Shared (cluster mode) before the 2FA action starts: the confirmation may reach another instance.
+    await twofactor.persisted(uuid);
     await callStackStorm(ctx, as, deps, () => as.client.createExecution({ action, parameters }));
   } catch (err) {
     twofactor.release(uuid);
