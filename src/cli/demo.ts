@@ -46,7 +46,7 @@ apikey = "${DEMO_KEY}"
   say("  !st2 deploy shop to production");
   say("  !st2 status of nginx");
   say("  !st2 this is a duplicate of OPS-1 and duplicate of OPS-2");
-  say("  !help, !whoami, !status   /as @bob, /in #other, /dm switch who and where you are; Ctrl-D quits.");
+  say("  !help, !whoami, !status   /as @bob, /in #other, /dm switch who and where you are; /help lists them; Ctrl-D or Ctrl-C quits once results are in.");
   try {
     return await runUntilStopped(config, {}, () => emulator.executions.every((e) => e.endedAt !== undefined));
   } finally {
