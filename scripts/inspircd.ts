@@ -7,7 +7,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./prosody.ts";
+import { freePort } from "./fixture.ts";
 
 /** Thrown when the `inspircd` binary is missing. */
 export class InspircdNotInstalledError extends Error {

@@ -15,7 +15,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { freePort } from "./prosody.ts";
+import { accepts, freePort, lifecycle, type Lifecycle, runSetup, type ServerProcess } from "./fixture.ts";
 
 /** Thrown when the `ngircd` binary is missing. */
 export class NgircdNotInstalledError extends Error {
@@ -34,7 +34,7 @@ export interface NgircdOptions {
 }
 
 /** A running ngircd. `restart()` keeps the ports and the config. */
-export interface Ngircd {
+export interface Ngircd extends Lifecycle {
   /** Plain-text port on 127.0.0.1. */
   port: number;
   /** TLS port on 127.0.0.1 (self-signed certificate for `localhost`). */
@@ -42,18 +42,8 @@ export interface Ngircd {
   /** The server's name, as it prefixes its numerics. */
   name: string;
   dir: string;
-  /** Stops ngircd (clients see their connection drop) and starts it again on the same ports. */
-  restart(): Promise<void>;
-  /** Stops ngircd only; `start()` brings it back. */
-  halt(): Promise<void>;
-  start(): Promise<void>;
   /** The server's log so far (stderr/stdout), for assertions on kills and flood messages. */
   log(): Promise<string>;
-  /** SIGSTOP: the server keeps its sockets open but reads and answers nothing until `thaw`. */
-  freeze(): void;
-  thaw(): void;
-  /** Stops ngircd and removes its directory. Safe to call twice. */
-  stop(): Promise<void>;
 }
 
 const STARTUP_MS = 10_000;
@@ -107,19 +97,8 @@ export async function startNgircd(opts: NgircdOptions = {}): Promise<Ngircd> {
       tlsPort,
       name: NAME,
       dir,
-      restart: async () => {
-        await server.halt();
-        await server.start();
-      },
-      halt: () => server.halt(),
-      start: () => server.start(),
+      ...lifecycle(server, dir),
       log: () => server.log(),
-      freeze: () => server.signal("SIGSTOP"),
-      thaw: () => server.signal("SIGCONT"),
-      stop: async () => {
-        await server.halt();
-        await rm(dir, { recursive: true, force: true });
-      },
     };
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
@@ -127,7 +106,7 @@ export async function startNgircd(opts: NgircdOptions = {}): Promise<Ngircd> {
   }
 }
 
-class NgircdProcess {
+class NgircdProcess implements ServerProcess {
   private proc: Subprocess | undefined;
   private starts = 0;
 
@@ -185,18 +164,4 @@ class NgircdProcess {
   }
 }
 
-async function run(cmd: string[], what: string): Promise<void> {
-  const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  if (code !== 0) throw new Error(`ngircd setup (${what}) failed with exit code ${code}: ${(out + err).trim()}`);
-}
-
-async function accepts(port: number): Promise<boolean> {
-  try {
-    const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
-    socket.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
+const run = (cmd: string[], what: string) => runSetup("ngircd", cmd, what);

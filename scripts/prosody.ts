@@ -11,6 +11,9 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { accepts, freePort, lifecycle, type Lifecycle, runSetup, type ServerProcess } from "./fixture.ts";
+
+export { freePort };
 
 /** Thrown when the `prosody`/`prosodyctl` binaries are missing. */
 export class ProsodyNotInstalledError extends Error {
@@ -30,7 +33,11 @@ export interface ProsodyOptions {
 }
 
 /** A running prosody. `restart()` keeps the port, the accounts and persistent rooms. */
-export interface Prosody {
+/**
+ * `freeze`/`thaw` make the server hang with its sockets open, like a host that vanished without
+ * closing TCP connections: only a client's own keepalive can notice.
+ */
+export interface Prosody extends Lifecycle {
   port: number;
   domain: string;
   /** The MUC component's domain, `conference.<domain>`. */
@@ -38,19 +45,6 @@ export interface Prosody {
   /** `xmpp://127.0.0.1:<port>`, ready for @xmpp/client's `service`. */
   service: string;
   dir: string;
-  /** Stops prosody (clients see their connection drop) and starts it again on the same port. */
-  restart(): Promise<void>;
-  /** Stops prosody only; `start()` brings it back (for tests that look at the "down" state). */
-  halt(): Promise<void>;
-  start(): Promise<void>;
-  /**
-   * SIGSTOP / SIGCONT: the server hangs with its sockets open, like a host that vanished without
-   * closing TCP connections. Only a client's own keepalive can notice.
-   */
-  freeze(): Promise<void>;
-  thaw(): Promise<void>;
-  /** Stops prosody and removes its directory. Safe to call twice. */
-  stop(): Promise<void>;
 }
 
 const STARTUP_MS = 15_000;
@@ -102,18 +96,7 @@ export async function startProsody(opts: ProsodyOptions): Promise<Prosody> {
       mucDomain: `conference.${domain}`,
       service: `xmpp://127.0.0.1:${port}`,
       dir,
-      restart: async () => {
-        await server.halt();
-        await server.start();
-      },
-      halt: () => server.halt(),
-      start: () => server.start(),
-      freeze: () => server.signal("SIGSTOP"),
-      thaw: () => server.signal("SIGCONT"),
-      stop: async () => {
-        await server.halt();
-        await rm(dir, { recursive: true, force: true });
-      },
+      ...lifecycle(server, dir),
     };
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
@@ -121,7 +104,7 @@ export async function startProsody(opts: ProsodyOptions): Promise<Prosody> {
   }
 }
 
-class ProsodyProcess {
+class ProsodyProcess implements ServerProcess {
   private proc: Subprocess | undefined;
 
   constructor(
@@ -210,26 +193,4 @@ async function ownByProsody(dir: string): Promise<void> {
   if (isRoot()) await run(["chown", "-R", "prosody:prosody", dir], "chown");
 }
 
-async function run(cmd: string[], what: string): Promise<void> {
-  const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  if (code !== 0) throw new Error(`prosody setup (${what}) failed with exit code ${code}: ${(out + err).trim()}`);
-}
-
-/** A port the kernel just handed out on loopback (free unless someone races us for it). */
-export async function freePort(): Promise<number> {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
-
-async function accepts(port: number): Promise<boolean> {
-  try {
-    const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
-    socket.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
+const run = (cmd: string[], what: string) => runSetup("prosody", cmd, what);

@@ -72,8 +72,8 @@ if (skipReason) {
       user: { st2Name: "alice!~alice@127.0.0.1", deliveredTo: "alice" },
       dropConnection: () => server!.restart(),
       stall: async (ms) => {
-        server!.freeze();
-        setTimeout(() => server!.thaw(), ms);
+        await server!.freeze();
+        setTimeout(() => void server!.thaw(), ms);
       },
       teardown: () => alice.close(),
     };

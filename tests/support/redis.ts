@@ -6,9 +6,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../../scripts/fixture.ts";
 
 const which = (cmd: string) => ["/usr/bin/", "/usr/sbin/", "/usr/local/bin/"].map((d) => d + cmd).find(existsSync);
 
@@ -18,16 +18,7 @@ export function haveRedis(sentinel = false): boolean {
 }
 
 /** A free loopback port (bound, read, released: good enough with random choice by the kernel). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 async function waitForPort(port: number, child: ChildProcess, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
