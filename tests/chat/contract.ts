@@ -41,6 +41,12 @@ export interface BackendHarness {
   teardown(): Promise<void>;
 }
 
+/** A harness's `stall` for an emulator that can delay its answers: slow for `ms`, then normal again. */
+export const stallBy = (emu: { slow(ms: number): void }) => async (ms: number): Promise<void> => {
+  emu.slow(ms);
+  setTimeout(() => emu.slow(0), ms);
+};
+
 export function runBackendContract(name: string, setup: () => Promise<BackendHarness>): void {
   describe(`${name} backend contract`, () => {
     let h: BackendHarness;

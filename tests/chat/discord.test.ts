@@ -11,7 +11,7 @@ import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { type DiscordEmulator, type EmuMessage, startDiscordEmulator } from "../emulators/discord.ts";
-import { type BackendHarness, runBackendContract } from "./contract.ts";
+import { type BackendHarness, runBackendContract, stallBy } from "./contract.ts";
 import { waitFor } from "../support/wait.ts";
 
 const TOKEN = "MTE4MDAwMDAwMDAwMDAwMDAwMA.Gx1234.discord-test-token-abcdef";
@@ -47,10 +47,7 @@ runBackendContract("discord", async (): Promise<BackendHarness> => {
     room: { st2Name: "#ops", deliveredTo: "#ops" },
     user: { st2Name: `<@${alice.id}>`, deliveredTo: "@alice" },
     dropConnection: async () => emu.dropGateway(),
-    stall: async (ms) => {
-      emu.slow(ms);
-      setTimeout(() => emu.slow(0), ms);
-    },
+    stall: stallBy(emu),
     teardown: () => emu.stop(),
   };
 });

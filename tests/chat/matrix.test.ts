@@ -13,7 +13,7 @@ import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { type MatrixEmulator, startMatrixEmulator } from "../emulators/matrix.ts";
-import { type BackendHarness, runBackendContract } from "./contract.ts";
+import { type BackendHarness, runBackendContract, stallBy } from "./contract.ts";
 import { waitFor } from "../support/wait.ts";
 import { tempDirs } from "../support/tmp.ts";
 
@@ -65,10 +65,7 @@ runBackendContract("matrix", async (): Promise<BackendHarness> => {
     room: { st2Name: emu.room("#ops:emu.test").id, deliveredTo: "#ops:emu.test" },
     user: { st2Name: "@alice:emu.test", deliveredTo: "@alice:emu.test" },
     dropConnection: () => emu.dropConnections(),
-    stall: async (ms) => {
-      emu.slow(ms);
-      setTimeout(() => emu.slow(0), ms);
-    },
+    stall: stallBy(emu),
     teardown: () => emu.stop(),
   };
 });

@@ -13,7 +13,7 @@ import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import { type EmuPost, type MattermostEmulator, startMattermostEmulator } from "../emulators/mattermost.ts";
-import { type BackendHarness, runBackendContract } from "./contract.ts";
+import { type BackendHarness, runBackendContract, stallBy } from "./contract.ts";
 import { waitFor } from "../support/wait.ts";
 
 const BOT_TOKEN = "pat-bot-9f8e7d6c5b4a39281706";
@@ -63,10 +63,7 @@ runBackendContract("mattermost", async (): Promise<BackendHarness> => {
     room: { st2Name: "~town-square", deliveredTo: "~town-square" },
     user: { st2Name: "@alice", deliveredTo: "@alice" },
     dropConnection: async () => emu.dropSockets(),
-    stall: async (ms) => {
-      emu.slow(ms);
-      setTimeout(() => emu.slow(0), ms);
-    },
+    stall: stallBy(emu),
     teardown: () => emu.stop(),
   };
 });

@@ -17,7 +17,7 @@ import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { captureLogs, redact } from "../../src/lib/log.ts";
 import { type EmuMessage, type RocketChatEmulator, type RocketChatEmulatorOptions, startRocketChatEmulator } from "../emulators/rocketchat.ts";
-import { type BackendHarness, runBackendContract } from "./contract.ts";
+import { type BackendHarness, runBackendContract, stallBy } from "./contract.ts";
 import { waitFor } from "../support/wait.ts";
 import { tempDirs } from "../support/tmp.ts";
 
@@ -66,10 +66,7 @@ runBackendContract("rocketchat", async (): Promise<BackendHarness> => {
     room: { st2Name: "#general", deliveredTo: "#general" },
     user: { st2Name: "@alice", deliveredTo: "@alice" },
     dropConnection: async () => emu.dropSockets(),
-    stall: async (ms) => {
-      emu.slow(ms);
-      setTimeout(() => emu.slow(0), ms);
-    },
+    stall: stallBy(emu),
     teardown: () => emu.stop(),
   };
 });

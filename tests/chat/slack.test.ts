@@ -13,7 +13,7 @@ import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 import { type PostedMessage, SlackEmulator, type SlackEmulatorOptions } from "../emulators/slack.ts";
-import { type Delivered, runBackendContract } from "./contract.ts";
+import { type Delivered, runBackendContract, stallBy } from "./contract.ts";
 import { waitFor } from "../support/wait.ts";
 
 const ALICE = "U0ALICE";
@@ -59,10 +59,7 @@ runBackendContract("slack", async () => {
     room: { st2Name: "<#C0GENERAL|general>", deliveredTo: GENERAL },
     user: { st2Name: "<@U0ALICE>", deliveredTo: emu.imFor(ALICE) },
     dropConnection: async () => emu.dropSockets(),
-    stall: async (ms) => {
-      emu.slow(ms);
-      setTimeout(() => emu.slow(0), ms);
-    },
+    stall: stallBy(emu),
     teardown: async () => {
       const missing = await emu.settledAcks();
       await emu.stop();
