@@ -6,6 +6,7 @@
  *     --binary PATH      measure another st2bot binary instead of dist/st2bot
  *     --before PATH      also measure an older build, interleaved: a before/after in one run
  *     --cpu-prof DIR     st2bot writes a CPU profile per run into DIR
+ *     --cpu-prof-interval US  its sampling interval (default 1000 µs: too coarse for a 50 ms burst)
  *
  * - The StackStorm stand-in (scripts/bench/standin.ts: the emulator) runs as its own process and
  *   stamps each request as it arrives; st2bot runs as the compiled binary (dist/st2bot) with the
@@ -33,7 +34,7 @@ import { AliasIndex } from "../../src/st2/aliases/index.ts";
 import { formatPatterns, type ActionAlias } from "../../src/st2/aliases/types.ts";
 import { benchAliases } from "./standin.ts";
 
-const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !["--cpu-prof", "--binary", "--before"].includes(all[i - 1] ?? ""));
+const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !["--cpu-prof", "--cpu-prof-interval", "--binary", "--before"].includes(all[i - 1] ?? ""));
 const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const ROUNDS = Number(args[0] ?? 3);
 const PER_ROUND = Number(args[1] ?? 400);
@@ -219,7 +220,7 @@ async function run(kind: Kind, standin: StandIn, distinct: string[], commands: s
   const cmd = kind === "floor" ? [join(root, "dist", "bench-floor")] : [kind === "before" ? BEFORE! : BINARY, "run", "-c", config];
   // `--cpu-prof DIR`: st2bot writes a CPU profile per run into DIR (BUN_OPTIONS reaches the compiled binary).
   const prof = flag("--cpu-prof");
-  const profile: Record<string, string> = kind === "st2bot" && prof ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}` } : {};
+  const profile: Record<string, string> = kind === "st2bot" && prof ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}${flag("--cpu-prof-interval") ? ` --cpu-prof-interval=${flag("--cpu-prof-interval")}` : ""}` } : {};
   const isAck = (s: string) => s === "[#bench] ack";
   const isDone = (s: string) => s === "[#bench] done";
   /** Starts the client with the first command on stdin from the first moment; resolves at its ack. */

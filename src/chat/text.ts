@@ -226,26 +226,57 @@ export class TextBackend implements ChatBackend {
    * Resolves once the output accepted the message's bytes (see `TextIO.write`); a closed output
    * is a retryable SendError, so the message stays in the outbox for the next run.
    */
-  async send(target: Target, msg: Outgoing): Promise<void> {
+  send(target: Target, msg: Outgoing): Promise<void> {
+    return this.sendMany(target, [msg]);
+  }
+
+  /**
+   * Writes every message in one `write`, in order, and resolves once the output accepted all of
+   * those bytes; a closed output rejects the whole batch (retryable): none of it is confirmed.
+   */
+  async sendMany(target: Target, msgs: Outgoing[]): Promise<void> {
     const where = target.kind === "room" ? `[#${target.id}${target.thread ? ` thread ${target.thread}` : ""}]` : `[direct @${target.id}]`;
-    // Blank lines around a message (StackStorm's result template has them) carry nothing here.
-    const plain = msg.text.replace(/^(\s*\n)+|(\n\s*)+$/g, "");
-    const body = this.io.styled ? renderMarkdown(plain) : plain;
-    const chunk = body.split("\n").map((line) => `${where} ${line}`.trimEnd()).join("\n") + "\n";
-    let written = this.unconfirmed.get(chunk);
-    if (!written) {
-      // After a prompt, start on a fresh line; then show the prompt again below the message.
+    let fresh = "";
+    const keys: string[] = [];
+    const waits: Promise<void>[] = [];
+    for (const msg of msgs) {
+      const chunk = this.chunk(where, msg.text);
+      // A retry (same outbox id, else the same text) while the first write is still unconfirmed.
+      const key = msg.id ?? chunk;
+      const earlier = this.unconfirmed.get(key);
+      if (earlier) {
+        if (!waits.includes(earlier)) waits.push(earlier);
+        continue;
+      }
+      fresh += chunk;
+      keys.push(key);
+    }
+    if (fresh) {
+      // After a prompt, start on a fresh line; then show the prompt again below the messages.
       if (this.prompted) this.show("\n");
       this.prompted = false;
-      written = this.io.write(chunk).finally(() => this.unconfirmed.delete(chunk));
-      this.unconfirmed.set(chunk, written);
+      const written = this.io.write(fresh).finally(() => {
+        for (const key of keys) this.unconfirmed.delete(key);
+      });
+      for (const key of keys) this.unconfirmed.set(key, written);
+      waits.push(written);
       this.prompt();
     }
     try {
-      await written;
+      await (waits.length === 1 ? waits[0] : Promise.all(waits));
     } catch (err) {
       throw new SendError(`the terminal output is closed: ${String(err)}`, true);
     }
+  }
+
+  /** One message as output lines, each starting with where it went. */
+  private chunk(where: string, text: string): string {
+    // The common one-line message, piped, without the work below (identical result).
+    if (!this.io.styled && !text.includes("\n")) return `${where} ${text}`.trimEnd() + "\n";
+    // Blank lines around a message (StackStorm's result template has them) carry nothing here.
+    const plain = text.replace(/^(\s*\n)+|(\n\s*)+$/g, "");
+    const body = this.io.styled ? renderMarkdown(plain) : plain;
+    return body.split("\n").map((line) => `${where} ${line}`.trimEnd()).join("\n") + "\n";
   }
 
   /** Prompts and notices need no confirmation; a closed output is reported by the next send. */

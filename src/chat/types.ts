@@ -205,6 +205,15 @@ export interface ChatBackend {
   /** Posts one message (the outbox has split it to `maxMessageLength`); errors: see above. */
   send(target: Target, msg: Outgoing): Promise<void>;
   /**
+   * Optional, for a service that takes many messages as one and confirms them together (the
+   * terminal: one write of many lines). Posts `msgs` to `target` in this order, as `send` would
+   * one after another, and resolves only once the service confirmed every one of them. A
+   * rejection (SendError, as for `send`) means none counts as confirmed: the outbox sends them
+   * all again (at least once), the first alone through `send`. Absent: the outbox sends one
+   * message at a time.
+   */
+  sendMany?(target: Target, msgs: Outgoing[]): Promise<void>;
+  /**
    * Turns the `user` or `channel` string StackStorm sends back (announcement payload, webhook)
    * into a target. Throws SendError (not retryable) when it names nothing on this service.
    */

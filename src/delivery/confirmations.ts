@@ -1,9 +1,10 @@
 /**
  * Confirmed messages on their way out of the table: their rows are deleted in one transaction
- * per event-loop turn (at most MAX_UNFLUSHED wait), which bounds what a crash can send twice
- * to one turn of sends, at a fraction of the cost of one DELETE commit each.
+ * per event-loop turn (at most MAX_UNFLUSHED wait; a batch the backend confirmed as one is
+ * deleted right away), which bounds what a crash can send twice to one turn of sends (or one
+ * batch), at a fraction of the cost of one DELETE commit each.
  */
-import { logger } from "../lib/log.ts";
+import { logger, logs } from "../lib/log.ts";
 import type { Entry, OutboxTable } from "./outbox-table.ts";
 
 const log = logger("delivery.outbox");
@@ -35,9 +36,19 @@ export class Confirmations {
   /** Records that every part of `entry` was confirmed; its row goes at the end of this turn. */
   add(entry: Entry): void {
     this.done.push(entry);
+    this.schedule();
+  }
+
+  /** Records many confirmed entries (a batch the backend confirmed as one). */
+  addAll(entries: Entry[]): void {
+    for (const e of entries) this.done.push(e);
+    this.schedule();
+  }
+
+  private schedule(): void {
     // Bounds what a crash can send twice: at most this many confirmed rows are not yet deleted.
     if (this.done.length >= MAX_UNFLUSHED) return this.flush();
-    if (!this.flushScheduled) {
+    if (!this.flushScheduled && this.done.length > 0) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
@@ -56,7 +67,7 @@ export class Confirmations {
       // The rows stay: they will be sent again after a restart (at least once, never lost).
       log.error("could not delete delivered messages from the outbox", { count: batch.length, error: String(err) });
     }
-    log.debug("deleted delivered messages", { ids: batch.map((e) => e.id) });
+    if (logs("debug")) log.debug("deleted delivered messages", { ids: batch.map((e) => e.id) });
     this.opts.flushed(batch);
   }
 }

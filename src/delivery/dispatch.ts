@@ -3,10 +3,16 @@
  * sends one part (within the target's and the whole backend's rate), a failure is judged by
  * retry.ts, a confirmed message's row is deleted in a batch (confirmations.ts). It keeps the
  * counts `!status` shows and tells `drain` when nothing is pending any more.
+ *
+ * A backend with `sendMany` (one write confirms many messages: the terminal) gets, in one step,
+ * up to MAX_BATCH parts from the head of the lane's queue, in order, as far as the rates allow
+ * and while they go to the same place. All of them count as sent only once the backend
+ * confirmed the whole batch; a failed batch leaves every one of them queued (and stored), and
+ * they are then sent one at a time, so each one's own send decides whether it failed or is dead.
  */
 import type { ActionRequest, ChatAction, ChatBackend } from "../chat/types.ts";
 import type { Backoff } from "../lib/backoff.ts";
-import { logger } from "../lib/log.ts";
+import { logger, logs } from "../lib/log.ts";
 import { type Rate, TokenBucket } from "../lib/rate.ts";
 import type { Sealer } from "../store/seal.ts";
 import type { Announcement } from "./announcement.ts";
@@ -15,9 +21,17 @@ import type { Stored } from "./intake.ts";
 import { type Lane, Lanes } from "./lanes.ts";
 import type { Entry, OutboxTable } from "./outbox-table.ts";
 import { afterFailure, type RetryPolicy } from "./retry.ts";
-import { Sender } from "./send.ts";
+import { type Part, Sender } from "./send.ts";
+import { isRetryable } from "../lib/errors.ts";
 
 const log = logger("delivery.outbox");
+
+/**
+ * Most parts one `sendMany` carries: what a crash between the confirmation and the delete can
+ * send twice (a confirmed batch's rows are deleted right after, see confirmations.ts); a bigger
+ * batch saves little more per message.
+ */
+const MAX_BATCH = 64;
 
 /** What the dispatcher sends through and whom it tells; durations are milliseconds. */
 export interface DispatchOptions {
@@ -111,7 +125,7 @@ export class Dispatcher {
     if (s.deadReason) return this.reportDead(s.id, s.key, s.deadReason);
     if (!this.active) return;
     this.pending++;
-    log.debug("stored", { id: s.id, target: s.key });
+    if (logs("debug")) log.debug("stored", { id: s.id, target: s.key });
     this.lanes.push({ id: s.id, key: s.key, payload: s.payload, acceptedAt: s.acceptedAt, createdAt: s.acceptedAt, attempts: 0, partsSent: 0, announcement: s.announcement });
   }
 
@@ -146,7 +160,7 @@ export class Dispatcher {
     return true;
   }
 
-  /** Sends the next part of the lane's head; returns how long to wait before the next step (0: go on). */
+  /** Sends the next part of the lane's head, or a batch; returns how long to wait before the next step (0: go on). */
   private async step(lane: Lane): Promise<number> {
     const entry = lane.queue.peek()!;
     const now = this.opts.now();
@@ -160,6 +174,7 @@ export class Dispatcher {
     if (rateWait > 0) return rateWait;
     lane.bucket?.take();
     this.overall?.take();
+    if (this.opts.backend.sendMany && lane.alone === 0 && lane.queue.size > 1) return this.stepMany(lane, now);
     try {
       await this.sender.sendNextPart(entry);
     } catch (err) {
@@ -171,15 +186,78 @@ export class Dispatcher {
       return 0;
     }
     lane.queue.shift();
+    if (lane.alone > 0) lane.alone--;
     lane.backoff.reset();
-    log.debug("sent and confirmed", { id: entry.id, target: entry.key });
+    if (logs("debug")) log.debug("sent and confirmed", { id: entry.id, target: entry.key });
     this.confirmations.add(entry);
     return 0;
+  }
+
+  /**
+   * One `sendMany` of the parts at the head of the lane (the head's next part has its rate
+   * token already); see the file comment.
+   */
+  private async stepMany(lane: Lane, now: number): Promise<number> {
+    const parts = this.batchOf(lane, now);
+    const head = parts[0]!.entry;
+    let entries = 0;
+    for (let i = 0; i < parts.length; i++) if (i === 0 || parts[i]!.entry !== parts[i - 1]!.entry) entries++;
+    lane.sending = entries;
+    try {
+      await this.sender.sendParts(parts);
+    } catch (err) {
+      // None of them counts as sent; they go one at a time next, so the service's answer to
+      // each tells which one it refuses, if any (a batch's refusal names no message).
+      lane.alone = entries;
+      return isRetryable(err) ? afterFailure(this.retry, lane, head, err) : 0;
+    } finally {
+      lane.sending = 0;
+    }
+    const confirmed: Entry[] = [];
+    for (const { entry, index } of parts) {
+      entry.partsSent = index + 1;
+      if (entry.partsSent < entry.parts!.length) continue;
+      // Complete entries are the front of the queue, in order (nothing was queued among them).
+      lane.queue.shift();
+      confirmed.push(entry);
+    }
+    const last = parts[parts.length - 1]!.entry;
+    if (last.partsSent < last.parts!.length) this.opts.table.progress(last.id, last.partsSent);
+    lane.backoff.reset();
+    if (logs("debug")) log.debug("sent and confirmed as one batch", { ids: confirmed.map((e) => e.id), target: head.key });
+    this.confirmations.addAll(confirmed);
+    return 0;
+  }
+
+  /**
+   * The head's next part, then every following part of the lane, in order, as long as each
+   * message is sendable, goes to the head's place, and a rate token is left for it.
+   */
+  private batchOf(lane: Lane, now: number): Part[] {
+    const head = lane.queue.peek()!;
+    const parts: Part[] = [{ entry: head, index: head.partsSent }];
+    let entry: Entry | undefined = head;
+    let index = head.partsSent + 1;
+    for (let i = 0; entry && parts.length < MAX_BATCH; ) {
+      if (index >= entry.parts!.length) {
+        entry = lane.queue.at(++i);
+        // An unsendable one is left for its own step (it becomes the head, then dead).
+        if (!entry || this.sender.prepare(entry) || !this.sender.sameThread(head, entry)) break;
+        index = entry.partsSent;
+        continue;
+      }
+      if ((lane.bucket?.wait(now) ?? 0) > 0 || (this.overall?.wait(now) ?? 0) > 0) break;
+      lane.bucket?.take();
+      this.overall?.take();
+      parts.push({ entry, index: index++ });
+    }
+    return parts;
   }
 
   private dead(lane: Lane, entry: Entry, reason: string): void {
     this.opts.table.markDead(entry.id, reason, entry.attempts);
     lane.queue.shift();
+    if (lane.alone > 0) lane.alone--;
     this.pending--;
     this.reportDead(entry.id, entry.key, reason);
     this.wake();

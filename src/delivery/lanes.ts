@@ -1,6 +1,7 @@
 /**
  * The outbox's per-target lanes: one queue per target key (`user:alice`, `channel:#ops`), each
- * with its own backoff and rate bucket, run one message at a time in id order. Targets are
+ * with its own backoff and rate bucket, run one step at a time in id order (a step sends one
+ * message, or several at the head of the queue as one when the backend can). Targets are
  * independent: a hung or failing target never delays another. What one step does is the
  * outbox's business (`LanesOptions.step`); this module only decides when a lane runs.
  */
@@ -12,14 +13,23 @@ import { Queue } from "./queue.ts";
 
 const log = logger("delivery.outbox");
 
-/** Sends a lane makes before letting the event loop run. */
+/** Steps a lane makes before letting the event loop run… */
 const YIELD_EVERY = 32;
+/** …or milliseconds it runs (steps that send many messages each), whichever comes first. */
+const YIELD_AFTER_MS = 2;
 
 /** One target's queue and the state of its sending. */
 export interface Lane {
   key: string;
   queue: Queue<Entry>;
   running: boolean;
+  /** How many entries at the head of the queue the step in progress sends: nothing is queued in front of them. */
+  sending: number;
+  /**
+   * After a failed step of many: how many entries at the head go one at a time, each through its
+   * own send, so that the service's answer names the one it refuses (a batch's refusal does not).
+   */
+  alone: number;
   /** Set while the lane waits (backoff, rate limit) before its next step. */
   timer?: ReturnType<typeof setTimeout>;
   /** No step before this time (a retry's backoff or a service's Retry-After). */
@@ -60,8 +70,8 @@ export class Lanes {
       lane = this.newLane(entry.key);
       this.lanes.set(entry.key, lane);
     }
-    // Never in front of the head: it may be half sent.
-    lane.queue.insertSorted(entry, (e) => e.id, lane.running || lane.timer ? 1 : 0);
+    // Never in front of the head (it may be half sent), nor of the entries being sent with it.
+    lane.queue.insertSorted(entry, (e) => e.id, lane.running || lane.timer ? Math.max(1, lane.sending) : 0);
     this.kick(lane);
   }
 
@@ -88,6 +98,8 @@ export class Lanes {
       key,
       queue: new Queue<Entry>(),
       running: false,
+      sending: 0,
+      alone: 0,
       readyAt: 0,
       backoff: this.opts.backoff(),
       bucket: rate ? new TokenBucket(rate, this.opts.now()) : undefined,
@@ -103,10 +115,14 @@ export class Lanes {
 
   private async run(lane: Lane): Promise<void> {
     try {
+      let since = performance.now();
       for (let steps = 1; this.opts.active() && lane.queue.size > 0; steps++) {
         // A backend that confirms at once keeps this loop in microtasks; yield now and then so
         // the stream keeps being read and confirmed rows get deleted.
-        if (steps % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (steps % YIELD_EVERY === 0 || performance.now() - since > YIELD_AFTER_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          since = performance.now();
+        }
         const step = this.opts.step(lane);
         lane.inflight = step.then(() => undefined, () => undefined);
         const wait = await step;

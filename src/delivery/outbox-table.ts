@@ -131,9 +131,9 @@ export class OutboxTable {
     return ((id === "all" ? this.sql.replayAll.all(now) : this.sql.replayOne.all(now, id)) as Row[]).map(entryOf);
   }
 
-  /** Deletes the rows of `ids` in one transaction. */
+  /** Deletes the rows of `ids` in one transaction: one statement per run of consecutive ids. */
   deleteMany(ids: number[]): void {
-    this.sql.deleteMany(ids);
+    this.sql.deleteMany(runsOf(ids));
   }
 }
 
@@ -145,6 +145,21 @@ export function parsePayload(payload: string): Announcement | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `ids` as runs of consecutive numbers `[first, last]`, in ascending order (confirmed messages
+ * of a burst are mostly one run: one DELETE instead of one per row).
+ */
+export function runsOf(ids: number[]): Array<[number, number]> {
+  const sorted = ids.length > 1 ? Float64Array.from(ids).sort() : ids;
+  const runs: Array<[number, number]> = [];
+  for (const id of sorted) {
+    const run = runs[runs.length - 1];
+    if (run && id <= run[1] + 1) run[1] = Math.max(run[1], id);
+    else runs.push([id, id]);
+  }
+  return runs;
 }
 
 function entryOf(row: Row): Entry {
@@ -160,7 +175,7 @@ function entryOf(row: Row): Entry {
 }
 
 function prepare(db: Database) {
-  const del: Statement = db.prepare("DELETE FROM outbox WHERE id = ?");
+  const del: Statement = db.prepare("DELETE FROM outbox WHERE id BETWEEN ? AND ?");
   return {
     insert: db.prepare("INSERT INTO outbox (target_key, payload, source, created_at, dead, last_error) VALUES (?, ?, ?, ?, ?, ?)"),
     pending: db.prepare(`SELECT ${COLUMNS} FROM outbox WHERE dead = 0 ORDER BY id`),
@@ -175,8 +190,8 @@ function prepare(db: Database) {
     replayAll: db.prepare(
       `UPDATE outbox SET dead = 0, attempts = 0, last_error = NULL, next_attempt_at = 0, replayed_at = ? WHERE dead = 1 AND target_key != '${NO_TARGET}' RETURNING ${COLUMNS}`,
     ),
-    deleteMany: db.transaction((ids: number[]) => {
-      for (const id of ids) del.run(id);
+    deleteMany: db.transaction((runs: Array<[number, number]>) => {
+      for (const [first, last] of runs) del.run(first, last);
     }),
   };
 }

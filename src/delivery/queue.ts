@@ -18,6 +18,11 @@ export class Queue<T> {
     return this.items[this.head];
   }
 
+  /** The item `i` places behind the first (0: the first), left in place; undefined past the end. */
+  at(i: number): T | undefined {
+    return i < this.size ? this.items[this.head + i] : undefined;
+  }
+
   /** Removes and returns the first item; undefined when empty. */
   shift(): T | undefined {
     const item = this.items[this.head];

@@ -1,7 +1,8 @@
 /**
  * One send attempt of the outbox: a stored entry made sendable once (payload parsed, a sealed
  * text opened, split to the backend's size), its target resolved (cached), and its next part
- * handed to the backend with a timeout. Whether the attempt counts as a success, a retry or a
+ * handed to the backend with a timeout, or many parts of the messages at the head of a target's
+ * queue at once (`ChatBackend.sendMany`). Whether the attempt counts as a success, a retry or a
  * dead letter is decided by the caller (see retry.ts).
  */
 import type { ActionRequest, ChatAction, ChatBackend, Outgoing, Target } from "../chat/types.ts";
@@ -14,6 +15,12 @@ import { openBody } from "./sealed.ts";
 import { splitMessage } from "./split.ts";
 
 const RESOLVE_CACHE_MS = 5 * 60_000;
+
+/** Part `index` of a prepared entry, as one item of a `sendParts` batch. */
+export interface Part {
+  entry: Entry;
+  index: number;
+}
 
 /** What a sender sends with. */
 export interface SenderOptions {
@@ -38,7 +45,8 @@ export class Sender {
    * be sent (unreadable, empty), or undefined when it is ready.
    */
   prepare(entry: Entry): string | undefined {
-    if (entry.parts) return undefined;
+    // Asked again for an entry found empty before (a batch looked at it ahead of its turn).
+    if (entry.parts) return entry.parts.length === 0 ? "the message is empty" : undefined;
     const a = entry.announcement ?? openBody(this.opts.sealer, parsePayload(entry.payload), entry.key, entry.id);
     if (!a) return "the stored announcement is unreadable";
     entry.announcement = a;
@@ -52,10 +60,36 @@ export class Sender {
    * Throws what the backend threw (SendError), or a retryable SendError on a timeout.
    */
   async sendNextPart(entry: Entry): Promise<void> {
+    const target = await this.resolveTarget(entry.key, entry.announcement!);
+    await this.withTimeout(this.opts.backend.send(target, this.outgoing(entry, entry.partsSent)), "send");
+  }
+
+  /**
+   * Sends `parts` (of prepared entries of one target key, in queue order, all in `sameThread`)
+   * with one `backend.sendMany`; resolves once the backend confirmed every one. Throws as
+   * `sendNextPart` does; then none of them counts as sent.
+   */
+  async sendParts(parts: Part[]): Promise<void> {
+    const first = parts[0]!.entry;
+    const target = await this.resolveTarget(first.key, first.announcement!);
+    const msgs = parts.map((p) => this.outgoing(p.entry, p.index));
+    await this.withTimeout(this.opts.backend.sendMany!(target, msgs), "send");
+  }
+
+  /** True when prepared entries `a` and `b` of one target key go to the same place (thread). */
+  sameThread(a: Entry, b: Entry): boolean {
+    return threadOf(a.announcement!) === threadOf(b.announcement!);
+  }
+
+  /** Drops the cached target of `key` (it was rejected: resolve it afresh next time). */
+  forget(key: string): void {
+    this.resolved.delete(key);
+  }
+
+  /** Part `index` of a prepared entry as the backend gets it. */
+  private outgoing(entry: Entry, index: number): Outgoing {
     const a = entry.announcement!;
     const parts = entry.parts!;
-    const target = await this.resolveTarget(entry.key, a);
-    const index = entry.partsSent;
     // The same id on every retry of this part (even after a restart or a replay), so a
     // service with idempotent sends posts it once; row id + creation time stay unique
     // should the database ever be recreated and ids start over.
@@ -63,12 +97,7 @@ export class Sender {
     const msg: Outgoing = index === 0 && a.extra ? { text: parts[index]!, extra: a.extra, id } : { text: parts[index]!, id };
     // Controls go under the last part, after everything they answer.
     if (a.actions?.length && this.opts.issueActions && index === parts.length - 1) msg.actions = this.opts.issueActions(a.actions);
-    await this.withTimeout(this.opts.backend.send(target, msg), "send");
-  }
-
-  /** Drops the cached target of `key` (it was rejected: resolve it afresh next time). */
-  forget(key: string): void {
-    this.resolved.delete(key);
+    return msg;
   }
 
   private async resolveTarget(key: string, a: Announcement): Promise<Target> {

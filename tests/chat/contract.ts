@@ -139,6 +139,25 @@ export function runBackendContract(name: string, setup: () => Promise<BackendHar
       await waitFor("the held message", () => h.delivered().find((x) => x.text === "held while stalled"));
     }, 20_000);
 
+    test("sendMany, where the backend has it: in order, confirmed only once the service took them all", async () => {
+      const backend = h.backend;
+      if (!backend.sendMany) return; // one message at a time: the outbox uses send
+      const target = await backend.resolve("channel", h.room.st2Name);
+      await h.stall(1_500);
+      let settled = false;
+      const msgs = [1, 2, 3].map((i) => ({ text: `batch part ${i}`, id: `contract.${i}` }));
+      const sending = backend.sendMany(target, msgs).finally(() => (settled = true));
+      await Bun.sleep(700);
+      expect(settled).toBe(false);
+      await sending;
+      const got = await waitFor("the batch", () => {
+        const d = h.delivered().filter((x) => x.text.startsWith("batch part "));
+        return d.length >= 3 ? d : undefined;
+      });
+      expect(got.map((d) => d.text)).toEqual(["batch part 1", "batch part 2", "batch part 3"]);
+      for (const d of got) expect(d.to).toBe(h.room.deliveredTo);
+    }, 20_000);
+
     test("reconnects by itself after the connection drops", async () => {
       if (!h.dropConnection) return;
       await h.dropConnection();

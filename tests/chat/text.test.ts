@@ -1,4 +1,4 @@
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { readLines, TextBackend, type TextIO } from "../../src/chat/text.ts";
 import { renderMarkdown } from "../../src/chat/text/markdown.ts";
@@ -77,7 +77,8 @@ runBackendContract("text", async () => {
       t.type(where.room ? `/in ${where.room}` : "/dm");
       t.type(text);
     },
-    delivered: () => t.read.flatMap((c) => parseOutput(c) ?? []),
+    // One write may hold many one-line messages (sendMany): each line is one of them here.
+    delivered: () => t.read.flatMap((c) => c.split(/(?<=\n)/).flatMap((line) => parseOutput(line) ?? [])),
     room: { st2Name: "#ops", deliveredTo: "#ops" },
     user: { st2Name: "@alice", deliveredTo: "@alice" },
     stall: async (ms) => t.stall(ms),
@@ -214,4 +215,81 @@ test("a terminal that draws its own prompt is told what the prompt says", async 
   await backend.ended;
   expect(prompts).toEqual(["@alice> ", "@alice #ops> ", "@bob #ops> "]);
   expect(fake.out.join("")).not.toContain("> ");
+});
+
+describe("sendMany: many messages in one write", () => {
+  function heldOutput() {
+    const written: string[] = [];
+    const settles: Array<(err?: Error) => void> = [];
+    const io: TextIO = {
+      interactive: false,
+      lines: (async function* () {})(),
+      write: (t) => {
+        written.push(t);
+        return new Promise<void>((resolve, reject) => settles.push((err) => (err ? reject(err) : resolve())));
+      },
+    };
+    return { io, written, settles };
+  }
+
+  test("one write holds every message in order, identical texts included; confirmed only when the output took it", async () => {
+    const out = heldOutput();
+    const backend = new TextBackend(parseConfig("", "c"), out.io);
+    let done = false;
+    const sending = backend.sendMany({ kind: "room", id: "ops" }, [
+      { text: "first", id: "1.0.0" },
+      { text: "two\nlines", id: "2.0.0" },
+      { text: "same", id: "3.0.0" },
+      { text: "same", id: "4.0.0" },
+    ]).then(() => (done = true));
+    await Bun.sleep(10);
+    expect(out.written).toEqual(["[#ops] first\n[#ops] two\n[#ops] lines\n[#ops] same\n[#ops] same\n"]);
+    expect(done).toBe(false);
+    out.settles[0]!();
+    await sending;
+    expect(done).toBe(true);
+  });
+
+  test("a failed write rejects the whole batch (retryable); the retry writes them again", async () => {
+    const out = heldOutput();
+    const backend = new TextBackend(parseConfig("", "c"), out.io);
+    const msgs = [
+      { text: "a", id: "1.0.0" },
+      { text: "b", id: "2.0.0" },
+    ];
+    const first = backend.sendMany({ kind: "user", id: "alice" }, msgs).catch((e: unknown) => e);
+    out.settles[0]!(new Error("EPIPE"));
+    const err = await first;
+    expect(err).toBeInstanceOf(SendError);
+    expect((err as SendError).retryable).toBe(true);
+    const retry = backend.sendMany({ kind: "user", id: "alice" }, msgs);
+    out.settles[1]!();
+    await retry;
+    expect(out.written).toEqual(["[direct @alice] a\n[direct @alice] b\n", "[direct @alice] a\n[direct @alice] b\n"]);
+  });
+
+  test("a retry while the first write is unconfirmed waits for it, and writes only what it did not hold", async () => {
+    const out = heldOutput();
+    const backend = new TextBackend(parseConfig("", "c"), out.io);
+    const target = { kind: "room" as const, id: "ops" };
+    const first = backend.sendMany(target, [
+      { text: "a", id: "1.0.0" },
+      { text: "b", id: "2.0.0" },
+    ]);
+    // The outbox timed out and retries the head alone, then a batch starting with the second.
+    const head = backend.send(target, { text: "a", id: "1.0.0" });
+    const rest = backend.sendMany(target, [
+      { text: "b", id: "2.0.0" },
+      { text: "c", id: "3.0.0" },
+    ]);
+    expect(out.written).toEqual(["[#ops] a\n[#ops] b\n", "[#ops] c\n"]);
+    out.settles[1]!();
+    let restDone = false;
+    void rest.then(() => (restDone = true));
+    await Bun.sleep(10);
+    // "b" is in the first write, still unconfirmed.
+    expect(restDone).toBe(false);
+    out.settles[0]!();
+    await Promise.all([first, head, rest]);
+  });
 });
