@@ -2,16 +2,17 @@
  * The 5,000-result burst of scripts/bench/outside.ts alone, repeated, so a change to the stream →
  * outbox → chat path can be judged in seconds: the same stand-in (its own process) and the same
  * clients (the floor, dist/st2bot with the text backend, and optionally an older binary), each
- * each listening alone (two rounds: every client is started, sent half of the bursts and
+ * listening alone (two rounds: every client is started, sent half of the bursts and
  * stopped, one after the other).
  *
  *   bun scripts/bench/burst.ts [bursts=6] [size=5000] [--before OLD_BINARY] [--cpu-prof DIR]
  *
  * A burst's rate: the stand-in's first write → the last of its lines on the client's stdout
  * (outside.ts's method). Printed: every burst, and the median per client with its ratio to the
- * floor's median from the same run. It prints; it is never a test.
+ * floor's median from the same run, and the CPU time each burst cost the client (all threads,
+ * /proc/PID/task/N/schedstat: much steadier than a rate on a shared machine). It prints; it is never a test.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -73,6 +74,19 @@ class Child {
     }
   }
 
+  /** CPU time all of the process's threads spent on a CPU so far (/proc schedstat, ns), in milliseconds. */
+  cpuMs(): number {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${this.proc.pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${this.proc.pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+    return ns / 1e6;
+  }
+
   rssMb(): number {
     return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.proc.pid}/status`, "utf8"))?.[1]) / 1024;
   }
@@ -129,16 +143,21 @@ async function burst(child: Child, what: string): Promise<number> {
 
 const ROUNDS = 2;
 const rates: Record<string, number[]> = Object.fromEntries(Object.keys(clients).map((k) => [k, []]));
+const cpus: Record<string, number[]> = Object.fromEntries(Object.keys(clients).map((k) => [k, []]));
 try {
   for (let r = 0; r < ROUNDS; r++) {
     for (const name of Object.keys(clients)) {
       const child = await startClient(name);
       try {
         for (let b = 0; b < Math.ceil(BURSTS / ROUNDS); b++) {
+          const cpu = child.cpuMs();
           const rate = await burst(child, `${name}: burst ${b + 1}`);
           rates[name]!.push(rate);
           await Bun.sleep(300);
-          console.log(`round ${r + 1} burst ${b + 1} ${name.padEnd(6)} ${Math.round(rate)}/s  RSS ${child.rssMb().toFixed(0)} MB`);
+          // CPU used by the burst (and the 300 ms after it: an idle checkpoint): far steadier than the rate on a busy machine.
+          const used = child.cpuMs() - cpu;
+          cpus[name]!.push(used);
+          console.log(`round ${r + 1} burst ${b + 1} ${name.padEnd(6)} ${Math.round(rate)}/s  CPU ${used.toFixed(0)} ms  RSS ${child.rssMb().toFixed(0)} MB`);
         }
       } finally {
         child.proc.kill("SIGTERM");
@@ -154,5 +173,6 @@ try {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const floor = median(rates.floor!);
 for (const [name, xs] of Object.entries(rates)) {
-  console.log(`${name.padEnd(6)} median ${Math.round(median(xs))}/s (${xs.map((x) => Math.round(x / 1000)).join(" ")}k)  ${name === "floor" ? "" : `${(median(xs) / floor).toFixed(2)}× the floor`}`);
+  const cpu = median(cpus[name]!);
+  console.log(`${name.padEnd(6)} median ${Math.round(median(xs))}/s (${xs.map((x) => Math.round(x / 1000)).join(" ")}k)  ${name === "floor" ? "" : `${(median(xs) / floor).toFixed(2)}× the floor`}; CPU per burst: median ${cpu.toFixed(0)} ms (${cpus[name]!.map((x) => x.toFixed(0)).join(" ")})`);
 }

@@ -90,7 +90,8 @@ export class Intake {
     if (items.length === 0) return;
     let stored: Stored[];
     try {
-      stored = this.opts.table.durably(() => this.opts.table.transaction(() => items.map(({ a, source }) => this.store(a, source))));
+      stored = this.opts.table.durably(() => this.opts.table.transaction(() => items.map(({ a, source }) => this.store(a, source, false))));
+      this.opts.wrote();
     } catch (err) {
       // Whoever waits hears the failure now; the stream's announcements (no one to tell) are kept.
       for (const w of items) w.reject?.(err instanceof Error ? err : new Error(String(err)));
@@ -114,15 +115,15 @@ export class Intake {
     });
   }
 
-  /** The INSERT alone; an announcement without a target is stored dead at once. */
-  private store(a: Announcement, source: OutboxSource): Stored {
+  /** The INSERT alone (`tell`: the checkpointer, else the caller does once); an announcement without a target is stored dead at once. */
+  private store(a: Announcement, source: OutboxSource, tell = true): Stored {
     const target = targetOf(a);
     const key = target ? targetKey(target) : NO_TARGET;
     const now = this.opts.now();
     const payload = a.secret ? sealBody(this.opts.sealer, a, key) : JSON.stringify(a);
     const deadReason = target ? null : "the announcement names neither a channel nor a user";
     const id = this.opts.table.insert(key, payload, source, now, deadReason);
-    this.opts.wrote();
+    if (tell) this.opts.wrote();
     return { id, key, payload, acceptedAt: now, announcement: a, deadReason };
   }
 }

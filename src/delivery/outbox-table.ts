@@ -152,7 +152,10 @@ export function parsePayload(payload: string): Announcement | undefined {
  * of a burst are mostly one run: one DELETE instead of one per row).
  */
 export function runsOf(ids: number[]): Array<[number, number]> {
-  const sorted = ids.length > 1 ? Float64Array.from(ids).sort() : ids;
+  let ascending = true;
+  for (let i = 1; i < ids.length && ascending; i++) ascending = ids[i - 1]! < ids[i]!;
+  // A burst's confirmations come in id order: nothing to sort then.
+  const sorted = ascending ? ids : Float64Array.from(ids).sort();
   const runs: Array<[number, number]> = [];
   for (const id of sorted) {
     const run = runs[runs.length - 1];

@@ -94,6 +94,8 @@ function hardCut(text: string, start: number, max: number): number {
  * (backticks later on it), and a run of backticks about as long as a part.
  */
 export function splitMessage(text: string, limit: number): string[] {
+  // The usual message fits whole: the same answer without building its parts.
+  if (text.length <= limit && limit >= 2 && Number.isFinite(limit)) return text.trim() === "" ? [] : [text];
   return splitMessageParts(text, limit).map((p) => p.text);
 }
 

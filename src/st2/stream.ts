@@ -11,7 +11,7 @@
  */
 import { createEventSource, type EventSourceClient, type EventSourceMessage, type FetchLikeResponse } from "eventsource-client";
 import { Backoff, type BackoffOptions } from "../lib/backoff.ts";
-import { logger, redact } from "../lib/log.ts";
+import { logger, logs, redact } from "../lib/log.ts";
 import { duration, faultOf, pathOf, St2ApiError } from "./http.ts";
 import type { St2Client } from "./client.ts";
 import { describeError } from "../lib/errors.ts";
@@ -99,6 +99,8 @@ export class St2Stream {
   /** The failure last logged as a warning; cleared on connect, so the next drop is news again. */
   private lastWarned: string | undefined;
   private chain: Promise<void> = Promise.resolve();
+  /** Callbacks queued on `chain` or still running there (see `enqueue`). */
+  private unfinished = 0;
 
   constructor(private readonly opts: St2StreamOptions) {
     this.backoff = opts.backoff instanceof Backoff ? opts.backoff : new Backoff({ initialMs: 500, maxMs: 30_000, ...opts.backoff });
@@ -250,20 +252,49 @@ export class St2Stream {
     if (attempt !== this.attempt) return;
     const event = parseEvent(msg);
     if (!event) return;
-    log.debug(`stream event ${event.name}`);
+    if (logs("debug")) log.debug(`stream event ${event.name}`);
     const handler = this.opts.onEvent;
-    this.enqueue(() => handler(event), `event ${event.name}`);
+    this.enqueue(() => handler(event), event);
   }
 
-  /** Runs callbacks one after another in arrival order; a failure is logged, never thrown. */
-  private enqueue(fn: () => void | Promise<void>, what: string): void {
+  /**
+   * Runs callbacks one after another in arrival order; a failure is logged, never thrown. One
+   * arriving while none is unfinished runs at once (a burst of announcements: no promise and
+   * no turn each); only a callback that returns a promise makes the later ones wait for it.
+   */
+  private enqueue(fn: () => void | Promise<void>, what: string | St2Event): void {
+    if (this.unfinished === 0) {
+      let result: void | Promise<void>;
+      try {
+        result = fn();
+      } catch (err) {
+        return this.failed(what, err);
+      }
+      if (!(result instanceof Promise)) return;
+      this.unfinished++;
+      this.chain = result.then(
+        () => void this.unfinished--,
+        (err: unknown) => {
+          this.unfinished--;
+          this.failed(what, err);
+        },
+      );
+      return;
+    }
+    this.unfinished++;
     this.chain = this.chain.then(async () => {
       try {
         await fn();
       } catch (err) {
-        log.error(`handling ${what} failed: ${describeError(err)}`);
+        this.failed(what, err);
+      } finally {
+        this.unfinished--;
       }
     });
+  }
+
+  private failed(what: string | St2Event, err: unknown): void {
+    log.error(`handling ${typeof what === "string" ? what : `event ${what.name}`} failed: ${describeError(err)}`);
   }
 
   private clearTimers(): void {

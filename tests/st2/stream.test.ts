@@ -131,6 +131,32 @@ describe("St2Stream", () => {
     expect(s.state().state).toBe("open");
   });
 
+  test("a handler that returns at once runs at once; one that waits holds the later events behind it", async () => {
+    const fake = sseServer();
+    cleanups.push(fake.stop);
+    const started: string[] = [];
+    const finished: string[] = [];
+    const { s } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0012"), {
+      onEvent: (e) => {
+        const msg = (e.data as { payload: { message: string } }).payload.message;
+        started.push(msg);
+        if (msg === "sync-throws") throw new Error("sync handler blew up");
+        if (msg !== "slow") return void finished.push(msg);
+        return Bun.sleep(50).then(() => void finished.push(msg));
+      },
+    });
+    const conn = await waitFor("a connection", () => fake.conns[0], 3000);
+    conn.send(announcement("a") + announcement("sync-throws") + announcement("slow") + announcement("b") + announcement("c"));
+    await waitFor("every event handled", () => finished.length === 4, 3000);
+    // "b" and "c" started only after "slow" had finished: the order is the arrival order.
+    expect(started).toEqual(["a", "sync-throws", "slow", "b", "c"]);
+    expect(finished).toEqual(["a", "slow", "b", "c"]);
+    expect(logs.text()).toContain("sync handler blew up");
+    conn.send(announcement("after"));
+    await waitFor("the next event", () => finished.length === 5, 3000);
+    expect(s.state().state).toBe("open");
+  });
+
   test("a malformed event is logged, truncated, and skipped", async () => {
     const fake = sseServer();
     cleanups.push(fake.stop);
