@@ -24,7 +24,8 @@ export interface TextIO {
   /**
    * Writes `text`; resolves once the output accepted the bytes (the OS took them, or the test's
    * reader read them), rejects when the output is closed. Not when the write call returns: a
-   * stalled reader would otherwise have the outbox delete messages nobody can ever see.
+   * stalled reader would otherwise have the outbox delete messages nobody can ever see. Returns
+   * `WRITTEN` itself when the output took every byte before returning (nothing to wait for).
    */
   write(text: string): Promise<void>;
   interactive: boolean;
@@ -33,6 +34,9 @@ export interface TextIO {
   /** A terminal that draws its own prompt (readline): the backend only says what it reads. */
   setPrompt?(prompt: string): void;
 }
+
+/** What `TextIO.write` returns when the output took every byte at once. */
+export const WRITTEN: Promise<void> = Promise.resolve();
 
 /** Splits a byte stream into lines, decoding UTF-8 whatever the locale. */
 export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncIterable<string> {
@@ -83,7 +87,7 @@ export function fdWriter(fd: number, slow: (bytes: Uint8Array, done: (err?: Erro
     if (queued === 0) {
       try {
         const n = writeSync(fd, bytes);
-        if (n === bytes.length) return Promise.resolve();
+        if (n === bytes.length) return WRITTEN;
         bytes = bytes.subarray(n);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EAGAIN") return Promise.reject(err);
@@ -243,7 +247,7 @@ export class TextBackend implements ChatBackend {
       const chunk = this.chunk(where, msg.text);
       // A retry (same outbox id, else the same text) while the first write is still unconfirmed.
       const key = msg.id ?? chunk;
-      const earlier = this.unconfirmed.get(key);
+      const earlier = this.unconfirmed.size > 0 ? this.unconfirmed.get(key) : undefined;
       if (earlier) {
         if (!waits.includes(earlier)) waits.push(earlier);
         continue;
@@ -255,13 +259,18 @@ export class TextBackend implements ChatBackend {
       // After a prompt, start on a fresh line; then show the prompt again below the messages.
       if (this.prompted) this.show("\n");
       this.prompted = false;
-      const written = this.io.write(fresh).finally(() => {
-        for (const key of keys) this.unconfirmed.delete(key);
-      });
-      for (const key of keys) this.unconfirmed.set(key, written);
-      waits.push(written);
+      const written = this.io.write(fresh);
+      // Taken at once (the usual piped case): nothing is unconfirmed, no retry can overlap it.
+      if (written !== WRITTEN) {
+        const confirming = written.finally(() => {
+          for (const key of keys) this.unconfirmed.delete(key);
+        });
+        for (const key of keys) this.unconfirmed.set(key, confirming);
+        waits.push(confirming);
+      }
       this.prompt();
     }
+    if (waits.length === 0) return;
     try {
       await (waits.length === 1 ? waits[0] : Promise.all(waits));
     } catch (err) {
