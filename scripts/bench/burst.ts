@@ -5,7 +5,7 @@
  * listening alone (two rounds: every client is started, sent half of the bursts and
  * stopped, one after the other).
  *
- *   bun scripts/bench/burst.ts [bursts=6] [size=5000] [--before OLD_BINARY] [--cpu-prof DIR]
+ *   bun scripts/bench/burst.ts [bursts=6] [size=5000] [--before OLD_BINARY] [--rounds N] [--cpu-prof DIR]
  *
  * A burst's rate: the stand-in's first write → the last of its lines on the client's stdout
  * (outside.ts's method). Printed: every burst, and the median per client with its ratio to the
@@ -18,7 +18,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 
 const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !["--before", "--cpu-prof", "--cpu-prof-interval"].includes(all[i - 1] ?? ""));
+const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !["--before", "--cpu-prof", "--cpu-prof-interval", "--rounds"].includes(all[i - 1] ?? ""));
 const BURSTS = Number(args[0] ?? 6);
 const SIZE = Number(args[1] ?? 5000);
 const root = join(import.meta.dir, "..", "..");
@@ -141,7 +141,8 @@ async function burst(child: Child, what: string): Promise<number> {
   return SIZE / ((last - first) / 1000);
 }
 
-const ROUNDS = 2;
+/** `--rounds N`: processes per client (default 2); as many as bursts measures cold first bursts only, as outside.ts does. */
+const ROUNDS = Number(flag("--rounds") ?? 2);
 const rates: Record<string, number[]> = Object.fromEntries(Object.keys(clients).map((k) => [k, []]));
 const cpus: Record<string, number[]> = Object.fromEntries(Object.keys(clients).map((k) => [k, []]));
 try {
