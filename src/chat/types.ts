@@ -209,8 +209,8 @@ export interface ChatBackend {
    * terminal: one write of many lines). Posts `msgs` to `target` in this order, as `send` would
    * one after another, and resolves only once the service confirmed every one of them. A
    * rejection (SendError, as for `send`) means none counts as confirmed: the outbox sends them
-   * all again (at least once), the first alone through `send`. Absent: the outbox sends one
-   * message at a time.
+   * all again (at least once), one at a time through `send`, so each one's own answer tells
+   * which fails. Absent: the outbox sends one message at a time.
    */
   sendMany?(target: Target, msgs: Outgoing[]): Promise<void>;
   /**

@@ -12,6 +12,7 @@
  */
 import type { ActionRequest, ChatAction, ChatBackend } from "../chat/types.ts";
 import type { Backoff } from "../lib/backoff.ts";
+import { isRetryable } from "../lib/errors.ts";
 import { logger, logs } from "../lib/log.ts";
 import { type Rate, TokenBucket } from "../lib/rate.ts";
 import type { Sealer } from "../store/seal.ts";
@@ -22,7 +23,6 @@ import { type Lane, Lanes } from "./lanes.ts";
 import type { Entry, OutboxTable } from "./outbox-table.ts";
 import { afterFailure, type RetryPolicy } from "./retry.ts";
 import { type Part, Sender } from "./send.ts";
-import { isRetryable } from "../lib/errors.ts";
 
 const log = logger("delivery.outbox");
 

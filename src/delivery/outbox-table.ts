@@ -133,7 +133,10 @@ export class OutboxTable {
 
   /** Deletes the rows of `ids` in one transaction: one statement per run of consecutive ids. */
   deleteMany(ids: number[]): void {
-    this.sql.deleteMany(runsOf(ids));
+    const runs = runsOf(ids);
+    // One statement is a transaction of its own: no BEGIN/COMMIT around it.
+    if (runs.length === 1) this.sql.deleteRun.run(runs[0]![0], runs[0]![1]);
+    else this.sql.deleteMany(runs);
   }
 }
 
@@ -193,6 +196,7 @@ function prepare(db: Database) {
     replayAll: db.prepare(
       `UPDATE outbox SET dead = 0, attempts = 0, last_error = NULL, next_attempt_at = 0, replayed_at = ? WHERE dead = 1 AND target_key != '${NO_TARGET}' RETURNING ${COLUMNS}`,
     ),
+    deleteRun: del,
     deleteMany: db.transaction((runs: Array<[number, number]>) => {
       for (const [first, last] of runs) del.run(first, last);
     }),
