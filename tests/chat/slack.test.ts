@@ -1,5 +1,5 @@
 /**
- * The Slack backend against a wire-level Slack (tests/emulators/slack.ts), driven through the real
+ * The Slack backend against a wire-level Slack (tests/emulators/slack/index.ts), driven through the real
  * @slack/web-api and @slack/socket-mode clients: the shared contract, then what is Slack's own —
  * identities as Errbot/err-stackstorm name them, every identifier form, rich formatting on the
  * wire, threads, mentions, rate limits, acks, reconnects and status.
@@ -12,7 +12,7 @@ import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { captureLogs } from "../../src/lib/log.ts";
-import { type PostedMessage, SlackEmulator, type SlackEmulatorOptions } from "../emulators/slack.ts";
+import { type PostedMessage, SlackEmulator, type SlackEmulatorOptions } from "../emulators/slack/index.ts";
 import { type Delivered, runBackendContract, stallBy } from "./contract.ts";
 import { waitFor } from "../support/wait.ts";
 
