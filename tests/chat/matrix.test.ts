@@ -1,5 +1,5 @@
 /**
- * The Matrix backend against a wire-level homeserver emulator (tests/emulators/matrix.ts) on
+ * The Matrix backend against a wire-level homeserver emulator (tests/emulators/matrix/index.ts) on
  * loopback: the shared contract, then what is Matrix's own: transaction ids, the persisted
  * /sync position, rate limits, expired tokens, encrypted rooms, threads, mentions, aliases.
  */
@@ -12,7 +12,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
-import { type MatrixEmulator, startMatrixEmulator } from "../emulators/matrix.ts";
+import { type MatrixEmulator, startMatrixEmulator } from "../emulators/matrix/index.ts";
 import { type BackendHarness, runBackendContract, stallBy } from "./contract.ts";
 import { waitFor } from "../support/wait.ts";
 import { tempDirs } from "../support/tmp.ts";
