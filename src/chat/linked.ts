@@ -63,3 +63,14 @@ export abstract class LinkedBackend {
       .catch((err: unknown) => this.log.error("the message handler failed", { error: this.describe(err) }));
   }
 }
+
+/**
+ * `botNames()` for a service that tells the bot its own names (`own`, once connected): those,
+ * then the configured `bot.name` and `@bot.name` where they are not among them already, so the
+ * name in the config answers too, also before the first connection.
+ */
+export function withConfiguredName(own: string[], botName: string): string[] {
+  const names = [...own];
+  for (const n of [botName, `@${botName}`]) if (!names.includes(n)) names.push(n);
+  return names;
+}

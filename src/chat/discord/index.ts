@@ -14,7 +14,7 @@ import type { Config } from "../../config/schema.ts";
 import { logger } from "../../lib/log.ts";
 import { requireSection } from "../backend.ts";
 import { ReconnectingLink } from "../link.ts";
-import { LinkedBackend, type LinkDeps } from "../linked.ts";
+import { LinkedBackend, type LinkDeps, withConfiguredName } from "../linked.ts";
 import type { ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
 import { resolveDiscordAddress } from "./address.ts";
 import { DiscordDirectory } from "./directory.ts";
@@ -96,9 +96,8 @@ class DiscordBackend extends LinkedBackend implements ChatBackend {
   }
 
   botNames(): string[] {
-    const names = this.me ? [userMention(this.me.id), `<@!${this.me.id}>`, this.me.username, `@${this.me.username}`] : [];
-    for (const n of [this.botName, `@${this.botName}`]) if (!names.includes(n)) names.push(n);
-    return names;
+    const own = this.me ? [userMention(this.me.id), `<@!${this.me.id}>`, this.me.username, `@${this.me.username}`] : [];
+    return withConfiguredName(own, this.botName);
   }
 
   // ---- incoming ----

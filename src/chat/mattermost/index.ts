@@ -9,7 +9,7 @@ import type { Config } from "../../config/schema.ts";
 import { logger } from "../../lib/log.ts";
 import { describeError } from "../../lib/errors.ts";
 import { ReconnectingLink } from "../link.ts";
-import { LinkedBackend, type LinkDeps } from "../linked.ts";
+import { LinkedBackend, type LinkDeps, withConfiguredName } from "../linked.ts";
 import type { ChatBackend, Message, MessageRef, Outgoing, Target } from "../types.ts";
 import { requireSection } from "../backend.ts";
 import { resolveMattermostAddress } from "./address.ts";
@@ -81,9 +81,7 @@ class MattermostBackend extends LinkedBackend implements ChatBackend {
 
   botNames(): string[] {
     const me = this.session.me;
-    const names = me ? [me.username, `@${me.username}`] : [];
-    for (const n of [this.botName, `@${this.botName}`]) if (!names.includes(n)) names.push(n);
-    return names;
+    return withConfiguredName(me ? [me.username, `@${me.username}`] : [], this.botName);
   }
 
   /** One attempt: the REST session (set up once, checked after), then the socket up to `hello`. */

@@ -11,7 +11,7 @@ import type { Config } from "../../config/schema.ts";
 import { logger } from "../../lib/log.ts";
 import { requireSection } from "../backend.ts";
 import { ReconnectingLink } from "../link.ts";
-import { LinkedBackend, type LinkDeps } from "../linked.ts";
+import { LinkedBackend, type LinkDeps, withConfiguredName } from "../linked.ts";
 import type { ChatBackend, Message, MessageRef, Outgoing, Target } from "../types.ts";
 import { resolveRocketChatAddress } from "./address.ts";
 import { DdpSocket } from "./ddp.ts";
@@ -90,9 +90,7 @@ class RocketChatBackend extends LinkedBackend implements ChatBackend {
 
   botNames(): string[] {
     const me = this.rest.me;
-    const names = me ? [me.username, `@${me.username}`] : [];
-    for (const n of [this.botName, `@${this.botName}`]) if (!names.includes(n)) names.push(n);
-    return names;
+    return withConfiguredName(me ? [me.username, `@${me.username}`] : [], this.botName);
   }
 
   /** One attempt: REST session (set up once, checked after), then a fresh DDP session up to `ready`. */
