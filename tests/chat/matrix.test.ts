@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { invitationAllowed } from "../../src/chat/matrix/index.ts";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
-import { type MatrixEmulator } from "../emulators/matrix/index.ts";
+import type { MatrixEmulator } from "../emulators/matrix/index.ts";
 import { type BackendHarness, runBackendContract, stallBy } from "./contract.ts";
 import { waitFor } from "../support/wait.ts";
 import { tempDirs } from "../support/tmp.ts";

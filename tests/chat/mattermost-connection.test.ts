@@ -10,7 +10,7 @@ import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { captureLogs } from "../../src/lib/log.ts";
-import { type MattermostEmulator } from "../emulators/mattermost.ts";
+import type { MattermostEmulator } from "../emulators/mattermost.ts";
 import { waitFor } from "../support/wait.ts";
 import { BOT_TOKEN, BOT_PASSWORD, emulator, backendFor, connected, failure } from "./mattermost-fixture.ts";
 

@@ -7,7 +7,7 @@ import { retryAfterMs } from "../../src/chat/mattermost/errors.ts";
 import { FAILURE_COLOR } from "../../src/chat/mattermost/format.ts";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
 import { SendError } from "../../src/lib/errors.ts";
-import { type MattermostEmulator } from "../emulators/mattermost.ts";
+import type { MattermostEmulator } from "../emulators/mattermost.ts";
 import { type BackendHarness, runBackendContract, stallBy } from "./contract.ts";
 import { waitFor } from "../support/wait.ts";
 import { emulator, backendFor, connected, failure, attachmentText } from "./mattermost-fixture.ts";

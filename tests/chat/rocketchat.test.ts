@@ -8,7 +8,7 @@ import { FAILURE_COLOR } from "../../src/chat/rocketchat/format.ts";
 import { messageIdFor } from "../../src/chat/rocketchat/index.ts";
 import type { ChatBackend, Message } from "../../src/chat/types.ts";
 import { SendError } from "../../src/lib/errors.ts";
-import { type RocketChatEmulator } from "../emulators/rocketchat.ts";
+import type { RocketChatEmulator } from "../emulators/rocketchat.ts";
 import { type BackendHarness, runBackendContract, stallBy } from "./contract.ts";
 import { waitFor } from "../support/wait.ts";
 import { emulator, backendFor, failure, textOf } from "./rocketchat-fixture.ts";
