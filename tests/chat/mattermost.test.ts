@@ -2,14 +2,13 @@
  * The Mattermost backend against a wire-level Mattermost emulator, driven through the real
  * `@mattermost/client` (Client4 over HTTP, WebSocketClient over a real WebSocket) on loopback.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { retryAfterMs } from "../../src/chat/mattermost/errors.ts";
 import { FAILURE_COLOR } from "../../src/chat/mattermost/format.ts";
-import type { ChatBackend, Message } from "../../src/chat/types.ts";
+import type { ChatBackend } from "../../src/chat/types.ts";
 import { SendError } from "../../src/lib/errors.ts";
 import type { MattermostEmulator } from "../emulators/mattermost.ts";
-import { type BackendHarness, runBackendContract, stallBy } from "./contract.ts";
-import { waitFor } from "../support/wait.ts";
+import { type BackendHarness, runBackendContract, stallBy, startedBackend } from "./contract.ts";
 import { emulator, backendFor, connected, failure, attachmentText } from "./mattermost-fixture.ts";
 
 
@@ -33,20 +32,8 @@ runBackendContract("mattermost", async (): Promise<BackendHarness> => {
 describe("mattermost backend", () => {
   let emu: MattermostEmulator;
   let bot: ChatBackend;
-  const inbox: Message[] = [];
-  const said = (text: string) => waitFor(`message "${text}"`, () => inbox.find((m) => m.text.includes(text)));
+  const { inbox, next: said } = startedBackend(() => (bot = backendFor((emu = emulator()))), () => emu.stop(), connected);
   const lastPost = () => emu.received[emu.received.length - 1]!;
-
-  beforeAll(async () => {
-    emu = emulator();
-    bot = backendFor(emu);
-    await bot.start((m) => void inbox.push(m));
-    await connected(bot);
-  });
-  afterAll(async () => {
-    await bot.stop();
-    await emu.stop();
-  });
 
   describe("identities", () => {
     test("a room message carries Errbot's @username identity and err-stackstorm's ~channel source", async () => {

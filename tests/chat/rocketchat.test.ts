@@ -2,15 +2,14 @@
  * The Rocket.Chat backend against a wire-level Rocket.Chat emulator (REST over HTTP, DDP over a
  * real WebSocket) on loopback.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { retryAfterMs } from "../../src/chat/rocketchat/errors.ts";
 import { FAILURE_COLOR } from "../../src/chat/rocketchat/format.ts";
 import { messageIdFor } from "../../src/chat/rocketchat/index.ts";
-import type { ChatBackend, Message } from "../../src/chat/types.ts";
+import type { ChatBackend } from "../../src/chat/types.ts";
 import { SendError } from "../../src/lib/errors.ts";
 import type { RocketChatEmulator } from "../emulators/rocketchat.ts";
-import { type BackendHarness, runBackendContract, stallBy } from "./contract.ts";
-import { waitFor } from "../support/wait.ts";
+import { type BackendHarness, runBackendContract, stallBy, startedBackend } from "./contract.ts";
 import { emulator, backendFor, failure, textOf } from "./rocketchat-fixture.ts";
 
 
@@ -31,18 +30,7 @@ runBackendContract("rocketchat", async (): Promise<BackendHarness> => {
 describe("rocketchat backend", () => {
   let emu: RocketChatEmulator;
   let bot: ChatBackend;
-  const inbox: Message[] = [];
-  const next = (text: string) => waitFor(`message "${text}"`, () => inbox.find((m) => m.text.includes(text)));
-
-  beforeAll(async () => {
-    emu = emulator();
-    bot = backendFor(emu);
-    await bot.start((m) => void inbox.push(m));
-  });
-  afterAll(async () => {
-    await bot.stop();
-    await emu.stop();
-  });
+  const { inbox, next } = startedBackend(() => (bot = backendFor((emu = emulator()))), () => emu.stop());
 
   describe("identities and rooms", () => {
     test("a room message is from @username, its source_channel the room id, its name #room", async () => {
