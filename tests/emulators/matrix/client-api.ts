@@ -31,127 +31,147 @@ export class Faults {
   }
 }
 
-/** Answers one request on `hs`; `dropConnections` restarts the server (for a lost answer). */
-export async function handle(hs: Homeserver, faults: Faults, requests: string[], dropConnections: () => Promise<void>, req: Request): Promise<Response> {
-  const url = new URL(req.url);
-  const prefix = "/_matrix/client/v3";
-  if (!url.pathname.startsWith(prefix)) return err(404, "M_UNRECOGNIZED", "Unrecognized request");
-  const path = url.pathname.slice(prefix.length);
-  requests.push(`${req.method} ${path}`);
-  if (faults.delayMs && path !== "/sync") await Bun.sleep(faults.delayMs);
-  const parts = path.split("/").slice(1).map(decodeURIComponent);
-  let body: Record<string, unknown> = {};
-  if (req.method === "POST" || req.method === "PUT") {
-    const text = await req.text();
-    if (text.length > 65_536) return err(413, "M_TOO_LARGE", "event too large");
-    try {
-      body = JSON.parse(text || "{}") as Record<string, unknown>;
-    } catch {
-      return err(400, "M_NOT_JSON", "Content not JSON.");
+/** The endpoints over one homeserver's state, with the faults a test asked for. */
+export class ClientApi {
+  /**
+   * `requests` receives every request as `METHOD /path`; `dropConnections` restarts the server
+   * (how a lost answer ends).
+   */
+  constructor(
+    private readonly hs: Homeserver,
+    private readonly faults: Faults,
+    private readonly requests: string[],
+    private readonly dropConnections: () => Promise<void>,
+  ) {}
+
+  /** Answers one request. */
+  async handle(req: Request): Promise<Response> {
+    const { hs, faults } = this;
+    const url = new URL(req.url);
+    const prefix = "/_matrix/client/v3";
+    if (!url.pathname.startsWith(prefix)) return err(404, "M_UNRECOGNIZED", "Unrecognized request");
+    const path = url.pathname.slice(prefix.length);
+    this.requests.push(`${req.method} ${path}`);
+    if (faults.delayMs && path !== "/sync") await Bun.sleep(faults.delayMs);
+    const parts = path.split("/").slice(1).map(decodeURIComponent);
+    let body: Record<string, unknown> = {};
+    if (req.method === "POST" || req.method === "PUT") {
+      const text = await req.text();
+      if (text.length > 65_536) return err(413, "M_TOO_LARGE", "event too large");
+      try {
+        body = JSON.parse(text || "{}") as Record<string, unknown>;
+      } catch {
+        return err(400, "M_NOT_JSON", "Content not JSON.");
+      }
     }
-  }
-  if (req.method === "POST" && path === "/login") return login(hs, body);
-  const device = auth(hs, req, url);
-  if (device instanceof Response) return device;
-  const me = device.userId;
-  const route = `${req.method} ${parts[0]}`;
-  if (route === "POST logout") {
-    for (const [t, d] of hs.tokens) if (d.userId === me && d.deviceId === device.deviceId) hs.tokens.delete(t);
-    return json({});
-  }
-  if (route === "GET account" && parts[1] === "whoami") return json({ user_id: me, device_id: device.deviceId, is_guest: false });
-  if (route === "GET joined_rooms") return json({ joined_rooms: [...hs.rooms.values()].filter((r) => r.joined.has(me)).map((r) => r.id) });
-  if (route === "POST join") return joinRoute(hs, me, parts[1]!);
-  if (route === "GET directory" && parts[1] === "room") {
-    const id = hs.aliases.get(parts[2]!);
-    return id ? json({ room_id: id, servers: [SERVER_NAME] }) : err(404, "M_NOT_FOUND", `Room alias ${parts[2]} not found`);
-  }
-  if (route === "GET sync" && faults.garbledSyncs > 0) {
-    faults.garbledSyncs--;
-    return json({ rooms: "garbage" });
-  }
-  if (route === "GET sync") return faults.limited("sync") ?? sync(hs, me, url, req.signal);
-  if (route === "POST createRoom") return createRoomRoute(hs, me, body);
-  if (parts[0] === "user" && parts[2] === "account_data") {
-    if (parts[1] !== me) return err(403, "M_FORBIDDEN", "Cannot access another user's account data");
-    if (req.method === "PUT") {
-      hs.setAccountData(me, parts[3]!, body);
+    if (req.method === "POST" && path === "/login") return this.login(body);
+    const device = this.auth(req, url);
+    if (device instanceof Response) return device;
+    const me = device.userId;
+    const route = `${req.method} ${parts[0]}`;
+    if (route === "POST logout") {
+      for (const [t, d] of hs.tokens) if (d.userId === me && d.deviceId === device.deviceId) hs.tokens.delete(t);
       return json({});
     }
-    const data = hs.users.get(me)?.accountData.get(parts[3]!);
-    return data ? json(data) : err(404, "M_NOT_FOUND", "Account data not found");
-  }
-  if (parts[0] === "rooms") return roomRoute(hs, faults, dropConnections, req.method, device, parts, body);
-  return err(404, "M_UNRECOGNIZED", "Unrecognized request");
-}
-
-function auth(hs: Homeserver, req: Request, url: URL): Device | Response {
-  const header = req.headers.get("authorization");
-  const token = header?.startsWith("Bearer ") ? header.slice(7) : url.searchParams.get("access_token");
-  if (!token) return err(401, "M_MISSING_TOKEN", "Missing access token");
-  const device = hs.tokens.get(token);
-  return device ?? err(401, "M_UNKNOWN_TOKEN", "Unknown access token", { soft_logout: false });
-}
-
-function login(hs: Homeserver, body: Record<string, unknown>): Response {
-  const id = body.identifier as { type?: string; user?: string } | undefined;
-  if (body.type !== "m.login.password" || id?.type !== "m.id.user" || !id.user) return err(400, "M_UNKNOWN", "Unknown login type");
-  const userId = uid(id.user);
-  const user = hs.users.get(userId);
-  if (!user?.password || user.password !== body.password) return err(403, "M_FORBIDDEN", "Invalid username or password");
-  const token = `syt_${rand()}`;
-  const deviceId = typeof body.device_id === "string" ? body.device_id : `DEV${rand().slice(0, 8).toUpperCase()}`;
-  hs.tokens.set(token, { userId, deviceId });
-  return json({ user_id: userId, access_token: token, device_id: deviceId, home_server: SERVER_NAME });
-}
-
-function joinRoute(hs: Homeserver, me: string, ref: string): Response {
-  const roomId = hs.aliases.get(ref) ?? ref;
-  const room = hs.rooms.get(roomId);
-  if (!room) return err(404, "M_NOT_FOUND", "No known servers");
-  if (!room.joined.has(me)) {
-    if (!room.public && !room.invited.has(me)) return err(403, "M_FORBIDDEN", "You are not invited to this room.");
-    hs.join(room, me);
-  }
-  return json({ room_id: room.id });
-}
-
-function createRoomRoute(hs: Homeserver, me: string, body: Record<string, unknown>): Response {
-  const invite = Array.isArray(body.invite) ? (body.invite as string[]) : [];
-  const id = hs.createRoom(me, { members: [me], invited: invite, direct: false });
-  const room = hs.rooms.get(id)!;
-  // People accept a direct chat (tests play the person); record it in their m.direct, as clients do.
-  for (const u of invite) {
-    if (!hs.users.has(u)) continue;
-    hs.join(room, u);
-    if (body.is_direct === true) hs.addDirect(u, me, id);
-  }
-  return json({ room_id: id });
-}
-
-function roomRoute(hs: Homeserver, faults: Faults, dropConnections: () => Promise<void>, method: string, device: Device, parts: string[], body: Record<string, unknown>): Response | Promise<Response> {
-  const room = hs.rooms.get(parts[1]!);
-  if (!room || !room.joined.has(device.userId)) return err(403, "M_FORBIDDEN", `User ${device.userId} not in room ${parts[1]}`);
-  if (method === "GET" && parts[2] === "state") {
-    const e = room.state.get(`${parts[3]}\u0000${parts[4] ?? ""}`);
-    return e ? json(e.content) : err(404, "M_NOT_FOUND", "Event not found.");
-  }
-  if (method === "PUT" && parts[2] === "send" && parts[3] && parts[4]) {
-    const limited = faults.limited("send");
-    if (limited) return limited;
-    const key = `${device.userId}|${device.deviceId}|${parts[4]}`;
-    const seen = hs.txns.get(key);
-    if (seen) return json({ event_id: seen });
-    const event = hs.append(room, { type: parts[3], sender: device.userId, content: body });
-    hs.txns.set(key, event.event_id);
-    if (device.userId === uid(hs.bot)) hs.received.push({ roomId: room.id, txnId: parts[4], event });
-    if (faults.lostAnswers > 0) {
-      // The event is stored; then the connection dies before the answer is written.
-      faults.lostAnswers--;
-      setTimeout(() => void dropConnections(), 20);
-      return new Promise<Response>(() => undefined);
+    if (route === "GET account" && parts[1] === "whoami") return json({ user_id: me, device_id: device.deviceId, is_guest: false });
+    if (route === "GET joined_rooms") return json({ joined_rooms: [...hs.rooms.values()].filter((r) => r.joined.has(me)).map((r) => r.id) });
+    if (route === "POST join") return this.joinRoute(me, parts[1]!);
+    if (route === "GET directory" && parts[1] === "room") {
+      const id = hs.aliases.get(parts[2]!);
+      return id ? json({ room_id: id, servers: [SERVER_NAME] }) : err(404, "M_NOT_FOUND", `Room alias ${parts[2]} not found`);
     }
-    return json({ event_id: event.event_id });
+    if (route === "GET sync" && faults.garbledSyncs > 0) {
+      faults.garbledSyncs--;
+      return json({ rooms: "garbage" });
+    }
+    if (route === "GET sync") return faults.limited("sync") ?? sync(hs, me, url, req.signal);
+    if (route === "POST createRoom") return this.createRoomRoute(me, body);
+    if (parts[0] === "user" && parts[2] === "account_data") {
+      if (parts[1] !== me) return err(403, "M_FORBIDDEN", "Cannot access another user's account data");
+      if (req.method === "PUT") {
+        hs.setAccountData(me, parts[3]!, body);
+        return json({});
+      }
+      const data = hs.users.get(me)?.accountData.get(parts[3]!);
+      return data ? json(data) : err(404, "M_NOT_FOUND", "Account data not found");
+    }
+    if (parts[0] === "rooms") return this.roomRoute(req.method, device, parts, body);
+    return err(404, "M_UNRECOGNIZED", "Unrecognized request");
   }
-  return err(404, "M_UNRECOGNIZED", "Unrecognized request");
+
+  private auth(req: Request, url: URL): Device | Response {
+    const { hs } = this;
+    const header = req.headers.get("authorization");
+    const token = header?.startsWith("Bearer ") ? header.slice(7) : url.searchParams.get("access_token");
+    if (!token) return err(401, "M_MISSING_TOKEN", "Missing access token");
+    const device = hs.tokens.get(token);
+    return device ?? err(401, "M_UNKNOWN_TOKEN", "Unknown access token", { soft_logout: false });
+  }
+
+  private login(body: Record<string, unknown>): Response {
+    const { hs } = this;
+    const id = body.identifier as { type?: string; user?: string } | undefined;
+    if (body.type !== "m.login.password" || id?.type !== "m.id.user" || !id.user) return err(400, "M_UNKNOWN", "Unknown login type");
+    const userId = uid(id.user);
+    const user = hs.users.get(userId);
+    if (!user?.password || user.password !== body.password) return err(403, "M_FORBIDDEN", "Invalid username or password");
+    const token = `syt_${rand()}`;
+    const deviceId = typeof body.device_id === "string" ? body.device_id : `DEV${rand().slice(0, 8).toUpperCase()}`;
+    hs.tokens.set(token, { userId, deviceId });
+    return json({ user_id: userId, access_token: token, device_id: deviceId, home_server: SERVER_NAME });
+  }
+
+  private joinRoute(me: string, ref: string): Response {
+    const { hs } = this;
+    const roomId = hs.aliases.get(ref) ?? ref;
+    const room = hs.rooms.get(roomId);
+    if (!room) return err(404, "M_NOT_FOUND", "No known servers");
+    if (!room.joined.has(me)) {
+      if (!room.public && !room.invited.has(me)) return err(403, "M_FORBIDDEN", "You are not invited to this room.");
+      hs.join(room, me);
+    }
+    return json({ room_id: room.id });
+  }
+
+  private createRoomRoute(me: string, body: Record<string, unknown>): Response {
+    const { hs } = this;
+    const invite = Array.isArray(body.invite) ? (body.invite as string[]) : [];
+    const id = hs.createRoom(me, { members: [me], invited: invite, direct: false });
+    const room = hs.rooms.get(id)!;
+    // People accept a direct chat (tests play the person); record it in their m.direct, as clients do.
+    for (const u of invite) {
+      if (!hs.users.has(u)) continue;
+      hs.join(room, u);
+      if (body.is_direct === true) hs.addDirect(u, me, id);
+    }
+    return json({ room_id: id });
+  }
+
+  private roomRoute(method: string, device: Device, parts: string[], body: Record<string, unknown>): Response | Promise<Response> {
+    const { hs, faults } = this;
+    const room = hs.rooms.get(parts[1]!);
+    if (!room || !room.joined.has(device.userId)) return err(403, "M_FORBIDDEN", `User ${device.userId} not in room ${parts[1]}`);
+    if (method === "GET" && parts[2] === "state") {
+      const e = room.state.get(`${parts[3]}\u0000${parts[4] ?? ""}`);
+      return e ? json(e.content) : err(404, "M_NOT_FOUND", "Event not found.");
+    }
+    if (method === "PUT" && parts[2] === "send" && parts[3] && parts[4]) {
+      const limited = faults.limited("send");
+      if (limited) return limited;
+      const key = `${device.userId}|${device.deviceId}|${parts[4]}`;
+      const seen = hs.txns.get(key);
+      if (seen) return json({ event_id: seen });
+      const event = hs.append(room, { type: parts[3], sender: device.userId, content: body });
+      hs.txns.set(key, event.event_id);
+      if (device.userId === uid(hs.bot)) hs.received.push({ roomId: room.id, txnId: parts[4], event });
+      if (faults.lostAnswers > 0) {
+        // The event is stored; then the connection dies before the answer is written.
+        faults.lostAnswers--;
+        setTimeout(() => void this.dropConnections(), 20);
+        return new Promise<Response>(() => undefined);
+      }
+      return json({ event_id: event.event_id });
+    }
+    return err(404, "M_UNRECOGNIZED", "Unrecognized request");
+  }
 }

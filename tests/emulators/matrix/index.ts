@@ -14,7 +14,7 @@
  * controls a test uses.
  */
 import type { Server } from "bun";
-import { Faults, handle } from "./client-api.ts";
+import { ClientApi, Faults } from "./client-api.ts";
 import { Homeserver } from "./homeserver.ts";
 import type { Device, RoomFixture, UserFixture } from "./wire.ts";
 
@@ -24,6 +24,7 @@ export class MatrixEmulator extends Homeserver {
   /** Every request, `METHOD /path` (without the `/_matrix/client/v3` prefix). */
   readonly requests: string[] = [];
   private readonly faults = new Faults();
+  private readonly api = new ClientApi(this, this.faults, this.requests, () => this.dropConnections());
   private server!: Server<undefined>;
   private port = 0;
 
@@ -83,7 +84,7 @@ export class MatrixEmulator extends Homeserver {
   }
 
   private listen(): void {
-    this.server = Bun.serve({ hostname: "127.0.0.1", port: this.port, fetch: (req) => handle(this, this.faults, this.requests, () => this.dropConnections(), req) });
+    this.server = Bun.serve({ hostname: "127.0.0.1", port: this.port, fetch: (req) => this.api.handle(req) });
   }
 }
 
