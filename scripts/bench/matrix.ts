@@ -1,5 +1,5 @@
 /**
- * The Matrix backend end to end against the homeserver emulator (tests/emulators/matrix.ts), on
+ * The Matrix backend end to end against the homeserver emulator (tests/emulators/matrix/index.ts), on
  * loopback, through a whole st2bot (`startApp`, `[bot] backend = "matrix"`):
  * 1. round trip: a person's line in a room → /sync → st2bot → StackStorm → ack event received
  *    by the homeserver (the bot's PUT /send answered);
@@ -19,7 +19,7 @@ import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { startEmulator } from "../../src/emulator/index.ts";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
-import { startMatrixEmulator } from "../../tests/emulators/matrix.ts";
+import { startMatrixEmulator } from "../../tests/emulators/matrix/index.ts";
 
 const COMMANDS = Number(process.argv[2] ?? 300);
 const BURST = Number(process.argv[3] ?? 2000);

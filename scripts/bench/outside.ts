@@ -25,14 +25,14 @@
  * Clocks: `performance.timeOrigin + performance.now()` in every process (µs-comparable).
  * It prints; it is never a test.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { compileFormat } from "../../src/st2/aliases/format.ts";
 import { AliasIndex } from "../../src/st2/aliases/index.ts";
 import { formatPatterns, type ActionAlias } from "../../src/st2/aliases/types.ts";
 import { benchAliases } from "./standin.ts";
+import { Child, children, StandIn } from "./outside-processes.ts";
 
 const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !["--cpu-prof", "--cpu-prof-interval", "--binary", "--before"].includes(all[i - 1] ?? ""));
 const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -59,101 +59,6 @@ function build(): void {
   if (!existsSync(floor) || statSync(floor).mtimeMs < statSync(source).mtimeMs) {
     const r = Bun.spawnSync([bun, "build", "--compile", "--minify", source, "--outfile", floor], { stdout: "ignore", stderr: "inherit" });
     if (r.exitCode !== 0) process.exit(1);
-  }
-}
-
-// ---- processes ----
-
-/** Every process started, so a failed run can end them all. */
-const children: Child[] = [];
-
-/** A child whose stdout lines are stamped as they are read. */
-class Child {
-  readonly proc: Subprocess<"pipe", "pipe", "pipe">;
-  readonly lines: { text: string; at: number }[] = [];
-  stderr = "";
-  private wake: (() => void) | undefined;
-
-  constructor(cmd: string[], env: Record<string, string> = {}) {
-    this.proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
-    children.push(this);
-    void this.read();
-    void this.readErr(this.proc.stderr);
-  }
-
-  private async readErr(stream: ReadableStream<Uint8Array>): Promise<void> {
-    for await (const c of stream as unknown as AsyncIterable<Uint8Array>) this.stderr = (this.stderr + new TextDecoder().decode(c)).slice(-3000);
-  }
-
-  private async read(): Promise<void> {
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for await (const chunk of this.proc.stdout as unknown as AsyncIterable<Uint8Array>) {
-      const at = now();
-      buffer += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        this.lines.push({ text: buffer.slice(0, nl), at });
-        buffer = buffer.slice(nl + 1);
-      }
-      this.wake?.();
-    }
-    this.wake?.();
-  }
-
-  write(text: string): void {
-    this.proc.stdin.write(text);
-    this.proc.stdin.flush();
-  }
-
-  /** Waits for the first line at or after `from` that passes `test`; returns its index. */
-  async waitLine(from: number, test: (s: string) => boolean, what: string, ms = 20_000): Promise<number> {
-    const deadline = Date.now() + ms;
-    for (let i = from; ; ) {
-      for (; i < this.lines.length; i++) if (test(this.lines[i]!.text)) return i;
-      if (this.proc.exitCode !== null) throw new Error(`${what}: the process exited (${this.proc.exitCode})\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(resolve, 50);
-      });
-    }
-  }
-
-  rssMb(): number {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.proc.pid}/status`, "utf8"))?.[1]) / 1024;
-  }
-
-  async stop(): Promise<void> {
-    this.proc.kill("SIGTERM");
-    await this.proc.exited;
-  }
-}
-
-/** The stand-in: its URL, and its request stamps parsed as they arrive. */
-class StandIn {
-  readonly child: Child;
-  url = "";
-  key = "";
-  constructor(aliases: number) {
-    this.child = new Child([bun, join(import.meta.dir, "standin.ts"), String(aliases)], { ST2BOT_LOG_LEVEL: "error" });
-  }
-  async ready(): Promise<void> {
-    const i = await this.child.waitLine(0, (s) => s.startsWith("url "), "the stand-in");
-    [, this.url, this.key] = this.child.lines[i]!.text.split(" ") as [string, string, string];
-  }
-  /** Stamps from line index `from` on: `{ at, method, path, index }`. */
-  stamps(from: number, method: string, path: string): { at: number; index: number }[] {
-    const out: { at: number; index: number }[] = [];
-    for (let i = from; i < this.child.lines.length; i++) {
-      const [t, at, m, p] = this.child.lines[i]!.text.split(" ");
-      if (t === "t" && m === method && p === path) out.push({ at: Number(at), index: i });
-    }
-    return out;
-  }
-  async nextStamp(from: number, method: string, path: string, what: string): Promise<{ at: number; index: number }> {
-    const i = await this.child.waitLine(from, (s) => s.endsWith(` ${method} ${path}`) && s.startsWith("t "), what);
-    return { at: Number(this.child.lines[i]!.text.split(" ")[1]), index: i };
   }
 }
 

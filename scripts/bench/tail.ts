@@ -17,7 +17,7 @@ import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { startEmulator } from "../../src/emulator/index.ts";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
-import { SlackEmulator } from "../../tests/emulators/slack.ts";
+import { SlackEmulator } from "../../tests/emulators/slack/index.ts";
 
 const EXECUTIONS = Number(process.argv[2] ?? 5);
 const PIECES = Number(process.argv[3] ?? 8000);

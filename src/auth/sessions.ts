@@ -44,8 +44,11 @@ export interface SessionStore {
   end(chatUser: string): number | Promise<number>;
 }
 
-const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** The SHA-256 (hex) of a session id: all that either session store keeps of it. */
+export const hashSessionId = (id: string): string => new Bun.CryptoHasher("sha256").update(id).digest("hex");
+/** True for a well-formed session id (a v4 UUID); nothing else is ever looked up. */
+export const isSessionId = (id: string): boolean => UUID.test(id);
 
 /** The login sessions table (see the file comment). */
 export class Sessions implements SessionStore {
@@ -66,7 +69,7 @@ export class Sessions implements SessionStore {
     this.db.transaction(() => {
       this.db.query("DELETE FROM sessions WHERE chat_user = ? AND consumed = 0").run(chatUser);
       this.db.query("INSERT INTO sessions (id_hash, chat_user, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
-        .run(sha256(id), chatUser, hash, now, now + this.ttlMs);
+        .run(hashSessionId(id), chatUser, hash, now, now + this.ttlMs);
     })();
     return id;
   }
@@ -102,7 +105,7 @@ export class Sessions implements SessionStore {
 
   /** Burns a session (too many failed attempts). */
   burn(id: string): void {
-    if (UUID.test(id)) this.db.query("UPDATE sessions SET consumed = 1 WHERE id_hash = ?").run(sha256(id));
+    if (isSessionId(id)) this.db.query("UPDATE sessions SET consumed = 1 WHERE id_hash = ?").run(hashSessionId(id));
   }
 
   /** Open sessions, oldest first (long-gone rows are pruned on the way). */
@@ -123,8 +126,8 @@ export class Sessions implements SessionStore {
   }
 
   private row(id: string): Row | undefined {
-    if (!UUID.test(id)) return undefined;
-    const row = this.db.query("SELECT * FROM sessions WHERE id_hash = ?").get(sha256(id)) as Row | null;
+    if (!isSessionId(id)) return undefined;
+    const row = this.db.query("SELECT * FROM sessions WHERE id_hash = ?").get(hashSessionId(id)) as Row | null;
     if (!row || row.consumed || row.expires_at <= this.now()) return undefined;
     return row;
   }

@@ -78,3 +78,19 @@ export function requireSection<S>(info: BackendInfo<S>, config: Config): S {
   if (missing.length) throw new ConfigError(`the ${info.label} backend is missing settings: set ${missing.join("; ")}`);
   return section;
 }
+
+/**
+ * True for an `http://` URL to anything but this machine: a backend's advice warns that its
+ * credentials would cross the network in clear (a local reverse proxy or test server is fine).
+ * Decided on the parsed host, so `http://localhost.example.com` is not "this machine".
+ */
+export function plainHttpElsewhere(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false; // not a URL: the schema says so
+  }
+  const local = u.hostname === "localhost" || u.hostname === "[::1]" || /^127(?:\.\d{1,3}){3}$/.test(u.hostname);
+  return u.protocol === "http:" && !local;
+}

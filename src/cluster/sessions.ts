@@ -9,11 +9,8 @@
  * Consuming is a DEL: of two logins racing on one link, on any two instances, only the one
  * whose DEL removed the key may link.
  */
-import { ARGON2, dummyHash, type Redeem, type SessionInfo, type SessionStore } from "../auth/sessions.ts";
+import { ARGON2, dummyHash, hashSessionId, isSessionId, type Redeem, type SessionInfo, type SessionStore } from "../auth/sessions.ts";
 import type { Redis } from "./redis.ts";
-
-const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** Login sessions in Redis (see the file comment). */
 export class RedisSessions implements SessionStore {
@@ -41,7 +38,7 @@ export class RedisSessions implements SessionStore {
     const hash = await run;
     await this.end(chatUser);
     const now = this.now();
-    const idHash = sha256(id);
+    const idHash = hashSessionId(id);
     await this.redis
       .multi()
       .hset(this.key(idHash), { user: chatUser, word: hash, created: now, expires: now + this.ttlMs })
@@ -64,7 +61,7 @@ export class RedisSessions implements SessionStore {
   }
 
   async burn(id: string): Promise<void> {
-    if (UUID.test(id)) await this.consume(sha256(id));
+    if (isSessionId(id)) await this.consume(hashSessionId(id));
   }
 
   async list(): Promise<SessionInfo[]> {
@@ -98,8 +95,8 @@ export class RedisSessions implements SessionStore {
   }
 
   private async row(id: string): Promise<{ idHash: string; user: string; word: string } | undefined> {
-    if (!UUID.test(id)) return undefined;
-    const idHash = sha256(id);
+    if (!isSessionId(id)) return undefined;
+    const idHash = hashSessionId(id);
     const r = await this.redis.hgetall(this.key(idHash));
     if (!r.user || !r.word || Number(r.expires) <= this.now()) return undefined;
     return { idHash, user: r.user, word: r.word };

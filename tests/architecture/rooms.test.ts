@@ -1,6 +1,7 @@
 /**
  * The room table of the README, enforced: each folder of src/ imports only the rooms below it,
- * each chat SDK only from its own backend, and a backend is its folder plus its registry line.
+ * each chat SDK only from its own backend, a backend is its folder plus its registry line, and
+ * a backend on the shared link writes only what differs from LinkedBackend.
  * A change that breaks the plan fails here.
  */
 import { expect, test } from "bun:test";
@@ -82,5 +83,23 @@ test("the registry and each backend's settings load no SDK: `create` imports the
     expect(existsSync(join(src, settings)), `${settings} exists`).toBe(true);
     light(settings, (s) => s === "valibot" || /^\.\.\/backend\.ts$|^\.\.\/\.\.\/lib\//.test(s));
   }
+  expect(violations).toEqual([]);
+});
+
+test("a backend on the shared ReconnectingLink extends LinkedBackend: start, stop and status are written once", () => {
+  const violations: string[] = [];
+  let linked = 0;
+  for (const b of BACKENDS) {
+    const dir = join(src, "chat", b.name);
+    if (!existsSync(dir)) continue;
+    const usesLink = files(dir).some((file) => staticImports(readFileSync(file, "utf8")).includes("../link.ts"));
+    if (!usesLink) continue;
+    linked++;
+    const index = readFileSync(join(dir, "index.ts"), "utf8");
+    if (!/\bextends LinkedBackend\b/.test(index)) violations.push(`chat/${b.name}/index.ts runs on ReconnectingLink but does not extend LinkedBackend`);
+    // The base's plumbing, written again: a `status()` that only asks the link.
+    if (/\n\s+status\(\): BackendStatus \{\s*return this\.\w+\.status\(\);\s*\}/.test(index)) violations.push(`chat/${b.name}/index.ts repeats status() from LinkedBackend`);
+  }
+  expect(linked).toBeGreaterThanOrEqual(7);
   expect(violations).toEqual([]);
 });

@@ -47,6 +47,28 @@ export const stallBy = (emu: { slow(ms: number): void }) => async (ms: number): 
   setTimeout(() => emu.slow(0), ms);
 };
 
+/**
+ * For one describe block: the backend `make` builds (an emulator may start with it) is started
+ * before its tests, its messages collected in `inbox`, and stopped after them, then `teardown`
+ * runs (the emulator's stop). `ready` may wait for more than `start` (e.g. "connected").
+ * `next(text)` waits for the first message containing `text`.
+ */
+export function startedBackend(make: () => ChatBackend, teardown: () => unknown, ready?: (bot: ChatBackend) => Promise<unknown>) {
+  const inbox: Message[] = [];
+  let bot: ChatBackend | undefined;
+  beforeAll(async () => {
+    bot = make();
+    await bot.start((m) => void inbox.push(m));
+    await ready?.(bot);
+  });
+  afterAll(async () => {
+    await bot?.stop();
+    await teardown();
+  });
+  return { inbox, next: (text: string) => waitFor(`message "${text}"`, () => inbox.find((m) => m.text.includes(text))) };
+}
+
+/** Runs the shared cases against the backend `setup` drives. */
 export function runBackendContract(name: string, setup: () => Promise<BackendHarness>): void {
   describe(`${name} backend contract`, () => {
     let h: BackendHarness;

@@ -2,16 +2,16 @@
  * The Discord backend against a wire-level Discord emulator (REST v10 + the gateway WebSocket),
  * driven through the real @discordjs/rest and @discordjs/ws on loopback.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createDiscordBackend, type DiscordDeps, nonceFor } from "../../src/chat/discord/index.ts";
 import { addressee, colorValue, formatMessage, FAILURE_COLOR } from "../../src/chat/discord/format.ts";
-import type { ChatBackend, Message } from "../../src/chat/types.ts";
+import type { ChatBackend } from "../../src/chat/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { Backoff } from "../../src/lib/backoff.ts";
 import { ConfigError, SendError } from "../../src/lib/errors.ts";
 import { type DiscordEmulator, type EmuMessage, startDiscordEmulator } from "../emulators/discord.ts";
-import { type BackendHarness, runBackendContract, stallBy } from "./contract.ts";
+import { type BackendHarness, runBackendContract, stallBy, startedBackend } from "./contract.ts";
 import { waitFor } from "../support/wait.ts";
 
 const TOKEN = "MTE4MDAwMDAwMDAwMDAwMDAwMA.Gx1234.discord-test-token-abcdef";
@@ -55,18 +55,7 @@ runBackendContract("discord", async (): Promise<BackendHarness> => {
 describe("discord backend", () => {
   let emu: DiscordEmulator;
   let bot: ChatBackend;
-  const inbox: Message[] = [];
-  const next = (text: string) => waitFor(`message "${text}"`, () => inbox.find((m) => m.text.includes(text)));
-
-  beforeAll(async () => {
-    emu = emulator();
-    bot = backendFor(emu);
-    await bot.start((m) => void inbox.push(m));
-  });
-  afterAll(async () => {
-    await bot.stop();
-    await emu.stop();
-  });
+  const { inbox, next } = startedBackend(() => (bot = backendFor((emu = emulator()))), () => emu.stop());
 
   test("identity: user <@id> with the username kept, source_channel <#id>, a DM's is the sender", async () => {
     const alice = emu.user("alice");

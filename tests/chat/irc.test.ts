@@ -356,7 +356,7 @@ if (skipReason) {
         await dave.join("#ops");
         await b.start(() => undefined);
         // White-box: the one place the negotiated capability is visible.
-        expect((b as unknown as { connection: { client: { network: { cap: { isEnabled(c: string): boolean } } } } }).connection.client.network.cap.isEnabled("echo-message")).toBe(true);
+        expect((b as unknown as { link: { client: { network: { cap: { isEnabled(c: string): boolean } } } } }).link.client.network.cap.isEnabled("echo-message")).toBe(true);
         const before = logLines.length;
         const text = Array.from({ length: 150 }, (_, i) => `wört${i}-🚀`).join(" ");
         await b.send({ kind: "room", id: "#ops" }, { text });

@@ -56,3 +56,26 @@ describe("backend registry", () => {
     for (const n of ["bot", "stackstorm", "web", "webhook", "secrets", "outbox", "access_controls"]) expect(names).not.toContain(n);
   });
 });
+
+describe("plain-http advice", () => {
+  const adviceFor = (name: string, toml: string) => {
+    const b = BACKENDS.find((x) => x.name === name)!;
+    const config = parseConfig(`[${name}]\n${toml}`, "t.toml", {}, BACKEND_SECTIONS);
+    return b.advice!(sectionOf(b, config)).map((a) => a.what).filter((w) => /http/.test(w));
+  };
+  const cases: Array<[string, (url: string) => string]> = [
+    ["matrix", (url) => `homeserver = "${url}"\naccess_token = "t"`],
+    ["rocketchat", (url) => `url = "${url}"\nuser_id = "u"\ntoken = "t"`],
+  ];
+
+  test("is decided on the parsed host: this machine is fine, a name that only starts like it is not", () => {
+    for (const [name, toml] of cases) {
+      for (const local of ["http://127.0.0.1:8008", "http://127.0.0.2", "http://localhost:3000", "http://[::1]:8008", "https://chat.example.com"]) {
+        expect({ name, url: local, advice: adviceFor(name, toml(local)) }).toEqual({ name, url: local, advice: [] });
+      }
+      for (const away of ["http://chat.example.com", "http://localhost.example.com", "http://127.0.0.1.example.com", "HTTP://chat.example.com"]) {
+        expect({ name, url: away, advice: adviceFor(name, toml(away)).length }).toEqual({ name, url: away, advice: 1 });
+      }
+    }
+  });
+});

@@ -16,7 +16,7 @@ import { createXmppBackend } from "../../src/chat/xmpp/index.ts";
 import { messageColor, toPlainText } from "../../src/chat/xmpp/format.ts";
 import { parseJid } from "../../src/chat/xmpp/jid.ts";
 import { NS } from "../../src/chat/xmpp/ns.ts";
-import { stripMention } from "../../src/chat/xmpp/stanzas.ts";
+import { stripLeadingName as stripMention } from "../../src/chat/mention.ts";
 import { prosodyForFile, reportProsodyMissing } from "../support/prosody.ts";
 import { type Delivered, runBackendContract } from "./contract.ts";
 import { XmppPerson } from "../support/xmpp-person.ts";

@@ -9,7 +9,7 @@ import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import { sampleActions, sampleAliases } from "../../src/emulator/samples.ts";
 import type { EmulatedExecution } from "../../src/emulator/index.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
-import { API_KEY } from "../support/bot.ts";
+import { API_KEY, stackstormToml } from "../support/bot.ts";
 import { waitFor } from "../support/wait.ts";
 import { makeTempDir, removeTempDir } from "../support/tmp.ts";
 
@@ -41,14 +41,7 @@ log_level = "error"
 enabled = false
 [outbox]
 max_retry_delay_seconds = 2
-[stackstorm]
-api_url = "${st2.apiUrl}"
-auth_url = "${st2.authUrl}"
-stream_url = "${st2.streamUrl}"
-timer_update = 60
-${opts.stackstormToml ?? ""}
-[stackstorm.api_auth]
-apikey = "${API_KEY}"
+${stackstormToml(st2, opts.stackstormToml)}
 ${backendToml}
 `,
     "<backend loop test>",

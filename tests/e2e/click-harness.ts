@@ -10,7 +10,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import { BACKEND_SECTIONS } from "../../src/chat/registry.ts";
 import type { ActionSpec, AliasInput } from "../../src/emulator/index.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
-import { API_KEY } from "../support/bot.ts";
+import { API_KEY, stackstormToml } from "../support/bot.ts";
 import { waitFor } from "../support/wait.ts";
 import { makeTempDir, removeTempDir } from "../support/tmp.ts";
 
@@ -72,13 +72,7 @@ data_dir = ${JSON.stringify(dataDir)}
 log_level = "error"
 [web]
 port = 0
-[stackstorm]
-api_url = "${st2.apiUrl}"
-auth_url = "${st2.authUrl}"
-stream_url = "${st2.streamUrl}"
-timer_update = 60
-[stackstorm.api_auth]
-apikey = "${API_KEY}"
+${stackstormToml(st2)}
 [stackstorm.rbac_auth.clientside]
 url = "https://st2bot.example.com/"
 [secrets]

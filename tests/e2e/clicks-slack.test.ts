@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
-import { type PostedMessage, SlackEmulator } from "../emulators/slack.ts";
+import { type PostedMessage, SlackEmulator } from "../emulators/slack/index.ts";
 import { type ClickHarness, linkIdOf, startClickBot } from "./click-harness.ts";
 import { waitFor } from "../support/wait.ts";
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
-import { type MatrixEmulator, type Sent, startMatrixEmulator } from "../emulators/matrix.ts";
+import { type MatrixEmulator, type Sent, startMatrixEmulator } from "../emulators/matrix/index.ts";
 import { completed, type LoopHarness, startLoop, taker } from "./backend-loop.ts";
 import { waitFor } from "../support/wait.ts";
 

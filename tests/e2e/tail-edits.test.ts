@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
 import { type EmuPost, type MattermostEmulator, startMattermostEmulator } from "../emulators/mattermost.ts";
-import { type MatrixEmulator, type Sent, startMatrixEmulator } from "../emulators/matrix.ts";
+import { type MatrixEmulator, type Sent, startMatrixEmulator } from "../emulators/matrix/index.ts";
 import { type EmuMessage, type RocketChatEmulator, startRocketChatEmulator } from "../emulators/rocketchat.ts";
 import { type LoopHarness, startLoop } from "./backend-loop.ts";
 import { waitFor } from "../support/wait.ts";

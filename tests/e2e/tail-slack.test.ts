@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { assertNoViolations } from "../support/emulator.ts";
-import { type PostedMessage, SlackEmulator } from "../emulators/slack.ts";
+import { type PostedMessage, SlackEmulator } from "../emulators/slack/index.ts";
 import { type LoopHarness, startLoop, taker } from "./backend-loop.ts";
 import { waitFor } from "../support/wait.ts";
 import { API_KEY } from "../support/bot.ts";

@@ -39,6 +39,18 @@ export interface BotOptions {
 
 export const API_KEY = "test-api-key-0123456789";
 
+/** The `[stackstorm]` table pointing at `emulator` (`extra` lines inside it), then its API-key auth. */
+export function stackstormToml(emulator: TestEmulator, extra = ""): string {
+  return `[stackstorm]
+api_url = "${emulator.apiUrl}"
+auth_url = "${emulator.authUrl}"
+stream_url = "${emulator.streamUrl}"
+timer_update = 60
+${extra}
+[stackstorm.api_auth]
+apikey = "${API_KEY}"`;
+}
+
 export function configFor(emulator: TestEmulator, dataDir: string, opts: BotOptions = {}, extra = "") {
   return parseConfig(
     `[bot]

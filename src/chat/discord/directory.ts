@@ -46,18 +46,8 @@ export class DiscordDirectory {
   }
 
   /** The channel `id`, cached or through `GET /channels/{id}`; undefined when Discord has none the bot may see. */
-  async channelById(id: string): Promise<Channel | undefined> {
-    const known = this.channels.get(id);
-    if (known) return known;
-    try {
-      const c = v.parse(ChannelSchema, await this.rest.get(Routes.channel(id)));
-      this.channels.set(c.id, c);
-      return c;
-    } catch (err) {
-      const e = toSendError(`GET /channels/${id}`, err);
-      if (isMissing(e)) return undefined;
-      throw e;
-    }
+  channelById(id: string): Promise<Channel | undefined> {
+    return this.cached(this.channels, id, Routes.channel(id), ChannelSchema);
   }
 
   /** The channel called `name` (without `#`) in `guild`, else the configured server, else any the bot is in. */
@@ -83,15 +73,20 @@ export class DiscordDirectory {
   }
 
   /** The person `id`, cached or through `GET /users/{id}`; undefined when there is none. */
-  async userById(id: string): Promise<DiscordUser | undefined> {
-    const known = this.users.get(id);
-    if (known) return known;
+  userById(id: string): Promise<DiscordUser | undefined> {
+    return this.cached(this.users, id, Routes.user(id), UserSchema);
+  }
+
+  /** `id` from `known`, else `GET route` read with `schema` and kept there; undefined when Discord has none. */
+  private async cached<T extends { id: string }>(known: Map<string, T>, id: string, route: `/${string}`, schema: v.GenericSchema<unknown, T>): Promise<T | undefined> {
+    const hit = known.get(id);
+    if (hit) return hit;
     try {
-      const u = v.parse(UserSchema, await this.rest.get(Routes.user(id)));
-      this.users.set(u.id, u);
-      return u;
+      const found = v.parse(schema, await this.rest.get(route));
+      known.set(found.id, found);
+      return found;
     } catch (err) {
-      const e = toSendError(`GET /users/${id}`, err);
+      const e = toSendError(`GET ${route}`, err);
       if (isMissing(e)) return undefined;
       throw e;
     }

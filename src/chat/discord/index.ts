@@ -11,11 +11,11 @@ import { REST } from "@discordjs/rest";
 import { type GatewayDispatchPayload, type GatewayReadyDispatchData, Routes } from "discord-api-types/v10";
 import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
-import type { Backoff } from "../../lib/backoff.ts";
 import { logger } from "../../lib/log.ts";
 import { requireSection } from "../backend.ts";
 import { ReconnectingLink } from "../link.ts";
-import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import { LinkedBackend, type LinkDeps, withConfiguredName } from "../linked.ts";
+import type { ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
 import { resolveDiscordAddress } from "./address.ts";
 import { DiscordDirectory } from "./directory.ts";
 import { describe, toSendError } from "./errors.ts";
@@ -30,9 +30,7 @@ const log = logger("chat.discord");
 export const DISCORD_SEND_RATE = { perSecond: 1, burst: 5 } as const;
 
 /** Injectables for tests; every field has a production default. */
-export interface DiscordDeps {
-  /** Reconnect policy (default: the shared Backoff defaults). */
-  backoff?: Backoff;
+export interface DiscordDeps extends LinkDeps {
   /** Any single REST call (default 10 s; the library retries a timed-out call once, nonce-safe). */
   requestTimeoutMs?: number;
   /** From opening the gateway to READY/RESUMED (default 30 s). */
@@ -44,7 +42,7 @@ export function nonceFor(id: string): string {
   return createHash("sha256").update(`st2bot:${id}`).digest("base64url").slice(0, 25);
 }
 
-class DiscordBackend implements ChatBackend {
+class DiscordBackend extends LinkedBackend implements ChatBackend {
   readonly name = "discord";
   readonly maxMessageLength = LIMITS.content;
   readonly sendRate = DISCORD_SEND_RATE;
@@ -52,11 +50,11 @@ class DiscordBackend implements ChatBackend {
   private readonly rest: REST;
   private readonly directory: DiscordDirectory;
   private readonly gateway: Gateway;
-  private readonly link: ReconnectingLink;
+  protected readonly link: ReconnectingLink;
   private me?: { id: string; username: string };
-  private handler?: MessageHandler;
 
   constructor(s: DiscordSettings & { token: string }, private readonly botName: string, deps: DiscordDeps) {
+    super(log, describe);
     this.rest = new REST({
       api: s.api_url,
       version: "10",
@@ -82,20 +80,15 @@ class DiscordBackend implements ChatBackend {
   // ---- lifecycle ----
 
   /** Resolves once READY, or once a recoverable failure went to the reconnect loop; a refused token or intent throws ConfigError. */
-  async start(onMessage: MessageHandler): Promise<void> {
-    this.handler = onMessage;
-    await this.link.start();
+  override async start(onMessage: MessageHandler): Promise<void> {
+    await super.start(onMessage);
     if (this.link.status().state === "connected") this.link.setState("connected", this.detail());
   }
 
-  async stop(): Promise<void> {
-    await this.link.stop();
+  override async stop(): Promise<void> {
+    await super.stop();
     this.rest.clearHashSweeper();
     this.rest.clearHandlerSweeper();
-  }
-
-  status(): BackendStatus {
-    return this.link.status();
   }
 
   private detail(): string {
@@ -103,9 +96,8 @@ class DiscordBackend implements ChatBackend {
   }
 
   botNames(): string[] {
-    const names = this.me ? [userMention(this.me.id), `<@!${this.me.id}>`, this.me.username, `@${this.me.username}`] : [];
-    for (const n of [this.botName, `@${this.botName}`]) if (!names.includes(n)) names.push(n);
-    return names;
+    const own = this.me ? [userMention(this.me.id), `<@!${this.me.id}>`, this.me.username, `@${this.me.username}`] : [];
+    return withConfiguredName(own, this.botName);
   }
 
   // ---- incoming ----
@@ -124,16 +116,7 @@ class DiscordBackend implements ChatBackend {
     else this.directory.rememberUser(m.author);
     const parent = m.guild_id === undefined ? undefined : this.directory.parentOf(m.channel_id);
     const roomId = parent ?? m.channel_id;
-    const msg = toMessage(m, this.me.id, { room: { id: roomId, name: this.directory.roomName(roomId) }, ...(parent ? { thread: m.channel_id } : {}) });
-    if (msg) this.dispatch(msg);
-  }
-
-  private dispatch(msg: Message): void {
-    const handler = this.handler;
-    if (!handler) return;
-    Promise.resolve()
-      .then(() => handler(msg))
-      .catch((err) => log.error("the message handler failed", { error: describe(err) }));
+    this.deliver(toMessage(m, this.me.id, { room: { id: roomId, name: this.directory.roomName(roomId) }, ...(parent ? { thread: m.channel_id } : {}) }));
   }
 
   replyTarget(msg: Message): Target {

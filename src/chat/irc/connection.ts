@@ -53,6 +53,17 @@ export function alternateNicks(nick: string): string[] {
   return [`${nick}_`, `${nick}__`, `${short}${Math.floor(100 + Math.random() * 900)}`];
 }
 
+/** QUIT with `reason` and wait (briefly) for the server to close, then drop the socket whatever happened. */
+export async function quit(client: Client, reason: string): Promise<void> {
+  if (client.connection.connected) {
+    const closed = new Promise<void>((resolve) => client.on("close", () => resolve()));
+    client.quit(reason);
+    await Promise.race([closed, sleep(2_000)]);
+  }
+  client.connection.end();
+  client.removeAllListeners();
+}
+
 /** One IRC account's connection; `start` once, `stop` once. */
 export class Connection {
   readonly sender: Sender;
@@ -114,14 +125,7 @@ export class Connection {
     const client = this.client;
     this.client = undefined;
     this.lost("stopped");
-    if (!client) return;
-    if (client.connection.connected) {
-      const closed = new Promise<void>((resolve) => client.on("close", () => resolve()));
-      client.quit("st2bot stopping");
-      await Promise.race([closed, sleep(2_000)]);
-    }
-    client.connection.end();
-    client.removeAllListeners();
+    if (client) await quit(client, "st2bot stopping");
   }
 
   private lost(reason: string): void {

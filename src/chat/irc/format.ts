@@ -6,6 +6,7 @@
  * a line on some servers) and \x01 (it would turn the text into a CTCP request).
  */
 import type { Outgoing } from "../types.ts";
+import { flattenMarkup, outsideFences } from "../plain.ts";
 
 /** The 16 colours every IRC client shows (mIRC's palette), index = colour code. */
 const PALETTE: ReadonlyArray<readonly [number, number, number]> = [
@@ -41,8 +42,6 @@ export function ircColor(extra: Record<string, unknown> | undefined): number | u
   return best;
 }
 
-const link = (url: string, label: string) => (label === url ? url : `${label} (${url})`);
-
 /** Text a relayed line must not carry: NUL, CR, CTCP's \x01, and other C0 controls but tab, LF and formatting. */
 const UNSAFE = /[\0\x01\x04-\x08\x0b-\x0e\x10\x12-\x15\x17-\x1c\x7f]/g;
 
@@ -58,25 +57,7 @@ export function sanitize(text: string): string {
 /** `msg` as IRC text (lines still joined by `\n`; lines.ts splits them). */
 export function renderIrc(msg: Outgoing): string {
   const color = ircColor(msg.extra);
-  const out: string[] = [];
-  let inCode = false;
-  for (const line of sanitize(msg.text).split("\n")) {
-    if (/^\s*```[\w+#.-]*\s*$/.test(line)) {
-      inCode = !inCode;
-      continue;
-    }
-    const body = inCode ? line : formatLine(line);
-    // Colour is per line on IRC: every relayed line starts without formatting.
-    out.push(color !== undefined && body.trim() !== "" ? `\x03${String(color).padStart(2, "0")}${body}` : body);
-  }
-  return out.join("\n");
-}
-
-function formatLine(line: string): string {
-  return line
-    .replace(/```([^`]+)```/g, "$1")
-    .replace(/<((?:https?|mailto):[^|>\s]+)\|([^>]+)>/g, (_, url: string, label: string) => link(url, label))
-    .replace(/<((?:https?|mailto):[^|>\s]+)>/g, "$1")
-    .replace(/\[([^\]]+)\]\(((?:https?|mailto):[^)\s]+)\)/g, (_, label: string, url: string) => link(url, label))
-    .replace(/\*\*(?=\S)(.+?)(?<=\S)\*\*/g, "\x02$1\x02");
+  const lines = outsideFences(sanitize(msg.text), (line) => flattenMarkup(line, (bold) => `\x02${bold}\x02`));
+  // Colour is per line on IRC: every relayed line starts without formatting.
+  return lines.map((body) => (color !== undefined && body.trim() !== "" ? `\x03${String(color).padStart(2, "0")}${body}` : body)).join("\n");
 }

@@ -9,6 +9,7 @@
 import type { PrivmsgEvent } from "irc-framework";
 import { SendError } from "../../lib/errors.ts";
 import type { Identity, Message, Target } from "../types.ts";
+import { stripLeadingName } from "../mention.ts";
 
 /** A nick as servers accept it (RFC 2812 plus the usual `-` and digits after the first). */
 const NICK = /^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]{0,63}$/;
@@ -29,16 +30,6 @@ export function identityOf(e: PrivmsgEvent): Identity {
 /** IRC formatting codes (bold, colour with its digits, italic, underline, reset, ...). */
 const FORMATTING = /\x03(?:\d{1,2}(?:,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/g;
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-/** `st2bot: deploy x`, `st2bot, deploy x`, `@st2bot deploy x` → `deploy x`, mentioned. */
-export function stripMention(body: string, names: string[]): { text: string; mentioned: boolean } {
-  const text = body.trim();
-  const alternatives = names.filter(Boolean).map(escapeRegExp).join("|");
-  const match = alternatives ? new RegExp(`^@?(?:${alternatives})(?:[:,]\\s*|\\s+)`, "i").exec(text) : null;
-  return match ? { text: text.slice(match[0].length).trim(), mentioned: true } : { text, mentioned: false };
-}
-
 /**
  * A PRIVMSG as a Message, or undefined for what is not a person talking to the bot: server
  * notices, our own lines, and messages to channels we do not track.
@@ -51,11 +42,11 @@ export function messageOf(e: PrivmsgEvent, ownNick: string, names: string[], cha
   if (isChannel(e.target)) {
     const name = channelName(e.target);
     if (!name) return undefined;
-    const { text, mentioned } = stripMention(e.message, names);
+    const { text, mentioned } = stripLeadingName(e.message, names);
     return { text, from, room: { id: name, name }, direct: false, mentioned, raw: e };
   }
   if (e.target.toLowerCase() !== ownNick.toLowerCase()) return undefined;
-  const { text, mentioned } = stripMention(e.message, names);
+  const { text, mentioned } = stripLeadingName(e.message, names);
   return { text, from, direct: true, mentioned, raw: e };
 }
 

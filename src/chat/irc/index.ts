@@ -14,10 +14,11 @@
  */
 import type { PrivmsgEvent } from "irc-framework";
 import type { Config } from "../../config/schema.ts";
-import { describeError, SendError } from "../../lib/errors.ts";
+import { SendError } from "../../lib/errors.ts";
 import { logger } from "../../lib/log.ts";
 import { requireSection } from "../backend.ts";
-import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import type { ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import { LinkedBackend } from "../linked.ts";
 import { Connection, type ConnectionTiming } from "./connection.ts";
 import { renderIrc } from "./format.ts";
 import { messageOf, resolveTarget } from "./identity.ts";
@@ -34,22 +35,23 @@ export function createIrcBackend(config: Config, deps: IrcDeps = {}): ChatBacken
 
 const log = logger("chat.irc");
 
-class IrcBackend implements ChatBackend {
+class IrcBackend extends LinkedBackend implements ChatBackend {
   readonly name = "irc";
   /**
    * One message may span many IRC lines (split in bytes by lines.ts); this bounds how many a
    * single result puts in a channel at once (about 8 full lines), the outbox splits longer text.
    */
   readonly maxMessageLength = 3_000;
-  private readonly connection: Connection;
+  /** The connection (session, channels, sender): the link LinkedBackend starts and stops. */
+  protected readonly link: Connection;
   private readonly botName: string;
-  private onMessage: MessageHandler | undefined;
 
   constructor(config: Config, deps: IrcDeps) {
+    super(log);
     const s = requireSection(irc, config);
     this.botName = config.bot.name;
     const nick = s.nick ?? config.bot.name;
-    this.connection = new Connection(
+    this.link = new Connection(
       {
         host: s.server!, // requireSection checked it
         port: s.port ?? (s.tls ? 6697 : 6667),
@@ -70,22 +72,13 @@ class IrcBackend implements ChatBackend {
   }
 
   /** Connects, registers and joins; rejects only when the server refuses the credentials. */
-  async start(onMessage: MessageHandler): Promise<void> {
-    if (this.onMessage) throw new Error("the IRC backend is already started");
-    this.onMessage = onMessage;
-    await this.connection.start();
-  }
-
-  stop(): Promise<void> {
-    return this.connection.stop();
-  }
-
-  status(): BackendStatus {
-    return this.connection.status();
+  override async start(onMessage: MessageHandler): Promise<void> {
+    if (this.handler) throw new Error("the IRC backend is already started");
+    await super.start(onMessage);
   }
 
   botNames(): string[] {
-    const names = [...new Set([this.connection.mask().nick, this.botName])];
+    const names = [...new Set([this.link.mask().nick, this.botName])];
     return [...names, ...names.map((n) => `@${n}`)];
   }
 
@@ -95,18 +88,18 @@ class IrcBackend implements ChatBackend {
    */
   async send(target: Target, msg: Outgoing): Promise<void> {
     // A private message follows its person across nick changes and is refused once they left.
-    const to = target.kind === "user" ? this.connection.owners.route(target.id) : target.id;
-    if (target.kind === "room" && !this.connection.channels.isJoined(to)) {
-      if (!this.connection.channels.isWanted(to)) throw new SendError(`the bot is not in the IRC channel ${to}`, false);
+    const to = target.kind === "user" ? this.link.owners.route(target.id) : target.id;
+    if (target.kind === "room" && !this.link.channels.isJoined(to)) {
+      if (!this.link.channels.isWanted(to)) throw new SendError(`the bot is not in the IRC channel ${to}`, false);
       throw new SendError(`the bot is not in ${to} yet`, true);
     }
-    const lines = splitLines(renderIrc(msg), textBudget(this.connection.mask(), to) - this.connection.sender.budgetCut);
+    const lines = splitLines(renderIrc(msg), textBudget(this.link.mask(), to) - this.link.sender.budgetCut);
     if (lines.length === 0) return;
-    await this.connection.sender.send(to, lines);
+    await this.link.sender.send(to, lines);
   }
 
   async resolve(kind: "user" | "channel", value: string): Promise<Target> {
-    return resolveTarget(kind, value, (name) => this.connection.channels.canonical(name));
+    return resolveTarget(kind, value, (name) => this.link.channels.canonical(name));
   }
 
   replyTarget(msg: Message): Target {
@@ -120,14 +113,10 @@ class IrcBackend implements ChatBackend {
   }
 
   private onPrivmsg(e: PrivmsgEvent): void {
-    const own = this.connection.mask().nick;
-    const message = messageOf(e, own, [own, this.botName], (name) => (this.connection.channels.isJoined(name) ? this.connection.channels.canonical(name) : undefined));
-    const handler = this.onMessage;
-    if (!message || !handler) return;
-    this.connection.owners.spoke(e.nick, message.from.id);
-    // The bot's work must neither block nor break the socket's event loop.
-    void Promise.resolve()
-      .then(() => handler(message))
-      .catch((err: unknown) => log.error("the message handler failed", { error: describeError(err) }));
+    const own = this.link.mask().nick;
+    const message = messageOf(e, own, [own, this.botName], (name) => (this.link.channels.isJoined(name) ? this.link.channels.canonical(name) : undefined));
+    if (!message || !this.handler) return;
+    this.link.owners.spoke(e.nick, message.from.id);
+    this.deliver(message);
   }
 }

@@ -8,8 +8,8 @@ import { Client, type IrcMessage } from "irc-framework";
 import type { Config } from "../../config/schema.ts";
 import type { DoctorCheck } from "../backend.ts";
 import { requireSection } from "../backend.ts";
-import { sleep } from "../../lib/backoff.ts";
 import { JOIN_REFUSALS } from "./channels.ts";
+import { quit } from "./connection.ts";
 import { channelsOf, irc, type IrcChannel, type IrcSettings } from "./settings.ts";
 import { describeError } from "../../lib/errors.ts";
 
@@ -71,7 +71,7 @@ export async function probeIrc(config: Config, timing: IrcProbeTiming = {}): Pro
     if (err instanceof Stop) return [err.check];
     return [{ verdict: "fail", what: `IRC: cannot check ${where}: ${describeError(err)}` }];
   } finally {
-    await quit(client);
+    await quit(client, "st2bot doctor done");
   }
 }
 
@@ -172,15 +172,4 @@ async function joinAll(client: Client, me: string, channels: IrcChannel[], ms: n
     if ("ok" in r) return { verdict: "ok", what: `IRC: the bot can join ${c.name}` };
     return { verdict: "fail", what: `IRC: cannot join ${c.name}: ${r.code} ${JOIN_REFUSALS[r.code]}`, fix: JOIN_FIXES[r.code]!(c) };
   });
-}
-
-/** QUIT and wait (briefly) for the server to close, then drop the socket whatever happened. */
-async function quit(client: Client): Promise<void> {
-  if (client.connection.connected) {
-    const closed = new Promise<void>((resolve) => client.on("close", () => resolve()));
-    client.quit("st2bot doctor done");
-    await Promise.race([closed, sleep(2_000)]);
-  }
-  client.connection.end();
-  client.removeAllListeners();
 }

@@ -5,6 +5,7 @@
  */
 import * as v from "valibot";
 import type { Identity, Message } from "../types.ts";
+import { escapeRegExp } from "../mention.ts";
 
 const EventSchema = v.object({
   type: v.string(),
@@ -134,12 +135,10 @@ export function stripReplyFallback(body: string): string {
   return lines.slice(i + 1).join("\n");
 }
 
-const quote = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
 /** `st2bot: deploy x` (the form clients put in `body` for a mention) → `deploy x`. */
 function stripName(body: string, names: string[]): { text: string; named: boolean } {
   for (const name of names.filter(Boolean).sort((a, b) => b.length - a.length)) {
-    const leading = new RegExp(`^\\s*@?${quote(name)}(?![\\w-])[:,]?\\s+`, "i");
+    const leading = new RegExp(`^\\s*@?${escapeRegExp(name)}(?![\\w-])[:,]?\\s+`, "i");
     if (leading.test(body)) return { text: body.replace(leading, ""), named: true };
   }
   return { text: body, named: false };

@@ -9,12 +9,12 @@
  */
 import { join } from "node:path";
 import type { Config } from "../../config/schema.ts";
-import type { Backoff } from "../../lib/backoff.ts";
 import { describeError, SendError } from "../../lib/errors.ts";
 import { logger } from "../../lib/log.ts";
 import { requireSection } from "../backend.ts";
 import { ReconnectingLink } from "../link.ts";
-import type { BackendStatus, ChatBackend, Message, MessageHandler, MessageRef, Outgoing, Target } from "../types.ts";
+import { LinkedBackend, type LinkDeps } from "../linked.ts";
+import type { ChatBackend, Message, MessageRef, Outgoing, Target } from "../types.ts";
 import { MatrixApi, MatrixError } from "./api.ts";
 import { connectFailure, sendFailure } from "./errors.ts";
 import { identityOf, readSync, type SyncBatch, toMessage } from "./events.ts";
@@ -44,8 +44,7 @@ const SYNC_FILTER = JSON.stringify({
 });
 
 /** Injectables for tests; every field has a production default. */
-export interface MatrixDeps {
-  backoff?: Backoff;
+export interface MatrixDeps extends LinkDeps {
   fetch?: typeof fetch;
   /** Any single request but /sync (default 15 s). */
   requestTimeoutMs?: number;
@@ -53,15 +52,14 @@ export interface MatrixDeps {
   stateFile?: string;
 }
 
-class MatrixBackend implements ChatBackend {
+class MatrixBackend extends LinkedBackend implements ChatBackend {
   readonly name = "matrix";
   readonly maxMessageLength = MAX_TEXT;
   private readonly api: MatrixApi;
   private readonly session: MatrixSession;
   private readonly rooms: RoomDirectory;
   private readonly state: StateFile;
-  private readonly link: ReconnectingLink;
-  private handler?: MessageHandler;
+  protected readonly link: ReconnectingLink;
   private since?: string;
   /** Each connection's sync loop has a number; closing moves it on, so an old loop stops. */
   private generation = 0;
@@ -70,26 +68,13 @@ class MatrixBackend implements ChatBackend {
   private txnCounter = 0;
 
   constructor(private readonly cfg: MatrixSettings, private readonly botName: string, dataDir: string, deps: MatrixDeps) {
+    super(log);
     this.api = new MatrixApi(cfg.homeserver, deps.fetch ?? fetch, deps.requestTimeoutMs ?? 15_000);
     this.state = new StateFile(deps.stateFile ?? join(dataDir, "matrix-sync.json"));
     this.session = new MatrixSession(this.api, cfg, this.state);
     this.rooms = new RoomDirectory(this.api, () => this.session.userId ?? cfg.user_id ?? "");
     const driver = { connect: () => this.connect(), close: async () => this.close() };
     this.link = new ReconnectingLink(driver, { log, ...(deps.backoff ? { backoff: deps.backoff } : {}) });
-  }
-
-  /** Resolves once the first /sync answered (or a recoverable failure went to the loop); ConfigError for refused credentials. */
-  async start(onMessage: MessageHandler): Promise<void> {
-    this.handler = onMessage;
-    await this.link.start();
-  }
-
-  stop(): Promise<void> {
-    return this.link.stop();
-  }
-
-  status(): BackendStatus {
-    return this.link.status();
   }
 
   botNames(): string[] {
@@ -203,12 +188,7 @@ class MatrixBackend implements ChatBackend {
     const me = this.session.userId!;
     const direct = this.rooms.isDirect(roomId);
     const place = { roomId, roomName: this.rooms.nameOf(roomId), direct };
-    const msg = toMessage(e, place, identityOf(e.sender, this.rooms.displayName(e.sender)), me, this.botNames());
-    const handler = this.handler;
-    if (!msg || !handler) return;
-    Promise.resolve()
-      .then(() => handler(msg))
-      .catch((err) => log.error("the message handler failed", { error: describeError(err) }));
+    this.deliver(toMessage(e, place, identityOf(e.sender, this.rooms.displayName(e.sender)), me, this.botNames()));
   }
 
   /** Joins a room the bot was invited to (when allowed); a direct chat is remembered as one. */

@@ -3,7 +3,7 @@
  * (valibot only): config loading and doctor read it without loading the backend.
  */
 import * as v from "valibot";
-import type { Advice, BackendInfo } from "../backend.ts";
+import { type Advice, type BackendInfo, plainHttpElsewhere } from "../backend.ts";
 
 /** `@localpart:server`, the only form of a Matrix user id. */
 export const USER_ID = /^@[^:\s]+:[^\s]+$/;
@@ -37,8 +37,7 @@ function advice(s: MatrixConfig): Advice[] {
   const out: Advice[] = [];
   if (s.access_token && s.password) out.push({ what: "matrix.access_token and matrix.password are both set: the password is not used", fix: "remove matrix.password" });
   if (!s.rooms.length && !s.join_on_invite) out.push({ what: "matrix.rooms is empty and matrix.join_on_invite is false: the bot joins no room", fix: "list rooms in matrix.rooms" });
-  const url = s.homeserver ?? "";
-  if (/^http:\/\//i.test(url) && !/^http:\/\/(127\.|localhost|\[::1\])/i.test(url)) {
+  if (s.homeserver && plainHttpElsewhere(s.homeserver)) {
     out.push({ what: "matrix.homeserver is plain http: the access token crosses the network in clear", fix: "use https://" });
   }
   return out;

@@ -4,6 +4,7 @@
  */
 import * as v from "valibot";
 import { SendError } from "../../lib/errors.ts";
+import { TtlCache } from "../ttl-cache.ts";
 import { lookupFailure, NotFoundError } from "./errors.ts";
 import type { MattermostSession } from "./session.ts";
 
@@ -25,27 +26,6 @@ const ChannelSchema = v.object({
 });
 /** A channel (open `O`, private `P`, direct `D`, group `G`) as `/channels/*` describes it. */
 export type Channel = v.InferOutput<typeof ChannelSchema>;
-
-/** A map whose entries are forgotten `ttlMs` after they were set. */
-class TtlCache<T> {
-  private readonly entries = new Map<string, { value: T; expires: number }>();
-  constructor(private readonly ttlMs: number) {}
-
-  get(key: string): T | undefined {
-    const e = this.entries.get(key);
-    if (!e) return undefined;
-    if (e.expires < Date.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return e.value;
-  }
-
-  set(key: string, value: T): T {
-    this.entries.set(key, { value, expires: Date.now() + this.ttlMs });
-    return value;
-  }
-}
 
 /**
  * Lookups through the session's REST client. Each throws NotFoundError when Mattermost has no

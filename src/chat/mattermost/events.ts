@@ -7,6 +7,7 @@
  */
 import * as v from "valibot";
 import type { Identity, Message } from "../types.ts";
+import { stripAtMention } from "../mention.ts";
 import type { User } from "./directory.ts";
 
 const EventSchema = v.object({ event: v.optional(v.string()), data: v.optional(v.record(v.string(), v.unknown()), {}) });
@@ -74,7 +75,7 @@ export function roomName(type: string, name: string, displayName: string, id: st
 export function toMessage({ post: p, event: e }: Posted, from: Identity, me: User): Message {
   const direct = e.channel_type === "D";
   const mentionIds = v.safeParse(v.array(v.string()), safeJson(e.mentions ?? "[]"));
-  const { text, named } = stripMention(p.message, me.username);
+  const { text, named } = stripAtMention(p.message, me.username);
   const mentioned = named || (mentionIds.success && mentionIds.output.includes(me.id));
   return {
     text,
@@ -85,16 +86,6 @@ export function toMessage({ post: p, event: e }: Posted, from: Identity, me: Use
     mentioned,
     raw: { post: p, event: e },
   };
-}
-
-/** `@st2bot: deploy x` → `deploy x`, so the router sees the command itself; `named` when the bot is named anywhere. */
-function stripMention(message: string, username: string): { text: string; named: boolean } {
-  const name = username.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  // A name ends where no name character follows (a trailing full stop is punctuation).
-  const end = "(?![\\w-]|\\.\\w)";
-  const leading = new RegExp(`^\\s*@${name}${end}[:,]?\\s*`, "i");
-  if (leading.test(message)) return { text: message.replace(leading, ""), named: true };
-  return { text: message, named: new RegExp(`(^|[^\\w@])@${name}${end}`, "i").test(message) };
 }
 
 function safeJson(text: string): unknown {

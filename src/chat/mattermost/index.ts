@@ -6,11 +6,11 @@
  * Identities are in events.ts, addresses in address.ts, rich messages in format.ts.
  */
 import type { Config } from "../../config/schema.ts";
-import type { Backoff } from "../../lib/backoff.ts";
 import { logger } from "../../lib/log.ts";
 import { describeError } from "../../lib/errors.ts";
 import { ReconnectingLink } from "../link.ts";
-import type { BackendStatus, ChatBackend, Message, MessageHandler, MessageRef, Outgoing, Target } from "../types.ts";
+import { LinkedBackend, type LinkDeps, withConfiguredName } from "../linked.ts";
+import type { ChatBackend, Message, MessageRef, Outgoing, Target } from "../types.ts";
 import { requireSection } from "../backend.ts";
 import { resolveMattermostAddress } from "./address.ts";
 import { MattermostDirectory } from "./directory.ts";
@@ -27,9 +27,7 @@ const log = logger("chat.mattermost");
 export const MATTERMOST_SEND_RATE = { perSecond: 10, burst: 100 } as const;
 
 /** Injectables for tests; every field has a production default. */
-export interface MattermostDeps {
-  /** Reconnect policy (default: the shared Backoff defaults). */
-  backoff?: Backoff;
+export interface MattermostDeps extends LinkDeps {
   /** Used to create posts, so a 429's headers are visible (Client4 drops them). */
   fetch?: typeof fetch;
   /** WebSocket factory given to WebSocketClient (default: the global WebSocket). */
@@ -44,18 +42,18 @@ export interface MattermostDeps {
   cacheTtlMs?: number;
 }
 
-class MattermostBackend implements ChatBackend {
+class MattermostBackend extends LinkedBackend implements ChatBackend {
   readonly name = "mattermost";
   readonly sendRate = MATTERMOST_SEND_RATE;
   private readonly session: MattermostSession;
   private readonly directory: MattermostDirectory;
   private readonly socket: EventSocket;
-  private readonly link: ReconnectingLink;
-  private handler?: MessageHandler;
+  protected readonly link: ReconnectingLink;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly actionsUrl?: string;
 
   constructor(cfg: MattermostSettings, private readonly botName: string, deps: MattermostDeps) {
+    super(log);
     this.session = new MattermostSession(cfg, deps.fetch ?? fetch, deps.requestTimeoutMs ?? 15_000);
     if (cfg.actions_url) this.actionsUrl = cfg.actions_url;
     this.directory = new MattermostDirectory(this.session, deps.cacheTtlMs ?? 600_000);
@@ -75,24 +73,7 @@ class MattermostBackend implements ChatBackend {
     return this.session.maxPost;
   }
 
-  // ---- lifecycle ----
-
-  /**
-   * Resolves once connected, or once an unreachable server has been handed to the reconnect
-   * loop; throws ConfigError when Mattermost rejects the credentials or the team is unknown.
-   */
-  async start(onMessage: MessageHandler): Promise<void> {
-    this.handler = onMessage;
-    await this.link.start();
-  }
-
-  stop(): Promise<void> {
-    return this.link.stop();
-  }
-
-  status(): BackendStatus {
-    return this.link.status();
-  }
+  // ---- lifecycle (start/stop/status: LinkedBackend) ----
 
   escape(text: string): string {
     return escapeMentions(text);
@@ -100,9 +81,7 @@ class MattermostBackend implements ChatBackend {
 
   botNames(): string[] {
     const me = this.session.me;
-    const names = me ? [me.username, `@${me.username}`] : [];
-    for (const n of [this.botName, `@${this.botName}`]) if (!names.includes(n)) names.push(n);
-    return names;
+    return withConfiguredName(me ? [me.username, `@${me.username}`] : [], this.botName);
   }
 
   /** One attempt: the REST session (set up once, checked after), then the socket up to `hello`. */
@@ -127,17 +106,9 @@ class MattermostBackend implements ChatBackend {
       const { data } = frame;
       this.queue = this.queue
         .then(() => this.onPosted(data))
-        .then((msg) => msg && this.dispatch(msg))
+        .then((msg) => this.deliver(msg))
         .catch((err) => log.error("a posted event failed", { error: describeError(err) }));
     }
-  }
-
-  private dispatch(msg: Message): void {
-    const handler = this.handler;
-    if (!handler) return;
-    Promise.resolve()
-      .then(() => handler(msg))
-      .catch((err) => log.error("the message handler failed", { error: describeError(err) }));
   }
 
   /** The message a `posted` event carries for the bot, or undefined when it is not one. */

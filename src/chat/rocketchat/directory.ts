@@ -5,6 +5,7 @@
 import * as v from "valibot";
 import { SendError } from "../../lib/errors.ts";
 import type { Target } from "../types.ts";
+import { TtlCache } from "../ttl-cache.ts";
 import { RestError } from "./errors.ts";
 import { MeSchema, type RcUser, type RocketChatRest } from "./rest.ts";
 
@@ -14,22 +15,6 @@ const RoomInfoSchema = v.object({ room: RoomSchema });
 /** `im.create` answers with the room's `_id` (and, on older servers, `rid`). */
 const ImSchema = v.object({ room: v.object({ _id: v.optional(v.string()), rid: v.optional(v.string()) }) });
 export type RcRoom = v.InferOutput<typeof RoomSchema>;
-
-/** A map whose entries are forgotten `ttlMs` after they were set. */
-class TtlCache<T> {
-  private readonly entries = new Map<string, { value: T; expires: number }>();
-  constructor(private readonly ttlMs: number) {}
-  get(key: string): T | undefined {
-    const e = this.entries.get(key);
-    if (e && e.expires >= Date.now()) return e.value;
-    this.entries.delete(key);
-    return undefined;
-  }
-  set(key: string, value: T): T {
-    this.entries.set(key, { value, expires: Date.now() + this.ttlMs });
-    return value;
-  }
-}
 
 /** A room as a target: `#name` for channels and groups, the id for anything without a name. */
 export const roomTarget = (r: RcRoom): Target => ({ kind: "room", id: r._id, name: (r.t === "c" || r.t === "p") && r.name ? `#${r.name}` : r._id });
@@ -52,30 +37,28 @@ export class RocketChatDirectory {
   }
 
   async userByName(name: string): Promise<RcUser | undefined> {
-    const hit = this.users.get(`@${name.toLowerCase()}`);
-    if (hit) return hit;
-    const found = await missingAsUndefined(this.rest.get("users.info", { username: name }, UserInfoSchema, `user @${name}`));
-    return found && this.rememberUser(found.user);
+    return this.users.get(`@${name.toLowerCase()}`) ?? this.fetchUser({ username: name }, `user @${name}`);
   }
 
   async userById(id: string): Promise<RcUser | undefined> {
-    const hit = this.users.get(id);
-    if (hit) return hit;
-    const found = await missingAsUndefined(this.rest.get("users.info", { userId: id }, UserInfoSchema, `user ${id}`));
-    return found && this.rememberUser(found.user);
+    return this.users.get(id) ?? this.fetchUser({ userId: id }, `user ${id}`);
   }
 
   async roomByName(name: string): Promise<RcRoom | undefined> {
-    const hit = this.rooms.get(`#${name.toLowerCase()}`);
-    if (hit) return hit;
-    const found = await missingAsUndefined(this.rest.get("rooms.info", { roomName: name }, RoomInfoSchema, `room #${name}`));
-    return found && this.rememberRoom(found.room);
+    return this.rooms.get(`#${name.toLowerCase()}`) ?? this.fetchRoom({ roomName: name }, `room #${name}`);
   }
 
   async roomById(id: string): Promise<RcRoom | undefined> {
-    const hit = this.rooms.get(id);
-    if (hit) return hit;
-    const found = await missingAsUndefined(this.rest.get("rooms.info", { roomId: id }, RoomInfoSchema, `room ${id}`));
+    return this.rooms.get(id) ?? this.fetchRoom({ roomId: id }, `room ${id}`);
+  }
+
+  private async fetchUser(query: Record<string, string>, what: string): Promise<RcUser | undefined> {
+    const found = await missingAsUndefined(this.rest.get("users.info", query, UserInfoSchema, what));
+    return found && this.rememberUser(found.user);
+  }
+
+  private async fetchRoom(query: Record<string, string>, what: string): Promise<RcRoom | undefined> {
+    const found = await missingAsUndefined(this.rest.get("rooms.info", query, RoomInfoSchema, what));
     return found && this.rememberRoom(found.room);
   }
 

@@ -7,6 +7,7 @@
  */
 import * as v from "valibot";
 import type { Identity, Message } from "../types.ts";
+import { stripAtMention } from "../mention.ts";
 import { MY_MESSAGES } from "./ddp.ts";
 import type { RcUser } from "./rest.ts";
 
@@ -75,7 +76,7 @@ export function toMessage(s: Streamed, me: RcUser): Message {
   const m = s.message;
   // Servers that stream no room details: a direct room's id is the two user ids joined.
   const direct = s.roomType === "d" || (s.roomType === undefined && m.rid.length > me._id.length && m.rid.includes(me._id));
-  const { text, named } = stripMention(m.msg, me.username);
+  const { text, named } = stripAtMention(m.msg, me.username);
   const mentioned = named || m.mentions.some((x) => x._id === me._id || x.username === me.username);
   return {
     text,
@@ -88,11 +89,3 @@ export function toMessage(s: Streamed, me: RcUser): Message {
   };
 }
 
-/** `@st2bot: deploy x` → `deploy x`; `named` when the bot is named anywhere in the text. */
-function stripMention(message: string, username: string): { text: string; named: boolean } {
-  const name = username.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const end = "(?![\\w-]|\\.\\w)";
-  const leading = new RegExp(`^\\s*@${name}${end}[:,]?\\s*`, "i");
-  if (leading.test(message)) return { text: message.replace(leading, ""), named: true };
-  return { text: message, named: new RegExp(`(^|[^\\w@])@${name}${end}`, "i").test(message) };
-}

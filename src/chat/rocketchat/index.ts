@@ -8,12 +8,11 @@
 import { createHash } from "node:crypto";
 import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
-import type { Backoff } from "../../lib/backoff.ts";
 import { logger } from "../../lib/log.ts";
-import { describeError } from "../../lib/errors.ts";
 import { requireSection } from "../backend.ts";
 import { ReconnectingLink } from "../link.ts";
-import type { BackendStatus, ChatBackend, Message, MessageHandler, MessageRef, Outgoing, Target } from "../types.ts";
+import { LinkedBackend, type LinkDeps, withConfiguredName } from "../linked.ts";
+import type { ChatBackend, Message, MessageRef, Outgoing, Target } from "../types.ts";
 import { resolveRocketChatAddress } from "./address.ts";
 import { DdpSocket } from "./ddp.ts";
 import { RocketChatDirectory } from "./directory.ts";
@@ -33,8 +32,7 @@ const UpdatedSchema = v.object({ message: v.optional(v.object({ _id: v.string() 
 const FoundSchema = v.object({ message: v.object({ _id: v.string(), u: v.object({ _id: v.string() }) }) });
 
 /** Injectables for tests; every field has a production default. */
-export interface RocketChatDeps {
-  backoff?: Backoff;
+export interface RocketChatDeps extends LinkDeps {
   fetch?: typeof fetch;
   newWebSocket?: (url: string) => WebSocket;
   /** Any single REST call (default 15 s). */
@@ -58,7 +56,7 @@ export function messageIdFor(botUserId: string, id: string): string {
   return Array.from(digest.subarray(0, 17), (b) => ALPHABET[b % ALPHABET.length]).join("");
 }
 
-class RocketChatBackend implements ChatBackend {
+class RocketChatBackend extends LinkedBackend implements ChatBackend {
   readonly name = "rocketchat";
   // No sendRate: the REST API has no per-message limit to honour. Its rate limiter (per
   // endpoint and client, bypassed by the `bot` role) answers 429 with X-RateLimit-Reset,
@@ -67,13 +65,13 @@ class RocketChatBackend implements ChatBackend {
   private readonly rest: RocketChatRest;
   private readonly directory: RocketChatDirectory;
   private readonly socket: DdpSocket;
-  private readonly link: ReconnectingLink;
-  private handler?: MessageHandler;
+  protected readonly link: ReconnectingLink;
   private readonly seen = new Set<string>();
   /** A direct message → its room id (its `source_channel`). */
   private readonly directRooms = new WeakMap<Message, string>();
 
   constructor(cfg: RestSettings, private readonly botName: string, deps: RocketChatDeps) {
+    super(log);
     this.maxMessageLength = cfg.max_message_length;
     this.rest = new RocketChatRest(cfg, deps.fetch ?? fetch, deps.requestTimeoutMs ?? 15_000);
     this.directory = new RocketChatDirectory(this.rest, deps.cacheTtlMs ?? 600_000);
@@ -88,27 +86,11 @@ class RocketChatBackend implements ChatBackend {
     this.link = new ReconnectingLink(driver, { log, ...(deps.backoff ? { backoff: deps.backoff } : {}) });
   }
 
-  // ---- lifecycle ----
-
-  /** Resolves once subscribed, or once an unreachable server went to the reconnect loop; ConfigError for refused credentials. */
-  async start(onMessage: MessageHandler): Promise<void> {
-    this.handler = onMessage;
-    await this.link.start();
-  }
-
-  stop(): Promise<void> {
-    return this.link.stop();
-  }
-
-  status(): BackendStatus {
-    return this.link.status();
-  }
+  // ---- lifecycle (start/stop/status: LinkedBackend) ----
 
   botNames(): string[] {
     const me = this.rest.me;
-    const names = me ? [me.username, `@${me.username}`] : [];
-    for (const n of [this.botName, `@${this.botName}`]) if (!names.includes(n)) names.push(n);
-    return names;
+    return withConfiguredName(me ? [me.username, `@${me.username}`] : [], this.botName);
   }
 
   /** One attempt: REST session (set up once, checked after), then a fresh DDP session up to `ready`. */
@@ -130,11 +112,7 @@ class RocketChatBackend implements ChatBackend {
       this.directory.rememberDirect(streamed.message.u.username, streamed.message.rid);
       this.directRooms.set(msg, streamed.message.rid);
     }
-    const handler = this.handler;
-    if (!handler) return;
-    Promise.resolve()
-      .then(() => handler(msg))
-      .catch((err) => log.error("the message handler failed", { error: describeError(err) }));
+    this.deliver(msg);
   }
 
   /** A new message someone wrote in a room the bot is in: not the bot's, not a system message, not a re-send. */

@@ -3,7 +3,7 @@
  * purpose (valibot only): config loading and doctor read it without loading the backend.
  */
 import * as v from "valibot";
-import type { BackendInfo } from "../backend.ts";
+import { type BackendInfo, plainHttpElsewhere } from "../backend.ts";
 
 /** Rocket.Chat's default `Message_MaxAllowedSize` (characters). */
 export const DEFAULT_MAX_MESSAGE = 5000;
@@ -45,14 +45,8 @@ export const rocketchat: BackendInfo<RocketChatSettings> = {
   ],
   advice: (s) => [
     ...(s.token && s.user && s.password ? [{ what: "rocketchat has both a token and a password: the token is used", fix: "remove rocketchat.user/password, or the token" }] : []),
-    ...(s.url && plainHttp(s.url)
+    ...(s.url && plainHttpElsewhere(s.url)
       ? [{ what: "rocketchat.url is http:// to another host: the bot's token and every message cross the network unencrypted", fix: "use https://" }]
       : []),
   ],
 };
-
-/** http:// to anything but this machine (a local reverse proxy or test server is fine). */
-function plainHttp(url: string): boolean {
-  const u = new URL(url);
-  return u.protocol === "http:" && !["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
-}

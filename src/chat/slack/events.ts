@@ -8,6 +8,7 @@
  */
 import * as v from "valibot";
 import type { Identity } from "../types.ts";
+import { escapeRegExp } from "../mention.ts";
 import type { SlackUser } from "./directory.ts";
 
 /** Who the bot is, from auth.test. */
@@ -73,7 +74,7 @@ export function normaliseIncomingText(text: string): string {
 
 /** Strips a leading `<@UBOT>` (or `@st2bot`) and the `:`/`,` people put after it. */
 export function stripMention(text: string, self: SlackSelf): { text: string; mentioned: boolean } {
-  const escaped = self.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const escaped = escapeRegExp(self.name);
   const lead = new RegExp(`^\\s*(?:<@${self.userId}(?:\\|[^>]*)?>|@${escaped}\\b)[:,]?\\s*`, "i");
   const m = lead.exec(text);
   return m ? { text: text.slice(m[0].length), mentioned: true } : { text, mentioned: false };

@@ -9,14 +9,14 @@
  */
 import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
-import type { Backoff } from "../../lib/backoff.ts";
 import { logger, registerSecret } from "../../lib/log.ts";
-import type { ActionClick, BackendStatus, ChatBackend, Message, MessageHandler, MessageRef, Outgoing, Target } from "../types.ts";
+import type { ActionClick, ChatBackend, Message, MessageRef, Outgoing, Target } from "../types.ts";
 import { answeredBlocks, readClick, type SlackClick, withActions } from "./actions.ts";
 import { requireSection } from "../backend.ts";
 import { type Call, createSlackClients } from "./api.ts";
 import { resolveSlackAddress } from "./address.ts";
 import { ReconnectingLink } from "../link.ts";
+import { LinkedBackend, type LinkDeps } from "../linked.ts";
 import { socketModeDriver } from "./connection.ts";
 import { SlackDirectory } from "./directory.ts";
 import { isDirect, isSpeech, messageEvent, normaliseIncomingText, type SlackMessageEvent, type SlackSelf, slackIdentity, stripMention } from "./events.ts";
@@ -35,9 +35,7 @@ export const SLACK_MAX_MESSAGE_LENGTH = 4000;
 export const SLACK_SEND_RATE = { perSecond: 1, burst: 3 } as const;
 
 /** Injectables for tests; every field has a production default. */
-export interface SlackDeps {
-  /** Reconnect policy (default: the shared Backoff defaults). */
-  backoff?: Backoff;
+export interface SlackDeps extends LinkDeps {
   /** Any single Web API call (default 15 s). */
   requestTimeoutMs?: number;
   /** From `apps.connections.open` to Slack's `hello` (default 15 s); a silent link is replaced. */
@@ -62,15 +60,14 @@ interface SocketModeEnvelope {
   envelope_id?: string;
 }
 
-class SlackBackend implements ChatBackend {
+class SlackBackend extends LinkedBackend implements ChatBackend {
   readonly name = "slack";
   readonly maxMessageLength = SLACK_MAX_MESSAGE_LENGTH;
   readonly sendRate = SLACK_SEND_RATE;
 
   private readonly call: Call;
-  private readonly link: ReconnectingLink;
+  protected readonly link: ReconnectingLink;
   private readonly directory: SlackDirectory;
-  private handler: MessageHandler = () => undefined;
   private self?: SlackSelf;
   /** user id → DM channel id, learned from incoming DMs and conversations.open. */
   private readonly dms = new Map<string, string>();
@@ -79,6 +76,7 @@ class SlackBackend implements ChatBackend {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly config: Config, deps: SlackDeps) {
+    super(log);
     const { bot_token, app_token, api_url: apiUrl } = requireSection(slack, config);
     // requireSection checked both tokens.
     const [botToken, appToken] = [bot_token!, app_token!];
@@ -93,20 +91,7 @@ class SlackBackend implements ChatBackend {
     socket.on("slack_event", (e: SocketModeEnvelope) => void this.onEnvelope(e));
   }
 
-  // ---- lifecycle ----
-
-  async start(onMessage: MessageHandler): Promise<void> {
-    this.handler = onMessage;
-    await this.link.start();
-  }
-
-  stop(): Promise<void> {
-    return this.link.stop();
-  }
-
-  status(): BackendStatus {
-    return this.link.status();
-  }
+  // ---- lifecycle (start/stop/status: LinkedBackend) ----
 
   escape(text: string): string {
     return escapeText(text);
@@ -156,9 +141,7 @@ class SlackBackend implements ChatBackend {
     const msg: Message = { text: "", from: slackIdentity(click.user, user, roomName), direct, action: this.clickAction(click) };
     if (roomName !== undefined) msg.room = { id: click.channel, name: `#${roomName}` };
     if (click.thread) msg.thread = click.thread;
-    Promise.resolve()
-      .then(() => this.handler(msg))
-      .catch((err: unknown) => log.error("message handler failed", { error: String(err) }));
+    this.deliver(msg);
   }
 
   /** Updates the clicked message in place (chat.update); tells the clicker alone (chat.postEphemeral). */
@@ -177,11 +160,7 @@ class SlackBackend implements ChatBackend {
   }
 
   private async dispatch(ev: SlackMessageEvent): Promise<void> {
-    const msg = await this.toMessage(ev);
-    if (!msg) return;
-    Promise.resolve()
-      .then(() => this.handler(msg))
-      .catch((err: unknown) => log.error("message handler failed", { error: String(err) }));
+    this.deliver(await this.toMessage(ev));
   }
 
   private async toMessage(ev: SlackMessageEvent): Promise<Message | undefined> {

@@ -4,36 +4,12 @@
  */
 import { xml, type XmlChild, type XmlElement } from "@xmpp/client";
 import type { Outgoing } from "../types.ts";
+import { flattenMarkup, outsideFences } from "../plain.ts";
 import { NS } from "./ns.ts";
 
-/**
- * Plain text for XMPP bodies. Only what would look broken is removed: code fences (the code
- * stays, verbatim), `**bold**` markers and link syntax (`<url|label>`, `[label](url)` become
- * `label (url)`). Single `*`, `_` and backticks stay: they are often part of globs, identifiers
- * and commands.
- */
+/** Plain text for XMPP bodies (see ../plain.ts for what is flattened and what stays). */
 export function toPlainText(text: string): string {
-  const out: string[] = [];
-  let inCode = false;
-  for (const line of text.split("\n")) {
-    if (/^\s*```[\w+#.-]*\s*$/.test(line)) {
-      inCode = !inCode;
-      continue;
-    }
-    out.push(inCode ? line : plainLine(line));
-  }
-  return out.join("\n");
-}
-
-const link = (url: string, label: string) => (label === url ? url : `${label} (${url})`);
-
-function plainLine(line: string): string {
-  return line
-    .replace(/```([^`]+)```/g, "$1")
-    .replace(/<((?:https?|mailto):[^|>\s]+)\|([^>]+)>/g, (_, url: string, label: string) => link(url, label))
-    .replace(/<((?:https?|mailto):[^|>\s]+)>/g, "$1")
-    .replace(/\[([^\]]+)\]\(((?:https?|mailto):[^)\s]+)\)/g, (_, label: string, url: string) => link(url, label))
-    .replace(/\*\*(?=\S)(.+?)(?<=\S)\*\*/g, "$1");
+  return outsideFences(text, (line) => flattenMarkup(line, (bold) => bold)).join("\n");
 }
 
 /** Slack's named attachment colours, which StackStorm packs often put in `extra`. */

@@ -23,7 +23,8 @@ import type { XmlElement } from "@xmpp/client";
 import type { Config } from "../../config/schema.ts";
 import { ConfigError, describeError, SendError } from "../../lib/errors.ts";
 import { logger } from "../../lib/log.ts";
-import type { BackendStatus, ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import type { ChatBackend, Message, MessageHandler, Outgoing, Target } from "../types.ts";
+import { LinkedBackend } from "../linked.ts";
 import { requireSection } from "../backend.ts";
 import { Connection, type ConnectionTiming } from "./connection.ts";
 import { xmpp } from "./settings.ts";
@@ -45,7 +46,7 @@ const log = logger("chat.xmpp");
 /** Below the outbox's own send timeout (30 s), so the backend says why a send failed. */
 const CONFIRM_TIMEOUT_MS = 20_000;
 
-class XmppBackend implements ChatBackend {
+class XmppBackend extends LinkedBackend implements ChatBackend {
   readonly name = "xmpp";
   /**
    * Prosody's default c2s stanza limit is 256 KiB (ejabberd's usual one the same). A message
@@ -63,11 +64,12 @@ class XmppBackend implements ChatBackend {
   private readonly self: Self;
   /** The domain added to names given without one (`alice` → `alice@<domain>`). */
   private readonly domain: string;
-  private readonly connection: Connection;
+  /** The connection (session, pings, confirmed sends): the link LinkedBackend starts and stops. */
+  protected readonly link: Connection;
   private readonly rooms: Rooms;
-  private onMessage: MessageHandler | undefined;
 
   constructor(config: Config, deps: XmppDeps) {
+    super(log);
     const x = requireSection(xmpp, config);
     const jidText = x.jid && !x.jid.includes("@") && x.domain ? `${x.jid}@${x.domain}` : x.jid;
     const account = jidText ? parseJid(jidText) : undefined;
@@ -75,7 +77,7 @@ class XmppBackend implements ChatBackend {
     const password = x.password!; // requireSection checked it
     this.self = { account, botName: config.bot.name };
     this.domain = (x.domain ?? account.domain).toLowerCase();
-    this.connection = new Connection(
+    this.link = new Connection(
       // Without a service URI @xmpp/client resolves the domain's SRV records, as clients should.
       { jid: account, password, service: x.service ?? account.domain, resource: account.resource || x.resource },
       deps,
@@ -89,10 +91,10 @@ class XmppBackend implements ChatBackend {
       x.rooms,
       config.bot.name,
       {
-        send: (stanza) => this.connection.send(stanza),
-        request: (iq, timeoutMs) => this.connection.request(iq, timeoutMs),
-        isOnline: () => this.connection.isOnline(),
-        report: (missing) => this.connection.setState("connected", missing),
+        send: (stanza) => this.link.send(stanza),
+        request: (iq, timeoutMs) => this.link.request(iq, timeoutMs),
+        isOnline: () => this.link.isOnline(),
+        report: (missing) => this.link.setState("connected", missing),
       },
       deps,
     );
@@ -103,18 +105,9 @@ class XmppBackend implements ChatBackend {
    * the credentials (a configuration error); any other failure is retried in the background
    * with the shared backoff while `status()` says why.
    */
-  async start(onMessage: MessageHandler): Promise<void> {
-    if (this.onMessage) throw new Error("the XMPP backend is already started");
-    this.onMessage = onMessage;
-    await this.connection.start();
-  }
-
-  stop(): Promise<void> {
-    return this.connection.stop();
-  }
-
-  status(): BackendStatus {
-    return this.connection.status();
+  override async start(onMessage: MessageHandler): Promise<void> {
+    if (this.handler) throw new Error("the XMPP backend is already started");
+    await super.start(onMessage);
   }
 
   botNames(): string[] {
@@ -131,9 +124,9 @@ class XmppBackend implements ChatBackend {
    */
   async send(target: Target, msg: Outgoing): Promise<void> {
     const { to, type } = destination(target, this.rooms);
-    if (!this.connection.isOnline()) throw new SendError("the XMPP connection is down", true);
+    if (!this.link.isOnline()) throw new SendError("the XMPP connection is down", true);
     try {
-      await this.connection.sendConfirmed(buildMessage(to, type, msg), CONFIRM_TIMEOUT_MS);
+      await this.link.sendConfirmed(buildMessage(to, type, msg), CONFIRM_TIMEOUT_MS);
     } catch (err) {
       throw new SendError(`the XMPP server did not confirm the message: ${describeError(err)}`, true);
     }
@@ -157,7 +150,7 @@ class XmppBackend implements ChatBackend {
   }
 
   private async joinRooms(): Promise<void> {
-    this.connection.setState("connecting", "joining rooms");
+    this.link.setState("connecting", "joining rooms");
     await this.rooms.joinAll();
   }
 
@@ -168,14 +161,5 @@ class XmppBackend implements ChatBackend {
     } catch (err) {
       log.error("cannot handle an XMPP stanza", { error: describeError(err) });
     }
-  }
-
-  /** Hands a message to the bot without letting its failure (or its time) block the stanza loop. */
-  private deliver(message: Message | undefined): void {
-    const handler = this.onMessage;
-    if (!message || !handler) return;
-    void Promise.resolve()
-      .then(() => handler(message))
-      .catch((err: unknown) => log.error("the message handler failed", { error: describeError(err) }));
   }
 }

@@ -7,6 +7,7 @@
 import type { XmlElement } from "@xmpp/client";
 import { logger } from "../../lib/log.ts";
 import type { Identity, Message } from "../types.ts";
+import { stripLeadingName } from "../mention.ts";
 import { errorCondition } from "./errors.ts";
 import { type Jid, parseJid } from "./jid.ts";
 import { NS } from "./ns.ts";
@@ -47,7 +48,7 @@ function roomMessage(from: Jid, body: string, self: Self, rooms: Rooms): Message
   const room = rooms.get(from.bare);
   // Messages from the room itself (no nick) are server notices; our own nick is our echo.
   if (!room || !from.resource || from.resource === room.currentNick) return undefined;
-  const { text, mentioned } = stripMention(body, namesIn(room, self));
+  const { text, mentioned } = stripLeadingName(body, namesIn(room, self));
   return { text, from: occupantIdentity(from, rooms), room: { id: room.jid, name: room.jid }, direct: false, mentioned };
 }
 
@@ -57,7 +58,7 @@ function directMessage(from: Jid, body: string, self: Self, rooms: Rooms): Messa
   const room = rooms.get(from.bare);
   if (room && (!from.resource || from.resource === room.currentNick)) return undefined;
   const identity = room ? occupantIdentity(from, rooms) : dmIdentity(from);
-  const { text, mentioned } = stripMention(body, room ? namesIn(room, self) : baseNames(self));
+  const { text, mentioned } = stripLeadingName(body, room ? namesIn(room, self) : baseNames(self));
   return { text, from: identity, direct: true, mentioned };
 }
 
@@ -77,14 +78,4 @@ function baseNames(self: Self): string[] {
 
 function namesIn(room: Readonly<RoomState>, self: Self): string[] {
   return room.currentNick ? [room.currentNick, ...baseNames(self)] : baseNames(self);
-}
-
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-/** `st2bot: deploy x`, `@st2bot deploy x`, `st2bot, deploy x` → `deploy x`, mentioned. */
-export function stripMention(body: string, names: string[]): { text: string; mentioned: boolean } {
-  const text = body.trim();
-  const alternatives = names.filter(Boolean).map(escapeRegExp).join("|");
-  const match = alternatives ? new RegExp(`^@?(?:${alternatives})(?:[:,]\\s*|\\s+)`, "i").exec(text) : null;
-  return match ? { text: text.slice(match[0].length).trim(), mentioned: true } : { text, mentioned: false };
 }

@@ -1,6 +1,6 @@
 /**
  * The Matrix homeserver emulator's fixtures, wire shapes and answer helpers (the server itself
- * is tests/emulators/matrix.ts): JSON bodies with `Content-Type: application/json`, errors as
+ * is index.ts): JSON bodies with `Content-Type: application/json`, errors as
  * the spec's `{errcode, error}`, user ids on the emulated server `emu.test`.
  */
 export const SERVER_NAME = "emu.test";

@@ -1,7 +1,7 @@
 /**
  * The Slack emulator's wire shapes: fixtures, what the workspace records (posts, ephemerals,
  * API calls), Socket Mode envelopes, Slack's error type, and how a Web API request's arguments
- * are decoded and checked (form, JSON or query; Slack's error codes). The server is slack.ts.
+ * are decoded and checked (form, JSON or query; Slack's error codes). The server is index.ts.
  */
 import type { ServerWebSocket } from "bun";
 
