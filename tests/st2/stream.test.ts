@@ -1,100 +1,21 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { Backoff } from "../../src/lib/backoff.ts";
-import { assertNoViolations, startTestEmulator, type TestEmulator } from "../support/emulator.ts";
-import { St2Client } from "../../src/st2/client.ts";
-import { ApiKeyProvider, MissingCredentialProvider, PasswordProvider, TokenProvider, type CredentialProvider } from "../../src/st2/credentials.ts";
-import { St2Http } from "../../src/st2/http.ts";
-import { St2Stream, parseEvent, streamEvents, type St2Event, type StreamState } from "../../src/st2/stream.ts";
+import { ApiKeyProvider, PasswordProvider, TokenProvider, type CredentialProvider } from "../../src/st2/credentials.ts";
 import { captureLogs, jsonResponse } from "./helpers.ts";
+import { announcement, cleanup, runCleanups, sseServer, startStream } from "./stream-fixture.ts";
 import { waitFor } from "../support/wait.ts";
 
 const enc = new TextEncoder();
-
-/** One open SSE connection of the fake: the test writes to it and can cut it. */
-interface Conn {
-  headers: Headers;
-  query: URLSearchParams;
-  at: number;
-  send(text: string): void;
-  close(): void;
-}
-
-/** A fake stream endpoint; `gate` may refuse a connection (e.g. 401 for a stale token). */
-function sseServer(gate: (req: Request) => Response | undefined = () => undefined, greet = true) {
-  const conns: Conn[] = [];
-  const server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    idleTimeout: 0,
-    fetch(req) {
-      const refused = gate(req);
-      if (refused) return refused;
-      let ctl!: ReadableStreamDefaultController<Uint8Array>;
-      let open = true;
-      const body = new ReadableStream<Uint8Array>({
-        start: (c) => {
-          ctl = c;
-        },
-        cancel: () => {
-          open = false;
-        },
-      });
-      const url = new URL(req.url);
-      conns.push({
-        headers: req.headers,
-        query: url.searchParams,
-        at: Date.now(),
-        send: (text) => open && ctl.enqueue(enc.encode(text)),
-        close: () => {
-          if (open) ctl.close();
-          open = false;
-        },
-      });
-      if (greet) queueMicrotask(() => open && ctl.enqueue(enc.encode("\n")));
-      return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
-    },
-  });
-  return { conns, stream: `http://127.0.0.1:${server.port}/stream/v1`, stop: () => server.stop(true) };
-}
-
-const announcement = (message: string) =>
-  `event: st2.announcement__errbot\ndata: ${JSON.stringify({ payload: { message, channel: "#ops", user: "alice" } })}\n\n`;
-
-const cleanups: Array<() => unknown> = [];
 let logs = captureLogs();
 afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
+  await runCleanups();
   logs.restore();
   logs = captureLogs();
 });
 
-function startStream(stream: string, provider: CredentialProvider, extra: Partial<ConstructorParameters<typeof St2Stream>[0]> = {}) {
-  const events: St2Event[] = [];
-  const states: Array<[StreamState, string | undefined]> = [];
-  let connects = 0;
-  const s = new St2Stream({
-    client: { http: new St2Http({ timeoutMs: 2_000 }), provider, urls: { stream } },
-    routeKey: "errbot",
-    onEvent: (e) => {
-      events.push(e);
-    },
-    onConnect: () => {
-      connects++;
-    },
-    onState: (state, detail) => states.push([state, detail]),
-    backoff: new Backoff({ initialMs: 40, maxMs: 200, random: () => 1 }),
-    healthyAfterMs: 60_000,
-    ...extra,
-  });
-  cleanups.push(() => s.stop());
-  s.start();
-  return { s, events, states, connects: () => connects, delays: () => states.filter(([st]) => st === "reconnecting").map(([, d]) => Number(/in (\d+) ms/.exec(d!)![1])) };
-}
-
 describe("St2Stream", () => {
   test("asks for the announcement route, alias changes and extra events, with the credential header", async () => {
     const fake = sseServer();
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     const { s } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0001"), { extraEvents: ["st2.execution__create"] });
     await waitFor("a connection", () => fake.conns[0], 3000);
     expect(fake.conns[0]!.query.get("events")!.split(",")).toEqual([
@@ -111,7 +32,7 @@ describe("St2Stream", () => {
 
   test("delivers events in order, parsed, and a failing handler does not stop the stream", async () => {
     const fake = sseServer();
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     const seen: string[] = [];
     const { s } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0002"), {
       onEvent: async (e) => {
@@ -133,7 +54,7 @@ describe("St2Stream", () => {
 
   test("a handler that returns at once runs at once; one that waits holds the later events behind it", async () => {
     const fake = sseServer();
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     const started: string[] = [];
     const finished: string[] = [];
     const { s } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0012"), {
@@ -159,7 +80,7 @@ describe("St2Stream", () => {
 
   test("a malformed event is logged, truncated, and skipped", async () => {
     const fake = sseServer();
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     const { events } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0003"));
     const conn = await waitFor("a connection", () => fake.conns[0], 3000);
     conn.send(`event: st2.announcement__errbot\ndata: not json ${"x".repeat(500)}\n\n`);
@@ -177,7 +98,7 @@ describe("St2Stream", () => {
 
   test("heartbeats keep an otherwise quiet connection alive", async () => {
     const fake = sseServer();
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     const { connects } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0004"), { idleTimeoutMs: 500 });
     const conn = await waitFor("a connection", () => fake.conns[0], 3000);
     // Beats ten times as often as the idle limit, so a busy machine cannot fake a timeout.
@@ -192,7 +113,7 @@ describe("St2Stream", () => {
   test("silence longer than idleTimeoutMs counts as a dead connection: reconnect and re-sync", async () => {
     // The fake greets with StackStorm's newline, then never sends a heartbeat.
     const fake = sseServer();
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     const { connects, states } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0005"), { idleTimeoutMs: 150 });
     await waitFor("a second connection", () => fake.conns.length >= 2, 3000);
     await waitFor("onConnect again", () => connects() >= 2, 3000);
@@ -201,7 +122,7 @@ describe("St2Stream", () => {
 
   test("a server that never answers the stream request is given up on after idleTimeoutMs", async () => {
     const fake = sseServer(undefined, false);
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     const { states, connects } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0010"), { idleTimeoutMs: 150 });
     await waitFor("a second attempt", () => fake.conns.length >= 2, 3000);
     expect(connects()).toBe(0);
@@ -210,7 +131,7 @@ describe("St2Stream", () => {
 
   test("reconnects after a drop with growing backoff, and onConnect fires after every reconnection", async () => {
     const fake = sseServer();
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     const { delays, connects, events } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0006"));
     for (let i = 0; i < 4; i++) {
       const conn = await waitFor(`connection ${i}`, () => fake.conns[i], 3000);
@@ -227,7 +148,7 @@ describe("St2Stream", () => {
 
   test("a connection that stays up resets the backoff", async () => {
     const fake = sseServer();
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     const { delays } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0007"), { healthyAfterMs: 100 });
     (await waitFor("connection 0", () => fake.conns[0], 3000)).close();
     const second = await waitFor("connection 1", () => fake.conns[1], 3000);
@@ -242,7 +163,7 @@ describe("St2Stream", () => {
     const fake = sseServer((req) =>
       req.headers.get("X-Auth-Token") === valid ? undefined : jsonResponse(401, { faultstring: "Unauthorized - Token has expired." }),
     );
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     let issued = 0;
     const provider = new PasswordProvider({
       username: "bot",
@@ -270,7 +191,7 @@ describe("St2Stream", () => {
 
   test("a static token refused with 401 keeps retrying with backoff and says it must be replaced", async () => {
     const fake = sseServer(() => jsonResponse(401, { faultstring: "Unauthorized - Invalid token" }));
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     const token = "static-stream-token-0001";
     const { delays, s } = startStream(fake.stream, new TokenProvider(token));
     await waitFor("three retries", () => delays().length >= 3, 3000);
@@ -285,7 +206,7 @@ describe("St2Stream", () => {
   test("a provider whose renewal throws on a 401 does not end the reconnect loop", async () => {
     let refuse = true;
     const fake = sseServer(() => (refuse ? jsonResponse(401, { faultstring: "Unauthorized - Invalid token" }) : undefined));
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     const throwing: CredentialProvider = {
       renewable: true,
       header: async () => ({ "X-Auth-Token": "throwing-provider-token-01" }),
@@ -313,14 +234,14 @@ describe("St2Stream", () => {
       idleTimeout: 0,
       fetch: () => new Response(new ReadableStream({ start: (c) => c.enqueue(enc.encode("\n")) }), { headers: { "Content-Type": "text/event-stream" } }),
     });
-    cleanups.push(() => back.stop(true));
+    cleanup(() => back.stop(true));
     await waitFor("connection once StackStorm is back", () => connects() === 1, 3000);
     expect(logs.text()).toContain("StackStorm unreachable at");
   });
 
   test("stop() closes the connection and leaves nothing scheduled", async () => {
     const fake = sseServer();
-    cleanups.push(fake.stop);
+    cleanup(fake.stop);
     const { s, states } = startStream(fake.stream, new ApiKeyProvider("stream-api-key-0009"));
     await waitFor("open", () => s.state().state === "open", 3000);
     fake.conns[0]!.close();
@@ -330,123 +251,5 @@ describe("St2Stream", () => {
     await Bun.sleep(150);
     expect(fake.conns.length).toBe(1);
     expect(states.at(-1)![0]).toBe("stopped");
-  });
-});
-
-describe("parseEvent", () => {
-  test("needs a name and a JSON object; announcements need a payload", () => {
-    expect(parseEvent({ event: "st2.announcement__x", data: '{"payload":{"message":"m"}}', id: undefined })).toEqual({
-      name: "st2.announcement__x",
-      data: { payload: { message: "m" } },
-    });
-    expect(parseEvent({ event: undefined, data: "{}", id: undefined })).toBeUndefined();
-    expect(parseEvent({ event: "st2.announcement__x", data: '{"payload":"text"}', id: undefined })).toBeUndefined();
-    expect(parseEvent({ event: "st2.execution__update", data: "null", id: undefined })).toBeUndefined();
-  });
-
-  test("streamEvents never repeats a name", () => {
-    expect(streamEvents("chatops", ["st2.actionalias__create"])).toHaveLength(4);
-  });
-});
-
-describe("St2Stream against the StackStorm emulator", () => {
-  const PASSWORD = "stream-emulated-Passw0rd";
-  const emulators: TestEmulator[] = [];
-  afterEach(async () => {
-    while (emulators.length) {
-      const emu = emulators.pop()!;
-      await emu.stop();
-      assertNoViolations(emu);
-    }
-  });
-  async function emulated(opts: Parameters<typeof startTestEmulator>[0] = {}) {
-    const emu = await startTestEmulator({ users: { bot: PASSWORD }, ...opts });
-    emulators.push(emu);
-    const client = new St2Client({
-      http: new St2Http({ timeoutMs: 2_000 }),
-      urls: { api: emu.apiUrl, auth: emu.authUrl, stream: emu.streamUrl },
-      provider: new MissingCredentialProvider(),
-    });
-    const provider = new PasswordProvider({
-      username: "bot",
-      password: PASSWORD,
-      ttlSeconds: 600,
-      issue: async (u, p, ttl) => {
-        const t = await client.createToken(u, p, ttl);
-        return { token: t.token, expiry: new Date(t.expiry) };
-      },
-    });
-    return { emu, provider };
-  }
-
-  test("announcements and alias changes arrive; StackStorm's heartbeats keep the connection", async () => {
-    const { emu, provider } = await emulated({ heartbeatMs: 40 });
-    const { events, connects } = startStream(emu.streamUrl, provider, { idleTimeoutMs: 500 });
-    await waitFor("connected", () => connects() === 1 && emu.streamCount === 1, 3000);
-    emu.announce("errbot", { message: "done", channel: "#ops", user: "alice" });
-    emu.announce("hubot", { message: "not for us" });
-    emu.addAlias({ name: "deploy", pack: "ops", action_ref: "core.local", formats: ["deploy {{app}}"] });
-    await waitFor("two events", () => events.length === 2, 3000);
-    expect(events.map((e) => e.name)).toEqual(["st2.announcement__errbot", "st2.actionalias__create"]);
-    expect((events[0]!.data as { payload: { message: string } }).payload.message).toBe("done");
-    await Bun.sleep(800);
-    expect(connects()).toBe(1);
-  });
-
-  test("dropped streams reconnect with backoff and onConnect fires each time", async () => {
-    const { emu, provider } = await emulated();
-    const { connects, delays, events } = startStream(emu.streamUrl, provider);
-    for (let i = 1; i <= 3; i++) {
-      await waitFor(`connection ${i}`, () => connects() === i && emu.streamCount === 1, 3000);
-      emu.faults.dropStreams();
-    }
-    await waitFor("connection 4", () => connects() === 4 && emu.streamCount === 1, 3000);
-    emu.announce("errbot", { message: "still here" });
-    await waitFor("an event after reconnecting", () => events.length === 1, 3000);
-    expect(delays()).toEqual([40, 70, 123]);
-  });
-
-  test("expired tokens: the reconnection's 401 renews the token and reconnects at once", async () => {
-    const { emu, provider } = await emulated();
-    const { connects, delays } = startStream(emu.streamUrl, provider);
-    await waitFor("connected", () => connects() === 1, 3000);
-    emu.faults.expireTokens();
-    emu.faults.dropStreams();
-    await waitFor("reconnected with a new token", () => connects() === 2, 3000);
-    expect(emu.tokens).toHaveLength(2);
-    expect(delays()).toEqual([40, 0]);
-    const streams = emu.requests.filter((r) => r.path === "/stream/v1/stream");
-    expect(streams.map((r) => r.status)).toEqual([200, 401, 200]);
-    expect(logs.text()).not.toContain(emu.tokens[1]!.token);
-    expect(logs.text()).not.toContain(PASSWORD);
-  });
-
-  test("garbage on the stream is skipped and later events still arrive", async () => {
-    const { emu, provider } = await emulated();
-    const { events, connects } = startStream(emu.streamUrl, provider);
-    await waitFor("connected", () => connects() === 1 && emu.streamCount === 1, 3000);
-    emu.faults.streamGarbage("event: st2.announcement__errbot\ndata: {broken json\n\n");
-    emu.faults.streamGarbage("data: no event name\n\n");
-    emu.announce("errbot", { message: "fine" });
-    await waitFor("the good event", () => events.length === 1, 3000);
-    expect(logs.lines.filter((l) => l.includes("skipped a malformed stream event"))).toHaveLength(2);
-    expect(connects()).toBe(1);
-  });
-
-  test("no heartbeat for idleTimeoutMs: the connection is treated as dead and replaced", async () => {
-    const { emu, provider } = await emulated({ heartbeatMs: 60_000 });
-    const { connects, states } = startStream(emu.streamUrl, provider, { idleTimeoutMs: 150 });
-    await waitFor("a reconnection", () => connects() >= 2, 3000);
-    expect(states.find(([s]) => s === "reconnecting")![1]).toContain("no data from StackStorm for 150 ms");
-  });
-
-  test("StackStorm down and back: retried with backoff until it answers", async () => {
-    const { emu, provider } = await emulated();
-    const { connects, delays } = startStream(emu.streamUrl, provider);
-    await waitFor("connected", () => connects() === 1, 3000);
-    await emu.faults.down(true);
-    await waitFor("retries while down", () => delays().length >= 3, 3000);
-    await emu.faults.down(false);
-    await waitFor("reconnected", () => connects() === 2, 3000);
   });
 });
