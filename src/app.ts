@@ -249,6 +249,10 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   // Last in, so first out: live-output follows end while the outbox and the backend still run.
   teardown.push(["live output", () => bot.stop()]);
   log.info("st2bot ready", { version: VERSION, backend: backend.name, aliases: aliases.index.size, ms: Date.now() - startedAt.getTime() });
+  // The compiled binary starts with the JIT held back (scripts/build.ts, `jitPolicy`): code that
+  // runs once at start-up stays in the interpreter instead of costing JIT memory. From here on
+  // the normal policy, so the command path and delivery are compiled as they get hot.
+  Bun.unsafe.setJITPolicy(1);
 
   return {
     config,
