@@ -24,7 +24,7 @@ const result = await Bun.build({
     // set-up) stays in the interpreter instead of costing compile time and JIT memory (~4 MB
     // less resident, measured by scripts/bench/startup.ts). app.ts restores the normal policy
     // once st2bot is ready, so the command path and delivery are compiled as they get hot.
-    jitPolicy: 1000,
+    jitPolicy: 64,
   },
   minify: true,
   // Ship JavaScriptCore bytecode: start-up skips parsing the 2.5 MB bundle (exec → first
