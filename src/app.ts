@@ -35,6 +35,7 @@ import { actionsPlugin } from "./web/actions.ts";
 import { ConfigError, describeError } from "./lib/errors.ts";
 import { botCredential } from "./config/load.ts";
 import { logger, setLogFormat, setLogLevel } from "./lib/log.ts";
+import { collectWhenQuiet } from "./lib/collect.ts";
 import { VERSION } from "./version.ts";
 import type { Cluster } from "./cluster/index.ts";
 
@@ -253,6 +254,10 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   // runs once at start-up stays in the interpreter instead of costing JIT memory. From here on
   // the normal policy, so the command path and delivery are compiled as they get hot.
   Bun.unsafe.setJITPolicy(1);
+  // After a burst (or any spell of work) has drained, its garbage goes back at once, not at
+  // the next busy spell (lib/collect.ts).
+  const collector = collectWhenQuiet();
+  teardown.push(["quiet collector", () => collector.stop()]);
 
   return {
     config,
