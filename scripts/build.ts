@@ -20,11 +20,12 @@ const result = await Bun.build({
   compile: {
     outfile,
     bytecodeOrder: existsSync(order) && order,
-    // The JIT held back during start-up: code that runs once (config, alias index, module
-    // set-up) stays in the interpreter instead of costing compile time and JIT memory (~4 MB
-    // less resident, measured by scripts/bench/startup.ts). app.ts restores the normal policy
-    // once st2bot is ready, so the command path and delivery are compiled as they get hot.
-    jitPolicy: 64,
+    // The JIT held back (tier-up thresholds x250): code that runs once at start-up, and a
+    // command now and then, stay in the interpreter instead of pulling the JIT compilers' code
+    // into memory (~3 MB). src/lib/load.ts restores the normal policy once there is sustained
+    // work (a burst, a busy channel). x250 rather than more: 5,000 aliases still start in
+    // ~0.3-0.5 s (x1000: ~0.6 s), measured by scripts/bench/outside.ts.
+    jitPolicy: 250,
   },
   minify: true,
   // Ship JavaScriptCore bytecode: start-up skips parsing the 2.5 MB bundle (exec → first

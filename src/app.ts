@@ -35,7 +35,7 @@ import { actionsPlugin } from "./web/actions.ts";
 import { ConfigError, describeError } from "./lib/errors.ts";
 import { botCredential } from "./config/load.ts";
 import { logger, setLogFormat, setLogLevel } from "./lib/log.ts";
-import { collectWhenQuiet } from "./lib/collect.ts";
+import { adaptToLoad } from "./lib/load.ts";
 import { VERSION } from "./version.ts";
 import type { Cluster } from "./cluster/index.ts";
 
@@ -250,14 +250,10 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   // Last in, so first out: live-output follows end while the outbox and the backend still run.
   teardown.push(["live output", () => bot.stop()]);
   log.info("st2bot ready", { version: VERSION, backend: backend.name, aliases: aliases.index.size, ms: Date.now() - startedAt.getTime() });
-  // The compiled binary starts with the JIT held back (scripts/build.ts, `jitPolicy`): code that
-  // runs once at start-up stays in the interpreter instead of costing JIT memory. From here on
-  // the normal policy, so the command path and delivery are compiled as they get hot.
-  Bun.unsafe.setJITPolicy(1);
-  // After a burst (or any spell of work) has drained, its garbage goes back at once, not at
-  // the next busy spell (lib/collect.ts).
-  const collector = collectWhenQuiet();
-  teardown.push(["quiet collector", () => collector.stop()]);
+  // The JIT's normal policy once there is work (the compiled binary starts with it held back:
+  // scripts/build.ts), and the garbage of a busy spell freed once it has drained (lib/load.ts).
+  const load = adaptToLoad();
+  teardown.push(["load watcher", () => load.stop()]);
 
   return {
     config,

@@ -1,0 +1,72 @@
+/**
+ * The runtime adapted to the load, from the process's CPU time read every `tickMs`:
+ *
+ * - The JIT once there is work. The compiled binary starts with JavaScriptCore's tier-up
+ *   thresholds raised (scripts/build.ts, `jitPolicy`): a chat bot that answers a command now and
+ *   then gains nothing from compiled code (a command is a fraction of a millisecond either way),
+ *   but compiling it pulls the JIT compilers' own code into memory (~3 MB). Once the busy ticks
+ *   add up to `jitAfterMs` of CPU (a burst of results, a busy channel), the normal policy
+ *   (`Bun.unsafe.setJITPolicy(1)`) for the rest of the process's life.
+ * - One full garbage collection after a spell of work, once the process has gone quiet.
+ *   JavaScriptCore collects when allocation asks for it; a process that stops working keeps the
+ *   garbage of its last busy spell (a 5,000-message burst leaves ~3 MB of dead objects and
+ *   ~5 MB of resident memory) until it gets busy again, which for a chat bot may be hours. So:
+ *   when the busy ticks since the last collection add up to `workMs` and the last tick used
+ *   almost none (the burst drained, the user stopped typing), `Bun.gc(true)`, which also lets
+ *   the allocator return the freed pages. It never runs while work goes on, so it adds no
+ *   pause to a command or a delivery in flight, and costs at most one collection (a few ms on
+ *   st2bot's heap) per `workMs` of work.
+ */
+
+/** What `adaptToLoad` reads and does; each replaceable for tests. */
+export interface LoadOptions {
+  /** How often to look, ms. Default 250. */
+  tickMs?: number;
+  /** CPU time per tick under which the process counts as quiet, ms. Default 2. */
+  quietMs?: number;
+  /** CPU time of busy ticks after which the JIT gets its normal policy, ms. Default 100. */
+  jitAfterMs?: number;
+  /** CPU time of busy ticks since the last collection that makes one worth it, ms. Default 100. */
+  workMs?: number;
+  /** The process's CPU time so far, ms (default: user + system from `process.cpuUsage()`). */
+  cpuMs?: () => number;
+  /** The collection (default: a synchronous full GC, `Bun.gc(true)`). */
+  collect?: () => void;
+  /** Gives the JIT its normal policy (default `Bun.unsafe.setJITPolicy(1)`). */
+  normalJit?: () => void;
+}
+
+/** Starts watching (an unref'd timer: it never keeps the process alive); `stop()` ends it. */
+export function adaptToLoad(opts: LoadOptions = {}): { stop(): void } {
+  const { tickMs = 250, quietMs = 2, jitAfterMs = 100, workMs = 100 } = opts;
+  const cpuMs = opts.cpuMs ?? (() => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  });
+  const collect = opts.collect ?? (() => Bun.gc(true));
+  const normalJit = opts.normalJit ?? (() => Bun.unsafe.setJITPolicy(1));
+  let last = cpuMs();
+  /** CPU time of the busy ticks since the last collection (quiet ticks' crumbs do not add up). */
+  let work = 0;
+  /** CPU time of the busy ticks so far, until the JIT got its normal policy (then undefined). */
+  let towardsJit: number | undefined = 0;
+  const timer = setInterval(() => {
+    const now = cpuMs();
+    const tick = now - last;
+    last = now;
+    if (tick >= quietMs) {
+      work += tick;
+      if (towardsJit !== undefined && (towardsJit += tick) >= jitAfterMs) {
+        normalJit();
+        towardsJit = undefined;
+      }
+    } else if (work >= workMs && work > 0) {
+      collect();
+      // The collection's own CPU time is not work that calls for another.
+      last = cpuMs();
+      work = 0;
+    }
+  }, tickMs);
+  timer.unref?.();
+  return { stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,97 @@
+import { afterEach, expect, test } from "bun:test";
+import { adaptToLoad } from "../../src/lib/load.ts";
+
+const TICK = 5;
+/** A process whose CPU use per tick the test sets: every read of the clock is one tick's worth. */
+function fakeProcess() {
+  const p = { cpu: 0, perTick: 0, collections: 0, jit: 0 };
+  const watcher = adaptToLoad({
+    tickMs: TICK,
+    quietMs: 2,
+    workMs: 100,
+    jitAfterMs: 100,
+    cpuMs: () => (p.cpu += p.perTick),
+    collect: () => p.collections++,
+    normalJit: () => p.jit++,
+  });
+  stops.push(watcher.stop);
+  return p;
+}
+const stops: (() => void)[] = [];
+afterEach(() => stops.splice(0).forEach((stop) => stop()));
+const ticks = (n: number) => Bun.sleep(TICK * n);
+
+test("an idle process is left alone: no collection, the JIT held back", async () => {
+  const p = fakeProcess();
+  await ticks(20);
+  expect(p).toMatchObject({ collections: 0, jit: 0 });
+});
+
+test("a spell of work gets the normal JIT while it goes on, and is collected once it has gone quiet, once", async () => {
+  const p = fakeProcess();
+  p.perTick = 30;
+  await ticks(12);
+  // Busy (30 ms of CPU per tick): the JIT after ~4 ticks, never a collection while the work goes on.
+  expect(p).toMatchObject({ collections: 0, jit: 1 });
+  p.perTick = 0;
+  await ticks(6);
+  expect(p.collections).toBe(1);
+  await ticks(10);
+  expect(p).toMatchObject({ collections: 1, jit: 1 });
+});
+
+test("too little work is worth neither the JIT nor a collection", async () => {
+  const p = fakeProcess();
+  p.perTick = 10;
+  // ~5 busy ticks of 10 ms: about half of workMs and jitAfterMs, then quiet.
+  await ticks(5);
+  p.perTick = 0;
+  await ticks(10);
+  expect(p).toMatchObject({ collections: 0, jit: 0 });
+});
+
+test("the crumbs of an idle process (timers, heartbeats) never add up to work", async () => {
+  const p = fakeProcess();
+  // 1.5 ms per tick: under quietMs, though 80 ticks make more than workMs in all.
+  p.perTick = 1.5;
+  await ticks(80);
+  expect(p).toMatchObject({ collections: 0, jit: 0 });
+});
+
+test("stop ends the watching", async () => {
+  const p = fakeProcess();
+  stops.pop()!();
+  p.perTick = 50;
+  await ticks(6);
+  p.perTick = 0;
+  await ticks(6);
+  expect(p).toMatchObject({ collections: 0, jit: 0 });
+});
+
+test("by default: Bun's full, synchronous collection and JIT policy 1", async () => {
+  const gc = Bun.gc;
+  const setJITPolicy = Bun.unsafe.setJITPolicy;
+  const calls: unknown[] = [];
+  Bun.gc = (force?: boolean) => {
+    calls.push(["gc", force]);
+    return gc(force);
+  };
+  Bun.unsafe.setJITPolicy = (scale: number) => {
+    calls.push(["jit", scale]);
+    setJITPolicy(scale);
+  };
+  let cpu = 0;
+  let busy = true;
+  try {
+    const watcher = adaptToLoad({ tickMs: 20, workMs: 0, jitAfterMs: 0, cpuMs: () => (busy ? (cpu += 50) : cpu) });
+    stops.push(watcher.stop);
+    await Bun.sleep(50);
+    busy = false;
+    const deadline = Date.now() + 2_000;
+    while (calls.length < 2 && Date.now() < deadline) await Bun.sleep(20);
+    expect(calls).toEqual([["jit", 1], ["gc", true]]);
+  } finally {
+    Bun.gc = gc;
+    Bun.unsafe.setJITPolicy = setJITPolicy;
+  }
+});
