@@ -4,27 +4,30 @@
  * - The JIT once there is work. The compiled binary starts with JavaScriptCore's tier-up
  *   thresholds raised (scripts/build.ts, `jitPolicy`): a chat bot that answers a command now and
  *   then gains nothing from compiled code (a command is a fraction of a millisecond either way),
- *   but compiling it pulls the JIT compilers' own code into memory (~3 MB). Once the busy ticks
+ *   but compiling it pulls the JIT compilers' own code into memory (~3 MB). The cost: the first
+ *   ~0.1-0.2 s of the first burst runs in the interpreter. Once the busy ticks
  *   add up to `jitAfterMs` of CPU (a burst of results, a busy channel), the normal policy
  *   (`Bun.unsafe.setJITPolicy(1)`) for the rest of the process's life.
  * - One full garbage collection after a spell of work, once the process has gone quiet.
  *   JavaScriptCore collects when allocation asks for it; a process that stops working keeps the
  *   garbage of its last busy spell (a 5,000-message burst leaves ~3 MB of dead objects and
  *   ~5 MB of resident memory) until it gets busy again, which for a chat bot may be hours. So:
- *   when the busy ticks since the last collection add up to `workMs` and the last tick used
- *   almost none (the burst drained, the user stopped typing), `Bun.gc(true)`, which also lets
- *   the allocator return the freed pages. It never runs while work goes on, so it adds no
+ *   when the busy ticks since the last collection add up to `workMs` and the process has used
+ *   almost none for `quietForMs` (the burst drained, the user stopped typing), `Bun.gc(true)`,
+ *   which also lets the allocator return the freed pages. It never runs while work goes on, so it adds no
  *   pause to a command or a delivery in flight, and costs at most one collection (a few ms on
  *   st2bot's heap) per `workMs` of work.
  */
 
 /** What `adaptToLoad` reads and does; each replaceable for tests. */
 export interface LoadOptions {
-  /** How often to look, ms. Default 250. */
+  /** How often to look, ms. Default 100: a burst gets the JIT within ~0.1-0.2 s. */
   tickMs?: number;
-  /** CPU time per tick under which the process counts as quiet, ms. Default 2. */
+  /** CPU time per tick under which the process counts as quiet, ms. Default 1. */
   quietMs?: number;
-  /** CPU time of busy ticks after which the JIT gets its normal policy, ms. Default 100. */
+  /** How long the process must have been quiet before a collection, ms. Default 500. */
+  quietForMs?: number;
+  /** CPU time of busy ticks after which the JIT gets its normal policy, ms. Default 50. */
   jitAfterMs?: number;
   /** CPU time of busy ticks since the last collection that makes one worth it, ms. Default 100. */
   workMs?: number;
@@ -38,7 +41,7 @@ export interface LoadOptions {
 
 /** Starts watching (an unref'd timer: it never keeps the process alive); `stop()` ends it. */
 export function adaptToLoad(opts: LoadOptions = {}): { stop(): void } {
-  const { tickMs = 250, quietMs = 2, jitAfterMs = 100, workMs = 100 } = opts;
+  const { tickMs = 100, quietMs = 1, quietForMs = 500, jitAfterMs = 50, workMs = 100 } = opts;
   const cpuMs = opts.cpuMs ?? (() => {
     const { user, system } = process.cpuUsage();
     return (user + system) / 1000;
@@ -48,6 +51,7 @@ export function adaptToLoad(opts: LoadOptions = {}): { stop(): void } {
   let last = cpuMs();
   /** CPU time of the busy ticks since the last collection (quiet ticks' crumbs do not add up). */
   let work = 0;
+  let quietFor = 0;
   /** CPU time of the busy ticks so far, until the JIT got its normal policy (then undefined). */
   let towardsJit: number | undefined = 0;
   const timer = setInterval(() => {
@@ -56,11 +60,12 @@ export function adaptToLoad(opts: LoadOptions = {}): { stop(): void } {
     last = now;
     if (tick >= quietMs) {
       work += tick;
+      quietFor = 0;
       if (towardsJit !== undefined && (towardsJit += tick) >= jitAfterMs) {
         normalJit();
         towardsJit = undefined;
       }
-    } else if (work >= workMs && work > 0) {
+    } else if ((quietFor += tickMs) >= quietForMs && work >= workMs && work > 0) {
       collect();
       // The collection's own CPU time is not work that calls for another.
       last = cpuMs();

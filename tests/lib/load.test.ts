@@ -8,6 +8,7 @@ function fakeProcess() {
   const watcher = adaptToLoad({
     tickMs: TICK,
     quietMs: 2,
+    quietForMs: 3 * TICK,
     workMs: 100,
     jitAfterMs: 100,
     cpuMs: () => (p.cpu += p.perTick),
@@ -38,6 +39,20 @@ test("a spell of work gets the normal JIT while it goes on, and is collected onc
   expect(p.collections).toBe(1);
   await ticks(10);
   expect(p).toMatchObject({ collections: 1, jit: 1 });
+});
+
+test("a short lull in the work is not quiet enough for a collection", async () => {
+  const p = fakeProcess();
+  // Busy, one quiet tick, busy again… (quietForMs is three ticks).
+  const cpuPerTick = [30, 30, 30, 30, 0, 30, 0, 30, 30];
+  for (const perTick of cpuPerTick) {
+    p.perTick = perTick;
+    await ticks(1);
+  }
+  expect(p.collections).toBe(0);
+  p.perTick = 0;
+  await ticks(8);
+  expect(p.collections).toBe(1);
 });
 
 test("too little work is worth neither the JIT nor a collection", async () => {
@@ -83,7 +98,7 @@ test("by default: Bun's full, synchronous collection and JIT policy 1", async ()
   let cpu = 0;
   let busy = true;
   try {
-    const watcher = adaptToLoad({ tickMs: 20, workMs: 0, jitAfterMs: 0, cpuMs: () => (busy ? (cpu += 50) : cpu) });
+    const watcher = adaptToLoad({ tickMs: 20, quietForMs: 20, workMs: 0, jitAfterMs: 0, cpuMs: () => (busy ? (cpu += 50) : cpu) });
     stops.push(watcher.stop);
     await Bun.sleep(50);
     busy = false;
