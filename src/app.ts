@@ -252,7 +252,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   log.info("st2bot ready", { version: VERSION, backend: backend.name, aliases: aliases.index.size, ms: Date.now() - startedAt.getTime() });
   // The JIT's normal policy once there is work (the compiled binary starts with it held back:
   // scripts/build.ts), and the garbage of a busy spell freed once it has drained (lib/load.ts).
-  const load = adaptToLoad();
+  const load = adaptToLoad({ afterStart: true });
   teardown.push(["load watcher", () => load.stop()]);
 
   return {

@@ -73,6 +73,14 @@ test("the crumbs of an idle process (timers, heartbeats) never add up to work", 
   expect(p).toMatchObject({ collections: 0, jit: 0 });
 });
 
+test("after a start-up, the first quiet spell is collected once", async () => {
+  const p = { cpu: 0, collections: 0 };
+  const watcher = adaptToLoad({ afterStart: true, tickMs: TICK, quietForMs: 3 * TICK, workMs: 100, cpuMs: () => p.cpu, collect: () => p.collections++, normalJit: () => {} });
+  stops.push(watcher.stop);
+  await ticks(12);
+  expect(p.collections).toBe(1);
+});
+
 test("stop ends the watching", async () => {
   const p = fakeProcess();
   stops.pop()!();
@@ -83,13 +91,14 @@ test("stop ends the watching", async () => {
   expect(p).toMatchObject({ collections: 0, jit: 0 });
 });
 
-test("by default: Bun's full, synchronous collection and JIT policy 1", async () => {
-  const gc = Bun.gc;
+test("by default: Bun's shrink (a full collection that also drops unused code) and JIT policy 1", async () => {
+  const bun = Bun as unknown as { shrink: () => void };
+  const shrink = bun.shrink;
   const setJITPolicy = Bun.unsafe.setJITPolicy;
   const calls: unknown[] = [];
-  Bun.gc = (force?: boolean) => {
-    calls.push(["gc", force]);
-    return gc(force);
+  bun.shrink = () => {
+    calls.push(["shrink"]);
+    shrink();
   };
   Bun.unsafe.setJITPolicy = (scale: number) => {
     calls.push(["jit", scale]);
@@ -104,9 +113,9 @@ test("by default: Bun's full, synchronous collection and JIT policy 1", async ()
     busy = false;
     const deadline = Date.now() + 2_000;
     while (calls.length < 2 && Date.now() < deadline) await Bun.sleep(20);
-    expect(calls).toEqual([["jit", 1], ["gc", true]]);
+    expect(calls).toEqual([["jit", 1], ["shrink"]]);
   } finally {
-    Bun.gc = gc;
+    bun.shrink = shrink;
     Bun.unsafe.setJITPolicy = setJITPolicy;
   }
 });
