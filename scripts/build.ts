@@ -2,7 +2,7 @@
  * `npm run build`: compiles st2bot into one executable, dist/st2bot, with the login page and
  * everything else it needs embedded, so it runs from an empty directory without node_modules.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dir, "..");
@@ -11,9 +11,22 @@ const flag = process.argv.indexOf("--outdir");
 const outDir = flag > 0 && process.argv[flag + 1] ? process.argv[flag + 1]! : join(root, "dist");
 mkdirSync(outDir, { recursive: true });
 const outfile = join(outDir, "st2bot");
+// The bytecode `st2bot run` uses, first (recorded by scripts/bytecode-order.ts): ~3 MB less of
+// the executable resident. A profile from an older build still applies; without one, the
+// default layout.
+const order = join(root, "scripts", "st2bot.order");
 const result = await Bun.build({
   entrypoints: [join(root, "src", "main.ts")],
-  compile: { outfile },
+  compile: {
+    outfile,
+    bytecodeOrder: existsSync(order) && order,
+    // The JIT held back (tier-up thresholds x250): code that runs once at start-up, and a
+    // command now and then, stay in the interpreter instead of pulling the JIT compilers' code
+    // into memory (~3 MB). src/lib/load.ts restores the normal policy once there is sustained
+    // work (a burst, a busy channel). x250 rather than more: 5,000 aliases still start in
+    // ~0.3-0.5 s (x1000: ~0.6 s), measured by scripts/bench/outside.ts.
+    jitPolicy: 250,
+  },
   minify: true,
   // Ship JavaScriptCore bytecode: start-up skips parsing the 2.5 MB bundle (exec → first
   // request ~40 ms instead of ~200 ms, measured by scripts/bench/outside.ts).

@@ -35,6 +35,7 @@ import { actionsPlugin } from "./web/actions.ts";
 import { ConfigError, describeError } from "./lib/errors.ts";
 import { botCredential } from "./config/load.ts";
 import { logger, setLogFormat, setLogLevel } from "./lib/log.ts";
+import { adaptToLoad } from "./lib/load.ts";
 import { VERSION } from "./version.ts";
 import type { Cluster } from "./cluster/index.ts";
 
@@ -249,6 +250,10 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
   // Last in, so first out: live-output follows end while the outbox and the backend still run.
   teardown.push(["live output", () => bot.stop()]);
   log.info("st2bot ready", { version: VERSION, backend: backend.name, aliases: aliases.index.size, ms: Date.now() - startedAt.getTime() });
+  // The JIT's normal policy once there is work (the compiled binary starts with it held back:
+  // scripts/build.ts), and the garbage of a busy spell freed once it has drained (lib/load.ts).
+  const load = adaptToLoad({ afterStart: true });
+  teardown.push(["load watcher", () => load.stop()]);
 
   return {
     config,

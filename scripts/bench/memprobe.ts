@@ -1,30 +1,30 @@
 /**
  * Where st2bot's resident memory goes, module by module: compiled like dist/st2bot (bytecode,
- * chunks) by scripts/bench/startup.ts, then run against a stand-in. Loads st2bot's parts one
- * after the other, each followed by a full GC, and prints one JSON line per step: RSS, its
- * file-backed part (pages of the executable: the Bun runtime's code and the embedded bundle),
- * the anonymous part (heaps), and the JS heap.
+ * chunks, the same bytecode order and JIT policy) by scripts/bench/startup.ts, then run against
+ * a stand-in. Loads st2bot's parts one after the other, each followed by a full GC, and prints
+ * one JSON line per step: RSS by kind (smaps.ts) and the JS heap.
  *
  *   memprobe <stand-in url> <api key> <data dir>
  */
 import { heapStats } from "bun:jsc";
-import { readFileSync } from "node:fs";
+import { memorySplit } from "./smaps.ts";
 
 const [url, key, dir] = process.argv.slice(2) as [string, string, string];
 
 function sample(step: string): void {
   Bun.gc(true);
-  const rollup = readFileSync("/proc/self/smaps_rollup", "utf8");
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(rollup)?.[1] ?? NaN) / 1024;
-  console.log(JSON.stringify({ step, rss: kb("Rss"), file: kb("Pss_File"), anon: kb("Pss_Anon"), heap: heapStats().heapSize / 1048576 }));
+  console.log(JSON.stringify({ step, ...memorySplit(), heap: heapStats().heapSize / 1048576 }));
 }
 
 const settle = () => Bun.sleep(150);
 sample("Bun runtime (nothing of st2bot)");
 const { parseConfig } = await import("../../src/config/load.ts");
+const { BACKEND_SECTIONS } = await import("../../src/chat/registry.ts");
 const config = parseConfig(
   `[bot]\ndata_dir = ${JSON.stringify(dir)}\n[web]\nport = 0\n[stackstorm]\napi_url = "${url}/api/v1"\nauth_url = "${url}/auth/v1"\nstream_url = "${url}/stream/v1"\n[stackstorm.api_auth]\napikey = "${key}"\n[text]\nroom = "bench"\n`,
   "<probe>",
+  {},
+  BACKEND_SECTIONS,
 );
 sample("config (smol-toml, valibot schema)");
 const { openDatabase } = await import("../../src/store/db.ts");

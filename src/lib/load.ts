@@ -1,0 +1,94 @@
+/**
+ * The runtime adapted to the load, from the process's CPU time read every `tickMs`:
+ *
+ * - The JIT once there is work. The compiled binary starts with JavaScriptCore's tier-up
+ *   thresholds raised (scripts/build.ts, `jitPolicy`): a chat bot that answers a command now and
+ *   then gains nothing from compiled code (a command is a fraction of a millisecond either way),
+ *   but compiling it pulls the JIT compilers' own code into memory (~3 MB). Once the busy ticks
+ *   add up to `jitAfterMs` of CPU (a burst of results, a busy channel), the normal policy
+ *   (`Bun.unsafe.setJITPolicy(1)`) for the rest of the process's life. The cost: the first
+ *   ~0.1-0.2 s of the first burst run before the JIT is back.
+ * - One collection after a spell of work (the start-up counts as one), once the process has gone
+ *   quiet. JavaScriptCore collects when allocation asks for it; a process that stops working
+ *   keeps the garbage (and the compiled code) of its last busy spell — a 5,000-message burst
+ *   leaves ~3 MB of dead objects and ~5 MB of resident memory — until it gets busy again, which
+ *   for a chat bot may be hours. So: when the busy ticks since the last collection add up to
+ *   `workMs` and the process has used almost none for `quietForMs` (the burst drained, the user
+ *   stopped typing), `shrink` below. It never runs while work goes on, so it adds no pause to a
+ *   command or a delivery in flight, and costs at most one collection (a few ms on st2bot's
+ *   heap) per `workMs` of work.
+ */
+
+/** What `adaptToLoad` reads and does; each replaceable for tests. */
+export interface LoadOptions {
+  /** How often to look, ms. Default 100: a burst gets the JIT within ~0.1-0.2 s. */
+  tickMs?: number;
+  /** CPU time per tick under which the process counts as quiet, ms. Default 1. */
+  quietMs?: number;
+  /** How long the process must have been quiet before a collection, ms. Default 500. */
+  quietForMs?: number;
+  /** CPU time of busy ticks after which the JIT gets its normal policy, ms. Default 50. */
+  jitAfterMs?: number;
+  /** CPU time of busy ticks since the last collection that makes one worth it, ms. Default 100. */
+  workMs?: number;
+  /**
+   * The caller has just started up (a busy spell of its own, whatever its CPU time): collect
+   * once at the first quiet spell, which drops the start-up's garbage and run-once code.
+   */
+  afterStart?: boolean;
+  /** The process's CPU time so far, ms (default: user + system from `process.cpuUsage()`). */
+  cpuMs?: () => number;
+  /** The collection (default: `shrink`, see below). */
+  collect?: () => void;
+  /** Gives the JIT its normal policy (default `Bun.unsafe.setJITPolicy(1)`). */
+  normalJit?: () => void;
+}
+
+/** Starts watching (an unref'd timer: it never keeps the process alive); `stop()` ends it. */
+export function adaptToLoad(opts: LoadOptions = {}): { stop(): void } {
+  const { tickMs = 100, quietMs = 1, quietForMs = 500, jitAfterMs = 50, workMs = 100 } = opts;
+  const cpuMs = opts.cpuMs ?? (() => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  });
+  const collect = opts.collect ?? shrink;
+  const normalJit = opts.normalJit ?? (() => Bun.unsafe.setJITPolicy(1));
+  let last = cpuMs();
+  /** CPU time of the busy ticks since the last collection (quiet ticks' crumbs do not add up). */
+  let work = opts.afterStart ? workMs : 0;
+  let quietFor = 0;
+  /** CPU time of the busy ticks so far, until the JIT got its normal policy (then undefined). */
+  let towardsJit: number | undefined = 0;
+  const timer = setInterval(() => {
+    const now = cpuMs();
+    const tick = now - last;
+    last = now;
+    if (tick >= quietMs) {
+      work += tick;
+      quietFor = 0;
+      if (towardsJit !== undefined && (towardsJit += tick) >= jitAfterMs) {
+        normalJit();
+        towardsJit = undefined;
+      }
+    } else if ((quietFor += tickMs) >= quietForMs && work >= workMs && work > 0) {
+      collect();
+      // The collection's own CPU time is not work that calls for another.
+      last = cpuMs();
+      work = 0;
+    }
+  }, tickMs);
+  timer.unref?.();
+  return { stop: () => clearInterval(timer) };
+}
+
+/**
+ * A full collection that also drops compiled code nothing runs now (`Bun.shrink()`: JSC's
+ * shrink-footprint-when-idle, which deletes unused code blocks and JIT code, collects and hands
+ * free pages back): the start-up's run-once code, a burst's JIT code; what runs again is
+ * re-linked from its bytecode. A plain `Bun.gc(true)` where Bun no longer has it.
+ */
+function shrink(): void {
+  const bun = Bun as unknown as { shrink?: () => void };
+  if (typeof bun.shrink === "function") bun.shrink();
+  else Bun.gc(true);
+}

@@ -1,0 +1,133 @@
+import { afterEach, expect, test } from "bun:test";
+import { adaptToLoad } from "../../src/lib/load.ts";
+
+const TICK = 5;
+/**
+ * A process whose CPU use per tick the test sets: every read of the clock is one tick's worth.
+ * `ticks(n)` waits for n reads, not n × TICK ms, so a loaded machine that delays the timer does
+ * not change what the test sees.
+ */
+function fakeProcess(opts: { afterStart?: boolean } = {}) {
+  let reads = 0;
+  const p = {
+    cpu: 0,
+    /** CPU per read from here on, once `script` (one entry per read) is used up. */
+    perTick: 0,
+    script: [] as number[],
+    collections: 0,
+    jit: 0,
+    async ticks(n: number) {
+      const until = reads + n;
+      const deadline = Date.now() + 10_000;
+      while (reads < until && Date.now() < deadline) await Bun.sleep(1);
+    },
+  };
+  const watcher = adaptToLoad({
+    ...opts,
+    tickMs: TICK,
+    quietMs: 2,
+    quietForMs: 3 * TICK,
+    workMs: 100,
+    jitAfterMs: 100,
+    cpuMs: () => {
+      reads++;
+      return (p.cpu += p.script.length > 0 ? p.script.shift()! : p.perTick);
+    },
+    collect: () => p.collections++,
+    normalJit: () => p.jit++,
+  });
+  stops.push(watcher.stop);
+  return p;
+}
+const stops: (() => void)[] = [];
+afterEach(() => stops.splice(0).forEach((stop) => stop()));
+
+test("an idle process is left alone: no collection, the JIT held back", async () => {
+  const p = fakeProcess();
+  await p.ticks(20);
+  expect(p).toMatchObject({ collections: 0, jit: 0 });
+});
+
+test("a spell of work gets the normal JIT while it goes on, and is collected once it has gone quiet, once", async () => {
+  const p = fakeProcess();
+  p.perTick = 30;
+  await p.ticks(12);
+  // Busy (30 ms of CPU per tick): the JIT after ~4 ticks, never a collection while the work goes on.
+  expect(p).toMatchObject({ collections: 0, jit: 1 });
+  p.perTick = 0;
+  await p.ticks(6);
+  expect(p.collections).toBe(1);
+  await p.ticks(10);
+  expect(p).toMatchObject({ collections: 1, jit: 1 });
+});
+
+test("a short lull in the work is not quiet enough for a collection", async () => {
+  const p = fakeProcess();
+  // Busy, one quiet tick, busy again… (quietForMs is three ticks).
+  p.script = [30, 30, 30, 30, 0, 30, 0, 30, 30];
+  p.perTick = 30;
+  await p.ticks(9);
+  expect(p.collections).toBe(0);
+  p.perTick = 0;
+  await p.ticks(8);
+  expect(p.collections).toBe(1);
+});
+
+test("too little work is worth neither the JIT nor a collection", async () => {
+  const p = fakeProcess();
+  // 5 busy ticks of 10 ms: half of workMs and of jitAfterMs, then quiet.
+  p.script = [10, 10, 10, 10, 10];
+  await p.ticks(15);
+  expect(p).toMatchObject({ collections: 0, jit: 0 });
+});
+
+test("the crumbs of an idle process (timers, heartbeats) never add up to work", async () => {
+  const p = fakeProcess();
+  // 1.5 ms per tick: under quietMs, though 80 ticks make more than workMs in all.
+  p.perTick = 1.5;
+  await p.ticks(80);
+  expect(p).toMatchObject({ collections: 0, jit: 0 });
+});
+
+test("after a start-up, the first quiet spell is collected once", async () => {
+  const p = fakeProcess({ afterStart: true });
+  await p.ticks(12);
+  expect(p).toMatchObject({ collections: 1, jit: 0 });
+});
+
+test("stop ends the watching", async () => {
+  const p = fakeProcess();
+  stops.pop()!();
+  // Nothing reads the clock any more: a spell of work and a quiet spell, by the wall clock.
+  p.script = [50, 50, 50, 50];
+  await Bun.sleep(TICK * 12);
+  expect(p).toMatchObject({ collections: 0, jit: 0, script: [50, 50, 50, 50] });
+});
+
+test("by default: Bun's shrink (a full collection that also drops unused code) and JIT policy 1", async () => {
+  const bun = Bun as unknown as { shrink: () => void };
+  const shrink = bun.shrink;
+  const setJITPolicy = Bun.unsafe.setJITPolicy;
+  const calls: unknown[] = [];
+  bun.shrink = () => {
+    calls.push(["shrink"]);
+    shrink();
+  };
+  Bun.unsafe.setJITPolicy = (scale: number) => {
+    calls.push(["jit", scale]);
+    setJITPolicy(scale);
+  };
+  // Three busy reads of the clock (50 ms of CPU each), then quiet.
+  let cpu = 0;
+  let reads = 0;
+  try {
+    const watcher = adaptToLoad({ tickMs: 20, quietForMs: 20, workMs: 0, jitAfterMs: 0, cpuMs: () => (++reads <= 3 ? (cpu += 50) : cpu) });
+    stops.push(watcher.stop);
+    const deadline = Date.now() + 5_000;
+    while (calls.length < 2 && Date.now() < deadline) await Bun.sleep(20);
+    expect(calls).toEqual([["jit", 1], ["shrink"]]);
+  } finally {
+    bun.shrink = shrink;
+    Bun.unsafe.setJITPolicy = setJITPolicy;
+  }
+});
