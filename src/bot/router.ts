@@ -5,7 +5,7 @@
  */
 import type { ChatBackend, Message, MessageHandler, Outgoing } from "../chat/types.ts";
 import { logger } from "../lib/log.ts";
-import { collapseSpace, PY_SPACE_CLASS, pyStrip } from "../st2/aliases/words.ts";
+import { collapseSpace, indexOfSpace, PY_SPACE_CLASS, pyStrip } from "../st2/aliases/words.ts";
 import { note, writeAudit } from "./audit.ts";
 import { reportFailures } from "./report.ts";
 import type { ChatInfo, Command, Context, Middleware, ParsedCommand } from "./types.ts";
@@ -47,8 +47,6 @@ export const MAX_ADDRESSED_LENGTH = 8192;
 
 /** Python whitespace: the alias matcher's idea of it, so the ACL and the matcher agree. */
 const SEPARATOR = new RegExp(`^[:,]?[${PY_SPACE_CLASS}]+`);
-/** One Python whitespace character: where a command's name ends. Built once, not per message. */
-const SPACE = new RegExp(`[${PY_SPACE_CLASS}]`);
 
 /** How a message reached the bot: the text after the prefix or the bot's name. */
 export interface Addressed {
@@ -90,7 +88,7 @@ export function addressed(msg: Message, prefix: string, names: string[] | (() =>
  */
 export function parseCommand(typed: string, commands: ReadonlyMap<string, Command>): { parsed: ParsedCommand; def: Command } | undefined {
   const text = pyStrip(typed);
-  const end = text.search(SPACE);
+  const end = indexOfSpace(text);
   const name = (end < 0 ? text : text.slice(0, end)).toLowerCase();
   const def = name ? commands.get(name) : undefined;
   if (!def) return undefined;
@@ -101,7 +99,7 @@ export function parseCommand(typed: string, commands: ReadonlyMap<string, Comman
 /** `st2 cancel abc` → the `cancel` subcommand of `st2` with args `abc`; undefined when none is named. */
 function subcommandOf(def: Command, name: string, args: string): { parsed: ParsedCommand; def: Command } | undefined {
   if (!def.subcommands?.length || !args) return undefined;
-  const end = args.search(SPACE);
+  const end = indexOfSpace(args);
   const word = (end < 0 ? args : args.slice(0, end)).toLowerCase();
   const sub = subcommandsByName(def.subcommands).get(word);
   if (!sub) return undefined;
