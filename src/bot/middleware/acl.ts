@@ -70,7 +70,9 @@ export function createAcl(opts: AclOptions): Acl {
     if (!cmd || !ctx.command) return next();
     const req = buildRequest(ctx, cmd);
     if (runsAliases(cmd) && findRule(req, opts.rules, true).kind === "needs-alias") return next();
-    if (!(await decide(ctx, req))) return;
+    // Judged here rather than through `decide`: an allowed command goes on without waiting a turn.
+    const verdict = checkAccess(req, opts.rules, defaults, opts.admins);
+    if (!verdict.allowed) return void (await deny(ctx, req, verdict.message));
     if (!aliasKeys) allowed.set(ctx, cmd);
     await next();
   };
