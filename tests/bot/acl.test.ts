@@ -353,6 +353,26 @@ describe("ACL middleware", () => {
     expect(await acl.authorizeAlias(alice.ctx, "ops.deploy")).toBe(false);
   });
 
+  test("with no rules and an empty default, anyone runs any command but an admin-only one", async () => {
+    for (const defaults of [undefined, {}, { allowusers: undefined }]) {
+      const acl = createAcl(options({ rules: {}, defaults }));
+      const places: Partial<Message>[] = [{}, { direct: false, room: { id: "C1", name: "#random" } }, { from: { id: "U6", nick: "mallory", aclId: "@mallory", st2User: "mallory" } }];
+      for (const place of places) {
+        const run = fakeContext(st2Command, "st2 deploy web", place);
+        expect(await pass(acl, run.ctx)).toBe(true);
+        expect(await acl.authorizeAlias(run.ctx, "ops.deploy")).toBe(true);
+        const admin = fakeContext(adminCommand, "admin_command", place);
+        expect(await pass(acl, admin.ctx)).toBe(false);
+        expect(admin.replies).toEqual(["This command requires bot-admin privileges"]);
+      }
+    }
+    // A default rule with any field set is judged as before.
+    const closed = createAcl(options({ rules: {}, defaults: { allowprivate: false } }));
+    const dm = fakeContext(st2Command, "st2 deploy web");
+    expect(await pass(closed, dm.ctx)).toBe(false);
+    expect(dm.replies).toEqual(["You're not allowed to access this command via private message to me"]);
+  });
+
   test("commands that run no alias ignore alias keys", async () => {
     const acl = createAcl(options({ rules: { "alias:*": { denyusers: ["*"] } } }));
     const whoami: Command = { plugin: "Utils", name: "whoami", help: "", run: async () => {} };

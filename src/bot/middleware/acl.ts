@@ -51,6 +51,9 @@ export function createAcl(opts: AclOptions): Acl {
   const aliasKeys = Object.keys(opts.rules).some((key) => isAliasKey(key));
   /** The command the middleware allowed, by the message's context (a copied context is judged afresh). */
   const allowed = new WeakMap<Context, Command>();
+  // No rule and an empty default (the default configuration): every check but the admin one
+  // passes whoever asks from wherever, so only admin-only commands need a request judged.
+  const open = Object.keys(opts.rules).length === 0 && Object.values(defaults).every((value) => value === undefined);
 
   const deny = async (ctx: Context, req: AclRequest, message: string): Promise<false> => {
     log.info("command refused", { user: req.senderAcl, command: `${req.plugin}:${req.command}`, alias: req.aliasRef, reason: message });
@@ -68,6 +71,10 @@ export function createAcl(opts: AclOptions): Acl {
     const cmd = ctx.commandDef;
     // No resolved command means an unknown one: the router's fallback answers it, not the ACL.
     if (!cmd || !ctx.command) return next();
+    if (open && cmd.adminOnly !== true) {
+      allowed.set(ctx, cmd);
+      return next();
+    }
     const req = buildRequest(ctx, cmd);
     if (runsAliases(cmd) && findRule(req, opts.rules, true).kind === "needs-alias") return next();
     // Judged here rather than through `decide`: an allowed command goes on without waiting a turn.
