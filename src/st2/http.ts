@@ -121,9 +121,10 @@ export class St2Http {
   async open(method: string, url: string, opts: RequestOptions = {}): Promise<Response> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const timer = new AbortController();
+    const init = this.init(method, opts, combine(timer.signal, opts.signal));
     const handle = setTimeout(() => timer.abort(), timeoutMs);
     try {
-      return await this.fetchFn(url, this.init(method, opts, combine(timer.signal, opts.signal)));
+      return await this.fetchFn(url, init);
     } catch (err) {
       throw unreachable(method, url, err, timer.signal.aborted, timeoutMs, opts.signal?.aborted);
     } finally {

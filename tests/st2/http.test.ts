@@ -110,6 +110,15 @@ describe("redirects", () => {
     expect(redirecting.seen[1]!.body).toEqual({ a: 1 });
     expect(elsewhere.seen).toEqual([]);
   });
+
+  test("a body that cannot be sent as JSON is the caller's error, not an unreachable StackStorm", async () => {
+    const http = new St2Http();
+    for (const call of [() => http.request("POST", `${elsewhere.base}/x`, { json: { n: 1n } }), () => http.open("POST", `${elsewhere.base}/x`, { json: { n: 1n } })]) {
+      const err = await call().catch((e) => e);
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err).not.toBeInstanceOf(St2ApiError);
+    }
+  });
 });
 
 describe("TLS, per StackStorm request only", () => {
