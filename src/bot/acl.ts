@@ -64,6 +64,11 @@ export const DENIED = {
 } as const;
 
 const ALIAS_KEY = "alias:";
+
+/** Whether a rule key is an `alias:<glob>` key (case-insensitive, as every key). */
+export function isAliasKey(key: string): boolean {
+  return key.toLowerCase().startsWith(ALIAS_KEY);
+}
 /** One element of a compiled glob. */
 type GlobToken = { k: "star" } | { k: "any" } | { k: "cp"; cp: number } | { k: "set"; neg: boolean; ranges: [number, number][] };
 const globCache = new Map<string, GlobToken[]>();
@@ -203,7 +208,7 @@ export function findRule(req: RuleTarget, rules: Record<string, AclRule>, awaitA
   const commandRef = `${req.plugin}:${req.command}`;
   let typed: string | undefined; // collapsed only when a key needs it (most configs have none)
   for (const [key, rule] of Object.entries(rules)) {
-    if (key.toLowerCase().startsWith(ALIAS_KEY)) {
+    if (isAliasKey(key)) {
       if (req.aliasRef === undefined) {
         if (awaitAlias) return { kind: "needs-alias" };
         continue;

@@ -4,7 +4,7 @@
  * execution or the refusal, and the outcome — what hubot and Errbot operators grep for. Commands
  * and middleware add what they learn with `note`; the router writes the line with `writeAudit`.
  */
-import { logger } from "../lib/log.ts";
+import { logger, logs } from "../lib/log.ts";
 import type { MatchOutcome } from "../st2/aliases/index.ts";
 import type { Audit, Context } from "./types.ts";
 
@@ -34,6 +34,8 @@ export function writeAudit(ctx: Context, typed: string, secret = false): void {
 
 /** Debug trace of the matcher's verdict and the aliases it weighed. */
 export function traceMatch(text: string, outcome: MatchOutcome): void {
+  // Per command: nothing is built while debug lines are dropped (reading `suggestions` would match again).
+  if (!logs("debug")) return;
   const candidates =
     outcome.kind === "none" ? outcome.suggestions
     : outcome.kind === "ambiguous" ? outcome.candidates.map((c) => c.alias.ref)

@@ -71,7 +71,17 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   const elsewhere = config.stackstorm.packs ? otherPacksIndex(deps.aliases, served) : undefined;
   const st2Deps: St2CommandDeps = {
     config,
-    aliases: () => ({ index: deps.aliases.index, disabled: disabled(), loaded: deps.aliases.loaded, refused: deps.status.st2().state === "failing" }),
+    // `disabled` and `refused` are read only when a command cannot run: getters, not work per command.
+    aliases: () => ({
+      index: deps.aliases.index,
+      get disabled() {
+        return disabled();
+      },
+      loaded: deps.aliases.loaded,
+      get refused() {
+        return deps.status.st2().state === "failing";
+      },
+    }),
     clientFor: async (ctx) => {
       const found = await identities.clientFor(chatUserKey(ctx.chat.name, ctx.msg));
       if (!found.ok) throw new CommandError(found.reason === "anonymous" ? ANONYMOUS : `You have not linked your StackStorm identity yet: ${loginHint(config)}.`);

@@ -5,7 +5,7 @@
  */
 import type { ChatBackend, Message, MessageHandler, Outgoing } from "../chat/types.ts";
 import { logger } from "../lib/log.ts";
-import { collapseSpace, PY_SPACE_CLASS, pyStrip } from "../st2/aliases/words.ts";
+import { collapseSpace, indexOfSpace, PY_SPACE_CLASS, pyStrip } from "../st2/aliases/words.ts";
 import { note, writeAudit } from "./audit.ts";
 import { reportFailures } from "./report.ts";
 import type { ChatInfo, Command, Context, Middleware, ParsedCommand } from "./types.ts";
@@ -47,8 +47,6 @@ export const MAX_ADDRESSED_LENGTH = 8192;
 
 /** Python whitespace: the alias matcher's idea of it, so the ACL and the matcher agree. */
 const SEPARATOR = new RegExp(`^[:,]?[${PY_SPACE_CLASS}]+`);
-/** One Python whitespace character: where a command's name ends. Built once, not per message. */
-const SPACE = new RegExp(`[${PY_SPACE_CLASS}]`);
 
 /** How a message reached the bot: the text after the prefix or the bot's name. */
 export interface Addressed {
@@ -57,14 +55,19 @@ export interface Addressed {
   byName: boolean;
 }
 
-/** Finds the text after the prefix or the bot's name; undefined when the message is not for the bot. */
-export function addressed(msg: Message, prefix: string, names: string[]): Addressed | undefined {
+/**
+ * Finds the text after the prefix or the bot's name; undefined when the message is not for the
+ * bot. `names` may be a function: it is then asked only when the text does not start with the
+ * prefix (the usual `!st2 ...` needs no name list).
+ */
+export function addressed(msg: Message, prefix: string, names: string[] | (() => string[])): Addressed | undefined {
   const text = pyStrip(msg.text);
   const afterPrefix = (t: string) => (prefix && t.startsWith(prefix) ? pyStrip(t.slice(prefix.length)) : undefined);
-  if (afterPrefix(text) !== undefined) return { text: afterPrefix(text)!, byName: false };
+  const prefixed = afterPrefix(text);
+  if (prefixed !== undefined) return { text: prefixed, byName: false };
   if (msg.mentioned) return { text, byName: true };
   const lower = text.toLowerCase();
-  for (const name of names) {
+  for (const name of typeof names === "function" ? names() : names) {
     const n = name.toLowerCase();
     for (const form of [`@${n}`, n]) {
       if (!lower.startsWith(form)) continue;
@@ -85,7 +88,7 @@ export function addressed(msg: Message, prefix: string, names: string[]): Addres
  */
 export function parseCommand(typed: string, commands: ReadonlyMap<string, Command>): { parsed: ParsedCommand; def: Command } | undefined {
   const text = pyStrip(typed);
-  const end = text.search(SPACE);
+  const end = indexOfSpace(text);
   const name = (end < 0 ? text : text.slice(0, end)).toLowerCase();
   const def = name ? commands.get(name) : undefined;
   if (!def) return undefined;
@@ -96,12 +99,26 @@ export function parseCommand(typed: string, commands: ReadonlyMap<string, Comman
 /** `st2 cancel abc` → the `cancel` subcommand of `st2` with args `abc`; undefined when none is named. */
 function subcommandOf(def: Command, name: string, args: string): { parsed: ParsedCommand; def: Command } | undefined {
   if (!def.subcommands?.length || !args) return undefined;
-  const end = args.search(SPACE);
+  const end = indexOfSpace(args);
   const word = (end < 0 ? args : args.slice(0, end)).toLowerCase();
-  const sub = def.subcommands.find((s) => s.name.toLowerCase() === word);
+  const sub = subcommandsByName(def.subcommands).get(word);
   if (!sub) return undefined;
   const rest = end < 0 ? "" : pyStrip(args.slice(end));
   return { parsed: { name: sub.name, args: rest, typed: canonicalTyped(`${name} ${word}`, rest) }, def: sub };
+}
+
+/** Subcommand lists by their lower-cased names, built once per list (not per message). */
+const subcommandIndex = new WeakMap<readonly Command[], Map<string, Command>>();
+
+function subcommandsByName(list: readonly Command[]): Map<string, Command> {
+  let byName = subcommandIndex.get(list);
+  if (!byName) {
+    byName = new Map();
+    // The first of two subcommands with one name wins, as a `find` over the list would.
+    for (const s of list) if (!byName.has(s.name.toLowerCase())) byName.set(s.name.toLowerCase(), s);
+    subcommandIndex.set(list, byName);
+  }
+  return byName;
 }
 
 /**
@@ -123,7 +140,7 @@ export function createRouter(backend: ChatBackend, opts: RouterOptions): Message
   const byName = new Map(opts.commands.map((c) => [c.name.toLowerCase(), c]));
   return async (msg: Message) => {
     // Asked per message: a backend learns its own name (Slack, Mattermost) only once connected.
-    const to = addressed(msg, opts.prefix, [opts.botName, ...backend.botNames()]);
+    const to = addressed(msg, opts.prefix, () => [opts.botName, ...backend.botNames()]);
     if (!to || to.text === "") return;
     const typed = to.text;
     const ctx = createContext(backend, msg, opts);

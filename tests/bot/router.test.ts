@@ -35,6 +35,16 @@ describe("addressed", () => {
   test("a mention flagged by the backend needs no prefix", () => {
     expect(addressed(msg("deploy web", { mentioned: true }), "!", names)).toEqual({ text: "deploy web", byName: true });
   });
+
+  test("names given as a function are asked for only when the prefix is not there, with the same verdicts", () => {
+    let asked = 0;
+    const lazy = () => (asked++, names);
+    expect(addressed(msg("!st2 deploy web"), "!", lazy)).toEqual({ text: "st2 deploy web", byName: false });
+    expect(asked).toBe(0);
+    expect(addressed(msg("@st2bot deploy web"), "!", lazy)).toEqual({ text: "deploy web", byName: true });
+    expect(addressed(msg("deploy web please"), "!", lazy)).toBeUndefined();
+    expect(asked).toBe(2);
+  });
 });
 
 /** A backend that, like Slack and Mattermost, learns the bot's account name only once connected. */

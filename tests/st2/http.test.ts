@@ -89,6 +89,38 @@ describe("errors", () => {
   });
 });
 
+describe("redirects", () => {
+  const elsewhere = fakeServer(() => jsonResponse(200, { stolen: true }));
+  const redirecting = fakeServer(() => new Response(null, { status: 302, headers: { Location: `${elsewhere.base}/api/v1/aliasexecution` } }));
+  afterAll(() => {
+    elsewhere.stop();
+    redirecting.stop();
+  });
+
+  test("are never followed: the credential does not travel to the Location, the 3xx is an error", async () => {
+    const http = new St2Http();
+    for (const method of ["GET", "POST"]) {
+      const err = await http
+        .request(method, `${redirecting.base}/api/v1/aliasexecution`, { headers: { "St2-Api-Key": SECRET }, json: method === "POST" ? { a: 1 } : undefined })
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(St2ApiError);
+      expect(err.status).toBe(302);
+    }
+    expect(redirecting.seen.map((s) => s.method)).toEqual(["GET", "POST"]);
+    expect(redirecting.seen[1]!.body).toEqual({ a: 1 });
+    expect(elsewhere.seen).toEqual([]);
+  });
+
+  test("a body that cannot be sent as JSON is the caller's error, not an unreachable StackStorm", async () => {
+    const http = new St2Http();
+    for (const call of [() => http.request("POST", `${elsewhere.base}/x`, { json: { n: 1n } }), () => http.open("POST", `${elsewhere.base}/x`, { json: { n: 1n } })]) {
+      const err = await call().catch((e) => e);
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err).not.toBeInstanceOf(St2ApiError);
+    }
+  });
+});
+
 describe("TLS, per StackStorm request only", () => {
   let certs: TestCerts;
   const servers: Array<{ stop: (force?: boolean) => void }> = [];

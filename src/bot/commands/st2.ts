@@ -17,7 +17,10 @@ import { pluginPrefix } from "../names.ts";
 
 export interface St2CommandDeps {
   config: Config;
-  /** The current alias index (enabled aliases) and the disabled ones, for a clear error. */
+  /**
+   * The current alias index (enabled aliases) and the disabled ones, for a clear error. Read
+   * `disabled` and `refused` only when needed: they may be computed on access.
+   */
   aliases(): { index: AliasIndex; disabled: AliasIndex; loaded: boolean; refused?: boolean };
   /**
    * The StackStorm client acting for this chat user (`personal` under client-side auth);
@@ -81,8 +84,9 @@ function typedForm(config: Config, display: string): string {
 }
 
 async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promise<void> {
-  const { index, disabled, loaded, refused } = deps.aliases();
-  if (!loaded) throw new CommandError(notLoaded(refused));
+  const aliases = deps.aliases();
+  const { index, loaded } = aliases;
+  if (!loaded) throw new CommandError(notLoaded(aliases.refused));
   const outcome = index.match(text);
   traceMatch(text, outcome);
   switch (outcome.kind) {
@@ -90,7 +94,7 @@ async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promi
       throw new CommandError(`${outcome.message} Shorten it, or pass long values as key=value pairs at the end.`);
     case "none": {
       if (deps.servedElsewhere?.(text)) return;
-      const off = disabled.match(text);
+      const off = aliases.disabled.match(text);
       if (off.kind === "match") throw new CommandError(`The action alias "${off.match.alias.ref}" is disabled in StackStorm.`);
       const incomplete = outcome.incomplete;
       if (incomplete.length > 0) throw new CommandError(incompleteReply(deps.config, text, incomplete));

@@ -58,6 +58,16 @@ export type InquiryRead =
  */
 export function readInquiryEvent(event: St2Event): InquiryRead {
   if (!INQUIRY_EVENTS.includes(event.name)) return { kind: "skip", why: `${event.name} is not an execution event` };
+  // Every execution's create and updates reach here (several per chat command, right when its
+  // ack is due): the usual verdict, "not an inquiry", needs no copy of the whole record.
+  return plainNonInquiry(event.data) ?? readBySchema(event);
+}
+
+/**
+ * `readInquiryEvent` with the schema alone (no shortcut): what the shortcut must agree with
+ * (tests/bot/inquiries.test.ts compares them).
+ */
+export function readBySchema(event: St2Event): InquiryRead {
   const parsed = v.safeParse(ExecutionEventSchema, event.data);
   if (!parsed.success) return { kind: "skip", why: "the event is not an execution record" };
   const ex = parsed.output;
@@ -69,6 +79,25 @@ export function readInquiryEvent(event: St2Event): InquiryRead {
   if (!inquiry.success) return { kind: "skip", why: "its schema, users, roles, route or ttl are malformed", id: ex.id, status: ex.status };
   return { kind: "pending", inquiry: inquiry.output, execution: ex };
 }
+
+/**
+ * The "not an inquiry" verdict from plain property reads, given only when the record plainly
+ * has the shape `ExecutionEventSchema` accepts; undefined (ask the schema) for a possible
+ * inquiry or anything less plain.
+ */
+function plainNonInquiry(data: unknown): InquiryRead | undefined {
+  if (!isRecord(data) || typeof data.id !== "string") return undefined;
+  const { status, runner, action } = data;
+  if (!optionalString(status) || !optionalRecord(data.parameters) || !optionalRecord(data.context)) return undefined;
+  if (runner !== undefined && !(isRecord(runner) && optionalString(runner.name))) return undefined;
+  if (action !== undefined && !(isRecord(action) && optionalString(action.ref) && optionalString(action.runner_type))) return undefined;
+  const name = (isRecord(runner) ? runner.name : undefined) ?? (isRecord(action) ? action.runner_type : undefined);
+  if (name === "inquirer") return undefined;
+  return { kind: "skip", why: "not an inquiry", id: data.id, status: status as string | undefined };
+}
+
+const optionalString = (x: unknown) => x === undefined || typeof x === "string";
+const optionalRecord = (x: unknown) => x === undefined || isRecord(x);
 
 /** The pending inquiry an event shows, if it shows one. */
 export function pendingInquiry(event: St2Event): { inquiry: Inquiry; execution: ExecutionEvent } | undefined {

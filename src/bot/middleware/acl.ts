@@ -9,7 +9,7 @@
  */
 import type { AclRule } from "../../config/schema.ts";
 import { logger } from "../../lib/log.ts";
-import { type AclRequest, checkAccess, findRule, visibleTo } from "../acl.ts";
+import { type AclRequest, checkAccess, findRule, isAliasKey, visibleTo } from "../acl.ts";
 import { note } from "../audit.ts";
 import type { Command, Context, Middleware } from "../types.ts";
 
@@ -46,6 +46,14 @@ export interface Acl {
 export function createAcl(opts: AclOptions): Acl {
   const defaults = opts.defaults ?? {};
   const runsAliases = opts.runsAliases ?? (() => false);
+  // Without an `alias:` key, knowing the alias cannot change a verdict: the middleware's allow
+  // for a message's command is final, and `authorizeAlias` need not judge that message again.
+  const aliasKeys = Object.keys(opts.rules).some((key) => isAliasKey(key));
+  /** The command the middleware allowed, by the message's context (a copied context is judged afresh). */
+  const allowed = new WeakMap<Context, Command>();
+  // No rule and an empty default (the default configuration): every check but the admin one
+  // passes whoever asks from wherever, so only admin-only commands need a request judged.
+  const open = Object.keys(opts.rules).length === 0 && Object.values(defaults).every((value) => value === undefined);
 
   const deny = async (ctx: Context, req: AclRequest, message: string): Promise<false> => {
     log.info("command refused", { user: req.senderAcl, command: `${req.plugin}:${req.command}`, alias: req.aliasRef, reason: message });
@@ -63,9 +71,17 @@ export function createAcl(opts: AclOptions): Acl {
     const cmd = ctx.commandDef;
     // No resolved command means an unknown one: the router's fallback answers it, not the ACL.
     if (!cmd || !ctx.command) return next();
+    if (open && cmd.adminOnly !== true) {
+      allowed.set(ctx, cmd);
+      return next();
+    }
     const req = buildRequest(ctx, cmd);
     if (runsAliases(cmd) && findRule(req, opts.rules, true).kind === "needs-alias") return next();
-    if (await decide(ctx, req)) await next();
+    // Judged here rather than through `decide`: an allowed command goes on without waiting a turn.
+    const verdict = checkAccess(req, opts.rules, defaults, opts.admins);
+    if (!verdict.allowed) return void (await deny(ctx, req, verdict.message));
+    if (!aliasKeys) allowed.set(ctx, cmd);
+    await next();
   };
 
   return {
@@ -74,6 +90,7 @@ export function createAcl(opts: AclOptions): Acl {
       const cmd = ctx.commandDef;
       // Only reachable through a router bug; refusing (the router's generic error) is the safe side.
       if (!cmd || !ctx.command) throw new Error("authorizeAlias called without a resolved command on the context");
+      if (allowed.get(ctx) === cmd) return true;
       return decide(ctx, { ...buildRequest(ctx, cmd), aliasRef });
     },
     mayList(ctx, cmd) {

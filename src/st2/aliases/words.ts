@@ -26,6 +26,12 @@ export function isSpaceCp(cp: number): boolean {
   return SPACE_UNITS[cp] === 1;
 }
 
+/** The index of the first Python whitespace unit in `s`, or -1 (`s.search(/[PY_SPACE_CLASS]/)` without a regex). */
+export function indexOfSpace(s: string): number {
+  for (let i = 0; i < s.length; i++) if (SPACE_UNITS[s.charCodeAt(i)] === 1) return i;
+  return -1;
+}
+
 /** Whether `s.strip()` is empty in Python. */
 export function isBlank(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (SPACE_UNITS[s.charCodeAt(i)] !== 1) return false;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { collapseSpace, isBlank, isSpaceCp, pyStrip, PY_SPACE, splitWords } from "../../../src/st2/aliases/words.ts";
+import { collapseSpace, indexOfSpace, isBlank, isSpaceCp, pyStrip, PY_SPACE, PY_SPACE_CLASS, splitWords } from "../../../src/st2/aliases/words.ts";
 
 // The plain definitions the fast scanners (a lookup table, a no-copy path for text already
 // collapsed) must agree with: Python's str.split(), strip() and isspace().
@@ -29,6 +29,7 @@ describe("Python whitespace scanners", () => {
       expect(collapseSpace(s)).toBe(refSplit(s).join(" "));
       expect(pyStrip(s)).toBe(refStrip(s));
       expect(isBlank(s)).toBe(refSplit(s).length === 0);
+      expect(indexOfSpace(s)).toBe(s.search(new RegExp(`[${PY_SPACE_CLASS}]`)));
     }
   });
 
