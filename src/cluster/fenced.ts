@@ -44,13 +44,6 @@ export function fencedBackend(inner: ChatBackend, fence: Fence): ChatBackend {
       if (!fence.maySend()) throw refuse();
       await inner.send(target, msg);
     },
-    // The same fence for a batch: the lease is checked once, before any of it leaves.
-    sendMany: inner.sendMany
-      ? async (target: Target, msgs: Outgoing[]) => {
-          if (!fence.maySend()) throw refuse();
-          await inner.sendMany!(target, msgs);
-        }
-      : undefined,
     resolve: (kind, value) => inner.resolve(kind, value),
     replyTarget: (msg) => inner.replyTarget(msg),
     sourceChannel: (msg) => inner.sourceChannel(msg),
