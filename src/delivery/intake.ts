@@ -168,6 +168,9 @@ export class Intake {
   private inOrder(synced: Promise<void> | undefined, done: () => void, fail: (err: Error) => void): void {
     if (!synced && this.waiting === 0) return done();
     this.waiting++;
+    // Handled now: a failed fsync may reject it before `tail` gets to it (an unhandled rejection
+    // would end the process); the chain below still sees the failure.
+    synced?.catch(() => {});
     // Earlier commits first (`tail` never rejects), then this one's fsync: failures too run in order.
     const after = synced ? this.tail.then(() => synced) : this.tail;
     this.tail = after

@@ -116,6 +116,8 @@ export class Outbox {
   private readonly dispatch: Dispatcher;
   private readonly checkpointer: IdleCheckpointer;
   private readonly walSync: WalSync | undefined;
+  /** `start()` waits for commits whose fsync is due; `stop()` before then cancels it. */
+  private startWanted = false;
 
   constructor(opts: OutboxOptions) {
     this.opts = opts;
@@ -198,9 +200,11 @@ export class Outbox {
     if (this.dispatch.active) return;
     // Rows whose fsync is still due must not be read (and sent) before it returned.
     if (this.intake.busy) {
-      void this.intake.settled().then(() => this.start());
+      this.startWanted = true;
+      void this.intake.settled().then(() => this.startWanted && this.start());
       return;
     }
+    this.startWanted = false;
     const entries = this.table.pending();
     this.dispatch.start(entries);
     if (entries.length > 0) log.info("resuming delivery of queued messages", { count: entries.length });
@@ -209,6 +213,7 @@ export class Outbox {
   /** Stops delivering; waits up to `stopGraceMs` for sends in flight, then records what they confirmed. */
   async stop(): Promise<void> {
     const running = this.dispatch.active;
+    this.startWanted = false;
     // Stopped first (the dispatcher's synchronous part), so a batch that fails to store now is
     // reported rather than retried later.
     const stopping = this.dispatch.stop(this.opts.stopGraceMs ?? 2000);
