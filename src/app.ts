@@ -209,7 +209,7 @@ async function startParts(opts: AppOptions, { backend, db, startedAt, teardown, 
     web = createServer({
       config: config.web,
       plugins: [
-        webhookPlugin({ config: config.webhook, outbox: cluster?.intake ?? outbox, replay: cluster?.replay ?? new ReplayStore(db) }),
+        webhookPlugin({ config: config.webhook, outbox: cluster?.intake ?? outbox.webhook, replay: cluster?.replay ?? new ReplayStore(db) }),
         loginPlugin({ identities, config, peerAddress }),
         metricsPlugin(status),
         ...(backend.handleAction ? [actionsPlugin({ handle: (body) => backend.handleAction!(body) })] : []),

@@ -30,7 +30,7 @@ const outbox = new Outbox({ db, backend: new MemoryBackend(), deadAfterMs: 3_600
 outbox.start();
 const server = createServer({
   config: v.parse(WebSchema, { port: 0 }),
-  plugins: [webhookPlugin({ config: v.parse(WebhookSchema, { token: TOKEN, hmac_secret: SECRET }), outbox, replay: new ReplayStore(db) })],
+  plugins: [webhookPlugin({ config: v.parse(WebhookSchema, { token: TOKEN, hmac_secret: SECRET }), outbox: outbox.webhook, replay: new ReplayStore(db) })],
 });
 const { url } = await server.listen();
 

@@ -72,8 +72,10 @@ export class OutboxTable {
 
   /**
    * Runs `write` with `synchronous = FULL`: its commit returns only once the WAL is on the
-   * disk (fsync), so what it stored survives a power loss, not only a crash. The rest of the
-   * outbox's writes (deletes, progress) stay NORMAL: losing one means a resend, not a loss.
+   * disk (fsync), so what it stored survives a power loss, not only a crash. Used for durable
+   * writes when the WAL's fsync cannot be run after a NORMAL commit (walsync.ts), and for the
+   * synchronous ones. The rest of the outbox's writes (deletes, progress) stay NORMAL: losing
+   * one means a resend, not a loss.
    */
   durably<T>(write: () => T): T {
     // exec, not a prepared statement: SQLite applies this PRAGMA when it compiles it.

@@ -2,9 +2,11 @@
  * The durable outbox. Every announcement (StackStorm stream, webhook, the bot itself) is written
  * to SQLite before anything else and deleted only after the chat backend confirmed the send.
  *
- * Durability: what a webhook or the stream hands over is committed with synchronous=FULL (fsync
- * before the commit returns: survives a power loss); the bot's own replies with NORMAL (survive
- * a crash of st2bot; a power loss can take the last ones). See intake.ts.
+ * Durability: what a webhook or the stream hands over is on disk (WAL fsynced: survives a power
+ * loss) before any of it is sent or the webhook hears its id; the fsync runs on the thread pool
+ * after a NORMAL commit, one for every commit made before it (walsync.ts), or inside a FULL
+ * commit when that cannot be used. The bot's own replies are NORMAL (survive a crash of
+ * st2bot; a power loss can take the last ones). See intake.ts.
  *
  * Delivery guarantee: at least once. A message is lost only if the database file is. A message
  * can be sent twice when st2bot dies (kill -9, power loss) after the backend confirmed a part
@@ -37,6 +39,7 @@ import { IdleCheckpointer } from "./checkpoint.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { Intake } from "./intake.ts";
 import { type DeadMessage, type OutboxSource, OutboxTable } from "./outbox-table.ts";
+import { type SyncFile, WalSync } from "./walsync.ts";
 
 export type { Rate } from "../lib/rate.ts";
 export type { DeadMessage, OutboxSource } from "./outbox-table.ts";
@@ -80,6 +83,8 @@ export interface OutboxOptions {
    * so no usable token is ever stored in the outbox. Absent: actions are dropped (text only).
    */
   issueActions?: (requests: ActionRequest[]) => ChatAction[];
+  /** How the WAL file is flushed to disk (default fsync(2) on the thread pool); tests slow or fail it. */
+  syncWal?: SyncFile;
 }
 
 /** Counts for `!status` and `/metrics`. */
@@ -110,6 +115,9 @@ export class Outbox {
   private readonly intake: Intake;
   private readonly dispatch: Dispatcher;
   private readonly checkpointer: IdleCheckpointer;
+  private readonly walSync: WalSync | undefined;
+  /** `start()` waits for commits whose fsync is due; `stop()` before then cancels it. */
+  private startWanted = false;
 
   constructor(opts: OutboxOptions) {
     this.opts = opts;
@@ -134,7 +142,10 @@ export class Outbox {
       onDead: opts.onDead,
       issueActions: opts.issueActions,
     });
-    this.intake = new Intake({ table: this.table, sealer, now: this.now, wrote, admit: (s) => this.dispatch.admit(s), stopped });
+    // A database in memory has no WAL to sync (cluster mode's outbox lives in Redis).
+    const file = opts.db.filename;
+    this.walSync = file && file !== ":memory:" ? new WalSync(`${file}-wal`, opts.syncWal) : undefined;
+    this.intake = new Intake({ table: this.table, sealer, now: this.now, wrote, admit: (s) => this.dispatch.admit(s), stopped, walSync: this.walSync });
   }
 
   /**
@@ -167,16 +178,33 @@ export class Outbox {
   /**
    * Like `enqueue`, for callers that can wait (the webhook answers 202 once this resolves):
    * joins this turn's batch, so concurrent posts share one durable commit (one fsync) instead
-   * of one each. Resolves with the id once committed; rejects if it could not be stored (the
+   * of one each. Resolves with the id once on disk (WAL fsynced); rejects if it could not be stored (the
    * sender then hears an error and retries: nothing is kept that it was not told about).
    */
   accept(a: Announcement, source: OutboxSource): Promise<number> {
     return new Promise((resolve, reject) => this.intake.add(a, source, resolve, reject));
   }
 
+  /**
+   * What the webhook needs (web/webhook.ts `Enqueuer`): the id only once the message is on disk.
+   * `enqueue` is `accept` (concurrent posts share one commit and one fsync, off the main
+   * thread); `enqueueWith` commits FULL at once (see `Intake.insertWith`).
+   */
+  readonly webhook = {
+    enqueue: (a: Announcement, source: OutboxSource): Promise<number> => this.accept(a, source),
+    enqueueWith: (a: Announcement, source: OutboxSource, record: () => void): number => this.enqueueWith(a, source, record),
+  };
+
   /** Starts delivering, beginning with every pending row a previous run left (crash recovery). */
   start(): void {
     if (this.dispatch.active) return;
+    // Rows whose fsync is still due must not be read (and sent) before it returned.
+    if (this.intake.busy) {
+      this.startWanted = true;
+      void this.intake.settled().then(() => this.startWanted && this.start());
+      return;
+    }
+    this.startWanted = false;
     const entries = this.table.pending();
     this.dispatch.start(entries);
     if (entries.length > 0) log.info("resuming delivery of queued messages", { count: entries.length });
@@ -185,11 +213,15 @@ export class Outbox {
   /** Stops delivering; waits up to `stopGraceMs` for sends in flight, then records what they confirmed. */
   async stop(): Promise<void> {
     const running = this.dispatch.active;
+    this.startWanted = false;
     // Stopped first (the dispatcher's synchronous part), so a batch that fails to store now is
     // reported rather than retried later.
     const stopping = this.dispatch.stop(this.opts.stopGraceMs ?? 2000);
     this.intake.flush();
     await stopping;
+    // Commits still waiting for their fsync settle first (a failure undoes its rows).
+    while (this.intake.busy) await this.intake.settled();
+    this.walSync?.close();
     if (running) this.checkpointer.cancel();
   }
 
@@ -217,7 +249,17 @@ export class Outbox {
   }
 
   /** Resolves true once nothing is pending (every message delivered or dead), false after `timeoutMs`. */
-  drain(timeoutMs: number): Promise<boolean> {
-    return this.dispatch.drain(timeoutMs);
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    // Messages whose fsync is still due are pending too, though not yet handed to delivery.
+    while (this.intake.busy) {
+      const left = deadline - performance.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, left))));
+      const timedOut = await Promise.race([this.intake.settled().then(() => false), late]);
+      clearTimeout(timer);
+      if (timedOut) return false;
+    }
+    return this.dispatch.drain(Math.max(0, deadline - performance.now()));
   }
 }
