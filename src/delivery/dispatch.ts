@@ -9,6 +9,11 @@
  * and while they go to the same place. All of them count as sent only once the backend
  * confirmed the whole batch; a failed batch leaves every one of them queued (and stored), and
  * they are then sent one at a time, so each one's own send decides whether it failed or is dead.
+ *
+ * A message admitted while its lane is idle takes its first step in the call that stored it
+ * (the ack of a command: out right after its INSERT, not a microtask later), with the same
+ * checks as any step: rate tokens, retry time, confirmation before its row goes. A send the
+ * backend confirmed before returning (`DONE`) is recorded in the same turn, without a timer.
  */
 import type { ActionRequest, ChatAction, ChatBackend } from "../chat/types.ts";
 import type { Backoff } from "../lib/backoff.ts";

@@ -3,7 +3,9 @@
  * with its own backoff and rate bucket, run one step at a time in id order (a step sends one
  * message, or several at the head of the queue as one when the backend can). Targets are
  * independent: a hung or failing target never delays another. What one step does is the
- * outbox's business (`LanesOptions.step`); this module only decides when a lane runs.
+ * outbox's business (`LanesOptions.step`); this module only decides when a lane runs: a lane is
+ * run in a microtask, except the first step for a message just stored on an idle lane, which
+ * runs in the `push` that queued it (see `push`).
  */
 import type { Backoff } from "../lib/backoff.ts";
 import { logger } from "../lib/log.ts";
