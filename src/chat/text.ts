@@ -9,6 +9,7 @@ import { writeSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
 import { SendError } from "../lib/errors.ts";
 import { logger } from "../lib/log.ts";
+import { DONE } from "../lib/timeout.ts";
 import { sectionOf } from "./backend.ts";
 import { text } from "./text/settings.ts";
 import { renderMarkdown } from "./text/markdown.ts";
@@ -35,8 +36,11 @@ export interface TextIO {
   setPrompt?(prompt: string): void;
 }
 
-/** What `TextIO.write` returns when the output took every byte at once. */
-export const WRITTEN: Promise<void> = Promise.resolve();
+/**
+ * What `TextIO.write` returns when the output took every byte at once; `send` and `sendMany`
+ * then return it too (lib/timeout.ts `DONE`: the outbox confirms such a send in the same turn).
+ */
+export const WRITTEN: Promise<void> = DONE;
 
 /** Splits a byte stream into lines, decoding UTF-8 whatever the locale. */
 export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncIterable<string> {
@@ -229,7 +233,8 @@ export class TextBackend implements ChatBackend {
 
   /**
    * Resolves once the output accepted the message's bytes (see `TextIO.write`); a closed output
-   * is a retryable SendError, so the message stays in the outbox for the next run.
+   * is a retryable SendError, so the message stays in the outbox for the next run. Returns
+   * `WRITTEN` itself when the output took the bytes at once.
    */
   send(target: Target, msg: Outgoing): Promise<void> {
     return this.sendMany(target, [msg]);
@@ -238,8 +243,26 @@ export class TextBackend implements ChatBackend {
   /**
    * Writes every message in one `write`, in order, and resolves once the output accepted all of
    * those bytes; a closed output rejects the whole batch (retryable): none of it is confirmed.
+   * Returns `WRITTEN` itself when the output took every byte at once (nothing to wait for).
    */
-  async sendMany(target: Target, msgs: Outgoing[]): Promise<void> {
+  sendMany(target: Target, msgs: Outgoing[]): Promise<void> {
+    let waits: Promise<void>[];
+    try {
+      waits = this.writeAll(target, msgs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (waits.length === 0) return WRITTEN;
+    return (waits.length === 1 ? waits[0]! : Promise.all(waits)).then(
+      () => undefined,
+      (err) => {
+        throw new SendError(`the terminal output is closed: ${String(err)}`, true);
+      },
+    );
+  }
+
+  /** Writes what no earlier write holds unconfirmed; returns what is still to be confirmed (none: all taken). */
+  private writeAll(target: Target, msgs: Outgoing[]): Promise<void>[] {
     const where = target.kind === "room" ? `[#${target.id}${target.thread ? ` thread ${target.thread}` : ""}]` : `[direct @${target.id}]`;
     let fresh = "";
     const keys: string[] = [];
@@ -271,12 +294,7 @@ export class TextBackend implements ChatBackend {
       }
       this.prompt();
     }
-    if (waits.length === 0) return;
-    try {
-      await (waits.length === 1 ? waits[0] : Promise.all(waits));
-    } catch (err) {
-      throw new SendError(`the terminal output is closed: ${String(err)}`, true);
-    }
+    return waits;
   }
 
   /** One message as output lines, each starting with where it went. */

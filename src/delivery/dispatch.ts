@@ -9,12 +9,18 @@
  * and while they go to the same place. All of them count as sent only once the backend
  * confirmed the whole batch; a failed batch leaves every one of them queued (and stored), and
  * they are then sent one at a time, so each one's own send decides whether it failed or is dead.
+ *
+ * A message admitted while its lane is idle takes its first step in the call that stored it
+ * (the ack of a command: out right after its INSERT, not a microtask later), with the same
+ * checks as any step: rate tokens, retry time, confirmation before its row goes. A send the
+ * backend confirmed before returning (`DONE`) is recorded in the same turn, without a timer.
  */
 import type { ActionRequest, ChatAction, ChatBackend } from "../chat/types.ts";
 import type { Backoff } from "../lib/backoff.ts";
 import { isRetryable } from "../lib/errors.ts";
 import { logger, logs } from "../lib/log.ts";
 import { type Rate, TokenBucket } from "../lib/rate.ts";
+import { DONE } from "../lib/timeout.ts";
 import type { Sealer } from "../store/seal.ts";
 import type { Announcement } from "./announcement.ts";
 import { Confirmations } from "./confirmations.ts";
@@ -126,7 +132,8 @@ export class Dispatcher {
     if (!this.active) return;
     this.pending++;
     if (logs("debug")) log.debug("stored", { id: s.id, target: s.key });
-    this.lanes.push({ id: s.id, key: s.key, payload: s.payload, acceptedAt: s.acceptedAt, createdAt: s.acceptedAt, attempts: 0, partsSent: 0, announcement: s.announcement });
+    // Stored just now: on an idle lane it is sent in this very turn (lanes.ts `push`).
+    this.lanes.push({ id: s.id, key: s.key, payload: s.payload, acceptedAt: s.acceptedAt, createdAt: s.acceptedAt, attempts: 0, partsSent: 0, announcement: s.announcement }, true);
   }
 
   /** Queues entries read back from the table (pending at start, or replayed); ignored while not running. */
@@ -160,8 +167,12 @@ export class Dispatcher {
     return true;
   }
 
-  /** Sends the next part of the lane's head, or a batch; returns how long to wait before the next step (0: go on). */
-  private async step(lane: Lane): Promise<number> {
+  /**
+   * Sends the next part of the lane's head, or a batch; returns how long to wait before the next
+   * step (0: go on), as a number when the step is over before it returns (nothing was sent, or
+   * the backend confirmed at once: `DONE`), else as a promise.
+   */
+  private step(lane: Lane): number | Promise<number> {
     const entry = lane.queue.peek()!;
     const now = this.opts.now();
     if (lane.readyAt > now) return lane.readyAt - now;
@@ -175,11 +186,16 @@ export class Dispatcher {
     lane.bucket?.take();
     this.overall?.take();
     if (this.opts.backend.sendMany && lane.alone === 0 && lane.queue.size > 1) return this.stepMany(lane, now);
-    try {
-      await this.sender.sendNextPart(entry);
-    } catch (err) {
-      return afterFailure(this.retry, lane, entry, err);
-    }
+    const sending = this.sender.sendNextPart(entry);
+    if (sending === DONE) return this.sent(lane, entry);
+    return sending.then(
+      () => this.sent(lane, entry),
+      (err) => afterFailure(this.retry, lane, entry, err),
+    );
+  }
+
+  /** The backend confirmed the head's next part: records it; the whole message done, its row goes. */
+  private sent(lane: Lane, entry: Entry): number {
     entry.partsSent++;
     if (entry.partsSent < entry.parts!.length) {
       this.opts.table.progress(entry.id, entry.partsSent);
@@ -197,22 +213,35 @@ export class Dispatcher {
    * One `sendMany` of the parts at the head of the lane (the head's next part has its rate
    * token already); see the file comment.
    */
-  private async stepMany(lane: Lane, now: number): Promise<number> {
+  private stepMany(lane: Lane, now: number): number | Promise<number> {
     const parts = this.batchOf(lane, now);
     const head = parts[0]!.entry;
     let entries = 0;
     for (let i = 0; i < parts.length; i++) if (i === 0 || parts[i]!.entry !== parts[i - 1]!.entry) entries++;
     lane.sending = entries;
-    try {
-      await this.sender.sendParts(parts);
-    } catch (err) {
-      // None of them counts as sent; they go one at a time next, so the service's answer to
-      // each tells which one it refuses, if any (a batch's refusal names no message).
-      lane.alone = entries;
-      return isRetryable(err) ? afterFailure(this.retry, lane, head, err) : 0;
-    } finally {
+    const sending = this.sender.sendParts(parts);
+    if (sending === DONE) {
       lane.sending = 0;
+      return this.sentMany(lane, parts);
     }
+    return sending.then(
+      () => {
+        lane.sending = 0;
+        return this.sentMany(lane, parts);
+      },
+      (err) => {
+        lane.sending = 0;
+        // None of them counts as sent; they go one at a time next, so the service's answer to
+        // each tells which one it refuses, if any (a batch's refusal names no message).
+        lane.alone = entries;
+        return isRetryable(err) ? afterFailure(this.retry, lane, head, err) : 0;
+      },
+    );
+  }
+
+  /** The backend confirmed every part of a `stepMany` batch: records them; complete messages' rows go. */
+  private sentMany(lane: Lane, parts: Part[]): number {
+    const head = parts[0]!.entry;
     const confirmed: Entry[] = [];
     for (const { entry, index } of parts) {
       entry.partsSent = index + 1;

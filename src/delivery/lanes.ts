@@ -3,7 +3,9 @@
  * with its own backoff and rate bucket, run one step at a time in id order (a step sends one
  * message, or several at the head of the queue as one when the backend can). Targets are
  * independent: a hung or failing target never delays another. What one step does is the
- * outbox's business (`LanesOptions.step`); this module only decides when a lane runs.
+ * outbox's business (`LanesOptions.step`); this module only decides when a lane runs: a lane is
+ * run in a microtask, except the first step for a message just stored on an idle lane, which
+ * runs in the `push` that queued it (see `push`).
  */
 import type { Backoff } from "../lib/backoff.ts";
 import { logger } from "../lib/log.ts";
@@ -44,10 +46,11 @@ export interface Lane {
 /** What the lanes run and when they may. */
 export interface LanesOptions {
   /**
-   * Works on the lane's head (`queue.peek()`, never empty); resolves with how long to wait
-   * before the next step (0: go on). It removes the head itself once the head is done.
+   * Works on the lane's head (`queue.peek()`, never empty); gives how long to wait before the
+   * next step (0: go on): a number when the step was over before it returned, else a promise.
+   * It removes the head itself once the head is done.
    */
-  step: (lane: Lane) => Promise<number>;
+  step: (lane: Lane) => number | Promise<number>;
   /** True while delivery runs (started and not stopped). */
   active: () => boolean;
   now: () => number;
@@ -63,13 +66,20 @@ export class Lanes {
 
   constructor(private readonly opts: LanesOptions) {}
 
-  /** Queues `entry` in its target's lane, in id order but never in front of the head, and runs it. */
-  push(entry: Entry): void {
+  /**
+   * Queues `entry` in its target's lane, in id order but never in front of the head, and runs it.
+   * `now` (a message just stored): when the lane is idle (nothing queued, nothing in flight, not
+   * waiting for a retry or a rate token), its first step runs in this very call, so a send the
+   * backend confirms at once is out before `push` returns; the rest of the run (what else
+   * arrives meanwhile) goes on in a microtask, as always.
+   */
+  push(entry: Entry, now = false): void {
     let lane = this.lanes.get(entry.key);
     if (!lane) {
       lane = this.newLane(entry.key);
       this.lanes.set(entry.key, lane);
     }
+    if (now && !lane.running && !lane.timer && lane.queue.size === 0 && this.opts.active()) return this.runNow(lane, entry);
     // Never in front of the head (it may be half sent), nor of the entries being sent with it.
     lane.queue.insertSorted(entry, (e) => e.id, lane.running || lane.timer ? Math.max(1, lane.sending) : 0);
     this.kick(lane);
@@ -113,20 +123,44 @@ export class Lanes {
     queueMicrotask(() => void this.run(lane));
   }
 
-  private async run(lane: Lane): Promise<void> {
+  /** `push(entry, true)` on an idle lane: the first step now, the rest of the run in a microtask. */
+  private runNow(lane: Lane, entry: Entry): void {
+    lane.queue.insertSorted(entry, (e) => e.id, 0);
+    lane.running = true;
+    let first: number | Promise<number>;
     try {
+      first = this.opts.step(lane);
+    } catch (err) {
+      first = Promise.reject(err);
+    }
+    if (typeof first !== "number") lane.inflight = first.then(() => undefined, () => undefined);
+    queueMicrotask(() => void this.run(lane, first));
+  }
+
+  /** Runs the lane's steps until its queue is empty or it must wait; `first`: a step already taken (`runNow`). */
+  private async run(lane: Lane, first?: number | Promise<number>): Promise<void> {
+    try {
+      if (first !== undefined) {
+        const wait = typeof first === "number" ? first : await first;
+        lane.inflight = undefined;
+        if (wait > 0) return this.runLater(lane, wait);
+      }
       let since = performance.now();
       for (let steps = 1; this.opts.active() && lane.queue.size > 0; steps++) {
-        // A backend that confirms at once keeps this loop in microtasks; yield now and then so
+        // A backend that confirms at once keeps this loop in one turn; yield now and then so
         // the stream keeps being read and confirmed rows get deleted.
         if (steps % YIELD_EVERY === 0 || performance.now() - since > YIELD_AFTER_MS) {
           await new Promise<void>((resolve) => setImmediate(resolve));
           since = performance.now();
         }
         const step = this.opts.step(lane);
-        lane.inflight = step.then(() => undefined, () => undefined);
-        const wait = await step;
-        lane.inflight = undefined;
+        let wait: number;
+        if (typeof step === "number") wait = step;
+        else {
+          lane.inflight = step.then(() => undefined, () => undefined);
+          wait = await step;
+          lane.inflight = undefined;
+        }
         if (wait > 0) return this.runLater(lane, wait);
       }
       this.forgetIdle(lane);

@@ -7,7 +7,7 @@
  */
 import type { ActionRequest, ChatAction, ChatBackend, Outgoing, Target } from "../chat/types.ts";
 import { SendError } from "../lib/errors.ts";
-import { withTimeout } from "../lib/timeout.ts";
+import { DONE, withTimeout } from "../lib/timeout.ts";
 import type { Sealer } from "../store/seal.ts";
 import { type Announcement, targetOf, threadOf } from "./announcement.ts";
 import { type Entry, parsePayload } from "./outbox-table.ts";
@@ -57,23 +57,27 @@ export class Sender {
 
   /**
    * Sends part `entry.partsSent` of a prepared entry; resolves once the backend confirmed it.
-   * Throws what the backend threw (SendError), or a retryable SendError on a timeout.
+   * Rejects with what the backend threw (SendError), or a retryable SendError on a timeout.
+   * Returns `DONE` itself when the target was cached and the backend confirmed before it
+   * returned (its `send` returned `DONE`): no timer, nothing to wait for.
    */
-  async sendNextPart(entry: Entry): Promise<void> {
-    const target = await this.resolveTarget(entry.key, entry.announcement!);
-    await this.withTimeout(this.opts.backend.send(target, this.outgoing(entry, entry.partsSent)), "send");
+  sendNextPart(entry: Entry): Promise<void> {
+    const a = entry.announcement!;
+    const target = this.cachedTarget(entry.key, a);
+    if (!target) return this.resolveTarget(entry.key, a).then((t) => this.timed(() => this.opts.backend.send(t, this.outgoing(entry, entry.partsSent))));
+    return this.timed(() => this.opts.backend.send(target, this.outgoing(entry, entry.partsSent)));
   }
 
   /**
    * Sends `parts` (of prepared entries of one target key, in queue order, all in `sameThread`)
-   * with one `backend.sendMany`; resolves once the backend confirmed every one. Throws as
-   * `sendNextPart` does; then none of them counts as sent.
+   * with one `backend.sendMany`; resolves once the backend confirmed every one. Rejects as
+   * `sendNextPart` does; then none of them counts as sent. `DONE` as `sendNextPart`.
    */
-  async sendParts(parts: Part[]): Promise<void> {
+  sendParts(parts: Part[]): Promise<void> {
     const first = parts[0]!.entry;
-    const target = await this.resolveTarget(first.key, first.announcement!);
-    const msgs = parts.map((p) => this.outgoing(p.entry, p.index));
-    await this.withTimeout(this.opts.backend.sendMany!(target, msgs), "send");
+    const send = (target: Target) => this.timed(() => this.opts.backend.sendMany!(target, parts.map((p) => this.outgoing(p.entry, p.index))));
+    const target = this.cachedTarget(first.key, first.announcement!);
+    return target ? send(target) : this.resolveTarget(first.key, first.announcement!).then(send);
   }
 
   /** True when prepared entries `a` and `b` of one target key go to the same place (thread). */
@@ -100,24 +104,44 @@ export class Sender {
     return msg;
   }
 
+  /** The target of `key` (with `a`'s thread) when resolved within RESOLVE_CACHE_MS, else undefined. */
+  private cachedTarget(key: string, a: Announcement): Target | undefined {
+    const cached = this.resolved.get(key);
+    return cached && cached.until >= this.opts.now() ? withThread(cached.target, a) : undefined;
+  }
+
   private async resolveTarget(key: string, a: Announcement): Promise<Target> {
     const now = this.opts.now();
-    let cached = this.resolved.get(key);
-    if (!cached || cached.until < now) {
-      const t = targetOf(a)!;
-      const target = await this.withTimeout(this.opts.backend.resolve(t.kind, t.value), "resolve");
-      cached = { target, until: now + RESOLVE_CACHE_MS };
-      if (this.resolved.size > 10_000) this.resolved.clear();
-      this.resolved.set(key, cached);
+    const t = targetOf(a)!;
+    const target = await this.withTimeout(this.opts.backend.resolve(t.kind, t.value), "resolve");
+    if (this.resolved.size > 10_000) this.resolved.clear();
+    this.resolved.set(key, { target, until: now + RESOLVE_CACHE_MS });
+    return withThread(target, a);
+  }
+
+  /**
+   * `send()` under the send timeout; a backend that throws instead of rejecting is a rejection
+   * too. `DONE` (confirmed before it returned) comes back as it is, without a timer.
+   */
+  private timed(send: () => Promise<void>): Promise<void> {
+    let sending: Promise<void>;
+    try {
+      sending = send();
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const target = cached.target;
-    if (target.kind !== "room") return target;
-    const thread = threadOf(a);
-    return thread ? { ...target, thread } : target;
+    return sending === DONE ? DONE : this.withTimeout(sending, "send");
   }
 
   private withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
     const ms = this.opts.sendTimeoutMs;
     return withTimeout(work, ms, () => new SendError(`${what} timed out after ${ms} ms`, true));
   }
+}
+
+/** A resolved target with the announcement's thread, for a room. */
+function withThread(target: Target, a: Announcement): Target {
+  if (target.kind !== "room") return target;
+  const thread = threadOf(a);
+  return thread ? { ...target, thread } : target;
 }

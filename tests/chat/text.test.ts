@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
-import { readLines, TextBackend, type TextIO } from "../../src/chat/text.ts";
+import { readLines, TextBackend, type TextIO, WRITTEN } from "../../src/chat/text.ts";
 import { renderMarkdown } from "../../src/chat/text/markdown.ts";
 import type { Message } from "../../src/chat/types.ts";
 import { SendError } from "../../src/lib/errors.ts";
@@ -231,6 +231,20 @@ describe("sendMany: many messages in one write", () => {
     };
     return { io, written, settles };
   }
+
+  test("a send the output took at once returns WRITTEN itself (the outbox confirms it in the same turn); a held one does not", async () => {
+    const written: string[] = [];
+    const taken: TextIO = { interactive: false, lines: (async function* () {})(), write: (t) => (written.push(t), WRITTEN) };
+    const backend = new TextBackend(parseConfig("", "c"), taken);
+    expect(backend.send({ kind: "room", id: "ops" }, { text: "ack", id: "1.0.0" })).toBe(WRITTEN);
+    expect(backend.sendMany({ kind: "user", id: "alice" }, [{ text: "a", id: "2.0.0" }, { text: "b", id: "3.0.0" }])).toBe(WRITTEN);
+    expect(written).toEqual(["[#ops] ack\n", "[direct @alice] a\n[direct @alice] b\n"]);
+    const out = heldOutput();
+    const held = new TextBackend(parseConfig("", "c"), out.io).send({ kind: "room", id: "ops" }, { text: "x", id: "4.0.0" });
+    expect(held).not.toBe(WRITTEN);
+    out.settles[0]!(new Error("EPIPE"));
+    expect(await held.catch((e: unknown) => e)).toBeInstanceOf(SendError);
+  });
 
   test("one write holds every message in order, identical texts included; confirmed only when the output took it", async () => {
     const out = heldOutput();

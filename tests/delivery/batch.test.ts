@@ -82,9 +82,10 @@ test("a burst goes out in batches, in order; each row is deleted once its batch 
 
 test("a failed batch leaves every one of its messages in the outbox; all are delivered later, in order", async () => {
   const { db, backend, outbox } = setup({}, { initialRetryDelayMs: 300, maxRetryDelayMs: 300 });
-  outbox.start();
   const first = backend.hold();
+  // Stored before delivery starts, so all of them queue (an idle lane sends a new message alone).
   for (const m of texts(40)) outbox.enqueue({ message: m, channel: "#ops" }, "stream");
+  outbox.start();
   const settle = await first;
   // In flight and not confirmed: nothing may leave the table.
   await settled();
@@ -105,9 +106,9 @@ test("a refused batch: one at a time, the refused message is dead and the others
   const { backend, outbox } = setup();
   backend.refused.add("m5");
   const dead: string[] = [];
-  outbox.start();
   const first = backend.hold();
   for (const m of texts(12)) outbox.enqueue({ message: m, channel: "#ops" }, "stream");
+  outbox.start();
   (await first)();
   expect(await outbox.drain(5000)).toBe(true);
   expect(backend.sent.map((s) => s.text)).toEqual(texts(12).filter((m) => m !== "m5"));
@@ -138,9 +139,9 @@ test("a message replayed while a batch is in flight is queued behind the batch, 
 
 test("a batch takes no more messages than the target's rate allows", async () => {
   const { backend, outbox } = setup({ sendRate: { perSecond: 40, burst: 5 } });
-  outbox.start();
   const started = Date.now();
   for (const m of texts(12)) outbox.enqueue({ message: m, channel: "#ops" }, "stream");
+  outbox.start();
   expect(await outbox.drain(5000)).toBe(true);
   expect(backend.sent.map((s) => s.text)).toEqual(texts(12));
   expect(backend.batches[0]!.texts).toEqual(texts(5));
