@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { captureLogs } from "../../src/lib/log.ts";
 import { fsyncFile, type SyncFile, WalSync } from "../../src/delivery/walsync.ts";
 import { tempDirs } from "../support/tmp.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmp = tempDirs();
 captureLogs(() => {}, "error");
@@ -20,7 +21,9 @@ function recorder() {
     inodes.push(fstatSync(fd).ino);
     return new Promise<void>((resolve, reject) => pending.push({ release: () => fsyncFile(fd).then(resolve, reject), fail: reject }));
   };
-  return { sync, inodes, pending };
+  /** The `n`th sync once it started (a real directory fsync may come first: slow on a busy disk). */
+  const started = (n: number) => waitFor(`sync ${n} started`, () => pending[n], 5_000);
+  return { sync, inodes, pending, started };
 }
 
 const wal = () => {
@@ -47,7 +50,7 @@ describe("WalSync", () => {
     const first = w.committed();
     await tick();
     expect(r.inodes).toEqual([statSync(path).ino]);
-    r.pending[0]!.release();
+    (await r.started(0)).release();
     await first;
     // Replaced (the last connection closed and a new one made a new WAL): a new inode to sync.
     unlinkSync(path);
@@ -58,7 +61,7 @@ describe("WalSync", () => {
     await tick();
     expect(r.inodes[1]).toBe(statSync(path).ino);
     expect(r.inodes[1]).not.toBe(r.inodes[0]);
-    r.pending[1]!.release();
+    (await r.started(1)).release();
     await second;
   });
 
@@ -72,7 +75,7 @@ describe("WalSync", () => {
     unlinkSync(path);
     writeFileSync(path, "other");
     expect(w.usable()).toBe(false);
-    r.pending[0]!.release();
+    (await r.started(0)).release();
     await done;
   });
 
@@ -97,12 +100,12 @@ describe("WalSync", () => {
     const rest = ["b", "c", "d"].map((name) => w.committed().then(() => order.push(name)));
     await tick();
     expect(r.inodes.length).toBe(1);
-    r.pending[0]!.release();
+    (await r.started(0)).release();
     await a;
     await tick();
     expect(order).toEqual(["a"]);
     expect(r.inodes.length).toBe(2);
-    r.pending[1]!.release();
+    (await r.started(1)).release();
     await Promise.all(rest);
     expect(order).toEqual(["a", "b", "c", "d"]);
     expect(r.inodes.length).toBe(2);
@@ -117,7 +120,7 @@ describe("WalSync", () => {
     await tick();
     const b = w.committed();
     const outcomes = Promise.allSettled([a, b]);
-    r.pending[0]!.fail(new Error("EIO"));
+    (await r.started(0)).fail(new Error("EIO"));
     const [ra, rb] = await outcomes;
     expect(ra.status === "rejected" && String(ra.reason)).toContain("EIO");
     expect(rb.status === "rejected" && String(rb.reason)).toContain("EIO");
