@@ -12,10 +12,10 @@
  * floor's median from the same run, and the CPU time each burst cost the client (all threads,
  * /proc/PID/task/N/schedstat: much steadier than a rate on a shared machine). It prints; it is never a test.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
+import { Child } from "./outside-processes.ts";
 
 const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !["--before", "--cpu-prof", "--cpu-prof-interval", "--rounds"].includes(all[i - 1] ?? ""));
@@ -23,74 +23,7 @@ const BURSTS = Number(args[0] ?? 6);
 const SIZE = Number(args[1] ?? 5000);
 const root = join(import.meta.dir, "..", "..");
 const bun = process.execPath;
-const now = () => performance.timeOrigin + performance.now();
 const work = mkdtempSync(join(tmpdir(), "st2bot-burst-"));
-
-/** A child whose stdout lines matching `keep` are counted and stamped as they are read. */
-class Child {
-  readonly proc: Subprocess<"pipe", "pipe", "ignore">;
-  readonly lines: { text: string; at: number }[] = [];
-  private wake?: () => void;
-
-  constructor(
-    cmd: string[],
-    env: Record<string, string>,
-    private readonly keep: (line: string) => boolean = () => true,
-  ) {
-    this.proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "ignore", env: { ...process.env, ...env } });
-    void this.read();
-  }
-
-  private async read(): Promise<void> {
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for await (const chunk of this.proc.stdout as unknown as AsyncIterable<Uint8Array>) {
-      const at = now();
-      buffer += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const text = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (this.keep(text)) this.lines.push({ text, at });
-      }
-      this.wake?.();
-    }
-  }
-
-  write(text: string): void {
-    this.proc.stdin.write(text);
-    this.proc.stdin.flush();
-  }
-
-  async until(test: () => boolean, what: string, ms = 60_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!test()) {
-      if (this.proc.exitCode !== null) throw new Error(`${what}: the process exited (${this.proc.exitCode})`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(resolve, 50);
-      });
-    }
-  }
-
-  /** CPU time all of the process's threads spent on a CPU so far (/proc schedstat, ns), in milliseconds. */
-  cpuMs(): number {
-    let ns = 0;
-    for (const task of readdirSync(`/proc/${this.proc.pid}/task`)) {
-      try {
-        ns += Number(readFileSync(`/proc/${this.proc.pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
-      } catch {
-        // The thread ended meanwhile.
-      }
-    }
-    return ns / 1e6;
-  }
-
-  rssMb(): number {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.proc.pid}/status`, "utf8"))?.[1]) / 1024;
-  }
-}
 
 const floorBinary = join(root, "dist", "bench-floor");
 if (!existsSync(floorBinary)) {

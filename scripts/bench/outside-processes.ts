@@ -3,7 +3,7 @@
  * are read (st2bot, the floor, the stand-in), and the StackStorm stand-in with its request
  * stamps. Clocks: `performance.timeOrigin + performance.now()`, as in every bench process.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 
@@ -13,14 +13,18 @@ const now = () => performance.timeOrigin + performance.now();
 /** Every process started, so a failed run can end them all. */
 export const children: Child[] = [];
 
-/** A child whose stdout lines are stamped as they are read. */
+/** A child whose stdout lines (those passing `keep`, all by default) are stamped as they are read. */
 export class Child {
   readonly proc: Subprocess<"pipe", "pipe", "pipe">;
   readonly lines: { text: string; at: number }[] = [];
   stderr = "";
   private wake: (() => void) | undefined;
 
-  constructor(cmd: string[], env: Record<string, string> = {}) {
+  constructor(
+    cmd: string[],
+    env: Record<string, string> = {},
+    private readonly keep: (line: string) => boolean = () => true,
+  ) {
     this.proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
     children.push(this);
     void this.read();
@@ -39,8 +43,9 @@ export class Child {
       buffer += decoder.decode(chunk, { stream: true });
       let nl: number;
       while ((nl = buffer.indexOf("\n")) >= 0) {
-        this.lines.push({ text: buffer.slice(0, nl), at });
+        const text = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
+        if (this.keep(text)) this.lines.push({ text, at });
       }
       this.wake?.();
     }
@@ -52,11 +57,10 @@ export class Child {
     this.proc.stdin.flush();
   }
 
-  /** Waits for the first line at or after `from` that passes `test`; returns its index. */
-  async waitLine(from: number, test: (s: string) => boolean, what: string, ms = 20_000): Promise<number> {
+  /** Waits until `test` holds (checked as lines arrive, and every 50 ms). */
+  async until(test: () => boolean, what: string, ms = 20_000): Promise<void> {
     const deadline = Date.now() + ms;
-    for (let i = from; ; ) {
-      for (; i < this.lines.length; i++) if (test(this.lines[i]!.text)) return i;
+    while (!test()) {
       if (this.proc.exitCode !== null) throw new Error(`${what}: the process exited (${this.proc.exitCode})\n${this.stderr}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${this.stderr}`);
       await new Promise<void>((resolve) => {
@@ -64,6 +68,29 @@ export class Child {
         setTimeout(resolve, 50);
       });
     }
+  }
+
+  /** Waits for the first line at or after `from` that passes `test`; returns its index. */
+  async waitLine(from: number, test: (s: string) => boolean, what: string, ms = 20_000): Promise<number> {
+    let i = from;
+    await this.until(() => {
+      for (; i < this.lines.length; i++) if (test(this.lines[i]!.text)) return true;
+      return false;
+    }, what, ms);
+    return i;
+  }
+
+  /** CPU time all of the process's threads spent on a CPU so far (/proc schedstat, ns), in milliseconds. */
+  cpuMs(): number {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${this.proc.pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${this.proc.pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+    return ns / 1e6;
   }
 
   rssMb(): number {
