@@ -1,0 +1,99 @@
+/**
+ * Where JavaScriptCore's collections land relative to chat commands, in process: st2bot's app
+ * against the stand-in (scripts/bench/standin.ts, a process of its own), the outside
+ * benchmark's commands one at a time, the next once the previous one's ack and result were
+ * sent. For each command it tells whether a collection ran between the line and the
+ * /aliasexecution request (the window scripts/bench/outside.ts's p99 measures), between the
+ * request and the ack, or between commands. A profiling aid for lib/load.ts's CommandGarbage.
+ *
+ *   bun scripts/bench/gc-window.ts [commands=1000] [--every N]
+ *
+ * `--every N` sets CommandGarbage's count (0: never collect between commands, as before it).
+ * How a collection is seen: a WeakRef to an object made in an earlier turn of the event loop
+ * is empty after any collection (eden or full). It prints; it is never a test.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startApp } from "../../src/app.ts";
+import { MemoryBackend } from "../../src/chat/memory.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { CommandGarbage, commandGarbage } from "../../src/lib/load.ts";
+import { compileFormat } from "../../src/st2/aliases/format.ts";
+import { AliasIndex } from "../../src/st2/aliases/index.ts";
+import { formatPatterns, type ActionAlias } from "../../src/st2/aliases/types.ts";
+import { StandIn } from "./outside-processes.ts";
+import { benchAliases } from "./standin.ts";
+
+const N = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 1000);
+const everyAt = process.argv.indexOf("--every");
+const every = everyAt > 0 ? Number(process.argv[everyAt + 1]) : undefined;
+if (every !== undefined) Object.assign(commandGarbage, new CommandGarbage({ every: every > 0 ? every : Number.MAX_SAFE_INTEGER }));
+
+const standin = new StandIn(238);
+await standin.ready();
+const aliases = (await benchAliases(238)) as unknown as ActionAlias[];
+const index = new AliasIndex(aliases);
+const commands: string[] = [];
+for (const a of aliases) {
+  for (const { representation } of formatPatterns(a.formats)) {
+    try {
+      const command = compileFormat(representation).exampleCommand((name, i) => `${name.replace(/\W/g, "")}${i + 1}`);
+      const m = index.match(command);
+      if (m.kind === "match" && m.match.alias.name === a.name && m.match.representation === representation) commands.push(command);
+    } catch {
+      // a format JavaScript cannot run
+    }
+  }
+}
+const dir = mkdtempSync(join(tmpdir(), "st2bot-gcwindow-"));
+const config = parseConfig(
+  `[bot]\ndata_dir = ${JSON.stringify(dir)}\n[web]\nenabled = false\n[stackstorm]\napi_url = "${standin.url}/api/v1"\nauth_url = "${standin.url}/auth/v1"\nstream_url = "${standin.url}/stream/v1"\n[stackstorm.api_auth]\napikey = "${standin.key}"\n`,
+  "<gc-window>",
+);
+
+/** Made in one turn, read in a later one: empty once any collection ran in between. */
+let sentinel = new WeakRef({});
+const collected = () => sentinel.deref() === undefined;
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+let beforeRequest = false;
+const fetchSpy = ((input: string | URL, init?: RequestInit) => {
+  if (String(input).endsWith("/aliasexecution")) {
+    beforeRequest = collected();
+    sentinel = new WeakRef({});
+  }
+  return fetch(input, init as never);
+}) as never;
+const backend = new MemoryBackend({ name: "text" });
+const app = await startApp({ config, backend, fetch: fetchSpy });
+while (app.streamState().state !== "open") await Bun.sleep(10);
+
+const counts = { beforeRequest: 0, requestToAck: 0, between: 0 };
+async function one(command: string, count: boolean): Promise<void> {
+  backend.sent.length = 0;
+  sentinel = new WeakRef({});
+  await turn();
+  beforeRequest = false;
+  await backend.receive({ text: `!st2 ${command}` });
+  const deadline = Date.now() + 5000;
+  let acked = false;
+  while (!backend.sent.some((m) => m.text === "done")) {
+    if (!acked && backend.sent.some((m) => m.text === "ack")) {
+      acked = true;
+      if (count && collected()) counts.requestToAck++;
+      sentinel = new WeakRef({});
+    }
+    if (Date.now() > deadline) throw new Error(`no result for "${command}"`);
+    await Bun.sleep(0.5);
+  }
+  if (count && beforeRequest) counts.beforeRequest++;
+  // The harness's gap before the next line (outside.ts writes it once the result is read).
+  await Bun.sleep(0.3);
+  if (count && collected()) counts.between++;
+}
+for (const c of commands) await one(c, false);
+for (let i = 0; i < N; i++) await one(commands[(i * 7919) % commands.length]!, true);
+console.log(`gc-window: ${N} commands, CommandGarbage every ${every ?? "default"}: a collection between line and request in ${counts.beforeRequest}, between request and ack in ${counts.requestToAck}, after the ack (until the next line) in ${counts.between}`);
+await app.stop();
+await standin.child.stop();
+rmSync(dir, { recursive: true, force: true });
