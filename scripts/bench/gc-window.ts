@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startApp } from "../../src/app.ts";
 import { MemoryBackend } from "../../src/chat/memory.ts";
+import type { Outgoing, Target } from "../../src/chat/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { CommandGarbage, commandGarbage } from "../../src/lib/load.ts";
 import { compileFormat } from "../../src/st2/aliases/format.ts";
@@ -64,7 +65,15 @@ const fetchSpy = ((input: string | URL, init?: RequestInit) => {
   }
   return fetch(input, init as never);
 }) as never;
-const backend = new MemoryBackend({ name: "text" });
+/** Tells the harness about every message the bot sends, so it waits without polling (which allocates). */
+class WatchedBackend extends MemoryBackend {
+  onSent: ((text: string) => void) | undefined;
+  override async send(target: Target, msg: Outgoing): Promise<void> {
+    await super.send(target, msg);
+    this.onSent?.(msg.text);
+  }
+}
+const backend = new WatchedBackend({ name: "text" });
 const app = await startApp({ config, backend, fetch: fetchSpy });
 while (app.streamState().state !== "open") await Bun.sleep(10);
 
@@ -74,18 +83,22 @@ async function one(command: string, count: boolean): Promise<void> {
   sentinel = new WeakRef({});
   await turn();
   beforeRequest = false;
-  await backend.receive({ text: `!st2 ${command}` });
-  const deadline = Date.now() + 5000;
   let acked = false;
-  while (!backend.sent.some((m) => m.text === "done")) {
-    if (!acked && backend.sent.some((m) => m.text === "ack")) {
-      acked = true;
-      if (count && collected()) counts.requestToAck++;
-      sentinel = new WeakRef({});
-    }
-    if (Date.now() > deadline) throw new Error(`no result for "${command}"`);
-    await Bun.sleep(0.5);
-  }
+  const done = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no result for "${command}"`)), 5000);
+    backend.onSent = (text) => {
+      if (text === "ack" && !acked) {
+        acked = true;
+        if (count && collected()) counts.requestToAck++;
+        sentinel = new WeakRef({});
+      } else if (text === "done") {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+  });
+  await backend.receive({ text: `!st2 ${command}` });
+  await done;
   if (count && beforeRequest) counts.beforeRequest++;
   // The harness's gap before the next line (outside.ts writes it once the result is read).
   await Bun.sleep(0.3);
