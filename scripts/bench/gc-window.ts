@@ -6,11 +6,18 @@
  * /aliasexecution request (the window scripts/bench/outside.ts's p99 measures), between the
  * request and the ack, or between commands. A profiling aid for lib/load.ts's CommandGarbage.
  *
- *   bun scripts/bench/gc-window.ts [commands=1000] [--every N]
+ *   bun scripts/bench/gc-window.ts [commands=1000] [--every N] [--types]
  *
  * `--every N` sets CommandGarbage's count (0: never collect between commands, as before it).
  * How a collection is seen: a WeakRef to an object made in an earlier turn of the event loop
- * is empty after any collection (eden or full). It prints; it is never a test.
+ * is empty after any collection (eden or full).
+ * `--types`: what a command allocates, by phase (line → match → matched → request → ack →
+ * result) and JavaScriptCore cell type: bun:jsc `heapStats().objectTypeCounts` counts the cells
+ * allocated since the last collection too, so one eden collection before a command and a count
+ * at each phase boundary give the cells each phase made (60 commands; samples during which
+ * JavaScriptCore collected are dropped). A count itself makes ~180 Object and 100-220 Structure
+ * cells (its result object): printed apart, and those two types are not reliable per phase.
+ * It prints; it is never a test.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -58,8 +65,11 @@ let sentinel = new WeakRef({});
 const collected = () => sentinel.deref() === undefined;
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 let beforeRequest = false;
+/** `--types`: called at each phase boundary of the command being sampled. */
+let stamp: (() => void) | undefined;
 const fetchSpy = ((input: string | URL, init?: RequestInit) => {
   if (String(input).endsWith("/aliasexecution")) {
+    stamp?.();
     beforeRequest = collected();
     sentinel = new WeakRef({});
   }
@@ -89,6 +99,7 @@ async function one(command: string, count: boolean): Promise<void> {
     backend.onSent = (text) => {
       if (text === "ack" && !acked) {
         acked = true;
+        stamp?.();
         if (count && collected()) counts.requestToAck++;
         sentinel = new WeakRef({});
       } else if (text === "done") {
@@ -105,8 +116,52 @@ async function one(command: string, count: boolean): Promise<void> {
   if (count && collected()) counts.between++;
 }
 for (const c of commands) await one(c, false);
+if (process.argv.includes("--types")) await byType();
 for (let i = 0; i < N; i++) await one(commands[(i * 7919) % commands.length]!, true);
 console.log(`gc-window: ${N} commands, CommandGarbage every ${every ?? "default"}: a collection between line and request in ${counts.beforeRequest}, between request and ack in ${counts.requestToAck}, after the ack (until the next line) in ${counts.between}`);
 await app.stop();
 await standin.child.stop();
 rmSync(dir, { recursive: true, force: true });
+
+/** `--types`: cells allocated per command by phase and type (see the header). */
+async function byType(): Promise<void> {
+  const { edenGC, heapStats } = await import("bun:jsc");
+  const count = () => heapStats().objectTypeCounts as Record<string, number>;
+  const names = ["(one count itself)", "line → match", "match", "match → request", "request → ack", "ack → result"];
+  const sums: Record<string, number>[] = names.map(() => ({}));
+  const match = AliasIndex.prototype.match;
+  AliasIndex.prototype.match = function (this: AliasIndex, text: string) {
+    stamp?.();
+    const outcome = match.call(this, text);
+    stamp?.();
+    return outcome;
+  };
+  let samples = 0;
+  for (let k = 0; k < 60; k++) {
+    await Bun.sleep(20);
+    edenGC();
+    await turn();
+    const guard = new WeakRef({});
+    await turn();
+    const counts = [count()];
+    counts.push(count());
+    stamp = () => void counts.push(count());
+    await one(commands[(k * 7919) % commands.length]!, false);
+    counts.push(count());
+    stamp = undefined;
+    if (guard.deref() === undefined || counts.length !== 7) continue;
+    samples++;
+    // counts: [0] [1] back to back, [2] at the line (one() stamps nothing before receive: the
+    // harness's own few cells fall in "line → match"), then match start/end, request, ack, result.
+    const bounds: [number, number][] = [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6]];
+    bounds.forEach(([a, b], i) => {
+      for (const [t, n] of Object.entries(counts[b]!)) sums[i]![t] = (sums[i]![t] ?? 0) + n - (counts[a]![t] ?? 0);
+    });
+  }
+  AliasIndex.prototype.match = match;
+  console.log(`cells allocated per command (${samples} commands sampled), by phase and type:`);
+  names.forEach((name, i) => {
+    const rows = Object.entries(sums[i]!).map(([t, n]) => [t, n / samples] as const).filter(([, n]) => n >= 0.5).sort((x, y) => y[1] - x[1]);
+    console.log(`  ${name}: ${rows.map(([t, n]) => `${t} ${n.toFixed(1)}`).join(", ")}`);
+  });
+}
