@@ -112,17 +112,18 @@ export interface CommandGarbageOptions {
 /**
  * Young collections at the moments a user does not feel: between commands.
  *
- * A command allocates ~60 KB of short-lived objects (scripts/bench/alloc.ts): strings, closures,
- * promises, parsed answers, spread over the router, the matcher, the client and the outbox.
- * JavaScriptCore collects them when its timers or its allocation budget say so (every ~100
- * commands here), wherever the process is: a 0.7–2 ms eden pause that lands in the path of the
- * next command is the line → request p99 of scripts/bench/outside.ts. An eden pause costs about
- * the same whatever is young (most of it is fixed), so collecting more often does not make each
- * pause shorter; collecting where nobody waits does. So: after every `every` commands, once no
- * command is in flight (the ack was written, the user waits for StackStorm), one eden collection
- * in the next turn of the event loop — unless JavaScriptCore has collected on its own since the
- * last one (then the count starts again). It costs one ~1 ms pause per `every` commands, which
- * JavaScriptCore would have spent anyway, a little sooner.
+ * A command allocates ~1,000 short-lived cells (~60 KB: closures, promises, strings, parsed
+ * answers; `bun scripts/bench/gc-window.ts --types`), spread over the router, the matcher, the
+ * client, the stream and the outbox. JavaScriptCore collects them when its timers, Bun's GC
+ * controller or its allocation budget say so (every ~100 commands here), wherever the process
+ * is: a 0.7–2 ms eden pause that lands in the path of the next command is part of the line →
+ * request p99 of scripts/bench/outside.ts. Much of an eden pause is fixed (~0.7 ms with nothing
+ * young), so collecting more often does not make each pause much shorter; collecting where
+ * nobody waits does. So: after every `every` commands, once no command is in flight (the ack was
+ * written, the user waits for StackStorm), one eden collection in the next turn of the event
+ * loop — unless JavaScriptCore has collected on its own since the last one (then the count
+ * starts again). It costs one ~0.7–1 ms pause per `every` commands, off the command path: about
+ * four times as many collections as JavaScriptCore's own, ~40 µs of CPU per command.
  */
 export class CommandGarbage {
   private readonly every: number;
