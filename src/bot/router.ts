@@ -4,6 +4,7 @@
  * turns failures into plain-language replies — never a stack trace.
  */
 import type { ChatBackend, Message, MessageHandler, Outgoing } from "../chat/types.ts";
+import { commandGarbage, type CommandGarbage } from "../lib/load.ts";
 import { logger } from "../lib/log.ts";
 import { collapseSpace, indexOfSpace, PY_SPACE_CLASS, pyStrip } from "../st2/aliases/words.ts";
 import { note, writeAudit } from "./audit.ts";
@@ -37,6 +38,8 @@ export interface RouterOptions {
   reply(msg: Message, out: Outgoing): Promise<void>;
   /** Answers a command nobody claims (`Command "x" not found. Did you mean ...`). */
   unknown(ctx: Context, typed: string): Promise<void>;
+  /** Told when a command begins and ends, to collect its garbage between commands (default: the process's). */
+  garbage?: CommandGarbage;
 }
 
 /**
@@ -138,6 +141,7 @@ export function canonicalTyped(lead: string, args: string): string {
  */
 export function createRouter(backend: ChatBackend, opts: RouterOptions): MessageHandler {
   const byName = new Map(opts.commands.map((c) => [c.name.toLowerCase(), c]));
+  const garbage = opts.garbage ?? commandGarbage;
   return async (msg: Message) => {
     // Asked per message: a backend learns its own name (Slack, Mattermost) only once connected.
     const to = addressed(msg, opts.prefix, () => [opts.botName, ...backend.botNames()]);
@@ -162,7 +166,13 @@ export function createRouter(backend: ChatBackend, opts: RouterOptions): Message
     }
     ctx.command = found.parsed;
     ctx.commandDef = found.def;
-    await safely(ctx, () => run(ctx, opts.middleware, () => found.def.run(ctx)));
+    garbage.begin();
+    try {
+      await safely(ctx, () => run(ctx, opts.middleware, () => found.def.run(ctx)));
+    } finally {
+      // The command is answered: a quiet moment for its garbage (lib/load.ts).
+      garbage.end();
+    }
     writeAudit(ctx, typed, found.def.secretArgs);
   };
 }

@@ -18,6 +18,7 @@
  *   command or a delivery in flight, and costs at most one collection (a few ms on st2bot's
  *   heap) per `workMs` of work.
  */
+import { edenGC } from "bun:jsc";
 
 /** What `adaptToLoad` reads and does; each replaceable for tests. */
 export interface LoadOptions {
@@ -91,4 +92,95 @@ function shrink(): void {
   const bun = Bun as unknown as { shrink?: () => void };
   if (typeof bun.shrink === "function") bun.shrink();
   else Bun.gc(true);
+}
+
+/** What a `CommandGarbage` does and reads; each replaceable for tests. */
+export interface CommandGarbageOptions {
+  /** Commands finished since the last collection that make one worth it. Default 24. */
+  every?: number;
+  /** The young collection (default: `edenGC` of bun:jsc, synchronous). */
+  collect?: () => void;
+  /** Runs `fn` once the current turn of the event loop is over (default `setImmediate`). */
+  later?: (fn: () => void) => void;
+  /**
+   * A token that tells whether JavaScriptCore has collected since it was made (default: a
+   * `WeakRef` to a fresh object, empty after the next collection of any kind).
+   */
+  sentinel?: () => { collected(): boolean };
+}
+
+/**
+ * Young collections at the moments a user does not feel: between commands.
+ *
+ * A command allocates ~1,000 short-lived cells (~60 KB: closures, promises, strings, parsed
+ * answers; `bun scripts/bench/gc-window.ts --types`), spread over the router, the matcher, the
+ * client, the stream and the outbox. JavaScriptCore collects them when its timers, Bun's GC
+ * controller or its allocation budget say so (every ~100 commands here), wherever the process
+ * is: a 0.7–2 ms eden pause that lands in the path of the next command is part of the line →
+ * request p99 of scripts/bench/outside.ts. Much of an eden pause is fixed (~0.7 ms with nothing
+ * young), so collecting more often does not make each pause much shorter; collecting where
+ * nobody waits does. So: after every `every` commands, once no command is in flight (the ack was
+ * written, the user waits for StackStorm), one eden collection in the next turn of the event
+ * loop — unless JavaScriptCore has collected on its own since the last one (then the count
+ * starts again). It costs one ~0.7–1 ms pause per `every` commands, off the command path: about
+ * four times as many collections as JavaScriptCore's own, ~40 µs of CPU per command.
+ */
+export class CommandGarbage {
+  private readonly every: number;
+  private readonly collect: () => void;
+  private readonly later: (fn: () => void) => void;
+  private readonly sentinel: () => { collected(): boolean };
+  private inFlight = 0;
+  private since = 0;
+  private scheduled = false;
+  private token: { collected(): boolean };
+
+  constructor(opts: CommandGarbageOptions = {}) {
+    this.every = opts.every ?? 24;
+    this.collect = opts.collect ?? edenCollection;
+    this.later = opts.later ?? ((fn) => void setImmediate(fn));
+    this.sentinel = opts.sentinel ?? weakSentinel;
+    this.token = this.sentinel();
+  }
+
+  /** A command started: no collection until every started command has finished. */
+  begin(): void {
+    this.inFlight++;
+  }
+
+  /** A command finished (answered or failed): counts it, and collects if due and quiet. */
+  end(): void {
+    if (this.inFlight > 0) this.inFlight--;
+    if (this.token.collected()) {
+      // JavaScriptCore collected during the last commands: what is young is only what came since.
+      this.since = 0;
+      this.token = this.sentinel();
+    }
+    this.since++;
+    if (this.inFlight === 0 && this.since >= this.every && !this.scheduled) {
+      this.scheduled = true;
+      this.later(() => this.quiet());
+    }
+  }
+
+  private quiet(): void {
+    this.scheduled = false;
+    // Another command came in meanwhile: its end() tries again.
+    if (this.inFlight > 0) return;
+    this.since = 0;
+    this.collect();
+    this.token = this.sentinel();
+  }
+}
+
+/** The process's one `CommandGarbage`: the router tells it when commands begin and end. */
+export const commandGarbage = new CommandGarbage();
+
+function edenCollection(): void {
+  edenGC();
+}
+
+function weakSentinel(): { collected(): boolean } {
+  const ref = new WeakRef({});
+  return { collected: () => ref.deref() === undefined };
 }

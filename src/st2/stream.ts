@@ -90,6 +90,8 @@ export class St2Stream {
   private readonly url: string;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the current attempt last read data (`performance.now()`), for the idle timer. */
+  private lastData = 0;
   private healthyTimer: ReturnType<typeof setTimeout> | undefined;
   /** The header the last attempt used and whether StackStorm refused it. */
   private lastHeader: Record<string, string> = {};
@@ -201,15 +203,28 @@ export class St2Stream {
     return this.opts.idleTimeoutMs ?? 60_000;
   }
 
-  /** Restarts the idle clock: any byte, a bare heartbeat newline included, proves life. */
+  /**
+   * Restarts the idle clock: any byte, a bare heartbeat newline included, proves life. Called
+   * for every chunk read, so it only notes the time: the one idle timer, when it fires, looks
+   * at when data last came and waits out the rest (a timer and a closure per chunk were a good
+   * part of what every command's stream events allocated).
+   */
   private touch(attempt: number): void {
     if (attempt !== this.attempt) return;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    const idleMs = this.idleMs();
+    this.lastData = performance.now();
+    if (!this.idleTimer) this.watchIdle(attempt, this.idleMs());
+  }
+
+  private watchIdle(attempt: number, ms: number): void {
     this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (attempt !== this.attempt) return;
+      const idleMs = this.idleMs();
+      const quiet = performance.now() - this.lastData;
+      if (quiet < idleMs) return this.watchIdle(attempt, idleMs - quiet);
       this.es?.close();
       this.dropped(attempt, new Error(`no data from StackStorm for ${duration(idleMs)}`));
-    }, idleMs);
+    }, ms);
   }
 
   /** The attempt ended (refused, failed, closed by StackStorm or idle): plan the next one. */

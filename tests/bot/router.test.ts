@@ -4,6 +4,7 @@ import type { Message, Outgoing, Target } from "../../src/chat/types.ts";
 import { addressed, createRouter } from "../../src/bot/router.ts";
 import type { Command, Middleware } from "../../src/bot/types.ts";
 import { CommandError } from "../../src/lib/errors.ts";
+import { CommandGarbage } from "../../src/lib/load.ts";
 import { captureLogs } from "../../src/lib/log.ts";
 
 const msg = (text: string, extra: Partial<Message> = {}): Message => ({
@@ -55,7 +56,7 @@ class RenamedBackend extends MemoryBackend {
   }
 }
 
-function harness(opts: { middleware?: Middleware[]; fallback?: boolean } = {}) {
+function harness(opts: { middleware?: Middleware[]; fallback?: boolean; garbage?: CommandGarbage } = {}) {
   const backend = new RenamedBackend();
   const sent: { target: Target; out: Outgoing }[] = [];
   const calls: string[] = [];
@@ -73,11 +74,38 @@ function harness(opts: { middleware?: Middleware[]; fallback?: boolean } = {}) {
     isAdmin: () => false,
     reply: async (m, out) => void sent.push({ target: backend.replyTarget(m), out }),
     unknown: (ctx, typed) => ctx.reply(`unknown: ${typed}`),
+    garbage: opts.garbage,
   });
   return { handler, sent, calls, backend };
 }
 
 describe("router", () => {
+  test("collects young garbage only after a command has answered, failed or crashed, never while one runs", async () => {
+    const events: string[] = [];
+    const garbage = new CommandGarbage({ every: 1, collect: () => events.push("collect"), later: (fn) => queueMicrotask(fn) });
+    const h = harness({ garbage });
+    const { backend } = h;
+    const stop = captureLogs(() => {});
+    try {
+      backend.sent.length = 0;
+      await h.handler(msg("!echo one"));
+      await Promise.resolve();
+      events.push("after echo");
+      await h.handler(msg("!fail"));
+      await h.handler(msg("!crash"));
+      await Promise.resolve();
+      events.push("after failures");
+      // Not for what is no command: chatter, unknown commands.
+      await h.handler(msg("hello there"));
+      await h.handler(msg("!nosuch"));
+      await Promise.resolve();
+    } finally {
+      stop();
+    }
+    expect(events).toEqual(["collect", "after echo", "collect", "collect", "after failures"]);
+    expect(h.sent.map((m) => m.out.text)[0]).toBe("echo: one");
+  });
+
   test("dispatches by name and replies in the same room and thread", async () => {
     const h = harness();
     await h.handler(msg("!echo hi there", { thread: "T1" }));
