@@ -29,8 +29,9 @@ import { peerAddress } from "./server.ts";
 const log = logger("web.webhook");
 
 /**
- * What the webhook needs of the outbox: a durable enqueue (synchronous in SQLite; in cluster
- * mode a promise that resolves once Redis confirmed). The 202 is sent only after it returned.
+ * What the webhook needs of the outbox: a durable enqueue (in SQLite a promise that resolves once
+ * the commit's WAL fsync returned, or the id at once after a FULL commit; in cluster mode a
+ * promise that resolves once Redis confirmed). The 202 is sent only after it settled.
  */
 export interface Enqueuer {
   enqueue(a: Announcement, source: OutboxSource): number | Promise<number | string>;
