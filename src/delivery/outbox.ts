@@ -85,6 +85,11 @@ export interface OutboxOptions {
   issueActions?: (requests: ActionRequest[]) => ChatAction[];
   /** How the WAL file is flushed to disk (default fsync(2) on the thread pool); tests slow or fail it. */
   syncWal?: SyncFile;
+  /**
+   * A stream/webhook batch of at most this many messages, with no fsync pending, commits FULL on
+   * the main thread instead of taking the thread pool's fsync (default 4; 0: never). See intake.ts.
+   */
+  inlineBatch?: number;
 }
 
 /** Counts for `!status` and `/metrics`. */
@@ -145,7 +150,7 @@ export class Outbox {
     // A database in memory has no WAL to sync (cluster mode's outbox lives in Redis).
     const file = opts.db.filename;
     this.walSync = file && file !== ":memory:" ? new WalSync(`${file}-wal`, opts.syncWal) : undefined;
-    this.intake = new Intake({ table: this.table, sealer, now: this.now, wrote, admit: (s) => this.dispatch.admit(s), stopped, walSync: this.walSync });
+    this.intake = new Intake({ table: this.table, sealer, now: this.now, wrote, admit: (s) => this.dispatch.admit(s), stopped, walSync: this.walSync, inlineBatch: opts.inlineBatch });
   }
 
   /**

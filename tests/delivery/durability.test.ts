@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { fstatSync, statSync } from "node:fs";
 import { MemoryBackend } from "../../src/chat/memory.ts";
+import { INLINE_BATCH } from "../../src/delivery/intake.ts";
 import { Outbox } from "../../src/delivery/outbox.ts";
 import { fsyncFile, type SyncFile } from "../../src/delivery/walsync.ts";
 import { captureLogs } from "../../src/lib/log.ts";
@@ -61,7 +62,8 @@ function heldSync() {
   };
 }
 
-function setup(syncWal?: SyncFile) {
+/** An outbox on a real database file; every batch takes the thread pool's fsync unless `inlineBatch` says otherwise. */
+function setup(syncWal?: SyncFile, inlineBatch = 0) {
   const path = tempDbPath(tmp, "durable");
   const db = openDatabase(path);
   cleanups.push(() => db.close());
@@ -70,7 +72,7 @@ function setup(syncWal?: SyncFile) {
       INSERT INTO sync_seen SELECT new.source, synchronous FROM pragma_synchronous;
     END;`);
   const backend = new MemoryBackend({ name: "test" });
-  const outbox = new Outbox({ db, backend, deadAfterMs: 60_000, maxRetryDelayMs: 200, stopGraceMs: 50, syncWal });
+  const outbox = new Outbox({ db, backend, deadAfterMs: 60_000, maxRetryDelayMs: 200, stopGraceMs: 50, syncWal, inlineBatch });
   cleanups.push(() => outbox.stop());
   const seen = () => db.query("SELECT source, sync FROM sync_seen").all() as { source: string; sync: number }[];
   const setting = () => (db.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
@@ -110,6 +112,23 @@ describe("durable acceptance: NORMAL commit, then the WAL's fsync off the main t
     expect(backend.sent.map((m) => m.text)).toEqual(ops(50));
     expect(seen().length).toBe(50);
     expect(seen().every((r) => r.source === "stream" && r.sync === NORMAL)).toBe(true);
+  });
+
+  test("a lone result, nothing waiting for an fsync: committed FULL on the main thread, no thread-pool round trip; a bigger batch takes the pool", async () => {
+    const s = heldSync();
+    const { outbox, backend, seen } = setup(s.sync, INLINE_BATCH);
+    outbox.start();
+    outbox.enqueueSoon({ message: "alone", channel: "#ops" }, "stream");
+    await waitFor("the lone result delivered", () => backend.sent.length === 1, 2000);
+    expect(s.calls.length).toBe(0);
+    expect(seen()).toEqual([{ source: "stream", sync: FULL }]);
+    for (const m of ops(INLINE_BATCH + 1)) outbox.enqueueSoon({ message: m, channel: "#ops" }, "stream");
+    await waitFor("the batch's fsync to start", () => s.held().length === 1, 2000);
+    expect(backend.sent.length).toBe(1);
+    s.releaseAll();
+    expect(await outbox.drain(5000)).toBe(true);
+    expect(backend.sent.map((m) => m.text)).toEqual(["alone", ...ops(INLINE_BATCH + 1)]);
+    expect(seen().slice(1).every((r) => r.sync === NORMAL)).toBe(true);
   });
 
   test("group commit: commits made while an fsync runs share the next one, and are admitted in commit order", async () => {
