@@ -6,8 +6,9 @@
  *
  * Durable, two ways: with a `WalSync` (a database on disk) the commit is NORMAL and the WAL is
  * then fsynced on the thread pool, one fsync for every commit made before it started (see
- * walsync.ts for why that is the same guarantee); without one, or when it is not usable, the
- * commit runs with synchronous=FULL (fsync inside COMMIT, on the main thread). Either way the
+ * walsync.ts for why that is the same guarantee); without one, when it is not usable, or for a
+ * small batch with nothing waiting for an fsync (`INLINE_BATCH`), the commit runs with
+ * synchronous=FULL (fsync inside COMMIT, on the main thread). Either way the
  * admission order is the commit order: a write confirmed at once waits behind earlier ones
  * still waiting for their fsync, so per-target id order holds.
  */
