@@ -220,23 +220,18 @@ export class Dispatcher {
     for (let i = 0; i < parts.length; i++) if (i === 0 || parts[i]!.entry !== parts[i - 1]!.entry) entries++;
     lane.sending = entries;
     const sending = this.sender.sendParts(parts);
-    if (sending === DONE) {
+    const confirmed = () => {
       lane.sending = 0;
       return this.sentMany(lane, parts);
-    }
-    return sending.then(
-      () => {
-        lane.sending = 0;
-        return this.sentMany(lane, parts);
-      },
-      (err) => {
-        lane.sending = 0;
-        // None of them counts as sent; they go one at a time next, so the service's answer to
-        // each tells which one it refuses, if any (a batch's refusal names no message).
-        lane.alone = entries;
-        return isRetryable(err) ? afterFailure(this.retry, lane, head, err) : 0;
-      },
-    );
+    };
+    if (sending === DONE) return confirmed();
+    return sending.then(confirmed, (err) => {
+      lane.sending = 0;
+      // None of them counts as sent; they go one at a time next, so the service's answer to
+      // each tells which one it refuses, if any (a batch's refusal names no message).
+      lane.alone = entries;
+      return isRetryable(err) ? afterFailure(this.retry, lane, head, err) : 0;
+    });
   }
 
   /** The backend confirmed every part of a `stepMany` batch: records them; complete messages' rows go. */

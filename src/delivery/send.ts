@@ -62,10 +62,7 @@ export class Sender {
    * returned (its `send` returned `DONE`): no timer, nothing to wait for.
    */
   sendNextPart(entry: Entry): Promise<void> {
-    const a = entry.announcement!;
-    const target = this.cachedTarget(entry.key, a);
-    if (!target) return this.resolveTarget(entry.key, a).then((t) => this.timed(() => this.opts.backend.send(t, this.outgoing(entry, entry.partsSent))));
-    return this.timed(() => this.opts.backend.send(target, this.outgoing(entry, entry.partsSent)));
+    return this.toTarget(entry, (target) => this.timed(() => this.opts.backend.send(target, this.outgoing(entry, entry.partsSent))));
   }
 
   /**
@@ -74,10 +71,13 @@ export class Sender {
    * `sendNextPart` does; then none of them counts as sent. `DONE` as `sendNextPart`.
    */
   sendParts(parts: Part[]): Promise<void> {
-    const first = parts[0]!.entry;
-    const send = (target: Target) => this.timed(() => this.opts.backend.sendMany!(target, parts.map((p) => this.outgoing(p.entry, p.index))));
-    const target = this.cachedTarget(first.key, first.announcement!);
-    return target ? send(target) : this.resolveTarget(first.key, first.announcement!).then(send);
+    return this.toTarget(parts[0]!.entry, (target) => this.timed(() => this.opts.backend.sendMany!(target, parts.map((p) => this.outgoing(p.entry, p.index)))));
+  }
+
+  /** Runs `send` with `entry`'s target: in this call when it is cached (a `DONE` comes back as it is), else once resolved. */
+  private toTarget(entry: Entry, send: (target: Target) => Promise<void>): Promise<void> {
+    const target = this.cachedTarget(entry.key, entry.announcement!);
+    return target ? send(target) : this.resolveTarget(entry.key, entry.announcement!).then(send);
   }
 
   /** True when prepared entries `a` and `b` of one target key go to the same place (thread). */
