@@ -14,6 +14,9 @@
  *   previous one's ack and result were printed) and stamps its stdout as it reads it.
  * - The floor is scripts/bench/floor.ts, compiled the same way: a ~40-line client that reads a
  *   line, POSTs it, prints the answer and prints stream announcements, storing nothing.
+ * - The durable floor (scripts/bench/floor-durable.ts, printed as "durable") is the floor plus
+ *   what st2bot may not trade away: real alias matching (st2bot's engine) and every printed
+ *   message committed to SQLite first. Its ratio to the floor is what those two cost at the least.
  * - Runs alternate floor / st2bot, each a fresh process, started twice (the first start
  *   creates the database; the timed one is a restart): start-up (exec → first command's
  *   request at the stand-in, and its ack), idle RSS, then every distinct command once (the
@@ -60,6 +63,9 @@ function build(): void {
     const r = Bun.spawnSync([bun, "build", "--compile", "--minify", source, "--outfile", floor], { stdout: "ignore", stderr: "inherit" });
     if (r.exitCode !== 0) process.exit(1);
   }
+  // Always rebuilt: it embeds st2bot's alias engine, which may have changed.
+  const durable = Bun.spawnSync([bun, "build", "--compile", "--minify", join(import.meta.dir, "floor-durable.ts"), "--outfile", join(root, "dist", "bench-floor-durable")], { stdout: "ignore", stderr: "inherit" });
+  if (durable.exitCode !== 0) process.exit(1);
 }
 
 // ---- commands ----
@@ -113,7 +119,7 @@ interface RunResult {
   rssBurst: number;
 }
 
-type Kind = "floor" | "st2bot" | "before";
+type Kind = "floor" | "durable" | "st2bot" | "before";
 
 async function run(kind: Kind, standin: StandIn, distinct: string[], commands: string[], table: string): Promise<RunResult> {
   const dir = mkdtempSync(join(work, `${kind}-`));
@@ -122,7 +128,7 @@ async function run(kind: Kind, standin: StandIn, distinct: string[], commands: s
     config,
     `[bot]\ndata_dir = ${JSON.stringify(dir)}\n[web]\nport = 0\n[stackstorm]\napi_url = "${standin.url}/api/v1"\nauth_url = "${standin.url}/auth/v1"\nstream_url = "${standin.url}/stream/v1"\n[stackstorm.api_auth]\napikey = "${standin.key}"\n[text]\nroom = "bench"\n`,
   );
-  const cmd = kind === "floor" ? [join(root, "dist", "bench-floor")] : [kind === "before" ? BEFORE! : BINARY, "run", "-c", config];
+  const cmd = kind === "floor" ? [join(root, "dist", "bench-floor")] : kind === "durable" ? [join(root, "dist", "bench-floor-durable")] : [kind === "before" ? BEFORE! : BINARY, "run", "-c", config];
   // `--cpu-prof DIR`: st2bot writes a CPU profile per run into DIR (BUN_OPTIONS reaches the compiled binary).
   const prof = flag("--cpu-prof");
   const profile: Record<string, string> = kind === "st2bot" && prof ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}${flag("--cpu-prof-interval") ? ` --cpu-prof-interval=${flag("--cpu-prof-interval")}` : ""}` } : {};
@@ -132,7 +138,7 @@ async function run(kind: Kind, standin: StandIn, distinct: string[], commands: s
   const start = async () => {
     const mark = standin.child.lines.length;
     const t0 = now();
-    const child = new Child(cmd, { ST2_URL: standin.url, ST2_API_KEY: standin.key, FLOOR_TABLE: table, ...profile });
+    const child = new Child(cmd, { ST2_URL: standin.url, ST2_API_KEY: standin.key, FLOOR_TABLE: table, FLOOR_DB: join(dir, "outbox.db"), ...profile });
     child.write(`!st2 ${commands[0]}\n`);
     const req = await standin.nextStamp(mark, "POST", "/api/v1/aliasexecution", `${kind}'s first execution request`);
     const ack = await child.waitLine(0, isAck, `${kind}'s first ack`);
@@ -251,15 +257,15 @@ async function main(): Promise<void> {
   for (let i = 0; i < PER_ROUND; i++) order.push(commands[(i * 7919) % commands.length]!);
   console.log(`outside: stand-in with 238 aliases (198 exchange + 40 samples), ${commands.length} distinct commands, ${ROUNDS} rounds × ${PER_ROUND} commands per client (after one pass over the distinct commands), burst ${BURST}`);
 
-  const kinds: Kind[] = BEFORE ? ["floor", "st2bot", "before"] : ["floor", "st2bot"];
-  const results: Record<Kind, RunResult[]> = { floor: [], st2bot: [], before: [] };
+  const kinds: Kind[] = BEFORE ? ["floor", "durable", "st2bot", "before"] : ["floor", "durable", "st2bot"];
+  const results: Record<Kind, RunResult[]> = { floor: [], durable: [], st2bot: [], before: [] };
   for (let r = 0; r < ROUNDS; r++) {
     // Each round in another order, so no client always runs on a warmer (or busier) machine.
     const turn = kinds.map((_, i) => kinds[(i + r) % kinds.length]!);
     for (const kind of r % 2 === 0 ? turn : turn.reverse()) {
       const res = await run(kind, standin, commands, order, tableFile);
       results[kind].push(res);
-      console.log(`  round ${r + 1} ${kind.padEnd(6)}: request p50 ${pct(res.toRequest, 50).toFixed(2)} p99 ${pct(res.toRequest, 99).toFixed(2)} ms; ack p50 ${pct(res.toAck, 50).toFixed(2)} ms; burst ${Math.round(res.burstRate)}/s; start ${res.startRequest.toFixed(0)} ms ${JSON.stringify(Object.fromEntries(Object.entries(res.phases).map(([k, v]) => [k, Math.round(v)])))}; RSS ${res.rssIdle.toFixed(0)}/${res.rssBurst.toFixed(0)} MB`);
+      console.log(`  round ${r + 1} ${kind.padEnd(7)}: request p50 ${pct(res.toRequest, 50).toFixed(2)} p99 ${pct(res.toRequest, 99).toFixed(2)} ms; ack p50 ${pct(res.toAck, 50).toFixed(2)} ms; burst ${Math.round(res.burstRate)}/s; start ${res.startRequest.toFixed(0)} ms ${JSON.stringify(Object.fromEntries(Object.entries(res.phases).map(([k, v]) => [k, Math.round(v)])))}; RSS ${res.rssIdle.toFixed(0)}/${res.rssBurst.toFixed(0)} MB`);
     }
   }
   await standin.child.stop();
@@ -293,6 +299,7 @@ async function main(): Promise<void> {
     console.log(`| ${row.label} | ${floor.toFixed(d)} ${row.unit} | ${cells.join(" | ")} | ${row.target} |`);
   }
   for (const k of bots) {
+    if (k === "durable") continue;
     const phases = Object.keys(results[k][0]!.phases);
     console.log(`${k} start-up phases, ms after exec (median): ${phases.map((p) => `${p}: ${Math.round(med(k, (r) => r.phases[p] ?? NaN))}`).join("; ")}`);
   }
