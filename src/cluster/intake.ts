@@ -131,8 +131,9 @@ export class SharedIntake {
     });
   }
 
-  /** Forwards the spool every second while it holds anything. */
+  /** Forwards the spool now (a previous run's) and every second while it holds anything. */
   start(): void {
+    void this.flushSpool();
     this.flushTimer = setInterval(() => {
       // Also when no announcement comes: a quiet spell after a burst must not keep its counts.
       this.sweepSeen();
@@ -145,7 +146,7 @@ export class SharedIntake {
     clearInterval(this.flushTimer);
   }
 
-  /** Announcements waiting in the local spool. */
+  /** Announcements (and replies queued behind them) waiting in the local spool. */
   spooled(): number {
     return this.spoolSize;
   }
