@@ -21,7 +21,7 @@
  *   forward starts at once; only a forward that fails (Redis really away) hands them to the
  *   leader's own outbox.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Announcement } from "../delivery/announcement.ts";
 import type { OutboxSource } from "../delivery/outbox.ts";
 import type { Database } from "../store/db.ts";
@@ -197,21 +197,27 @@ export class SharedIntake {
    * that crashes before chat confirmed it leaves it to the next leader. While the spool holds
    * announcements (Redis was away a moment ago), the reply joins the spool behind them and a
    * forward starts at once: Redis up → it reaches Redis in order, as if the spool had been
-   * empty. Goes to `local` (the leader's own outbox) only when it is secret (a login link never
-   * sits in Redis in clear) or when Redis does not take it (chat commands keep answering during
-   * an outage).
+   * empty. An append that failed while the connection stays up (a timeout: Redis slow, or
+   * stopped) is tried again the same way, through the spool; its guard key (one per reply)
+   * drops the retry if Redis did apply the first append late, so the reply is in the stream
+   * once, where it was first appended. Goes to `local` (the leader's own outbox) only when it is
+   * secret (a login link never sits in Redis in clear) or when Redis does not take it (the
+   * connection is down, or the retry failed too: chat commands keep answering during an outage).
    */
   reply(a: Announcement, local: (a: Announcement) => void): void {
     if (a.secret) return local(a);
-    if (this.spoolSize > 0) return this.spoolReply(a, local);
-    this.append("", 0, JSON.stringify(a), "bot").catch((err) => this.replyLocally(a, local, err));
+    if (this.spoolSize > 0) return this.spoolReply(a, local, "");
+    const guard = `${this.opts.prefix}:reply:${randomUUID()}`;
+    this.append(guard, this.opts.dedupeWindowMs, JSON.stringify(a), "bot").catch((err) =>
+      this.opts.redis.status === "ready" ? this.spoolReply(a, local, guard) : this.replyLocally(a, local, err),
+    );
   }
 
   /** A reply behind the spool (see `reply`); straight to `local` when the disk refuses it. */
-  private spoolReply(a: Announcement, local: (a: Announcement) => void): void {
+  private spoolReply(a: Announcement, local: (a: Announcement) => void, guard: string): void {
     let id: number;
     try {
-      id = Number(this.sql.spool.run("", JSON.stringify(a), "bot", this.now()).lastInsertRowid);
+      id = Number(this.sql.spool.run(guard, JSON.stringify(a), "bot", this.now()).lastInsertRowid);
     } catch (err) {
       return this.replyLocally(a, local, err);
     }

@@ -205,6 +205,29 @@ describe.skipIf(!haveRedis())("shared outbox (real Redis)", () => {
     expect(local).toEqual(["during the outage"]);
   });
 
+  test("a reply whose append timed out while Redis was stopped is in the stream once when Redis wakes, not also delivered from the leader", async () => {
+    const redis = new Redis({ port: server.port, host: "127.0.0.1", enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1000 });
+    redis.on("error", () => undefined);
+    clients.push(redis);
+    await until(() => redis.status === "ready");
+    const x = new SharedIntake({ redis, prefix: "s3", db: openDatabase(":memory:"), dedupeWindowMs: 30_000 });
+    const local: string[] = [];
+    server.signal("SIGSTOP");
+    try {
+      // The append reaches Redis, which answers only after the command timeout (a slow or stopped Redis).
+      x.reply({ message: "ack", channel: "#ops" }, (a) => void local.push(a.message));
+      await until(() => x.spooled() === 1, 3000);
+    } finally {
+      server.signal("SIGCONT");
+    }
+    // Redis applies the first append late; the retry from the spool finds its guard and adds nothing.
+    await until(() => x.spooled() === 0, 3000);
+    await Bun.sleep(100);
+    const stored = (await client(true).xrange("s3:outbox", "-", "+")).map(([, f]) => JSON.parse(f[1]!).message);
+    expect(stored).toEqual(["ack"]);
+    expect(local).toEqual([]);
+  });
+
   test("a message the leader gives up on becomes a shared dead letter; replayed from two instances at once, it is sent once", async () => {
     const x = intake("z1");
     await ensureGroup(client(true), "z1:outbox");
