@@ -30,7 +30,7 @@ const READ_BLOCK_MS = 500;
 /** What `!status` and `/metrics` show of the cluster. */
 export interface ClusterStatus extends LeaseStatus {
   instance: string;
-  /** Stream announcements spooled locally while Redis was unreachable. */
+  /** Stream announcements spooled locally while Redis was unreachable (and replies queued behind them). */
   spooled: number;
 }
 

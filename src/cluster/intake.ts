@@ -15,9 +15,13 @@
  *   instance saw both, a loss if no instance did; an occurrence counted across the end of one
  *   instance's window may arrive twice.
  * - Redis unreachable: stream announcements are spooled in the local SQLite database
- *   (`cluster_spool`) and forwarded in order, with their de-duplication key, once Redis answers.
+ *   (`cluster_spool`) and forwarded in order, with their de-duplication key, once Redis answers:
+ *   at once when the connection is ready again, else on the next second's tick.
+ * - The bot's replies: see `reply`. While the spool holds anything they join it (in order) and a
+ *   forward starts at once; only a forward that fails (Redis really away) hands them to the
+ *   leader's own outbox.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Announcement } from "../delivery/announcement.ts";
 import type { OutboxSource } from "../delivery/outbox.ts";
 import type { Database } from "../store/db.ts";
@@ -84,6 +88,8 @@ export class SharedIntake {
   private flushTimer?: ReturnType<typeof setInterval>;
   private flushing = false;
   private spoolSize: number;
+  /** Spooled replies (by spool row id) and where each goes should Redis not take the spool. */
+  private readonly spooledReplies = new Map<number, { a: Announcement; local: (a: Announcement) => void }>();
   private sweepAt = 0;
   /** Counters for the log and tests. */
   readonly counts = { appended: 0, duplicates: 0, spooled: 0, forwarded: 0 };
@@ -104,6 +110,8 @@ export class SharedIntake {
     };
     // A previous run's spool (Redis was away when it stopped) is forwarded like this run's.
     this.spoolSize = (this.sql.count.get() as { n: number }).n;
+    // Redis is back: forward now, not up to a second later (replies queue behind the spool).
+    opts.redis.on("ready", () => void this.flushSpool());
   }
 
   /** The stream key. */
@@ -123,8 +131,9 @@ export class SharedIntake {
     });
   }
 
-  /** Forwards the spool every second while it holds anything. */
+  /** Forwards the spool now (a previous run's) and every second while it holds anything. */
   start(): void {
+    void this.flushSpool();
     this.flushTimer = setInterval(() => {
       // Also when no announcement comes: a quiet spell after a burst must not keep its counts.
       this.sweepSeen();
@@ -137,7 +146,7 @@ export class SharedIntake {
     clearInterval(this.flushTimer);
   }
 
-  /** Announcements waiting in the local spool. */
+  /** Announcements (and replies queued behind them) waiting in the local spool. */
   spooled(): number {
     return this.spoolSize;
   }
@@ -185,20 +194,46 @@ export class SharedIntake {
   /**
    * A reply of the bot itself (made on the leader): appended to the shared outbox like any
    * announcement, so it is ordered with stream results (one stream, one order) and a leader
-   * that crashes before chat confirmed it leaves it to the next leader. Goes to `local` (the
-   * leader's own outbox) instead when it is secret (a login link never sits in Redis in clear)
-   * or when Redis does not take it (chat commands keep answering during an outage).
+   * that crashes before chat confirmed it leaves it to the next leader. While the spool holds
+   * announcements (Redis was away a moment ago), the reply joins the spool behind them and a
+   * forward starts at once: Redis up → it reaches Redis in order, as if the spool had been
+   * empty. An append that failed while the connection stays up (a timeout: Redis slow, or
+   * stopped) is tried again the same way, through the spool; its guard key (one per reply)
+   * drops the retry if Redis did apply the first append late, so the reply is in the stream
+   * once, where it was first appended. Goes to `local` (the leader's own outbox) only when it is
+   * secret (a login link never sits in Redis in clear) or when Redis does not take it (the
+   * connection is down, or the retry failed too: chat commands keep answering during an outage).
    */
   reply(a: Announcement, local: (a: Announcement) => void): void {
-    if (a.secret || this.spoolSize > 0) return local(a);
-    this.append("", 0, JSON.stringify(a), "bot").catch((err) => {
-      log.warn("Redis did not take a reply; it is delivered from this instance only", { error: String(err) });
-      try {
-        local(a);
-      } catch (localErr) {
-        log.error("REPLY LOST: neither Redis nor the local outbox took it", { redis: String(err), local: String(localErr) });
-      }
-    });
+    if (a.secret) return local(a);
+    if (this.spoolSize > 0) return this.spoolReply(a, local, "");
+    const guard = `${this.opts.prefix}:reply:${randomUUID()}`;
+    this.append(guard, this.opts.dedupeWindowMs, JSON.stringify(a), "bot").catch((err) =>
+      this.opts.redis.status === "ready" ? this.spoolReply(a, local, guard) : this.replyLocally(a, local, err),
+    );
+  }
+
+  /** A reply behind the spool (see `reply`); straight to `local` when the disk refuses it. */
+  private spoolReply(a: Announcement, local: (a: Announcement) => void, guard: string): void {
+    let id: number;
+    try {
+      id = Number(this.sql.spool.run(guard, JSON.stringify(a), "bot", this.now()).lastInsertRowid);
+    } catch (err) {
+      return this.replyLocally(a, local, err);
+    }
+    this.spoolSize++;
+    this.spooledReplies.set(id, { a, local });
+    void this.flushSpool();
+  }
+
+  /** Redis did not take a reply: the leader delivers it alone (commands keep answering). */
+  private replyLocally(a: Announcement, local: (a: Announcement) => void, err: unknown): void {
+    log.warn("Redis did not take a reply; it is delivered from this instance only", { error: String(err) });
+    try {
+      local(a);
+    } catch (localErr) {
+      log.error("REPLY LOST: neither Redis nor the local outbox took it", { redis: String(err), local: String(localErr) });
+    }
   }
 
   /**
@@ -306,9 +341,12 @@ export class SharedIntake {
     return this.seen.size;
   }
 
-  /** Forwards spooled announcements in order; stops at the first failure (Redis still away). */
+  /**
+   * Forwards the spool in order (what is spooled meanwhile too); stops at the first failure
+   * (Redis still away): this run's spooled replies then go to the leader's own outbox.
+   */
   async flushSpool(): Promise<number> {
-    if (this.flushing) return 0;
+    if (this.flushing || this.spoolSize === 0) return 0;
     this.flushing = true;
     let sent = 0;
     try {
@@ -316,14 +354,16 @@ export class SharedIntake {
         const rows = this.sql.head.all() as Spooled[];
         if (rows.length === 0) break;
         for (const row of rows) {
-          await this.append(row.guard, this.opts.dedupeWindowMs, row.payload, row.source);
+          await this.append(row.guard, row.guard ? this.opts.dedupeWindowMs : 0, row.payload, row.source);
           this.sql.drop.run(row.id);
+          this.spooledReplies.delete(row.id);
           this.spoolSize--;
           sent++;
         }
       }
-    } catch {
-      // Still unreachable: the next tick tries again.
+    } catch (err) {
+      // Still unreachable: announcements wait for the next try, replies are answered now.
+      this.replyFromSpool(err);
     } finally {
       this.flushing = false;
     }
@@ -332,5 +372,15 @@ export class SharedIntake {
       log.info("forwarded spooled stream announcements to Redis", { count: sent, left: this.spooled() });
     }
     return sent;
+  }
+
+  /** The spool could not be forwarded: its replies leave it for the leader's own outbox. */
+  private replyFromSpool(err: unknown): void {
+    for (const [id, { a, local }] of this.spooledReplies) {
+      this.sql.drop.run(id);
+      this.spoolSize--;
+      this.replyLocally(a, local, err);
+    }
+    this.spooledReplies.clear();
   }
 }

@@ -170,11 +170,62 @@ describe.skipIf(!haveRedis())("shared outbox (real Redis)", () => {
     expect(x.spooled()).toBe(5);
     await server.run();
     await until(() => redis.status === "ready", 5000);
-    await x.acceptStream("e", { n: 6 }, { message: "after", channel: "#ops" }); // queued behind the spool
-    expect(await x.flushSpool()).toBe(6);
+    await x.acceptStream("e", { n: 6 }, { message: "after", channel: "#ops" }); // queued behind the spool, or after it
+    // Forwarded as soon as the connection is ready again (no timer runs here: `start` was not called).
+    await until(() => x.spooled() === 0);
     const fields = (await client(true).xrange("s1:outbox", "-", "+")).map(([, f]) => JSON.parse(f[1]!).message);
     // "before" survived the kill -9: Redis writes the AOF before it replies (fsync matters only for an OS crash).
     expect(fields).toEqual(["before", "during1", "during2", "during3", "during4", "during5", "after"]);
+  });
+
+  test("a reply made while the spool still holds announcements goes to Redis behind them, in order; none is delivered from the leader alone", async () => {
+    const redis = client(false);
+    await until(() => redis.status === "ready");
+    const x = new SharedIntake({ redis, prefix: "s2", db: openDatabase(":memory:"), dedupeWindowMs: 30_000 });
+    const local: string[] = [];
+    const reply = (message: string) => x.reply({ message, channel: "#ops" }, (a) => void local.push(a.message));
+    await server.kill("SIGKILL");
+    await until(() => redis.status !== "ready");
+    for (let i = 1; i <= 3; i++) await x.acceptStream("e", { n: i }, { message: `result${i}`, channel: "#ops" });
+    // Redis away: a reply is answered from the leader at once (commands keep working), never also via Redis.
+    reply("during the outage");
+    await until(() => local.length === 1);
+    expect(x.spooled()).toBe(3);
+    // Redis is back before the spool was forwarded (a hiccup a moment ago): replies queue behind it.
+    const ready = new Promise((r) => redis.once("ready", r));
+    await server.run();
+    await ready;
+    reply("ack 1");
+    reply("ack 2");
+    await until(() => x.spooled() === 0);
+    reply("ack 3");
+    await until(() => server.cli("XLEN", "s2:outbox") === "6");
+    const stored = (await client(true).xrange("s2:outbox", "-", "+")).map(([, f]) => JSON.parse(f[1]!).message);
+    expect(stored).toEqual(["result1", "result2", "result3", "ack 1", "ack 2", "ack 3"]);
+    expect(local).toEqual(["during the outage"]);
+  });
+
+  test("a reply whose append timed out while Redis was stopped is in the stream once when Redis wakes, not also delivered from the leader", async () => {
+    const redis = new Redis({ port: server.port, host: "127.0.0.1", enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1000 });
+    redis.on("error", () => undefined);
+    clients.push(redis);
+    await until(() => redis.status === "ready");
+    const x = new SharedIntake({ redis, prefix: "s3", db: openDatabase(":memory:"), dedupeWindowMs: 30_000 });
+    const local: string[] = [];
+    server.signal("SIGSTOP");
+    try {
+      // The append reaches Redis, which answers only after the command timeout (a slow or stopped Redis).
+      x.reply({ message: "ack", channel: "#ops" }, (a) => void local.push(a.message));
+      await until(() => x.spooled() === 1, 3000);
+    } finally {
+      server.signal("SIGCONT");
+    }
+    // Redis applies the first append late; the retry from the spool finds its guard and adds nothing.
+    await until(() => x.spooled() === 0, 3000);
+    await Bun.sleep(100);
+    const stored = (await client(true).xrange("s3:outbox", "-", "+")).map(([, f]) => JSON.parse(f[1]!).message);
+    expect(stored).toEqual(["ack"]);
+    expect(local).toEqual([]);
   });
 
   test("a message the leader gives up on becomes a shared dead letter; replayed from two instances at once, it is sent once", async () => {
