@@ -62,6 +62,29 @@ const MIGRATIONS: string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX action_tokens_expiry ON action_tokens (expires_at);
    CREATE TABLE action_answers (grp TEXT PRIMARY KEY, note TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  // 5: the outbox without AUTOINCREMENT, whose sqlite_sequence row made every INSERT write a
+  // second page; the outbox gives ids itself (delivery/outbox-table.ts `OutboxIds`), above the
+  // highest ever used: `meta.outbox_id_floor` takes over from sqlite_sequence. Same rows, same ids.
+  `CREATE TABLE outbox_v5 (
+     id INTEGER PRIMARY KEY,
+     target_key TEXT NOT NULL,
+     payload TEXT NOT NULL,
+     source TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT,
+     dead INTEGER NOT NULL DEFAULT 0,
+     parts_sent INTEGER NOT NULL DEFAULT 0,
+     replayed_at INTEGER
+   );
+   INSERT INTO outbox_v5 (id, target_key, payload, source, created_at, attempts, next_attempt_at, last_error, dead, parts_sent, replayed_at)
+     SELECT id, target_key, payload, source, created_at, attempts, next_attempt_at, last_error, dead, parts_sent, replayed_at FROM outbox;
+   INSERT OR REPLACE INTO meta (key, value)
+     SELECT 'outbox_id_floor', CAST(seq AS TEXT) FROM sqlite_sequence WHERE name = 'outbox';
+   DROP TABLE outbox;
+   ALTER TABLE outbox_v5 RENAME TO outbox;
+   CREATE INDEX outbox_dead ON outbox (id) WHERE dead = 1;`,
 ];
 
 /** How `openDatabase` opens. */
