@@ -147,8 +147,11 @@ describe("held alone while st2bot runs (`alone`)", () => {
     db.exec("INSERT INTO meta VALUES ('probe2', 'x')");
     expect(fromAnotherProcess(file, "INSERT INTO meta VALUES ('probe3', 'x')")).toBe("SQLITE_BUSY");
     expect(rowsOf(db)).toBe(1);
+    // A prepared statement still alive, as the outbox keeps its own.
+    const held = db.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'probe%'");
+    expect(held.get()).toEqual({ n: 1 });
     db.close();
-    // Closed even though the test's statements were never finalized: the next opener gets it.
+    // Closed though that statement was never finalized: the next opener gets the file.
     expect(fromAnotherProcess(file, "INSERT INTO meta VALUES ('probe4', 'x')")).toBe("ok");
     const again = openDatabase(file, { alone: true });
     expect(rowsOf(again)).toBe(2);
