@@ -121,11 +121,13 @@ function refuseWithoutCredential(config: Config): void {
 /** Opens the SQLite state; a failure names the file and what to do instead of SQLite's terse code. */
 function openStateDatabase(path: string): Database {
   try {
-    return openDatabase(path);
+    return openDatabase(path, { alone: true });
   } catch (err) {
     const e = err as { code?: string; message?: string };
     const what = e.code === "SQLITE_NOTADB" || e.code === "SQLITE_CORRUPT"
       ? "the file is not an st2bot database: point bot.data_dir at another directory, or move the file away"
+      : e.code === "SQLITE_BUSY"
+      ? "another process has it open (another st2bot with the same bot.data_dir?): stop it, or give this st2bot a data_dir of its own"
       : `check that bot.data_dir (${dirname(path)}) is a directory st2bot may create and write ` +
         "(under systemd: StateDirectory=st2bot and data_dir = \"/var/lib/st2bot\")";
     throw new ConfigError(`cannot open the database ${path} (${e.code ?? e.message ?? String(err)}): ${what}`);

@@ -15,6 +15,13 @@ import { Queue } from "./queue.ts";
 
 const log = logger("delivery.outbox");
 
+/**
+ * Idle lanes kept for reuse (their queue, backoff and bucket): the next message for the same
+ * target (the next command's ack) then allocates none of it. Past this many lanes an idle one is
+ * dropped as before, so one-off targets do not pile up.
+ */
+const KEEP_IDLE = 64;
+
 /** Steps a lane makes before letting the event loop run… */
 const YIELD_EVERY = 32;
 /** …or milliseconds it runs (steps that send many messages each), whichever comes first. */
@@ -186,9 +193,18 @@ export class Lanes {
     }, ms);
   }
 
-  /** Drops an idle lane once its rate bucket refilled, so many one-off targets do not pile up. */
+  /**
+   * Drops an idle lane once its rate bucket refilled, so many one-off targets do not pile up;
+   * while there are few lanes, an idle one without a bucket is kept for the target's next message.
+   */
   private forgetIdle(lane: Lane): void {
     if (lane.queue.size === 0 && !lane.timer && (!lane.bucket || lane.bucket.full(this.opts.now()))) {
+      if (!lane.bucket && this.lanes.size <= KEEP_IDLE) {
+        // As a fresh lane would start: no failures behind it.
+        lane.alone = 0;
+        lane.backoff.reset();
+        return;
+      }
       this.lanes.delete(lane.key);
     }
   }

@@ -52,17 +52,57 @@ interface Row {
 
 const COLUMNS = "id, target_key, payload, source, created_at, attempts, parts_sent, replayed_at, last_error";
 
-/** The `outbox` table of `db` (created by the store's migrations), behind prepared statements. */
+/**
+ * How far above the highest deleted id `meta.outbox_id_floor` is set when a delete passes it:
+ * one write of the floor per this many ids, at most this many ids skipped after a restart.
+ */
+const FLOOR_STEP = 1000;
+
+/**
+ * The `outbox` table of `db` (created by the store's migrations), behind prepared statements.
+ *
+ * Row ids are given here, not by SQLite: strictly increasing and never used twice, even after
+ * the table emptied and st2bot restarted (the send ids that services deduplicate on carry them),
+ * without AUTOINCREMENT's sqlite_sequence page in every INSERT's commit (the INSERT is on the path
+ * of every chat reply; that page is ~6 µs of it). Every id at or below `meta.outbox_id_floor`
+ * may have been used: a delete that removes an id above it raises it in the same transaction (by
+ * FLOOR_STEP, so rarely); the next id is above both the floor and every row left.
+ */
 export class OutboxTable {
   private readonly sql: ReturnType<typeof prepare>;
+  private nextId: number;
+  /** `meta.outbox_id_floor` as stored. */
+  private floor: number;
 
   constructor(private readonly db: Database) {
     this.sql = prepare(db);
+    this.floor = this.storedFloor();
+    this.nextId = this.firstFreeId();
   }
 
   /** INSERTs one row (dead at once when `deadReason` is given) and returns its id. */
   insert(key: string, payload: string, source: OutboxSource, createdAt: number, deadReason: string | null): number {
-    return Number(this.sql.insert.run(key, payload, source, createdAt, deadReason ? 1 : 0, deadReason).lastInsertRowid);
+    const id = this.nextId++;
+    try {
+      this.sql.insert.run(id, key, payload, source, createdAt, deadReason ? 1 : 0, deadReason);
+    } catch (err) {
+      // Another OutboxTable on this database took the id (tests): go above every row and retry once.
+      if ((err as { code?: string }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
+      this.nextId = this.firstFreeId();
+      return this.insert(key, payload, source, createdAt, deadReason);
+    }
+    return id;
+  }
+
+  /** Above the floor and every row in the table. */
+  private firstFreeId(): number {
+    const max = (this.sql.maxId.get() as { m: number | null }).m ?? 0;
+    return Math.max(max, this.floor, this.nextId ?? 0) + 1;
+  }
+
+  private storedFloor(): number {
+    const row = this.sql.floor.get() as { value: string } | null;
+    return row ? Number(row.value) || 0 : 0;
   }
 
   /** Runs `work` in one transaction of this database: all of its writes are stored or none. */
@@ -133,9 +173,20 @@ export class OutboxTable {
     return ((id === "all" ? this.sql.replayAll.all(now) : this.sql.replayOne.all(now, id)) as Row[]).map(entryOf);
   }
 
-  /** Deletes the rows of `ids` in one transaction: one statement per run of consecutive ids. */
+  /**
+   * Deletes the rows of `ids` in one transaction: one statement per run of consecutive ids; the
+   * id floor raised with them when they pass it (see the class comment).
+   */
   deleteMany(ids: number[]): void {
     const runs = runsOf(ids);
+    if (runs.length === 0) return;
+    const top = runs[runs.length - 1]![1];
+    if (top > this.floor) {
+      const floor = top + FLOOR_STEP;
+      this.sql.deleteRaising(runs, String(floor));
+      this.floor = floor;
+      return;
+    }
     // One statement is a transaction of its own: no BEGIN/COMMIT around it.
     if (runs.length === 1) this.sql.deleteRun.run(runs[0]![0], runs[0]![1]);
     else this.sql.deleteMany(runs);
@@ -184,8 +235,11 @@ function entryOf(row: Row): Entry {
 
 function prepare(db: Database) {
   const del: Statement = db.prepare("DELETE FROM outbox WHERE id BETWEEN ? AND ?");
+  const setFloor: Statement = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('outbox_id_floor', ?)");
   return {
-    insert: db.prepare("INSERT INTO outbox (target_key, payload, source, created_at, dead, last_error) VALUES (?, ?, ?, ?, ?, ?)"),
+    insert: db.prepare("INSERT INTO outbox (id, target_key, payload, source, created_at, dead, last_error) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+    maxId: db.prepare("SELECT max(id) AS m FROM outbox"),
+    floor: db.prepare("SELECT value FROM meta WHERE key = 'outbox_id_floor'"),
     pending: db.prepare(`SELECT ${COLUMNS} FROM outbox WHERE dead = 0 ORDER BY id`),
     progress: db.prepare("UPDATE outbox SET parts_sent = ? WHERE id = ?"),
     failed: db.prepare("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?"),
@@ -201,6 +255,10 @@ function prepare(db: Database) {
     deleteRun: del,
     deleteMany: db.transaction((runs: Array<[number, number]>) => {
       for (const [first, last] of runs) del.run(first, last);
+    }),
+    deleteRaising: db.transaction((runs: Array<[number, number]>, floor: string) => {
+      for (const [first, last] of runs) del.run(first, last);
+      setFloor.run(floor);
     }),
   };
 }

@@ -62,7 +62,21 @@ export class Sender {
    * returned (its `send` returned `DONE`): no timer, nothing to wait for.
    */
   sendNextPart(entry: Entry): Promise<void> {
-    return this.toTarget(entry, (target) => this.timed(() => this.opts.backend.send(target, this.outgoing(entry, entry.partsSent))));
+    // The usual case (a target sent to within RESOLVE_CACHE_MS) without the closures below.
+    const target = this.cachedTarget(entry.key, entry.announcement!);
+    if (target) return this.sendOne(target, entry);
+    return this.resolveTarget(entry.key, entry.announcement!).then((resolved) => this.sendOne(resolved, entry));
+  }
+
+  /** `backend.send` of `entry`'s next part to `target`, as `timed` does it (a throw is a rejection). */
+  private sendOne(target: Target, entry: Entry): Promise<void> {
+    let sending: Promise<void>;
+    try {
+      sending = this.opts.backend.send(target, this.outgoing(entry, entry.partsSent));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return sending === DONE ? DONE : this.withTimeout(sending, "send");
   }
 
   /**

@@ -54,7 +54,8 @@ class BatchBackend extends MemoryBackend {
 }
 
 function setup(backendOpts: MemoryBackendOptions = {}, extra: Partial<OutboxOptions> = {}) {
-  const db = openDatabase(tempDbPath(tmp, "batch"));
+  // As st2bot opens it: held alone (store/db.ts `holdAlone`).
+  const db = openDatabase(tempDbPath(tmp, "batch"), { alone: true });
   const backend = new BatchBackend(backendOpts);
   const outbox = new Outbox({ db, backend, deadAfterMs: 60_000, maxRetryDelayMs: 100, initialRetryDelayMs: 10, random: () => 1, stopGraceMs: 50, ...extra });
   cleanups.push(() => db.close());

@@ -65,7 +65,8 @@ function heldSync() {
 /** An outbox on a real database file; every batch takes the thread pool's fsync unless `inlineBatch` says otherwise. */
 function setup(syncWal?: SyncFile, inlineBatch = 0) {
   const path = tempDbPath(tmp, "durable");
-  const db = openDatabase(path);
+  // As st2bot opens it: held alone (store/db.ts `holdAlone`).
+  const db = openDatabase(path, { alone: true });
   cleanups.push(() => db.close());
   db.exec(`CREATE TABLE sync_seen (source TEXT, sync INTEGER);
     CREATE TRIGGER outbox_sync AFTER INSERT ON outbox BEGIN

@@ -80,7 +80,8 @@ class ScriptedBackend implements ChatBackend {
 const rows = (db: Database) => (db.query("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n;
 
 function setup(sendRate?: Rate) {
-  const db = openDatabase(tempDbPath(tmp, "fast"));
+  // As st2bot opens it: held alone (store/db.ts `holdAlone`).
+  const db = openDatabase(tempDbPath(tmp, "fast"), { alone: true });
   const backend = new ScriptedBackend();
   backend.db = db;
   backend.sendRate = sendRate;

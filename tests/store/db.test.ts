@@ -125,3 +125,65 @@ test("a database written before secure_delete is rewritten once: rows deleted ba
   }
   expect(again.text()).not.toContain("rewrote");
 });
+
+describe("held alone while st2bot runs (`alone`)", () => {
+  /** Runs `sql` on `file` from another process, as a second st2bot or a stray tool would; its outcome. */
+  const fromAnotherProcess = (file: string, sql: string): string => {
+    const script = `const { Database } = require("bun:sqlite");
+      try { const d = new Database(${JSON.stringify(file)}); d.exec(${JSON.stringify(sql)}); console.log("ok"); }
+      catch (e) { console.log(e.code ?? String(e)); }`;
+    return Bun.spawnSync([process.execPath, "-e", script]).stdout.toString().trim();
+  };
+  const rowsOf = (db: Database) => (db.query("SELECT count(*) AS n FROM meta WHERE key LIKE 'probe%'").get() as { n: number }).n;
+
+  test("another process can neither write nor read it, from the moment it is opened (a new file too); once closed, it can", () => {
+    root = tmp("store");
+    const file = join(root, "st2bot.sqlite");
+    // A new file: EXCLUSIVE set before the switch to WAL would leave it unlocked (see holdAlone).
+    const db = openDatabase(file, { alone: true });
+    expect(fromAnotherProcess(file, "INSERT INTO meta VALUES ('probe1', 'x')")).toBe("SQLITE_BUSY");
+    expect(fromAnotherProcess(file, "SELECT count(*) FROM meta")).toBe("SQLITE_BUSY");
+    expect(rowsOf(db)).toBe(0);
+    db.exec("INSERT INTO meta VALUES ('probe2', 'x')");
+    expect(fromAnotherProcess(file, "INSERT INTO meta VALUES ('probe3', 'x')")).toBe("SQLITE_BUSY");
+    expect(rowsOf(db)).toBe(1);
+    // A prepared statement still alive, as the outbox keeps its own.
+    const held = db.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'probe%'");
+    expect(held.get()).toEqual({ n: 1 });
+    db.close();
+    // Closed though that statement was never finalized: the next opener gets the file.
+    expect(fromAnotherProcess(file, "INSERT INTO meta VALUES ('probe4', 'x')")).toBe("ok");
+    const again = openDatabase(file, { alone: true });
+    expect(rowsOf(again)).toBe(2);
+    again.close();
+  });
+
+  test("a second st2bot on the same file is refused at open with an error that says so; the first goes on", () => {
+    root = tmp("store");
+    const file = join(root, "st2bot.sqlite");
+    const db = openDatabase(file, { alone: true });
+    const started = performance.now();
+    let err: unknown;
+    try {
+      openDatabase(file, { alone: true }).close();
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string }).code).toBe("SQLITE_BUSY");
+    expect(String(err)).toContain("in use by another process (another st2bot with the same data_dir?)");
+    // Refused at once, not after the busy timeout.
+    expect(performance.now() - started).toBeLessThan(2_000);
+    db.exec("INSERT INTO meta VALUES ('probe', 'x')");
+    expect(rowsOf(db)).toBe(1);
+    db.close();
+  });
+
+  test("without `alone` (tools, tests) the database stays shared", () => {
+    root = tmp("store");
+    const file = join(root, "st2bot.sqlite");
+    const db = openDatabase(file);
+    expect(fromAnotherProcess(file, "INSERT INTO meta VALUES ('probe', 'x')")).toBe("ok");
+    expect(rowsOf(db)).toBe(1);
+    db.close();
+  });
+});
