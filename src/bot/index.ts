@@ -11,6 +11,7 @@ import type { ActionAlias } from "../st2/aliases/types.ts";
 import { servedBy } from "../st2/packs.ts";
 import type { Identities } from "../auth/identity.ts";
 import { CommandError } from "../lib/errors.ts";
+import { DONE } from "../lib/timeout.ts";
 import { isAdmin } from "./acl.ts";
 import { createAcl } from "./middleware/acl.ts";
 import { canonicalTyped, createRouter } from "./router.ts";
@@ -167,8 +168,15 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   deps.twofactor?.resumeWith(async (msg) => handler(msg));
   // Under the source_channel StackStorm sends the result to: one ordered queue per place. A
   // secret (a login link, asked for in a direct message) goes to the reply target, sealed.
-  const reply = async (msg: Message, out: Outgoing) =>
-    deps.send(out.secret ? sealedReply(backend.replyTarget(msg), plain(out)) : { message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined });
+  // Stored at once (`send` is synchronous): the settled promise is shared, a failure to store rejects.
+  const reply = (msg: Message, out: Outgoing): Promise<void> => {
+    try {
+      deps.send(out.secret ? sealedReply(backend.replyTarget(msg), plain(out)) : { message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined });
+      return DONE;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
   if (!deps.clicks) return { handler: (msg) => (msg.action ? undefined : handler(msg)), commands, stop: () => tails.stop() };
   return { handler: withClicks(handler, { tokens: deps.clicks, reply: async (msg, text) => reply(msg, { text }) }), commands, stop: () => tails.stop() };
 }

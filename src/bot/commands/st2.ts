@@ -117,8 +117,9 @@ async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promi
       if (allowed !== true && !(await allowed)) return;
       const found = deps.clientFor(ctx);
       const as = found instanceof Promise ? await found : found;
-      if (needsConfirmation(ctx, deps, alias)) return confirm(ctx, deps, alias, as, (again) => execute(ctx, again, deps, alias, representation, text));
-      return execute(ctx, as, deps, alias, representation, text);
+      if (needsConfirmation(ctx, deps, alias)) await confirm(ctx, deps, alias, as, (again) => execute(ctx, again, deps, alias, representation, text));
+      else await execute(ctx, as, deps, alias, representation, text);
+      return;
     }
     case "multiple": {
       const { alias, representation, hits } = outcome;
