@@ -71,6 +71,20 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   const served = servedBy(config.stackstorm.packs);
   const disabled = disabledIndex(deps.aliases, served);
   const elsewhere = config.stackstorm.packs ? otherPacksIndex(deps.aliases, served) : undefined;
+  const aliasView = {
+    get index() {
+      return deps.aliases.index;
+    },
+    get disabled() {
+      return disabled();
+    },
+    get loaded() {
+      return deps.aliases.loaded;
+    },
+    get refused() {
+      return deps.status.st2().state === "failing";
+    },
+  };
   let botClient: { client: St2Client; personal: false } | undefined;
   const personalClient = async (ctx: Context) => {
     const found = await identities.clientFor(chatUserKey(ctx.chat.name, ctx.msg));
@@ -82,17 +96,8 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   };
   const st2Deps: St2CommandDeps = {
     config,
-    // `disabled` and `refused` are read only when a command cannot run: getters, not work per command.
-    aliases: () => ({
-      index: deps.aliases.index,
-      get disabled() {
-        return disabled();
-      },
-      loaded: deps.aliases.loaded,
-      get refused() {
-        return deps.status.st2().state === "failing";
-      },
-    }),
+    // One view for every command, read when asked: `disabled` and `refused` only when a command cannot run.
+    aliases: () => aliasView,
     // Under standalone auth everyone acts as the bot, whose client never changes: once known,
     // it is handed out in place, without a turn of waiting per command.
     clientFor: (ctx) => (!identities.clientside && botClient) || personalClient(ctx),
@@ -178,7 +183,9 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
     }
   };
   if (!deps.clicks) return { handler: (msg) => (msg.action ? undefined : handler(msg)), commands, stop: () => tails.stop() };
-  return { handler: withClicks(handler, { tokens: deps.clicks, reply: async (msg, text) => reply(msg, { text }) }), commands, stop: () => tails.stop() };
+  // Typed text goes to the router directly (as `withClicks` would pass it on): no wrapper per message.
+  const clicked = withClicks(handler, { tokens: deps.clicks, reply: async (msg, text) => reply(msg, { text }) });
+  return { handler: (msg) => (msg.action ? clicked(msg) : handler(msg)), commands, stop: () => tails.stop() };
 }
 
 /**

@@ -57,10 +57,11 @@ export function st2RunCommand(deps: St2CommandDeps): Command {
     name: pluginPrefix(deps.config),
     help: "Run a StackStorm action alias",
     usage: `${prefix ? prefix + " " : ""}<command>`,
-    run: async (ctx) => {
+    // Not an async wrapper around `runAlias`: one promise and frame less per command.
+    run: (ctx) => {
       const text = ctx.command?.args ?? "";
-      if (!text) throw new CommandError(`Tell me what to run, e.g. ${deps.config.bot.prefix}${prefix ? prefix + " " : ""}<command>. ${helpHint(deps.config)}`);
-      await runAlias(ctx, text, deps);
+      if (!text) return Promise.reject(new CommandError(`Tell me what to run, e.g. ${deps.config.bot.prefix}${prefix ? prefix + " " : ""}<command>. ${helpHint(deps.config)}`));
+      return runAlias(ctx, text, deps);
     },
   };
 }
