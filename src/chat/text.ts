@@ -81,7 +81,9 @@ class LineReader implements AsyncIterator<string> {
   private take(read: Bun.ReadableStreamDefaultReadResult<Uint8Array>): IteratorResult<string> | Promise<IteratorResult<string>> {
     if (!read.done) {
       this.buffer += this.decoder.decode(read.value, { stream: true });
-      return this.next();
+      // A line at hand is the result itself: a promise returned here would cost two more turns.
+      const line = this.line();
+      return line === undefined ? this.next() : { value: line, done: false };
     }
     // The end: what is left after the last newline is the last line.
     this.ended = true;
