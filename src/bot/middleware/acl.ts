@@ -73,10 +73,8 @@ export function createAcl(opts: AclOptions): Acl {
     const cmd = ctx.commandDef;
     // No resolved command means an unknown one: the router's fallback answers it, not the ACL.
     if (!cmd || !ctx.command) return true;
-    if (open && cmd.adminOnly !== true) {
-      allowed.set(ctx, cmd);
-      return true;
-    }
+    // Open: nothing to remember either, `authorizeAliasNow` tells the same from the command alone.
+    if (open && cmd.adminOnly !== true) return true;
     const req = buildRequest(ctx, cmd);
     if (runsAliases(cmd) && findRule(req, opts.rules, true).kind === "needs-alias") return true;
     const verdict = checkAccess(req, opts.rules, defaults, opts.admins);
@@ -98,7 +96,7 @@ export function createAcl(opts: AclOptions): Acl {
     const cmd = ctx.commandDef;
     // Only reachable through a router bug; refusing (the router's generic error) is the safe side.
     if (!cmd || !ctx.command) throw new Error("authorizeAlias called without a resolved command on the context");
-    if (allowed.get(ctx) === cmd) return true;
+    if ((open && cmd.adminOnly !== true) || allowed.get(ctx) === cmd) return true;
     const req = { ...buildRequest(ctx, cmd), aliasRef };
     const verdict = checkAccess(req, opts.rules, defaults, opts.admins);
     return verdict.allowed ? true : deny(ctx, req, verdict.message);
