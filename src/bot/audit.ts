@@ -13,7 +13,9 @@ const trace = logger("bot.match");
 
 /** Adds what a command learned (its alias, execution, outcome) to the message's audit record. */
 export function note(ctx: Context, fields: Audit): void {
-  ctx.audit = { ...ctx.audit, ...fields };
+  // A new record each time, never one changed in place: a copied context keeps its own notes.
+  // The first note is the caller's own fresh literal (callers pass literals, never keep them).
+  ctx.audit = ctx.audit === undefined ? fields : { ...ctx.audit, ...fields };
 }
 
 /** The one audit line for a handled command. `typed` is the text after the prefix, `secret` hides the arguments. */

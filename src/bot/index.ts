@@ -11,6 +11,7 @@ import type { ActionAlias } from "../st2/aliases/types.ts";
 import { servedBy } from "../st2/packs.ts";
 import type { Identities } from "../auth/identity.ts";
 import { CommandError } from "../lib/errors.ts";
+import { DONE } from "../lib/timeout.ts";
 import { isAdmin } from "./acl.ts";
 import { createAcl } from "./middleware/acl.ts";
 import { canonicalTyped, createRouter } from "./router.ts";
@@ -23,7 +24,8 @@ import { executionCommands } from "./executions/commands.ts";
 import { aliasOfExecution } from "./executions/alias.ts";
 import { outboxCommands, type OutboxControl } from "./commands/outbox.ts";
 import { reloadCommand } from "./commands/reload.ts";
-import type { BotMessage, Command } from "./types.ts";
+import type { BotMessage, Command, Context } from "./types.ts";
+import type { St2Client } from "../st2/client.ts";
 import { Tails } from "./tail/tails.ts";
 import { followAfterAck, followsLive, tailCommand } from "./tail/command.ts";
 import type { TwoFactor } from "./twofactor.ts";
@@ -69,29 +71,41 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   const served = servedBy(config.stackstorm.packs);
   const disabled = disabledIndex(deps.aliases, served);
   const elsewhere = config.stackstorm.packs ? otherPacksIndex(deps.aliases, served) : undefined;
+  const aliasView = {
+    get index() {
+      return deps.aliases.index;
+    },
+    get disabled() {
+      return disabled();
+    },
+    get loaded() {
+      return deps.aliases.loaded;
+    },
+    get refused() {
+      return deps.status.st2().state === "failing";
+    },
+  };
+  let botClient: { client: St2Client; personal: false } | undefined;
+  const personalClient = async (ctx: Context) => {
+    const found = await identities.clientFor(chatUserKey(ctx.chat.name, ctx.msg));
+    if (!found.ok) throw new CommandError(found.reason === "anonymous" ? ANONYMOUS : `You have not linked your StackStorm identity yet: ${loginHint(config)}.`);
+    const personal = identities.clientside;
+    const as = { client: found.client, personal };
+    if (!personal) botClient = { client: found.client, personal };
+    return as;
+  };
   const st2Deps: St2CommandDeps = {
     config,
-    // `disabled` and `refused` are read only when a command cannot run: getters, not work per command.
-    aliases: () => ({
-      index: deps.aliases.index,
-      get disabled() {
-        return disabled();
-      },
-      loaded: deps.aliases.loaded,
-      get refused() {
-        return deps.status.st2().state === "failing";
-      },
-    }),
-    clientFor: async (ctx) => {
-      const found = await identities.clientFor(chatUserKey(ctx.chat.name, ctx.msg));
-      if (!found.ok) throw new CommandError(found.reason === "anonymous" ? ANONYMOUS : `You have not linked your StackStorm identity yet: ${loginHint(config)}.`);
-      return { client: found.client, personal: identities.clientside };
-    },
+    // One view for every command, read when asked: `disabled` and `refused` only when a command cannot run.
+    aliases: () => aliasView,
+    // Under standalone auth everyone acts as the bot, whose client never changes: once known,
+    // it is handed out in place, without a turn of waiting per command.
+    clientFor: (ctx) => (!identities.clientside && botClient) || personalClient(ctx),
     expired: async (ctx) => {
       await identities.forget(requireChatUserKey(ctx.chat.name, ctx.msg));
       return `StackStorm no longer accepts your login (it expired or was revoked), so I forgot it. To log in again, ${loginHint(config)}.`;
     },
-    authorizeAlias: acl.authorizeAlias,
+    authorizeAlias: acl.authorizeAliasNow,
     // Beyond Errbot: !st2help always lists only the aliases the ACL lets this user run.
     // The same canonical text the router builds: no plugin prefix when it is empty.
     aliasVisible: (ctx, ref, display) => acl.mayListAlias(ctx, runCommand, ref, canonicalTyped(config.stackstorm.plugin_prefix, display)),
@@ -106,7 +120,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
       ...st2Deps,
       aliasOf: (ex) => aliasOfExecution(ex, deps.aliases.index.aliases),
       // Judged as running the alias itself (its `alias:` rules), whatever subcommand asks.
-      mayRunAlias: (ctx, ref) => acl.authorizeAlias({ ...ctx, commandDef: runCommand, command: { ...ctx.command!, name: runCommand.name } }, ref),
+      mayRunAlias: (ctx, ref) => acl.authorizeAlias(asRunning(ctx, runCommand), ref),
     },
     runName,
   );
@@ -116,7 +130,7 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
       tails,
       aliasOf: (ex) => aliasOfExecution(ex, deps.aliases.index.aliases),
       // Judged as running the alias itself, as the execution commands are.
-      mayRunAlias: (ctx, ref) => acl.authorizeAlias({ ...ctx, commandDef: runCommand, command: { ...ctx.command!, name: runCommand.name } }, ref),
+      mayRunAlias: (ctx, ref) => acl.authorizeAlias(asRunning(ctx, runCommand), ref),
     },
     runName,
   );
@@ -159,10 +173,31 @@ export function createBot(deps: BotDeps): { handler: MessageHandler; commands: r
   deps.twofactor?.resumeWith(async (msg) => handler(msg));
   // Under the source_channel StackStorm sends the result to: one ordered queue per place. A
   // secret (a login link, asked for in a direct message) goes to the reply target, sealed.
-  const reply = async (msg: Message, out: Outgoing) =>
-    deps.send(out.secret ? sealedReply(backend.replyTarget(msg), plain(out)) : { message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined });
+  // Stored at once (`send` is synchronous): the settled promise is shared, a failure to store rejects.
+  const reply = (msg: Message, out: Outgoing): Promise<void> => {
+    try {
+      deps.send(out.secret ? sealedReply(backend.replyTarget(msg), plain(out)) : { message: plain(out).text, channel: backend.sourceChannel(msg), extra: out.extra, context: msg.thread ? { thread: msg.thread } : undefined });
+      return DONE;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
   if (!deps.clicks) return { handler: (msg) => (msg.action ? undefined : handler(msg)), commands, stop: () => tails.stop() };
-  return { handler: withClicks(handler, { tokens: deps.clicks, reply: async (msg, text) => reply(msg, { text }) }), commands, stop: () => tails.stop() };
+  // Typed text goes to the router directly (as `withClicks` would pass it on): no wrapper per message.
+  const clicked = withClicks(handler, { tokens: deps.clicks, reply: async (msg, text) => reply(msg, { text }) });
+  return { handler: (msg) => (msg.action ? clicked(msg) : handler(msg)), commands, stop: () => tails.stop() };
+}
+
+/**
+ * A copy of `ctx` that runs `runCommand` (the name and definition replaced, the arguments kept),
+ * so the ACL judges it afresh. A copy by prototype, not a spread: the context's replies are
+ * methods it shares with every context; notes made on the copy stay on the copy.
+ */
+function asRunning(ctx: Context, runCommand: Command): Context {
+  const copy = Object.create(ctx) as Context;
+  copy.commandDef = runCommand;
+  copy.command = { ...ctx.command!, name: runCommand.name };
+  return copy;
 }
 
 /** A secret reply as the outbox keeps it: to the user directly, or to a room (and thread). */

@@ -23,19 +23,27 @@ export interface FailureReport {
 
 /** Runs `fn`; reports its failure as `FailureReport` says. Never rejects. */
 export async function reportFailures(fn: () => Promise<void>, report: FailureReport): Promise<void> {
-  // The reply could not even be queued (the outbox's database failed): nothing left to tell.
-  const replyFailed = (err: unknown) => report.log.error("could not queue a reply", { error: describeError(err) });
   try {
     await fn();
   } catch (err) {
-    if (err instanceof CommandError) {
-      report.outcome?.({ refused: err.userMessage.split("\n")[0]! });
-      await report.reply(err.userMessage).catch(replyFailed);
-      return;
-    }
-    const id = crypto.randomUUID().slice(0, 8);
-    report.outcome?.({ errorId: id });
-    report.log.error(report.failed, { id, ...report.fields, error: describeError(err, { stack: true }) });
-    await report.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch(replyFailed);
+    await reportFailure(err, report);
   }
+}
+
+/**
+ * Reports one failure (`err`, thrown by a command) as `FailureReport` says. Never rejects. For
+ * callers with their own `try` (the router), so a command that succeeds builds no report.
+ */
+export async function reportFailure(err: unknown, report: FailureReport): Promise<void> {
+  // The reply could not even be queued (the outbox's database failed): nothing left to tell.
+  const replyFailed = (e: unknown) => report.log.error("could not queue a reply", { error: describeError(e) });
+  if (err instanceof CommandError) {
+    report.outcome?.({ refused: err.userMessage.split("\n")[0]! });
+    await report.reply(err.userMessage).catch(replyFailed);
+    return;
+  }
+  const id = crypto.randomUUID().slice(0, 8);
+  report.outcome?.({ errorId: id });
+  report.log.error(report.failed, { id, ...report.fields, error: describeError(err, { stack: true }) });
+  await report.reply(`Sorry, something went wrong running that command (error id ${id}).`).catch(replyFailed);
 }

@@ -8,8 +8,8 @@ import { commandGarbage, type CommandGarbage } from "../lib/load.ts";
 import { logger } from "../lib/log.ts";
 import { collapseSpace, indexOfSpace, PY_SPACE_CLASS, pyStrip } from "../st2/aliases/words.ts";
 import { note, writeAudit } from "./audit.ts";
-import { reportFailures } from "./report.ts";
-import type { ChatInfo, Command, Context, Middleware, ParsedCommand } from "./types.ts";
+import { reportFailure } from "./report.ts";
+import type { Audit, ChatInfo, Command, Context, Middleware, ParsedCommand } from "./types.ts";
 
 const log = logger("bot.router");
 
@@ -65,8 +65,7 @@ export interface Addressed {
  */
 export function addressed(msg: Message, prefix: string, names: string[] | (() => string[])): Addressed | undefined {
   const text = pyStrip(msg.text);
-  const afterPrefix = (t: string) => (prefix && t.startsWith(prefix) ? pyStrip(t.slice(prefix.length)) : undefined);
-  const prefixed = afterPrefix(text);
+  const prefixed = afterPrefix(text, prefix);
   if (prefixed !== undefined) return { text: prefixed, byName: false };
   if (msg.mentioned) return { text, byName: true };
   const lower = text.toLowerCase();
@@ -78,11 +77,16 @@ export function addressed(msg: Message, prefix: string, names: string[] | (() =>
       const sep = SEPARATOR.exec(rest);
       if (sep) {
         const after = pyStrip(rest.slice(sep[0].length));
-        return { text: afterPrefix(after) ?? after, byName: true };
+        return { text: afterPrefix(after, prefix) ?? after, byName: true };
       }
     }
   }
   return undefined;
+}
+
+/** The text after `prefix` (stripped), or undefined when `t` does not start with it. */
+function afterPrefix(t: string, prefix: string): string | undefined {
+  return prefix && t.startsWith(prefix) ? pyStrip(t.slice(prefix.length)) : undefined;
 }
 
 /**
@@ -138,62 +142,129 @@ export function canonicalTyped(lead: string, args: string): string {
  * everything else gets exactly one outcome: the command runs, the ACL refuses, or a reply says
  * what went wrong. It never rejects: failures become replies (CommandError as written, anything
  * else a generic text with an error id that is also in the log).
+ *
+ * Every command line takes this one path, so it is kept short: one `try` instead of a failure
+ * report built per command, and, when every middleware can decide at once (`Middleware.now`:
+ * the ACL), its verdict read in place instead of through the `(ctx, next)` chain.
  */
 export function createRouter(backend: ChatBackend, opts: RouterOptions): MessageHandler {
   const byName = new Map(opts.commands.map((c) => [c.name.toLowerCase(), c]));
   const garbage = opts.garbage ?? commandGarbage;
+  const middleware = opts.middleware;
+  const direct = middleware.every((mw) => mw.now !== undefined);
+  // Asked per message (see `addressed`): a backend learns its own name (Slack, Mattermost) only once connected.
+  const names = () => [opts.botName, ...backend.botNames()];
   return async (msg: Message) => {
-    // Asked per message: a backend learns its own name (Slack, Mattermost) only once connected.
-    const to = addressed(msg, opts.prefix, () => [opts.botName, ...backend.botNames()]);
+    const to = addressed(msg, opts.prefix, names);
     if (!to || to.text === "") return;
     const typed = to.text;
-    const ctx = createContext(backend, msg, opts);
+    const ctx = new MessageContext(msg, backend, opts);
     if (typed.length > MAX_ADDRESSED_LENGTH) {
-      await safely(ctx, () => ctx.reply(`That message is ${typed.length.toLocaleString("en")} characters long; st2bot reads commands of at most ${MAX_ADDRESSED_LENGTH.toLocaleString("en")}.`));
+      try {
+        await ctx.reply(`That message is ${typed.length.toLocaleString("en")} characters long; st2bot reads commands of at most ${MAX_ADDRESSED_LENGTH.toLocaleString("en")}.`);
+      } catch (err) {
+        await failed(ctx, err);
+      }
       return;
     }
     const fallback = opts.fallback && (to.byName || opts.fallbackAfterPrefix) ? opts.fallback : undefined;
     // The fallback runs aliases: its rule text starts with the plugin prefix, which an empty
     // plugin_prefix leaves out (`!deploy web` and `@st2bot deploy web` alike).
-    const lead = opts.fallbackAfterPrefix ? "" : fallback?.name ?? "";
     const found = parseCommand(typed, byName) ??
-      (fallback ? { parsed: { name: fallback.name, args: typed, typed: canonicalTyped(lead, typed) }, def: fallback } : undefined);
+      (fallback ? { parsed: { name: fallback.name, args: typed, typed: canonicalTyped(opts.fallbackAfterPrefix ? "" : fallback.name, typed) }, def: fallback } : undefined);
     if (!found) {
       note(ctx, { outcome: "unknown command" });
-      await safely(ctx, () => opts.unknown(ctx, typed));
+      try {
+        await opts.unknown(ctx, typed);
+      } catch (err) {
+        await failed(ctx, err);
+      }
       writeAudit(ctx, typed);
       return;
     }
+    const def = found.def;
     ctx.command = found.parsed;
-    ctx.commandDef = found.def;
+    ctx.commandDef = def;
     garbage.begin();
     try {
-      await safely(ctx, () => run(ctx, opts.middleware, () => found.def.run(ctx)));
+      const pass = direct ? passNow(ctx, middleware) : undefined;
+      if (pass === true) await def.run(ctx);
+      else if (pass) await pass;
+      else await run(ctx, middleware, () => def.run(ctx));
+    } catch (err) {
+      await failed(ctx, err);
     } finally {
       // The command is answered: a quiet moment for its garbage (lib/load.ts).
       garbage.end();
     }
-    writeAudit(ctx, typed, found.def.secretArgs);
+    writeAudit(ctx, typed, def.secretArgs);
   };
 }
 
-function createContext(backend: ChatBackend, msg: Message, opts: RouterOptions): Context {
-  return {
-    msg,
-    chat: chatInfo(backend, msg),
-    isAdmin: opts.isAdmin(msg),
-    reply: (text, extra) => opts.reply(msg, { text, extra }),
-    replySecret: (text) => opts.reply(msg, { text, secret: true }),
-  };
+/** Every step's `now` in order: true when all let the command go on, else the first refusal's promise. */
+function passNow(ctx: Context, middleware: Middleware[]): true | Promise<void> {
+  for (const mw of middleware) {
+    const pass = mw.now!(ctx);
+    if (pass !== true) return pass;
+  }
+  return true;
+}
+
+/**
+ * One message's context. Its replies are methods shared by every context (not closures made
+ * per message); a command copies a context with `Object.create` or by naming the fields, never
+ * with a spread, which would leave the methods behind.
+ */
+class MessageContext implements Context {
+  command?: ParsedCommand;
+  commandDef?: Command;
+  audit?: Audit;
+  readonly chat: ChatInfo;
+  private admin: boolean | undefined;
+
+  constructor(
+    readonly msg: Message,
+    backend: ChatBackend,
+    private readonly opts: RouterOptions,
+  ) {
+    this.chat = new ChatView(backend, msg);
+  }
+
+  /** Asked of `RouterOptions.isAdmin` once, when first read (most commands never ask). */
+  get isAdmin(): boolean {
+    return (this.admin ??= this.opts.isAdmin(this.msg));
+  }
+
+  reply(text: string, extra?: Record<string, unknown>): Promise<void> {
+    return this.opts.reply(this.msg, { text, extra });
+  }
+
+  replySecret(text: string): Promise<void> {
+    return this.opts.reply(this.msg, { text, secret: true });
+  }
+}
+
+/** What a command may read of `backend` for `msg` (see `ChatInfo`); a view, not the backend. */
+class ChatView implements ChatInfo {
+  readonly name: string;
+  readonly maxMessageLength: number;
+
+  constructor(
+    private readonly backend: ChatBackend,
+    private readonly msg: Message,
+  ) {
+    this.name = backend.name;
+    this.maxMessageLength = backend.maxMessageLength;
+  }
+
+  sourceChannel(): string {
+    return this.backend.sourceChannel(this.msg);
+  }
 }
 
 /** What a command may read of `backend` for `msg` (see `ChatInfo`); a view, not the backend. */
 export function chatInfo(backend: ChatBackend, msg: Message): ChatInfo {
-  return {
-    name: backend.name,
-    maxMessageLength: backend.maxMessageLength,
-    sourceChannel: () => backend.sourceChannel(msg),
-  };
+  return new ChatView(backend, msg);
 }
 
 /** Runs the middleware chain (grammY's `(ctx, next)`), then the handler. */
@@ -206,9 +277,9 @@ async function run(ctx: Context, middleware: Middleware[], handler: () => Promis
   await step(0);
 }
 
-/** Runs `fn` for `ctx`, its failure reported to the user (see `reportFailures`) and noted for the audit line. */
-function safely(ctx: Context, fn: () => Promise<void>): Promise<void> {
-  return reportFailures(fn, {
+/** Reports a command's failure to the user (see `reportFailure`) and notes it for the audit line. */
+function failed(ctx: Context, err: unknown): Promise<void> {
+  return reportFailure(err, {
     reply: (text) => ctx.reply(text),
     log,
     failed: "command failed",

@@ -43,20 +43,64 @@ export interface TextIO {
 export const WRITTEN: Promise<void> = DONE;
 
 /** Splits a byte stream into lines, decoding UTF-8 whatever the locale. */
-export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncIterable<string> {
-  const decoder = new TextDecoder("utf-8");
-  let buffer = "";
-  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      // A CRLF line loses its CR (a char test: no regex per line).
-      yield buffer.slice(0, nl > 0 && buffer.charCodeAt(nl - 1) === 13 ? nl - 1 : nl);
-      buffer = buffer.slice(nl + 1);
-    }
+export function readLines(stream: ReadableStream<Uint8Array>): AsyncIterable<string> {
+  return { [Symbol.asyncIterator]: () => new LineReader(stream) };
+}
+
+/**
+ * `readLines`' iterator, written by hand on the stream's reader rather than as an async generator
+ * over the stream's own iterator: every chat line reaches the loop two promise turns fewer after
+ * its bytes arrived. Reads only when asked for a line it does not hold (the loop handles one
+ * message at a time); breaking out of the loop cancels the stream, as leaving `for await` over it did.
+ */
+class LineReader implements AsyncIterator<string> {
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly decoder = new TextDecoder("utf-8");
+  private buffer = "";
+  private ended = false;
+  private readonly took = (read: Bun.ReadableStreamDefaultReadResult<Uint8Array>) => this.take(read);
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.reader = stream.getReader();
   }
-  buffer += decoder.decode();
-  if (buffer) yield buffer;
+
+  next(): Promise<IteratorResult<string>> {
+    const line = this.line();
+    if (line !== undefined) return Promise.resolve({ value: line, done: false });
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return this.reader.read().then(this.took);
+  }
+
+  async return(): Promise<IteratorResult<string>> {
+    this.ended = true;
+    this.buffer = "";
+    await this.reader.cancel();
+    return { value: undefined, done: true };
+  }
+
+  private take(read: Bun.ReadableStreamDefaultReadResult<Uint8Array>): IteratorResult<string> | Promise<IteratorResult<string>> {
+    if (!read.done) {
+      this.buffer += this.decoder.decode(read.value, { stream: true });
+      // A line at hand is the result itself: a promise returned here would cost two more turns.
+      const line = this.line();
+      return line === undefined ? this.next() : { value: line, done: false };
+    }
+    // The end: what is left after the last newline is the last line.
+    this.ended = true;
+    const rest = this.buffer + this.decoder.decode();
+    this.buffer = "";
+    this.reader.releaseLock();
+    return rest ? { value: rest, done: false } : { value: undefined, done: true };
+  }
+
+  /** The next whole line in the buffer (a CRLF line loses its CR: a char test, no regex per line). */
+  private line(): string | undefined {
+    const nl = this.buffer.indexOf("\n");
+    if (nl < 0) return undefined;
+    const line = this.buffer.slice(0, nl > 0 && this.buffer.charCodeAt(nl - 1) === 13 ? nl - 1 : nl);
+    this.buffer = this.buffer.slice(nl + 1);
+    return line;
+  }
 }
 
 /**
@@ -167,22 +211,21 @@ export class TextBackend implements ChatBackend {
         this.prompted = false;
         if (this.state.state === "stopped") break;
         const text = line.trim();
-        if (text && !this.control(text)) await this.handle(onMessage, this.message(text));
+        if (text && !this.control(text)) {
+          const msg = this.message(text);
+          // One failing line must not end the session (nor leave `ended` pending forever).
+          try {
+            await onMessage(msg);
+          } catch (err) {
+            log.error("the message handler failed", { error: String(err) });
+          }
+        }
         this.prompt();
       }
     } catch (err) {
       log.error("cannot read the terminal input", { error: String(err) });
     } finally {
       this.markEnded();
-    }
-  }
-
-  /** One failing line must not end the session (nor leave `ended` pending forever). */
-  private async handle(onMessage: MessageHandler, msg: Message): Promise<void> {
-    try {
-      await onMessage(msg);
-    } catch (err) {
-      log.error("the message handler failed", { error: String(err) });
     }
   }
 

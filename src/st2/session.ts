@@ -131,7 +131,13 @@ export class St2Session {
     schema: S,
     json?: unknown,
   ): Promise<{ data: v.InferOutput<S>; headers: Headers }> {
-    let header = await this.authHeader();
+    // The provider asked in place, not through `authHeader`: one async layer less before every request.
+    let header: Record<string, string>;
+    try {
+      header = await this.provider.header();
+    } catch (err) {
+      throw isUnauthorized(err) ? this.failing(err) : err;
+    }
     let res;
     try {
       res = await this.http.request(method, url, { headers: header, json });

@@ -7,7 +7,7 @@ import type { Config } from "../../config/schema.ts";
 import type { AliasIndex, Incomplete } from "../../st2/aliases/index.ts";
 import type { ActionAlias } from "../../st2/aliases/types.ts";
 import type { St2Client } from "../../st2/client.ts";
-import type { Execution } from "../../st2/schemas.ts";
+import type { AliasExecution, Execution } from "../../st2/schemas.ts";
 import { logServerFault, St2ApiError } from "../../st2/http.ts";
 import { CommandError, ConfigError } from "../../lib/errors.ts";
 import type { Command, Context } from "../types.ts";
@@ -23,14 +23,17 @@ export interface St2CommandDeps {
    */
   aliases(): { index: AliasIndex; disabled: AliasIndex; loaded: boolean; refused?: boolean };
   /**
-   * The StackStorm client acting for this chat user (`personal` under client-side auth);
-   * throws CommandError when they must log in first.
+   * The StackStorm client acting for this chat user (`personal` under client-side auth), or
+   * the promise of it; throws (or rejects with) CommandError when they must log in first.
    */
-  clientFor(ctx: Context): Promise<{ client: St2Client; personal: boolean }>;
+  clientFor(ctx: Context): As | Promise<As>;
   /** Called when StackStorm refused a user's own credential: forget it, return what to tell them. */
   expired(ctx: Context): Promise<string>;
-  /** ACL check for one alias; replies with the denial itself and returns false when refused. */
-  authorizeAlias(ctx: Context, ref: string): Promise<boolean>;
+  /**
+   * ACL check for one alias; replies with the denial itself and returns false when refused.
+   * A plain `true` (no turn waited) when it can tell at once.
+   */
+  authorizeAlias(ctx: Context, ref: string): boolean | Promise<boolean>;
   /** Whether the help list shows this alias to this user (hide_restricted_commands). */
   aliasVisible(ctx: Context, ref: string, display: string): boolean;
   /** Held two-factor confirmations; without it `extra.security.twofactor` is ignored. */
@@ -54,10 +57,11 @@ export function st2RunCommand(deps: St2CommandDeps): Command {
     name: pluginPrefix(deps.config),
     help: "Run a StackStorm action alias",
     usage: `${prefix ? prefix + " " : ""}<command>`,
-    run: async (ctx) => {
+    // Not an async wrapper around `runAlias`: one promise and frame less per command.
+    run: (ctx) => {
       const text = ctx.command?.args ?? "";
-      if (!text) throw new CommandError(`Tell me what to run, e.g. ${deps.config.bot.prefix}${prefix ? prefix + " " : ""}<command>. ${helpHint(deps.config)}`);
-      await runAlias(ctx, text, deps);
+      if (!text) return Promise.reject(new CommandError(`Tell me what to run, e.g. ${deps.config.bot.prefix}${prefix ? prefix + " " : ""}<command>. ${helpHint(deps.config)}`));
+      return runAlias(ctx, text, deps);
     },
   };
 }
@@ -109,8 +113,13 @@ async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promi
     }
     case "match": {
       const { alias, representation } = outcome.match;
-      if (!(await deps.authorizeAlias(ctx, alias.ref))) return;
-      await runOrConfirm(ctx, deps, alias, (as) => execute(ctx, as, deps, alias, representation, text));
+      // The common case goes straight on: no turn waited for a verdict or a client already known.
+      const allowed = deps.authorizeAlias(ctx, alias.ref);
+      if (allowed !== true && !(await allowed)) return;
+      const found = deps.clientFor(ctx);
+      const as = found instanceof Promise ? await found : found;
+      if (needsConfirmation(ctx, deps, alias)) await confirm(ctx, deps, alias, as, (again) => execute(ctx, again, deps, alias, representation, text));
+      else await execute(ctx, as, deps, alias, representation, text);
       return;
     }
     case "multiple": {
@@ -131,7 +140,8 @@ function incompleteReply(config: Config, text: string, incomplete: Incomplete[])
   return `"${text}" is missing a required parameter:\n${lines.join("\n")}\n${helpHint(config)}`;
 }
 
-type As = { client: St2Client; personal: boolean };
+/** The client a command acts with, and whether it is the chat user's own (client-side auth). */
+export type As = { client: St2Client; personal: boolean };
 
 /**
  * Runs the alias now, or, for an alias that needs two-factor confirmation, starts the 2FA action
@@ -141,10 +151,20 @@ type As = { client: St2Client; personal: boolean };
  */
 async function runOrConfirm(ctx: Context, deps: St2CommandDeps, alias: ActionAlias, run: (as: As) => Promise<void>): Promise<void> {
   const as = await deps.clientFor(ctx);
-  const action = deps.config.stackstorm.twofactor_action;
-  if (!deps.twofactor || !action || !needsTwoFactor(deps.config, alias) || deps.twofactor.isConfirmed(ctx.msg)) return run(as);
+  if (!needsConfirmation(ctx, deps, alias)) return run(as);
+  return confirm(ctx, deps, alias, as, run);
+}
+
+/** Whether running `alias` for this message waits for a two-factor confirmation first. */
+function needsConfirmation(ctx: Context, deps: St2CommandDeps, alias: ActionAlias): boolean {
+  return Boolean(deps.twofactor && deps.config.stackstorm.twofactor_action && needsTwoFactor(deps.config, alias) && !deps.twofactor.isConfirmed(ctx.msg));
+}
+
+/** Starts the 2FA action and holds `run` until the confirmation arrives (see `runOrConfirm`). */
+async function confirm(ctx: Context, deps: St2CommandDeps, alias: ActionAlias, as: As, run: (as: As) => Promise<void>): Promise<void> {
+  const action = deps.config.stackstorm.twofactor_action!;
   const { msg, chat } = ctx;
-  const twofactor = deps.twofactor;
+  const twofactor = deps.twofactor!;
   // Held before the 2FA action starts, so even an instant confirmation finds it.
   const uuid = twofactor.hold({
     alias: alias.ref,
@@ -176,8 +196,9 @@ async function execute(ctx: Context, as: As, deps: St2CommandDeps, alias: Action
   }
   if (msg.thread) source_context.thread = msg.thread;
   note(ctx, { alias: alias.ref });
-  const result = await callStackStorm(ctx, as, deps, () =>
-    as.client.executeAlias({
+  let result: AliasExecution;
+  try {
+    result = await as.client.executeAlias({
       name: alias.name,
       format,
       command,
@@ -185,8 +206,10 @@ async function execute(ctx: Context, as: As, deps: St2CommandDeps, alias: Action
       source_channel: chat.sourceChannel(),
       source_context,
       notification_route: deps.config.stackstorm.route_key,
-    }),
-  );
+    });
+  } catch (err) {
+    return stackStormFailure(ctx, as, deps, err);
+  }
   const id = result.execution.id;
   // Under client-side auth the execution names the StackStorm user it ran as.
   const ranAs = as.personal ? result.execution.context?.user : undefined;
@@ -215,23 +238,28 @@ export async function callStackStorm<T>(ctx: Context, as: As, deps: Pick<St2Comm
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof ConfigError) throw new CommandError("st2bot has no working StackStorm credential configured; an administrator needs to set one (see `st2bot doctor`).");
-    if (!(err instanceof St2ApiError)) throw err;
-    const { status, faultstring: fault } = err;
-    if (status === 401 && as.personal) throw new CommandError(await deps.expired(ctx));
-    if (status === 0) {
-      throw new CommandError("StackStorm is unreachable right now; I will keep trying to reconnect. Please try again shortly.");
-    }
-    const why = fault ? `: ${fault}` : "";
-    if (status === 401) throw new CommandError(`StackStorm did not accept my credentials${why}. An administrator needs to check st2bot's StackStorm credentials.`);
-    if (status === 403) throw new CommandError(`StackStorm refused: you are not allowed to do that${why}`);
-    if (status === 404) throw new CommandError(`StackStorm could not find that${why}`);
-    if (status >= 500) {
-      const id = logServerFault(err, { user: ctx.msg.from.aclId, command: ctx.command?.typed });
-      throw new CommandError(`StackStorm failed to run that (error ${status}); an administrator can find the details in st2bot's log under error id ${id}.`);
-    }
-    throw new CommandError(`StackStorm rejected the command${why}`);
+    return stackStormFailure(ctx, as, deps, err);
   }
+}
+
+/** Rejects with what `callStackStorm` throws for `err`: a CommandError in plain language, or `err` itself. */
+async function stackStormFailure(ctx: Context, as: As, deps: Pick<St2CommandDeps, "expired">, err: unknown): Promise<never> {
+  if (err instanceof ConfigError) throw new CommandError("st2bot has no working StackStorm credential configured; an administrator needs to set one (see `st2bot doctor`).");
+  if (!(err instanceof St2ApiError)) throw err;
+  const { status, faultstring: fault } = err;
+  if (status === 401 && as.personal) throw new CommandError(await deps.expired(ctx));
+  if (status === 0) {
+    throw new CommandError("StackStorm is unreachable right now; I will keep trying to reconnect. Please try again shortly.");
+  }
+  const why = fault ? `: ${fault}` : "";
+  if (status === 401) throw new CommandError(`StackStorm did not accept my credentials${why}. An administrator needs to check st2bot's StackStorm credentials.`);
+  if (status === 403) throw new CommandError(`StackStorm refused: you are not allowed to do that${why}`);
+  if (status === 404) throw new CommandError(`StackStorm could not find that${why}`);
+  if (status >= 500) {
+    const id = logServerFault(err, { user: ctx.msg.from.aclId, command: ctx.command?.typed });
+    throw new CommandError(`StackStorm failed to run that (error ${status}); an administrator can find the details in st2bot's log under error id ${id}.`);
+  }
+  throw new CommandError(`StackStorm rejected the command${why}`);
 }
 
 interface HelpArgs {

@@ -29,6 +29,7 @@ export interface AclOptions {
 }
 
 export interface Acl {
+  /** The ACL step; it offers `now` (see `Middleware`): its verdict without the chain. */
   middleware: Middleware;
   /**
    * The final check for an alias-running command once the alias is matched (`aliasRef`
@@ -36,6 +37,11 @@ export interface Acl {
    * Throws when the context carries no resolved command (a router bug).
    */
   authorizeAlias(ctx: Context, aliasRef: string | undefined): Promise<boolean>;
+  /**
+   * `authorizeAlias`'s verdict, as a plain `true` when the command may go on (no turn waited),
+   * else the promise of it (false once the denial is told).
+   */
+  authorizeAliasNow(ctx: Context, aliasRef: string | undefined): boolean | Promise<boolean>;
   /** Whether `cmd` should be listed to the sender (`hide_restricted_commands`). */
   mayList(ctx: Context, cmd: Command): boolean;
   /** Whether an alias should be listed to the sender; `typed` is its display text with the prefix command (`st2 apu status <role>`). */
@@ -62,36 +68,45 @@ export function createAcl(opts: AclOptions): Acl {
     return false;
   };
 
-  const decide = async (ctx: Context, req: AclRequest): Promise<boolean> => {
+  /** The step's verdict (see `Middleware.now`): judged in place, only a denial waits for its reply. */
+  const now = (ctx: Context): true | Promise<void> => {
+    const cmd = ctx.commandDef;
+    // No resolved command means an unknown one: the router's fallback answers it, not the ACL.
+    if (!cmd || !ctx.command) return true;
+    // Open: nothing to remember either, `authorizeAliasNow` tells the same from the command alone.
+    if (open && cmd.adminOnly !== true) return true;
+    const req = buildRequest(ctx, cmd);
+    if (runsAliases(cmd) && findRule(req, opts.rules, true).kind === "needs-alias") return true;
+    const verdict = checkAccess(req, opts.rules, defaults, opts.admins);
+    if (!verdict.allowed) return deny(ctx, req, verdict.message).then(() => undefined);
+    if (!aliasKeys) allowed.set(ctx, cmd);
+    return true;
+  };
+
+  const middleware: Middleware = Object.assign(
+    async (ctx: Context, next: () => Promise<void>) => {
+      const pass = now(ctx);
+      if (pass === true) return next();
+      await pass;
+    },
+    { now },
+  );
+
+  const authorizeAliasNow = (ctx: Context, aliasRef: string | undefined): boolean | Promise<boolean> => {
+    const cmd = ctx.commandDef;
+    // Only reachable through a router bug; refusing (the router's generic error) is the safe side.
+    if (!cmd || !ctx.command) throw new Error("authorizeAlias called without a resolved command on the context");
+    if ((open && cmd.adminOnly !== true) || allowed.get(ctx) === cmd) return true;
+    const req = { ...buildRequest(ctx, cmd), aliasRef };
     const verdict = checkAccess(req, opts.rules, defaults, opts.admins);
     return verdict.allowed ? true : deny(ctx, req, verdict.message);
   };
 
-  const middleware: Middleware = async (ctx, next) => {
-    const cmd = ctx.commandDef;
-    // No resolved command means an unknown one: the router's fallback answers it, not the ACL.
-    if (!cmd || !ctx.command) return next();
-    if (open && cmd.adminOnly !== true) {
-      allowed.set(ctx, cmd);
-      return next();
-    }
-    const req = buildRequest(ctx, cmd);
-    if (runsAliases(cmd) && findRule(req, opts.rules, true).kind === "needs-alias") return next();
-    // Judged here rather than through `decide`: an allowed command goes on without waiting a turn.
-    const verdict = checkAccess(req, opts.rules, defaults, opts.admins);
-    if (!verdict.allowed) return void (await deny(ctx, req, verdict.message));
-    if (!aliasKeys) allowed.set(ctx, cmd);
-    await next();
-  };
-
   return {
     middleware,
+    authorizeAliasNow,
     async authorizeAlias(ctx, aliasRef) {
-      const cmd = ctx.commandDef;
-      // Only reachable through a router bug; refusing (the router's generic error) is the safe side.
-      if (!cmd || !ctx.command) throw new Error("authorizeAlias called without a resolved command on the context");
-      if (allowed.get(ctx) === cmd) return true;
-      return decide(ctx, { ...buildRequest(ctx, cmd), aliasRef });
+      return authorizeAliasNow(ctx, aliasRef);
     },
     mayList(ctx, cmd) {
       const req = buildRequest(ctx, cmd, cmd.name);
