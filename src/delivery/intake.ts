@@ -1,8 +1,8 @@
 /**
- * How messages get into the outbox's table, durably: what a webhook or the stream hands over is
- * on disk (survives a power loss) before it is handed to delivery (`admit`) or its waiter hears
- * the id; the bot's own replies only survive a crash of st2bot (a power loss can take the last
- * ones). The stream and `accept` join one batch per event-loop turn, one commit for all of them.
+ * How messages get into the outbox's table, durably: every message — what a webhook or the
+ * stream hands over, and the bot's own replies — is on disk (survives a power loss) before it is
+ * handed to delivery (`admit`) or its waiter hears the id. The stream and `accept` join one batch
+ * per event-loop turn, one commit for all of them.
  *
  * Durable, two ways: with a `WalSync` (a database on disk) the commit is NORMAL and the WAL is
  * then fsynced on the thread pool, one fsync for every commit made before it started (see
@@ -80,13 +80,12 @@ export class Intake {
   constructor(private readonly opts: IntakeOptions) {}
 
   /**
-   * One synchronous INSERT, FULL unless the bot itself is the source; admitted (behind earlier
-   * commits still waiting for their fsync); returns the id.
+   * One synchronous INSERT committed FULL (on disk when it returns: a bot reply is no less a
+   * message than a webhook's); admitted (behind earlier commits still waiting for their fsync);
+   * returns the id.
    */
   insert(a: Announcement, source: OutboxSource): number {
-    // What someone else handed over (a webhook's 202) survives a power loss; the bot's own
-    // replies need only survive a crash of st2bot (in the WAL, synced at the next checkpoint).
-    const stored = source === "bot" ? this.store(a, source) : this.opts.table.durably(() => this.store(a, source));
+    const stored = this.opts.table.durably(() => this.store(a, source));
     // Nothing waits for an fsync (the usual case): admitted at once, without `inOrder`'s closures.
     if (this.waiting === 0) this.opts.admit(stored);
     else this.inOrder(undefined, () => this.opts.admit(stored), () => {});
@@ -94,8 +93,8 @@ export class Intake {
   }
 
   /**
-   * The INSERT in one transaction with `record` (the caller's own writes), FULL unless the bot is
-   * the source; admitted; returns the id. Synchronous FULL rather than NORMAL plus a later fsync:
+   * The INSERT in one transaction with `record` (the caller's own writes), committed FULL;
+   * admitted; returns the id. Synchronous FULL rather than NORMAL plus a later fsync:
    * a failed fsync could not undo `record` (the webhook's replay record would then refuse the
    * sender's retry), a failed FULL commit rolls it back.
    */
@@ -105,7 +104,7 @@ export class Intake {
         record();
         return this.store(a, source);
       });
-    const stored = source === "bot" ? write() : this.opts.table.durably(write);
+    const stored = this.opts.table.durably(write);
     this.inOrder(undefined, () => this.opts.admit(stored), () => {});
     return stored.id;
   }

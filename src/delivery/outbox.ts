@@ -2,11 +2,11 @@
  * The durable outbox. Every announcement (StackStorm stream, webhook, the bot itself) is written
  * to SQLite before anything else and deleted only after the chat backend confirmed the send.
  *
- * Durability: what a webhook or the stream hands over is on disk (WAL fsynced: survives a power
- * loss) before any of it is sent or the webhook hears its id; the fsync runs on the thread pool
- * after a NORMAL commit, one for every commit made before it (walsync.ts), or inside a FULL
- * commit when that cannot be used. The bot's own replies are NORMAL (survive a crash of
- * st2bot; a power loss can take the last ones). See intake.ts.
+ * Durability: every message (the stream's, a webhook's, the bot's own replies) is on disk (WAL
+ * fsynced: survives a power loss) before any of it is sent or the webhook hears its id; for a
+ * stream or webhook batch the fsync runs on the thread pool after a NORMAL commit, one for every
+ * commit made before it (walsync.ts), or inside a FULL commit when that cannot be used or the
+ * batch is small; a bot reply is one FULL commit. See intake.ts.
  *
  * Delivery guarantee: at least once. A message is lost only if the database file is. A message
  * can be sent twice when st2bot dies (kill -9, power loss) after the backend confirmed a part

@@ -225,10 +225,10 @@ describe("the webhook's writes", () => {
     expect(seen()).toEqual([{ source: "webhook", sync: FULL }]);
   });
 
-  test("the bot's own replies stay NORMAL (they need only survive a crash of st2bot)", () => {
+  test("the bot's own replies commit FULL too: on disk before they are sent, like every message", () => {
     const { outbox, seen, setting } = setup();
     outbox.enqueue({ message: "ack", channel: "#ops" }, "bot");
-    expect(seen()).toEqual([{ source: "bot", sync: NORMAL }]);
+    expect(seen()).toEqual([{ source: "bot", sync: FULL }]);
     expect(setting()).toBe(NORMAL);
   });
 

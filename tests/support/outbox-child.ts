@@ -23,9 +23,8 @@ backend.send = async (target: Target, msg: Outgoing) => {
 const outbox = new Outbox({ db, backend, deadAfterMs: 3_600_000, maxRetryDelayMs: 1000 });
 outbox.start();
 for (let seq = 0; seq < count; seq++) {
-  // "bot": committed NORMAL, which is what survives kill -9 (FULL, for webhook and stream
-  // batches, is tested in durability.test.ts); one fsync per message would let the
-  // rate-limited sends catch up with acceptance, and the kill must come mid-way.
+  // "bot": one FULL commit per message, acknowledged synchronously (the batched paths are
+  // tested in durability.test.ts); the sends are rate-limited, so the kill comes mid-way.
   const id = outbox.enqueue({ message: `msg ${seq}`, channel: `#room${seq % 4}` }, "bot");
   process.stdout.write(`A ${seq} ${id}\n`);
   if (seq % 10 === 9) await Bun.sleep(1);
