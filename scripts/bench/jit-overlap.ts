@@ -95,9 +95,10 @@ function threadCpu(pid: number): Map<string, number> {
   for (const task of readdirSync(`/proc/${pid}/task`)) {
     try {
       const comm = readFileSync(`/proc/${pid}/task/${task}/comm`, "utf8").trim();
-      // Field 19 of stat is the thread's nice (after the parenthesised name: index 16).
-      const nice = readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8").split(") ")[1]!.split(" ")[16];
-      const name = nice === "0" ? comm : `${comm} (nice ${nice})`;
+      // Fields 19 and 41 of stat are the thread's nice and policy (after the parenthesised name: 16, 38).
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8").split(") ")[1]!.split(" ");
+      const [nice, policy] = [stat[16], stat[38]];
+      const name = `${comm}${nice === "0" ? "" : ` (nice ${nice})`}${policy === "5" ? " (SCHED_IDLE)" : ""}`;
       const ms = Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]) / 1e6;
       out.set(name, (out.get(name) ?? 0) + ms);
     } catch {
@@ -177,8 +178,11 @@ function report(r: number, { timed, events, threads }: { timed: Timed[]; events:
   const inRest = Object.fromEntries(kinds.map((k) => [k, { n: 0, ms: 0 }]));
   let slow = 0;
   let slowExplained = 0;
+  /** Line → request of the commands whose window a DFG/FTL compile overlapped by > 0.1 ms. */
+  const duringCompile: number[] = [];
   for (const t of timed) {
     let hit = 0;
+    if (during.some((e) => (e.kind === "dfg" || e.kind === "ftl") && overlap(e, t.write, t.request) > 0.1)) duringCompile.push(t.request - t.write);
     for (const e of during) {
       const a = overlap(e, t.write, t.request);
       if (a > 0.05) {
@@ -201,6 +205,8 @@ function report(r: number, { timed, events, threads }: { timed: Timed[]; events:
   const all = Object.fromEntries(kinds.map((k) => [k, during.filter((e) => e.kind === k)]));
   const fmt = (o: Record<string, { n: number; ms: number }>) => kinds.map((k) => `${k} ${o[k]!.n} (${o[k]!.ms.toFixed(1)} ms)`).join(", ");
   console.log(`run ${r}: request p50 ${p50.toFixed(2)} p99 ${pct(lat, 99).toFixed(2)} ms; commands > p50 + 0.3 ms: ${slow}, of which ${slowExplained} overlapped a compile or a collection by > 0.15 ms`);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  console.log(`  commands during a DFG/FTL compile: ${duringCompile.length}, line → request median ${pct(duringCompile, 50).toFixed(2)} mean ${mean(duringCompile).toFixed(2)} ms (all commands: median ${p50.toFixed(2)} mean ${mean(lat).toFixed(2)} ms)`);
   console.log(`  CPU time of st2bot's threads during the timed commands, ms: ${threads}`);
   console.log(`  during the timed commands: ${kinds.map((k) => `${all[k]!.length} ${k} (${all[k]!.reduce((s, e) => s + e.ms, 0).toFixed(1)} ms)`).join(", ")}`);
   const gcKinds = new Map<string, number>();

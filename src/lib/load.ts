@@ -20,7 +20,6 @@
  */
 import { edenGC } from "bun:jsc";
 import { readdirSync, readFileSync } from "node:fs";
-import { setPriority } from "node:os";
 
 /** What `adaptToLoad` reads and does; each replaceable for tests. */
 export interface LoadOptions {
@@ -46,8 +45,9 @@ export interface LoadOptions {
   /** Gives the JIT its normal policy (default `Bun.unsafe.setJITPolicy(1)`). */
   normalJit?: () => void;
   /**
-   * Called after every busy tick, while code runs and gets hot (default: `lowerJitThreads`
-   * below, which puts new JIT compiler threads at the lowest priority).
+   * Called after every busy tick once the JIT has its normal policy, while code runs and gets
+   * hot (default: `lowerJitThreads` below, which puts new JIT compiler threads at the lowest
+   * priority). Not before: held back, the JIT compiles little, and an idle bot is left alone.
    */
   onBusy?: () => void;
 }
@@ -75,11 +75,11 @@ export function adaptToLoad(opts: LoadOptions = {}): { stop(): void } {
     if (tick >= quietMs) {
       work += tick;
       quietFor = 0;
-      onBusy();
       if (towardsJit !== undefined && (towardsJit += tick) >= jitAfterMs) {
         normalJit();
         towardsJit = undefined;
       }
+      if (towardsJit === undefined) onBusy();
     } else if ((quietFor += tickMs) >= quietForMs && work >= workMs && work > 0) {
       collect();
       // The collection's own CPU time is not work that calls for another.
@@ -122,9 +122,12 @@ export interface JitThreadsOptions {
  * in the first few hundred commands after the JIT gets its normal policy (scripts/bench/
  * jit-overlap.ts). On a machine with few cores a compile competes for a core with the command
  * in flight, the chat service and StackStorm's API: the commands that ran during one were the
- * slow tail of the line → request latency. At nice 19 a compiler thread gets a core only when
- * nothing else wants it (a weight of 15 against 1,024 for the main thread); on an idle core it
- * runs at full speed, so the code still gets compiled, a little later on a busy machine.
+ * slow tail of the line → request latency. At nice 19 a compiler thread weighs 15 against the
+ * main thread's 1,024 when they share a core, and gives the core up as soon as a thread of
+ * normal priority wakes up on it; on an idle core it runs at full speed, so the code still gets
+ * compiled. (`SCHED_IDLE`, through libc with bun:ffi, was measured too: no better for the
+ * commands, and a burst's own compiles then waited so long on a busy machine that the burst was
+ * ~20 % slower. Nice 19 is also one way for an unprivileged process, like `SCHED_IDLE`.)
  *
  * JavaScriptCore starts these threads when there is something to compile and ends them after a
  * few seconds without, so `lowerNew` looks again after every busy tick and lowers the new ones
@@ -141,7 +144,8 @@ export class JitThreads {
   constructor(opts: JitThreadsOptions = {}) {
     this.threads = opts.threads ?? procThreads;
     this.name = opts.name ?? procThreadName;
-    this.lower = opts.lower ?? ((tid) => setPriority(tid, 19));
+    // node:os loaded only here, once the JIT is back: an idle bot does not page its code in.
+    this.lower = opts.lower ?? ((tid) => (require("node:os") as typeof import("node:os")).setPriority(tid, 19));
   }
 
   /** Lowers the JIT threads started since the last call; returns how many. */

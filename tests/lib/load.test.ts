@@ -207,12 +207,13 @@ describe("JitThreads", () => {
   });
 });
 
-test("the watcher looks for new JIT threads after every busy tick, never while idle", async () => {
+test("the watcher looks for new JIT threads after every busy tick once the JIT is back, never while idle", async () => {
   let looks = 0;
+  let jit = 0;
   let reads = 0;
   let cpu = 0;
   let perTick = 0;
-  const watcher = adaptToLoad({ tickMs: TICK, quietMs: 2, cpuMs: () => (reads++, (cpu += perTick)), collect: () => {}, normalJit: () => {}, onBusy: () => looks++ });
+  const watcher = adaptToLoad({ tickMs: TICK, quietMs: 2, jitAfterMs: 30, cpuMs: () => (reads++, (cpu += perTick)), collect: () => {}, normalJit: () => jit++, onBusy: () => looks++ });
   stops.push(watcher.stop);
   const ticks = async (n: number) => {
     const until = reads + n;
@@ -221,7 +222,16 @@ test("the watcher looks for new JIT threads after every busy tick, never while i
   };
   await ticks(6);
   expect(looks).toBe(0);
+  // Busy, but the JIT is still held back (20 of 30 ms): no look yet.
   perTick = 10;
-  await ticks(5);
-  expect(looks).toBeGreaterThanOrEqual(4);
+  await ticks(2);
+  expect({ jit, looks }).toEqual({ jit: 0, looks: 0 });
+  // The third busy tick gives the JIT its policy, and that tick looks already.
+  await ticks(4);
+  expect(jit).toBe(1);
+  expect(looks).toBeGreaterThanOrEqual(3);
+  const seen = looks;
+  perTick = 0;
+  await ticks(4);
+  expect(looks).toBe(seen);
 });
