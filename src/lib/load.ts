@@ -125,9 +125,10 @@ export interface JitThreadsOptions {
  * slow tail of the line → request latency. At nice 19 a compiler thread weighs 15 against the
  * main thread's 1,024 when they share a core, and gives the core up as soon as a thread of
  * normal priority wakes up on it; on an idle core it runs at full speed, so the code still gets
- * compiled. (`SCHED_IDLE`, through libc with bun:ffi, was measured too: no better for the
- * commands, and a burst's own compiles then waited so long on a busy machine that the burst was
- * ~20 % slower. Nice 19 is also one way for an unprivileged process, like `SCHED_IDLE`.)
+ * compiled. (`SCHED_IDLE`, through libc with bun:ffi, was measured too: about as good for the
+ * commands, within the noise, but a burst's own compiles then waited so long on a busy machine
+ * that the burst was ~20 % slower in three runs of three. Either is one way for an unprivileged
+ * process: a lowered thread cannot be raised again.)
  *
  * JavaScriptCore starts these threads when there is something to compile and ends them after a
  * few seconds without, so `lowerNew` looks again after every busy tick and lowers the new ones
