@@ -11,6 +11,8 @@ const flag = process.argv.indexOf("--outdir");
 const outDir = flag > 0 && process.argv[flag + 1] ? process.argv[flag + 1]! : join(root, "dist");
 mkdirSync(outDir, { recursive: true });
 const outfile = join(outDir, "st2bot");
+// `--no-minify`: keeps function names, for JavaScriptCore's compile reports (scripts/bench/jit-overlap.ts).
+const minify = !process.argv.includes("--no-minify");
 // The bytecode `st2bot run` uses, first (recorded by scripts/bytecode-order.ts): ~3 MB less of
 // the executable resident. A profile from an older build still applies; without one, the
 // default layout.
@@ -27,7 +29,7 @@ const result = await Bun.build({
     // ~0.3-0.5 s (x1000: ~0.6 s), measured by scripts/bench/outside.ts.
     jitPolicy: 250,
   },
-  minify: true,
+  minify,
   // Ship JavaScriptCore bytecode: start-up skips parsing the 2.5 MB bundle (exec → first
   // request ~40 ms instead of ~200 ms, measured by scripts/bench/outside.ts).
   bytecode: true,

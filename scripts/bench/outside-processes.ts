@@ -18,6 +18,10 @@ export class Child {
   readonly proc: Subprocess<"pipe", "pipe", "pipe">;
   readonly lines: { text: string; at: number }[] = [];
   stderr = "";
+  /** Every stderr line, stamped as it is read, when the caller asks for them (`keepStderr`). */
+  readonly errLines: { text: string; at: number }[] = [];
+  keepStderr = false;
+  private errBuffer = "";
   private wake: (() => void) | undefined;
 
   constructor(
@@ -32,7 +36,19 @@ export class Child {
   }
 
   private async readErr(stream: ReadableStream<Uint8Array>): Promise<void> {
-    for await (const c of stream as unknown as AsyncIterable<Uint8Array>) this.stderr = (this.stderr + new TextDecoder().decode(c)).slice(-3000);
+    const decoder = new TextDecoder();
+    for await (const c of stream as unknown as AsyncIterable<Uint8Array>) {
+      const at = now();
+      const text = decoder.decode(c, { stream: true });
+      this.stderr = (this.stderr + text).slice(-3000);
+      if (!this.keepStderr) continue;
+      this.errBuffer += text;
+      let nl: number;
+      while ((nl = this.errBuffer.indexOf("\n")) >= 0) {
+        this.errLines.push({ text: this.errBuffer.slice(0, nl), at });
+        this.errBuffer = this.errBuffer.slice(nl + 1);
+      }
+    }
   }
 
   private async read(): Promise<void> {

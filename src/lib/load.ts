@@ -17,8 +17,12 @@
  *   stopped typing), `shrink` below. It never runs while work goes on, so it adds no pause to a
  *   command or a delivery in flight, and costs at most one collection (a few ms on st2bot's
  *   heap) per `workMs` of work.
+ * - Once the JIT is back, its compiler threads at the lowest CPU priority (`JitThreads`), so a
+ *   compile gives way to the command a user waits for.
  */
 import { edenGC } from "bun:jsc";
+import { readdirSync, readFileSync } from "node:fs";
+import { setPriority } from "node:os";
 
 /** What `adaptToLoad` reads and does; each replaceable for tests. */
 export interface LoadOptions {
@@ -43,6 +47,12 @@ export interface LoadOptions {
   collect?: () => void;
   /** Gives the JIT its normal policy (default `Bun.unsafe.setJITPolicy(1)`). */
   normalJit?: () => void;
+  /**
+   * Called after every busy tick once the JIT has its normal policy, while code runs and gets
+   * hot (default: `lowerJitThreads` below, which puts new JIT compiler threads at the lowest
+   * priority). Not before: held back, the JIT compiles little, and an idle bot is left alone.
+   */
+  onBusy?: () => void;
 }
 
 /** Starts watching (an unref'd timer: it never keeps the process alive); `stop()` ends it. */
@@ -54,6 +64,7 @@ export function adaptToLoad(opts: LoadOptions = {}): { stop(): void } {
   });
   const collect = opts.collect ?? shrink;
   const normalJit = opts.normalJit ?? (() => Bun.unsafe.setJITPolicy(1));
+  const onBusy = opts.onBusy ?? lowerJitThreads;
   let last = cpuMs();
   /** CPU time of the busy ticks since the last collection (quiet ticks' crumbs do not add up). */
   let work = opts.afterStart ? workMs : 0;
@@ -71,6 +82,7 @@ export function adaptToLoad(opts: LoadOptions = {}): { stop(): void } {
         normalJit();
         towardsJit = undefined;
       }
+      if (towardsJit === undefined) onBusy();
     } else if ((quietFor += tickMs) >= quietForMs && work >= workMs && work > 0) {
       collect();
       // The collection's own CPU time is not work that calls for another.
@@ -92,6 +104,98 @@ function shrink(): void {
   const bun = Bun as unknown as { shrink?: () => void };
   if (typeof bun.shrink === "function") bun.shrink();
   else Bun.gc(true);
+}
+
+/** What `JitThreads` reads and does; each replaceable for tests. */
+export interface JitThreadsOptions {
+  /** This process's thread ids (default: /proc/self/task; none where there is no /proc). */
+  threads?: () => number[];
+  /** A thread's name (default: /proc/self/task/<tid>/comm; "" once it has ended). */
+  name?: (tid: number) => string;
+  /** Lowers one thread's priority (default: `os.setPriority(tid, 19)`, the lowest nice). */
+  lower?: (tid: number) => void;
+}
+
+/**
+ * JavaScriptCore's JIT compilers at the lowest CPU priority, so that a compile gives way to the
+ * work a user waits for.
+ *
+ * The DFG and FTL compile on worker threads of their own ("JITWorker"; `useConcurrentJIT` is on
+ * in a compiled binary), 0.5-2 ms for a DFG compile, 3-8 ms for an FTL one, some twenty of them
+ * in the first few hundred commands after the JIT gets its normal policy (scripts/bench/
+ * jit-overlap.ts). They do not block the main thread, but on a machine with few cores a compile
+ * competes for a core with the command in flight, the chat service and StackStorm's API: a
+ * command that a compile overlapped took 1.0 ms on average from line to request, against 0.28 ms
+ * for all (0.54 ms with this lowering; 10 runs of 400 commands each, interleaved). At nice 19 a compiler thread weighs 15 against the
+ * main thread's 1,024 when they share a core, and gives the core up as soon as a thread of
+ * normal priority wakes up on it; on an idle core it runs at full speed, so the code still gets
+ * compiled. (`SCHED_IDLE`, through libc with bun:ffi, was measured too: about as good for the
+ * commands, within the noise, but a burst's own compiles then waited so long on a busy machine
+ * that the burst was ~20 % slower in three runs of three. Either is one way for an unprivileged
+ * process: a lowered thread cannot be raised again.)
+ *
+ * JavaScriptCore starts these threads when there is something to compile and ends them after a
+ * few seconds without, so `lowerNew` looks again after every busy tick and lowers the new ones
+ * (it reads the name of a thread once). Linux only (a thread's nice is its own there);
+ * elsewhere it does nothing.
+ */
+export class JitThreads {
+  private readonly threads: () => number[];
+  private readonly name: (tid: number) => string;
+  private readonly lower: (tid: number) => void;
+  /** Thread ids already looked at (lowered or not a JIT thread), pruned as threads end. */
+  private seen = new Set<number>();
+
+  constructor(opts: JitThreadsOptions = {}) {
+    this.threads = opts.threads ?? procThreads;
+    this.name = opts.name ?? procThreadName;
+    this.lower = opts.lower ?? ((tid) => setPriority(tid, 19));
+  }
+
+  /** Lowers the JIT threads started since the last call; returns how many. */
+  lowerNew(): number {
+    const now = new Set<number>();
+    let lowered = 0;
+    for (const tid of this.threads()) {
+      now.add(tid);
+      if (this.seen.has(tid) || this.name(tid) !== "JITWorker") continue;
+      try {
+        this.lower(tid);
+        lowered++;
+      } catch {
+        // The thread ended meanwhile, or the platform says no: it keeps its priority.
+      }
+    }
+    this.seen = now;
+    return lowered;
+  }
+}
+
+const jitThreads = new JitThreads();
+
+/** `JitThreads.lowerNew` of the process's one `JitThreads`. */
+export function lowerJitThreads(): void {
+  jitThreads.lowerNew();
+}
+
+let noProc = false;
+
+function procThreads(): number[] {
+  if (noProc) return [];
+  try {
+    return readdirSync("/proc/self/task").map(Number);
+  } catch {
+    noProc = true;
+    return [];
+  }
+}
+
+function procThreadName(tid: number): string {
+  try {
+    return readFileSync(`/proc/self/task/${tid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
 }
 
 /** What a `CommandGarbage` does and reads; each replaceable for tests. */

@@ -1,5 +1,7 @@
-import { afterEach, expect, test } from "bun:test";
-import { adaptToLoad } from "../../src/lib/load.ts";
+import { numberOfDFGCompiles } from "bun:jsc";
+import { afterEach, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { adaptToLoad, JitThreads } from "../../src/lib/load.ts";
 
 const TICK = 5;
 /**
@@ -35,6 +37,7 @@ function fakeProcess(opts: { afterStart?: boolean } = {}) {
     },
     collect: () => p.collections++,
     normalJit: () => p.jit++,
+    onBusy: () => {},
   });
   stops.push(watcher.stop);
   return p;
@@ -130,4 +133,105 @@ test("by default: Bun's shrink (a full collection that also drops unused code) a
     bun.shrink = shrink;
     Bun.unsafe.setJITPolicy = setJITPolicy;
   }
+});
+
+describe("JitThreads", () => {
+  /** A process whose threads the test sets; `lowered` lists what was lowered, in order. */
+  function fakeThreads(threads: Record<number, string>) {
+    const state = { threads, lowered: [] as number[], nameReads: 0 };
+    const jit = new JitThreads({
+      threads: () => Object.keys(state.threads).map(Number),
+      name: (tid) => {
+        state.nameReads++;
+        return state.threads[tid] ?? "";
+      },
+      lower: (tid) => void state.lowered.push(tid),
+    });
+    return { state, jit };
+  }
+
+  test("lowers the JIT compiler threads and nothing else, each once", () => {
+    const { state, jit } = fakeThreads({ 1: "st2bot", 2: "HTTP Client", 3: "JITWorker", 4: "HeapHelper", 5: "JITWorker" });
+    expect(jit.lowerNew()).toBe(2);
+    expect(state.lowered).toEqual([3, 5]);
+    expect(jit.lowerNew()).toBe(0);
+    expect(state.lowered).toEqual([3, 5]);
+  });
+
+  test("a JIT thread started later (JavaScriptCore ends idle ones and starts new ones) is lowered too", () => {
+    const { state, jit } = fakeThreads({ 1: "st2bot", 3: "JITWorker" });
+    jit.lowerNew();
+    // Thread 3 ended after a quiet spell; a new compile started thread 7.
+    state.threads = { 1: "st2bot", 7: "JITWorker" };
+    expect(jit.lowerNew()).toBe(1);
+    expect(state.lowered).toEqual([3, 7]);
+  });
+
+  test("reads each thread's name once, not on every busy tick", () => {
+    const { state, jit } = fakeThreads({ 1: "st2bot", 2: "HTTP Client", 3: "JITWorker" });
+    jit.lowerNew();
+    jit.lowerNew();
+    jit.lowerNew();
+    expect(state.nameReads).toBe(3);
+  });
+
+  test("a thread that cannot be lowered (ended meanwhile) does not stop the others", () => {
+    const lowered: number[] = [];
+    const jit = new JitThreads({
+      threads: () => [3, 5],
+      name: () => "JITWorker",
+      lower: (tid) => {
+        if (tid === 3) throw new Error("ESRCH");
+        lowered.push(tid);
+      },
+    });
+    expect(jit.lowerNew()).toBe(1);
+    expect(lowered).toEqual([5]);
+  });
+
+  test("for real (Linux): a hot function's compiler threads end up at nice 19, the main thread stays as it was", () => {
+    if (process.platform !== "linux") return;
+    const niceOf = (tid: string) => Number(readFileSync(`/proc/self/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ")[16]);
+    const jitTids = () => readdirSync("/proc/self/task").filter((t) => readFileSync(`/proc/self/task/${t}/comm`, "utf8").trim() === "JITWorker");
+    const mainNice = niceOf(String(process.pid));
+    // Something for the JIT to compile, so that its worker threads exist.
+    const hot = (x: number) => (x * 31) % 7;
+    let sum = 0;
+    for (let i = 0; i < 2_000_000 && numberOfDFGCompiles(hot) === 0; i++) sum += hot(i);
+    expect(sum).toBeGreaterThanOrEqual(0);
+    if (jitTids().length === 0) return; // the JIT is off (BUN_JSC_useJIT=0): nothing to lower
+    const jit = new JitThreads();
+    expect(jit.lowerNew()).toBeGreaterThan(0);
+    for (const tid of jitTids()) expect(niceOf(tid)).toBe(19);
+    expect(niceOf(String(process.pid))).toBe(mainNice);
+  });
+});
+
+test("the watcher looks for new JIT threads after every busy tick once the JIT is back, never while idle", async () => {
+  let looks = 0;
+  let jit = 0;
+  let reads = 0;
+  let cpu = 0;
+  let perTick = 0;
+  const watcher = adaptToLoad({ tickMs: TICK, quietMs: 2, jitAfterMs: 30, cpuMs: () => (reads++, (cpu += perTick)), collect: () => {}, normalJit: () => jit++, onBusy: () => looks++ });
+  stops.push(watcher.stop);
+  const ticks = async (n: number) => {
+    const until = reads + n;
+    const deadline = Date.now() + 10_000;
+    while (reads < until && Date.now() < deadline) await Bun.sleep(1);
+  };
+  await ticks(6);
+  expect(looks).toBe(0);
+  // Busy, but the JIT is still held back (20 of 30 ms): no look yet.
+  perTick = 10;
+  await ticks(2);
+  expect({ jit, looks }).toEqual({ jit: 0, looks: 0 });
+  // The third busy tick gives the JIT its policy, and that tick looks already.
+  await ticks(4);
+  expect(jit).toBe(1);
+  expect(looks).toBeGreaterThanOrEqual(3);
+  const seen = looks;
+  perTick = 0;
+  await ticks(4);
+  expect(looks).toBe(seen);
 });
