@@ -341,6 +341,18 @@ export function compileFormat(format: string): CompiledFormat {
 }
 
 /**
+ * The format compiled, from the cache when it is there, else compiled now and *not* cached
+ * (`cached` says which): the alias index reads what it files a format under from it, then
+ * drops it until a command tries the format. Throws FormatError.
+ */
+export function compiledOrNew(format: string): { compiled: CompiledFormat; cached: boolean } {
+  const entry = cache.get(format);
+  if (entry instanceof FormatError) throw entry;
+  if (entry) return { compiled: entry, cached: true };
+  return { compiled: new CompiledFormat(format), cached: false };
+}
+
+/**
  * `ActionAliasFormatParser(format, command).get_extracted_param_value()`.
  * Throws ParseMismatchError / NoValueError (StackStorm's ParseException) or FormatError.
  */

@@ -17,7 +17,8 @@
  * The verdict is the same as trying every representation (the tests check this).
  */
 import { prepareCommand, type PreparedCommand } from "./command.ts";
-import { compileFormat, FormatError } from "./format.ts";
+import { FormatError } from "./format.ts";
+import { FiledPattern, fileFormat, recentFilings, rememberIndex, type Filing } from "./filing.ts";
 import type { FormatHit } from "./format.ts";
 import { helpOf, type HelpQuery, type HelpResult } from "./help.ts";
 import type { AliasProblem, Incomplete, Match, MatchOutcome } from "./outcome.ts";
@@ -63,14 +64,21 @@ export class AliasIndex {
   /** Compiles every representation; one that cannot be used lands in `problems`, not an exception. */
   constructor(aliases: readonly ActionAlias[]) {
     this.aliases = aliases.slice();
+    const known = recentFilings();
     let order = 0;
     for (const alias of this.aliases) {
       const enabled = isEnabled(alias);
-      const patterns = this.compileAlias(alias, () => order++);
+      const filed = this.compileAlias(alias, () => order++, known);
       if (!enabled) continue;
-      this.addToPools(alias, patterns);
-      for (const p of patterns) this.suggester.add(displayOf(p));
+      this.addToPools(alias, filed);
+      for (const { pattern } of filed) this.suggester.add(pattern.display || pattern.format);
     }
+    rememberIndex(this);
+  }
+
+  /** The pools (normal, then match_multiple), for a rebuild to read their filings back. */
+  pools(): readonly Pool[] {
+    return [this.normal, this.multi];
   }
 
   /** How many aliases the index was built from (enabled or not). */
@@ -98,8 +106,9 @@ export class AliasIndex {
     return helpOf(this.aliases, query);
   }
 
-  private compileAlias(alias: ActionAlias, nextOrder: () => number): Pattern[] {
-    const patterns: Pattern[] = [];
+  /** The alias's usable representations, each with where to file it (see filing.ts). */
+  private compileAlias(alias: ActionAlias, nextOrder: () => number, known: ReadonlyMap<string, Filing> | undefined): Filed[] {
+    const patterns: Filed[] = [];
     let entries: ReturnType<typeof formatPatterns>;
     try {
       entries = formatPatterns(alias.formats ?? []);
@@ -110,8 +119,9 @@ export class AliasIndex {
     for (const entry of entries) {
       const order = nextOrder();
       try {
-        const compiled = compileFormat(entry.representation);
-        patterns.push({ order, alias, display: entry.display, matchMultiple: entry.matchMultiple, compiled });
+        const filing = fileFormat(entry.representation, known);
+        const pattern = new FiledPattern(order, alias, entry.display, entry.matchMultiple, entry.representation, filing.compiled);
+        patterns.push({ pattern, filing });
       } catch (err) {
         if (!(err instanceof FormatError)) throw err;
         this.problems.push({ ref: refOf(alias), format: entry.representation, reason: err.reason });
@@ -125,7 +135,7 @@ export class AliasIndex {
    * second pass aliases with a match_multiple one; each pass then tries *all* formats of
    * the aliases it found. A mixed alias therefore sits in both pools with all its patterns.
    */
-  private addToPools(alias: ActionAlias, patterns: Pattern[]): void {
+  private addToPools(alias: ActionAlias, patterns: Filed[]): void {
     const formats = (alias.formats ?? []).map((f) => {
       try {
         return normaliseFormat(f).matchMultiple;
@@ -133,8 +143,8 @@ export class AliasIndex {
         return false;
       }
     });
-    if (formats.some((m) => !m)) for (const p of patterns) this.normal.add(p);
-    if (formats.some((m) => m)) for (const p of patterns) this.multi.add(p);
+    if (formats.some((m) => !m)) for (const p of patterns) this.normal.add(p.pattern, p.pattern.format, p.filing);
+    if (formats.some((m) => m)) for (const p of patterns) this.multi.add(p.pattern, p.pattern.format, p.filing);
   }
 
   private decide(hits: Hit[], prepared: PreparedCommand, strict: boolean, multi: boolean): MatchOutcome {
@@ -180,6 +190,12 @@ export class AliasIndex {
       },
     };
   }
+}
+
+/** A representation ready to file, and where. */
+interface Filed {
+  pattern: FiledPattern;
+  filing: Filing;
 }
 
 function tooLong(length: number, limit: number, where: string): MatchOutcome {

@@ -5,7 +5,7 @@
  */
 import type { PreparedCommand } from "./command.ts";
 import { FormatError, type CompiledFormat, type FormatHit } from "./format.ts";
-import { MAX_INDEXED_DEPTH } from "./hints.ts";
+import { MAX_INDEXED_DEPTH, type IndexHints } from "./hints.ts";
 import type { AliasProblem } from "./outcome.ts";
 import type { ActionAlias } from "./types.ts";
 import { containsInOrder } from "./words.ts";
@@ -61,13 +61,16 @@ export class Pool {
   /** Display-only entries (empty representation): only a blank command can match them. */
   private readonly blank: Pattern[] = [];
 
-  /** Files a pattern under its leading words, else a word it needs, else the always-tried list. */
-  add(pattern: Pattern): void {
-    if (pattern.compiled.format === "") {
+  /**
+   * Files a pattern under its leading words, else a word it needs, else the always-tried list
+   * (`format`: its representation; `filing`: the format's index hints, so filing compiles nothing).
+   */
+  add(pattern: Pattern, format: string, filing: Pick<IndexHints, "paths" | "word">): void {
+    if (format === "") {
       this.blank.push(pattern);
       return;
     }
-    const { paths, word } = pattern.compiled.hints;
+    const { paths, word } = filing;
     if (paths.length === 0) {
       if (!word) this.fallback.push(pattern);
       else {
@@ -82,6 +85,22 @@ export class Pool {
       for (const word of path) node = node.child(word);
       (node.patterns ??= []).push(pattern);
     }
+  }
+
+  /**
+   * Calls `fn` for each filed pattern with where it is filed: once per leading-word path, or
+   * with the word it is filed under, or with neither (always tried, blank). A rebuild of the
+   * index reads the filings back from here instead of compiling every format again.
+   */
+  eachFiling(fn: (pattern: Pattern, path: readonly string[] | undefined, word: string) => void): void {
+    for (const p of this.blank) fn(p, undefined, "");
+    for (const p of this.fallback) fn(p, undefined, "");
+    for (const [word, list] of this.byWord) for (const p of list) fn(p, undefined, word);
+    const walk = (node: TrieNode, path: string[]): void => {
+      if (node.patterns) for (const p of node.patterns) fn(p, path, "");
+      node.children?.forEach((child, word) => walk(child, [...path, word]));
+    };
+    walk(this.root, []);
   }
 
   /** The patterns whose leading literal words are exactly `words` (none past the indexed depth). */
