@@ -15,8 +15,12 @@ import type { ActionAlias } from "./types.ts";
 
 /** Where the index files one format: under each leading-word path, else under a word it needs. */
 export interface Filing {
-  /** Leading-word paths (whole words); empty: none usable. */
-  readonly paths: readonly (readonly string[])[];
+  /**
+   * Leading-word paths of whole words, packed (paths separated by "\n", words by " "; words
+   * hold no whitespace); "": none usable. The index slices its trie's words from it when it
+   * files the format, so they are allocated together with the trie (see index.ts).
+   */
+  readonly paths: string;
   /** A word every match contains (used when there is no path), "" when none. */
   readonly word: string;
   /** The compiled format, when something has already compiled it. */
@@ -60,7 +64,7 @@ export function fileFormat(format: string, known: ReadonlyMap<string, Filing> | 
   const reused = known?.get(format);
   if (reused) return reused;
   const { compiled, cached } = compiledOrNew(format);
-  const { paths, word } = compiled.hints;
+  const { paths, word } = compiled.filing;
   return cached ? { paths, word, compiled } : { paths, word };
 }
 
@@ -108,8 +112,9 @@ function readFilings(pool: Pool, out: Map<string, Filing>): void {
     if (!known) found.set(pattern.format, entry);
     if (path) entry.paths.push(path);
   });
-  for (const [format, { paths, word, compiled }] of found) {
+  for (const [format, { paths: list, word, compiled }] of found) {
     const had = out.get(format);
+    const paths = list.map((p) => p.join(" ")).join("\n");
     if (!had) out.set(format, compiled ? { paths, word, compiled } : { paths, word });
     else if (!had.compiled && compiled) out.set(format, { ...had, compiled });
   }

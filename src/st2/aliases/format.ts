@@ -105,6 +105,15 @@ export class CompiledFormat {
     return unpackHints({ literals: this.literals, paths: this.paths });
   }
 
+  /**
+   * The hints the index files the format under, packed: leading-word paths as one string
+   * (paths separated by "\n", words by " "), and the word it needs when there is no path
+   * ("" when none, or when there are paths).
+   */
+  get filing(): { paths: string; word: string } {
+    return { paths: this.paths, word: this.paths ? "" : this.hints.word };
+  }
+
   /** Parameter (named group) names in Python group order. */
   get params(): readonly string[] {
     return this.table.names;

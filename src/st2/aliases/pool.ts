@@ -5,7 +5,7 @@
  */
 import type { PreparedCommand } from "./command.ts";
 import { FormatError, type CompiledFormat, type FormatHit } from "./format.ts";
-import { MAX_INDEXED_DEPTH, type IndexHints } from "./hints.ts";
+import { MAX_INDEXED_DEPTH } from "./hints.ts";
 import type { AliasProblem } from "./outcome.ts";
 import type { ActionAlias } from "./types.ts";
 import { containsInOrder } from "./words.ts";
@@ -65,13 +65,13 @@ export class Pool {
    * Files a pattern under its leading words, else a word it needs, else the always-tried list
    * (`format`: its representation; `filing`: the format's index hints, so filing compiles nothing).
    */
-  add(pattern: Pattern, format: string, filing: Pick<IndexHints, "paths" | "word">): void {
+  add(pattern: Pattern, format: string, filing: { paths: string; word: string }): void {
     if (format === "") {
       this.blank.push(pattern);
       return;
     }
     const { paths, word } = filing;
-    if (paths.length === 0) {
+    if (paths === "") {
       if (!word) this.fallback.push(pattern);
       else {
         const list = this.byWord.get(word);
@@ -80,10 +80,19 @@ export class Pool {
       }
       return;
     }
-    for (const path of paths) {
+    // Paths packed as in IndexHints (see filing.ts): "\n" between paths, " " between words.
+    for (let start = 0; start <= paths.length; ) {
+      let end = paths.indexOf("\n", start);
+      if (end < 0) end = paths.length;
       let node = this.root;
-      for (const word of path) node = node.child(word);
+      for (let w = start; w < end; ) {
+        let space = paths.indexOf(" ", w);
+        if (space < 0 || space > end) space = end;
+        node = node.child(paths.slice(w, space));
+        w = space + 1;
+      }
       (node.patterns ??= []).push(pattern);
+      start = end + 1;
     }
   }
 
