@@ -10,7 +10,7 @@
  * `action_ref` (kept: the type requires it), `formats` (the index, help), `ack` (`enabled`,
  * `append_url`), `extra` (`security`, `st2bot.live_output`).
  */
-import type { ActionAlias } from "./types.ts";
+import type { ActionAlias, AliasFormat } from "./types.ts";
 
 /** Shares equal packs, acks and extras between the aliases it compacts. */
 export class AliasCompactor {
@@ -30,7 +30,7 @@ export class AliasCompactor {
       description: alias.description,
       enabled: alias.enabled,
       action_ref: alias.action_ref,
-      formats: alias.formats,
+      formats: alias.formats.map(copyFormat),
       ack: this.shared(alias.ack),
       extra: this.shared(alias.extra),
     };
@@ -58,6 +58,15 @@ export class AliasCompactor {
     this.objects.set(key, deepFreeze(value));
     return value;
   }
+}
+
+/**
+ * A format entry made afresh (the fields the engine reads): with every other object kept
+ * here, allocated together after the listing rather than among its parsing garbage.
+ */
+function copyFormat(format: AliasFormat): AliasFormat {
+  if (typeof format === "string") return format;
+  return { display: format.display, representation: format.representation?.slice(), match_multiple: format.match_multiple };
 }
 
 function deepFreeze<T extends object>(value: T): T {
