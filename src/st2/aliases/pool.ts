@@ -60,6 +60,9 @@ export class Pool {
   private readonly fallback: Pattern[] = [];
   /** Display-only entries (empty representation): only a blank command can match them. */
   private readonly blank: Pattern[] = [];
+  /** The last packed paths filed, and their nodes. */
+  private lastPaths = "";
+  private lastNodes: TrieNode[] = [];
 
   /**
    * Files a pattern under its leading words, else a word it needs, else the always-tried list
@@ -80,7 +83,17 @@ export class Pool {
       }
       return;
     }
-    // Paths packed as in IndexHints (see filing.ts): "\n" between paths, " " between words.
+    // An alias's representations mostly share their leading words: filed where the last went.
+    if (paths !== this.lastPaths) {
+      this.lastPaths = paths;
+      this.lastNodes = this.nodesFor(paths);
+    }
+    for (const node of this.lastNodes) (node.patterns ??= []).push(pattern);
+  }
+
+  /** The trie nodes of packed paths (as in IndexHints, see filing.ts), made where missing. */
+  private nodesFor(paths: string): TrieNode[] {
+    const nodes: TrieNode[] = [];
     for (let start = 0; start <= paths.length; ) {
       let end = paths.indexOf("\n", start);
       if (end < 0) end = paths.length;
@@ -91,9 +104,10 @@ export class Pool {
         node = node.child(paths.slice(w, space));
         w = space + 1;
       }
-      (node.patterns ??= []).push(pattern);
+      nodes.push(node);
       start = end + 1;
     }
+    return nodes;
   }
 
   /**
