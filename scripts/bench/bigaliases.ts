@@ -26,7 +26,7 @@ if (before) binaries.push(["before", before]);
 const now = () => performance.timeOrigin + performance.now();
 const work = mkdtempSync(join(tmpdir(), "st2bot-bigaliases-"));
 // The command outside.ts sends (alias 1 of the synthetic set), or the first sample's.
-const COMMAND = COUNT === 238 ? "pack list" : "tool1 restart service1 web";
+const COMMAND = COUNT === 238 ? "deploy web" : "tool1 restart service1 web";
 
 const preload = join(work, "heap-preload.ts");
 writeFileSync(
