@@ -29,7 +29,8 @@ export interface Filing {
 
 /** A representation as the index files it, compiled when a command first tries it. */
 export class FiledPattern implements Pattern {
-  dead?: boolean;
+  /** Set (by the matcher) only on the rare pattern JavaScript refuses: six fields, not seven, per pattern. */
+  declare dead?: boolean;
   private known: CompiledFormat | undefined;
 
   constructor(
@@ -41,7 +42,6 @@ export class FiledPattern implements Pattern {
     readonly format: string,
     compiled: CompiledFormat | undefined,
   ) {
-    this.dead = false;
     this.known = compiled;
   }
 
