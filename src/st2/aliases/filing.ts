@@ -29,9 +29,15 @@ export interface Filing {
 
 /** A representation as the index files it, compiled when a command first tries it. */
 export class FiledPattern implements Pattern {
-  /** Set (by the matcher) only on the rare pattern JavaScript refuses: six fields, not seven, per pattern. */
+  /** Set (by the matcher) only on the rare pattern JavaScript refuses: five fields per pattern, not six. */
   declare dead?: boolean;
-  private known: CompiledFormat | undefined;
+  /**
+   * The compiled format (the build checked that it compiles). Until a command first needs it,
+   * a getter on the prototype compiles it and stores it on the pattern as a plain field: later
+   * reads are plain field loads, which JavaScriptCore's interpreter caches (a getter it calls
+   * through its slow path on every read).
+   */
+  declare compiled: CompiledFormat;
 
   constructor(
     readonly order: number,
@@ -42,18 +48,26 @@ export class FiledPattern implements Pattern {
     readonly format: string,
     compiled: CompiledFormat | undefined,
   ) {
-    this.known = compiled;
-  }
-
-  /** The compiled format (the build checked that it compiles). */
-  get compiled(): CompiledFormat {
-    return (this.known ??= compileFormat(this.format));
+    if (compiled) settle(this, compiled);
   }
 
   /** The compiled format if something compiled it already (for a rebuild to carry over). */
   get compiledIfAny(): CompiledFormat | undefined {
-    return this.known;
+    return Object.hasOwn(this, "compiled") ? this.compiled : undefined;
   }
+}
+
+Object.defineProperty(FiledPattern.prototype, "compiled", {
+  configurable: true,
+  get(this: FiledPattern): CompiledFormat {
+    return settle(this, compileFormat(this.format));
+  },
+});
+
+/** Stores the compiled format on the pattern as a plain field (see `FiledPattern.compiled`). */
+function settle(pattern: FiledPattern, compiled: CompiledFormat): CompiledFormat {
+  Object.defineProperty(pattern, "compiled", { value: compiled, writable: true, enumerable: true, configurable: true });
+  return compiled;
 }
 
 /**
