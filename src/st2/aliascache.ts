@@ -8,6 +8,7 @@ import { logger } from "../lib/log.ts";
 import { St2ApiError } from "./http.ts";
 import { AliasIndex } from "./aliases/index.ts";
 import { ActionAliasSchema, type ActionAlias } from "./aliases/types.ts";
+import { AliasCompactor } from "./aliases/compact.ts";
 import { describeError } from "../lib/errors.ts";
 
 const log = logger("st2.aliascache");
@@ -33,6 +34,8 @@ export class AliasCache {
   private pending: Change[] | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly build: (aliases: ActionAlias[]) => AliasIndex;
+  /** Keeps of each alias what st2bot reads, equal values shared (aliases/compact.ts). */
+  private readonly compactor = new AliasCompactor();
   /** When the last full load succeeded; undefined until the first one does. */
   loadedAt: Date | undefined;
   /** Why the last full load failed; cleared by the next success. */
@@ -100,7 +103,7 @@ export class AliasCache {
       log.warn(`ignored ${name}: the alias in it is malformed (${parsed.issues[0]?.message ?? "invalid"})`);
       return false;
     }
-    const change: Change = kind === "delete" ? { kind: "delete", key: keyOf(parsed.output) } : { kind: "upsert", alias: parsed.output };
+    const change: Change = kind === "delete" ? { kind: "delete", key: keyOf(parsed.output) } : { kind: "upsert", alias: this.compactor.compact(parsed.output) };
     this.pending?.push(change);
     this.current = applyChange(this.current, change);
     this.rebuild();
@@ -113,7 +116,9 @@ export class AliasCache {
   private async load(): Promise<boolean> {
     this.pending = [];
     try {
-      const fresh = await this.opts.load();
+      const listed = await this.opts.load();
+      this.compactor.clear();
+      const fresh = listed.map((a) => this.compactor.compact(a));
       // Events that arrived while loading are newer than (or as new as) the answer: replay them.
       this.current = this.pending.reduce(applyChange, fresh);
       this.rebuild();

@@ -138,6 +138,29 @@ describe("AliasCache", () => {
     expect(c.built.at(-1)).toEqual([...c.cache.aliases]);
   });
 
+  test("keeps of each alias only the fields st2bot reads, equal acks and extras shared", async () => {
+    const ack = () => ({ enabled: true, format: "on it", append_url: false });
+    const extra = () => ({ security: { twofactor: true } });
+    const full = (n: number) => alias(n, { ack: ack(), result: { format: "{{ execution.result }}" }, extra: extra(), immutable_parameters: { x: 1 }, metadata_file: "aliases/a.yaml" });
+    const c = controlled([full(1), full(2)]);
+    await c.cache.refresh();
+    const [a, b] = c.cache.aliases as (ActionAlias & Record<string, unknown>)[];
+    expect(Object.keys(a!).sort()).toEqual(["ack", "action_ref", "description", "enabled", "extra", "formats", "id", "name", "pack", "ref"]);
+    expect(a).toMatchObject({ id: "id1", ref: "demo.alias_1", name: "alias_1", pack: "demo", description: "alias 1", enabled: true, action_ref: "core.local", formats: ["run 1"], ack: ack(), extra: extra() });
+    expect(b!.ack).toBe(a!.ack);
+    expect(b!.extra).toBe(a!.extra);
+    expect(Object.isFrozen(a!.ack)).toBe(true);
+    // The same through an event.
+    c.cache.applyEvent("st2.actionalias__create", full(3));
+    const third = c.cache.aliases[2] as ActionAlias & Record<string, unknown>;
+    expect(third.uid).toBeUndefined();
+    expect(third.result).toBeUndefined();
+    expect(third.ack).toBe(a!.ack);
+    // The index still answers with the kept alias.
+    const m = c.cache.index.match("run 3");
+    expect(m.kind === "match" && m.match.alias).toBe(third);
+  });
+
   test("an update that renames an alias replaces it by id", async () => {
     const c = controlled();
     await c.cache.refresh();

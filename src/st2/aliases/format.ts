@@ -105,6 +105,15 @@ export class CompiledFormat {
     return unpackHints({ literals: this.literals, paths: this.paths });
   }
 
+  /**
+   * The hints the index files the format under, packed: leading-word paths as one string
+   * (paths separated by "\n", words by " "), and the word it needs when there is no path
+   * ("" when none, or when there are paths).
+   */
+  get filing(): { paths: string; word: string } {
+    return { paths: this.paths, word: this.paths ? "" : this.hints.word };
+  }
+
   /** Parameter (named group) names in Python group order. */
   get params(): readonly string[] {
     return this.table.names;
@@ -338,6 +347,18 @@ export function compileFormat(format: string): CompiledFormat {
   }
   if (entry instanceof FormatError) throw entry;
   return entry;
+}
+
+/**
+ * The format compiled, from the cache when it is there, else compiled now and *not* cached
+ * (`cached` says which): the alias index reads what it files a format under from it, then
+ * drops it until a command tries the format. Throws FormatError.
+ */
+export function compiledOrNew(format: string): { compiled: CompiledFormat; cached: boolean } {
+  const entry = cache.get(format);
+  if (entry instanceof FormatError) throw entry;
+  if (entry) return { compiled: entry, cached: true };
+  return { compiled: new CompiledFormat(format), cached: false };
 }
 
 /**

@@ -5,7 +5,7 @@
  * using them to skip a format never changes a verdict.
  */
 import type { PyFlags, PyNode, PySeq } from "./pyregex/ast.ts";
-import { isSpaceCp, PY_SPACE, splitWords } from "./words.ts";
+import { PY_SPACE, splitWords } from "./words.ts";
 
 /** What the index needs to file a format: the words every match starts with, and more. */
 export interface IndexHints {
@@ -76,20 +76,35 @@ function textOf(cps: number[]): string {
   return parts.join("");
 }
 const TEXT_CHUNK = 4096;
-/** A node that only ever matches whitespace; `min` is how many characters it needs. */
-function spaceNode(n: PyNode | undefined): { min: number } | null {
-  if (!n) return null;
-  if (n.t === "lit") return isSpaceCp(n.cp) ? { min: 1 } : null;
+/**
+ * Python whitespace by code point, read inline in the per-character loops below: they run for
+ * every format of an install at start-up, and a call per character (15,000 formats) was enough
+ * to make JavaScriptCore optimise these functions there, which pages its optimising compiler in
+ * (several MB resident, scripts/bench/bigaliases.ts).
+ */
+const SPACE = new Uint8Array(0x3001);
+for (const ch of PY_SPACE) SPACE[ch.charCodeAt(0)] = 1;
+
+/** How many characters a node that only ever matches whitespace needs; -1 for any other node. */
+function spaceMin(n: PyNode | undefined): number {
+  if (!n) return -1;
+  if (n.t === "lit") return SPACE[n.cp] === 1 ? 1 : -1;
   if (n.t === "set") {
-    if (n.neg) return null;
-    const ok = n.items.every((i) => (i.k === "cat" ? i.cat === "s" : i.k === "cp" ? isSpaceCp(i.cp) : false));
-    return ok ? { min: 1 } : null;
+    if (n.neg) return -1;
+    for (const i of n.items) if (i.k === "cat" ? i.cat !== "s" : i.k !== "cp" || SPACE[i.cp] !== 1) return -1;
+    return 1;
   }
   if (n.t === "repeat") {
-    const inner = spaceNode(n.body);
-    return inner ? { min: n.min * inner.min } : null;
+    const inner = spaceMin(n.body);
+    return inner < 0 ? -1 : n.min * inner;
   }
-  return null;
+  return -1;
+}
+
+/** `spaceMin` with the common case (a literal character) answered without a call. */
+function spaceMinAt(seq: PySeq, j: number): number {
+  const n = seq[j];
+  return n?.t === "lit" ? (SPACE[n.cp] === 1 ? 1 : -1) : spaceMin(n);
 }
 
 function isEndAnchor(n: PyNode | undefined, flags: PyFlags): boolean {
@@ -99,10 +114,10 @@ function isEndAnchor(n: PyNode | undefined, flags: PyFlags): boolean {
 /** The alternatives of a word slot: a run of literal characters, or a group of such runs. */
 function readSlot(seq: PySeq, i: number): { words: string[]; next: number } | null {
   const n = seq[i];
-  if (n?.t === "lit" && !isSpaceCp(n.cp)) {
+  if (n?.t === "lit" && SPACE[n.cp] !== 1) {
     const cps: number[] = [];
     let j = i;
-    for (let m = seq[j]; m?.t === "lit" && !isSpaceCp(m.cp); m = seq[++j]) cps.push(m.cp);
+    for (let m = seq[j]; m?.t === "lit" && SPACE[m.cp] !== 1; m = seq[++j]) cps.push(m.cp);
     return { words: [textOf(cps)], next: j };
   }
   if (n?.t === "group" && !n.on.i && !n.off.i) {
@@ -112,7 +127,7 @@ function readSlot(seq: PySeq, i: number): { words: string[]; next: number } | nu
     for (const b of branches) {
       const cps: number[] = [];
       for (const c of b) {
-        if (c.t !== "lit" || isSpaceCp(c.cp)) return null;
+        if (c.t !== "lit" || SPACE[c.cp] === 1) return null;
         cps.push(c.cp);
       }
       if (cps.length === 0) return null;
@@ -129,9 +144,9 @@ type AfterSlot = { kind: "end" } | { kind: "sep"; next: number } | { kind: "glue
 function afterSlot(seq: PySeq, i: number, flags: PyFlags): AfterSlot {
   let boundary = false;
   let j = i;
-  for (let s = spaceNode(seq[j]); s; s = spaceNode(seq[++j])) if (s.min > 0) boundary = true;
+  for (let min = spaceMinAt(seq, j); min >= 0; min = spaceMinAt(seq, ++j)) if (min > 0) boundary = true;
   if (j >= seq.length) return boundary ? { kind: "end" } : { kind: "glued" };
-  if (isEndAnchor(seq[j], flags) && seq.slice(j).every((n) => isEndAnchor(n, flags) || spaceNode(n))) return { kind: "end" };
+  if (isEndAnchor(seq[j], flags) && seq.slice(j).every((n) => isEndAnchor(n, flags) || spaceMin(n) >= 0)) return { kind: "end" };
   return boundary ? { kind: "sep", next: j } : { kind: "glued" };
 }
 
@@ -139,7 +154,7 @@ function leadingPaths(ast: PySeq, flags: PyFlags): string[][] {
   const first = ast[0];
   if (flags.i || flags.m || first?.t !== "at" || (first.at !== "bol" && first.at !== "bos")) return [];
   let i = 1;
-  while (i < ast.length && spaceNode(ast[i])) i++;
+  while (i < ast.length && spaceMinAt(ast, i) >= 0) i++;
   const slots: string[][] = [];
   let paths = 1;
   while (slots.length < MAX_INDEXED_DEPTH) {
