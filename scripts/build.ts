@@ -22,12 +22,13 @@ const result = await Bun.build({
   compile: {
     outfile,
     bytecodeOrder: existsSync(order) && order,
-    // The JIT held back (tier-up thresholds x250): code that runs once at start-up, and a
+    // The JIT held back (tier-up thresholds x1000): code that runs once at start-up, and a
     // command now and then, stay in the interpreter instead of pulling the JIT compilers' code
-    // into memory (~3 MB). src/lib/load.ts restores the normal policy once there is sustained
-    // work (a burst, a busy channel). x250 rather than more: 5,000 aliases still start in
-    // ~0.3-0.5 s (x1000: ~0.6 s), measured by scripts/bench/outside.ts.
-    jitPolicy: 250,
+    // into memory (~3 MB; with 5,000 aliases the optimising compiler's ~6 MB, which x250 still
+    // let the index build pull in: 68 -> 63 MB idle, start 0.44 -> 0.50 s; 238 aliases the same
+    // either way). src/lib/load.ts restores the normal policy once there is sustained work (a
+    // burst, a busy channel). Measured by scripts/bench/outside.ts and bigaliases.ts.
+    jitPolicy: 1000,
   },
   minify,
   // Ship JavaScriptCore bytecode: start-up skips parsing the 2.5 MB bundle (exec → first

@@ -297,7 +297,7 @@ async function main(): Promise<void> {
   for (const row of rows) {
     const d = row.unit === "ms" ? 2 : 0;
     const floor = row.value("floor");
-    const cells = bots.map((k) => `${row.value(k).toFixed(d)} ${row.unit} | ${(row.value(k) / floor).toFixed(2)}×`);
+    const cells = bots.map((k) => `${row.value(k).toFixed(d)} ${row.unit} | ${floor > 0 ? `${(row.value(k) / floor).toFixed(2)}×` : ""}`);
     console.log(`| ${row.label} | ${floor.toFixed(d)} ${row.unit} | ${cells.join(" | ")} | ${row.target} |`);
   }
   for (const k of bots) {

@@ -76,7 +76,7 @@ if (heap) console.log(`  JS heap (in the anonymous part): ${(heap.size / 1048576
 // Module by module: the probe, compiled as scripts/build.ts compiles st2bot.
 const probe = join(dir, "memprobe");
 const order = join(root, "scripts", "st2bot.order");
-const built = await Bun.build({ entrypoints: [join(import.meta.dir, "memprobe.ts")], compile: { outfile: probe, bytecodeOrder: existsSync(order) && order, jitPolicy: 250 }, minify: true, bytecode: true, format: "esm", splitting: true, external: ["bufferutil", "utf-8-validate"] } as Parameters<typeof Bun.build>[0]);
+const built = await Bun.build({ entrypoints: [join(import.meta.dir, "memprobe.ts")], compile: { outfile: probe, bytecodeOrder: existsSync(order) && order, jitPolicy: 1000 }, minify: true, bytecode: true, format: "esm", splitting: true, external: ["bufferutil", "utf-8-validate"] } as Parameters<typeof Bun.build>[0]);
 if (!built.success) throw new Error(built.logs.join("\n"));
 const run = Bun.spawn([probe, emulator.url, KEY, dir], { stdin: "pipe", stdout: "pipe", stderr: "ignore", env: { ...process.env, ST2BOT_LOG_LEVEL: "error" } });
 const steps = (await new Response(run.stdout).text()).trim().split("\n").map((l) => JSON.parse(l) as MemorySplit & { step: string; heap: number });
