@@ -28,7 +28,7 @@
  * Clocks: `performance.timeOrigin + performance.now()` in every process (µs-comparable).
  * It prints; it is never a test.
  */
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileFormat } from "../../src/st2/aliases/format.ts";
@@ -66,6 +66,23 @@ function build(): void {
   // Always rebuilt: it embeds st2bot's alias engine, which may have changed.
   const durable = Bun.spawnSync([bun, "build", "--compile", "--minify", join(import.meta.dir, "floor-durable.ts"), "--outfile", join(root, "dist", "bench-floor-durable")], { stdout: "ignore", stderr: "inherit" });
   if (durable.exitCode !== 0) process.exit(1);
+}
+
+/**
+ * Every client's executable, copied into the work directory: an executable's resident size
+ * depends on how much of its file is in the page cache (a file just written reads ~3-4 MB more
+ * than one that aged), so all of them start from the same state, a fresh copy.
+ */
+const binaries = {} as Record<Kind, string>;
+
+function freshCopies(): void {
+  const from: Record<Kind, string | undefined> = { floor: join(root, "dist", "bench-floor"), durable: join(root, "dist", "bench-floor-durable"), st2bot: BINARY, before: BEFORE };
+  for (const [kind, path] of Object.entries(from) as [Kind, string | undefined][]) {
+    if (!path) continue;
+    binaries[kind] = join(work, `bin-${kind}`);
+    copyFileSync(path, binaries[kind]);
+    chmodSync(binaries[kind], 0o755);
+  }
 }
 
 // ---- commands ----
@@ -128,7 +145,7 @@ async function run(kind: Kind, standin: StandIn, distinct: string[], commands: s
     config,
     `[bot]\ndata_dir = ${JSON.stringify(dir)}\n[web]\nport = 0\n[stackstorm]\napi_url = "${standin.url}/api/v1"\nauth_url = "${standin.url}/auth/v1"\nstream_url = "${standin.url}/stream/v1"\n[stackstorm.api_auth]\napikey = "${standin.key}"\n[text]\nroom = "bench"\n`,
   );
-  const cmd = kind === "floor" ? [join(root, "dist", "bench-floor")] : kind === "durable" ? [join(root, "dist", "bench-floor-durable")] : [kind === "before" ? BEFORE! : BINARY, "run", "-c", config];
+  const cmd = kind === "floor" || kind === "durable" ? [binaries[kind]] : [binaries[kind], "run", "-c", config];
   // `--cpu-prof DIR`: st2bot writes a CPU profile per run into DIR (BUN_OPTIONS reaches the compiled binary).
   const prof = flag("--cpu-prof");
   const profile: Record<string, string> = kind === "st2bot" && prof ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}${flag("--cpu-prof-interval") ? ` --cpu-prof-interval=${flag("--cpu-prof-interval")}` : ""}` } : {};
@@ -247,6 +264,7 @@ const median = (xs: number[]) => pct(xs, 50);
 
 async function main(): Promise<void> {
   build();
+  freshCopies();
   const standin = new StandIn(238);
   await standin.ready();
   const tableFile = join(work, "table.json");
@@ -269,8 +287,8 @@ async function main(): Promise<void> {
     }
   }
   await standin.child.stop();
-  const big = await bigRun(5000, BINARY);
-  const bigBefore = BEFORE ? await bigRun(5000, BEFORE) : undefined;
+  const big = await bigRun(5000, binaries.st2bot);
+  const bigBefore = BEFORE ? await bigRun(5000, binaries.before) : undefined;
 
   const all = (kind: Kind, f: (r: RunResult) => number[]) => results[kind].flatMap(f);
   const med = (kind: Kind, f: (r: RunResult) => number) => median(results[kind].map(f));
