@@ -14,6 +14,10 @@
  * file is cached whole while an older one has lost the pages nobody uses. Comparing a new build
  * with an old binary without `--fresh` flatters the old one.
  *
+ * `--durable`: also the durable floor (scripts/bench/floor-durable.ts: alias matching with
+ * st2bot's engine and an SQLite outbox, nothing else), compiled with st2bot's own compile options
+ * (bytecode, jitPolicy, minify): the least a client that may not drop either needs resident.
+ *
  * It prints; it is never a test.
  */
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -25,8 +29,19 @@ const standin = new StandIn(238);
 await standin.ready();
 const fresh = process.argv.includes("--fresh");
 const copies = mkdtempSync(join(tmpdir(), "rss-split-bins-"));
-const names = process.argv.slice(2).filter((a) => a !== "--fresh");
+const names = process.argv.slice(2).filter((a) => a !== "--fresh" && a !== "--durable");
+/** The durable floor built as scripts/build.ts builds st2bot (its path), when `--durable`. */
+async function durableFloor(): Promise<string | undefined> {
+  if (!process.argv.includes("--durable")) return undefined;
+  const outfile = join(copies, "floor-durable");
+  const built = await Bun.build({ entrypoints: [join(import.meta.dir, "floor-durable.ts")], compile: { outfile, jitPolicy: 1000 }, minify: true, bytecode: true, format: "esm" } as Parameters<typeof Bun.build>[0]);
+  if (!built.success) throw new Error(built.logs.join("\n"));
+  return outfile;
+}
+const durable = await durableFloor();
+if (durable) names.push("durable floor");
 const bins = names.map((bin, i) => {
+  if (bin === "durable floor") return durable!;
   if (!fresh) return bin;
   const copy = join(copies, `${i}-${basename(bin)}`);
   copyFileSync(bin, copy);
@@ -38,7 +53,9 @@ try {
     const dir = mkdtempSync(join(copies, "run-"));
     const config = join(dir, "st2bot.toml");
     writeFileSync(config, `[bot]\ndata_dir = ${JSON.stringify(dir)}\n[web]\nport = 0\n[stackstorm]\napi_url = "${standin.url}/api/v1"\nauth_url = "${standin.url}/auth/v1"\nstream_url = "${standin.url}/stream/v1"\n[stackstorm.api_auth]\napikey = "${standin.key}"\n[text]\nroom = "bench"\n`);
-    const c = new Child([bin, "run", "-c", config]);
+    const c = bin === durable
+      ? new Child([bin], { ST2_URL: standin.url, ST2_API_KEY: standin.key, FLOOR_DB: join(dir, "outbox.db") })
+      : new Child([bin, "run", "-c", config]);
     c.write("!st2 tool1 restart service1 web\n");
     // Any reply (this command is not one of the 238 aliases: the refusal is the first reply).
     await c.waitLine(0, (s) => s.startsWith("[#bench]"), "the first reply");
