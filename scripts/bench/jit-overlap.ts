@@ -19,11 +19,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compileFormat } from "../../src/st2/aliases/format.ts";
-import { AliasIndex } from "../../src/st2/aliases/index.ts";
-import { formatPatterns, type ActionAlias } from "../../src/st2/aliases/types.ts";
-import { Child, children, StandIn } from "./outside-processes.ts";
-import { benchAliases } from "./standin.ts";
+import { Child, children, commandTable, StandIn } from "./outside-processes.ts";
 
 const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !["--binary", "--names", "--slowest", "--env"].includes(all[i - 1] ?? ""));
@@ -56,31 +52,6 @@ function parse(text: string, at: number): Event | undefined {
   const gc = /^\[GC<[^>]*>: START \S+ \S+ => (\w+),.* p=([\d.]+)ms/.exec(text);
   if (gc) return { kind: "gc", name: gc[1]!, ms: Number(gc[2]), end: at };
   return undefined;
-}
-
-async function commandTable(standin: StandIn): Promise<string[]> {
-  const aliases = (await benchAliases(238)) as unknown as ActionAlias[];
-  const index = new AliasIndex(aliases);
-  const out: string[] = [];
-  for (const a of aliases) {
-    for (const { representation } of formatPatterns(a.formats)) {
-      let command: string;
-      try {
-        command = compileFormat(representation).exampleCommand((name, i) => `${name.replace(/\W/g, "")}${i + 1}`);
-      } catch {
-        continue;
-      }
-      const m = index.match(command);
-      if (m.kind !== "match" || m.match.alias.name !== a.name || m.match.representation !== representation) continue;
-      const res = await fetch(`${standin.url}/api/v1/aliasexecution`, {
-        method: "POST",
-        headers: { "St2-Api-Key": standin.key, "content-type": "application/json" },
-        body: JSON.stringify({ name: a.name, format: representation, command, user: "alice", source_channel: "#bench" }),
-      });
-      if (res.status === 201) out.push(command);
-    }
-  }
-  return out;
 }
 
 interface Timed {
@@ -231,7 +202,7 @@ function report(r: number, { timed, events, threads }: { timed: Timed[]; events:
 async function main(): Promise<void> {
   const standin = new StandIn(238);
   await standin.ready();
-  const commands = await commandTable(standin);
+  const commands = Object.keys(await commandTable(standin));
   const order: string[] = [];
   for (let i = 0; i < PER_RUN; i++) order.push(commands[(i * 7919) % commands.length]!);
   console.log(`jit-overlap: ${BINARY}, ${RUNS} runs × ${PER_RUN} timed commands after ${commands.length} distinct ones`);

@@ -6,6 +6,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { compileFormat } from "../../src/st2/aliases/format.ts";
+import { AliasIndex } from "../../src/st2/aliases/index.ts";
+import { formatPatterns, type ActionAlias } from "../../src/st2/aliases/types.ts";
+import { benchAliases } from "./standin.ts";
 
 const bun = process.execPath;
 const now = () => performance.timeOrigin + performance.now();
@@ -144,4 +148,35 @@ export class StandIn {
     const i = await this.child.waitLine(from, (s) => s.endsWith(` ${method} ${path}`) && s.startsWith("t "), what);
     return { at: Number(this.child.lines[i]!.text.split(" ")[1]), index: i };
   }
+}
+
+/** Commands built from each alias's own formats that st2bot's engine maps back to that alias and format. */
+export async function commandTable(standin: StandIn): Promise<Record<string, [string, string]>> {
+  const aliases = (await benchAliases(238)) as unknown as ActionAlias[];
+  const index = new AliasIndex(aliases);
+  const table: Record<string, [string, string]> = {};
+  let posts = 0;
+  for (const a of aliases) {
+    for (const { representation } of formatPatterns(a.formats)) {
+      let command: string;
+      try {
+        command = compileFormat(representation).exampleCommand((name, i) => `${name.replace(/\W/g, "")}${i + 1}`);
+      } catch {
+        continue;
+      }
+      const m = index.match(command);
+      if (m.kind !== "match" || m.match.alias.name !== a.name || m.match.representation !== representation) continue;
+      // Keep only what StackStorm (the stand-in) accepts, so every line gets its ack.
+      const res = await fetch(`${standin.url}/api/v1/aliasexecution`, {
+        method: "POST",
+        headers: { "St2-Api-Key": standin.key, "content-type": "application/json" },
+        body: JSON.stringify({ name: a.name, format: representation, command, user: "alice", source_channel: "#bench" }),
+      });
+      if (res.status === 201) table[command] = [a.name, representation];
+      posts++;
+    }
+  }
+  // Its stamps must all be in before a run marks where its own begin.
+  while (standin.stamps(0, "POST", "/api/v1/aliasexecution").length < posts) await Bun.sleep(10);
+  return table;
 }

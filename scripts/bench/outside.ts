@@ -31,11 +31,7 @@
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compileFormat } from "../../src/st2/aliases/format.ts";
-import { AliasIndex } from "../../src/st2/aliases/index.ts";
-import { formatPatterns, type ActionAlias } from "../../src/st2/aliases/types.ts";
-import { benchAliases } from "./standin.ts";
-import { Child, children, StandIn } from "./outside-processes.ts";
+import { Child, children, commandTable, StandIn } from "./outside-processes.ts";
 
 const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !["--cpu-prof", "--cpu-prof-interval", "--binary", "--before"].includes(all[i - 1] ?? ""));
 const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -86,37 +82,6 @@ function freshCopies(): void {
 }
 
 // ---- commands ----
-
-/** Commands built from each alias's own formats that st2bot's engine maps back to that alias and format. */
-async function commandTable(standin: StandIn): Promise<Record<string, [string, string]>> {
-  const aliases = (await benchAliases(238)) as unknown as ActionAlias[];
-  const index = new AliasIndex(aliases);
-  const table: Record<string, [string, string]> = {};
-  let posts = 0;
-  for (const a of aliases) {
-    for (const { representation } of formatPatterns(a.formats)) {
-      let command: string;
-      try {
-        command = compileFormat(representation).exampleCommand((name, i) => `${name.replace(/\W/g, "")}${i + 1}`);
-      } catch {
-        continue;
-      }
-      const m = index.match(command);
-      if (m.kind !== "match" || m.match.alias.name !== a.name || m.match.representation !== representation) continue;
-      // Keep only what StackStorm (the stand-in) accepts, so every line gets its ack.
-      const res = await fetch(`${standin.url}/api/v1/aliasexecution`, {
-        method: "POST",
-        headers: { "St2-Api-Key": standin.key, "content-type": "application/json" },
-        body: JSON.stringify({ name: a.name, format: representation, command, user: "alice", source_channel: "#bench" }),
-      });
-      if (res.status === 201) table[command] = [a.name, representation];
-      posts++;
-    }
-  }
-  // Its stamps must all be in before a run marks where its own begin.
-  while (standin.stamps(0, "POST", "/api/v1/aliasexecution").length < posts) await Bun.sleep(10);
-  return table;
-}
 
 // ---- one run ----
 
