@@ -136,6 +136,12 @@ export const WebhookSchema = v.strictObject({
   hmac_secret_file: v.optional(v.string()),
   max_skew_seconds: v.optional(positiveSeconds, 300),
   max_body_bytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(64)), 65536),
+  /**
+   * While this many messages wait in the outbox for chat, posts get 503 with Retry-After: a
+   * sender in a loop cannot grow the outbox (and the disk) without bound while chat is slow or
+   * down. The stream's announcements and the bot's replies are always stored.
+   */
+  max_pending: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 10000),
 });
 
 /** `[secrets]`: where the encrypted store's key comes from. */

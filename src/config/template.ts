@@ -74,6 +74,7 @@ port = 8888
 # hmac_secret_file = "/etc/st2bot/webhook-hmac"  # X-St2bot-Timestamp + X-St2bot-Signature
 max_skew_seconds = 300
 max_body_bytes = 65536
+max_pending = 10000    # messages waiting for chat before posts get 503 + Retry-After
 
 [secrets]
 key_env = "ST2BOT_SECRETS_KEY"   # base64 of 32 random bytes: openssl rand -base64 32

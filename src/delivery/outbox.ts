@@ -198,6 +198,7 @@ export class Outbox {
   readonly webhook = {
     enqueue: (a: Announcement, source: OutboxSource): Promise<number> => this.accept(a, source),
     enqueueWith: (a: Announcement, source: OutboxSource, record: () => void): number => this.enqueueWith(a, source, record),
+    pending: (): number => this.dispatch.counts().pending,
   };
 
   /** Starts delivering, beginning with every pending row a previous run left (crash recovery). */

@@ -9,8 +9,9 @@
  * nothing: a clear "disabled" rather than a 404 an operator would mistake for a wrong URL.
  *
  * Order of checks: disabled (503) → an address with too many failed credentials (429, with
- * Retry-After) → size (413) → credentials (401) → content type (415) → JSON (400) → fields
- * (400) → queued (202). A signature is recorded as used in the database, in the transaction that
+ * Retry-After) → size (413) → credentials (401) → content type (415) → the outbox holding
+ * `max_pending` undelivered messages (503, with Retry-After) → JSON (400) → fields (400) →
+ * queued (202). A signature is recorded as used in the database, in the transaction that
  * queues the message, so it is refused for good, across restarts. Callers without valid credentials learn nothing
  * about the body beyond its size.
  */
@@ -40,6 +41,11 @@ export interface Enqueuer {
    * back. A rejection carrying `replayed: true` means the signature was used (another instance).
    */
   enqueueWith(a: Announcement, source: OutboxSource, record: () => void): number | Promise<number | string>;
+  /**
+   * How many messages wait to be delivered to chat (cheap: asked on every post). Absent: no
+   * backlog limit (cluster mode, whose backlog is Redis's stream).
+   */
+  pending?(): number;
 }
 
 /**
@@ -66,6 +72,9 @@ export interface WebhookOptions {
   /** Failed credentials per address per minute before it gets 429 (default 10). */
   failuresPerMinute?: number;
 }
+
+/** Seconds a sender turned away by a full outbox is told to wait before it tries again. */
+const BACKLOG_RETRY_AFTER_S = 30;
 
 /** Thrown inside the outbox transaction when the signature was used meanwhile: rolls the insert back. */
 class Replayed extends Error {}
@@ -165,6 +174,15 @@ export function webhookPlugin(opts: WebhookOptions) {
   const addressOf = opts.peerAddress ?? peerAddress;
   const failures = new SlidingWindow(opts.failuresPerMinute ?? 10, 60_000);
   if (!auth.enabled) log.warn("the webhook is disabled: no webhook.token or webhook.hmac_secret is configured");
+  let warnedAt = -Infinity;
+  /** The 503 of a full outbox; logged at most once a minute (a sender in a loop would flood the log). */
+  const backlogFull = (pending: number): Reply => {
+    if (now() - warnedAt >= 60_000) {
+      warnedAt = now();
+      log.warn("webhook posts refused: the outbox is full (webhook.max_pending)", { pending, max_pending: config.max_pending });
+    }
+    return reply(503, { error: `st2bot holds ${pending} messages not yet delivered to chat; try again later` }, { "retry-after": String(BACKLOG_RETRY_AFTER_S) });
+  };
 
   const handle = async (request: Request): Promise<Reply> => {
     if (!auth.enabled) return DISABLED;
@@ -184,6 +202,8 @@ export function webhookPlugin(opts: WebhookOptions) {
     if (!isJson(request.headers.get("content-type"))) {
       return reply(415, { error: "the body must be JSON (Content-Type: application/json)" });
     }
+    const pending = opts.outbox.pending?.() ?? 0;
+    if (pending >= config.max_pending) return backlogFull(pending);
     // A signature is used up only by a post that was queued; a 400 or 503 may be fixed and retried.
     const answer = await accept(body, opts.outbox, credentials.record);
     if (answer.status === 401) failures.take(address, now());

@@ -219,6 +219,38 @@ describe("POST /chatops/message", () => {
 
 describe("webhook → outbox", () => {
 
+  test("while max_pending messages wait for chat, a post gets 503 with Retry-After and nothing is stored; once chat catches up it is taken", async () => {
+    const db = openDatabase(tempDbPath(tmp, "backlog"));
+    const backend = new MemoryBackend();
+    const outbox = new Outbox({ db, backend, deadAfterMs: 60_000, maxRetryDelayMs: 100 });
+    outbox.start();
+    const config = v.parse(WebhookSchema, { token: TOKEN, max_pending: 3 });
+    const { app } = createServer({ config: v.parse(WebSchema, {}), plugins: [webhookPlugin({ config, outbox: outbox.webhook, replay: new ReplayStore(db), peerAddress: () => "203.0.113.1" })] });
+    const rows = () => (db.query("SELECT count(*) AS n FROM outbox").get() as { n: number }).n;
+    // Chat is down: every send fails (retryably), so what is posted stays pending.
+    backend.failFor(60_000);
+    for (let i = 0; i < 3; i++) expect((await app.handle(bearer(JSON.stringify({ channel: "#ops", message: `m${i}` })))).status).toBe(202);
+    const logged = logLines.length;
+    const full = await app.handle(bearer(JSON.stringify({ channel: "#ops", message: "one too many" })));
+    expect(full.status).toBe(503);
+    expect(full.headers.get("retry-after")).toBe("30");
+    expect(((await full.json()) as { error: string }).error).toContain("3 messages not yet delivered");
+    expect(rows()).toBe(3);
+    // A caller without credentials learns nothing of the backlog.
+    expect((await app.handle(post(JSON.stringify({ channel: "#ops", message: "x" })))).status).toBe(401);
+    // A sender in a loop is logged once, not once a post.
+    for (let i = 0; i < 5; i++) expect((await app.handle(bearer(JSON.stringify({ channel: "#ops", message: "again" })))).status).toBe(503);
+    expect(logLines.slice(logged).filter((l) => l.includes("the outbox is full")).length).toBe(1);
+    // Chat is back: the backlog drains, and the post is taken.
+    backend.failFor(0);
+    expect(await outbox.drain(10_000)).toBe(true);
+    expect((await app.handle(bearer(JSON.stringify({ channel: "#ops", message: "one too many" })))).status).toBe(202);
+    expect(await outbox.drain(10_000)).toBe(true);
+    expect(backend.sent.map((m) => m.text)).toEqual(["m0", "m1", "m2", "one too many"]);
+    await outbox.stop();
+    db.close();
+  });
+
   test("a flood of 2,000 posts: all 202, all delivered, none lost", async () => {
     const db = openDatabase(tempDbPath(tmp, "webhook"));
     const backend = new MemoryBackend();
