@@ -28,7 +28,6 @@ const TEST_EXCEPTIONS: Record<string, { why: string; ceiling: number }> = {
   "tests/st2/aliases/index.test.ts": { why: "tests src/st2, changed in parallel; split by index, help and suggestions", ceiling: 532 },
   "tests/web/login.test.ts": { why: "one server fixture shared by every describe; split with a fixture module", ceiling: 459 },
   "tests/st2/client.test.ts": { why: "tests src/st2, changed in parallel", ceiling: 437 },
-  "tests/delivery/outbox.test.ts": { why: "tests src/delivery, changed in parallel", ceiling: 413 },
 };
 
 function files(dir: string): string[] {
