@@ -44,18 +44,6 @@ export function fencedBackend(inner: ChatBackend, fence: Fence): ChatBackend {
       if (!fence.maySend()) throw refuse();
       await inner.send(target, msg);
     },
-    // The same fence for a batch: the lease is checked once, before any of it leaves. Sound
-    // while a batch leaves as one write (the terminal's `sendMany`, the only one today): a
-    // backend whose batch posted request after request would need the check inside it, or the
-    // safety margin would have to cover the whole batch. The relay acknowledges the batch's
-    // entries only after it was confirmed (Dispatcher → onDelivered); a refused batch
-    // acknowledges none of them (tests/cluster/batch.test.ts).
-    sendMany: inner.sendMany
-      ? async (target: Target, msgs: Outgoing[]) => {
-          if (!fence.maySend()) throw refuse();
-          await inner.sendMany!(target, msgs);
-        }
-      : undefined,
     resolve: (kind, value) => inner.resolve(kind, value),
     replyTarget: (msg) => inner.replyTarget(msg),
     sourceChannel: (msg) => inner.sourceChannel(msg),

@@ -26,22 +26,3 @@ test("passes the backend's published send rates through, so the outbox paces a l
   expect(b.sendRate).toEqual({ perSecond: 1, burst: 5 });
   expect(b.overallSendRate).toEqual({ perSecond: 50, burst: 50 });
 });
-
-test("a batch passes the same fence: sent whole with a valid lease, refused whole without one", async () => {
-  const inner = new MemoryBackend();
-  const batches: string[][] = [];
-  const batching = Object.assign(inner, {
-    sendMany: async (_t: unknown, msgs: { text: string }[]) => void batches.push(msgs.map((m) => m.text)),
-  });
-  let valid = true;
-  let expired = 0;
-  const b = fencedBackend(batching, { maySend: () => valid, expired: () => expired++ });
-  const room = { kind: "room", id: "ops" } as const;
-  await b.sendMany!(room, [{ text: "a" }, { text: "b" }]);
-  valid = false;
-  const err = await b.sendMany!(room, [{ text: "c" }]).catch((e) => e);
-  expect(isRetryable(err)).toBe(true);
-  expect(expired).toBe(1);
-  expect(batches).toEqual([["a", "b"]]);
-  expect(fencedBackend(new MemoryBackend(), { maySend: () => true, expired: () => {} }).sendMany).toBeUndefined();
-});
