@@ -62,21 +62,7 @@ export class Sender {
    * returned (its `send` returned `DONE`): no timer, nothing to wait for.
    */
   sendNextPart(entry: Entry): Promise<void> {
-    // The usual case (a target sent to within RESOLVE_CACHE_MS) without the closures below.
-    const target = this.cachedTarget(entry.key, entry.announcement!);
-    if (target) return this.sendOne(target, entry);
-    return this.resolveTarget(entry.key, entry.announcement!).then((resolved) => this.sendOne(resolved, entry));
-  }
-
-  /** `backend.send` of `entry`'s next part to `target`, as `timed` does it (a throw is a rejection). */
-  private sendOne(target: Target, entry: Entry): Promise<void> {
-    let sending: Promise<void>;
-    try {
-      sending = this.opts.backend.send(target, this.outgoing(entry, entry.partsSent));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return sending === DONE ? DONE : this.withTimeout(sending, "send");
+    return this.toTarget(entry, undefined);
   }
 
   /**
@@ -85,13 +71,34 @@ export class Sender {
    * `sendNextPart` does; then none of them counts as sent. `DONE` as `sendNextPart`.
    */
   sendParts(parts: Part[]): Promise<void> {
-    return this.toTarget(parts[0]!.entry, (target) => this.timed(() => this.opts.backend.sendMany!(target, parts.map((p) => this.outgoing(p.entry, p.index)))));
+    return this.toTarget(parts[0]!.entry, parts);
   }
 
-  /** Runs `send` with `entry`'s target: in this call when it is cached (a `DONE` comes back as it is), else once resolved. */
-  private toTarget(entry: Entry, send: (target: Target) => Promise<void>): Promise<void> {
+  /**
+   * Sends `parts` (or, without them, `entry`'s next part) to `entry`'s target: in this call when
+   * it is cached — the usual case, without a closure — else once resolved.
+   */
+  private toTarget(entry: Entry, parts: Part[] | undefined): Promise<void> {
     const target = this.cachedTarget(entry.key, entry.announcement!);
-    return target ? send(target) : this.resolveTarget(entry.key, entry.announcement!).then(send);
+    if (target) return this.sendTo(target, entry, parts);
+    return this.resolveTarget(entry.key, entry.announcement!).then((resolved) => this.sendTo(resolved, entry, parts));
+  }
+
+  /**
+   * `backend.sendMany` of `parts`, or `backend.send` of `entry`'s next part, under the send
+   * timeout; a backend that throws instead of rejecting is a rejection too. `DONE` (confirmed
+   * before it returned) comes back as it is, without a timer.
+   */
+  private sendTo(target: Target, entry: Entry, parts: Part[] | undefined): Promise<void> {
+    let sending: Promise<void>;
+    try {
+      sending = parts
+        ? this.opts.backend.sendMany!(target, parts.map((p) => this.outgoing(p.entry, p.index)))
+        : this.opts.backend.send(target, this.outgoing(entry, entry.partsSent));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return sending === DONE ? DONE : this.withTimeout(sending, "send");
   }
 
   /** True when prepared entries `a` and `b` of one target key go to the same place (thread). */
@@ -131,20 +138,6 @@ export class Sender {
     if (this.resolved.size > 10_000) this.resolved.clear();
     this.resolved.set(key, { target, until: now + RESOLVE_CACHE_MS });
     return withThread(target, a);
-  }
-
-  /**
-   * `send()` under the send timeout; a backend that throws instead of rejecting is a rejection
-   * too. `DONE` (confirmed before it returned) comes back as it is, without a timer.
-   */
-  private timed(send: () => Promise<void>): Promise<void> {
-    let sending: Promise<void>;
-    try {
-      sending = send();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return sending === DONE ? DONE : this.withTimeout(sending, "send");
   }
 
   private withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
