@@ -111,25 +111,12 @@ async function runAlias(ctx: Context, text: string, deps: St2CommandDeps): Promi
       const list = outcome.candidates.map((c) => `  ${typedForm(deps.config, c.display)}  (${c.alias.ref})`).join("\n");
       throw new CommandError(`"${text}" matches more than one command; please be more specific:\n${list}`);
     }
-    case "match": {
-      const { alias, representation } = outcome.match;
-      // The common case goes straight on: no turn waited for a verdict or a client already known.
-      const allowed = deps.authorizeAlias(ctx, alias.ref);
-      if (allowed !== true && !(await allowed)) return;
-      const found = deps.clientFor(ctx);
-      const as = found instanceof Promise ? await found : found;
-      if (needsConfirmation(ctx, deps, alias)) await confirm(ctx, deps, alias, as, (again) => execute(ctx, again, deps, alias, representation, text));
-      else await execute(ctx, as, deps, alias, representation, text);
+    case "match":
+      await runMatched(ctx, deps, outcome.match.alias, outcome.match.representation, [text]);
       return;
-    }
-    case "multiple": {
-      const { alias, representation, hits } = outcome;
-      if (!(await deps.authorizeAlias(ctx, alias.ref))) return;
-      await runOrConfirm(ctx, deps, alias, async (as) => {
-        for (const hit of hits) await execute(ctx, as, deps, alias, representation, hit.command);
-      });
+    case "multiple":
+      await runMatched(ctx, deps, outcome.alias, outcome.representation, outcome.hits.map((hit) => hit.command));
       return;
-    }
   }
 }
 
@@ -144,15 +131,22 @@ function incompleteReply(config: Config, text: string, incomplete: Incomplete[])
 export type As = { client: St2Client; personal: boolean };
 
 /**
- * Runs the alias now, or, for an alias that needs two-factor confirmation, starts the 2FA action
- * (as the caller, with hubot's parameters `uuid`, `user`, `channel`, `hint`) and holds the run
- * until the confirmation arrives. The held run asks for the caller's client again, so a login
- * ended in the meantime is honoured.
+ * Runs a matched alias's commands (one; several for match_multiple, in order) once the ACL
+ * allowed it, as the caller's client; for an alias that needs two-factor confirmation, starts
+ * the 2FA action instead and holds the run (`confirm`). The common case goes straight on: no
+ * turn waited for a verdict or a client already known.
  */
-async function runOrConfirm(ctx: Context, deps: St2CommandDeps, alias: ActionAlias, run: (as: As) => Promise<void>): Promise<void> {
-  const as = await deps.clientFor(ctx);
-  if (!needsConfirmation(ctx, deps, alias)) return run(as);
-  return confirm(ctx, deps, alias, as, run);
+async function runMatched(ctx: Context, deps: St2CommandDeps, alias: ActionAlias, representation: string, commands: readonly string[]): Promise<void> {
+  const allowed = deps.authorizeAlias(ctx, alias.ref);
+  if (allowed !== true && !(await allowed)) return;
+  const found = deps.clientFor(ctx);
+  const as = found instanceof Promise ? await found : found;
+  if (needsConfirmation(ctx, deps, alias)) return confirm(ctx, deps, alias, as, (again) => executeAll(ctx, again, deps, alias, representation, commands));
+  await executeAll(ctx, as, deps, alias, representation, commands);
+}
+
+async function executeAll(ctx: Context, as: As, deps: St2CommandDeps, alias: ActionAlias, format: string, commands: readonly string[]): Promise<void> {
+  for (const command of commands) await execute(ctx, as, deps, alias, format, command);
 }
 
 /** Whether running `alias` for this message waits for a two-factor confirmation first. */
@@ -160,7 +154,11 @@ function needsConfirmation(ctx: Context, deps: St2CommandDeps, alias: ActionAlia
   return Boolean(deps.twofactor && deps.config.stackstorm.twofactor_action && needsTwoFactor(deps.config, alias) && !deps.twofactor.isConfirmed(ctx.msg));
 }
 
-/** Starts the 2FA action and holds `run` until the confirmation arrives (see `runOrConfirm`). */
+/**
+ * Starts the 2FA action (as the caller, with hubot's parameters `uuid`, `user`, `channel`,
+ * `hint`) and holds `run` until the confirmation arrives. The held run asks for the caller's
+ * client again, so a login ended in the meantime is honoured.
+ */
 async function confirm(ctx: Context, deps: St2CommandDeps, alias: ActionAlias, as: As, run: (as: As) => Promise<void>): Promise<void> {
   const action = deps.config.stackstorm.twofactor_action!;
   const { msg, chat } = ctx;
